@@ -1,0 +1,2 @@
+//! barespice-host: placeholder, being written.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Placeholder: software canvas, being written.

@@ -1,0 +1,1 @@
+//! Placeholder: display channel, being written.

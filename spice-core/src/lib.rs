@@ -1,0 +1,36 @@
+//! `spice-core`: the SPICE client protocol, sans-IO.
+//!
+//! Owns everything a SPICE client must understand about bytes on the wire:
+//! the link handshake and RSA-OAEP ticket, message framing, the common
+//! channel duties (ACK windows, PING/PONG), the main, display, inputs and
+//! cursor channels, the image decoders and a software canvas.
+//!
+//! It must not do I/O: no sockets, clocks, threads or hardware. The caller
+//! feeds received bytes per channel into a [`session::Session`], drains the
+//! bytes it should send, and polls events (see `session`). The same code runs
+//! in the host client (`barespice-host`) and in the bare-metal firmware.
+//!
+//! Message numbers and layouts follow `spice/enums.h` and `spice.proto` of
+//! spice-protocol 0.14.3 / spice-common (see [`enums`]).
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod enums;
+pub mod error;
+pub mod wire;
+pub mod outbox;
+pub mod link;
+pub mod channel;
+pub mod session;
+pub mod main_channel;
+pub mod inputs;
+pub mod keymap;
+pub mod cursor;
+pub mod display;
+pub mod canvas;
+pub mod image;
