@@ -6,6 +6,9 @@
 
 pub mod reader;
 pub mod writer;
+pub mod link;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use reader::Reader;
 pub use writer::Writer;
