@@ -7,6 +7,7 @@
 pub mod reader;
 pub mod writer;
 pub mod link;
+pub mod common;
 #[cfg(test)]
 pub(crate) mod testutil;
 
