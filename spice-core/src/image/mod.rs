@@ -52,3 +52,313 @@ pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
     v.resize(n, 0);
     Ok(v)
 }
+
+// ---------------------------------------------------------------------------
+// The SpiceImage dispatcher.
+
+use crate::enums::*;
+use crate::wire::Reader;
+use alloc::sync::Arc;
+use cache::{PaletteCache, PixmapCache};
+use glz::GlzWindow;
+
+/// Size of `SpiceImageDescriptor` on the wire (id u64, type u8, flags u8,
+/// width u32, height u32).
+pub const IMAGE_DESCRIPTOR_SIZE: usize = 18;
+
+/// The `SpiceImageDescriptor` that starts every image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageDescriptor {
+    /// Cache id.
+    pub id: u64,
+    /// `SPICE_IMAGE_TYPE_*`.
+    pub kind: u8,
+    /// `SPICE_IMAGE_FLAGS_*`.
+    pub flags: u8,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl ImageDescriptor {
+    /// Read a descriptor at the reader's position.
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Self { id: r.u64()?, kind: r.u8()?, flags: r.u8()?, width: r.u32()?, height: r.u32()? })
+    }
+}
+
+/// What an image reference resolves to.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// Pixels (shared with the pixmap cache when cached).
+    Image(Arc<Image>),
+    /// Another surface of the same channel (`SPICE_IMAGE_TYPE_SURFACE`);
+    /// the caller reads it from its canvas.
+    Surface(u32),
+}
+
+/// The state image decoding needs besides the message: the caches and the
+/// GLZ dictionary.
+#[derive(Debug)]
+pub struct DecodeContext<'a> {
+    /// Pixmap cache (`CACHE_ME` / `FROM_CACHE`).
+    pub pixmaps: &'a mut PixmapCache,
+    /// Palette cache (`PAL_CACHE_ME` / `PAL_FROM_CACHE`).
+    pub palettes: &'a mut PaletteCache,
+    /// Shared GLZ window.
+    pub glz: &'a mut GlzWindow,
+}
+
+/// Read a `SpicePalette` at body offset `ptr`.
+fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Vec<u32>), WireError> {
+    let mut r = body.at(ptr)?;
+    let unique = r.u64()?;
+    let n = r.u16()? as usize;
+    if n * 4 > r.remaining() {
+        return Err(r.error("palette truncated"));
+    }
+    let mut ents = Vec::new();
+    ents.try_reserve_exact(n).map_err(|_| r.error("out of memory for palette"))?;
+    for _ in 0..n {
+        ents.push(r.u32()?);
+    }
+    Ok((unique, ents))
+}
+
+/// The palette of a BITMAP or LZ_PLT image: either from the cache
+/// (`PAL_FROM_CACHE`, reading the u64 id) or behind a u32 pointer (cached
+/// when `PAL_CACHE_ME`). A null pointer means "no palette".
+fn palette_field(
+    r: &mut Reader<'_>,
+    bitmap_flags: u8,
+    palettes: &mut PaletteCache,
+) -> Result<Option<Arc<Vec<u32>>>, WireError> {
+    let flags = bitmap_flags as u32;
+    if flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE != 0 {
+        let at = r.pos();
+        let id = r.u64()?;
+        return palettes.get(id).map(Some).ok_or(WireError::new(at, "palette not in cache"));
+    }
+    let ptr = r.u32()?;
+    if ptr == 0 {
+        return Ok(None);
+    }
+    let (unique, ents) = read_palette(r, ptr)?;
+    let ents = Arc::new(ents);
+    if flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME != 0 {
+        palettes.insert(unique, ents.clone());
+    }
+    Ok(Some(ents))
+}
+
+/// `data_size` followed by that many bytes.
+fn sized_data<'a>(r: &mut Reader<'a>) -> Result<(usize, &'a [u8]), WireError> {
+    let size = r.u32()? as usize;
+    let at = r.pos();
+    Ok((at, r.bytes(size)?))
+}
+
+/// Decode the `SpiceImage` at body offset `ptr`, honouring and updating
+/// the caches. With `as_mask`, a BITMAP is read as a 1-bit mask (set bits
+/// become non-zero pixels, the palette is ignored).
+pub fn decode_image(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    as_mask: bool,
+) -> Result<Decoded, WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let desc = ImageDescriptor::parse(&mut r)?;
+    let kind = desc.kind as u32;
+    let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
+    let image: Image = match kind {
+        SPICE_IMAGE_TYPE_FROM_CACHE | SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS => {
+            let img = ctx
+                .pixmaps
+                .get(desc.id)
+                .ok_or(WireError::new(ptr as usize, "image not in pixmap cache"))?;
+            return Ok(Decoded::Image(img));
+        }
+        SPICE_IMAGE_TYPE_SURFACE => return Ok(Decoded::Surface(r.u32()?)),
+        SPICE_IMAGE_TYPE_BITMAP => {
+            let format = r.u8()?;
+            let flags = r.u8()?;
+            let info = bitmap::BitmapInfo { format, flags, width: r.u32()?, height: r.u32()?, stride: r.u32()? };
+            let palette = palette_field(&mut r, flags, ctx.palettes)?;
+            let at = r.pos();
+            let data = r.rest();
+            let res = if as_mask {
+                bitmap::decode_mask(&info, data)
+            } else {
+                bitmap::decode(&info, data, palette.as_deref().map(|v| v.as_slice()))
+            };
+            res.map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_LZ_RGB => {
+            let (at, data) = sized_data(&mut r)?;
+            lz::decode(data, None).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_LZ_PLT => {
+            let flags = r.u8()?;
+            let size = r.u32()? as usize;
+            let palette = palette_field(&mut r, flags, ctx.palettes)?;
+            let at = r.pos();
+            let data = r.bytes(size)?;
+            lz::decode(data, palette.as_deref().map(|v| v.as_slice())).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_GLZ_RGB => {
+            let (at, data) = sized_data(&mut r)?;
+            ctx.glz.decode(data, None).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB => {
+            let glz_size = r.u32()?;
+            let (at, data) = sized_data(&mut r)?;
+            ctx.glz.decode_zlib(data, glz_size).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_QUIC => {
+            let (at, data) = sized_data(&mut r)?;
+            quic::decode(data).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_LZ4 => {
+            let (at, data) = sized_data(&mut r)?;
+            lz4::decode(data, desc.width, desc.height).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_JPEG => {
+            let (at, data) = sized_data(&mut r)?;
+            jpeg::decode(data).map_err(|e| e.at_base(at))?
+        }
+        SPICE_IMAGE_TYPE_JPEG_ALPHA => {
+            let _flags = r.u8()?;
+            let jpeg_size = r.u32()? as usize;
+            let (at, data) = sized_data(&mut r)?;
+            if jpeg_size > data.len() {
+                return Err(WireError::new(at, "JPEG_ALPHA jpeg_size beyond data"));
+            }
+            let (jpeg_part, alpha_part) = data.split_at(jpeg_size);
+            let mut img = jpeg::decode(jpeg_part).map_err(|e| e.at_base(at))?;
+            lz::decode_alpha(alpha_part, &mut img).map_err(|e| e.at_base(at + jpeg_size))?;
+            img
+        }
+        _ => return Err(WireError::new(ptr as usize + 8, "unknown image type")),
+    };
+    let image = Arc::new(image);
+    let flags = desc.flags as u32;
+    if flags & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
+        ctx.pixmaps.insert(desc.id, image.clone(), lossy);
+    }
+    Ok(Decoded::Image(image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Writer;
+    use alloc::vec;
+
+    struct Caches {
+        pixmaps: PixmapCache,
+        palettes: PaletteCache,
+        glz: GlzWindow,
+    }
+    impl Caches {
+        fn new() -> Self {
+            Self { pixmaps: PixmapCache::new(1 << 20), palettes: PaletteCache::new(), glz: GlzWindow::new(0) }
+        }
+        fn ctx(&mut self) -> DecodeContext<'_> {
+            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz: &mut self.glz }
+        }
+    }
+
+    /// SpiceImageDescriptor as laid out in spice.proto.
+    fn descriptor(w: &mut Writer, id: u64, kind: u32, flags: u32, width: u32, height: u32) {
+        w.u64(id).u8(kind as u8).u8(flags as u8).u32(width).u32(height);
+    }
+
+    fn unwrap_image(d: Decoded) -> Arc<Image> {
+        match d {
+            Decoded::Image(i) => i,
+            Decoded::Surface(_) => panic!("expected pixels"),
+        }
+    }
+
+    #[test]
+    fn bitmap_with_palette_pointer_cached_then_reused() {
+        // Image at offset 4 (after 4 bytes of "message"), palette placed after the data.
+        let mut w = Writer::new();
+        w.u32(0xdeadbeef);
+        descriptor(&mut w, 77, SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_FLAGS_CACHE_ME, 2, 1);
+        // BitmapData: format, flags, x, y, stride, palette ptr, data
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8((SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_CACHE_ME) as u8);
+        w.u32(2).u32(1).u32(2);
+        let pal_ptr_at = w.buf.len();
+        w.u32(0);
+        w.u8(1).u8(0);
+        let pal_at = w.buf.len() as u32;
+        w.buf[pal_ptr_at..pal_ptr_at + 4].copy_from_slice(&pal_at.to_le_bytes());
+        // Palette: unique, num_ents, ents
+        w.u64(0x5000).u16(2).u32(0x00aa0000).u32(0x0000bb00);
+        let body = w.finish();
+        let mut c = Caches::new();
+        // The bitmap data runs to the end of the body here; only stride*y bytes matter.
+        let img = unwrap_image(decode_image(&body, 4, &mut c.ctx(), false).unwrap());
+        assert_eq!(img.pixels, vec![0x0000bb00, 0x00aa0000]);
+        assert!(c.palettes.get(0x5000).is_some());
+        // FROM_CACHE returns the same pixels.
+        let mut w = Writer::new();
+        descriptor(&mut w, 77, SPICE_IMAGE_TYPE_FROM_CACHE, 0, 2, 1);
+        let img2 = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
+        assert_eq!(img2.pixels, img.pixels);
+        // PAL_FROM_CACHE: u64 palette id in place of the pointer.
+        let mut w = Writer::new();
+        descriptor(&mut w, 0, SPICE_IMAGE_TYPE_BITMAP, 0, 1, 1);
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8);
+        w.u32(1).u32(1).u32(1).u64(0x5000).u8(1);
+        let img3 = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
+        assert_eq!(img3.pixels, vec![0x0000bb00]);
+    }
+
+    #[test]
+    fn lz_rgb_and_surface_and_errors() {
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1);
+        let mut lz = Vec::new();
+        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, 1, 1, 4, 1] {
+            lz.extend_from_slice(&word.to_be_bytes());
+        }
+        lz.extend_from_slice(&[0, 0x33, 0x22, 0x11]);
+        w.u32(lz.len() as u32).bytes(&lz);
+        let mut c = Caches::new();
+        let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
+        assert_eq!(img.pixels, vec![0x112233]);
+
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, SPICE_IMAGE_TYPE_SURFACE, 0, 1, 1);
+        w.u32(5);
+        assert!(matches!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap(), Decoded::Surface(5)));
+
+        let mut w = Writer::new();
+        descriptor(&mut w, 99, SPICE_IMAGE_TYPE_FROM_CACHE, 0, 1, 1);
+        assert_eq!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err().reason, "image not in pixmap cache");
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, 55, 0, 1, 1);
+        assert!(decode_image(&w.finish(), 0, &mut c.ctx(), false).is_err());
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1);
+        w.u32(1000).u8(0);
+        assert!(decode_image(&w.finish(), 0, &mut c.ctx(), false).is_err());
+        assert!(decode_image(&[0; 4], 0, &mut c.ctx(), false).is_err());
+        assert!(decode_image(&[0; 40], 400, &mut c.ctx(), false).is_err());
+    }
+
+    #[test]
+    fn mask_bitmap_uses_bits_not_palette() {
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, SPICE_IMAGE_TYPE_BITMAP, 0, 3, 1);
+        w.u8(SPICE_BITMAP_FMT_1BIT_BE as u8).u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8);
+        w.u32(3).u32(1).u32(1).u32(0).u8(0b1010_0000);
+        let mut c = Caches::new();
+        let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), true).unwrap());
+        assert_eq!(img.pixels.iter().map(|&p| p != 0).collect::<Vec<_>>(), vec![true, false, true]);
+    }
+}
