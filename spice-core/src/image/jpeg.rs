@@ -1,9 +1,55 @@
-//! JPEG (placeholder API; the decoder is being written).
+//! JPEG image decoding (SPICE_IMAGE_TYPE_JPEG, the colour part of
+//! JPEG_ALPHA, and MJPEG stream frames).
+//!
+//! Owns turning one baseline (or progressive) JFIF payload into an opaque
+//! [`Image`]. The server's encoder (`jpeg-encoder.c`) converts its BGRX,
+//! BGR24 or x1r5g5b5 rows to real RGB before handing them to libjpeg as
+//! `JCS_RGB`, so a standard decode gives the right colours; rows are always
+//! top row first (the server feeds bottom-up bitmaps in reverse). The alpha
+//! plane of JPEG_ALPHA is LZ data decoded elsewhere (`lz`); the dispatcher
+//! combines the two.
+//!
+//! The entropy decoding, IDCT and colour conversion are zune-jpeg's. This
+//! module must not panic or allocate an image larger than
+//! [`MAX_IMAGE_PIXELS`](super::MAX_IMAGE_PIXELS): the frame size is read and
+//! checked before any pixel buffer exists.
 
-use super::Image;
+use super::{alloc_pixels, Image};
 use crate::error::WireError;
+use alloc::vec::Vec;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+/// Largest width or height accepted in a JPEG frame header.
+const MAX_JPEG_SIDE: usize = 4096;
 
 /// Decode a baseline JPEG payload (also MJPEG stream frames).
-pub fn decode(_data: &[u8]) -> Result<Image, WireError> {
-    Err(WireError::new(0, "JPEG not implemented yet"))
+pub fn decode(data: &[u8]) -> Result<Image, WireError> {
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::BGRA)
+        .set_max_width(MAX_JPEG_SIDE)
+        .set_max_height(MAX_JPEG_SIDE)
+        .set_strict_mode(false);
+    let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options);
+    dec.decode_headers().map_err(|_| WireError::new(0, "JPEG: bad or unsupported header"))?;
+    let info = dec.info().ok_or(WireError::new(0, "JPEG: no frame header"))?;
+    let (width, height) = (info.width as u32, info.height as u32);
+    if dec.output_colorspace() != Some(ColorSpace::BGRA) {
+        return Err(WireError::new(0, "JPEG: unsupported colour space"));
+    }
+    let mut pixels = alloc_pixels(width, height)?;
+    let size = pixels.len() * 4;
+    if dec.output_buffer_size() != Some(size) {
+        return Err(WireError::new(0, "JPEG: unexpected output size"));
+    }
+    let mut bgra = Vec::new();
+    bgra.try_reserve_exact(size).map_err(|_| WireError::new(0, "JPEG: out of memory for image"))?;
+    bgra.resize(size, 0);
+    dec.decode_into(&mut bgra).map_err(|_| WireError::new(0, "JPEG: corrupt data"))?;
+    for (p, c) in pixels.iter_mut().zip(bgra.chunks_exact(4)) {
+        *p = 0xff00_0000 | u32::from_le_bytes([c[0], c[1], c[2], 0]);
+    }
+    Ok(Image { width, height, pixels, has_alpha: false })
 }

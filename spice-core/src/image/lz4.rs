@@ -1,9 +1,204 @@
-//! LZ4 (placeholder API; the decoder is being written).
+//! LZ4 image decoding (SPICE_IMAGE_TYPE_LZ4).
+//!
+//! Owns SPICE's LZ4 image payload (learnt from spice-common
+//! `canvas_base.c:canvas_get_lz4` and the server's `lz4-encoder.c`): one byte
+//! top-down flag, one byte `SPICE_BITMAP_FMT_*` (16BIT, 24BIT, 32BIT or
+//! RGBA), then one or more blocks, each a big-endian u32 compressed length
+//! followed by an LZ4 *block* (not frame). Blocks are decoded as one stream:
+//! a match may reach back into the output of earlier blocks (the server
+//! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
+//! bitmap's rows, `width * bytes_per_pixel` each, without padding.
+//!
+//! The block decoder is written here (the format is small) so every length
+//! and offset is checked against the image size: it must not panic, read
+//! outside a buffer, or allocate more than the image the descriptor names
+//! and the data could possibly encode. It does not draw.
 
-use super::Image;
+use super::glz::rgb555_to_argb;
+use super::{alloc_pixels, Image};
+use crate::enums::{
+    SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
+};
 use crate::error::WireError;
+use alloc::vec::Vec;
+
+/// The LZ4 block format cannot expand one input byte into more than this
+/// many output bytes (a length-extension byte adds 255).
+const MAX_EXPANSION: usize = 255;
+
+/// Shortest LZ4 match (`MINMATCH`).
+const MIN_MATCH: usize = 4;
 
 /// Decode an LZ4 image payload of `width x height` (from the image descriptor).
-pub fn decode(_data: &[u8], _width: u32, _height: u32) -> Result<Image, WireError> {
-    Err(WireError::new(0, "LZ4 not implemented yet"))
+pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> {
+    let (&top_down, rest) = data.split_first().ok_or(WireError::new(0, "LZ4: missing header"))?;
+    let (&format, _) = rest.split_first().ok_or(WireError::new(1, "LZ4: missing header"))?;
+    let bpp = match format as u32 {
+        SPICE_BITMAP_FMT_16BIT => 2,
+        SPICE_BITMAP_FMT_24BIT => 3,
+        SPICE_BITMAP_FMT_32BIT | SPICE_BITMAP_FMT_RGBA => 4,
+        _ => return Err(WireError::new(1, "LZ4: unsupported bitmap format")),
+    };
+    let mut pixels = alloc_pixels(width, height)?;
+    let total = pixels.len() * bpp;
+    if total > data.len().saturating_mul(MAX_EXPANSION) {
+        return Err(WireError::new(0, "LZ4: image larger than its data can encode"));
+    }
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(total)
+        .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
+    bytes.resize(total, 0);
+
+    let mut pos = 2;
+    let mut op = 0;
+    loop {
+        let len_bytes = data.get(pos..pos + 4).ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
+        let n = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        pos += 4;
+        let block = data
+            .get(pos..pos.saturating_add(n))
+            .ok_or(WireError::new(pos - 4, "LZ4: block longer than the data"))?;
+        op = decode_block(block, &mut bytes, op).map_err(|e| e.at_base(pos))?;
+        pos += n;
+        if pos >= data.len() {
+            break;
+        }
+    }
+    if op != total {
+        return Err(WireError::new(pos, "LZ4: decoded size differs from the image size"));
+    }
+    rows_to_pixels(&bytes, &mut pixels, width as usize, format as u32, top_down != 0);
+    Ok(Image { width, height, pixels, has_alpha: format as u32 == SPICE_BITMAP_FMT_RGBA })
+}
+
+/// Read an LZ4 length extension (bytes of 255 continue) onto `len`.
+#[inline(always)]
+fn extend_len(block: &[u8], ip: &mut usize, mut len: usize) -> Result<usize, WireError> {
+    loop {
+        let b = *block.get(*ip).ok_or(WireError::new(*ip, "LZ4: truncated length"))?;
+        *ip += 1;
+        len += b as usize;
+        if b != 255 {
+            return Ok(len);
+        }
+    }
+}
+
+/// Decode one LZ4 block into `out` starting at `op`; earlier bytes of `out`
+/// are the dictionary. Returns the new output position.
+pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize, WireError> {
+    if block.is_empty() {
+        return Err(WireError::new(0, "LZ4: empty block"));
+    }
+    let mut ip = 0;
+    loop {
+        let token = *block.get(ip).ok_or(WireError::new(ip, "LZ4: truncated block"))?;
+        ip += 1;
+        let mut lit = (token >> 4) as usize;
+        if lit == 15 {
+            lit = extend_len(block, &mut ip, lit)?;
+        }
+        let src = block
+            .get(ip..ip.saturating_add(lit))
+            .ok_or(WireError::new(ip, "LZ4: literals past the end of the block"))?;
+        let dst = out
+            .get_mut(op..op.saturating_add(lit))
+            .ok_or(WireError::new(ip, "LZ4: literals past the end of the image"))?;
+        dst.copy_from_slice(src);
+        ip += lit;
+        op += lit;
+        if ip == block.len() {
+            return Ok(op);
+        }
+        let at = ip;
+        let ofs = block.get(ip..ip + 2).ok_or(WireError::new(ip, "LZ4: truncated match offset"))?;
+        let offset = u16::from_le_bytes([ofs[0], ofs[1]]) as usize;
+        ip += 2;
+        let mut len = (token & 0x0f) as usize;
+        if len == 15 {
+            len = extend_len(block, &mut ip, len)?;
+        }
+        len += MIN_MATCH;
+        if offset == 0 || offset > op {
+            return Err(WireError::new(at, "LZ4: match offset outside the output"));
+        }
+        if len > out.len() - op {
+            return Err(WireError::new(at, "LZ4: match past the end of the image"));
+        }
+        copy_match(out, op, offset, len);
+        op += len;
+    }
+}
+
+/// Copy `len` bytes from `op - offset` to `op` front to back (an overlap
+/// repeats the last `offset` bytes). Caller checked the bounds.
+#[inline(always)]
+fn copy_match(out: &mut [u8], op: usize, offset: usize, len: usize) {
+    let start = op - offset;
+    if offset >= len {
+        out.copy_within(start..start + len, op);
+        return;
+    }
+    if offset == 1 {
+        let v = out[start];
+        out[op..op + len].fill(v);
+        return;
+    }
+    // The periodic prefix [start, cur) doubles with each non-overlapping copy.
+    let mut cur = op;
+    let end = op + len;
+    while cur < end {
+        let n = (cur - start).min(end - cur);
+        out.copy_within(start..start + n, cur);
+        cur += n;
+    }
+}
+
+/// Convert rows of a raw RGB bitmap (`SPICE_BITMAP_FMT_16BIT`, `24BIT`,
+/// `32BIT` or `RGBA`, no padding, stream order) to 0xAARRGGBB pixels, top
+/// row first. `bytes` must hold `pixels.len()` pixels of the format.
+pub fn rows_to_pixels(bytes: &[u8], pixels: &mut [u32], width: usize, format: u32, top_down: bool) {
+    let bpp = match format {
+        SPICE_BITMAP_FMT_16BIT => 2,
+        SPICE_BITMAP_FMT_24BIT => 3,
+        _ => 4,
+    };
+    let row_bytes = width * bpp;
+    if width == 0 {
+        return;
+    }
+    let rows = pixels.chunks_exact_mut(width);
+    let src_rows = bytes.chunks_exact(row_bytes);
+    let convert = |dst: &mut [u32], src: &[u8]| match format {
+        SPICE_BITMAP_FMT_16BIT => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = rgb555_to_argb(u16::from_le_bytes([s[0], s[1]]));
+            }
+        }
+        SPICE_BITMAP_FMT_24BIT => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(3)) {
+                *d = 0xff00_0000 | (s[2] as u32) << 16 | (s[1] as u32) << 8 | s[0] as u32;
+            }
+        }
+        SPICE_BITMAP_FMT_RGBA => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *d = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            }
+        }
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *d = 0xff00_0000 | u32::from_le_bytes([s[0], s[1], s[2], 0]);
+            }
+        }
+    };
+    if top_down {
+        for (d, s) in rows.zip(src_rows) {
+            convert(d, s);
+        }
+    } else {
+        for (d, s) in rows.zip(src_rows.rev()) {
+            convert(d, s);
+        }
+    }
 }
