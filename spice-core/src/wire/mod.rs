@@ -8,6 +8,9 @@ pub mod reader;
 pub mod writer;
 pub mod link;
 pub mod common;
+pub mod main;
+pub mod inputs;
+pub mod cursor;
 #[cfg(test)]
 pub(crate) mod testutil;
 
