@@ -53,3 +53,26 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
     }
     Ok(Image { width, height, pixels, has_alpha: false })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_a_jpeg_is_an_error() {
+        assert!(decode(&[]).is_err());
+        assert!(decode(b"GIF89a").is_err());
+        assert!(decode(&[0xff, 0xd8]).is_err());
+    }
+
+    #[test]
+    fn huge_frame_header_is_refused_before_allocation() {
+        // SOI, then SOF0 (ITU T.81 B.2.2): precision 8, 65535 x 65535, 3 components.
+        let mut d = alloc::vec![0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 8, 0xff, 0xff, 0xff, 0xff, 3];
+        for id in 1..=3u8 {
+            d.extend_from_slice(&[id, 0x11, 0]);
+        }
+        d.extend_from_slice(&[0xff, 0xd9]);
+        assert!(decode(&d).is_err());
+    }
+}

@@ -202,3 +202,121 @@ pub fn rows_to_pixels(bytes: &[u8], pixels: &mut [u32], width: usize, format: u3
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Payloads built by hand from the LZ4 block format (token: literal
+    //! length nibble, match length - 4 nibble; 15 = more length bytes;
+    //! offset u16 LE) in SPICE's framing; expected pixels come from the
+    //! literal bytes.
+    use super::*;
+    use alloc::vec;
+
+    fn payload(top_down: u8, format: u32, blocks: &[&[u8]]) -> Vec<u8> {
+        let mut v = vec![top_down, format as u8];
+        for b in blocks {
+            v.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            v.extend_from_slice(b);
+        }
+        v
+    }
+
+    const P: [u8; 4] = [0x33, 0x22, 0x11, 0x00]; // b, g, r, x
+    const Q: [u8; 4] = [0x66, 0x55, 0x44, 0x99];
+
+    #[test]
+    fn one_block_with_overlapping_match() {
+        // 4 literal bytes, a match of 8 (4 + 4) at offset 4, then 4 literal bytes.
+        let mut b = vec![0x44];
+        b.extend_from_slice(&P);
+        b.extend_from_slice(&[4, 0, 0x40]);
+        b.extend_from_slice(&Q);
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
+        assert_eq!(img.pixels, vec![0xff11_2233, 0xff11_2233, 0xff11_2233, 0xff44_5566]);
+        assert!(!img.has_alpha);
+        // RGBA keeps the fourth byte as alpha.
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_RGBA, &[&b]), 2, 2).unwrap();
+        assert_eq!(img.pixels[3], 0x9944_5566);
+        assert!(img.has_alpha);
+        // Bottom-up: the last row in the stream is the top row.
+        let img = decode(&payload(0, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
+        assert_eq!(img.pixels, vec![0xff11_2233, 0xff44_5566, 0xff11_2233, 0xff11_2233]);
+    }
+
+    #[test]
+    fn later_blocks_reference_earlier_output() {
+        let mut b1 = vec![0x80];
+        b1.extend_from_slice(&P);
+        b1.extend_from_slice(&Q);
+        // No literals, match of 8 at offset 8 (into block 1), then an empty literal run.
+        let b2 = [0x04, 8, 0, 0x00];
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b2]), 4, 1).unwrap();
+        assert_eq!(img.pixels, vec![0xff11_2233, 0xff44_5566, 0xff11_2233, 0xff44_5566]);
+    }
+
+    #[test]
+    fn long_lengths_and_16_24_bit_formats() {
+        // RGB24: 3 literal bytes then a match of 3 * 99 at offset 3 (15 + 4 + 278: ext 255, 23).
+        let b = [0x3f, 0x01, 0x02, 0x03, 3, 0, 255, 23, 0x00];
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_24BIT, &[&b]), 100, 1).unwrap();
+        assert_eq!(img.pixels, vec![0xff03_0201; 100]);
+        // RGB16 little-endian x1r5g5b5: 0x7c00 red, 0x001f blue.
+        let b = [0x40, 0x00, 0x7c, 0x1f, 0x00];
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_16BIT, &[&b]), 2, 1).unwrap();
+        assert_eq!(img.pixels, vec![0xffff_0000, 0xff00_00ff]);
+        // Literal length with extension: 15 + 1 = 16 bytes.
+        let mut b = vec![0xf0, 1];
+        b.extend_from_slice(&[7; 16]);
+        let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 4, 1).unwrap();
+        assert_eq!(img.pixels, vec![0xff07_0707; 4]);
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors() {
+        let f = SPICE_BITMAP_FMT_32BIT;
+        let err = |d: &[u8], w, h| decode(d, w, h).unwrap_err().reason;
+        assert_eq!(err(&[1], 1, 1), "LZ4: missing header");
+        assert_eq!(err(&payload(1, 5, &[&[0x40, 1, 2, 3, 4]]), 1, 1), "LZ4: unsupported bitmap format");
+        assert_eq!(err(&[1, f as u8, 0, 0], 1, 1), "LZ4: truncated block length");
+        assert_eq!(err(&[1, f as u8, 0, 0, 0, 9, 0x40], 1, 1), "LZ4: block longer than the data");
+        assert_eq!(err(&payload(1, f, &[&[]]), 1, 1), "LZ4: empty block");
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3]]), 1, 1), "LZ4: literals past the end of the block");
+        assert_eq!(err(&payload(1, f, &[&[0x50, 1, 2, 3, 4, 5]]), 1, 1), "LZ4: literals past the end of the image");
+        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1), "LZ4: match offset outside the output");
+        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 2, 0, 0x00]]), 2, 1), "LZ4: match offset outside the output");
+        assert_eq!(err(&payload(1, f, &[&[0x1f, 1, 1, 0, 200, 0x00]]), 2, 1), "LZ4: match past the end of the image");
+        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 1]]), 2, 1), "LZ4: truncated match offset");
+        assert_eq!(err(&payload(1, f, &[&[0x1f, 1, 1, 0]]), 2, 1), "LZ4: truncated length");
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 2, 1), "LZ4: decoded size differs from the image size");
+        // Header sizes the data cannot fill are refused before allocating.
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 4096, 4096), "LZ4: image larger than its data can encode");
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 5000, 5000), "image too large");
+        // A decoding error reports the offset in the whole payload.
+        let e = decode(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1).unwrap_err();
+        assert_eq!(e.offset, 2 + 4 + 2);
+    }
+
+    #[test]
+    fn truncations_and_corruption_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let mut b1 = vec![0x80];
+        b1.extend_from_slice(&P);
+        b1.extend_from_slice(&Q);
+        // 1 literal, a match of 15 + 0 + 4 at offset 8, then 4 literals: 32 bytes in all.
+        let b2 = [0x1f, 0xaa, 8, 0, 0, 0x40, 1, 2, 3, 4];
+        let full = payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b2]);
+        assert!(decode(&full, 8, 1).is_ok());
+        for n in 0..full.len() {
+            assert!(decode(&full[..n], 8, 1).is_err(), "prefix {n}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for _ in 0..20_000 {
+            let mut d = full.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let i = rng.gen_range(0..d.len());
+                d[i] = rng.gen();
+            }
+            let _ = decode(&d, rng.gen_range(1..16), rng.gen_range(1..3));
+        }
+    }
+}
