@@ -1,0 +1,32 @@
+//! The embassy executor's run loop for AArch64 bare metal (embassy has no
+//! platform for it): a custom `__pender` that sets a flag, and an idle step
+//! that sleeps in WFI until an interrupt is pending (see `irq`).
+//! Must not: run on more than one core.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use embassy_executor::{raw, Spawner};
+
+static PENDED: AtomicBool = AtomicBool::new(true);
+
+#[unsafe(export_name = "__pender")]
+fn pender(_context: *mut ()) {
+    // Wakes only ever happen on this core, in thread context (task code or
+    // `irq::wait`), so a flag the loop checks before sleeping is enough.
+    PENDED.store(true, Ordering::SeqCst);
+}
+
+/// Creates the executor, lets `init` spawn the first tasks, and runs for ever.
+pub fn run(init: impl FnOnce(Spawner)) -> ! {
+    let exec: &'static raw::Executor =
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(raw::Executor::new(core::ptr::null_mut())));
+    init(exec.spawner());
+    loop {
+        PENDED.store(false, Ordering::SeqCst);
+        // SAFETY: `poll` must not be called re-entrantly or from two places at
+        // once; this loop is the only caller and runs on the only core.
+        unsafe { exec.poll() };
+        if !PENDED.load(Ordering::SeqCst) {
+            crate::irq::wait();
+        }
+    }
+}

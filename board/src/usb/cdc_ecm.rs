@@ -1,0 +1,246 @@
+//! CDC-ECM (USB Communications Device Class, Ethernet Control Model) class
+//! driver: QEMU's `usb-net` and many USB Ethernet adapters and phones.
+//!
+//! Owns: finding the control/data interface pair, the MAC address string, the
+//! data interface's alternate setting and packet filter, and moving frames
+//! between the bulk endpoints and an `embassy-net-driver-channel` whose
+//! [`NetDevice`] half is the `embassy_net_driver::Driver` handed to embassy-net.
+//! Must not: parse Ethernet frames (the stack does), or block: frames that find
+//! no free channel buffer are dropped, as a NIC would.
+
+use super::desc::{self, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE};
+use super::dwc2::Dwc2;
+use super::host::{Bus, ClassDriver, Context, Device, Pipe};
+use super::{Direction, EndpointKind, UsbError};
+use alloc::boxed::Box;
+use embassy_net_driver::HardwareAddress;
+use embassy_net_driver_channel as ch;
+use embassy_time::Instant;
+
+/// Largest Ethernet frame without FCS.
+pub const MTU: usize = 1514;
+/// Receive queue depth (frames).
+pub const RX_FRAMES: usize = 8;
+/// Transmit queue depth (frames).
+pub const TX_FRAMES: usize = 8;
+
+/// The channel state shared between the USB task and embassy-net (make it
+/// `'static`, e.g. with `static_cell`).
+pub type NetState = ch::State<MTU, RX_FRAMES, TX_FRAMES>;
+/// The USB side of the channel: handed to [`super::host::UsbHost::new`].
+pub type NetRunner = ch::Runner<'static, MTU>;
+/// The embassy-net side: implements `embassy_net_driver::Driver`.
+pub type NetDevice = ch::Device<'static, MTU>;
+
+/// Splits `state` into the USB runner and the embassy-net device. The MAC
+/// address is filled in when a device is found; the link stays down until then.
+pub fn channel(state: &'static mut NetState) -> (NetRunner, NetDevice) {
+    ch::new(state, HardwareAddress::Ethernet([0; 6]))
+}
+
+const CLASS_COMM: u8 = 0x02;
+const SUBCLASS_ECM: u8 = 0x06;
+const CLASS_CDC_DATA: u8 = 0x0a;
+const CDC_UNION: u8 = 0x06;
+const CDC_ETHERNET: u8 = 0x0f;
+const REQ_SET_ETHERNET_PACKET_FILTER: u8 = 0x43;
+/// Directed | broadcast | all-multicast (CDC ECM 1.2 table 8).
+const PACKET_FILTER: u16 = 0x0004 | 0x0008 | 0x0002;
+/// Notification NETWORK_CONNECTION (CDC 1.2 table 20).
+const NOTIFY_NETWORK_CONNECTION: u8 = 0x00;
+
+/// True for a CDC-ECM communication interface.
+pub fn matches(i: &Interface<'_>) -> bool {
+    i.desc.class == CLASS_COMM && i.desc.subclass == SUBCLASS_ECM
+}
+
+/// Binds to the device's ECM function if it has one. `Ok(Err(runner))` hands the
+/// runner back when the device is not ECM; `Err` carries it back on failure.
+#[allow(clippy::type_complexity)]
+pub async fn probe(
+    bus: &mut Bus,
+    dev: &Device,
+    config: &[u8],
+    mut runner: NetRunner,
+) -> Result<Result<Box<dyn ClassDriver>, NetRunner>, (UsbError, NetRunner)> {
+    let Some(control) = desc::interfaces(config).find(|i| matches(i)) else {
+        return Ok(Err(runner));
+    };
+    match bind(bus, dev, config, &control).await {
+        Ok((mac, data_if, rx, tx, notify)) => {
+            runner.set_hardware_address(HardwareAddress::Ethernet(mac));
+            runner.set_link_state(embassy_net_driver::LinkState::Up);
+            defmt::info!(
+                "usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}",
+                dev.address,
+                data_if,
+                mac
+            );
+            let channels = [rx.ch, tx.ch, notify.as_ref().map_or(rx.ch, |p| p.ch)];
+            Ok(Ok(Box::new(Ecm { address: dev.address, rx, tx, notify, channels, runner, zlp_pending: false })))
+        }
+        Err(e) => Err((e, runner)),
+    }
+}
+
+type Bound = ([u8; 6], u8, Pipe, Pipe, Option<Pipe>);
+
+async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_>) -> Result<Bound, UsbError> {
+    // Functional descriptors: the union names the data interface, the Ethernet
+    // descriptor names the string that holds the MAC address.
+    let mut data_if = control.desc.number.wrapping_add(1);
+    let mut mac_string = 0u8;
+    for d in control.class_descriptors(DT_CS_INTERFACE) {
+        match d.get(2) {
+            Some(&CDC_UNION) => data_if = *d.get(4).ok_or(UsbError::BadDescriptor)?,
+            Some(&CDC_ETHERNET) => mac_string = *d.get(3).ok_or(UsbError::BadDescriptor)?,
+            _ => {}
+        }
+    }
+    let data = desc::interfaces(config)
+        .find(|i| i.desc.number == data_if && i.desc.class == CLASS_CDC_DATA && i.desc.endpoints >= 2)
+        .ok_or(UsbError::BadDescriptor)?;
+    let ep_in = data.find_endpoint(Direction::In, EndpointKind::Bulk).ok_or(UsbError::BadDescriptor)?;
+    let ep_out = data.find_endpoint(Direction::Out, EndpointKind::Bulk).ok_or(UsbError::BadDescriptor)?;
+
+    let mut text = [0u8; 12];
+    let n = bus.read_string(dev, mac_string, &mut text).await?;
+    let mac = parse_mac(&text[..n]).ok_or(UsbError::BadDescriptor)?;
+
+    // Alternate setting 0 of the data interface has no endpoints; selecting the
+    // one with the bulk pair starts the function (CDC ECM 1.2 §3.3).
+    bus.control_out(dev, Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()), &[])
+        .await?;
+    // Optional request: some functions STALL it.
+    let _ = bus
+        .control_out(
+            dev,
+            Setup::no_data(RT_CLASS | RT_INTERFACE, REQ_SET_ETHERNET_PACKET_FILTER, PACKET_FILTER, control.desc.number.into()),
+            &[],
+        )
+        .await;
+
+    // Whole packets of the largest frame: the device ends a frame with a short
+    // (or zero-length) packet.
+    let rx = Pipe::open(bus, dev, &ep_in, MTU.div_ceil(usize::from(ep_in.max_packet)) * usize::from(ep_in.max_packet))?;
+    let tx = Pipe::open(bus, dev, &ep_out, MTU)?;
+    let notify = match control.find_endpoint(Direction::In, EndpointKind::Interrupt) {
+        Some(ep) => Some(Pipe::open(bus, dev, &ep, 16)?),
+        None => None,
+    };
+    Ok((mac, data_if, rx, tx, notify))
+}
+
+/// Parses the 12 hex digits of an iMACAddress string.
+pub fn parse_mac(text: &[u8]) -> Option<[u8; 6]> {
+    if text.len() != 12 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (k, pair) in text.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        mac[k] = (hi * 16 + lo) as u8;
+    }
+    Some(mac)
+}
+
+/// A bound ECM function.
+struct Ecm {
+    address: u8,
+    rx: Pipe,
+    tx: Pipe,
+    notify: Option<Pipe>,
+    channels: [u8; 3],
+    runner: NetRunner,
+    zlp_pending: bool,
+}
+
+impl ClassDriver for Ecm {
+    fn name(&self) -> &'static str {
+        "cdc-ecm"
+    }
+
+    fn address(&self) -> u8 {
+        self.address
+    }
+
+    fn channels(&self) -> &[u8] {
+        if self.notify.is_some() {
+            &self.channels
+        } else {
+            &self.channels[..2]
+        }
+    }
+
+    fn poll(&mut self, hc: &mut Dwc2, now: Instant, _cx: &mut Context<'_>) {
+        // Receive: one bulk IN transfer is always outstanding; the hardware
+        // retries NAKs until the device has a frame.
+        let rx_len = self.rx.buf.len();
+        if let Some(r) = self.rx.poll_in(hc, now, rx_len) {
+            match r {
+                Ok(n) if n > 0 && n <= MTU => {
+                    if let Some(buf) = self.runner.try_rx_buf() {
+                        let n = n.min(buf.len());
+                        buf[..n].copy_from_slice(&self.rx.buf.as_slice()[..n]);
+                        self.runner.rx_done(n);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => defmt::debug!("usb: ecm rx {}", e),
+            }
+        }
+
+        // Transmit: one frame at a time; a frame that is a whole number of
+        // packets is followed by a zero-length packet to end it.
+        if self.tx.busy(hc) {
+            if let Some(Err(e)) = self.tx.poll_out(hc) {
+                defmt::debug!("usb: ecm tx {}", e);
+            }
+        }
+        if !self.tx.busy(hc) {
+            if self.zlp_pending {
+                self.zlp_pending = false;
+                let _ = self.tx.start_out(hc, &[]);
+            } else if let Some(frame) = self.runner.try_tx_buf() {
+                let n = frame.len().min(MTU);
+                let mps = usize::from(self.tx.target.max_packet);
+                let result = self.tx.start_out(hc, &frame[..n]);
+                self.runner.tx_done();
+                match result {
+                    Ok(()) => self.zlp_pending = n % mps == 0,
+                    Err(e) => defmt::debug!("usb: ecm tx start {}", e),
+                }
+            }
+        }
+
+        // Link notifications (CDC 1.2 §6.3.1): an 8-byte header, wValue = 1 for up.
+        if let Some(p) = self.notify.as_mut() {
+            if let Some(Ok(n)) = p.poll_in(hc, now, 16) {
+                let b = p.buf.as_slice();
+                if n >= 8 && b[1] == NOTIFY_NETWORK_CONNECTION {
+                    let up = b[2] != 0;
+                    defmt::info!("usb: ecm link {}", if up { "up" } else { "down" });
+                    self.runner.set_link_state(if up {
+                        embassy_net_driver::LinkState::Up
+                    } else {
+                        embassy_net_driver::LinkState::Down
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mac;
+
+    #[test]
+    fn mac_string() {
+        // QEMU usb-net's iMACAddress string: "400102030405".
+        assert_eq!(parse_mac(b"400102030405"), Some([0x40, 0x01, 0x02, 0x03, 0x04, 0x05]));
+        assert_eq!(parse_mac(b"40010203040"), None);
+        assert_eq!(parse_mac(b"4001020304zz"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! Thin, safe wrappers around the few AArch64 instructions and system
+//! registers that code above `boot` needs: the generic counter, wait-for-
+//! interrupt and the virtual timer's compare registers.
+//!
+//! Must not: hold state or know about any board.
+
+use core::arch::asm;
+
+/// Counter ticks per second (CNTFRQ_EL0), as programmed by firmware or QEMU.
+/// Never hard-coded: QEMU reports 62.5 MHz, a Pi 3 19.2 MHz, a Pi 4/5 54 MHz.
+#[inline]
+pub fn counter_frequency() -> u64 {
+    let v: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects and is allowed at EL1.
+    unsafe { asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// The virtual count (CNTVCT_EL0), ordered after preceding instructions.
+#[inline]
+pub fn counter() -> u64 {
+    let v: u64;
+    // SAFETY: `isb` + reading CNTVCT_EL0 has no side effects; EL1 access is
+    // enabled (CNTHCTL_EL2 set by the entry code when we came from EL2).
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Arms the EL1 virtual timer to fire when the virtual count reaches `at`
+/// (CNTV_CVAL_EL0, enabled, not masked at the timer).
+#[inline]
+pub fn virtual_timer_arm(at: u64) {
+    // SAFETY: programs only the EL1 virtual timer, which this firmware owns.
+    unsafe {
+        asm!(
+            "msr cntv_cval_el0, {at}",
+            "msr cntv_ctl_el0, {ctl}",
+            "isb",
+            at = in(reg) at,
+            ctl = in(reg) 1u64,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
+/// Disables the EL1 virtual timer so its interrupt line drops.
+#[inline]
+pub fn virtual_timer_disarm() {
+    // SAFETY: as above; writing 0 to CNTV_CTL_EL0 only stops the timer.
+    unsafe { asm!("msr cntv_ctl_el0, xzr", "isb", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Waits for an interrupt. With PSTATE.I masked (as it always is in barespice)
+/// a pending interrupt still ends the wait without taking an exception.
+#[inline]
+pub fn wait_for_interrupt() {
+    // SAFETY: `dsb; wfi` only stalls the core until an interrupt is pending.
+    unsafe { asm!("dsb sy", "wfi", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Spins for `micros` microseconds on the generic counter.
+pub fn delay_us(micros: u64) {
+    let freq = counter_frequency().max(1);
+    let start = counter();
+    let ticks = (u128::from(micros) * u128::from(freq) / 1_000_000) as u64;
+    while counter().wrapping_sub(start) < ticks {
+        core::hint::spin_loop();
+    }
+}
+
+/// Data synchronisation barrier (full system), for ordering MMIO against RAM.
+#[inline]
+pub fn dsb() {
+    // SAFETY: a barrier has no effect other than ordering.
+    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+
+/// Cleans and invalidates the data cache lines covering `[addr, addr+len)` to
+/// the point of coherency (for non-coherent DMA and framebuffers on hardware).
+pub fn dcache_clean_invalidate(addr: usize, len: usize) {
+    const LINE: usize = 64;
+    let mut a = addr & !(LINE - 1);
+    let end = addr.saturating_add(len);
+    while a < end {
+        // SAFETY: `dc civac` on a mapped address only writes back/evicts the line.
+        unsafe { asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += LINE;
+    }
+    dsb();
+}
+
+/// Which exception level the entry code was started at (1, or 2 before it dropped to 1).
+pub fn entry_exception_level() -> u8 {
+    crate::ENTRY_EL.load(core::sync::atomic::Ordering::Relaxed)
+}
