@@ -425,7 +425,10 @@ impl Surface {
         mask: Option<&Mask<'_>>,
     ) {
         let sa = src_area.intersect(&Rect::of_size(src.width, src.height));
+        let too_big = |r: &Rect| r.width() > MAX_SCALE_EXTENT || r.height() > MAX_SCALE_EXTENT;
         if sa.is_empty()
+            || too_big(&src_area)
+            || too_big(&dst_box)
             || dst_box.is_empty()
             || src_area.is_empty()
             || src.pixels.len() != src.width as usize * src.height as usize
@@ -556,6 +559,84 @@ impl Surface {
         let has_alpha = self.keep() == !0;
         Ok((Image { width: w, height: h, pixels, has_alpha }, a))
     }
+}
+
+/// The brush operand of a ternary raster op: a colour or a tile.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint<'a> {
+    /// A solid colour.
+    Solid(u32),
+    /// An image tiled with its origin at `(x, y)`.
+    Tile(&'a Image, i32, i32),
+}
+
+impl Paint<'_> {
+    #[inline]
+    fn at(&self, x: i32, y: i32) -> u32 {
+        match *self {
+            Paint::Solid(c) => c,
+            Paint::Tile(t, ox, oy) => {
+                let (tw, th) = (t.width as i64, t.height as i64);
+                if tw == 0 || th == 0 {
+                    return 0;
+                }
+                let tx = (x as i64 - ox as i64).rem_euclid(tw) as usize;
+                let ty = (y as i64 - oy as i64).rem_euclid(th) as usize;
+                t.pixels.get(ty * tw as usize + tx).copied().unwrap_or(0)
+            }
+        }
+    }
+}
+
+/// A Windows-numbered ternary raster op on (pattern, source, destination):
+/// bit `(p << 2) | (s << 1) | d` of `code` is the result for those inputs.
+#[inline]
+pub fn rop3(code: u8, p: u32, s: u32, d: u32) -> u32 {
+    let mut out = 0;
+    for idx in 0..8 {
+        if (code >> idx) & 1 != 0 {
+            let pm = if idx & 4 != 0 { p } else { !p };
+            let sm = if idx & 2 != 0 { s } else { !s };
+            let dm = if idx & 1 != 0 { d } else { !d };
+            out |= pm & sm & dm;
+        }
+    }
+    out
+}
+
+impl Surface {
+    /// Combine `paint`, `src` (offset as in [`blit`](Self::blit)) and the
+    /// destination over `r` with the ternary op `code` (DRAW_ROP3).
+    #[allow(clippy::too_many_arguments)]
+    pub fn blit_rop3(&mut self, r: Rect, src: &Image, dx: i32, dy: i32, paint: Paint<'_>, code: u8, mask: Option<&Mask<'_>>) {
+        if src.pixels.len() != src.width as usize * src.height as usize {
+            return;
+        }
+        let r = r.intersect(&self.bounds()).intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
+        let keep = self.keep();
+        let sw = src.width as usize;
+        spans(r, mask, |y, x0, x1| {
+            let sy = (y - dy) as usize;
+            let sx0 = (x0 - dx) as usize;
+            let s = &src.pixels[sy * sw + sx0..sy * sw + sx0 + (x1 - x0) as usize];
+            for (i, (d, &p)) in self.row_mut(y, x0, x1).iter_mut().zip(s).enumerate() {
+                *d = rop3(code, paint.at(x0 + i as i32, y), p, *d) & keep;
+            }
+        });
+    }
+}
+
+/// Largest width or height of a scaled source area or destination box
+/// (keeps the fixed-point mapping inside i64).
+pub const MAX_SCALE_EXTENT: i32 = 1 << 16;
+
+/// `src_area` of `src` resampled to `width x height` (for operations that
+/// need a same-size source).
+pub fn scale_image(src: &Image, src_area: Rect, width: u32, height: u32, mode: ScaleMode) -> Result<Image, WireError> {
+    let mut tmp = Surface::new(width, height, SPICE_SURFACE_FMT_32_ARGB)?;
+    let b = tmp.bounds();
+    tmp.blit_scaled(b, src, src_area, b, mode, Rop::Copy, None);
+    Ok(Image { width, height, pixels: tmp.pixels, has_alpha: src.has_alpha })
 }
 
 #[inline]
@@ -812,6 +893,23 @@ mod tests {
         s.pixels = vec![0x000000, 0xffffff];
         s.blit_alpha(Rect::new(0, 0, 2, 1), &img(2, 1, vec![0xffffff, 0x000000]), 0, 0, 128, false);
         assert_eq!(s.pixels, vec![0x808080, 0x7f7f7f]);
+    }
+
+    #[test]
+    fn rop3_codes() {
+        // SRCCOPY 0xCC, PATCOPY 0xF0, DSTINVERT 0x55, PATINVERT 0x5A, SRCAND 0x88
+        assert_eq!(rop3(0xcc, 1, 2, 3), 2);
+        assert_eq!(rop3(0xf0, 1, 2, 3), 1);
+        assert_eq!(rop3(0x55, 1, 2, 3), !3);
+        assert_eq!(rop3(0x5a, 0b1100, 0, 0b1010), 0b0110);
+        assert_eq!(rop3(0x88, 0, 0b1100, 0b1010), 0b1000);
+        let mut s = surf(2, 1);
+        s.pixels = vec![0x0f, 0xf0];
+        let t = img(1, 1, vec![0xff]);
+        s.blit_rop3(Rect::new(0, 0, 2, 1), &img(2, 1, vec![0, 0]), 0, 0, Paint::Tile(&t, 0, 0), 0x5a, None);
+        assert_eq!(s.pixels, vec![0xf0, 0x0f]);
+        let scaled = scale_image(&img(1, 1, vec![5]), Rect::new(0, 0, 1, 1), 2, 2, ScaleMode::Nearest).unwrap();
+        assert_eq!(scaled.pixels, vec![5; 4]);
     }
 
     #[test]

@@ -219,14 +219,6 @@ fn dest_row(r: usize, height: usize, top_down: bool) -> usize {
     }
 }
 
-fn flip_rows(pixels: &mut [u32], width: usize) {
-    let h = pixels.len() / width.max(1);
-    for r in 0..h / 2 {
-        let (a, b) = pixels.split_at_mut((h - 1 - r) * width);
-        a[r * width..(r + 1) * width].swap_with_slice(&mut b[..width]);
-    }
-}
-
 fn alloc_bytes(n: usize) -> Result<Vec<u8>, WireError> {
     if n > MAX_IMAGE_PIXELS * 4 {
         return Err(WireError::new(0, "image too large"));
@@ -304,7 +296,7 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
     };
     let mut image = image;
     if !h.top_down && !is_plt(h.kind) {
-        flip_rows(&mut image.pixels, w);
+        image.flip_rows();
     }
     Ok(image)
 }

@@ -35,6 +35,21 @@ pub struct Image {
     pub has_alpha: bool,
 }
 
+impl Image {
+    /// Reverse the row order (for bottom-up sources).
+    pub fn flip_rows(&mut self) {
+        let w = self.width as usize;
+        let h = self.height as usize;
+        if w == 0 || self.pixels.len() != w * h {
+            return;
+        }
+        for r in 0..h / 2 {
+            let (a, b) = self.pixels.split_at_mut((h - 1 - r) * w);
+            a[r * w..(r + 1) * w].swap_with_slice(&mut b[..w]);
+        }
+    }
+}
+
 /// Allocate a zeroed pixel buffer for a `width x height` image, refusing
 /// empty, overflowing or over-limit sizes.
 pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {

@@ -1,0 +1,513 @@
+//! Display-channel message layouts (spice-common `spice.proto`,
+//! `channel DisplayChannel`), parsed from a message body.
+//!
+//! Owns the byte layout only: each parser reads one structure at the
+//! reader's position and returns plain values, with image references kept
+//! as u32 body offsets (pointers) for the image dispatcher. It must not draw,
+//! decode images or hold state. Every count is checked against the bytes
+//! that remain before anything is allocated.
+
+use crate::canvas::Rect;
+use crate::enums::*;
+use crate::error::WireError;
+use crate::wire::Reader;
+use alloc::vec::Vec;
+
+/// Bytes of a `Rect` on the wire.
+pub const RECT_SIZE: usize = 16;
+
+/// `Rect`: top, left, bottom, right (that order on the wire).
+pub fn rect(r: &mut Reader<'_>) -> Result<Rect, WireError> {
+    let top = r.i32()?;
+    let left = r.i32()?;
+    let bottom = r.i32()?;
+    let right = r.i32()?;
+    Ok(Rect { left, top, right, bottom })
+}
+
+/// `Point`: x, y (int32).
+pub fn point(r: &mut Reader<'_>) -> Result<(i32, i32), WireError> {
+    Ok((r.i32()?, r.i32()?))
+}
+
+/// `Clip`: type u8, then for RECTS an inline `ClipRects` (num_rects u32 +
+/// rects). `None` means "no clip".
+pub fn clip(r: &mut Reader<'_>) -> Result<Option<Vec<Rect>>, WireError> {
+    let at = r.pos();
+    match r.u8()? as u32 {
+        SPICE_CLIP_TYPE_NONE => Ok(None),
+        SPICE_CLIP_TYPE_RECTS => {
+            let n = r.u32()? as usize;
+            if n > r.remaining() / RECT_SIZE {
+                return Err(r.error("clip rect count beyond message"));
+            }
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(rect(r)?);
+            }
+            Ok(Some(v))
+        }
+        _ => Err(WireError::new(at, "unknown clip type")),
+    }
+}
+
+/// `DisplayBase` (`SpiceMsgDisplayBase`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayBase {
+    /// Target surface.
+    pub surface_id: u32,
+    /// Bounding box of the operation on the target.
+    pub bbox: Rect,
+    /// Clip rectangles (`None` = unclipped).
+    pub clip: Option<Vec<Rect>>,
+}
+
+/// Parse a `DisplayBase`.
+pub fn display_base(r: &mut Reader<'_>) -> Result<DisplayBase, WireError> {
+    Ok(DisplayBase { surface_id: r.u32()?, bbox: rect(r)?, clip: clip(r)? })
+}
+
+/// `Brush`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brush {
+    /// No brush.
+    None,
+    /// A solid colour.
+    Solid(u32),
+    /// An image tiled from `(x, y)`.
+    Pattern {
+        /// Body offset of the pattern image.
+        image: u32,
+        /// Tile origin x.
+        x: i32,
+        /// Tile origin y.
+        y: i32,
+    },
+}
+
+/// Parse a `Brush`: type u8, then SOLID color u32 or PATTERN (Image* u32, Point).
+pub fn brush(r: &mut Reader<'_>) -> Result<Brush, WireError> {
+    let at = r.pos();
+    Ok(match r.u8()? as u32 {
+        SPICE_BRUSH_TYPE_NONE => Brush::None,
+        SPICE_BRUSH_TYPE_SOLID => Brush::Solid(r.u32()?),
+        SPICE_BRUSH_TYPE_PATTERN => {
+            let image = r.u32()?;
+            let (x, y) = point(r)?;
+            Brush::Pattern { image, x, y }
+        }
+        _ => return Err(WireError::new(at, "unknown brush type")),
+    })
+}
+
+/// `QMask`: flags u8, pos Point, bitmap Image* (0 = no mask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QMask {
+    /// `SPICE_MASK_FLAGS_*`.
+    pub flags: u8,
+    /// Position of the operation's box within the mask.
+    pub pos: (i32, i32),
+    /// Body offset of the mask image, 0 for none.
+    pub bitmap: u32,
+}
+
+/// Parse a `QMask`.
+pub fn qmask(r: &mut Reader<'_>) -> Result<QMask, WireError> {
+    Ok(QMask { flags: r.u8()?, pos: point(r)?, bitmap: r.u32()? })
+}
+
+/// `Copy` (also `Blend`): source image, area, ROP descriptor, scale, mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyData {
+    /// Body offset of the source image.
+    pub src: u32,
+    /// Area of the source to draw.
+    pub src_area: Rect,
+    /// `SPICE_ROPD_*` bits.
+    pub rop: u16,
+    /// `SPICE_IMAGE_SCALE_MODE_*`.
+    pub scale_mode: u8,
+    /// Mask.
+    pub mask: QMask,
+}
+
+/// Parse `Copy` / `Blend`.
+pub fn copy(r: &mut Reader<'_>) -> Result<CopyData, WireError> {
+    Ok(CopyData { src: r.u32()?, src_area: rect(r)?, rop: r.u16()?, scale_mode: r.u8()?, mask: qmask(r)? })
+}
+
+/// `Fill`: brush, ROP descriptor, mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillData {
+    /// Brush.
+    pub brush: Brush,
+    /// `SPICE_ROPD_*` bits.
+    pub rop: u16,
+    /// Mask.
+    pub mask: QMask,
+}
+
+/// Parse `Fill`.
+pub fn fill(r: &mut Reader<'_>) -> Result<FillData, WireError> {
+    Ok(FillData { brush: brush(r)?, rop: r.u16()?, mask: qmask(r)? })
+}
+
+/// `Opaque`: source, area, brush, ROP descriptor, scale, mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpaqueData {
+    /// Body offset of the source image.
+    pub src: u32,
+    /// Area of the source to draw.
+    pub src_area: Rect,
+    /// Brush combined over the copied source.
+    pub brush: Brush,
+    /// `SPICE_ROPD_*` bits.
+    pub rop: u16,
+    /// `SPICE_IMAGE_SCALE_MODE_*`.
+    pub scale_mode: u8,
+    /// Mask.
+    pub mask: QMask,
+}
+
+/// Parse `Opaque`.
+pub fn opaque(r: &mut Reader<'_>) -> Result<OpaqueData, WireError> {
+    Ok(OpaqueData {
+        src: r.u32()?,
+        src_area: rect(r)?,
+        brush: brush(r)?,
+        rop: r.u16()?,
+        scale_mode: r.u8()?,
+        mask: qmask(r)?,
+    })
+}
+
+/// `Rop3`: source, area, brush, ternary ROP code, scale, mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rop3Data {
+    /// Body offset of the source image.
+    pub src: u32,
+    /// Area of the source to draw.
+    pub src_area: Rect,
+    /// Brush (the "pattern" operand).
+    pub brush: Brush,
+    /// Ternary raster op code (Windows ROP3 numbering).
+    pub rop3: u8,
+    /// `SPICE_IMAGE_SCALE_MODE_*`.
+    pub scale_mode: u8,
+    /// Mask.
+    pub mask: QMask,
+}
+
+/// Parse `Rop3`.
+pub fn rop3(r: &mut Reader<'_>) -> Result<Rop3Data, WireError> {
+    Ok(Rop3Data {
+        src: r.u32()?,
+        src_area: rect(r)?,
+        brush: brush(r)?,
+        rop3: r.u8()?,
+        scale_mode: r.u8()?,
+        mask: qmask(r)?,
+    })
+}
+
+/// `Transparent`: source, area, key colour (as sent and as true colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransparentData {
+    /// Body offset of the source image.
+    pub src: u32,
+    /// Area of the source to draw.
+    pub src_area: Rect,
+    /// Key colour in the source's format.
+    pub src_color: u32,
+    /// Key colour as 32-bit RGB.
+    pub true_color: u32,
+}
+
+/// Parse `Transparent`.
+pub fn transparent(r: &mut Reader<'_>) -> Result<TransparentData, WireError> {
+    Ok(TransparentData { src: r.u32()?, src_area: rect(r)?, src_color: r.u32()?, true_color: r.u32()? })
+}
+
+/// `AlphaBlend`: flags, global alpha, source, area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlphaBlendData {
+    /// `SPICE_ALPHA_FLAGS_*`.
+    pub alpha_flags: u8,
+    /// Global alpha.
+    pub alpha: u8,
+    /// Body offset of the source image.
+    pub src: u32,
+    /// Area of the source to draw.
+    pub src_area: Rect,
+}
+
+/// Parse `AlphaBlend`.
+pub fn alpha_blend(r: &mut Reader<'_>) -> Result<AlphaBlendData, WireError> {
+    Ok(AlphaBlendData { alpha_flags: r.u8()?, alpha: r.u8()?, src: r.u32()?, src_area: rect(r)? })
+}
+
+/// `surface_create` (`SpiceMsgSurfaceCreate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurfaceCreate {
+    /// Surface id (0 is usually the primary).
+    pub surface_id: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `SPICE_SURFACE_FMT_*`.
+    pub format: u32,
+    /// `SPICE_SURFACE_FLAGS_*`.
+    pub flags: u32,
+}
+
+/// Parse `surface_create`.
+pub fn surface_create(r: &mut Reader<'_>) -> Result<SurfaceCreate, WireError> {
+    Ok(SurfaceCreate { surface_id: r.u32()?, width: r.u32()?, height: r.u32()?, format: r.u32()?, flags: r.u32()? })
+}
+
+/// `stream_create`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCreate {
+    /// Surface the stream draws on.
+    pub surface_id: u32,
+    /// Stream id (< `SPICE_MAX_NUM_STREAMS`).
+    pub id: u32,
+    /// `SPICE_STREAM_FLAGS_*`.
+    pub flags: u8,
+    /// `SPICE_VIDEO_CODEC_TYPE_*`.
+    pub codec: u8,
+    /// Server stamp.
+    pub stamp: u64,
+    /// Encoded frame width.
+    pub stream_width: u32,
+    /// Encoded frame height.
+    pub stream_height: u32,
+    /// Source width.
+    pub src_width: u32,
+    /// Source height.
+    pub src_height: u32,
+    /// Where frames go on the surface.
+    pub dest: Rect,
+    /// Stream clip.
+    pub clip: Option<Vec<Rect>>,
+}
+
+/// Parse `stream_create`.
+pub fn stream_create(r: &mut Reader<'_>) -> Result<StreamCreate, WireError> {
+    Ok(StreamCreate {
+        surface_id: r.u32()?,
+        id: r.u32()?,
+        flags: r.u8()?,
+        codec: r.u8()?,
+        stamp: r.u64()?,
+        stream_width: r.u32()?,
+        stream_height: r.u32()?,
+        src_width: r.u32()?,
+        src_height: r.u32()?,
+        dest: rect(r)?,
+        clip: clip(r)?,
+    })
+}
+
+/// `stream_data` / `stream_data_sized`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamData<'a> {
+    /// Stream id.
+    pub id: u32,
+    /// Multimedia time the frame is due.
+    pub mm_time: u32,
+    /// For `stream_data_sized`: frame width, height and destination.
+    pub sized: Option<(u32, u32, Rect)>,
+    /// Encoded frame.
+    pub data: &'a [u8],
+}
+
+/// Parse `stream_data` (`sized` false) or `stream_data_sized` (`sized` true).
+pub fn stream_data<'a>(r: &mut Reader<'a>, sized: bool) -> Result<StreamData<'a>, WireError> {
+    let id = r.u32()?;
+    let mm_time = r.u32()?;
+    let sized = if sized { Some((r.u32()?, r.u32()?, rect(r)?)) } else { None };
+    let size = r.u32()? as usize;
+    Ok(StreamData { id, mm_time, sized, data: r.bytes(size)? })
+}
+
+/// `stream_activate_report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivateReport {
+    /// Stream id.
+    pub stream_id: u32,
+    /// Id to echo in reports.
+    pub unique_id: u32,
+    /// Frames per report.
+    pub max_window_size: u32,
+    /// Longest time between reports, in ms.
+    pub timeout_ms: u32,
+}
+
+/// Parse `stream_activate_report`.
+pub fn activate_report(r: &mut Reader<'_>) -> Result<ActivateReport, WireError> {
+    Ok(ActivateReport { stream_id: r.u32()?, unique_id: r.u32()?, max_window_size: r.u32()?, timeout_ms: r.u32()? })
+}
+
+/// One `Head` of `monitors_config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Monitor id.
+    pub id: u32,
+    /// Surface shown on it.
+    pub surface_id: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// X position on the surface.
+    pub x: u32,
+    /// Y position on the surface.
+    pub y: u32,
+    /// Flags.
+    pub flags: u32,
+}
+
+/// Parse `monitors_config`: count u16, max_allowed u16, heads.
+pub fn monitors_config(r: &mut Reader<'_>) -> Result<(u16, Vec<Head>), WireError> {
+    let count = r.u16()? as usize;
+    let max_allowed = r.u16()?;
+    if count > r.remaining() / 28 {
+        return Err(r.error("monitor count beyond message"));
+    }
+    let mut heads = Vec::with_capacity(count);
+    for _ in 0..count {
+        heads.push(Head {
+            id: r.u32()?,
+            surface_id: r.u32()?,
+            width: r.u32()?,
+            height: r.u32()?,
+            x: r.u32()?,
+            y: r.u32()?,
+            flags: r.u32()?,
+        });
+    }
+    Ok((max_allowed, heads))
+}
+
+/// Parse `inval_list`: count u16, then `ResourceID {type u8, id u64}`s.
+pub fn inval_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u64)>, WireError> {
+    let count = r.u16()? as usize;
+    if count > r.remaining() / 9 {
+        return Err(r.error("resource count beyond message"));
+    }
+    let mut v = Vec::with_capacity(count);
+    for _ in 0..count {
+        v.push((r.u8()?, r.u64()?));
+    }
+    Ok(v)
+}
+
+/// Parse `inval_all_pixmaps`: wait_count u8, then `WaitForChannel`s
+/// {channel_type u8, channel_id u8, message_serial u64}.
+pub fn wait_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u8, u64)>, WireError> {
+    let count = r.u8()? as usize;
+    let mut v = Vec::with_capacity(count);
+    for _ in 0..count {
+        v.push((r.u8()?, r.u8()?, r.u64()?));
+    }
+    Ok(v)
+}
+
+/// `stream_report` (client to server), serialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamReport {
+    /// Stream id.
+    pub stream_id: u32,
+    /// Echo of the activation's unique id.
+    pub unique_id: u32,
+    /// mm-time of the first frame in the window.
+    pub start_frame_mm_time: u32,
+    /// mm-time of the last frame in the window.
+    pub end_frame_mm_time: u32,
+    /// Frames received in the window.
+    pub num_frames: u32,
+    /// Frames dropped in the window.
+    pub num_drops: u32,
+    /// How early (positive) or late the last frame was, in ms.
+    pub last_frame_delay: i32,
+    /// Audio delay in ms (`u32::MAX` when unknown).
+    pub audio_delay: u32,
+}
+
+impl StreamReport {
+    /// The message body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = crate::wire::Writer::new();
+        w.u32(self.stream_id)
+            .u32(self.unique_id)
+            .u32(self.start_frame_mm_time)
+            .u32(self.end_frame_mm_time)
+            .u32(self.num_frames)
+            .u32(self.num_drops)
+            .i32(self.last_frame_delay)
+            .u32(self.audio_delay);
+        w.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn rect_field_order_is_top_left_bottom_right() {
+        let b = [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0];
+        assert_eq!(rect(&mut Reader::new(&b)).unwrap(), Rect { top: 1, left: 2, bottom: 3, right: 4 });
+    }
+
+    #[test]
+    fn display_base_with_clip_rects() {
+        let mut b = vec![7, 0, 0, 0];
+        for v in [10i32, 20, 30, 40] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.push(SPICE_CLIP_TYPE_RECTS as u8);
+        b.extend_from_slice(&1u32.to_le_bytes());
+        for v in [11i32, 21, 29, 39] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let base = display_base(&mut Reader::new(&b)).unwrap();
+        assert_eq!(base.surface_id, 7);
+        assert_eq!(base.bbox, Rect::new(20, 10, 40, 30));
+        assert_eq!(base.clip, Some(vec![Rect::new(21, 11, 39, 29)]));
+        // A count larger than the message is refused before allocating.
+        let mut bad = b.clone();
+        bad[21..25].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(display_base(&mut Reader::new(&bad)).is_err());
+        bad[20] = 9;
+        assert_eq!(display_base(&mut Reader::new(&bad)).unwrap_err().reason, "unknown clip type");
+    }
+
+    #[test]
+    fn fill_with_solid_brush_layout() {
+        // brush SOLID color, rop_descriptor u16, mask {flags, x, y, bitmap}
+        let mut b = vec![SPICE_BRUSH_TYPE_SOLID as u8];
+        b.extend_from_slice(&0x00ff8800u32.to_le_bytes());
+        b.extend_from_slice(&(SPICE_ROPD_OP_PUT as u16).to_le_bytes());
+        b.push(0);
+        b.extend_from_slice(&[0; 12]);
+        let f = fill(&mut Reader::new(&b)).unwrap();
+        assert_eq!(f.brush, Brush::Solid(0x00ff8800));
+        assert_eq!(f.rop, SPICE_ROPD_OP_PUT as u16);
+        assert_eq!(f.mask, QMask::default());
+        assert!(fill(&mut Reader::new(&b[..b.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn stream_report_is_32_bytes_in_proto_order() {
+        let r = StreamReport { stream_id: 1, unique_id: 2, num_frames: 5, last_frame_delay: -1, ..Default::default() };
+        let b = r.to_bytes();
+        assert_eq!(b.len(), 32);
+        assert_eq!(&b[0..8], &[1, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(&b[16..20], &[5, 0, 0, 0]);
+        assert_eq!(&b[24..28], &[0xff; 4]);
+    }
+}
