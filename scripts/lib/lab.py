@@ -15,7 +15,9 @@ CLI:
   lab.py [--env F] interval MS                  start (MS>0) or stop (0) timed scene changes
   lab.py [--env F] seq                          prints the seq of the last finished scene (0 if none)
   lab.py [--env F] wait-seq N [--timeout S]     wait until a scene with seq >= N is done
-  lab.py [--env F] wait-typed TEXT [--timeout S]  wait for "TYPED: TEXT" on serial
+  lab.py [--env F] lines                        prints how many lines the guest printed so far
+  lab.py [--env F] wait-typed TEXT [--since-line N] [--timeout S]
+                                                wait for "TYPED: TEXT" on serial (after line N)
   lab.py [--env F] stable-dump OUT.png          screendump until two in a row are identical
 """
 import argparse
@@ -120,10 +122,10 @@ class Lab:
         """Start or stop the guest's timed scene changes."""
         self.send("interval %d" % int(ms))
 
-    def wait_typed(self, text, timeout=30):
-        """Wait until the guest echoed a typed line equal to `text`."""
+    def wait_typed(self, text, timeout=30, since_line=0):
+        """Wait until the guest echoed a typed line equal to `text` (after line `since_line`)."""
         want = "TYPED: " + text
-        return self.wait_for(lambda ls: want in ls, timeout, repr(want))
+        return self.wait_for(lambda ls: want in ls[since_line:], timeout, repr(want))
 
     def stable_dump(self, out, tries=10, gap=0.3):
         """Screendump until two consecutive dumps are identical; keep the last in `out`."""
@@ -155,6 +157,7 @@ def main():
     ap.add_argument("verb")
     ap.add_argument("arg", nargs="?")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--since-line", type=int, default=0)
     a = ap.parse_args()
     try:
         lab = Lab(read_env(a.env))
@@ -168,8 +171,15 @@ def main():
         elif a.verb == "wait-seq" and a.arg is not None:
             k, seq = lab.wait_seq(int(a.arg), a.timeout)
             print(k, seq)
+        elif a.verb == "lines":
+            print(len(lab.lines()))
         elif a.verb == "wait-typed" and a.arg is not None:
-            lab.wait_typed(a.arg, a.timeout)
+            try:
+                lab.wait_typed(a.arg, a.timeout, a.since_line)
+            except LabError:
+                typed = [ln for ln in lab.lines()[a.since_line:] if ln.startswith("TYPED: ")]
+                print("lab: guest typed lines so far: %r" % typed, file=sys.stderr)
+                raise
         elif a.verb == "stable-dump" and a.arg:
             lab.stable_dump(a.arg)
         else:
