@@ -8,19 +8,19 @@
 //! data at all times).
 
 use crate::error::WireError;
-use core::slice::ChunksExact;
 
-/// A cursor over the words of a QUIC bit stream.
+/// A cursor over the words of a QUIC bit stream. It is `Copy` so hot loops
+/// can work on a local copy (kept in registers) and store it back.
+#[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
-    words: ChunksExact<'a, u8>,
+    data: &'a [u8],
+    /// Byte offset of the next word to load (grows past the end while
+    /// zero words are being supplied).
+    next: usize,
     /// Upcoming stream bits, first one in the MSB; `avail` of them are valid.
     buf: u64,
     /// Valid bits in `buf`; at least 32 between calls.
     avail: u32,
-    /// Words moved into `buf` so far, counting zero words past the end.
-    loaded: u64,
-    /// Whole words in the input.
-    total: u64,
     /// Byte offset of the stream within the QUIC payload (for errors).
     base: usize,
 }
@@ -29,14 +29,7 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
-        let mut bits = Bits {
-            words: data.chunks_exact(4),
-            buf: 0,
-            avail: 0,
-            loaded: 0,
-            total: (data.len() / 4) as u64,
-            base,
-        };
+        let mut bits = Bits { data, next: 0, buf: 0, avail: 0, base };
         bits.refill();
         bits
     }
@@ -59,18 +52,18 @@ impl<'a> Bits<'a> {
 
     #[inline(always)]
     fn refill(&mut self) {
-        let word = match self.words.next() {
+        let word = match self.data.get(self.next..self.next.wrapping_add(4)) {
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
             _ => 0,
         };
         self.buf |= u64::from(word) << (32 - self.avail);
         self.avail += 32;
-        self.loaded += 1;
+        self.next = self.next.saturating_add(4);
     }
 
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
-        self.loaded * 32 - u64::from(self.avail)
+        (self.next as u64) * 8 - u64::from(self.avail)
     }
 
     /// An error at the current stream position.
@@ -82,7 +75,7 @@ impl<'a> Bits<'a> {
     /// Fail if the reader has used bits beyond the input, i.e. if a full
     /// 32-bit window at the current position does not fit in the data.
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.consumed() + 32 > self.total * 32 {
+        if self.consumed() + 32 > (self.data.len() / 4) as u64 * 32 {
             Err(self.error("QUIC data truncated"))
         } else {
             Ok(())

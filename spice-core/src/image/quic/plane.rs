@@ -117,16 +117,6 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         })
     }
 
-    #[inline(always)]
-    fn channel(&self, pixel: u32, c: usize) -> u32 {
-        (pixel >> self.shifts[c]) & Self::MASK
-    }
-
-    #[inline(always)]
-    fn same(&self, p: u32, q: u32) -> bool {
-        (p ^ q) & self.owned == 0
-    }
-
     /// Decode this pass's channels of row `cur`. `prev` is the row above,
     /// or `None` for the first row of the image.
     pub(super) fn row(
@@ -148,130 +138,42 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             let left = width - pos;
             let s = &self.schedule;
             let mask = (1u32 << s.wait_index) - 1;
-            if s.wait_index < WAIT_INDEX_MAX && s.wait_left as usize <= left {
-                let end = pos + s.wait_left as usize;
-                if end > pos {
-                    self.segment(bits, prev, cur, pos, end, mask)?;
-                }
-                pos = end;
-                self.schedule.advance_wait_index();
+            let (end, last) = if s.wait_index < WAIT_INDEX_MAX && s.wait_left as usize <= left {
+                (pos + s.wait_left as usize, false)
             } else {
-                if left > 0 {
-                    self.segment(bits, prev, cur, pos, width, mask)?;
-                    if self.schedule.wait_index < WAIT_INDEX_MAX {
-                        self.schedule.wait_left -= left as u32;
+                (width, true)
+            };
+            if end > pos {
+                let cur = &mut cur[..end];
+                match prev {
+                    None => self.segment::<true>(bits, &[], cur, pos, mask)?,
+                    Some(prev) => {
+                        let prev = prev.get(..end).ok_or(bits.error("QUIC row too short"))?;
+                        self.segment::<false>(bits, prev, cur, pos, mask)?
                     }
+                }
+            }
+            if last {
+                if self.schedule.wait_index < WAIT_INDEX_MAX {
+                    self.schedule.wait_left -= left as u32;
                 }
                 return Ok(());
             }
+            pos = end;
+            self.schedule.advance_wait_index();
         }
     }
 
-    fn segment(
-        &mut self,
-        bits: &mut Bits<'_>,
-        prev: Option<&[u32]>,
-        cur: &mut [u32],
-        start: usize,
-        end: usize,
-        mask: u32,
-    ) -> Result<(), WireError> {
-        match prev {
-            None => self.segment_first(bits, &mut cur[..end], start, mask),
-            Some(prev) => self.segment_next(bits, &prev[..end], &mut cur[..end], start, mask),
-        }
-    }
-
-    /// Decode one pixel's channels at `i` with the given predictions; the
-    /// pixel keeps its bits outside this pass.
-    #[inline(always)]
-    fn pixel(&mut self, bits: &mut Bits<'_>, i: usize, predict: [u32; N]) -> u32 {
-        let family = Self::family();
-        let mut px = 0;
-        for c in 0..N {
-            let row = &mut self.residuals[c];
-            let ctx = row[i];
-            let code = self.models[c].best[family.bucket[ctx as usize] as usize % BUCKETS];
-            let (value, len) = family.decode(code as usize, bits.peek());
-            bits.eat(len);
-            row[i + 1] = value;
-            let v = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
-            px |= v << self.shifts[c];
-        }
-        px
-    }
-
-    /// Account pixel `i`'s residuals in the models of their contexts.
-    fn update_models(&mut self, i: usize) {
-        let family = Self::family();
-        let trigger = self.schedule.trigger;
-        for c in 0..N {
-            let ctx = self.residuals[c][i];
-            let value = self.residuals[c][i + 1];
-            let model = &mut self.models[c];
-            let b = family.bucket[ctx as usize] as usize % BUCKETS;
-            let counters = &mut model.counters[b];
-            let lens = &family.code_len[value as usize];
-            let mut best = BPC - 1;
-            counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
-            let mut best_sum = counters[best];
-            for l in (0..BPC - 1).rev() {
-                counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
-                if counters[l] < best_sum {
-                    best = l;
-                    best_sum = counters[l];
-                }
-            }
-            model.best[b] = best as u8;
-            if best_sum > trigger {
-                for n in counters[..BPC].iter_mut() {
-                    *n >>= 1;
-                }
-            }
-        }
-    }
-
-    /// Handle pixel 0's wait/update bookkeeping; returns the first stop index.
-    fn after_first_pixel(&mut self, mask: u32) -> usize {
-        if self.schedule.wait > 0 {
-            self.schedule.wait -= 1;
-        } else {
-            self.schedule.wait = self.schedule.next_wait(mask);
-            self.update_models(0);
-        }
-        1 + self.schedule.wait as usize
-    }
-
-    /// A segment of the image's first row: each channel predicted from the
-    /// pixel to its left; no run mode.
-    fn segment_first(&mut self, bits: &mut Bits<'_>, cur: &mut [u32], start: usize, mask: u32) -> Result<(), WireError> {
-        let end = cur.len();
-        let mut i = start;
-        if i == 0 {
-            let px = self.pixel(bits, 0, [0; N]);
-            cur[0] = (cur[0] & !self.owned) | px;
-            i = 1;
-            self.after_first_pixel(mask);
-        }
-        let mut stop = i + self.schedule.wait as usize;
-        while i < end {
-            let left = cur[i - 1];
-            let predict = core::array::from_fn(|c| self.channel(left, c));
-            let px = self.pixel(bits, i, predict);
-            cur[i] = (cur[i] & !self.owned) | px;
-            if i == stop {
-                self.update_models(i);
-                stop = i + 1 + self.schedule.next_wait(mask) as usize;
-            }
-            i += 1;
-        }
-        self.schedule.wait = (stop - end) as u32;
-        Ok(())
-    }
-
-    /// A segment of a later row: channels predicted from the mean of the
-    /// left and upper neighbours, with run mode where the row above is flat.
-    fn segment_next(
+    /// Decode pixels `start..cur.len()` of a row. On the image's first row
+    /// (`FIRST`) each channel is predicted from the pixel to its left and
+    /// there is no run mode; on later rows the prediction is the mean of the
+    /// left and upper neighbours, and a run may start where the row above
+    /// is flat and the last two pixels are equal.
+    ///
+    /// After each model update the next one comes a pseudo-random number of
+    /// pixels later (at most `mask`); the count left over carries into the
+    /// next segment.
+    fn segment<const FIRST: bool>(
         &mut self,
         bits: &mut Bits<'_>,
         prev: &[u32],
@@ -280,86 +182,181 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         mask: u32,
     ) -> Result<(), WireError> {
         let end = cur.len();
-        let mut i = start;
-        if i == 0 {
-            let up = prev[0];
-            let predict = core::array::from_fn(|c| self.channel(up, c));
-            let px = self.pixel(bits, 0, predict);
-            cur[0] = (cur[0] & !self.owned) | px;
-            i = 1;
-            self.after_first_pixel(mask);
+        let family = Self::family();
+        let shifts = self.shifts;
+        let owned = self.owned;
+        let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
+        let same = |p: u32, q: u32| (p ^ q) & owned == 0;
+        let Pass { residuals, models, schedule, .. } = self;
+        // Residual slots 0..=end; slot i is the context of pixel i.
+        let mut res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
+            let len = r.len().min(end + 1);
+            &mut r[..len]
+        });
+        if res.iter().any(|r| r.len() != end + 1) {
+            return Err(bits.error("QUIC row too long"));
         }
-        let mut stop = i + self.schedule.wait as usize;
+        let mut b = *bits;
+
+        // Decode pixel `i` given per-channel predictions; returns the channel
+        // values. `ctx` holds each channel's context (the previous residual).
+        macro_rules! pixel {
+            ($i:expr, $ctx:ident, $predict:expr) => {{
+                let predict: [u32; N] = $predict;
+                let mut vals = [0u32; N];
+                for c in 0..N {
+                    let bucket = family.bucket[$ctx[c] as usize] as usize % BUCKETS;
+                    let code = models[c].best[bucket] as usize;
+                    let (value, len) = family.decode(code, b.peek());
+                    b.eat(len);
+                    res[c][$i + 1] = value;
+                    $ctx[c] = value;
+                    vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
+                }
+                let mut px = cur[$i] & !owned;
+                for c in 0..N {
+                    px |= vals[c] << shifts[c];
+                }
+                cur[$i] = px;
+                vals
+            }};
+        }
+
+        let mut i = start;
+        let mut ctx: [u8; N] = core::array::from_fn(|c| res[c][i]);
+        if i == 0 {
+            let up = if FIRST { 0 } else { prev[0] };
+            pixel!(0, ctx, core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) }));
+            if schedule.wait > 0 {
+                schedule.wait -= 1;
+            } else {
+                schedule.wait = schedule.next_wait(mask);
+                update_models::<N, BPC>(family, models, &res, 0, schedule.trigger);
+            }
+            i = 1;
+        }
+        let mut left: [u32; N] = core::array::from_fn(|c| channel(cur[i - 1], c));
+        let mut stop = i + schedule.wait as usize;
         let mut run_at = 0usize;
         while i < end {
-            if i > 2
+            if !FIRST
+                && i > 2
                 && run_at != i
-                && self.same(prev[i - 1], prev[i])
-                && self.same(cur[i - 1], cur[i - 2])
+                && same(prev[i - 1], prev[i])
+                && same(cur[i - 1], cur[i - 2])
             {
-                self.schedule.wait = (stop - i) as u32;
+                schedule.wait = (stop - i) as u32;
                 run_at = i;
-                let run = self.read_run(bits, end - i)?;
-                for j in i..i + run {
-                    cur[j] = (cur[j] & !self.owned) | (cur[j - 1] & self.owned);
+                let run = match read_run(&mut schedule.run_state, &mut b, end - i) {
+                    Ok(run) => run,
+                    Err(e) => {
+                        *bits = b;
+                        return Err(e);
+                    }
+                };
+                // The run repeats the pixel on its left; `left` stays valid.
+                let fill = cur[i - 1] & owned;
+                for p in cur[i..i + run].iter_mut() {
+                    *p = (*p & !owned) | fill;
                 }
                 i += run;
                 if i == end {
+                    *bits = b;
                     return Ok(());
                 }
-                stop = i + self.schedule.wait as usize;
+                // Residual slots under the run were not rewritten: the next
+                // context is whatever they hold.
+                ctx = core::array::from_fn(|c| res[c][i]);
+                stop = i + schedule.wait as usize;
                 continue;
             }
-            let (left, up) = (cur[i - 1], prev[i]);
-            let predict = core::array::from_fn(|c| (self.channel(left, c) + self.channel(up, c)) >> 1);
-            let px = self.pixel(bits, i, predict);
-            cur[i] = (cur[i] & !self.owned) | px;
+            left = if FIRST {
+                pixel!(i, ctx, left)
+            } else {
+                let up = prev[i];
+                pixel!(i, ctx, core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1))
+            };
             if i == stop {
-                self.update_models(i);
-                stop = i + 1 + self.schedule.next_wait(mask) as usize;
+                update_models::<N, BPC>(family, models, &res, i, schedule.trigger);
+                stop = i + 1 + schedule.next_wait(mask) as usize;
             }
             i += 1;
         }
-        self.schedule.wait = (stop - end) as u32;
+        schedule.wait = (stop - end) as u32;
+        *bits = b;
         Ok(())
     }
+}
 
-    /// Read a run length (MELCODE): a one per run of `2^order` pixels
-    /// (adapting the order upwards), then a zero and the remainder in
-    /// `order` bits; the order then steps back down once. Fails if the run
-    /// would pass `max` pixels.
-    fn read_run(&mut self, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
-        let too_long = |bits: &Bits<'_>| bits.error("QUIC run passes the end of the row");
-        let s = &mut self.schedule;
-        let mut run = 0usize;
-        loop {
-            let ones = bits.peek().leading_ones();
-            for _ in 0..ones {
-                run += 1 << RUN_ORDER[s.run_state];
-                if run > max {
-                    return Err(too_long(bits));
-                }
-                if s.run_state < RUN_ORDER.len() - 1 {
-                    s.run_state += 1;
-                }
+/// Account pixel `i`'s residuals (`res[c][i + 1]`, context `res[c][i]`) in
+/// the models: add each code's codeword length to the bucket's counters,
+/// pick the code with the smallest sum (ties keep the larger code), and halve
+/// the counters once that sum passes `trigger`.
+fn update_models<const N: usize, const BPC: usize>(
+    family: &Family,
+    models: &mut [Model; N],
+    res: &[&mut [u8]; N],
+    i: usize,
+    trigger: u32,
+) {
+    for c in 0..N {
+        let (Some(&ctx), Some(&value)) = (res[c].get(i), res[c].get(i + 1)) else {
+            continue;
+        };
+        let model = &mut models[c];
+        let b = family.bucket[ctx as usize] as usize % BUCKETS;
+        let counters = &mut model.counters[b];
+        let lens = &family.code_len[value as usize];
+        let mut best = BPC - 1;
+        counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
+        let mut best_sum = counters[best];
+        for l in (0..BPC - 1).rev() {
+            counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
+            if counters[l] < best_sum {
+                best = l;
+                best_sum = counters[l];
             }
-            if ones < 32 {
-                bits.eat(ones + 1);
-                break;
+        }
+        model.best[b] = best as u8;
+        if best_sum > trigger {
+            for n in counters[..BPC].iter_mut() {
+                *n >>= 1;
             }
-            bits.eat(32);
         }
-        let order = RUN_ORDER[s.run_state];
-        if order > 0 {
-            run += (bits.peek() >> (32 - order)) as usize;
-            bits.eat(order);
-        }
-        if s.run_state > 0 {
-            s.run_state -= 1;
-        }
-        if run > max {
-            return Err(too_long(bits));
-        }
-        Ok(run)
     }
+}
+
+/// Read a run length (MELCODE): a one per run of `2^order` pixels (the
+/// order adapting upwards after each), then a zero and the remainder in
+/// `order` bits; the order then steps back down once. Fails if the run would
+/// pass `max` pixels.
+fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
+    let mut run = 0usize;
+    loop {
+        let ones = bits.peek().leading_ones();
+        for _ in 0..ones {
+            run += 1 << RUN_ORDER[*state % RUN_ORDER.len()];
+            if run > max {
+                return Err(bits.error("QUIC run passes the end of the row"));
+            }
+            if *state < RUN_ORDER.len() - 1 {
+                *state += 1;
+            }
+        }
+        if ones < 32 {
+            bits.eat(ones + 1);
+            break;
+        }
+        bits.eat(32);
+    }
+    let order = RUN_ORDER[*state % RUN_ORDER.len()];
+    if order > 0 {
+        run += (bits.peek() >> (32 - order)) as usize;
+        bits.eat(order);
+    }
+    *state = state.saturating_sub(1);
+    if run > max {
+        return Err(bits.error("QUIC run passes the end of the row"));
+    }
+    Ok(run)
 }
