@@ -66,7 +66,12 @@ impl IrqLine {
 /// Sleeps until an interrupt is pending, then dispatches all pending ones.
 pub fn wait() {
     barespice_boot::cpu::wait_for_interrupt();
-    let Some(g) = gic() else { return };
+    // Without a GIC (Raspberry Pi 3: the BCM2836 local controller only routes
+    // the timer to end WFI), every wake-up services the timer queue.
+    let Some(g) = gic() else {
+        crate::time::on_alarm();
+        return;
+    };
     let timer = TIMER_IRQ.load(Ordering::Relaxed);
     while let Some(iar) = g.acknowledge() {
         let id = iar & 0x3ff;

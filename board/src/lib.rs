@@ -30,7 +30,9 @@ pub mod net;
 pub mod pl011;
 pub mod ramfb;
 pub mod rng;
+pub mod rpi;
 pub mod time;
+pub mod usb;
 pub mod virt;
 pub mod virtio;
 
@@ -53,7 +55,7 @@ pub struct FbInfo {
 }
 
 /// A linear XRGB8888 framebuffer.
-pub trait Framebuffer {
+pub trait Framebuffer: Send {
     /// Geometry.
     fn info(&self) -> FbInfo;
     /// All pixels, `stride * height` of them, top row first.
@@ -146,18 +148,24 @@ impl dyn InputSource {
 pub enum AnyNic {
     /// virtio-net (QEMU virt).
     Virtio(net::VirtioNic),
+    /// USB CDC-ECM Ethernet behind the DWC2 (Raspberry Pi boards).
+    Usb(usb::cdc_ecm::NetDevice),
 }
 
 /// Receive token of [`AnyNic`].
 pub enum AnyRx<'a> {
     /// virtio-net.
     Virtio(net::NicRx<'a>),
+    /// USB Ethernet.
+    Usb(<usb::cdc_ecm::NetDevice as embassy_net_driver::Driver>::RxToken<'a>),
 }
 
 /// Transmit token of [`AnyNic`].
 pub enum AnyTx<'a> {
     /// virtio-net.
     Virtio(net::NicTx<'a>),
+    /// USB Ethernet.
+    Usb(<usb::cdc_ecm::NetDevice as embassy_net_driver::Driver>::TxToken<'a>),
 }
 
 impl embassy_net_driver::Driver for AnyNic {
@@ -167,26 +175,31 @@ impl embassy_net_driver::Driver for AnyNic {
     fn receive(&mut self, cx: &mut Context<'_>) -> Option<(AnyRx<'_>, AnyTx<'_>)> {
         match self {
             AnyNic::Virtio(n) => n.receive(cx).map(|(r, t)| (AnyRx::Virtio(r), AnyTx::Virtio(t))),
+            AnyNic::Usb(n) => n.receive(cx).map(|(r, t)| (AnyRx::Usb(r), AnyTx::Usb(t))),
         }
     }
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<AnyTx<'_>> {
         match self {
             AnyNic::Virtio(n) => n.transmit(cx).map(AnyTx::Virtio),
+            AnyNic::Usb(n) => n.transmit(cx).map(AnyTx::Usb),
         }
     }
     fn link_state(&mut self, cx: &mut Context<'_>) -> embassy_net_driver::LinkState {
         match self {
             AnyNic::Virtio(n) => n.link_state(cx),
+            AnyNic::Usb(n) => n.link_state(cx),
         }
     }
     fn capabilities(&self) -> embassy_net_driver::Capabilities {
         match self {
             AnyNic::Virtio(n) => n.capabilities(),
+            AnyNic::Usb(n) => n.capabilities(),
         }
     }
     fn hardware_address(&self) -> embassy_net_driver::HardwareAddress {
         match self {
             AnyNic::Virtio(n) => n.hardware_address(),
+            AnyNic::Usb(n) => n.hardware_address(),
         }
     }
 }
@@ -195,6 +208,7 @@ impl embassy_net_driver::RxToken for AnyRx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
         match self {
             AnyRx::Virtio(t) => t.consume(f),
+            AnyRx::Usb(t) => t.consume(f),
         }
     }
 }
@@ -203,6 +217,7 @@ impl embassy_net_driver::TxToken for AnyTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         match self {
             AnyTx::Virtio(t) => t.consume(len, f),
+            AnyTx::Usb(t) => t.consume(len, f),
         }
     }
 }
@@ -228,12 +243,15 @@ pub struct Board {
     pub input: Box<dyn InputSource>,
     /// Seeded CSPRNG.
     pub rng: BoardRng,
+    /// A board task the firmware must spawn and never drop (the USB host
+    /// stack on the Raspberry Pis), if the board has one.
+    pub service: Option<core::pin::Pin<Box<dyn core::future::Future<Output = ()>>>>,
 }
 
 /// What can be read before devices are brought up: the console is on, and
 /// the configuration sources are available.
 pub struct Early {
-    fdt: fdt::Fdt<'static>,
+    fdt: Option<fdt::Fdt<'static>>,
     /// The kernel command line (`/chosen/bootargs`).
     pub bootargs: &'static str,
     /// The initrd the loader passed (the `.vv` config), or empty.
@@ -244,22 +262,27 @@ pub struct Early {
 #[derive(Clone, Copy)]
 enum BoardKind {
     Virt,
+    Rpi(rpi::Pi),
 }
 
 /// Brings up the console, interrupt controller, timer and reset; returns
 /// the configuration sources. Call once, first thing in main.
 pub fn early_init(info: &barespice_boot::BootInfo) -> Result<Early, &'static str> {
-    let fdt = fdt::Fdt::new(info.dtb).map_err(|_| "no usable device tree from the loader")?;
-    let kind = if dt::machine_compatible(&fdt).any(|c| c == "linux,dummy-virt") {
+    // A Raspberry Pi booted from a raw image by QEMU gets no device tree at
+    // all; rpi::detect then goes by the CPU type.
+    let fdt = fdt::Fdt::new(info.dtb).ok();
+    let kind = if let Some(f) = fdt.as_ref().filter(|f| dt::machine_compatible(f).any(|c| c == "linux,dummy-virt")) {
+        virt::early(f)?;
         BoardKind::Virt
+    } else if let Some((model, peripherals)) = rpi::detect(fdt.as_ref()) {
+        BoardKind::Rpi(rpi::early(model, peripherals)?)
+    } else if fdt.is_none() {
+        return Err("no usable device tree from the loader");
     } else {
         return Err("unsupported board (device tree root compatible)");
     };
-    match kind {
-        BoardKind::Virt => virt::early(&fdt)?,
-    }
-    let bootargs = dt::bootargs(&fdt);
-    let initrd = match barespice_boot::initrd_range(&fdt) {
+    let bootargs = fdt.as_ref().map_or("", dt::bootargs);
+    let initrd = match fdt.as_ref().and_then(barespice_boot::initrd_range) {
         // SAFETY: the loader placed the initrd at [s, e) in RAM (per
         // /chosen) and boot kept the heap out of it; it is never written.
         Some((s, e)) => unsafe { core::slice::from_raw_parts(s as *const u8, (e - s) as usize) },
@@ -271,8 +294,10 @@ pub fn early_init(info: &barespice_boot::BootInfo) -> Result<Early, &'static str
 impl Early {
     /// Brings up the remaining devices.
     pub fn devices(self, opts: BoardOptions) -> Board {
-        match self.kind {
-            BoardKind::Virt => virt::devices(&self.fdt, opts),
+        match (self.kind, &self.fdt) {
+            (BoardKind::Virt, Some(fdt)) => virt::devices(fdt, opts),
+            (BoardKind::Rpi(pi), _) => rpi::devices(pi, opts),
+            (BoardKind::Virt, None) => unreachable!("virt is only chosen from a device tree"),
         }
     }
 }

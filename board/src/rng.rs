@@ -57,6 +57,11 @@ impl BoardRng {
         }
     }
 
+    /// Seeds from 32 bytes read from a hardware generator (Raspberry Pi RNGs).
+    pub fn from_device_seed(seed: [u8; 32]) -> Self {
+        Self { rng: ChaCha20Rng::from_seed(seed), source: EntropySource::Device }
+    }
+
     /// Seeds from counter jitter (weak; see module docs).
     pub fn from_jitter() -> Self {
         let mut seed = [0u8; 32];

@@ -116,5 +116,5 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
         }
     };
     let _ = String::new();
-    Board { name: "QEMU virt", nic, framebuffer, input: Box::new(inputs), rng }
+    Board { name: "QEMU virt", nic, framebuffer, input: Box::new(inputs), rng, service: None }
 }

@@ -1,18 +1,114 @@
-//! barespice firmware entry.
+//! barespice firmware: a bare-metal SPICE thin client.
+//!
+//! Owns the application: configuration (the `.vv` initrd + `spice.*` kernel
+//! command line, parsed by `barespice-config`), and the embassy tasks —
+//! network ([`net`]: embassy-net, DHCPv4, DNS), connection/kiosk loop
+//! ([`connection`]), SPICE session ([`session`], spice-core inside),
+//! presenter ([`presenter`]: status screen or remote desktop), input
+//! ([`input`]). Must not: touch registers (that is `barespice-board`) or
+//! contain protocol bytes (that is `spice-core`). No `unsafe` here.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
-use barespice_board as _;
+extern crate alloc;
+
+mod connection;
+mod input;
+mod keys;
+mod net;
+mod presenter;
+mod screen;
+mod session;
+mod status;
+
+use alloc::format;
+use barespice_board::{BoardOptions, Spawner};
+use embassy_net::StackResources;
+use rand_core::RngCore;
+use static_cell::StaticCell;
+
+use status::Step;
 
 barespice_boot::entry!(main);
 
+/// Sockets: DHCP, DNS, and one TCP socket per SPICE channel (main, display,
+/// inputs, cursor) with room for a reconnect overlapping a close.
+const SOCKETS: usize = 12;
+
 fn main(info: barespice_boot::BootInfo) -> ! {
-    let uart: &'static barespice_board::pl011::Pl011 = alloc::boxed::Box::leak(alloc::boxed::Box::new(
-        barespice_board::pl011::Pl011::new(unsafe { barespice_board::mmio::Mmio::new(0x0900_0000, 0x1000) }),
-    ));
-    use barespice_board::console::ConsoleSink; uart.write(b"RAW\n");
-    barespice_board::console::install(uart);
-    defmt::info!("hello from barespice: dtb {=usize} bytes, heap {=u64:#x}..{=u64:#x}, EL{=u8}", info.dtb.len(), info.heap.start, info.heap.end, info.entry_el);
-    barespice_boot::fatal::reset()
+    let early = match barespice_board::early_init(&info) {
+        Ok(e) => e,
+        Err(msg) => barespice_boot::fatal::die(msg),
+    };
+    defmt::info!(
+        "timeline: entry barespice {=str}, EL{=u8} at entry, image {=u64:#x}..{=u64:#x}, heap {=u64} MiB",
+        env!("CARGO_PKG_VERSION"),
+        info.entry_el,
+        info.image.start,
+        info.image.end,
+        (info.heap.end - info.heap.start) >> 20
+    );
+    barespice_boot::fatal::set_screen_hook(presenter::fatal_screen);
+
+    let (cfg, issues) = barespice_config::load(early.initrd, early.bootargs);
+    defmt::info!("config: {=usize}-byte .vv, cmdline {=str}", early.initrd.len(), early.bootargs);
+    for i in &issues {
+        defmt::warn!("config: {=str}", format!("{i}").as_str());
+    }
+
+    let board = early.devices(BoardOptions { fb_width: cfg.resolution.0, fb_height: cfg.resolution.1 });
+    let mut rng = board.rng;
+    presenter::install(board.framebuffer, board.name);
+    status::done(Step::Firmware, format!("{} {}", board.name, env!("CARGO_PKG_VERSION")));
+    for i in &issues {
+        status::note(format!("{i}"));
+    }
+    let server = match (&cfg.host, cfg.port, cfg.tls_port) {
+        (Some(h), Some(p), _) => format!("{h}:{p}"),
+        (Some(h), None, Some(t)) => format!("{h}:{t} (TLS)"),
+        _ => String::from("?"),
+    };
+    status::set_title(cfg.title.clone().unwrap_or_else(|| format!("Server {server}")));
+    let ready = match cfg.missing() {
+        Some(why) => {
+            status::failed(Step::Configuration, why, "the .vv file given as initrd, or spice.host=/spice.port= on the command line");
+            false
+        }
+        None => {
+            status::done(Step::Configuration, format!("server {server}"));
+            true
+        }
+    };
+
+    barespice_board::executor::run(move |spawner: Spawner| {
+        spawner.spawn(presenter::task().expect("presenter task"));
+        spawner.spawn(input::task(board.input).expect("input task"));
+        let Some(nic) = board.nic else {
+            status::failed(Step::Link, "no network interface found", "the network hardware (QEMU: -device virtio-net-device)");
+            return;
+        };
+        static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
+        let (stack, runner) = embassy_net::new(
+            nic,
+            embassy_net::Config::dhcpv4(Default::default()),
+            RESOURCES.init(StackResources::new()),
+            rng.next_u64(),
+        );
+        spawner.spawn(net::runner(runner).expect("net task"));
+        if ready {
+            spawner.spawn(connection::task(stack, cfg, rng).expect("connection task"));
+        } else {
+            spawner.spawn(dhcp_only(stack).expect("dhcp task"));
+        }
+    })
 }
-extern crate alloc;
+
+use alloc::string::String;
+
+/// Without a usable configuration: still bring the network up, so the
+/// status screen shows what works.
+#[embassy_executor::task]
+async fn dhcp_only(stack: embassy_net::Stack<'static>) {
+    net::wait_ready(stack).await;
+}

@@ -16,7 +16,7 @@
 
 use super::dma::{DmaBuf, DmaHal};
 use super::{Direction, EndpointKind, Speed, UsbError};
-use crate::rpi::mmio::Mmio;
+use crate::mmio::Mmio;
 use embassy_time::{Duration, Instant, Timer};
 
 // ---- core (global) registers ----
@@ -93,6 +93,9 @@ const HCTSIZ_PID_SHIFT: u32 = 29;
 /// The DWC2 signature register reads 0x4F54_xxxx ("OT") on every core version.
 const SNPSID_MASK: u32 = 0xffff_0000;
 const SNPSID_OT: u32 = 0x4f54_0000;
+
+/// Size of the register window the driver touches.
+pub const REGS_LEN: usize = 0x1000;
 
 /// Channels this driver will use (the BCM2835/2711 cores have 8; QEMU has 16).
 pub const MAX_CHANNELS: usize = 16;
@@ -174,14 +177,15 @@ pub struct Dwc2 {
 }
 
 impl Dwc2 {
-    /// A driver for the controller at `regs`; call [`Dwc2::init`] next.
+    /// A driver for the controller at `regs` (a window of at least
+    /// [`REGS_LEN`] bytes); call [`Dwc2::init`] next.
     pub fn new(regs: Mmio, hal: &'static dyn DmaHal) -> Self {
         Self { regs, hal, channels: 0, used: 0, inflight: [None; MAX_CHANNELS] }
     }
 
     /// True when the signature register identifies a DWC2 core.
     pub fn present(&self) -> bool {
-        self.regs.read(GSNPSID) & SNPSID_MASK == SNPSID_OT
+        self.regs.read32(GSNPSID) & SNPSID_MASK == SNPSID_OT
     }
 
     /// Resets the core, forces host mode, enables DMA, sizes the FIFOs, halts
@@ -191,50 +195,50 @@ impl Dwc2 {
             return Err(UsbError::NoController);
         }
         let r = self.regs;
-        r.write(GINTMSK, 0);
-        r.write(GAHBCFG, 0);
+        r.write32(GINTMSK, 0);
+        r.write32(GAHBCFG, 0);
         self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
-        r.write(GRSTCTL, GRSTCTL_CSFTRST);
+        r.write32(GRSTCTL, GRSTCTL_CSFTRST);
         self.wait_bits(GRSTCTL, GRSTCTL_CSFTRST, 0, 100).await?;
         self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
         Timer::after_millis(20).await;
 
-        r.modify(GUSBCFG, GUSBCFG_FORCE_DEV, GUSBCFG_FORCE_HOST);
+        r.write32(GUSBCFG, (r.read32(GUSBCFG) & !GUSBCFG_FORCE_DEV) | GUSBCFG_FORCE_HOST);
         // The core needs at least 25 ms to switch modes.
         Timer::after_millis(50).await;
 
-        r.write(GAHBCFG, GAHBCFG_DMA_EN);
-        r.write(PCGCTL, 0);
-        r.write(HCFG, 0); // FS/LS PHY clock select 30/60 MHz: the UTMI+ PHY
+        r.write32(GAHBCFG, GAHBCFG_DMA_EN);
+        r.write32(PCGCTL, 0);
+        r.write32(HCFG, 0); // FS/LS PHY clock select 30/60 MHz: the UTMI+ PHY
 
-        r.write(GRXFSIZ, RX_FIFO_WORDS);
-        r.write(GNPTXFSIZ, (NP_TX_FIFO_WORDS << 16) | RX_FIFO_WORDS);
-        r.write(HPTXFSIZ, (P_TX_FIFO_WORDS << 16) | (RX_FIFO_WORDS + NP_TX_FIFO_WORDS));
-        r.write(GRSTCTL, GRSTCTL_TXFFLSH | GRSTCTL_TXFNUM_ALL);
+        r.write32(GRXFSIZ, RX_FIFO_WORDS);
+        r.write32(GNPTXFSIZ, (NP_TX_FIFO_WORDS << 16) | RX_FIFO_WORDS);
+        r.write32(HPTXFSIZ, (P_TX_FIFO_WORDS << 16) | (RX_FIFO_WORDS + NP_TX_FIFO_WORDS));
+        r.write32(GRSTCTL, GRSTCTL_TXFFLSH | GRSTCTL_TXFNUM_ALL);
         self.wait_bits(GRSTCTL, GRSTCTL_TXFFLSH, 0, 100).await?;
-        r.write(GRSTCTL, GRSTCTL_RXFFLSH);
+        r.write32(GRSTCTL, GRSTCTL_RXFFLSH);
         self.wait_bits(GRSTCTL, GRSTCTL_RXFFLSH, 0, 100).await?;
 
         // GHWCFG2 bits 17:14 hold the number of host channels minus one.
-        let n = (((r.read(GHWCFG2) >> 14) & 0xf) + 1) as usize;
+        let n = (((r.read32(GHWCFG2) >> 14) & 0xf) + 1) as usize;
         self.channels = n.min(MAX_CHANNELS);
         for ch in 0..self.channels {
             self.halt(ch as u8).await;
         }
-        r.write(HAINTMSK, 0);
-        r.write(GINTSTS, u32::MAX);
+        r.write32(HAINTMSK, 0);
+        r.write32(GINTSTS, u32::MAX);
 
-        let p = r.read(HPRT0) & !HPRT0_W1C;
+        let p = r.read32(HPRT0) & !HPRT0_W1C;
         if p & HPRT0_PWR == 0 {
-            r.write(HPRT0, p | HPRT0_PWR);
+            r.write32(HPRT0, p | HPRT0_PWR);
         }
-        defmt::info!("dwc2: core {=u32:x}, {} host channels", r.read(GSNPSID), self.channels);
+        defmt::info!("dwc2: core {=u32:x}, {} host channels", r.read32(GSNPSID), self.channels);
         Ok(())
     }
 
     /// True while a device is attached to the root port.
     pub fn root_connected(&self) -> bool {
-        self.regs.read(HPRT0) & HPRT0_CONNSTS != 0
+        self.regs.read32(HPRT0) & HPRT0_CONNSTS != 0
     }
 
     /// Waits up to `timeout` for a device on the root port.
@@ -253,16 +257,16 @@ impl Dwc2 {
     /// lets it recover and returns the attached device's speed.
     pub async fn reset_root_port(&mut self) -> Result<Speed, UsbError> {
         let r = self.regs;
-        let p = r.read(HPRT0) & !HPRT0_W1C;
-        r.write(HPRT0, p | HPRT0_RST);
+        let p = r.read32(HPRT0) & !HPRT0_W1C;
+        r.write32(HPRT0, p | HPRT0_RST);
         Timer::after_millis(60).await;
-        let p = r.read(HPRT0) & !HPRT0_W1C;
-        r.write(HPRT0, p & !HPRT0_RST);
+        let p = r.read32(HPRT0) & !HPRT0_W1C;
+        r.write32(HPRT0, p & !HPRT0_RST);
         Timer::after_millis(20).await;
-        let p = r.read(HPRT0);
+        let p = r.read32(HPRT0);
         // Acknowledge the change bits the reset raised (write them back as 1s),
         // without writing ENA, which would disable the port.
-        r.write(HPRT0, (p & !HPRT0_ENA) | (p & (HPRT0_CONNDET | HPRT0_ENACHG | HPRT0_OVRCURRCHG)));
+        r.write32(HPRT0, (p & !HPRT0_ENA) | (p & (HPRT0_CONNDET | HPRT0_ENACHG | HPRT0_OVRCURRCHG)));
         if p & HPRT0_ENA == 0 {
             return Err(UsbError::PortDisabled);
         }
@@ -325,7 +329,7 @@ impl Dwc2 {
         if t.kind == EndpointKind::Interrupt || t.kind == EndpointKind::Isochronous {
             // Periodic transfers go out in the frame whose parity ODDFRM names:
             // ask for the next one.
-            let frame = self.regs.read(HFNUM) & 0xffff;
+            let frame = self.regs.read32(HFNUM) & 0xffff;
             if frame & 1 == 0 {
                 hcchar |= HCCHAR_ODDFRM;
             }
@@ -336,14 +340,14 @@ impl Dwc2 {
 
         let hc = HC_BASE + c * HC_STRIDE;
         let r = self.regs;
-        r.write(hc + HCINT, HCINT_ALL);
-        r.write(hc + HCINTMSK, HCINT_ALL);
-        r.write(hc + HCSPLT, 0);
-        r.write(hc + HCTSIZ, tsiz);
-        r.write(hc + HCDMA, bus);
-        r.write(hc + HCCHAR, hcchar);
+        r.write32(hc + HCINT, HCINT_ALL);
+        r.write32(hc + HCINTMSK, HCINT_ALL);
+        r.write32(hc + HCSPLT, 0);
+        r.write32(hc + HCTSIZ, tsiz);
+        r.write32(hc + HCDMA, bus);
+        r.write32(hc + HCCHAR, hcchar);
         self.inflight[c] = Some(InFlight { addr: buf.addr(), requested: size, direction: t.direction });
-        r.write(hc + HCCHAR, hcchar | HCCHAR_CHENA);
+        r.write32(hc + HCCHAR, hcchar | HCCHAR_CHENA);
         Ok(())
     }
 
@@ -353,13 +357,13 @@ impl Dwc2 {
         let c = usize::from(ch);
         let f = (*self.inflight.get(c)?)?;
         let hc = HC_BASE + c * HC_STRIDE;
-        let int = self.regs.read(hc + HCINT);
+        let int = self.regs.read32(hc + HCINT);
         if int & HCINT_CHHLTD == 0 {
             return None;
         }
-        self.regs.write(hc + HCINT, HCINT_ALL);
+        self.regs.write32(hc + HCINT, HCINT_ALL);
         self.inflight[c] = None;
-        let tsiz = self.regs.read(hc + HCTSIZ);
+        let tsiz = self.regs.read32(hc + HCTSIZ);
         let next_pid = Pid::from_bits((tsiz >> HCTSIZ_PID_SHIFT) & 3);
         let remaining = (tsiz & HCTSIZ_XFERSIZE_MASK) as usize;
         if f.direction == Direction::In {
@@ -430,15 +434,15 @@ impl Dwc2 {
         }
         let hc = HC_BASE + c * HC_STRIDE;
         let r = self.regs;
-        let v = r.read(hc + HCCHAR);
+        let v = r.read32(hc + HCCHAR);
         if v & HCCHAR_CHENA != 0 {
-            r.write(hc + HCCHAR, (v & !HCCHAR_CHENA) | HCCHAR_CHDIS | HCCHAR_CHENA);
+            r.write32(hc + HCCHAR, (v & !HCCHAR_CHENA) | HCCHAR_CHDIS | HCCHAR_CHENA);
             let end = Instant::now() + Duration::from_millis(10);
-            while r.read(hc + HCCHAR) & HCCHAR_CHENA != 0 && Instant::now() < end {
+            while r.read32(hc + HCCHAR) & HCCHAR_CHENA != 0 && Instant::now() < end {
                 embassy_futures::yield_now().await;
             }
         }
-        r.write(hc + HCINT, HCINT_ALL);
+        r.write32(hc + HCINT, HCINT_ALL);
         if let Some(f) = self.inflight[c].take() {
             if f.direction == Direction::In {
                 self.hal.from_device(f.addr, f.requested.max(1));
@@ -448,7 +452,7 @@ impl Dwc2 {
 
     async fn wait_bits(&self, reg: usize, mask: u32, want: u32, ms: u64) -> Result<(), UsbError> {
         let end = Instant::now() + Duration::from_millis(ms);
-        while self.regs.read(reg) & mask != want {
+        while self.regs.read32(reg) & mask != want {
             if Instant::now() > end {
                 return Err(UsbError::Timeout);
             }

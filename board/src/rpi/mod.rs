@@ -1,0 +1,309 @@
+//! The Raspberry Pi 3 and 4 (BCM2837 / BCM2711), on hardware and on QEMU's
+//! `raspi3b` / `raspi4b`.
+//!
+//! Owns: telling the models apart, the peripheral map, and bringing up the
+//! console (PL011 on GPIO14/15), the wake-up interrupt for the generic timer,
+//! the watchdog reset, the hardware RNG, the mailbox framebuffer and the USB
+//! host stack (keyboard, mouse/tablet and CDC-ECM Ethernet behind the DWC2).
+//! Must not: hard-code a model's peripheral base where the device tree gives
+//! one, or assume a device tree exists.
+//!
+//! Which Pi: the device tree's root `compatible` (the GPU firmware passes the
+//! `.dtb` that config.txt names; QEMU passes `-dtb`). Without one (QEMU booting
+//! a raw image gives x0 = 0x100, no tree) the main ID register decides:
+//! Cortex-A53 is a Pi 3, Cortex-A72 a Pi 4. The peripheral base comes from
+//! `/soc/ranges` when present, else 0x3F00_0000 (Pi 3) / 0xFE00_0000 (Pi 4, low
+//! peripheral mode, the firmware default).
+//!
+//! Interrupts (see [`crate::irq`]): PSTATE.I stays masked; only the EL1 virtual
+//! timer is routed so that its interrupt ends WFI. Pi 3: the BCM2836 per-core
+//! controller (0x4000_0000) gets nCNTVIRQ routed to core 0's IRQ; there is no
+//! GIC, and the idle loop services timers after every wake. Pi 4: the GIC-400
+//! (0xFF84_1000 / 0xFF84_2000) with the timer's PPI 27. USB is polled every
+//! millisecond, so no device interrupt is needed.
+//!
+//! Secondary cores: the firmware's (or QEMU's) armstub parks cores 1-3 in a
+//! spin table at 0xD8..0xF0, waiting for an entry address. We never write it,
+//! and the boot code keeps 0..0x80000 out of the heap, so they stay parked.
+//!
+//! Caches: the mailbox and the DWC2 do not snoop the ARM caches; their buffers
+//! are cleaned and invalidated around each use ([`dma::PiDma`]).
+
+pub mod dma;
+pub mod fb;
+pub mod mailbox;
+pub mod rng;
+pub mod uart;
+
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::gic::Gic;
+use crate::mmio::Mmio;
+use crate::pl011::Pl011;
+use crate::rng::BoardRng;
+use crate::usb::{self, cdc_ecm, dwc2::Dwc2, host::UsbHost};
+use crate::{console, AnyNic, Board, BoardOptions, Framebuffer};
+use dma::PiDma;
+use mailbox::Mailbox;
+
+/// Which Raspberry Pi.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+pub enum Model {
+    /// BCM2837: Pi 3 A+/B/B+, Zero 2 W, CM3 (Cortex-A53).
+    Pi3,
+    /// BCM2711: Pi 4 B, Pi 400, CM4 (Cortex-A72).
+    Pi4,
+}
+
+// Offsets from the peripheral base.
+const GPIO: usize = 0x20_0000;
+const UART0: usize = 0x20_1000;
+const MAILBOX: usize = 0x00_b880;
+const PM: usize = 0x10_0000;
+const RNG: usize = 0x10_4000;
+const USB: usize = 0x98_0000;
+
+const PI3_PERIPHERALS: usize = 0x3f00_0000;
+const PI4_PERIPHERALS: usize = 0xfe00_0000;
+/// BCM2836 per-core interrupt controller (Pi 3).
+const PI3_LOCAL: usize = 0x4000_0000;
+const LOCAL_CORE0_TIMER_IRQCNTL: usize = 0x40;
+const LOCAL_CNTV_IRQ: u32 = 1 << 3;
+/// GIC-400 (Pi 4, low peripheral mode).
+const PI4_GICD: usize = 0xff84_1000;
+const PI4_GICC: usize = 0xff84_2000;
+/// The EL1 virtual timer's interrupt id (PPI 11).
+const VTIMER_PPI: u32 = 27;
+
+// Power management watchdog (reset).
+const PM_RSTC: usize = 0x1c;
+const PM_WDOG: usize = 0x24;
+const PM_PASSWORD: u32 = 0x5a00_0000;
+const PM_RSTC_WRCFG_MASK: u32 = 0x30;
+const PM_RSTC_FULL_RESET: u32 = 0x20;
+
+static PM_BASE: AtomicUsize = AtomicUsize::new(0);
+static DMA: PiDma = PiDma;
+
+/// What [`early`] found, kept for [`devices`].
+#[derive(Clone, Copy)]
+pub struct Pi {
+    model: Model,
+    peripherals: usize,
+    name: &'static str,
+}
+
+/// Decides whether this is a Raspberry Pi: from the root `compatible` when a
+/// device tree exists, else from the CPU (MIDR) if there is none at all.
+pub fn detect(fdt: Option<&fdt::Fdt<'_>>) -> Option<(Model, usize)> {
+    match fdt {
+        Some(f) => {
+            let model = crate::dt::machine_compatible(f).find_map(|c| match c {
+                "brcm,bcm2837" | "brcm,bcm2710" | "raspberrypi,3-model-b" | "raspberrypi,3-model-b-plus" => {
+                    Some(Model::Pi3)
+                }
+                "brcm,bcm2711" | "raspberrypi,4-model-b" | "raspberrypi,400" => Some(Model::Pi4),
+                _ => None,
+            })?;
+            Some((model, soc_base(f).unwrap_or(default_base(model))))
+        }
+        None => {
+            let model = match midr_part() {
+                0xd03 => Model::Pi3,
+                0xd08 => Model::Pi4,
+                _ => return None,
+            };
+            Some((model, default_base(model)))
+        }
+    }
+}
+
+fn default_base(model: Model) -> usize {
+    match model {
+        Model::Pi3 => PI3_PERIPHERALS,
+        Model::Pi4 => PI4_PERIPHERALS,
+    }
+}
+
+/// The ARM address of bus address 0x7E00_0000 from `/soc/ranges`.
+fn soc_base(f: &fdt::Fdt<'_>) -> Option<usize> {
+    let soc = f.find_node("/soc")?;
+    let ranges = soc.property("ranges")?.value;
+    let child_cells = soc.property("#address-cells").and_then(|p| p.as_usize()).unwrap_or(1);
+    let parent_cells = f.root().cell_sizes().address_cells;
+    let size_cells = soc.property("#size-cells").and_then(|p| p.as_usize()).unwrap_or(1);
+    let stride = (child_cells + parent_cells + size_cells) * 4;
+    if stride == 0 {
+        return None;
+    }
+    let read = |b: &[u8]| b.chunks_exact(4).fold(0u64, |acc, c| (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
+    ranges.chunks_exact(stride).find_map(|e| {
+        let child = read(&e[..child_cells * 4]);
+        let parent = read(&e[child_cells * 4..(child_cells + parent_cells) * 4]);
+        (child == 0x7e00_0000).then_some(parent as usize)
+    })
+}
+
+fn midr_part() -> u32 {
+    let midr: u64;
+    // SAFETY: reading MIDR_EL1 has no side effects and is allowed at EL1.
+    unsafe { core::arch::asm!("mrs {}, midr_el1", out(reg) midr, options(nomem, nostack, preserves_flags)) };
+    ((midr >> 4) & 0xfff) as u32
+}
+
+fn window(base: usize, len: usize) -> Mmio {
+    // SAFETY: every window passed here is a BCM283x/2711 peripheral block at its
+    // documented offset from the base the device tree (or the model) gives;
+    // boot's MMU maps all non-RAM addresses as Device memory.
+    unsafe { Mmio::new(base, len) }
+}
+
+fn watchdog_reset() {
+    let base = PM_BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        return;
+    }
+    let pm = window(base, 0x30);
+    // Fire the watchdog after a few ticks with a full-reset configuration.
+    pm.write32(PM_WDOG, PM_PASSWORD | 10);
+    let r = pm.read32(PM_RSTC) & !PM_RSTC_WRCFG_MASK;
+    pm.write32(PM_RSTC, PM_PASSWORD | r | PM_RSTC_FULL_RESET);
+    loop {
+        barespice_boot::cpu::wait_for_interrupt();
+    }
+}
+
+fn mailbox(p: &Pi) -> Mailbox {
+    Mailbox::new(window(p.peripherals + MAILBOX, mailbox::REGS_LEN), &DMA)
+}
+
+/// Console, timer wake-up and reset. Called by `early_init`.
+pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str> {
+    let mut pi = Pi { model, peripherals, name: "Raspberry Pi" };
+    let mb = mailbox(&pi);
+    let uart_clock = mb.clock_rate(mailbox::CLOCK_UART).unwrap_or(48_000_000);
+    uart::select_pins(window(peripherals + GPIO, uart::GPIO_LEN), model);
+    let uart_regs = window(peripherals + UART0, uart::UART_LEN);
+    uart::configure(uart_regs, uart_clock);
+    console::install(Box::leak(Box::new(Pl011::new(uart_regs))));
+
+    PM_BASE.store(peripherals + PM, Ordering::Relaxed);
+    barespice_boot::fatal::set_reset_hook(watchdog_reset);
+
+    match model {
+        Model::Pi3 => {
+            // Route this core's virtual timer to its IRQ line: enough to end WFI.
+            let local = window(PI3_LOCAL, 0x100);
+            local.write32(LOCAL_CORE0_TIMER_IRQCNTL, local.read32(LOCAL_CORE0_TIMER_IRQCNTL) | LOCAL_CNTV_IRQ);
+        }
+        Model::Pi4 => {
+            let gic = Gic::new(window(PI4_GICD, 0x1000), window(PI4_GICC, 0x2000));
+            crate::irq::init(gic, VTIMER_PPI);
+        }
+    }
+
+    let revision = mb.get::<1>(mailbox::TAG_BOARD_REVISION, &[]).map(|v| v[0]).unwrap_or(0);
+    pi.name = board_name(revision, model);
+    let serial = mb.get::<2>(mailbox::TAG_BOARD_SERIAL, &[]).unwrap_or([0; 2]);
+    let arm = mb.get::<2>(mailbox::TAG_ARM_MEMORY, &[]).unwrap_or([0; 2]);
+    let vc = mb.get::<2>(mailbox::TAG_VC_MEMORY, &[]).unwrap_or([0; 2]);
+    let arm_clock = mb.clock_rate(mailbox::CLOCK_ARM).unwrap_or(0);
+    defmt::info!(
+        "board: {=str} (revision {=u32:#x}, serial {=u32:08x}{=u32:08x}), peripherals at {=usize:#x}",
+        pi.name,
+        revision,
+        serial[1],
+        serial[0],
+        peripherals
+    );
+    defmt::info!(
+        "board: ARM memory {=u32:#x}+{=u32:#x}, VC memory {=u32:#x}+{=u32:#x}, ARM {=u32} Hz, UART clock {=u32} Hz, timer {=u64} Hz",
+        arm[0],
+        arm[1],
+        vc[0],
+        vc[1],
+        arm_clock,
+        uart_clock,
+        barespice_boot::cpu::counter_frequency()
+    );
+    Ok(pi)
+}
+
+/// A name for the revision code (new-style codes, bit 23 set: type in bits 11:4).
+fn board_name(revision: u32, model: Model) -> &'static str {
+    if revision & (1 << 23) != 0 {
+        match (revision >> 4) & 0xff {
+            0x08 => return "Raspberry Pi 3 Model B",
+            0x0d => return "Raspberry Pi 3 Model B+",
+            0x0e => return "Raspberry Pi 3 Model A+",
+            0x0a | 0x10 => return "Raspberry Pi Compute Module 3",
+            0x12 => return "Raspberry Pi Zero 2 W",
+            0x11 => return "Raspberry Pi 4 Model B",
+            0x13 => return "Raspberry Pi 400",
+            0x14 => return "Raspberry Pi Compute Module 4",
+            _ => {}
+        }
+    }
+    match model {
+        Model::Pi3 => "Raspberry Pi 3 (BCM2837)",
+        Model::Pi4 => "Raspberry Pi 4 (BCM2711)",
+    }
+}
+
+/// Framebuffer, RNG, and the USB stack (NIC + input) as a service task.
+pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
+    let mb = mailbox(&pi);
+    let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok();
+    if let Some(m) = mac {
+        let b = [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8];
+        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} (GENET/LAN951x: no driver yet)", b);
+    }
+
+    let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, opts.fb_width, opts.fb_height) {
+        Ok(fb) => Some(Box::new(fb)),
+        Err(e) => {
+            defmt::warn!("display: {=str}", e);
+            None
+        }
+    };
+
+    let rng = match rng::seed(window(pi.peripherals + RNG, rng::REGS_LEN), pi.model) {
+        Some(seed) => BoardRng::from_device_seed(seed),
+        None => {
+            defmt::warn!("rng: hardware RNG produced nothing (QEMU raspi4b has none)");
+            BoardRng::from_jitter()
+        }
+    };
+    defmt::info!("rng: seeded from {}", rng.source());
+
+    // USB: power the controller through the firmware, then hand the stack to a task.
+    match mb.power_on(mailbox::POWER_USB_HCD) {
+        Ok(true) => {}
+        Ok(false) => defmt::warn!("usb: firmware reports the controller still off"),
+        Err(e) => defmt::warn!("usb: power-on request failed: {}", e),
+    }
+    let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
+    let (runner, device) = cdc_ecm::channel(state);
+    let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
+    let service = Box::pin(async move {
+        if let Err(e) = hc_run(hc, runner).await {
+            defmt::error!("usb: host stack stopped: {}", e);
+        }
+    });
+
+    Board {
+        name: pi.name,
+        nic: Some(AnyNic::Usb(device)),
+        framebuffer,
+        input: Box::new(usb::input::UsbInputs),
+        rng,
+        service: Some(service),
+    }
+}
+
+async fn hc_run(mut hc: Dwc2, runner: cdc_ecm::NetRunner) -> Result<core::convert::Infallible, usb::UsbError> {
+    hc.init().await?;
+    let host = UsbHost::new(hc, Some(runner), usb::input::sink())?;
+    host.run().await
+}
