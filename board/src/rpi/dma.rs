@@ -23,11 +23,11 @@ impl DmaHal for PiDma {
         (addr < VISIBLE).then_some(addr as u32 | BUS_ALIAS)
     }
 
-    fn to_device(&self, addr: usize, len: usize) {
+    fn before_dma(&self, addr: usize, len: usize) {
         barespice_boot::cpu::dcache_clean_invalidate(addr, len);
     }
 
-    fn from_device(&self, addr: usize, len: usize) {
+    fn after_dma(&self, addr: usize, len: usize) {
         barespice_boot::cpu::dcache_clean_invalidate(addr, len);
     }
 }

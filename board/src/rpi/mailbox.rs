@@ -150,7 +150,7 @@ impl Mailbox {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
         let bus = self.dma.bus_address(buf.addr()).ok_or(MailboxError::NoBuffer)?;
-        self.dma.to_device(buf.addr(), bytes);
+        self.dma.before_dma(buf.addr(), bytes);
 
         let deadline = barespice_boot::cpu::counter() + barespice_boot::cpu::counter_frequency();
         let timed_out = || barespice_boot::cpu::counter() > deadline;
@@ -172,7 +172,7 @@ impl Mailbox {
                 break;
             }
         }
-        self.dma.from_device(buf.addr(), bytes);
+        self.dma.after_dma(buf.addr(), bytes);
         for (w, chunk) in words.iter_mut().zip(buf.as_slice().chunks_exact(4)) {
             *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }

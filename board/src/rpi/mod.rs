@@ -287,9 +287,8 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
     let (runner, device) = cdc_ecm::channel(state);
     let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
     let service = Box::pin(async move {
-        if let Err(e) = hc_run(hc, runner).await {
-            defmt::error!("usb: host stack stopped: {}", e);
-        }
+        let Err(e) = hc_run(hc, runner).await;
+        defmt::error!("usb: host stack stopped: {}", e);
     });
 
     Board {

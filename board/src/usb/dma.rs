@@ -9,7 +9,7 @@
 //! On a Raspberry Pi the DWC2 is a "legacy" bus master: it sees ARM RAM through
 //! the VideoCore bus alias (RAM | 0xC000_0000) and only the first GiB of it, and
 //! it does not snoop the ARM caches. QEMU hides both facts; real hardware needs
-//! [`DmaHal::to_device`] before a transfer and [`DmaHal::from_device`] after it.
+//! [`DmaHal::before_dma`] before a transfer and [`DmaHal::after_dma`] after it.
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
@@ -24,10 +24,10 @@ pub trait DmaHal {
     fn bus_address(&self, addr: usize) -> Option<u32>;
     /// Makes CPU writes to `[addr, addr+len)` visible to the device and drops
     /// stale lines (clean + invalidate), before the device reads or writes it.
-    fn to_device(&self, addr: usize, len: usize);
+    fn before_dma(&self, addr: usize, len: usize);
     /// Drops cached lines of `[addr, addr+len)` after the device wrote it, so the
     /// CPU reads what the device put there.
-    fn from_device(&self, addr: usize, len: usize);
+    fn after_dma(&self, addr: usize, len: usize);
 }
 
 /// A zeroed heap buffer whose start and length are whole cache lines.

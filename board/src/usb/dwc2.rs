@@ -313,7 +313,7 @@ impl Dwc2 {
             return Err(UsbError::BufferTooSmall);
         }
         let bus = self.hal.bus_address(buf.addr()).ok_or(UsbError::Unreachable)?;
-        self.hal.to_device(buf.addr(), size.max(1));
+        self.hal.before_dma(buf.addr(), size.max(1));
 
         let mut hcchar = u32::from(t.max_packet & 0x7ff)
             | (u32::from(t.endpoint & 0xf) << 11)
@@ -367,7 +367,7 @@ impl Dwc2 {
         let next_pid = Pid::from_bits((tsiz >> HCTSIZ_PID_SHIFT) & 3);
         let remaining = (tsiz & HCTSIZ_XFERSIZE_MASK) as usize;
         if f.direction == Direction::In {
-            self.hal.from_device(f.addr, f.requested.max(1));
+            self.hal.after_dma(f.addr, f.requested.max(1));
         }
         let result = if int & HCINT_XFERCOMPL != 0 {
             let len = match f.direction {
@@ -445,7 +445,7 @@ impl Dwc2 {
         r.write32(hc + HCINT, HCINT_ALL);
         if let Some(f) = self.inflight[c].take() {
             if f.direction == Direction::In {
-                self.hal.from_device(f.addr, f.requested.max(1));
+                self.hal.after_dma(f.addr, f.requested.max(1));
             }
         }
     }

@@ -303,17 +303,13 @@ impl PointerLayout {
                 (1, 0x7) => g.size = u.min(32),
                 (1, 0x8) => g.id = u as u8,
                 (1, 0x9) => g.count = u,
-                (1, 0xa) => {
-                    if depth < stack.len() {
-                        stack[depth] = g;
-                        depth += 1;
-                    }
+                (1, 0xa) if depth < stack.len() => {
+                    stack[depth] = g;
+                    depth += 1;
                 }
-                (1, 0xb) => {
-                    if depth > 0 {
-                        depth -= 1;
-                        g = stack[depth];
-                    }
+                (1, 0xb) if depth > 0 => {
+                    depth -= 1;
+                    g = stack[depth];
                 }
                 // Local items: a 4-byte usage carries its own page.
                 (2, 0x0) => {

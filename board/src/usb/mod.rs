@@ -8,6 +8,7 @@
 //! * [`desc`]: parsing of standard descriptors (untrusted device data);
 //! * [`host`]: the USB core: control transfers, enumeration, addresses,
 //!   configuration choice, and the list of class drivers;
+//! * [`input`]: HID events into the board's input stream;
 //! * class drivers: [`hub`], [`hid`] (boot keyboard, boot mouse, report-protocol
 //!   pointers such as QEMU's `usb-tablet`) and [`cdc_ecm`] (Ethernet, an
 //!   `embassy-net-driver` through `embassy-net-driver-channel`).
@@ -32,6 +33,7 @@ pub mod dwc2;
 pub mod hid;
 pub mod host;
 pub mod hub;
+pub mod input;
 
 /// USB bus speed of a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
