@@ -1,2 +1,26 @@
-//! barespice-host: placeholder, being written.
-fn main() {}
+//! `barespice-host --server HOST:PORT [--password-file F] --snapshot OUT.png [--idle-ms N]
+//! [--timeout-s N] [--type TEXT] [--compression off|lz|lz4|quic|glz|auto] [--record DIR] [--log]`
+//!
+//! Connects to a SPICE server, renders display 0, and writes a PNG once the
+//! display has been quiet for `--idle-ms` after the first frame. Exits 0 on
+//! success; otherwise prints one line saying why and exits 1 (2 for bad
+//! arguments).
+
+use barespice_host::{args, client};
+
+fn main() {
+    let a = match args::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("barespice-host: {msg}");
+            }
+            eprintln!("{}", args::USAGE);
+            std::process::exit(2);
+        }
+    };
+    if let Err(msg) = client::run(a) {
+        eprintln!("barespice-host: {msg}");
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,646 @@
-//! Placeholder: being written.
+//! [`Session`]: every channel of one SPICE connection, driven sans-IO.
+//!
+//! Owns the channel table (one entry per TCP connection the caller made),
+//! the link of each channel, routing of received bytes to the channel
+//! engine and on to the main / display / inputs / cursor handlers, the
+//! shared GLZ dictionary windows, and the event queue. The caller does all
+//! I/O, rustls-unbuffered style:
+//!
+//! 1. `Session::new(config, rng)` creates the session and the MAIN channel;
+//!    connect a socket for [`Session::main_handle`].
+//! 2. Loop: write [`Session::pending`] bytes of each handle to its socket and
+//!    report them with [`Session::consume`]; hand received bytes to
+//!    [`Session::receive`]; drain [`Session::poll_event`]. On
+//!    [`Event::OpenChannel`], connect another socket and call [`Session::open`].
+//!    When a socket ends, call [`Session::closed`].
+//! 3. Read the picture with [`Session::primary`] / [`Session::take_dirty`],
+//!    the pointer with [`Session::cursor`]; send input with the key and
+//!    mouse methods.
+//!
+//! It must not do I/O, keep time or draw randomness itself (the RSA ticket
+//! padding uses the caller's RNG). A malformed message ends its channel with
+//! a [`ProtocolError`]; the caller decides whether the session goes on.
+
+use crate::canvas::{Rect, Surface};
+use crate::channel::{Channel, CommonEvent, TxQueue};
+use crate::cursor::{CursorChannel, CursorState};
+use crate::display::{Display, DisplayConfig};
+use crate::enums::*;
+use crate::error::{channel_name, ProtocolError};
+use crate::image::glz::GlzWindow;
+use crate::inputs::InputsChannel;
+use crate::link::{check_password, Link, LinkError, LinkStatus};
+use crate::main_channel::{MainChannel, MainEvent};
+use crate::outbox::Outbox;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use rand_core::CryptoRngCore;
+
+/// How the session presents itself to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Ticket password (empty when the server has no password; a ticket is
+    /// sent regardless). At most 60 bytes, no NUL.
+    pub password: Vec<u8>,
+    /// `SPICE_IMAGE_COMPRESSION_*` to ask for on display channels; `None`
+    /// leaves the server's choice.
+    pub preferred_compression: Option<u8>,
+    /// GLZ dictionary window, in pixels (0 makes the server avoid GLZ).
+    pub glz_window_pixels: u32,
+    /// Pixmap cache budget announced in DISPLAY_INIT, in pixels.
+    pub pixmap_cache_pixels: i64,
+    /// Ask for client (absolute) mouse mode whenever the server offers it.
+    pub prefer_client_mouse: bool,
+    /// Keep a copy of every message received on display channels (see
+    /// [`Session::take_recorded`]).
+    pub record_display: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            password: Vec::new(),
+            preferred_compression: None,
+            glz_window_pixels: 4 * 1024 * 1024,
+            pixmap_cache_pixels: 5 * 1024 * 1024,
+            prefer_client_mouse: true,
+            record_display: false,
+        }
+    }
+}
+
+/// Identifies one channel connection of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelHandle(pub u32);
+
+/// Why a channel ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The link was refused or malformed.
+    LinkFailed(LinkError),
+    /// The server sent a malformed message.
+    Protocol(ProtocolError),
+    /// The server announced DISCONNECTING (with a `SPICE_LINK_ERR_*` reason)
+    /// and then the connection ended.
+    ServerDisconnected(u32),
+    /// The connection ended without notice (caller's [`Session::closed`]).
+    TransportClosed,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LinkFailed(e) => write!(f, "{e}"),
+            Self::Protocol(e) => write!(f, "{e}"),
+            Self::ServerDisconnected(r) => write!(f, "server disconnected (reason {r})"),
+            Self::TransportClosed => write!(f, "connection closed"),
+        }
+    }
+}
+
+/// Something the caller should know or act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The server offers this channel and the session can drive it: connect
+    /// a socket and call [`Session::open`].
+    OpenChannel {
+        /// `SPICE_CHANNEL_*`.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+    },
+    /// The server offers a channel this client does not implement (audio,
+    /// USB redirection, ports, ...); reported, not opened.
+    ChannelSkipped {
+        /// `SPICE_CHANNEL_*`.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+    },
+    /// A channel finished its link and is running.
+    Linked {
+        /// The channel.
+        handle: ChannelHandle,
+        /// `SPICE_CHANNEL_*`.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+    },
+    /// A channel ended (emitted once per channel, whatever the cause: link
+    /// refusal, protocol error, server disconnect, socket closed).
+    ChannelClosed {
+        /// The channel.
+        handle: ChannelHandle,
+        /// `SPICE_CHANNEL_*`.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The mouse mode was announced or changed.
+    MouseMode {
+        /// Supported `SPICE_MOUSE_MODE_*` bits.
+        supported: u32,
+        /// Current mode.
+        current: u32,
+    },
+    /// The guest agent connected or disconnected.
+    Agent(bool),
+    /// The VM's name.
+    Name(String),
+    /// The VM's UUID.
+    Uuid([u8; 16]),
+    /// A display channel's primary surface appeared or changed size.
+    SurfaceResized {
+        /// Display channel id.
+        channel_id: u8,
+        /// New width.
+        width: u32,
+        /// New height.
+        height: u32,
+    },
+    /// A NOTIFY message from the server.
+    Notify {
+        /// `SPICE_CHANNEL_*` it came on.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+        /// `SPICE_NOTIFY_SEVERITY_*`.
+        severity: u32,
+        /// The text.
+        text: String,
+    },
+}
+
+/// Why a session call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// No channel has this handle.
+    UnknownHandle,
+    /// The channel has already ended.
+    Closed,
+    /// The channel's link failed.
+    Link {
+        /// `SPICE_CHANNEL_*`.
+        channel_type: u8,
+        /// Channel id.
+        channel_id: u8,
+        /// What the server (or its reply) said.
+        error: LinkError,
+    },
+    /// A malformed message ended the channel.
+    Protocol(ProtocolError),
+    /// The main channel has not delivered INIT yet (no session id), or the
+    /// channel needed for the call (inputs) is not linked.
+    NotReady,
+    /// This channel type is not implemented by the session.
+    Unsupported,
+    /// The configuration is unusable (e.g. password too long).
+    Config(LinkError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownHandle => write!(f, "unknown channel handle"),
+            Self::Closed => write!(f, "channel closed"),
+            Self::Link { channel_type, channel_id, error } => {
+                write!(f, "{error} (on {} channel {channel_id})", channel_name(*channel_type))
+            }
+            Self::Protocol(e) => write!(
+                f,
+                "protocol error on {} channel {}, message {}, offset {}: {}",
+                channel_name(e.channel_type),
+                e.channel_id,
+                e.msg_type,
+                e.error.offset,
+                e.error.reason
+            ),
+            Self::NotReady => write!(f, "not ready (main channel not initialised or channel not linked)"),
+            Self::Unsupported => write!(f, "channel type not supported"),
+            Self::Config(e) => write!(f, "bad configuration: {e}"),
+        }
+    }
+}
+
+/// The channel-specific half of a slot.
+#[derive(Debug)]
+enum Kind {
+    Main(MainChannel),
+    Display(Box<Display>, Option<(u32, u32)>),
+    Inputs(InputsChannel),
+    Cursor(CursorChannel),
+}
+
+#[derive(Debug)]
+enum Phase {
+    Linking(Link, TxQueue),
+    Open(Channel),
+    Closed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    channel_type: u8,
+    channel_id: u8,
+    phase: Phase,
+    kind: Kind,
+    disconnect_reason: Option<u32>,
+}
+
+/// All channels of one SPICE session.
+pub struct Session {
+    config: SessionConfig,
+    rng: Box<dyn CryptoRngCore + Send>,
+    slots: Vec<Slot>,
+    events: VecDeque<Event>,
+    glz: BTreeMap<u8, GlzWindow>,
+    session_id: Option<u32>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.session_id)
+            .field("channels", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Display settings shared by every display channel of a session.
+const GLZ_DICTIONARY_ID: u8 = 0;
+const PIXMAP_CACHE_ID: u8 = 1;
+
+impl Session {
+    /// A new session; the MAIN channel (handle [`Session::main_handle`]) is
+    /// created at once with its link message pending. `rng` supplies the
+    /// OAEP padding randomness for every channel's ticket.
+    pub fn new(config: SessionConfig, rng: Box<dyn CryptoRngCore + Send>) -> Result<Self, SessionError> {
+        check_password(&config.password).map_err(SessionError::Config)?;
+        let mut s = Self { config, rng, slots: Vec::new(), events: VecDeque::new(), glz: BTreeMap::new(), session_id: None };
+        s.add_slot(SPICE_CHANNEL_MAIN as u8, 0, 0)?;
+        Ok(s)
+    }
+
+    /// The MAIN channel's handle.
+    pub fn main_handle(&self) -> ChannelHandle {
+        ChannelHandle(0)
+    }
+
+    /// The session id from MAIN INIT, once known.
+    pub fn session_id(&self) -> Option<u32> {
+        self.session_id
+    }
+
+    fn add_slot(&mut self, channel_type: u8, channel_id: u8, connection_id: u32) -> Result<ChannelHandle, SessionError> {
+        let (kind, caps) = match channel_type as u32 {
+            SPICE_CHANNEL_MAIN => (Kind::Main(MainChannel::new(self.config.prefer_client_mouse)), MainChannel::client_caps()),
+            SPICE_CHANNEL_DISPLAY => {
+                let cfg = DisplayConfig {
+                    preferred_compression: self.config.preferred_compression,
+                    glz_window_pixels: self.config.glz_window_pixels,
+                    pixmap_cache_pixels: self.config.pixmap_cache_pixels,
+                    glz_dictionary_id: GLZ_DICTIONARY_ID,
+                    pixmap_cache_id: PIXMAP_CACHE_ID,
+                };
+                (Kind::Display(Box::new(Display::new(channel_id, cfg)), None), Display::client_caps())
+            }
+            SPICE_CHANNEL_INPUTS => (Kind::Inputs(InputsChannel::new()), InputsChannel::client_caps()),
+            SPICE_CHANNEL_CURSOR => (Kind::Cursor(CursorChannel::new()), CursorChannel::client_caps()),
+            _ => return Err(SessionError::Unsupported),
+        };
+        let mut tx = TxQueue::default();
+        let link = Link::start(connection_id, channel_type, channel_id, caps, &self.config.password, tx.raw())
+            .map_err(SessionError::Config)?;
+        self.slots.push(Slot { channel_type, channel_id, phase: Phase::Linking(link, tx), kind, disconnect_reason: None });
+        Ok(ChannelHandle(self.slots.len() as u32 - 1))
+    }
+
+    /// Whether this client implements `channel_type`.
+    pub fn supports(channel_type: u8) -> bool {
+        matches!(channel_type as u32, SPICE_CHANNEL_DISPLAY | SPICE_CHANNEL_INPUTS | SPICE_CHANNEL_CURSOR)
+    }
+
+    /// Start linking another channel (after [`Event::OpenChannel`]); its link
+    /// message is pending on the returned handle.
+    pub fn open(&mut self, channel_type: u8, channel_id: u8) -> Result<ChannelHandle, SessionError> {
+        if !Self::supports(channel_type) {
+            return Err(SessionError::Unsupported);
+        }
+        let id = self.session_id.ok_or(SessionError::NotReady)?;
+        self.add_slot(channel_type, channel_id, id)
+    }
+
+    fn slot(&self, h: ChannelHandle) -> Result<&Slot, SessionError> {
+        self.slots.get(h.0 as usize).ok_or(SessionError::UnknownHandle)
+    }
+
+    /// Bytes waiting to be written to `h`'s socket.
+    pub fn pending(&self, h: ChannelHandle) -> &[u8] {
+        match self.slot(h).map(|s| &s.phase) {
+            Ok(Phase::Linking(_, tx)) => tx.pending(),
+            Ok(Phase::Open(ch)) => ch.tx.pending(),
+            _ => &[],
+        }
+    }
+
+    /// Report that the first `n` pending bytes of `h` were written.
+    pub fn consume(&mut self, h: ChannelHandle, n: usize) {
+        if let Some(s) = self.slots.get_mut(h.0 as usize) {
+            match &mut s.phase {
+                Phase::Linking(_, tx) => tx.consume(n),
+                Phase::Open(ch) => ch.tx.consume(n),
+                Phase::Closed => {}
+            }
+        }
+    }
+
+    /// Handles of every channel that has not ended.
+    pub fn handles(&self) -> Vec<ChannelHandle> {
+        (0..self.slots.len() as u32)
+            .map(ChannelHandle)
+            .filter(|h| !matches!(self.slots[h.0 as usize].phase, Phase::Closed))
+            .collect()
+    }
+
+    /// `(SPICE_CHANNEL_*, id)` of a handle.
+    pub fn channel_of(&self, h: ChannelHandle) -> Option<(u8, u8)> {
+        self.slot(h).ok().map(|s| (s.channel_type, s.channel_id))
+    }
+
+    /// Whether `h` has finished its link and is running.
+    pub fn is_linked(&self, h: ChannelHandle) -> bool {
+        matches!(self.slot(h).map(|s| &s.phase), Ok(Phase::Open(_)))
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn close_slot(&mut self, h: ChannelHandle, reason: CloseReason) {
+        if let Some(s) = self.slots.get_mut(h.0 as usize) {
+            if matches!(s.phase, Phase::Closed) {
+                return;
+            }
+            s.phase = Phase::Closed;
+            self.events.push_back(Event::ChannelClosed {
+                handle: h,
+                channel_type: s.channel_type,
+                channel_id: s.channel_id,
+                reason,
+            });
+        }
+    }
+
+    /// The caller's socket for `h` ended (EOF or error). Emits
+    /// [`Event::ChannelClosed`] unless the channel had already ended.
+    pub fn closed(&mut self, h: ChannelHandle) {
+        let reason = match self.slot(h) {
+            Ok(s) => s.disconnect_reason.map_or(CloseReason::TransportClosed, CloseReason::ServerDisconnected),
+            Err(_) => return,
+        };
+        self.close_slot(h, reason);
+    }
+
+    /// Feed bytes received on `h`'s socket. An error ends the channel (an
+    /// [`Event::ChannelClosed`] with the same cause is queued too).
+    pub fn receive(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), SessionError> {
+        let i = h.0 as usize;
+        let slot = self.slots.get_mut(i).ok_or(SessionError::UnknownHandle)?;
+        let (channel_type, channel_id) = (slot.channel_type, slot.channel_id);
+        let mut data = data;
+        if let Phase::Linking(link, tx) = &mut slot.phase {
+            match link.receive(data, &mut *self.rng, tx.raw()) {
+                Ok(LinkStatus::Pending) => return Ok(()),
+                Ok(LinkStatus::Linked { consumed, linked }) => {
+                    let tx = core::mem::take(tx);
+                    let mut ch = Channel::new(channel_type, channel_id, linked.mini_header, tx);
+                    ch.set_recording(self.config.record_display && channel_type as u32 == SPICE_CHANNEL_DISPLAY);
+                    let mut out = Outbox::new();
+                    if let Kind::Display(d, _) = &mut slot.kind {
+                        d.on_linked(&linked.channel_caps, &mut out);
+                    }
+                    ch.send_all(&mut out);
+                    slot.phase = Phase::Open(ch);
+                    self.events.push_back(Event::Linked { handle: h, channel_type, channel_id });
+                    data = &data[consumed..];
+                }
+                Err(error) => {
+                    self.close_slot(h, CloseReason::LinkFailed(error.clone()));
+                    return Err(SessionError::Link { channel_type, channel_id, error });
+                }
+            }
+        }
+        let slot = &mut self.slots[i];
+        let Phase::Open(ch) = &mut slot.phase else { return Err(SessionError::Closed) };
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut common = Vec::new();
+        let mut main_events = Vec::new();
+        let glz = &mut self.glz;
+        let glz_pixels = self.config.glz_window_pixels;
+        let kind = &mut slot.kind;
+        let result = ch.receive(data, &mut common, |t, body, out| match kind {
+            Kind::Main(m) => m.handle(t, body, out, &mut main_events),
+            Kind::Display(d, _) => {
+                let win = glz.entry(GLZ_DICTIONARY_ID).or_insert_with(|| GlzWindow::new(glz_pixels));
+                d.handle(t, body, win, out)
+            }
+            Kind::Inputs(inp) => inp.handle(t, body, out),
+            Kind::Cursor(c) => c.handle(t, body, out),
+        });
+        for ev in common {
+            match ev {
+                CommonEvent::Notify(n) => self.events.push_back(Event::Notify {
+                    channel_type,
+                    channel_id,
+                    severity: n.severity,
+                    text: n.text,
+                }),
+                CommonEvent::Disconnecting { reason } => slot.disconnect_reason = Some(reason),
+            }
+        }
+        if let Kind::Display(d, last) = &mut slot.kind {
+            let now = d.primary().map(|s| (s.width, s.height));
+            if now != *last {
+                *last = now;
+                if let Some((width, height)) = now {
+                    self.events.push_back(Event::SurfaceResized { channel_id, width, height });
+                }
+            }
+        }
+        for ev in main_events {
+            self.on_main_event(ev);
+        }
+        if let Err(e) = result {
+            self.close_slot(h, CloseReason::Protocol(e));
+            return Err(SessionError::Protocol(e));
+        }
+        Ok(())
+    }
+
+    fn on_main_event(&mut self, ev: MainEvent) {
+        match ev {
+            MainEvent::Init { session_id } => self.session_id = Some(session_id),
+            MainEvent::Channels(list) => {
+                for (channel_type, channel_id) in list {
+                    self.events.push_back(if Self::supports(channel_type) {
+                        Event::OpenChannel { channel_type, channel_id }
+                    } else {
+                        Event::ChannelSkipped { channel_type, channel_id }
+                    });
+                }
+            }
+            MainEvent::MouseMode { supported, current } => self.events.push_back(Event::MouseMode { supported, current }),
+            MainEvent::Agent(on) => self.events.push_back(Event::Agent(on)),
+            MainEvent::Name(n) => self.events.push_back(Event::Name(n)),
+            MainEvent::Uuid(u) => self.events.push_back(Event::Uuid(u)),
+        }
+    }
+
+    fn main_state(&self) -> Option<&MainChannel> {
+        self.slots.iter().find_map(|s| match &s.kind {
+            Kind::Main(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// Main-channel state (mouse modes, agent, name, ...).
+    pub fn main(&self) -> Option<&MainChannel> {
+        self.main_state()
+    }
+
+    /// Current `SPICE_MOUSE_MODE_*` (0 before MAIN INIT).
+    pub fn mouse_mode(&self) -> u32 {
+        self.main_state().map_or(0, |m| m.mouse_mode)
+    }
+
+    /// The display channel `channel_id`'s handler, if that channel exists.
+    pub fn display(&self, channel_id: u8) -> Option<&Display> {
+        self.slots.iter().find_map(|s| match &s.kind {
+            Kind::Display(d, _) if s.channel_id == channel_id && !matches!(s.phase, Phase::Closed) => Some(&**d),
+            _ => None,
+        })
+    }
+
+    /// Display 0's primary surface, once created.
+    pub fn primary(&self) -> Option<&Surface> {
+        self.display(0).and_then(|d| d.primary())
+    }
+
+    /// Union of display 0's primary-surface changes since the last call.
+    pub fn take_dirty(&mut self) -> Option<Rect> {
+        self.slots.iter_mut().find_map(|s| match &mut s.kind {
+            Kind::Display(d, _) if s.channel_id == 0 && !matches!(s.phase, Phase::Closed) => Some(d.take_dirty()),
+            _ => None,
+        })?
+    }
+
+    /// Pointer state from the cursor channel, if it is linked.
+    pub fn cursor(&self) -> Option<&CursorState> {
+        self.slots.iter().find_map(|s| match (&s.kind, &s.phase) {
+            (Kind::Cursor(c), Phase::Open(_)) => Some(&c.state),
+            _ => None,
+        })
+    }
+
+    /// Messages received on `h` since the last call, if recording is on for
+    /// it (display channels with `record_display`): each `{u16 type, u32
+    /// size}` little-endian then the body.
+    pub fn take_recorded(&mut self, h: ChannelHandle) -> Vec<u8> {
+        match self.slots.get_mut(h.0 as usize).map(|s| &mut s.phase) {
+            Some(Phase::Open(ch)) => ch.take_recorded(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Per channel, how many messages of each type were received:
+    /// `(SPICE_CHANNEL_*, channel id, message type, count)`.
+    pub fn message_counts(&self) -> Vec<(u8, u8, u16, u64)> {
+        let mut v = Vec::new();
+        for s in &self.slots {
+            if let Phase::Open(ch) = &s.phase {
+                v.extend(ch.counts().iter().map(|(t, n)| (s.channel_type, s.channel_id, *t, *n)));
+            }
+        }
+        v
+    }
+
+    /// Run `f` on the linked inputs channel and send what it queues.
+    fn with_inputs<R>(&mut self, f: impl FnOnce(&mut InputsChannel, &mut Outbox) -> R) -> Result<R, SessionError> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| matches!((&s.kind, &s.phase), (Kind::Inputs(_), Phase::Open(_))))
+            .ok_or(SessionError::NotReady)?;
+        let (Kind::Inputs(inp), Phase::Open(ch)) = (&mut slot.kind, &mut slot.phase) else {
+            return Err(SessionError::NotReady);
+        };
+        let mut out = Outbox::new();
+        let r = f(inp, &mut out);
+        ch.send_all(&mut out);
+        Ok(r)
+    }
+
+    /// Whether the inputs channel is linked (input calls succeed).
+    pub fn inputs_ready(&self) -> bool {
+        self.slots.iter().any(|s| matches!((&s.kind, &s.phase), (Kind::Inputs(_), Phase::Open(_))))
+    }
+
+    /// Press a key (set-1 key number, `keymap::EXTENDED` for E0 keys).
+    pub fn key_down(&mut self, key: u16) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.key_down(key, o))
+    }
+
+    /// Release a key.
+    pub fn key_up(&mut self, key: u16) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.key_up(key, o))
+    }
+
+    /// Type `text` on a US layout; returns how many characters were skipped
+    /// (no key for them).
+    pub fn type_text(&mut self, text: &str) -> Result<usize, SessionError> {
+        self.with_inputs(|i, o| i.type_text(text, o))
+    }
+
+    /// Absolute pointer position (client mouse mode) on display `display_id`.
+    pub fn mouse_position(&mut self, x: u32, y: u32, display_id: u8) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.mouse_position(x, y, display_id, o))
+    }
+
+    /// Relative pointer motion (server mouse mode).
+    pub fn mouse_motion(&mut self, dx: i32, dy: i32) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.mouse_motion(dx, dy, o))
+    }
+
+    /// Press a mouse button (`SPICE_MOUSE_BUTTON_*`).
+    pub fn mouse_press(&mut self, button: u8) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.mouse_press(button, o))
+    }
+
+    /// Release a mouse button (`SPICE_MOUSE_BUTTON_*`).
+    pub fn mouse_release(&mut self, button: u8) -> Result<(), SessionError> {
+        self.with_inputs(|i, o| i.mouse_release(button, o))
+    }
+
+    /// Ask the server for a mouse mode (`SPICE_MOUSE_MODE_*`).
+    pub fn request_mouse_mode(&mut self, mode: u32) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| matches!((&s.kind, &s.phase), (Kind::Main(_), Phase::Open(_))))
+            .ok_or(SessionError::NotReady)?;
+        if let (Kind::Main(m), Phase::Open(ch)) = (&slot.kind, &mut slot.phase) {
+            let mut out = Outbox::new();
+            m.request_mouse_mode(mode, &mut out);
+            ch.send_all(&mut out);
+        }
+        Ok(())
+    }
+}
