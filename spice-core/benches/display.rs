@@ -1,0 +1,165 @@
+//! Display hot paths on a 1920x1080 frame: LZ decode, the OP_PUT blit, a
+//! solid fill and a scaled blit, each reported in MPix/s and as a ratio to a
+//! plain memcpy of the same number of bytes measured in the same run.
+//!
+//! Run: `cargo bench -p spice-core --bench display` (criterion statistics
+//! follow the one-line summary table).
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use spice_core::canvas::{Rect, Rop, ScaleMode, Surface};
+use spice_core::enums::SPICE_SURFACE_FMT_32_xRGB;
+use spice_core::image::{lz, Image};
+use std::hint::black_box;
+use std::time::Instant;
+
+const W: u32 = 1920;
+const H: u32 = 1080;
+
+/// Builds an LZ_RGB32 stream by the format of spice-common `lz.c`: a
+/// desktop-like picture of flat runs, row copies and noisy literal spans.
+/// (Only the input of the benchmark; no expected output is derived from it.)
+struct LzStream {
+    out: Vec<u8>,
+}
+
+impl LzStream {
+    fn new(w: u32, h: u32) -> Self {
+        let mut out = Vec::new();
+        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, w, h, w * 4, 1] {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        Self { out }
+    }
+    fn literals(&mut self, px: &[u32]) {
+        for chunk in px.chunks(32) {
+            self.out.push(chunk.len() as u8 - 1);
+            for p in chunk {
+                self.out.extend_from_slice(&[*p as u8, (*p >> 8) as u8, (*p >> 16) as u8]);
+            }
+        }
+    }
+    /// A match of `len` pixels at distance `dist` (< 8191), RGB32 bias 1.
+    fn matched(&mut self, len: usize, dist: usize) {
+        let ofs = dist - 1;
+        let hi = (ofs >> 8) as u8;
+        if len < 7 {
+            self.out.push(((len as u8) << 5) | hi);
+        } else {
+            self.out.push((7 << 5) | hi);
+            let mut ext = len - 7;
+            while ext >= 255 {
+                self.out.push(255);
+                ext -= 255;
+            }
+            self.out.push(ext as u8);
+        }
+        self.out.push(ofs as u8);
+    }
+}
+
+fn desktop_lz() -> Vec<u8> {
+    let mut s = LzStream::new(W, H);
+    let mut seed = 0x1234_5678u32;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for y in 0..H as usize {
+        let mut x = 0usize;
+        while x < W as usize {
+            let left = W as usize - x;
+            let kind = rnd() % 4;
+            if x == 0 || (y == 0 && kind == 2) || kind == 3 {
+                let n = (1 + rnd() as usize % 48).min(left);
+                let px: Vec<u32> = (0..n).map(|_| rnd() & 0xffffff).collect();
+                s.literals(&px);
+                x += n;
+            } else if kind == 2 {
+                let n = (8 + rnd() as usize % 400).min(left);
+                s.matched(n, W as usize);
+                x += n;
+            } else {
+                let n = (3 + rnd() as usize % 200).min(left);
+                s.matched(n, 1);
+                x += n;
+            }
+        }
+    }
+    s.out
+}
+
+fn frame() -> Image {
+    let pixels = (0..W * H).map(|i| i.wrapping_mul(2_654_435_761) & 0xffffff).collect();
+    Image { width: W, height: H, pixels, has_alpha: false }
+}
+
+/// Best-of-`n` seconds for `f`.
+fn best(n: usize, mut f: impl FnMut()) -> f64 {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn summary() {
+    let px = (W * H) as f64;
+    let src = frame();
+    let mut dst = vec![0u32; (W * H) as usize];
+    let memcpy = best(30, || {
+        dst.copy_from_slice(black_box(&src.pixels));
+        black_box(&dst);
+    });
+    let stream = desktop_lz();
+    let lz_t = best(15, || {
+        black_box(lz::decode(black_box(&stream), None).unwrap());
+    });
+    let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
+    let full = surf.bounds();
+    let blit = best(30, || surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None));
+    let fill = best(30, || surf.fill(full, 0x336699, Rop::Copy, None));
+    let xor = best(15, || surf.blit(full, black_box(&src), 0, 0, Rop::Xor, None));
+    let half = Rect::new(0, 0, W as i32 / 2, H as i32 / 2);
+    let scaled = best(10, || surf.blit_scaled(full, &src, half, full, ScaleMode::Nearest, Rop::Copy, None));
+    let bilinear = best(5, || surf.blit_scaled(full, &src, half, full, ScaleMode::Interpolate, Rop::Copy, None));
+    println!("display bench, {W}x{H} ({} LZ bytes), best-of-n, ratio = memcpy time / op time", stream.len());
+    for (name, t) in [
+        ("memcpy (baseline)", memcpy),
+        ("lz decode rgb32", lz_t),
+        ("blit OP_PUT", blit),
+        ("fill OP_PUT", fill),
+        ("blit XOR", xor),
+        ("scaled 2x nearest", scaled),
+        ("scaled 2x bilinear", bilinear),
+    ] {
+        println!("  {name:<20} {:>9.1} MPix/s  ratio {:.3}", px / t / 1e6, memcpy / t);
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let src = frame();
+    let stream = desktop_lz();
+    let mut g = c.benchmark_group("display_1080p");
+    g.throughput(Throughput::Elements((W * H) as u64));
+    g.sample_size(20);
+    let mut dst = vec![0u32; (W * H) as usize];
+    g.bench_function(BenchmarkId::new("memcpy", "baseline"), |b| {
+        b.iter(|| dst.copy_from_slice(black_box(&src.pixels)))
+    });
+    g.bench_function("lz_decode_rgb32", |b| b.iter(|| lz::decode(black_box(&stream), None).unwrap()));
+    let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
+    let full = surf.bounds();
+    g.bench_function("blit_op_put", |b| b.iter(|| surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None)));
+    g.finish();
+}
+
+fn main() {
+    summary();
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+}
