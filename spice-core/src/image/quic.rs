@@ -5,7 +5,8 @@
 //! Owns turning a QUIC payload into an [`Image`]: header checks, the order of
 //! the coding passes for each image type and the conversion of the decoded
 //! channels to `0xAARRGGBB`. The entropy tables live in `family`, the bit
-//! stream in `bits` and the adaptive per-row decoding in `plane`.
+//! stream in `bits`, the adaptive models and update schedule in `model`, and
+//! the per-row decoding loop in `plane`.
 //!
 //! Every input is untrusted: the header is checked against the payload size
 //! and [`MAX_IMAGE_PIXELS`](super::MAX_IMAGE_PIXELS) before anything is
@@ -14,6 +15,7 @@
 
 mod bits;
 mod family;
+mod model;
 mod plane;
 
 use super::{alloc_pixels, Image};

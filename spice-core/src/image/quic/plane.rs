@@ -9,65 +9,10 @@
 //! formats (that is the parent module's job).
 
 use super::bits::Bits;
-use super::family::{Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, MAX_CODES, RUN_ORDER, WAIT_CHAOS};
+use super::family::{Family, RUN_ORDER};
+use super::model::{family, update_models, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
-
-/// Pixels coded with one wait mask before the next (larger) one is used.
-const WAIT_STEP_PIXELS: u32 = 2048;
-/// Largest wait-mask index: at most 63 pixels between model updates.
-const WAIT_INDEX_MAX: u32 = 6;
-/// Buckets per channel model (8 for 8 bpc, 5 used for 5 bpc).
-const BUCKETS: usize = 8;
-
-/// Adaptive state shared by the channels of a pass.
-struct Schedule {
-    /// Pixels still to code before the next model update.
-    wait: u32,
-    /// Position in [`WAIT_CHAOS`].
-    seed: u8,
-    /// Current wait-mask index (0..=[`WAIT_INDEX_MAX`]).
-    wait_index: u32,
-    /// Pixels left before the wait-mask index grows.
-    wait_left: u32,
-    /// Counter sum above which bucket counters are halved.
-    trigger: u32,
-    /// Run-length coder state (index into [`RUN_ORDER`]).
-    run_state: usize,
-}
-
-impl Schedule {
-    fn new() -> Self {
-        Schedule {
-            wait: 0,
-            seed: 0xff,
-            wait_index: 0,
-            wait_left: WAIT_STEP_PIXELS,
-            trigger: HALVING_TRIGGER[0],
-            run_state: 0,
-        }
-    }
-
-    /// The next pseudo-random wait, masked by the current wait mask.
-    #[inline]
-    fn next_wait(&mut self, mask: u32) -> u32 {
-        self.seed = self.seed.wrapping_add(1);
-        WAIT_CHAOS[self.seed as usize] & mask
-    }
-
-    fn advance_wait_index(&mut self) {
-        self.wait_index += 1;
-        self.trigger = HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
-        self.wait_left = WAIT_STEP_PIXELS;
-    }
-}
-
-/// Context model of one channel: per bucket, the accumulated code lengths
-/// each Golomb code would have produced, and the best code so far.
-struct Model {
-    counters: [[u32; MAX_CODES]; BUCKETS],
-    best: [u8; BUCKETS],
-}
 
 /// A decoding pass over `N` channels of `BPC` bits each.
 pub(super) struct Pass<const N: usize, const BPC: usize> {
@@ -88,11 +33,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
     const MASK: u32 = (1 << BPC) - 1;
 
     fn family() -> &'static Family {
-        if BPC == 8 {
-            &FAMILY_8BPC
-        } else {
-            &FAMILY_5BPC
-        }
+        family(BPC)
     }
 
     /// A fresh pass for rows of `width` pixels, channel `c` at bit `shifts[c]`.
@@ -109,10 +50,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             shifts,
             owned,
             residuals,
-            models: core::array::from_fn(|_| Model {
-                counters: [[0; MAX_CODES]; BUCKETS],
-                best: [(BPC - 1) as u8; BUCKETS],
-            }),
+            models: core::array::from_fn(|_| Model::new(BPC)),
             schedule: Schedule::new(),
         })
     }
@@ -135,32 +73,22 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         let width = cur.len();
         let mut pos = 0usize;
         loop {
-            let left = width - pos;
-            let s = &self.schedule;
-            let mask = (1u32 << s.wait_index) - 1;
-            let (end, last) = if s.wait_index < WAIT_INDEX_MAX && s.wait_left as usize <= left {
-                (pos + s.wait_left as usize, false)
-            } else {
-                (width, true)
-            };
+            let (end, last) = self.schedule.segment_end(pos, width);
             if end > pos {
                 let cur = &mut cur[..end];
                 match prev {
-                    None => self.segment::<true>(bits, &[], cur, pos, mask)?,
+                    None => self.segment::<true>(bits, &[], cur, pos)?,
                     Some(prev) => {
                         let prev = prev.get(..end).ok_or(bits.error("QUIC row too short"))?;
-                        self.segment::<false>(bits, prev, cur, pos, mask)?
+                        self.segment::<false>(bits, prev, cur, pos)?
                     }
                 }
             }
+            self.schedule.segment_done(end - pos, last);
             if last {
-                if self.schedule.wait_index < WAIT_INDEX_MAX {
-                    self.schedule.wait_left -= left as u32;
-                }
                 return Ok(());
             }
             pos = end;
-            self.schedule.advance_wait_index();
         }
     }
 
@@ -171,15 +99,13 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
     /// is flat and the last two pixels are equal.
     ///
     /// After each model update the next one comes a pseudo-random number of
-    /// pixels later (at most `mask`); the count left over carries into the
-    /// next segment.
+    /// pixels later; the count left over carries into the next segment.
     fn segment<const FIRST: bool>(
         &mut self,
         bits: &mut Bits<'_>,
         prev: &[u32],
         cur: &mut [u32],
         start: usize,
-        mask: u32,
     ) -> Result<(), WireError> {
         let end = cur.len();
         let family = Self::family();
@@ -189,7 +115,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         let same = |p: u32, q: u32| (p ^ q) & owned == 0;
         let Pass { residuals, models, schedule, .. } = self;
         // Residual slots 0..=end; slot i is the context of pixel i.
-        let mut res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
+        let res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
             let len = r.len().min(end + 1);
             &mut r[..len]
         });
@@ -205,8 +131,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 let predict: [u32; N] = $predict;
                 let mut vals = [0u32; N];
                 for c in 0..N {
-                    let bucket = family.bucket[$ctx[c] as usize] as usize % BUCKETS;
-                    let code = models[c].best[bucket] as usize;
+                    let code = models[c].code(family, $ctx[c]);
                     let (value, len) = family.decode(code, b.peek());
                     b.eat(len);
                     res[c][$i + 1] = value;
@@ -230,8 +155,8 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
-                schedule.wait = schedule.next_wait(mask);
-                update_models::<N, BPC>(family, models, &res, 0, schedule.trigger);
+                schedule.wait = schedule.next_wait();
+                update_models::<N, BPC, _>(models, &res, 0, schedule.trigger);
             }
             i = 1;
         }
@@ -277,52 +202,14 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 pixel!(i, ctx, core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1))
             };
             if i == stop {
-                update_models::<N, BPC>(family, models, &res, i, schedule.trigger);
-                stop = i + 1 + schedule.next_wait(mask) as usize;
+                update_models::<N, BPC, _>(models, &res, i, schedule.trigger);
+                stop = i + 1 + schedule.next_wait() as usize;
             }
             i += 1;
         }
         schedule.wait = (stop - end) as u32;
         *bits = b;
         Ok(())
-    }
-}
-
-/// Account pixel `i`'s residuals (`res[c][i + 1]`, context `res[c][i]`) in
-/// the models: add each code's codeword length to the bucket's counters,
-/// pick the code with the smallest sum (ties keep the larger code), and halve
-/// the counters once that sum passes `trigger`.
-fn update_models<const N: usize, const BPC: usize>(
-    family: &Family,
-    models: &mut [Model; N],
-    res: &[&mut [u8]; N],
-    i: usize,
-    trigger: u32,
-) {
-    for c in 0..N {
-        let (Some(&ctx), Some(&value)) = (res[c].get(i), res[c].get(i + 1)) else {
-            continue;
-        };
-        let model = &mut models[c];
-        let b = family.bucket[ctx as usize] as usize % BUCKETS;
-        let counters = &mut model.counters[b];
-        let lens = &family.code_len[value as usize];
-        let mut best = BPC - 1;
-        counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
-        let mut best_sum = counters[best];
-        for l in (0..BPC - 1).rev() {
-            counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
-            if counters[l] < best_sum {
-                best = l;
-                best_sum = counters[l];
-            }
-        }
-        model.best[b] = best as u8;
-        if best_sum > trigger {
-            for n in counters[..BPC].iter_mut() {
-                *n >>= 1;
-            }
-        }
     }
 }
 

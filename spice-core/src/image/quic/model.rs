@@ -1,0 +1,158 @@
+//! The adaptive state of a QUIC coding pass, common to coding and decoding:
+//! per-channel context models (which Golomb code each context bucket uses)
+//! and the schedule that decides when models are updated and how rows are
+//! cut into segments.
+//!
+//! Owns state transitions only; it reads no input and must not depend on
+//! anything outside `family`, so that the reference-checked test encoder can
+//! share it.
+
+use super::family::{Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, MAX_CODES, WAIT_CHAOS};
+
+/// Pixels coded with one wait mask before the next (larger) one is used.
+const WAIT_STEP_PIXELS: u32 = 2048;
+/// Largest wait-mask index: at most 63 pixels between model updates.
+const WAIT_INDEX_MAX: u32 = 6;
+/// Buckets per channel model (8 for 8 bpc, 5 used for 5 bpc).
+pub(super) const BUCKETS: usize = 8;
+
+/// The code family for channels of `bpc` bits (8, or 5 for RGB16).
+pub(super) fn family(bpc: usize) -> &'static Family {
+    if bpc == 8 {
+        &FAMILY_8BPC
+    } else {
+        &FAMILY_5BPC
+    }
+}
+
+/// Adaptive state shared by the channels of a pass.
+pub(super) struct Schedule {
+    /// Pixels still to code before the next model update.
+    pub(super) wait: u32,
+    /// Position in [`WAIT_CHAOS`].
+    seed: u8,
+    /// Current wait-mask index (0..=[`WAIT_INDEX_MAX`]).
+    wait_index: u32,
+    /// Pixels left before the wait-mask index grows.
+    wait_left: u32,
+    /// Counter sum above which bucket counters are halved.
+    pub(super) trigger: u32,
+    /// Run-length coder state (index into `RUN_ORDER`).
+    pub(super) run_state: usize,
+}
+
+impl Schedule {
+    /// The state at the start of an image.
+    pub(super) fn new() -> Self {
+        Schedule {
+            wait: 0,
+            seed: 0xff,
+            wait_index: 0,
+            wait_left: WAIT_STEP_PIXELS,
+            trigger: HALVING_TRIGGER[0],
+            run_state: 0,
+        }
+    }
+
+    /// The next pseudo-random wait, masked by the current wait mask.
+    #[inline]
+    pub(super) fn next_wait(&mut self) -> u32 {
+        self.seed = self.seed.wrapping_add(1);
+        WAIT_CHAOS[self.seed as usize] & self.wait_mask()
+    }
+
+    /// Largest wait between two model updates in the current segment.
+    pub(super) fn wait_mask(&self) -> u32 {
+        (1u32 << self.wait_index) - 1
+    }
+
+    /// Where the segment starting at `pos` of a `width`-pixel row ends, and
+    /// whether it is the row's last: a new segment (with a larger wait mask)
+    /// starts every 2048 pixels until the largest mask is reached.
+    pub(super) fn segment_end(&self, pos: usize, width: usize) -> (usize, bool) {
+        let left = width - pos;
+        if self.wait_index < WAIT_INDEX_MAX && self.wait_left as usize <= left {
+            (pos + self.wait_left as usize, false)
+        } else {
+            (width, true)
+        }
+    }
+
+    /// Account a coded segment of `len` pixels ([`Self::segment_end`] said
+    /// whether it was the `last` of its row).
+    pub(super) fn segment_done(&mut self, len: usize, last: bool) {
+        if !last {
+            self.wait_index += 1;
+            self.trigger = HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
+            self.wait_left = WAIT_STEP_PIXELS;
+        } else if self.wait_index < WAIT_INDEX_MAX {
+            // `len < wait_left` here, or the segment would not be the last.
+            self.wait_left -= len as u32;
+        }
+    }
+}
+
+/// Context model of one channel: per bucket, the accumulated code lengths
+/// each Golomb code would have produced, and the best code so far.
+pub(super) struct Model {
+    counters: [[u32; MAX_CODES]; BUCKETS],
+    /// The code to use in each bucket.
+    pub(super) best: [u8; BUCKETS],
+}
+
+impl Model {
+    /// A fresh model for `bpc`-bit channels (every bucket starts on the
+    /// largest code).
+    pub(super) fn new(bpc: usize) -> Self {
+        Model { counters: [[0; MAX_CODES]; BUCKETS], best: [(bpc - 1) as u8; BUCKETS] }
+    }
+
+    /// The code for a pixel whose context (previous residual) is `ctx`.
+    #[inline(always)]
+    pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
+        self.best[family.bucket[ctx as usize] as usize % BUCKETS] as usize
+    }
+
+    /// Account a residual `value` coded in context `ctx`: add each code's
+    /// codeword length to the bucket's counters, pick the code with the
+    /// smallest sum (ties keep the larger code), and halve the counters once
+    /// that sum passes `trigger`.
+    pub(super) fn update<const BPC: usize>(&mut self, family: &Family, ctx: u8, value: u8, trigger: u32) {
+        let b = family.bucket[ctx as usize] as usize % BUCKETS;
+        let counters = &mut self.counters[b];
+        let lens = &family.code_len[value as usize];
+        let mut best = BPC - 1;
+        counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
+        let mut best_sum = counters[best];
+        for l in (0..BPC - 1).rev() {
+            counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
+            if counters[l] < best_sum {
+                best = l;
+                best_sum = counters[l];
+            }
+        }
+        self.best[b] = best as u8;
+        if best_sum > trigger {
+            for n in counters[..BPC].iter_mut() {
+                *n >>= 1;
+            }
+        }
+    }
+}
+
+/// Update every channel's model with pixel `i`'s residuals, where
+/// `res[c][i]` is the context and `res[c][i + 1]` the residual.
+pub(super) fn update_models<const N: usize, const BPC: usize, R: AsRef<[u8]>>(
+    models: &mut [Model; N],
+    res: &[R; N],
+    i: usize,
+    trigger: u32,
+) {
+    let family = family(BPC);
+    for (model, row) in models.iter_mut().zip(res) {
+        let row = row.as_ref();
+        if let (Some(&ctx), Some(&value)) = (row.get(i), row.get(i + 1)) {
+            model.update::<BPC>(family, ctx, value, trigger);
+        }
+    }
+}
