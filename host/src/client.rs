@@ -12,13 +12,15 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use spice_core::enums::*;
 use spice_core::error::channel_name;
-use spice_core::keymap::keys;
 use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
+
+/// Pause between typed characters (`--type`).
+const KEY_INTERVAL: Duration = Duration::from_millis(25);
 
 /// What a reader thread reports.
 enum Input {
@@ -91,6 +93,8 @@ struct Client {
     frames: u64,
     last_change: Instant,
     typed: bool,
+    to_type: VecDeque<char>,
+    next_key: Instant,
 }
 
 fn read_password(args: &Args) -> Result<Vec<u8>, String> {
@@ -122,7 +126,13 @@ pub fn run(args: Args) -> Result<(), String> {
         frames: 0,
         last_change: Instant::now(),
         typed: false,
+        to_type: VecDeque::new(),
+        next_key: Instant::now(),
     };
+    if let Some(t) = &c.args.type_text {
+        c.to_type = t.chars().chain(['\n']).collect();
+    }
+    c.typed = c.to_type.is_empty();
     let main = c.session.main_handle();
     c.attach(main)?;
     let r = c.run_loop(&rx);
@@ -228,7 +238,9 @@ impl Client {
                     }
                 }
                 Event::Notify { channel_type, channel_id, text, .. } => {
-                    eprintln!("barespice-host: server notice on {} channel {channel_id}: {text}", channel_name(channel_type));
+                    if self.args.log {
+                        eprintln!("barespice-host: server notice on {} channel {channel_id}: {text}", channel_name(channel_type));
+                    }
                 }
                 Event::MouseMode { supported, current } => {
                     if self.args.log {
@@ -292,21 +304,20 @@ impl Client {
                 self.frames += 1;
                 self.last_change = Instant::now();
             }
-            if self.frames > 0 && !self.typed {
-                if let Some(text) = self.args.type_text.clone() {
-                    if self.session.inputs_ready() {
-                        let skipped = self.session.type_text(&text).map_err(|e| e.to_string())?;
+            if self.frames > 0 && !self.typed && self.session.inputs_ready() && Instant::now() >= self.next_key {
+                // One character per KEY_INTERVAL: the guest's PS/2 queue is
+                // small and silently drops scancodes sent in a burst.
+                match self.to_type.pop_front() {
+                    Some(c) => {
+                        let skipped = self.session.type_text(c.encode_utf8(&mut [0; 4])).map_err(|e| e.to_string())?;
                         if skipped > 0 {
-                            eprintln!("barespice-host: warning: {skipped} characters have no US key and were skipped");
+                            eprintln!("barespice-host: warning: no US key for {c:?}; skipped");
                         }
-                        self.session.key_down(keys::ENTER).map_err(|e| e.to_string())?;
-                        self.session.key_up(keys::ENTER).map_err(|e| e.to_string())?;
                         self.flush()?;
-                        self.typed = true;
+                        self.next_key = Instant::now() + KEY_INTERVAL;
                         self.last_change = Instant::now();
                     }
-                } else {
-                    self.typed = true;
+                    None => self.typed = true,
                 }
             }
             if self.frames > 0 && self.typed && self.last_change.elapsed() >= self.args.idle {
@@ -355,19 +366,10 @@ impl Client {
                 c.shape.as_ref().map(|s| (s.width, s.height)));
         }
         if let Some(d) = self.session.display(0) {
-            eprintln!("barespice-host: display 0: {d:?}", d = DisplaySummary(d));
-        }
-    }
-}
-
-/// Short debug view of a display handler for the summary.
-struct DisplaySummary<'a>(&'a spice_core::display::Display);
-
-impl std::fmt::Debug for DisplaySummary<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.primary() {
-            Some(s) => write!(f, "primary {}x{} format {}", s.width, s.height, s.format),
-            None => write!(f, "no primary surface"),
+            if let Some(s) = d.primary() {
+                eprintln!("barespice-host: display 0: primary {}x{} format {}", s.width, s.height, s.format);
+            }
+            eprintln!("barespice-host: display 0: {:?}", d.stats());
         }
     }
 }
