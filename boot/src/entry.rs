@@ -65,7 +65,8 @@ _start:
     msr     elr_el2, x1
     eret
 
-4:  cmp     x21, #1
+4:  mrs     x1, CurrentEL            // x21 keeps the entry EL (2 after the drop above)
+    cmp     x1, #(1 << 2)
     b.ne    3b                       // EL3 or EL0 entry is not supported: park
 
     // ---- EL1: FP/NEON on before any Rust code (LLVM uses q registers in memcpy) ----

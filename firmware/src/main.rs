@@ -84,6 +84,9 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     barespice_board::executor::run(move |spawner: Spawner| {
         spawner.spawn(presenter::task().expect("presenter task"));
         spawner.spawn(input::task(board.input).expect("input task"));
+        if let Some(service) = board.service {
+            spawner.spawn(board_service(service).expect("board service task"));
+        }
         let Some(nic) = board.nic else {
             status::failed(Step::Link, "no network interface found", "the network hardware (QEMU: -device virtio-net-device)");
             return;
@@ -105,6 +108,12 @@ fn main(info: barespice_boot::BootInfo) -> ! {
 }
 
 use alloc::string::String;
+
+/// The board's own background work (the USB host stack on the Raspberry Pis).
+#[embassy_executor::task]
+async fn board_service(service: core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()>>>) {
+    service.await
+}
 
 /// Without a usable configuration: still bring the network up, so the
 /// status screen shows what works.

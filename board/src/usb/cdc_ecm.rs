@@ -77,7 +77,7 @@ pub async fn probe(
                 mac
             );
             let channels = [rx.ch, tx.ch, notify.as_ref().map_or(rx.ch, |p| p.ch)];
-            Ok(Ok(Box::new(Ecm { address: dev.address, rx, tx, notify, channels, runner, zlp_pending: false })))
+            Ok(Ok(Box::new(Ecm { address: dev.address, rx, tx, notify, channels, runner, zlp_pending: false, link_up: true })))
         }
         Err(e) => Err((e, runner)),
     }
@@ -154,6 +154,7 @@ struct Ecm {
     channels: [u8; 3],
     runner: NetRunner,
     zlp_pending: bool,
+    link_up: bool,
 }
 
 impl ClassDriver for Ecm {
@@ -220,12 +221,16 @@ impl ClassDriver for Ecm {
                 let b = p.buf.as_slice();
                 if n >= 8 && b[1] == NOTIFY_NETWORK_CONNECTION {
                     let up = b[2] != 0;
-                    defmt::info!("usb: ecm link {}", if up { "up" } else { "down" });
-                    self.runner.set_link_state(if up {
-                        embassy_net_driver::LinkState::Up
-                    } else {
-                        embassy_net_driver::LinkState::Down
-                    });
+                    // Devices repeat the notification; log changes only.
+                    if up != self.link_up {
+                        self.link_up = up;
+                        defmt::info!("usb: ecm link {}", if up { "up" } else { "down" });
+                        self.runner.set_link_state(if up {
+                            embassy_net_driver::LinkState::Up
+                        } else {
+                            embassy_net_driver::LinkState::Down
+                        });
+                    }
                 }
             }
         }
