@@ -62,7 +62,7 @@ def _photo(w, h, k, rnd):
     sun_layer.paste(glow, (sx, sy))
     img = Image.composite(Image.new("RGB", (w, h), _hsv(hue + 0.12, 0.35, 1.0)), img, sun_layer)
     # Hills: a few ridges drawn small and scaled up so their edges are soft.
-    sw, sh = max(4, w // 8), max(4, h // 8)
+    sw, sh = max(4, w // 2), max(4, h // 2)
     for layer in range(3):
         ridge = Image.new("L", (sw, sh), 0)
         d = ImageDraw.Draw(ridge)
@@ -83,8 +83,8 @@ def _photo(w, h, k, rnd):
     # Grain: coarse blurred texture plus fine per-pixel noise, different in each channel.
     chans = []
     for c in range(3):
-        coarse = Image.effect_noise((max(1, w // 3), max(1, h // 3)), 40).resize((w, h), Image.BICUBIC)
-        fine = Image.effect_noise((w, h), 10 + 3 * c)
+        coarse = Image.effect_noise((max(1, w // 6), max(1, h // 6)), 16).resize((w, h), Image.BICUBIC)
+        fine = Image.effect_noise((w, h), 3 + c)
         chans.append(ImageChops.add(coarse, fine, scale=2.0))
     grain = Image.merge("RGB", chans)
     return ImageChops.add(img, grain, scale=1.0, offset=-128)
