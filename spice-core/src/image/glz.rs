@@ -23,46 +23,25 @@
 //! Units are pixels for RGB types and bytes for palette types. The server
 //! only matches images of the same LZ type.
 
+use super::bitmap::expand_indexed;
+use super::lz::{
+    rgb555_to_xrgb, LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE,
+    LZ_IMAGE_TYPE_PLT4_LE, LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24,
+    LZ_IMAGE_TYPE_RGB32, LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
+};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-/// `LZ_MAGIC` (lz_common.h): ASCII "LZ  " read as a big-endian u32.
-pub const LZ_MAGIC: u32 = 0x2020_5a4c;
-/// `LZ_VERSION` (lz_common.h): major 1, minor 1.
-pub const LZ_VERSION: u32 = 0x0001_0001;
-/// `LZ_IMAGE_TYPE_MASK`: the low bits of the type byte hold the LZ image type.
-pub const LZ_IMAGE_TYPE_MASK: u8 = 0x0f;
+/// `LZ_IMAGE_TYPE_MASK` (lz_common.h): the low bits of the GLZ type byte
+/// hold the LZ image type.
+const LZ_IMAGE_TYPE_MASK: u8 = 0x0f;
 /// `LZ_IMAGE_TYPE_LOG`: the top-down flag sits above this many type bits.
-pub const LZ_IMAGE_TYPE_LOG: u8 = 4;
-/// `LZ_IMAGE_TYPE_PLT1_LE`: 1 bit per pixel, palette, first pixel in bit 0.
-pub const LZ_IMAGE_TYPE_PLT1_LE: u8 = 1;
-/// `LZ_IMAGE_TYPE_PLT1_BE`: 1 bit per pixel, palette, first pixel in bit 7.
-pub const LZ_IMAGE_TYPE_PLT1_BE: u8 = 2;
-/// `LZ_IMAGE_TYPE_PLT4_LE`: 4 bits per pixel, palette, first pixel in the low nibble.
-pub const LZ_IMAGE_TYPE_PLT4_LE: u8 = 3;
-/// `LZ_IMAGE_TYPE_PLT4_BE`: 4 bits per pixel, palette, first pixel in the high nibble.
-pub const LZ_IMAGE_TYPE_PLT4_BE: u8 = 4;
-/// `LZ_IMAGE_TYPE_PLT8`: 8 bits per pixel, palette.
-pub const LZ_IMAGE_TYPE_PLT8: u8 = 5;
-/// `LZ_IMAGE_TYPE_RGB16`: x1r5g5b5.
-pub const LZ_IMAGE_TYPE_RGB16: u8 = 6;
-/// `LZ_IMAGE_TYPE_RGB24`: b, g, r bytes.
-pub const LZ_IMAGE_TYPE_RGB24: u8 = 7;
-/// `LZ_IMAGE_TYPE_RGB32`: b, g, r, pad bytes.
-pub const LZ_IMAGE_TYPE_RGB32: u8 = 8;
-/// `LZ_IMAGE_TYPE_RGBA`: RGB32 stream followed by an alpha stream.
-pub const LZ_IMAGE_TYPE_RGBA: u8 = 9;
-/// `LZ_IMAGE_TYPE_XXXA`: alpha only (used by LZ for JPEG_ALPHA, never by GLZ).
-pub const LZ_IMAGE_TYPE_XXXA: u8 = 10;
-/// `LZ_IMAGE_TYPE_A8`: 8-bit alpha (LZ only).
-pub const LZ_IMAGE_TYPE_A8: u8 = 11;
+const LZ_IMAGE_TYPE_LOG: u8 = 4;
 /// `MAX_COPY` (lz_common.h): control bytes below this announce literals.
-pub const MAX_COPY: u8 = 32;
-/// `LZ_MAX_WINDOW_SIZE` (lz_common.h): the largest dictionary window, in pixels.
-pub const LZ_MAX_WINDOW_SIZE: u32 = 1 << 25;
+const MAX_COPY: usize = 32;
 
 /// Size of the GLZ header: magic, version, type byte, width, height,
 /// stride, id (u64), win_head_dist.
@@ -76,8 +55,8 @@ const MAX_UNITS_PER_BYTE: usize = 255;
 /// The parsed GLZ header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GlzHeader {
-    /// `LZ_IMAGE_TYPE_*`.
-    pub image_type: u8,
+    /// `LZ_IMAGE_TYPE_*` (see [`lz`](super::lz)).
+    pub image_type: u32,
     /// Rows are stored top row first.
     pub top_down: bool,
     /// Width in pixels.
@@ -104,7 +83,7 @@ impl GlzHeader {
             return Err(WireError::new(4, "GLZ: unsupported version"));
         }
         let tb = inp.byte()?;
-        let image_type = tb & LZ_IMAGE_TYPE_MASK;
+        let image_type = (tb & LZ_IMAGE_TYPE_MASK) as u32;
         let h = GlzHeader {
             image_type,
             top_down: (tb >> LZ_IMAGE_TYPE_LOG) != 0,
@@ -155,7 +134,7 @@ impl GlzHeader {
 }
 
 /// Pixels per byte for palette LZ types, `None` for RGB types.
-fn plt_pixels_per_byte(image_type: u8) -> Option<u32> {
+fn plt_pixels_per_byte(image_type: u32) -> Option<u32> {
     match image_type {
         LZ_IMAGE_TYPE_PLT1_LE | LZ_IMAGE_TYPE_PLT1_BE => Some(8),
         LZ_IMAGE_TYPE_PLT4_LE | LZ_IMAGE_TYPE_PLT4_BE => Some(2),
@@ -233,10 +212,10 @@ trait Pass {
     }
 }
 
-/// Opaque pixel from b, g, r.
+/// 0x00RRGGBB from b, g, r.
 #[inline(always)]
 fn bgr(b: u8, g: u8, r: u8) -> u32 {
-    0xff00_0000 | (r as u32) << 16 | (g as u32) << 8 | b as u32
+    (r as u32) << 16 | (g as u32) << 8 | b as u32
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
@@ -253,16 +232,6 @@ impl Pass for Rgb32Pass {
     }
 }
 
-/// Expand an x1r5g5b5 pixel to opaque 0xFFRRGGBB.
-#[inline(always)]
-pub fn rgb555_to_argb(v: u16) -> u32 {
-    let c5 = |x: u16| -> u8 {
-        let x = (x & 0x1f) as u8;
-        (x << 3) | (x >> 2)
-    };
-    bgr(c5(v), c5(v >> 5), c5(v >> 10))
-}
-
 /// RGB16: 2 bytes per literal, the 16-bit pixel big-endian.
 struct Rgb16Pass;
 impl Pass for Rgb16Pass {
@@ -271,7 +240,7 @@ impl Pass for Rgb16Pass {
     fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError> {
         let src = inp.take(out.len() * 2)?;
         for (o, c) in out.iter_mut().zip(src.chunks_exact(2)) {
-            *o = rgb555_to_argb(u16::from_be_bytes([c[0], c[1]]));
+            *o = rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]));
         }
         Ok(())
     }
@@ -318,7 +287,7 @@ impl Pass for AlphaPass {
 /// A decoded image kept for later references.
 #[derive(Debug)]
 struct WindowImage {
-    image_type: u8,
+    image_type: u32,
     /// Decoded units in stream order (rows as the encoder saw them).
     units: Box<[u32]>,
     gross_pixels: u64,
@@ -481,7 +450,7 @@ fn decode_pass<P: Pass>(
     loop {
         let at = inp.pos;
         let ctrl = inp.byte()? as usize;
-        if ctrl < MAX_COPY as usize {
+        if ctrl < MAX_COPY {
             let n = ctrl + 1;
             let dst = out
                 .get_mut(op..op + n)
@@ -565,33 +534,25 @@ fn copy_rows(src: &[u32], dst: &mut [u32], width: usize, top_down: bool) {
     }
 }
 
-/// Turn decoded palette bytes (rows of `stride` bytes) into pixels.
+/// Turn decoded palette bytes (rows of `stride` bytes) into pixels; an
+/// index beyond the palette gives black (as for LZ_PLT and BITMAP).
 fn expand_palette(units: &[u32], h: &GlzHeader, palette: &[u32]) -> Result<Image, WireError> {
     let (w, height, stride) = (h.width as usize, h.height as usize, h.stride as usize);
     let mut pixels = alloc_pixels(h.width, h.height)?;
-    let (bits, msb_first): (u32, bool) = match h.image_type {
+    let (bits, msb_first) = match h.image_type {
         LZ_IMAGE_TYPE_PLT1_LE => (1, false),
         LZ_IMAGE_TYPE_PLT1_BE => (1, true),
         LZ_IMAGE_TYPE_PLT4_LE => (4, false),
         LZ_IMAGE_TYPE_PLT4_BE => (4, true),
         _ => (8, false),
     };
-    let per_byte = (8 / bits) as usize;
-    let mask = (1u32 << bits) - 1;
-    for y in 0..height {
+    let mut row = alloc::vec![0u8; stride];
+    for (y, out) in pixels.chunks_exact_mut(w).enumerate() {
         let src_row = if h.top_down { y } else { height - 1 - y };
-        let row = &units[src_row * stride..src_row * stride + stride];
-        let out = &mut pixels[y * w..y * w + w];
-        for (x, o) in out.iter_mut().enumerate() {
-            let byte = row[x / per_byte];
-            let slot = (x % per_byte) as u32;
-            let shift = if msb_first { 8 - bits * (slot + 1) } else { bits * slot };
-            let idx = ((byte >> shift) & mask) as usize;
-            let c = palette
-                .get(idx)
-                .ok_or(WireError::new(GLZ_HEADER_LEN, "GLZ: palette index out of range"))?;
-            *o = 0xff00_0000 | (c & 0x00ff_ffff);
+        for (b, &u) in row.iter_mut().zip(&units[src_row * stride..src_row * stride + stride]) {
+            *b = u as u8;
         }
+        expand_indexed(&row, bits, msb_first, palette, out);
     }
     Ok(Image { width: h.width, height: h.height, pixels, has_alpha: false })
 }
@@ -642,14 +603,15 @@ mod tests {
     //! encoder (`glz-encode*.c`) writes it; expected pixels come from the
     //! literal bytes, never from running this decoder.
     use super::*;
+    use crate::image::lz::{LZ_IMAGE_TYPE_A8, LZ_IMAGE_TYPE_XXXA};
     use alloc::vec;
 
     /// A GLZ header for `image_type` (with the top-down bit when asked).
-    fn header(image_type: u8, top_down: bool, w: u32, h: u32, stride: u32, id: u64, whd: u32) -> Vec<u8> {
+    fn header(image_type: u32, top_down: bool, w: u32, h: u32, stride: u32, id: u64, whd: u32) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&LZ_MAGIC.to_be_bytes());
         v.extend_from_slice(&LZ_VERSION.to_be_bytes());
-        v.push(image_type | if top_down { 1 << LZ_IMAGE_TYPE_LOG } else { 0 });
+        v.push(image_type as u8 | if top_down { 1 << LZ_IMAGE_TYPE_LOG } else { 0 });
         v.extend_from_slice(&w.to_be_bytes());
         v.extend_from_slice(&h.to_be_bytes());
         v.extend_from_slice(&stride.to_be_bytes());
@@ -666,8 +628,8 @@ mod tests {
         v
     }
 
-    const A: u32 = 0xff11_2233;
-    const B: u32 = 0xff44_5566;
+    const A: u32 = 0x0011_2233;
+    const B: u32 = 0x0044_5566;
     // Literal byte order is b, g, r.
     const A_BGR: [u8; 3] = [0x33, 0x22, 0x11];
     const B_BGR: [u8; 3] = [0x66, 0x55, 0x44];
@@ -788,9 +750,9 @@ mod tests {
         let mut bad = good.clone();
         bad[7] = 2;
         assert_eq!(w.decode(&bad, None).unwrap_err().reason, "GLZ: unsupported version");
-        for t in [0u8, LZ_IMAGE_TYPE_XXXA, LZ_IMAGE_TYPE_A8, 15] {
+        for t in [0, LZ_IMAGE_TYPE_XXXA, LZ_IMAGE_TYPE_A8, 15] {
             let mut bad = good.clone();
-            bad[8] = t;
+            bad[8] = t as u8;
             assert_eq!(w.decode(&bad, None).unwrap_err().reason, "GLZ: unsupported image type");
         }
         // Huge sizes are refused before any allocation.
@@ -877,14 +839,14 @@ mod tests {
         v.extend_from_slice(&[2, 0x7c, 0x00, 0x03, 0xe0, 0x42, 0x10]);
         v.extend_from_slice(&[2 << 5, 0x00, 0x00]);
         let img = GlzWindow::new(1 << 20).decode(&v, None).unwrap();
-        let grey = 0xff84_8484; // 16 -> (16 << 3) | (16 >> 2) = 0x84
-        assert_eq!(img.pixels, vec![0xffff_0000, 0xff00_ff00, grey, grey, grey, grey]);
+        let grey = 0x0084_8484; // 16 -> (16 << 3) | (16 >> 2) = 0x84
+        assert_eq!(img.pixels, vec![0x00ff_0000, 0x0000_ff00, grey, grey, grey, grey]);
     }
 
     #[test]
     fn palette_types_expand_through_the_palette() {
         let pal = [0x0011_2233, 0x0044_5566, 0x0077_8899, 0x00aa_bbcc];
-        let (p0, p1, p2, p3) = (0xff11_2233, 0xff44_5566, 0xff77_8899, 0xffaa_bbcc);
+        let (p0, p1, p2, p3) = (0x0011_2233, 0x0044_5566, 0x0077_8899, 0x00aa_bbcc);
         let mut w = GlzWindow::new(1 << 20);
         // PLT8, bottom-up, 2x2 (stride 2): stream rows are bottom first.
         let mut v = header(LZ_IMAGE_TYPE_PLT8, false, 2, 2, 2, 0, 0);
@@ -906,10 +868,10 @@ mod tests {
         let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 5, 1, 5, 4, 0);
         v.extend_from_slice(&[1, 1, 2, 1 << 5 | 1, 0x00, 0x00]);
         assert_eq!(w.decode(&v, Some(&pal)).unwrap().pixels, vec![p1, p2, p1, p2, p1]);
-        // An index beyond the palette.
-        let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 1, 1, 1, 5, 0);
-        v.extend_from_slice(&[0, 9]);
-        assert_eq!(w.decode(&v, Some(&pal)).unwrap_err().reason, "GLZ: palette index out of range");
+        // An index beyond the palette gives black, as for LZ_PLT and BITMAP.
+        let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 2, 1, 2, 5, 0);
+        v.extend_from_slice(&[1, 9, 1]);
+        assert_eq!(w.decode(&v, Some(&pal)).unwrap().pixels, vec![0, p1]);
     }
 
     #[test]

@@ -7,17 +7,19 @@
 //! followed by an LZ4 *block* (not frame). Blocks are decoded as one stream:
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
-//! bitmap's rows, `width * bytes_per_pixel` each, without padding.
+//! bitmap's rows, `width * bytes_per_pixel` each, without padding, which
+//! `bitmap` then converts like any raw BITMAP.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
 //! outside a buffer, or allocate more than the image the descriptor names
 //! and the data could possibly encode. It does not draw.
 
-use super::glz::rgb555_to_argb;
-use super::{alloc_pixels, Image};
+use super::bitmap::{self, BitmapInfo};
+use super::{Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
-    SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
+    SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT,
+    SPICE_BITMAP_FMT_RGBA,
 };
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -39,8 +41,11 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
         SPICE_BITMAP_FMT_32BIT | SPICE_BITMAP_FMT_RGBA => 4,
         _ => return Err(WireError::new(1, "LZ4: unsupported bitmap format")),
     };
-    let mut pixels = alloc_pixels(width, height)?;
-    let total = pixels.len() * bpp;
+    let n = (width as usize).saturating_mul(height as usize);
+    if n == 0 || n > MAX_IMAGE_PIXELS {
+        return Err(WireError::new(0, "LZ4: image size out of range"));
+    }
+    let total = n * bpp;
     if total > data.len().saturating_mul(MAX_EXPANSION) {
         return Err(WireError::new(0, "LZ4: image larger than its data can encode"));
     }
@@ -68,8 +73,9 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     if op != total {
         return Err(WireError::new(pos, "LZ4: decoded size differs from the image size"));
     }
-    rows_to_pixels(&bytes, &mut pixels, width as usize, format as u32, top_down != 0);
-    Ok(Image { width, height, pixels, has_alpha: format as u32 == SPICE_BITMAP_FMT_RGBA })
+    let flags = if top_down != 0 { SPICE_BITMAP_FLAGS_TOP_DOWN as u8 } else { 0 };
+    let info = BitmapInfo { format, flags, width, height, stride: width * bpp as u32 };
+    bitmap::decode(&info, &bytes, None)
 }
 
 /// Read an LZ4 length extension (bytes of 255 continue) onto `len`.
@@ -155,54 +161,6 @@ fn copy_match(out: &mut [u8], op: usize, offset: usize, len: usize) {
     }
 }
 
-/// Convert rows of a raw RGB bitmap (`SPICE_BITMAP_FMT_16BIT`, `24BIT`,
-/// `32BIT` or `RGBA`, no padding, stream order) to 0xAARRGGBB pixels, top
-/// row first. `bytes` must hold `pixels.len()` pixels of the format.
-pub fn rows_to_pixels(bytes: &[u8], pixels: &mut [u32], width: usize, format: u32, top_down: bool) {
-    let bpp = match format {
-        SPICE_BITMAP_FMT_16BIT => 2,
-        SPICE_BITMAP_FMT_24BIT => 3,
-        _ => 4,
-    };
-    let row_bytes = width * bpp;
-    if width == 0 {
-        return;
-    }
-    let rows = pixels.chunks_exact_mut(width);
-    let src_rows = bytes.chunks_exact(row_bytes);
-    let convert = |dst: &mut [u32], src: &[u8]| match format {
-        SPICE_BITMAP_FMT_16BIT => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = rgb555_to_argb(u16::from_le_bytes([s[0], s[1]]));
-            }
-        }
-        SPICE_BITMAP_FMT_24BIT => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(3)) {
-                *d = 0xff00_0000 | (s[2] as u32) << 16 | (s[1] as u32) << 8 | s[0] as u32;
-            }
-        }
-        SPICE_BITMAP_FMT_RGBA => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            }
-        }
-        _ => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = 0xff00_0000 | u32::from_le_bytes([s[0], s[1], s[2], 0]);
-            }
-        }
-    };
-    if top_down {
-        for (d, s) in rows.zip(src_rows) {
-            convert(d, s);
-        }
-    } else {
-        for (d, s) in rows.zip(src_rows.rev()) {
-            convert(d, s);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Payloads built by hand from the LZ4 block format (token: literal
@@ -232,7 +190,7 @@ mod tests {
         b.extend_from_slice(&[4, 0, 0x40]);
         b.extend_from_slice(&Q);
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
-        assert_eq!(img.pixels, vec![0xff11_2233, 0xff11_2233, 0xff11_2233, 0xff44_5566]);
+        assert_eq!(img.pixels, vec![0x0011_2233, 0x0011_2233, 0x0011_2233, 0x0044_5566]);
         assert!(!img.has_alpha);
         // RGBA keeps the fourth byte as alpha.
         let img = decode(&payload(1, SPICE_BITMAP_FMT_RGBA, &[&b]), 2, 2).unwrap();
@@ -240,7 +198,7 @@ mod tests {
         assert!(img.has_alpha);
         // Bottom-up: the last row in the stream is the top row.
         let img = decode(&payload(0, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
-        assert_eq!(img.pixels, vec![0xff11_2233, 0xff44_5566, 0xff11_2233, 0xff11_2233]);
+        assert_eq!(img.pixels, vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0011_2233]);
     }
 
     #[test]
@@ -251,7 +209,7 @@ mod tests {
         // No literals, match of 8 at offset 8 (into block 1), then an empty literal run.
         let b2 = [0x04, 8, 0, 0x00];
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b2]), 4, 1).unwrap();
-        assert_eq!(img.pixels, vec![0xff11_2233, 0xff44_5566, 0xff11_2233, 0xff44_5566]);
+        assert_eq!(img.pixels, vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0044_5566]);
     }
 
     #[test]
@@ -259,16 +217,16 @@ mod tests {
         // RGB24: 3 literal bytes then a match of 3 * 99 at offset 3 (15 + 4 + 278: ext 255, 23).
         let b = [0x3f, 0x01, 0x02, 0x03, 3, 0, 255, 23, 0x00];
         let img = decode(&payload(1, SPICE_BITMAP_FMT_24BIT, &[&b]), 100, 1).unwrap();
-        assert_eq!(img.pixels, vec![0xff03_0201; 100]);
+        assert_eq!(img.pixels, vec![0x0003_0201; 100]);
         // RGB16 little-endian x1r5g5b5: 0x7c00 red, 0x001f blue.
         let b = [0x40, 0x00, 0x7c, 0x1f, 0x00];
         let img = decode(&payload(1, SPICE_BITMAP_FMT_16BIT, &[&b]), 2, 1).unwrap();
-        assert_eq!(img.pixels, vec![0xffff_0000, 0xff00_00ff]);
+        assert_eq!(img.pixels, vec![0x00ff_0000, 0x0000_00ff]);
         // Literal length with extension: 15 + 1 = 16 bytes.
         let mut b = vec![0xf0, 1];
         b.extend_from_slice(&[7; 16]);
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 4, 1).unwrap();
-        assert_eq!(img.pixels, vec![0xff07_0707; 4]);
+        assert_eq!(img.pixels, vec![0x0007_0707; 4]);
     }
 
     #[test]
@@ -290,7 +248,8 @@ mod tests {
         assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 2, 1), "LZ4: decoded size differs from the image size");
         // Header sizes the data cannot fill are refused before allocating.
         assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 4096, 4096), "LZ4: image larger than its data can encode");
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 5000, 5000), "image too large");
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 5000, 5000), "LZ4: image size out of range");
+        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 0, 5), "LZ4: image size out of range");
         // A decoding error reports the offset in the whole payload.
         let e = decode(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1).unwrap_err();
         assert_eq!(e.offset, 2 + 4 + 2);
