@@ -448,30 +448,48 @@ impl Surface {
             // source position of the destination pixel centre, minus 0.5
             (((p as i64 - b0 as i64) * 2 + 1) * a * 65536) / (2 * b) - 32768 + ((a0 as i64) << 16)
         };
-        let sample = |fx: i64, fy: i64| -> u32 {
-            let cx = |v: i64| v.clamp(sa.left as i64, sa.right as i64 - 1) as usize;
-            let cy = |v: i64| v.clamp(sa.top as i64, sa.bottom as i64 - 1) as usize;
-            match mode {
-                ScaleMode::Nearest => {
-                    let x = cx((fx + 32768) >> 16);
-                    let y = cy((fy + 32768) >> 16);
-                    src.pixels[y * sw + x]
-                }
-                ScaleMode::Interpolate => {
-                    let (x0, y0) = (fx >> 16, fy >> 16);
-                    let (wx, wy) = ((fx & 0xffff) as u32 >> 8, (fy & 0xffff) as u32 >> 8);
-                    let (xa, xb, ya, yb) = (cx(x0), cx(x0 + 1), cy(y0), cy(y0 + 1));
-                    let p = |x: usize, y: usize| src.pixels[y * sw + x];
-                    bilerp(p(xa, ya), p(xb, ya), p(xa, yb), p(xb, yb), wx, wy)
-                }
-            }
-        };
+        let cx = |v: i64| v.clamp(sa.left as i64, sa.right as i64 - 1) as usize;
+        let cy = |v: i64| v.clamp(sa.top as i64, sa.bottom as i64 - 1) as usize;
+        // Per-column source taps, computed once: (left, right, weight 0..256).
+        let mut cols = Vec::new();
+        if cols.try_reserve_exact(r.width() as usize).is_err() {
+            return;
+        }
+        for x in r.left..r.right {
+            let fx = map(x, dst_box.left, src_area.left, aw, bw);
+            cols.push(match mode {
+                ScaleMode::Nearest => (cx((fx + 32768) >> 16), 0, 0),
+                ScaleMode::Interpolate => (cx(fx >> 16), cx((fx >> 16) + 1), (fx & 0xffff) as u32 >> 8),
+            });
+        }
         spans(r, mask, |y, x0, x1| {
             let fy = map(y, dst_box.top, src_area.top, ah, bh);
+            let taps = &cols[(x0 - r.left) as usize..(x1 - r.left) as usize];
             let row = self.row_mut(y, x0, x1);
-            for (i, d) in row.iter_mut().enumerate() {
-                let fx = map(x0 + i as i32, dst_box.left, src_area.left, aw, bw);
-                *d = rop.apply(sample(fx, fy), *d) & keep;
+            match mode {
+                ScaleMode::Nearest => {
+                    let sy = cy((fy + 32768) >> 16);
+                    let srow = &src.pixels[sy * sw..(sy + 1) * sw];
+                    if rop == Rop::Copy {
+                        for (d, t) in row.iter_mut().zip(taps) {
+                            *d = srow[t.0] & keep;
+                        }
+                    } else {
+                        for (d, t) in row.iter_mut().zip(taps) {
+                            *d = rop.apply(srow[t.0], *d) & keep;
+                        }
+                    }
+                }
+                ScaleMode::Interpolate => {
+                    let (ya, yb) = (cy(fy >> 16), cy((fy >> 16) + 1));
+                    let wy = (fy & 0xffff) as u32 >> 8;
+                    let ra = &src.pixels[ya * sw..(ya + 1) * sw];
+                    let rb = &src.pixels[yb * sw..(yb + 1) * sw];
+                    for (d, &(xa, xb, wx)) in row.iter_mut().zip(taps) {
+                        let p = bilerp(ra[xa], ra[xb], rb[xa], rb[xb], wx, wy);
+                        *d = rop.apply(p, *d) & keep;
+                    }
+                }
             }
         });
     }
