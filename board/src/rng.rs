@@ -108,3 +108,13 @@ impl RngCore for BoardRng {
 }
 
 impl CryptoRng for BoardRng {}
+
+impl BoardRng {
+    /// A new generator seeded from this one (for a consumer that needs to own
+    /// its RNG, e.g. a SPICE session's ticket padding).
+    pub fn from_seed_of(parent: &mut BoardRng) -> Self {
+        let mut seed = [0u8; 32];
+        parent.fill_bytes(&mut seed);
+        Self { rng: ChaCha20Rng::from_seed(seed), source: parent.source }
+    }
+}
