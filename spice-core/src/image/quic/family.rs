@@ -143,6 +143,21 @@ impl Family {
     }
 }
 
+impl Family {
+    /// The codeword for value `n` under code `l`: its bits (right-aligned)
+    /// and its length. Only the test encoder codes; the decoder never does.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn codeword(&self, l: usize, n: u8) -> (u32, u32) {
+        let l = l % MAX_CODES;
+        let n = u32::from(n);
+        if n < self.gr_count[l] {
+            ((1 << l) | (n & low_mask(l as u32)), (n >> l) + l as u32 + 1)
+        } else {
+            (n - self.gr_count[l], self.escape_len[l])
+        }
+    }
+}
+
 /// The family for 8-bit channels (RGB24/32, RGBA, GRAY).
 pub(super) static FAMILY_8BPC: Family = Family::new(8);
 /// The family for 5-bit channels (RGB16).
@@ -228,6 +243,21 @@ mod tests {
         assert_eq!(&u[..5], &[0, 255, 1, 254, 2]);
         let u = &FAMILY_5BPC.unfold;
         assert_eq!((u[0], u[1], u[2], u[31], u[32]), (0, 31, 1, 16, 0));
+    }
+
+    #[test]
+    fn every_codeword_decodes_to_its_value_and_length() {
+        for (fam, bpc) in [(&FAMILY_8BPC, 8usize), (&FAMILY_5BPC, 5)] {
+            for l in 0..bpc {
+                for n in 0..(1u32 << bpc) {
+                    let (bits, len) = fam.codeword(l, n as u8);
+                    assert_eq!(len, u32::from(fam.code_len[n as usize][l]), "len of {n} under code {l}");
+                    // The codeword followed by ones, as the decoder's window sees it.
+                    let window = (bits << (32 - len)) | (u32::MAX >> len);
+                    assert_eq!(fam.decode(l, window), (n as u8, len), "{bpc} bpc code {l} value {n}");
+                }
+            }
+        }
     }
 
     #[test]
