@@ -644,3 +644,272 @@ impl Session {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Deframer;
+    use crate::keymap::make_scancode;
+    use crate::wire::link::{caps_from_bits, LinkHeader, LINK_REPLY_SIZE};
+    use crate::wire::Writer;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use rsa::pkcs8::EncodePublicKey;
+    use rsa::{Oaep, RsaPrivateKey};
+
+    /// A pretend server: an RSA key and helpers that produce server bytes.
+    struct Server {
+        key: RsaPrivateKey,
+        der: Vec<u8>,
+    }
+
+    impl Server {
+        fn new() -> Self {
+            let key = RsaPrivateKey::new(&mut StdRng::seed_from_u64(9), 1024).unwrap();
+            let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+            Self { key, der }
+        }
+
+        /// Link reply (AUTH_SELECTION, AUTH_SPICE, MINI_HEADER) + result `result`.
+        fn link(&self, channel_caps: &[u32], result: u32) -> Vec<u8> {
+            let common = caps_from_bits(&[
+                SPICE_COMMON_CAP_PROTOCOL_AUTH_SELECTION,
+                SPICE_COMMON_CAP_AUTH_SPICE,
+                SPICE_COMMON_CAP_MINI_HEADER,
+            ]);
+            let mut body = Writer::new();
+            body.u32(0).bytes(&self.der);
+            body.u32(1).u32(channel_caps.len() as u32).u32(LINK_REPLY_SIZE as u32).u32(common[0]);
+            for c in channel_caps {
+                body.u32(*c);
+            }
+            let body = body.finish();
+            let mut w = Writer::new();
+            LinkHeader::ours(body.len() as u32).emit(&mut w);
+            w.bytes(&body).u32(result);
+            w.finish()
+        }
+
+        /// Check and strip the client's auth mechanism + ticket; returns the password.
+        fn take_ticket(&self, sent: &[u8]) -> (Vec<u8>, usize) {
+            assert_eq!(&sent[..4], &SPICE_COMMON_CAP_AUTH_SPICE.to_le_bytes());
+            let plain = self.key.decrypt(Oaep::new::<sha1::Sha1>(), &sent[4..132]).unwrap();
+            (plain, 132)
+        }
+    }
+
+    fn mini(t: u16, body: &[u8]) -> Vec<u8> {
+        let mut v = t.to_le_bytes().to_vec();
+        v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// Take what the session wants to send on `h` and split the framed part.
+    fn sent_after(s: &mut Session, h: ChannelHandle, skip: usize) -> Vec<(u16, Vec<u8>)> {
+        let bytes = s.pending(h).to_vec();
+        s.consume(h, bytes.len());
+        let mut d = Deframer::new(true);
+        d.push(&bytes[skip..]);
+        let mut v = Vec::new();
+        while let Some(f) = d.next_frame().unwrap() {
+            v.push((f.header.msg_type, f.body.to_vec()));
+        }
+        assert_eq!(d.buffered(), 0);
+        v
+    }
+
+    fn session(password: &[u8]) -> Session {
+        let config = SessionConfig {
+            password: password.to_vec(),
+            preferred_compression: Some(SPICE_IMAGE_COMPRESSION_LZ as u8),
+            ..SessionConfig::default()
+        };
+        Session::new(config, Box::new(StdRng::seed_from_u64(1))).unwrap()
+    }
+
+    fn main_init(session_id: u32) -> Vec<u8> {
+        let mut w = Writer::new();
+        for v in [session_id, 1, 3, 1, 0, 10, 0, 0] {
+            w.u32(v);
+        }
+        mini(SPICE_MSG_MAIN_INIT, &w.finish())
+    }
+
+    fn events(s: &mut Session) -> Vec<Event> {
+        core::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    /// Link MAIN and deliver INIT + CHANNELS_LIST.
+    fn bring_up(srv: &Server, s: &mut Session) {
+        let main = s.main_handle();
+        let first = s.pending(main).to_vec();
+        s.consume(main, first.len());
+        let mut input = srv.link(&[], 0);
+        input.extend(mini(SPICE_MSG_SET_ACK, &[5, 0, 0, 0, 2, 0, 0, 0]));
+        input.extend(main_init(0xC0FFEE));
+        s.receive(main, &input).unwrap();
+    }
+
+    #[test]
+    fn main_link_init_and_channel_list() {
+        let srv = Server::new();
+        let mut s = session(b"pw");
+        let main = s.main_handle();
+        // first flight: a link message for MAIN with connection id 0
+        let first = s.pending(main).to_vec();
+        assert_eq!(&first[..4], b"REDQ");
+        assert_eq!(&first[16..20], &[0, 0, 0, 0]);
+        assert_eq!(first[20], SPICE_CHANNEL_MAIN as u8);
+        s.consume(main, first.len());
+        let mut input = srv.link(&[], 0);
+        input.extend(mini(SPICE_MSG_SET_ACK, &[5, 0, 0, 0, 2, 0, 0, 0]));
+        input.extend(main_init(0xC0FFEE));
+        // deliver in two pieces, the split inside the link reply
+        s.receive(main, &input[..100]).unwrap();
+        s.receive(main, &input[100..]).unwrap();
+        let bytes = s.pending(main).to_vec();
+        let (pw, n) = srv.take_ticket(&bytes);
+        assert_eq!(pw, b"pw\0");
+        let msgs = sent_after(&mut s, main, n);
+        let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
+        assert_eq!(
+            types,
+            [SPICE_MSGC_ACK_SYNC, SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, SPICE_MSGC_MAIN_ATTACH_CHANNELS]
+        );
+        assert_eq!(msgs[0].1, [5, 0, 0, 0]);
+        assert_eq!(s.session_id(), Some(0xC0FFEE));
+        let ev = events(&mut s);
+        assert_eq!(ev[0], Event::Linked { handle: main, channel_type: 1, channel_id: 0 });
+        assert!(ev.contains(&Event::MouseMode { supported: 3, current: 1 }));
+        // second message of the window: ACK
+        let list = [4u8, 0, 0, 0, 2, 0, 3, 0, 4, 0, 5, 0];
+        s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &list)).unwrap();
+        assert_eq!(sent_after(&mut s, main, 0), [(SPICE_MSGC_ACK, Vec::new())]);
+        assert_eq!(
+            events(&mut s),
+            [
+                Event::OpenChannel { channel_type: 2, channel_id: 0 },
+                Event::OpenChannel { channel_type: 3, channel_id: 0 },
+                Event::OpenChannel { channel_type: 4, channel_id: 0 },
+                Event::ChannelSkipped { channel_type: 5, channel_id: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn display_and_inputs_link_with_session_id() {
+        let srv = Server::new();
+        let mut s = session(b"");
+        assert_eq!(s.open(2, 0), Err(SessionError::NotReady));
+        bring_up(&srv, &mut s);
+        let d = s.open(SPICE_CHANNEL_DISPLAY as u8, 0).unwrap();
+        let first = s.pending(d).to_vec();
+        assert_eq!(&first[16..20], &0xC0FFEEu32.to_le_bytes());
+        assert_eq!(first[20], SPICE_CHANNEL_DISPLAY as u8);
+        s.consume(d, first.len());
+        let caps = caps_from_bits(&[SPICE_DISPLAY_CAP_PREF_COMPRESSION]);
+        s.receive(d, &srv.link(&caps, 0)).unwrap();
+        let bytes = s.pending(d).to_vec();
+        let (pw, n) = srv.take_ticket(&bytes);
+        assert_eq!(pw, b"\0");
+        let msgs = sent_after(&mut s, d, n);
+        assert_eq!(msgs[0].0, SPICE_MSGC_DISPLAY_INIT);
+        assert_eq!(msgs[1], (SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION, alloc::vec![SPICE_IMAGE_COMPRESSION_LZ as u8]));
+        // inputs
+        assert_eq!(s.key_down(0x1E), Err(SessionError::NotReady));
+        let i = s.open(SPICE_CHANNEL_INPUTS as u8, 0).unwrap();
+        let first = s.pending(i).len();
+        s.consume(i, first);
+        s.receive(i, &srv.link(&[], 0)).unwrap();
+        assert!(s.inputs_ready());
+        let n = s.pending(i).len();
+        s.consume(i, n);
+        assert_eq!(s.type_text("a"), Ok(0));
+        assert_eq!(
+            sent_after(&mut s, i, 0),
+            [
+                (SPICE_MSGC_INPUTS_KEY_DOWN, make_scancode(0x1E, false).to_le_bytes().to_vec()),
+                (SPICE_MSGC_INPUTS_KEY_UP, make_scancode(0x1E, true).to_le_bytes().to_vec()),
+            ]
+        );
+        assert_eq!(s.open(SPICE_CHANNEL_PLAYBACK as u8, 0), Err(SessionError::Unsupported));
+    }
+
+    #[test]
+    fn link_refusal_is_typed_and_closes_channel() {
+        let srv = Server::new();
+        let mut s = session(b"wrong");
+        let main = s.main_handle();
+        let r = s.receive(main, &srv.link(&[], SPICE_LINK_ERR_PERMISSION_DENIED));
+        assert_eq!(
+            r,
+            Err(SessionError::Link { channel_type: 1, channel_id: 0, error: LinkError::PermissionDenied })
+        );
+        assert_eq!(
+            events(&mut s),
+            [Event::ChannelClosed {
+                handle: main,
+                channel_type: 1,
+                channel_id: 0,
+                reason: CloseReason::LinkFailed(LinkError::PermissionDenied)
+            }]
+        );
+        assert_eq!(s.receive(main, &[0]), Err(SessionError::Closed));
+        assert!(s.pending(main).is_empty());
+        s.closed(main);
+        assert!(events(&mut s).is_empty(), "closed twice");
+    }
+
+    #[test]
+    fn malformed_message_reports_channel_type_and_offset() {
+        let srv = Server::new();
+        let mut s = session(b"");
+        bring_up(&srv, &mut s);
+        events(&mut s);
+        let main = s.main_handle();
+        // NAME claiming 10 bytes but carrying 2: truncated at offset 4
+        let e = s.receive(main, &mini(SPICE_MSG_MAIN_NAME, &[10, 0, 0, 0, b'x', b'y'])).unwrap_err();
+        let SessionError::Protocol(pe) = e.clone() else { panic!("{e:?}") };
+        assert_eq!((pe.channel_type, pe.channel_id, pe.msg_type, pe.error.offset), (1, 0, SPICE_MSG_MAIN_NAME, 4));
+        let text = alloc::format!("{e}");
+        assert_eq!(text, "protocol error on main channel 0, message 113, offset 4: truncated");
+        assert!(matches!(
+            events(&mut s).as_slice(),
+            [Event::ChannelClosed { reason: CloseReason::Protocol(_), .. }]
+        ));
+    }
+
+    #[test]
+    fn disconnecting_then_close_reports_server_reason() {
+        let srv = Server::new();
+        let mut s = session(b"");
+        bring_up(&srv, &mut s);
+        events(&mut s);
+        let main = s.main_handle();
+        s.receive(main, &mini(SPICE_MSG_DISCONNECTING, &[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0])).unwrap();
+        s.closed(main);
+        assert!(matches!(
+            events(&mut s).as_slice(),
+            [Event::ChannelClosed { reason: CloseReason::ServerDisconnected(1), .. }]
+        ));
+    }
+
+    #[test]
+    fn random_traffic_after_link_never_panics() {
+        let srv = Server::new();
+        let mut failures = 0;
+        for (k, input) in crate::wire::testutil::random_inputs(21, 300, 400).into_iter().enumerate() {
+            let mut s = session(b"");
+            bring_up(&srv, &mut s);
+            // valid mini header with a random type in the main range, random body
+            let t = SPICE_MSG_MAIN_MIGRATE_BEGIN + (k % 20) as u16;
+            if s.receive(s.main_handle(), &mini(t, &input)).is_err() {
+                failures += 1;
+            }
+            // and raw random bytes
+            let _ = s.receive(s.main_handle(), &input);
+        }
+        assert!(failures > 0);
+    }
+}
