@@ -1,0 +1,146 @@
+//! barespice-host against a scripted fake SPICE server on 127.0.0.1: the
+//! one-line failure messages and exit codes. (Pictures are checked against
+//! the real QEMU server by tests/e2e.)
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rsa::pkcs8::EncodePublicKey;
+use rsa::RsaPrivateKey;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::thread;
+
+/// What the fake server does.
+#[derive(Clone, Copy)]
+enum Script {
+    /// Refuse every link with this SPICE_LINK_ERR_* in the link result.
+    RefuseResult(u32),
+    /// Refuse every link in the link reply itself.
+    RefuseReply(u32),
+    /// Link everything; MAIN lists display 0; display sends a truncated DRAW_COPY.
+    BadDrawCopy,
+}
+
+fn mini(t: u16, body: &[u8]) -> Vec<u8> {
+    let mut v = t.to_le_bytes().to_vec();
+    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()> {
+    let mut hdr = [0u8; 16];
+    s.read_exact(&mut hdr)?;
+    assert_eq!(&hdr[..4], b"REDQ");
+    let size = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]) as usize;
+    let mut mess = vec![0u8; size];
+    s.read_exact(&mut mess)?;
+    let channel_type = mess[4];
+    // SpiceLinkReply: error, pub key, 1 common caps word (AUTH_SELECTION,
+    // AUTH_SPICE, MINI_HEADER), no channel caps, caps at 178.
+    let reply_error = match script {
+        Script::RefuseReply(e) => e,
+        _ => 0,
+    };
+    let mut body = reply_error.to_le_bytes().to_vec();
+    body.extend_from_slice(der);
+    for v in [1u32, 0, 178, 0b1011] {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut out = b"REDQ".to_vec();
+    for v in [2u32, 2, body.len() as u32] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&body);
+    s.write_all(&out)?;
+    if reply_error != 0 {
+        return Ok(());
+    }
+    let mut auth_and_ticket = [0u8; 132];
+    s.read_exact(&mut auth_and_ticket)?;
+    let result = match script {
+        Script::RefuseResult(e) => e,
+        _ => 0,
+    };
+    s.write_all(&result.to_le_bytes())?;
+    if result != 0 {
+        return Ok(());
+    }
+    match channel_type {
+        1 => {
+            let mut init = Vec::new();
+            for v in [7u32, 1, 1, 1, 0, 0, 0, 0] {
+                init.extend_from_slice(&v.to_le_bytes());
+            }
+            s.write_all(&mini(103, &init))?;
+            s.write_all(&mini(104, &[1, 0, 0, 0, 2, 0]))?;
+        }
+        2 => s.write_all(&mini(304, &[1, 2, 3]))?,
+        _ => {}
+    }
+    // Keep the connection open until the client goes away.
+    let mut sink = [0u8; 4096];
+    while s.read(&mut sink)? > 0 {}
+    Ok(())
+}
+
+fn start(script: Script) -> u16 {
+    let key = RsaPrivateKey::new(&mut StdRng::seed_from_u64(3), 1024).unwrap();
+    let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let der = der.clone();
+            thread::spawn(move || {
+                let _ = serve_one(s, &der, script);
+            });
+        }
+    });
+    port
+}
+
+/// Run the client against `port`; returns (exit code, stderr).
+fn run_client(port: u16) -> (i32, String) {
+    let snap = std::env::temp_dir().join(format!("bs-fake-{}-{port}.png", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_barespice-host"))
+        .args(["--server", &format!("127.0.0.1:{port}"), "--snapshot"])
+        .arg(&snap)
+        .args(["--timeout-s", "10"])
+        .output()
+        .unwrap();
+    assert!(!snap.exists(), "no snapshot on failure");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn wrong_password_is_one_line() {
+    let (rc, err) = run_client(start(Script::RefuseResult(7)));
+    assert_eq!(rc, 1);
+    assert_eq!(err, "barespice-host: wrong password (server said PERMISSION_DENIED)\n");
+}
+
+#[test]
+fn tls_required_is_one_line() {
+    let (rc, err) = run_client(start(Script::RefuseReply(5)));
+    assert_eq!(rc, 1);
+    assert_eq!(err, "barespice-host: server requires TLS (NEED_SECURED)\n");
+}
+
+#[test]
+fn malformed_display_message_names_channel_message_and_offset() {
+    let (rc, err) = run_client(start(Script::BadDrawCopy));
+    assert_eq!(rc, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("barespice-host: protocol error on display channel 0, message 304, offset "), "{err}");
+}
+
+#[test]
+fn connection_refused_names_the_address() {
+    // Bind then drop a listener to get a port nobody listens on.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (rc, err) = run_client(port);
+    assert_eq!(rc, 1);
+    assert_eq!(err, format!("barespice-host: connection refused (127.0.0.1:{port})\n"));
+}
