@@ -1,8 +1,9 @@
 //! The firmware framebuffer, allocated through the mailbox.
 //!
-//! Owns: the allocation message (physical and virtual size, depth 32, RGB pixel
-//! order, offset 0, allocate, pitch), the returned buffer, and a shadow copy in
-//! ordinary RAM that the firmware draws into. [`Framebuffer::flush`] copies the
+//! Owns: the allocation message (physical and virtual size, depth 32, the
+//! pixel order that makes pixels 0x00RRGGBB, offset 0, allocate, pitch), the
+//! returned buffer, and a shadow copy in ordinary RAM that the firmware draws
+//! into. [`Framebuffer::flush`] copies the
 //! changed rectangle to the GPU's buffer with aligned 32-bit stores: the GPU
 //! buffer lies outside ARM RAM (the MMU maps it as Device memory), where reads
 //! are slow and unaligned or cache-zeroing stores would fault. Rows are copied
@@ -20,8 +21,9 @@ use super::dma::arm_address;
 use super::mailbox::{self, Mailbox, Message};
 use crate::{FbInfo, Framebuffer};
 
-/// Pixel order value asking for red in bits 23:16 of each 32-bit pixel.
-const ORDER_RGB: u32 = 1;
+/// Pixel order 0, "BGR": the bytes in memory are blue, green, red, unused, so a
+/// little-endian u32 reads 0x00RRGGBB (order 1, "RGB", puts red first in memory).
+const ORDER_BGR: u32 = 0;
 
 /// A mailbox framebuffer with a RAM shadow.
 pub struct MailboxFb {
@@ -42,7 +44,7 @@ impl MailboxFb {
         let virt = m.tag(mailbox::TAG_FB_SET_VIRTUAL, &[width, height], 2);
         m.tag(mailbox::TAG_FB_SET_OFFSET, &[0, 0], 2);
         let depth = m.tag(mailbox::TAG_FB_SET_DEPTH, &[32], 1);
-        let order = m.tag(mailbox::TAG_FB_SET_PIXEL_ORDER, &[ORDER_RGB], 1);
+        let order = m.tag(mailbox::TAG_FB_SET_PIXEL_ORDER, &[ORDER_BGR], 1);
         let alloc = m.tag(mailbox::TAG_FB_ALLOCATE, &[4096, 0], 2);
         let pitch = m.tag(mailbox::TAG_FB_GET_PITCH, &[], 1);
         mb.call(&mut m).map_err(|_| "mailbox framebuffer request failed")?;
@@ -55,7 +57,7 @@ impl MailboxFb {
         let a = m.values(alloc).ok_or("firmware did not allocate a framebuffer")?;
         let (bus, size) = (*a.first().unwrap_or(&0), *a.get(1).unwrap_or(&0) as usize);
         let pitch = m.values(pitch).and_then(|p| p.first().copied()).unwrap_or(0) as usize;
-        let order = m.values(order).and_then(|o| o.first().copied()).unwrap_or(ORDER_RGB);
+        let order = m.values(order).and_then(|o| o.first().copied()).unwrap_or(ORDER_BGR);
         if w == 0 || h == 0 || bus == 0 || pitch < w as usize * 4 || size < pitch * h as usize {
             return Err("firmware framebuffer geometry is inconsistent");
         }
@@ -72,7 +74,7 @@ impl MailboxFb {
             info,
             hw: arm_address(bus),
             pitch,
-            swap: order != ORDER_RGB,
+            swap: order != ORDER_BGR,
             shadow: vec![0u32; (w * h) as usize].into_boxed_slice(),
         })
     }

@@ -29,6 +29,8 @@ const TAG_RESPONSE: u32 = 1 << 31;
 /// Size of the mailbox register block.
 pub const REGS_LEN: usize = 0x40;
 
+/// Tag: firmware revision (a Unix build time on real firmware).
+pub const TAG_FIRMWARE_REVISION: u32 = 0x0000_0001;
 /// Tag: board model.
 pub const TAG_BOARD_MODEL: u32 = 0x0001_0001;
 /// Tag: board revision (the "revision code" that names the model).

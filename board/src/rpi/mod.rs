@@ -92,6 +92,8 @@ pub struct Pi {
     model: Model,
     peripherals: usize,
     name: &'static str,
+    /// QEMU's model of the firmware answered (it lacks the Pi 4's RNG200).
+    emulated: bool,
 }
 
 /// Decides whether this is a Raspberry Pi: from the root `compatible` when a
@@ -180,7 +182,7 @@ fn mailbox(p: &Pi) -> Mailbox {
 
 /// Console, timer wake-up and reset. Called by `early_init`.
 pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str> {
-    let mut pi = Pi { model, peripherals, name: "Raspberry Pi" };
+    let mut pi = Pi { model, peripherals, name: "Raspberry Pi", emulated: false };
     let mb = mailbox(&pi);
     let uart_clock = mb.clock_rate(mailbox::CLOCK_UART).unwrap_or(48_000_000);
     uart::select_pins(window(peripherals + GPIO, uart::GPIO_LEN), model);
@@ -204,15 +206,21 @@ pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str
     }
 
     let revision = mb.get::<1>(mailbox::TAG_BOARD_REVISION, &[]).map(|v| v[0]).unwrap_or(0);
+    let firmware = mb.get::<1>(mailbox::TAG_FIRMWARE_REVISION, &[]).map(|v| v[0]).unwrap_or(0);
+    // Real firmware reports its build time (seconds since 1970, > 2017 for any
+    // firmware that boots a Pi 3 B+ or 4); QEMU answers a small constant.
+    pi.emulated = firmware < 1_500_000_000;
     pi.name = board_name(revision, model);
     let serial = mb.get::<2>(mailbox::TAG_BOARD_SERIAL, &[]).unwrap_or([0; 2]);
     let arm = mb.get::<2>(mailbox::TAG_ARM_MEMORY, &[]).unwrap_or([0; 2]);
     let vc = mb.get::<2>(mailbox::TAG_VC_MEMORY, &[]).unwrap_or([0; 2]);
     let arm_clock = mb.clock_rate(mailbox::CLOCK_ARM).unwrap_or(0);
     defmt::info!(
-        "board: {=str} (revision {=u32:#x}, serial {=u32:08x}{=u32:08x}), peripherals at {=usize:#x}",
+        "board: {=str} (revision {=u32:#x}, firmware {=u32}{=str}, serial {=u32:08x}{=u32:08x}), peripherals at {=usize:#x}",
         pi.name,
         revision,
+        firmware,
+        if pi.emulated { " = QEMU" } else { "" },
         serial[1],
         serial[0],
         peripherals
@@ -268,10 +276,17 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
         }
     };
 
-    let rng = match rng::seed(window(pi.peripherals + RNG, rng::REGS_LEN), pi.model) {
+    // QEMU's raspi4b maps nothing at the RNG200's address: touching it faults.
+    let seed = if pi.emulated && pi.model == Model::Pi4 {
+        defmt::warn!("rng: QEMU raspi4b has no RNG200");
+        None
+    } else {
+        rng::seed(window(pi.peripherals + RNG, rng::REGS_LEN), pi.model)
+    };
+    let rng = match seed {
         Some(seed) => BoardRng::from_device_seed(seed),
         None => {
-            defmt::warn!("rng: hardware RNG produced nothing (QEMU raspi4b has none)");
+            defmt::warn!("rng: no hardware entropy; seeding from timer jitter");
             BoardRng::from_jitter()
         }
     };

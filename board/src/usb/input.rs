@@ -88,7 +88,10 @@ impl Default for Translator {
 /// The callback to give [`super::host::UsbHost::new`]: translates and queues.
 pub fn sink() -> Box<dyn FnMut(UsbInput)> {
     let mut t = Translator::new();
-    Box::new(move |ev| t.translate(ev, &mut push))
+    Box::new(move |ev| {
+        defmt::debug!("usb: input {}", ev);
+        t.translate(ev, &mut push)
+    })
 }
 
 /// The firmware's view of every USB keyboard and pointer.
