@@ -249,7 +249,7 @@ impl CursorChannel {
                 let st = &mut self.state;
                 (st.x, st.y) = i.position;
                 (st.trail_length, st.trail_frequency) = (i.trail_length, i.trail_frequency);
-                st.visible = i.visible;
+                st.visible = i.visible && i.cursor.header.is_some();
                 st.shape = shape;
             }
             SPICE_MSG_CURSOR_SET => {

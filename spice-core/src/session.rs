@@ -250,6 +250,8 @@ struct Slot {
     phase: Phase,
     kind: Kind,
     disconnect_reason: Option<u32>,
+    /// Recorded display messages not yet taken (kept past a channel's end).
+    recorded: Vec<u8>,
 }
 
 /// All channels of one SPICE session.
@@ -316,7 +318,7 @@ impl Session {
         let mut tx = TxQueue::default();
         let link = Link::start(connection_id, channel_type, channel_id, caps, &self.config.password, tx.raw())
             .map_err(SessionError::Config)?;
-        self.slots.push(Slot { channel_type, channel_id, phase: Phase::Linking(link, tx), kind, disconnect_reason: None });
+        self.slots.push(Slot { channel_type, channel_id, phase: Phase::Linking(link, tx), kind, disconnect_reason: None, recorded: Vec::new() });
         Ok(ChannelHandle(self.slots.len() as u32 - 1))
     }
 
@@ -455,6 +457,7 @@ impl Session {
             Kind::Inputs(inp) => inp.handle(t, body, out),
             Kind::Cursor(c) => c.handle(t, body, out),
         });
+        slot.recorded.extend_from_slice(&ch.take_recorded());
         for ev in common {
             match ev {
                 CommonEvent::Notify(n) => self.events.push_back(Event::Notify {
@@ -553,11 +556,9 @@ impl Session {
     /// Messages received on `h` since the last call, if recording is on for
     /// it (display channels with `record_display`): each `{u16 type, u32
     /// size}` little-endian then the body.
+    /// The message that ended a channel with a protocol error is included.
     pub fn take_recorded(&mut self, h: ChannelHandle) -> Vec<u8> {
-        match self.slots.get_mut(h.0 as usize).map(|s| &mut s.phase) {
-            Some(Phase::Open(ch)) => ch.take_recorded(),
-            _ => Vec::new(),
-        }
+        self.slots.get_mut(h.0 as usize).map(|s| core::mem::take(&mut s.recorded)).unwrap_or_default()
     }
 
     /// Per channel, how many messages of each type were received:
@@ -834,6 +835,22 @@ mod tests {
             ]
         );
         assert_eq!(s.open(SPICE_CHANNEL_PLAYBACK as u8, 0), Err(SessionError::Unsupported));
+    }
+
+    #[test]
+    fn recording_keeps_the_message_that_broke_the_channel() {
+        let srv = Server::new();
+        let config = SessionConfig { record_display: true, ..SessionConfig::default() };
+        let mut s = Session::new(config, Box::new(StdRng::seed_from_u64(2))).unwrap();
+        bring_up(&srv, &mut s);
+        let d = s.open(SPICE_CHANNEL_DISPLAY as u8, 0).unwrap();
+        s.receive(d, &srv.link(&[], 0)).unwrap();
+        let mark = mini(SPICE_MSG_DISPLAY_MARK, &[]);
+        let bad = mini(SPICE_MSG_DISPLAY_DRAW_COPY, &[1, 2, 3]);
+        let r = s.receive(d, &[mark.clone(), bad.clone()].concat());
+        assert!(matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_DISPLAY_DRAW_COPY));
+        assert_eq!(s.take_recorded(d), [mark, bad].concat());
+        assert!(s.take_recorded(d).is_empty());
     }
 
     #[test]
