@@ -186,3 +186,107 @@ fn decode_rows(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::family::*;
+    use super::*;
+
+    /// A header as quic.c writes it: five little-endian words.
+    fn header(words: [u32; 5], stream_words: usize) -> alloc::vec::Vec<u8> {
+        let mut v: alloc::vec::Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        v.resize(20 + 4 * stream_words, 0);
+        v
+    }
+
+    #[test]
+    fn header_magic_is_ascii_quic() {
+        let d = header([QUIC_MAGIC, 0, 4, 3, 2], 4);
+        assert_eq!(&d[..4], b"QUIC");
+        assert_eq!(
+            parse_header(&d),
+            Ok(QuicHeader { image_type: QuicImageType::Rgb32, width: 3, height: 2 })
+        );
+    }
+
+    #[test]
+    fn header_errors_name_the_field() {
+        assert_eq!(parse_header(b"QUI").unwrap_err().reason, "truncated");
+        assert_eq!(parse_header(&header([0x4349_5552, 0, 4, 1, 1], 4)).unwrap_err().reason, "bad QUIC magic");
+        // Version 1.0 would be (1 << 16) | 0.
+        assert_eq!(parse_header(&header([QUIC_MAGIC, 1 << 16, 4, 1, 1], 4)).unwrap_err().reason, "unsupported QUIC version");
+        for ty in [0, 6, u32::MAX] {
+            assert_eq!(parse_header(&header([QUIC_MAGIC, 0, ty, 1, 1], 4)).unwrap_err(), WireError::new(8, "bad QUIC image type"));
+        }
+        assert_eq!(parse_header(&header([QUIC_MAGIC, 0, 4, 1, 1], 0)).unwrap_err().reason, "QUIC data too short for its size");
+    }
+
+    #[test]
+    fn all_zero_stream_matches_the_reference_decoder() {
+        // Zero bits are escape codewords; spice-common's quic_decode turns
+        // this 7x5 stream into these values in every channel (RGB16: the
+        // 5-bit equivalents, widened). Output of the reference C decoder.
+        const REFERENCE: [u8; 35] = [
+            64, 128, 192, 0, 64, 128, 192, 128, 192, 0, 64, 128, 192, 0, 192, 0, 64, 128, 192, 0, 64, 0,
+            64, 128, 192, 0, 64, 128, 64, 128, 192, 0, 64, 128, 192,
+        ];
+        for ty in 1..=5 {
+            let img = decode(&header([QUIC_MAGIC, 0, ty, 7, 5], 256)).unwrap();
+            for (i, (&p, &v)) in img.pixels.iter().zip(&REFERENCE).enumerate() {
+                let v = u32::from(if ty == 2 { v | v >> 5 } else { v });
+                let alpha = if ty == 5 { v } else { 0xff };
+                assert_eq!(p, alpha << 24 | v * 0x0001_0101, "type {ty} pixel {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn buckets_follow_doubling_sizes() {
+        // 8 bpc: 0 | 1-2 | 3-6 | 7-14 | 15-30 | 31-62 | 63-126 | 127-255
+        let b = &FAMILY_8BPC.bucket;
+        assert_eq!((b[0], b[1], b[2], b[3], b[6], b[7]), (0, 1, 1, 2, 2, 3));
+        assert_eq!((b[126], b[127], b[255]), (6, 7, 7));
+        // 5 bpc: 0 | 1-2 | 3-6 | 7-14 | 15-31, and contexts are masked to 5 bits
+        let b = &FAMILY_5BPC.bucket;
+        assert_eq!((b[14], b[15], b[31], b[32], b[33]), (3, 4, 4, 0, 1));
+    }
+
+    #[test]
+    fn unfold_alternates_signs() {
+        let u = &FAMILY_8BPC.unfold;
+        assert_eq!(&u[..5], &[0, 255, 1, 254, 2]);
+        let u = &FAMILY_5BPC.unfold;
+        assert_eq!((u[0], u[1], u[2], u[31], u[32]), (0, 31, 1, 16, 0));
+    }
+
+    #[test]
+    fn every_codeword_decodes_to_its_value_and_length() {
+        for (fam, bpc) in [(&FAMILY_8BPC, 8usize), (&FAMILY_5BPC, 5)] {
+            for l in 0..bpc {
+                for n in 0..(1u32 << bpc) {
+                    let (bits, len) = fam.codeword(l, n as u8);
+                    assert_eq!(len, u32::from(fam.code_len[n as usize][l]), "len of {n} under code {l}");
+                    // The codeword followed by ones, as the decoder's window sees it.
+                    let window = (bits << (32 - len)) | (u32::MAX >> len);
+                    assert_eq!(fam.decode(l, window), (n as u8, len), "{bpc} bpc code {l} value {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn codewords_never_exceed_limit() {
+        for fam in [&FAMILY_8BPC, &FAMILY_5BPC] {
+            for row in fam.code_len.iter() {
+                assert!(row.iter().all(|&l| l as u32 <= 26));
+            }
+        }
+        // Code 0 of 8 bpc: values 0..18 are unary (n zeros + one), then a
+        // 18-zero escape with an 8-bit suffix.
+        assert_eq!(FAMILY_8BPC.code_len[0][0], 1);
+        assert_eq!(FAMILY_8BPC.code_len[17][0], 18);
+        assert_eq!(FAMILY_8BPC.code_len[18][0], 26);
+        assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000), (0, 1));
+        assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 24), (6, 4));
+    }
+}
