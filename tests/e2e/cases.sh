@@ -37,6 +37,16 @@ rig_reference() {
   echo "spice-snap picture == screendump after 3 live scene changes"
 }
 
+# rig_typing: the guest's keyboard path without our client: keys sent with QMP
+# input-send-event (PS/2) come back on serial as "TYPED: ..." lines.
+rig_typing() {
+  local since
+  since=$(lab lines)
+  qmp type 'rig check 123'
+  lab wait-typed 'rig check 123' --since-line "$since" --timeout 30
+  echo "QMP keys reached the guest console"
+}
+
 # snapshot [CLIENT ARGS...]: case (a) and the codec matrix. The client connects,
 # the guest then draws two new scenes, and once the display has been quiet the
 # client's snapshot must equal the screendump pixel for pixel.
@@ -124,6 +134,7 @@ password_wrong() {
 all_cases() {
   local matrix=$1 c
   run_case rig-spice-snap-off "--image-compression off" rig_reference
+  run_case rig-typing "--image-compression off" rig_typing
   run_case snapshot-off "--image-compression off" snapshot
   run_case continuous "--image-compression off" continuous
   run_case input "--image-compression off" typing
