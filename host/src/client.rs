@@ -328,18 +328,8 @@ impl Client {
 
     fn snapshot(&self) -> Result<(), String> {
         let s = self.session.primary().ok_or("display has no primary surface")?;
-        let mut rgb = Vec::with_capacity(s.pixels.len() * 3);
-        for p in &s.pixels {
-            rgb.extend_from_slice(&[(p >> 16) as u8, (p >> 8) as u8, *p as u8]);
-        }
         let path = &self.args.snapshot;
-        let file = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), s.width, s.height);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| format!("PNG error: {e}"))?;
-        w.write_image_data(&rgb).map_err(|e| format!("PNG error: {e}"))?;
-        w.finish().map_err(|e| format!("PNG error: {e}"))?;
+        crate::snapshot::write_png(path, s)?;
         if self.args.log {
             eprintln!("barespice-host: wrote {}x{} snapshot to {} after {} frames", s.width, s.height, path.display(), self.frames);
         }
