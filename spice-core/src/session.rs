@@ -493,6 +493,12 @@ impl Session {
             MainEvent::Init { session_id } => self.session_id = Some(session_id),
             MainEvent::Channels(list) => {
                 for (channel_type, channel_id) in list {
+                    let open = self.slots.iter().any(|s| {
+                        (s.channel_type, s.channel_id) == (channel_type, channel_id) && !matches!(s.phase, Phase::Closed)
+                    });
+                    if open {
+                        continue; // listed again (e.g. a second CHANNELS_LIST): already running
+                    }
                     self.events.push_back(if Self::supports(channel_type) {
                         Event::OpenChannel { channel_type, channel_id }
                     } else {
@@ -605,7 +611,10 @@ impl Session {
     }
 
     /// Type `text` on a US layout; returns how many characters were skipped
-    /// (no key for them).
+    /// (no key for them). All key events are queued at once: a guest with a
+    /// PS/2 keyboard (QEMU's queue holds 16 scancodes) drops keys sent in a
+    /// burst, so callers should pass a character at a time and pace them
+    /// (barespice-host waits 25 ms between characters).
     pub fn type_text(&mut self, text: &str) -> Result<usize, SessionError> {
         self.with_inputs(|i, o| i.type_text(text, o))
     }
@@ -787,6 +796,7 @@ mod tests {
         let list = [4u8, 0, 0, 0, 2, 0, 3, 0, 4, 0, 5, 0];
         s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &list)).unwrap();
         assert_eq!(sent_after(&mut s, main, 0), [(SPICE_MSGC_ACK, Vec::new())]);
+        s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &[1, 0, 0, 0, 1, 0])).unwrap();
         assert_eq!(
             events(&mut s),
             [
