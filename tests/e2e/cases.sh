@@ -108,7 +108,7 @@ typing() {
 
 # password_right: case (d), the right password connects and snapshots.
 password_right() {
-  client --password-file "$E2E_OUT/password-right" --snapshot "$CASE_DIR/snap.png" --idle-ms 1500 --timeout-s 60
+  client --password-file "$E2E_OUT/pw-right.txt" --snapshot "$CASE_DIR/snap.png" --idle-ms 1500 --timeout-s 60
   expect_same "$CASE_DIR/snap.png"
   echo "right password: snapshot == screendump"
 }
@@ -116,13 +116,14 @@ password_right() {
 # password_wrong: case (d), a wrong password exits non-zero with a clear message.
 password_wrong() {
   local rc=0
-  client --password-file "$E2E_OUT/password-wrong" --snapshot "$CASE_DIR/snap.png" --idle-ms 1500 \
+  client --password-file "$E2E_OUT/pw-wrong.txt" --snapshot "$CASE_DIR/snap.png" --idle-ms 1500 \
     --timeout-s 60 2> "$CASE_DIR/stderr" || rc=$?
   cat "$CASE_DIR/stderr"
   [ "$rc" != 0 ] || fail "client accepted a wrong password (exit 0)"
   [ "$rc" != 124 ] && [ "$rc" != 137 ] || fail "client hung on a wrong password (killed by timeout)"
   [ -s "$CASE_DIR/stderr" ] || fail "client printed no error message"
   grep -Eiq 'permission|password' "$CASE_DIR/stderr" || fail "message does not mention permission/password"
+  ! grep -Eiq 'cannot read|no such file' "$CASE_DIR/stderr" || fail "client failed on the password file, not at the server"
   [ ! -e "$CASE_DIR/snap.png" ] || fail "client wrote a snapshot despite the wrong password"
   echo "wrong password: exit $rc, \"$(head -n1 "$CASE_DIR/stderr")\""
 }
@@ -142,10 +143,10 @@ all_cases() {
   run_case rig-spice-snap-lz "--image-compression lz" rig_reference
   run_case snapshot-lz "--image-compression lz" snapshot
   [ "$matrix" != 1 ] || run_case matrix-lz "--image-compression lz" snapshot
-  printf 'barespice-lab-pw' > "$E2E_OUT/password-right"
-  printf 'not-the-password' > "$E2E_OUT/password-wrong"
-  run_case password-right "--password-file $E2E_OUT/password-right" password_right
-  run_case password-wrong "--password-file $E2E_OUT/password-right" password_wrong
+  printf 'barespice-lab-pw' > "$E2E_OUT/pw-right.txt"
+  printf 'not-the-password' > "$E2E_OUT/pw-wrong.txt"
+  run_case password-right "--password-file $E2E_OUT/pw-right.txt" password_right
+  run_case password-wrong "--password-file $E2E_OUT/pw-right.txt" password_wrong
   [ "$matrix" = 1 ] || return 0
   for c in quic glz auto_lz auto_glz; do
     run_case "matrix-$c" "--image-compression $c" snapshot
