@@ -644,6 +644,80 @@ impl Surface {
     }
 }
 
+impl Surface {
+    /// Composite `paint` OVER the surface through an 8-bit coverage map:
+    /// `cov` holds `area.width() * area.height()` values for `area`; only
+    /// pixels inside `r` change (DRAW_TEXT glyphs).
+    pub fn paint_coverage(&mut self, r: Rect, cov: &[u8], area: Rect, paint: Paint<'_>) {
+        let aw = area.width() as usize;
+        if cov.len() != aw * area.height() as usize {
+            return;
+        }
+        let r = r.intersect(&self.bounds()).intersect(&area);
+        let keep = self.keep();
+        spans(r, None, |y, x0, x1| {
+            let c0 = (y - area.top) as usize * aw + (x0 - area.left) as usize;
+            let cov_row = &cov[c0..c0 + (x1 - x0) as usize];
+            for (i, (d, &a)) in self.row_mut(y, x0, x1).iter_mut().zip(cov_row).enumerate() {
+                if a == 0 {
+                    continue;
+                }
+                let p = paint.at(x0 + i as i32, y);
+                *d = if a == 255 { p & keep } else { mix(p, *d, a as u32) & keep };
+            }
+        });
+    }
+
+    /// A zero-width line from `(x0, y0)` towards `(x1, y1)`, end point
+    /// excluded (Windows cosmetic lines), drawn only inside `clip`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn line(&mut self, clip: Rect, x0: i32, y0: i32, x1: i32, y1: i32, paint: Paint<'_>, rop: Rop) {
+        let clip = clip.intersect(&self.bounds());
+        if clip.is_empty() || rop == Rop::Noop {
+            return;
+        }
+        let keep = self.keep();
+        let w = self.width as usize;
+        let (dx, dy) = (x1 as i64 - x0 as i64, y1 as i64 - y0 as i64);
+        // Walk the major axis only over the steps that fall inside the
+        // clip; the minor coordinate is the rounded exact position.
+        let x_major = dx.abs() >= dy.abs();
+        let (steps, s0, lo, hi, major_d, minor_d, m0) = if x_major {
+            (dx.abs(), x0 as i64, clip.left as i64, clip.right as i64, dx, dy, y0 as i64)
+        } else {
+            (dy.abs(), y0 as i64, clip.top as i64, clip.bottom as i64, dy, dx, x0 as i64)
+        };
+        if steps == 0 {
+            return;
+        }
+        let dir = major_d.signum();
+        let (k_lo, k_hi) = if dir > 0 { (lo - s0, hi - s0) } else { (s0 - hi + 1, s0 - lo + 1) };
+        let (k_lo, k_hi) = (k_lo.max(0), k_hi.min(steps));
+        for k in k_lo..k_hi.max(k_lo) {
+            let major = s0 + k * dir;
+            let num = k as i128 * minor_d as i128 * 2 + steps as i128;
+            let minor = m0 + num.div_euclid(2 * steps as i128) as i64;
+            let (x, y) = if x_major { (major, minor) } else { (minor, major) };
+            if x >= clip.left as i64 && x < clip.right as i64 && y >= clip.top as i64 && y < clip.bottom as i64 {
+                let i = y as usize * w + x as usize;
+                let d = self.pixels[i];
+                self.pixels[i] = rop.apply(paint.at(x as i32, y as i32), d) & keep;
+            }
+        }
+    }
+}
+
+/// `s*a + d*(255-a)` per channel, `a` in 0..=255.
+#[inline]
+fn mix(s: u32, d: u32, a: u32) -> u32 {
+    let mut out = 0;
+    for shift in [0u32, 8, 16, 24] {
+        let v = (((s >> shift) & 0xff) * a + ((d >> shift) & 0xff) * (255 - a)) / 255;
+        out |= v << shift;
+    }
+    out
+}
+
 /// Largest width or height of a scaled source area or destination box
 /// (keeps the fixed-point mapping inside i64).
 pub const MAX_SCALE_EXTENT: i32 = 1 << 16;
@@ -928,6 +1002,26 @@ mod tests {
         assert_eq!(s.pixels, vec![0xf0, 0x0f]);
         let scaled = scale_image(&img(1, 1, vec![5]), Rect::new(0, 0, 1, 1), 2, 2, ScaleMode::Nearest).unwrap();
         assert_eq!(scaled.pixels, vec![5; 4]);
+    }
+
+    #[test]
+    fn lines_exclude_end_point_and_clip() {
+        let mut s = surf(4, 4);
+        s.line(s.bounds(), 0, 0, 3, 3, Paint::Solid(1), Rop::Copy);
+        assert_eq!((s.pixels[0], s.pixels[5], s.pixels[10], s.pixels[15]), (1, 1, 1, 0));
+        s.line(Rect::new(0, 0, 2, 4), 0, 3, 4, 3, Paint::Solid(2), Rop::Copy);
+        assert_eq!(&s.pixels[12..16], &[2, 2, 0, 0]);
+        // far outside: terminates quickly, draws nothing
+        s.line(s.bounds(), i32::MIN, i32::MIN, i32::MAX, i32::MIN + 5, Paint::Solid(3), Rop::Copy);
+        assert!(!s.pixels.contains(&3));
+    }
+
+    #[test]
+    fn coverage_blends_paint() {
+        let mut s = surf(3, 1);
+        s.pixels = vec![0, 0, 0xffffff];
+        s.paint_coverage(s.bounds(), &[255, 128, 0], Rect::new(0, 0, 3, 1), Paint::Solid(0xff));
+        assert_eq!(s.pixels, vec![0xff, 0x80, 0xffffff]);
     }
 
     #[test]

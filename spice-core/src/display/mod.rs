@@ -337,8 +337,19 @@ impl Display {
                 };
                 self.paint(&base, |s, piece| s.blit_alpha(piece, &src.image, dx, dy, a.alpha, src_alpha));
             }
-            SPICE_MSG_DISPLAY_DRAW_STROKE | SPICE_MSG_DISPLAY_DRAW_TEXT | SPICE_MSG_DISPLAY_DRAW_COMPOSITE => {
-                // Validate the common part; rendering these is not implemented.
+            SPICE_MSG_DISPLAY_DRAW_TEXT => {
+                let base = wire::display_base(&mut r)?;
+                let t = wire::text(&mut r)?;
+                self.draw_text(body, &base, &t, glz)?;
+            }
+            SPICE_MSG_DISPLAY_DRAW_STROKE => {
+                let base = wire::display_base(&mut r)?;
+                let st = wire::stroke(&mut r)?;
+                self.draw_stroke(body, &base, &st, glz)?;
+            }
+            SPICE_MSG_DISPLAY_DRAW_COMPOSITE => {
+                // Only sent to clients with DISPLAY_CAP_COMPOSITE, which we do
+                // not advertise: validate the common part and count it.
                 wire::display_base(&mut r)?;
                 self.stats.unsupported += 1;
                 self.stats.last_unsupported = msg_type;
@@ -487,15 +498,70 @@ impl Display {
         let mode = ScaleMode::from_wire(d.scale_mode);
         let src = self.load_scaled_source(body, d.src, d.src_area, base.bbox, mode, glz)?;
         let tile = self.brush_image(body, &d.brush, glz)?;
-        let paint = match (&d.brush, tile.as_deref()) {
-            (Brush::Pattern { x, y, .. }, Some(t)) => Paint::Tile(t, *x, *y),
-            (Brush::Solid(c), _) => Paint::Solid(*c),
-            _ => Paint::Solid(0),
-        };
+        let paint = brush_paint(&d.brush, tile.as_deref());
         let m = mask.as_ref().map(|m| m.as_mask());
         let (dx, dy) = offset(base.bbox, src.area);
         let code = d.rop3;
         self.paint(base, |s, piece| s.blit_rop3(piece, &src.image, dx, dy, paint, code, m.as_ref()));
+        Ok(())
+    }
+
+    fn draw_text(&mut self, body: &[u8], base: &DisplayBase, t: &wire::TextData, glz: &mut GlzWindow) -> Result<(), WireError> {
+        let (bpp, top_down, glyphs) = wire::glyph_string(body, t.str_ptr)?;
+        let fore_tile = self.brush_image(body, &t.fore_brush, glz)?;
+        let back_tile = self.brush_image(body, &t.back_brush, glz)?;
+        let Some(bounds) = self.canvas.surface(base.surface_id).map(|s| s.bounds()) else {
+            self.stats.missing_surface += 1;
+            return Ok(());
+        };
+        // Glyph coverage over the visible part of the box (max where glyphs overlap).
+        let area = base.bbox.intersect(&bounds);
+        let aw = area.width() as usize;
+        let mut cov = alloc::vec![0u8; aw * area.height() as usize];
+        for g in &glyphs {
+            let gbox = Rect::new(g.left, g.top, g.left.saturating_add(g.width as i32), g.top.saturating_add(g.height as i32));
+            let vis = gbox.intersect(&area);
+            let stride = (g.width as usize * bpp as usize).div_ceil(8);
+            for y in vis.top..vis.bottom {
+                let gy = (y - gbox.top) as usize;
+                let row = if top_down { gy } else { g.height as usize - 1 - gy };
+                let src = &g.data[row * stride..(row + 1) * stride];
+                for x in vis.left..vis.right {
+                    let gx = (x - gbox.left) as usize;
+                    let a = match bpp {
+                        1 => ((src[gx / 8] >> (7 - gx % 8)) & 1) * 255,
+                        4 => ((src[gx / 2] >> if gx.is_multiple_of(2) { 4 } else { 0 }) & 0x0f) * 17,
+                        _ => src[gx],
+                    };
+                    let c = &mut cov[(y - area.top) as usize * aw + (x - area.left) as usize];
+                    *c = (*c).max(a);
+                }
+            }
+        }
+        let fore = brush_paint(&t.fore_brush, fore_tile.as_deref());
+        let (back_area, back_brush) = (t.back_area, t.back_brush);
+        self.paint(base, |s, piece| {
+            if !back_area.is_empty() {
+                draw_brush(s, piece.intersect(&back_area), &back_brush, back_tile.as_deref(), Rop::Copy, None);
+            }
+            s.paint_coverage(piece, &cov, area, fore);
+        });
+        Ok(())
+    }
+
+    fn draw_stroke(&mut self, body: &[u8], base: &DisplayBase, st: &wire::StrokeData, glz: &mut GlzWindow) -> Result<(), WireError> {
+        let segs = wire::path(body, st.path_ptr)?;
+        let tile = self.brush_image(body, &st.brush, glz)?;
+        let rop = Rop::from_descriptor(st.fore_mode, RopInput::Brush, RopInput::Dest);
+        let paint = brush_paint(&st.brush, tile.as_deref());
+        let polylines = path_polylines(&segs);
+        self.paint(base, |s, piece| {
+            for line in &polylines {
+                for w in line.windows(2) {
+                    s.line(piece, w[0].0, w[0].1, w[1].0, w[1].1, paint, rop);
+                }
+            }
+        });
         Ok(())
     }
 
@@ -548,6 +614,87 @@ impl Display {
         let src = Source { area: Rect::of_size(frame.width, frame.height), image: Arc::new(frame), from_surface: false };
         self.paint(&base, |s, piece| blit_source(s, piece, &src, base.bbox, ScaleMode::Nearest, Rop::Copy, None));
         self.stats.frames += 1;
+    }
+}
+
+/// 28.4 fixed point to the nearest integer, halves rounding down
+/// (`fix_to_int` of canvas_base.c).
+fn fix_to_int(v: i32) -> i32 {
+    let rem = v & 0x0f;
+    (v >> 4) + (rem > 8) as i32
+}
+
+/// Turn path segments into polylines of integer points: BEGIN starts a new
+/// polyline, BEZIER points come in (control, control, end) triples and are
+/// flattened, END with CLOSE returns to the polyline's first point.
+fn path_polylines(segs: &[wire::PathSegment]) -> Vec<Vec<(i32, i32)>> {
+    let mut out: Vec<Vec<(i32, i32)>> = Vec::new();
+    let mut cur: Vec<(i32, i32)> = Vec::new();
+    let to_int = |p: &(i32, i32)| (fix_to_int(p.0), fix_to_int(p.1));
+    for seg in segs {
+        let flags = seg.flags as u32;
+        let mut pts = seg.points.as_slice();
+        if flags & SPICE_PATH_BEGIN != 0 {
+            if cur.len() > 1 {
+                out.push(core::mem::take(&mut cur));
+            }
+            cur.clear();
+            if let Some((first, rest)) = pts.split_first() {
+                cur.push(to_int(first));
+                pts = rest;
+            }
+        }
+        if flags & SPICE_PATH_BEZIER != 0 {
+            for c in pts.chunks_exact(3) {
+                let Some(&(sx, sy)) = cur.last() else { break };
+                let p = [(sx as f32, sy as f32), fx(&c[0]), fx(&c[1]), fx(&c[2])];
+                const STEPS: usize = 16;
+                for i in 1..=STEPS {
+                    let t = i as f32 / STEPS as f32;
+                    let u = 1.0 - t;
+                    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+                    let x = a * p[0].0 + b * p[1].0 + cc * p[2].0 + d * p[3].0;
+                    let y = a * p[0].1 + b * p[1].1 + cc * p[2].1 + d * p[3].1;
+                    cur.push((round_f32(x), round_f32(y)));
+                }
+            }
+        } else {
+            cur.extend(pts.iter().map(to_int));
+        }
+        if flags & SPICE_PATH_END != 0 {
+            if flags & SPICE_PATH_CLOSE != 0 {
+                if let Some(&first) = cur.first() {
+                    cur.push(first);
+                }
+            }
+            if cur.len() > 1 {
+                out.push(core::mem::take(&mut cur));
+            }
+            cur.clear();
+        }
+    }
+    if cur.len() > 1 {
+        out.push(cur);
+    }
+    out
+}
+
+fn fx(p: &(i32, i32)) -> (f32, f32) {
+    (p.0 as f32 / 16.0, p.1 as f32 / 16.0)
+}
+
+/// Round to the nearest integer without `std` (saturating at the i32 range).
+fn round_f32(v: f32) -> i32 {
+    let r = if v >= 0.0 { v + 0.5 } else { v - 0.5 };
+    r as i32
+}
+
+/// A brush as the paint operand of ROP3 / text / stroke (NONE paints 0).
+fn brush_paint<'a>(b: &Brush, tile: Option<&'a Image>) -> Paint<'a> {
+    match (*b, tile) {
+        (Brush::Solid(c), _) => Paint::Solid(c),
+        (Brush::Pattern { x, y, .. }, Some(t)) => Paint::Tile(t, x, y),
+        _ => Paint::Solid(0),
     }
 }
 

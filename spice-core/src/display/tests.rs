@@ -339,6 +339,50 @@ fn streams_report_and_drop_unsupported_codecs() {
 }
 
 #[test]
+fn text_a1_glyph_over_background() {
+    let mut r = Rig::new(4, 3);
+    let mut b = Body::default();
+    b.base(0, (0, 0, 4, 3), &[]);
+    let p = b.ptr();
+    b.rect(0, 0, 4, 1); // back_area: top row
+    b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x0000ff); // fore
+    b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x00ff00); // back
+    b.u16(SPICE_ROPD_OP_PUT as u16).u16(SPICE_ROPD_OP_PUT as u16);
+    b.patch(p);
+    // String: length, flags, glyph {render_pos, glyph_origin, width, height, data}
+    b.u16(1).u8(SPICE_STRING_FLAGS_RASTER_A1 as u8);
+    b.i32(2).i32(2).i32(-1).i32(-1).u16(3).u16(2);
+    // rows bottom-up, MSB first: bottom row 101, top row 010
+    b.u8(0b1010_0000).u8(0b0100_0000);
+    r.send(SPICE_MSG_DISPLAY_DRAW_TEXT, &b.0).unwrap();
+    let (g, bl) = (0x00ff00, 0x0000ff);
+    // glyph box: (2,2) + (-1,-1) = top-left (1,1), 3x2; back area row 0 only.
+    assert_eq!(r.px(), vec![g, g, g, g, 0, 0, bl, 0, 0, bl, 0, bl]);
+}
+
+#[test]
+fn stroke_polyline_closed_and_endpoint_exclusive() {
+    let mut r = Rig::new(4, 4);
+    let mut b = Body::default();
+    b.base(0, (0, 0, 4, 4), &[]);
+    let p = b.ptr();
+    b.u8(0); // line flags
+    b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x7);
+    b.u16(SPICE_ROPD_OP_PUT as u16).u16(SPICE_ROPD_OP_PUT as u16);
+    b.patch(p);
+    // Path: one segment BEGIN|END|CLOSE with (0,0) (2,0) (2,2) in 28.4 fixed point
+    b.u32(1).u8((SPICE_PATH_BEGIN | SPICE_PATH_END | SPICE_PATH_CLOSE) as u8).u32(3);
+    for (x, y) in [(0, 0), (2, 0), (2, 2)] {
+        b.i32(x * 16).i32(y * 16);
+    }
+    r.send(SPICE_MSG_DISPLAY_DRAW_STROKE, &b.0).unwrap();
+    let px = r.px();
+    let on: Vec<usize> = (0..16).filter(|&i| px[i] == 7).collect();
+    // (0,0) (1,0) | (2,0) (2,1) | (2,2) (1,1): the closing diagonal back to (0,0)
+    assert_eq!(on, vec![0, 1, 2, 5, 6, 10]);
+}
+
+#[test]
 fn monitors_config_is_recorded() {
     let mut r = Rig::new(1, 1);
     let mut b = Body::default();

@@ -266,6 +266,143 @@ pub fn surface_create(r: &mut Reader<'_>) -> Result<SurfaceCreate, WireError> {
     Ok(SurfaceCreate { surface_id: r.u32()?, width: r.u32()?, height: r.u32()?, format: r.u32()?, flags: r.u32()? })
 }
 
+/// `Text`: the string pointer, background area, brushes and modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextData {
+    /// Body offset of the `String`.
+    pub str_ptr: u32,
+    /// Area filled with `back_brush` first (empty = none).
+    pub back_area: Rect,
+    /// Brush for the glyphs.
+    pub fore_brush: Brush,
+    /// Brush for `back_area`.
+    pub back_brush: Brush,
+    /// `SPICE_ROPD_*` for the glyphs.
+    pub fore_mode: u16,
+    /// `SPICE_ROPD_*` for the background.
+    pub back_mode: u16,
+}
+
+/// Parse `Text`.
+pub fn text(r: &mut Reader<'_>) -> Result<TextData, WireError> {
+    Ok(TextData {
+        str_ptr: r.u32()?,
+        back_area: rect(r)?,
+        fore_brush: brush(r)?,
+        back_brush: brush(r)?,
+        fore_mode: r.u16()?,
+        back_mode: r.u16()?,
+    })
+}
+
+/// One raster glyph of a `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Glyph<'a> {
+    /// Left column on the surface (`render_pos.x + glyph_origin.x`).
+    pub left: i32,
+    /// Top row on the surface (`render_pos.y + glyph_origin.y`).
+    pub top: i32,
+    /// Width in pixels.
+    pub width: u16,
+    /// Height in pixels.
+    pub height: u16,
+    /// Rows of `(width * bpp + 7) / 8` bytes.
+    pub data: &'a [u8],
+}
+
+/// A parsed `String`: bits per glyph pixel (1, 4 or 8), whether rows are
+/// top-down, and the glyphs (laid out one after another on the wire).
+pub fn glyph_string<'a>(body: &'a [u8], ptr: u32) -> Result<(u32, bool, Vec<Glyph<'a>>), WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let n = r.u16()? as usize;
+    let at = r.pos();
+    let flags = r.u8()? as u32;
+    let bpp = if flags & SPICE_STRING_FLAGS_RASTER_A1 != 0 {
+        1
+    } else if flags & SPICE_STRING_FLAGS_RASTER_A4 != 0 {
+        4
+    } else if flags & SPICE_STRING_FLAGS_RASTER_A8 != 0 {
+        8
+    } else {
+        return Err(WireError::new(at, "text string is not a raster string"));
+    };
+    // Each glyph has at least a 20-byte header.
+    if n > r.remaining() / 20 {
+        return Err(r.error("glyph count beyond message"));
+    }
+    let mut glyphs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (rx, ry) = point(&mut r)?;
+        let (ox, oy) = point(&mut r)?;
+        let width = r.u16()?;
+        let height = r.u16()?;
+        let stride = (width as usize * bpp as usize).div_ceil(8);
+        let data = r.bytes(stride * height as usize)?;
+        glyphs.push(Glyph { left: rx.saturating_add(ox), top: ry.saturating_add(oy), width, height, data });
+    }
+    Ok((bpp, flags & SPICE_STRING_FLAGS_RASTER_TOP_DOWN != 0, glyphs))
+}
+
+/// `Stroke`: path pointer, line attributes, brush and modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrokeData {
+    /// Body offset of the `Path`.
+    pub path_ptr: u32,
+    /// `SPICE_LINE_FLAGS_*`.
+    pub line_flags: u8,
+    /// Brush.
+    pub brush: Brush,
+    /// `SPICE_ROPD_*` for the line pixels.
+    pub fore_mode: u16,
+    /// `SPICE_ROPD_*` for the gaps of styled lines.
+    pub back_mode: u16,
+}
+
+/// Parse `Stroke` (the dash style of a STYLED line is skipped: lines are
+/// drawn solid).
+pub fn stroke(r: &mut Reader<'_>) -> Result<StrokeData, WireError> {
+    let path_ptr = r.u32()?;
+    let line_flags = r.u8()?;
+    if line_flags as u32 & SPICE_LINE_FLAGS_STYLED != 0 {
+        r.u8()?; // style_nseg
+        r.u32()?; // fixed28_4 *style
+    }
+    Ok(StrokeData { path_ptr, line_flags, brush: brush(r)?, fore_mode: r.u16()?, back_mode: r.u16()? })
+}
+
+/// One `PathSegment`: `SPICE_PATH_*` flags and 28.4 fixed-point points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSegment {
+    /// `SPICE_PATH_*`.
+    pub flags: u8,
+    /// Points as (x, y) in 28.4 fixed point.
+    pub points: Vec<(i32, i32)>,
+}
+
+/// Parse a `Path` at body offset `ptr`: num_segments u32, then segments
+/// one after another (flags u8, count u32, points).
+pub fn path(body: &[u8], ptr: u32) -> Result<Vec<PathSegment>, WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let n = r.u32()? as usize;
+    if n > r.remaining() / 5 {
+        return Err(r.error("path segment count beyond message"));
+    }
+    let mut segs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let flags = r.u8()?;
+        let count = r.u32()? as usize;
+        if count > r.remaining() / 8 {
+            return Err(r.error("path point count beyond message"));
+        }
+        let mut points = Vec::with_capacity(count);
+        for _ in 0..count {
+            points.push(point(&mut r)?);
+        }
+        segs.push(PathSegment { flags, points });
+    }
+    Ok(segs)
+}
+
 /// `stream_create`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamCreate {

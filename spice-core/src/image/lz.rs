@@ -509,7 +509,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for i in 0..3000 {
-            let kind = (i % 12) as u32;
+            let kind = i % 12;
             let mut d = header(kind, rng.gen_range(0..40), rng.gen_range(0..40), rng.gen_range(0..200), i & 1);
             let n = rng.gen_range(0..300);
             d.extend((0..n).map(|_| rng.gen::<u8>()));
