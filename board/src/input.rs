@@ -58,7 +58,8 @@ impl VirtioInputs {
                 return;
             }
         };
-        let name = dev.name().unwrap_or_default();
+        let mut name = dev.name().unwrap_or_default();
+        name.retain(|c| c != '\0');
         let has_abs = dev
             .query_config_select(InputConfigSelect::EvBits, EV_ABS as u8, &mut [0u8; 0])
             .map(|n| n > 0)

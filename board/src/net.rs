@@ -14,7 +14,7 @@ use virtio_drivers::transport::mmio::MmioTransport;
 use crate::irq::IrqLine;
 use crate::virtio::VirtHal;
 
-const QUEUE: usize = 16;
+const QUEUE: usize = 32;
 const BUF_LEN: usize = 2048;
 const MTU: usize = 1514;
 
@@ -107,7 +107,9 @@ impl embassy_net_driver::Driver for VirtioNic {
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::default();
         c.max_transmission_unit = MTU;
-        c.max_burst_size = Some(1);
+        // No burst limit: smoltcp would cap the TCP window at burst * MSS.
+        // QEMU holds frames back while the receive ring is full.
+        c.max_burst_size = None;
         c
     }
 

@@ -93,11 +93,14 @@ pub async fn open<'a>(
     tx: &'a mut [u8],
 ) -> Result<TcpSocket<'a>, Failure> {
     let mut sock = TcpSocket::new(stack, rx, tx);
+    defmt::debug!("tcp: rx buffer {=usize} bytes, tx {=usize}", sock.recv_capacity(), sock.send_capacity());
     sock.set_timeout(Some(Duration::from_secs(20)));
     match sock.connect((ip, port)).await {
         Ok(()) => {
             sock.set_timeout(None);
             sock.set_keep_alive(Some(Duration::from_secs(10)));
+            // Interactive traffic (input, acks): do not hold small segments back.
+            sock.set_nagle_enabled(false);
             Ok(sock)
         }
         Err(e) => Err(Failure {

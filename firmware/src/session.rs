@@ -121,6 +121,7 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
             match ev {
                 Event::OpenChannel { channel_type, channel_id } => {
                     let name = spice_core::error::channel_name(channel_type);
+                    defmt::info!("session: opening {=str} channel {=u8}", name, channel_id);
                     let Some((rx, tx)) = free.next() else {
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
