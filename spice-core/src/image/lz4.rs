@@ -53,10 +53,8 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     bytes
         .try_reserve_exact(total)
         .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
-    bytes.resize(total, 0);
 
     let mut pos = 2;
-    let mut op = 0;
     loop {
         let len_bytes = data.get(pos..pos + 4).ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
         let n = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
@@ -64,13 +62,13 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
         let block = data
             .get(pos..pos.saturating_add(n))
             .ok_or(WireError::new(pos - 4, "LZ4: block longer than the data"))?;
-        op = decode_block(block, &mut bytes, op).map_err(|e| e.at_base(pos))?;
+        decode_block(block, &mut bytes, total).map_err(|e| e.at_base(pos))?;
         pos += n;
         if pos >= data.len() {
             break;
         }
     }
-    if op != total {
+    if bytes.len() != total {
         return Err(WireError::new(pos, "LZ4: decoded size differs from the image size"));
     }
     let flags = if top_down != 0 { SPICE_BITMAP_FLAGS_TOP_DOWN as u8 } else { 0 };
@@ -91,9 +89,10 @@ fn extend_len(block: &[u8], ip: &mut usize, mut len: usize) -> Result<usize, Wir
     }
 }
 
-/// Decode one LZ4 block into `out` starting at `op`; earlier bytes of `out`
-/// are the dictionary. Returns the new output position.
-pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize, WireError> {
+/// Decode one LZ4 block, appending to `out`, whose earlier bytes are the
+/// dictionary (the output of earlier blocks). `out` may not grow beyond
+/// `limit` bytes.
+pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), WireError> {
     if block.is_empty() {
         return Err(WireError::new(0, "LZ4: empty block"));
     }
@@ -108,14 +107,13 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         let src = block
             .get(ip..ip.saturating_add(lit))
             .ok_or(WireError::new(ip, "LZ4: literals past the end of the block"))?;
-        let dst = out
-            .get_mut(op..op.saturating_add(lit))
-            .ok_or(WireError::new(ip, "LZ4: literals past the end of the image"))?;
-        dst.copy_from_slice(src);
+        if lit > limit - out.len() {
+            return Err(WireError::new(ip, "LZ4: literals past the end of the image"));
+        }
+        out.extend_from_slice(src);
         ip += lit;
-        op += lit;
         if ip == block.len() {
-            return Ok(op);
+            return Ok(());
         }
         let at = ip;
         let ofs = block.get(ip..ip + 2).ok_or(WireError::new(ip, "LZ4: truncated match offset"))?;
@@ -126,38 +124,33 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
             len = extend_len(block, &mut ip, len)?;
         }
         len += MIN_MATCH;
-        if offset == 0 || offset > op {
+        if offset == 0 || offset > out.len() {
             return Err(WireError::new(at, "LZ4: match offset outside the output"));
         }
-        if len > out.len() - op {
+        if len > limit - out.len() {
             return Err(WireError::new(at, "LZ4: match past the end of the image"));
         }
-        copy_match(out, op, offset, len);
-        op += len;
+        copy_match(out, offset, len);
     }
 }
 
-/// Copy `len` bytes from `op - offset` to `op` front to back (an overlap
+/// Append `len` bytes copied from `offset` back, front to back (an overlap
 /// repeats the last `offset` bytes). Caller checked the bounds.
 #[inline(always)]
-fn copy_match(out: &mut [u8], op: usize, offset: usize, len: usize) {
-    let start = op - offset;
+fn copy_match(out: &mut Vec<u8>, offset: usize, len: usize) {
+    let start = out.len() - offset;
     if offset >= len {
-        out.copy_within(start..start + len, op);
-        return;
-    }
-    if offset == 1 {
+        out.extend_from_within(start..start + len);
+    } else if offset == 1 {
         let v = out[start];
-        out[op..op + len].fill(v);
-        return;
-    }
-    // The periodic prefix [start, cur) doubles with each non-overlapping copy.
-    let mut cur = op;
-    let end = op + len;
-    while cur < end {
-        let n = (cur - start).min(end - cur);
-        out.copy_within(start..start + n, cur);
-        cur += n;
+        out.resize(out.len() + len, v);
+    } else {
+        // The periodic tail [start, end) doubles with each non-overlapping copy.
+        let end = out.len() + len;
+        while out.len() < end {
+            let n = (out.len() - start).min(end - out.len());
+            out.extend_from_within(start..start + n);
+        }
     }
 }
 
