@@ -139,7 +139,7 @@ fn reference_encoded_wide_gray_decodes_to_the_original() {
     // 2600 pixels per row: the wait-mask schedule changes inside rows.
     let orig = pnm("synthetic/gray-wide.pgm");
     assert_eq!(orig.maxval, 255);
-    let want: Vec<u32> = orig.samples.iter().map(|&v| 0xff00_0000 | u32::from(v) * 0x0001_0101).collect();
+    let want: Vec<u32> = orig.samples.iter().map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101)).collect();
     let img = decode(&data("synthetic/gray-wide.gray.quic")).unwrap();
     assert_pixels("gray", &img, orig.width, orig.height, &want);
 }
@@ -167,7 +167,7 @@ fn originals() -> Vec<(u32, usize, usize, Vec<u32>, &'static str)> {
         c << 3 | c >> 2
     });
     let rgba = rgb.iter().zip(&alpha.samples).map(|(p, &a)| (p & 0x00ff_ffff) | u32::from(a) << 24).collect();
-    let grays = gray.samples.iter().map(|&v| 0xff00_0000 | u32::from(v) * 0x0001_0101).collect();
+    let grays = gray.samples.iter().map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101)).collect();
     let (w, h) = (color.width, color.height);
     vec![
         (QUIC_IMAGE_TYPE_RGB32, w, h, rgb.clone(), "synthetic/color.rgb32.quic"),
@@ -208,7 +208,7 @@ fn random_picture(rng: &mut StdRng, ty: u32, w: usize, h: usize) -> Vec<u32> {
     for p in px.iter_mut() {
         *p = match ty {
             QUIC_IMAGE_TYPE_RGBA => *p,
-            QUIC_IMAGE_TYPE_GRAY => 0xff00_0000 | (*p & 0xff) * 0x0001_0101,
+            QUIC_IMAGE_TYPE_GRAY => 0xff00_0000 | ((*p & 0xff) * 0x0001_0101),
             QUIC_IMAGE_TYPE_RGB16 => {
                 let c = *p & 0x00f8_f8f8;
                 0xff00_0000 | c | ((c >> 5) & 0x0007_0707)

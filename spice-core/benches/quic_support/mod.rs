@@ -97,8 +97,8 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
 
     /// Code pixel `i`'s channels against the predictions.
     fn pixel(&mut self, w: &mut Writer, fam: &Family, px: u32, i: usize, predict: [u32; N]) {
-        for c in 0..N {
-            let diff = self.channel(px, c).wrapping_sub(predict[c]) & Self::MASK;
+        for (c, &pred) in predict.iter().enumerate() {
+            let diff = self.channel(px, c).wrapping_sub(pred) & Self::MASK;
             // Fold the signed difference: 0, -1, +1, -2, ... -> 0, 1, 2, 3, ...
             let folded = if diff <= Self::MASK >> 1 { diff << 1 } else { ((Self::MASK - diff) << 1) + 1 } as u8;
             let code = self.models[c].code(fam, self.residuals[c][i]);
@@ -121,8 +121,9 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         for _ in 0..hits / 32 {
             w.put(u32::MAX, 32);
         }
-        if hits % 32 > 0 {
-            w.put((1 << (hits % 32)) - 1, hits % 32);
+        let rest = hits % 32;
+        if rest > 0 {
+            w.put((1 << rest) - 1, rest);
         }
         w.put(run as u32, RUN_ORDER[*state] + 1);
         *state = state.saturating_sub(1);

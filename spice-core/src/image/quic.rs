@@ -235,7 +235,7 @@ mod tests {
             for (i, (&p, &v)) in img.pixels.iter().zip(&REFERENCE).enumerate() {
                 let v = u32::from(if ty == 2 { v | v >> 5 } else { v });
                 let alpha = if ty == 5 { v } else { 0xff };
-                assert_eq!(p, alpha << 24 | v * 0x0001_0101, "type {ty} pixel {i}");
+                assert_eq!(p, (alpha << 24) | (v * 0x0001_0101), "type {ty} pixel {i}");
             }
         }
     }

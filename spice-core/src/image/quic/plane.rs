@@ -1,12 +1,12 @@
-//! One QUIC coding pass over a row: a set of 1 or 3 channels that share a
-//! wait/run state, each with its own context model and previous-residual row.
+//! One QUIC decoding pass over a row: a set of 1 or 3 channels that share a
+//! [`Schedule`], each with its own context [`Model`] and row of residuals.
 //!
-//! Owns the adaptive part of the decoder: Golomb code selection per context
-//! bucket, the randomised model updates, the wait-mask schedule and the
-//! run-length (MELCODE) mode. Channels are read from and written to bit
-//! fields of `0xAARRGGBB` pixels given by a shift each; a pass never touches
-//! bits outside its channels. It must not know about image types or output
-//! formats (that is the parent module's job).
+//! Owns the per-row decoding loop: prediction from the neighbours, Golomb
+//! decoding with the code the context's bucket chose, model updates at the
+//! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
+//! and written to bit fields of `0xAARRGGBB` pixels given by a shift each; a
+//! pass never touches bits outside its channels. It must not know about
+//! image types or output formats (that is the parent module's job).
 
 use super::bits::Bits;
 use super::family::{Family, RUN_ORDER};
