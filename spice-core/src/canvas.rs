@@ -272,6 +272,49 @@ impl Mask<'_> {
     }
 }
 
+/// `d[i] = rop(s[i], d[i]) & keep` with the op chosen once per row.
+fn rop_row(rop: Rop, d: &mut [u32], s: &[u32], keep: u32) {
+    macro_rules! each {
+        (|$s:ident, $d:ident| $e:expr) => {
+            for (dp, &$s) in d.iter_mut().zip(s) {
+                let $d = *dp;
+                *dp = ($e) & keep;
+            }
+        };
+    }
+    match rop {
+        Rop::Clear => each!(|_s, _d| 0),
+        Rop::And => each!(|s, d| s & d),
+        Rop::AndReverse => each!(|s, d| s & !d),
+        Rop::Copy => each!(|s, _d| s),
+        Rop::AndInverted => each!(|s, d| !s & d),
+        Rop::Noop => {}
+        Rop::Xor => each!(|s, d| s ^ d),
+        Rop::Or => each!(|s, d| s | d),
+        Rop::Nor => each!(|s, d| !(s | d)),
+        Rop::Equiv => each!(|s, d| !s ^ d),
+        Rop::Invert => each!(|_s, d| !d),
+        Rop::OrReverse => each!(|s, d| s | !d),
+        Rop::CopyInverted => each!(|s, _d| !s),
+        Rop::OrInverted => each!(|s, d| !s | d),
+        Rop::Nand => each!(|s, d| !(s & d)),
+        Rop::Set => each!(|_s, _d| !0),
+    }
+}
+
+/// Like [`rop_row`] with one source value for the whole row.
+fn rop_fill_row(rop: Rop, d: &mut [u32], s: u32, keep: u32) {
+    let v = rop.apply(s, 0) & keep;
+    let dependent = rop.apply(s, !0) & keep != v;
+    if !dependent {
+        d.fill(v);
+        return;
+    }
+    for dp in d.iter_mut() {
+        *dp = rop.apply(s, *dp) & keep;
+    }
+}
+
 /// Call `f(y, x0, x1)` for each horizontal run of `r` the mask lets through.
 fn spans(r: Rect, mask: Option<&Mask<'_>>, mut f: impl FnMut(i32, i32, i32)) {
     for y in r.top..r.bottom {
@@ -345,13 +388,7 @@ impl Surface {
         let keep = self.keep();
         spans(r, mask, |y, x0, x1| {
             let row = self.row_mut(y, x0, x1);
-            if rop == Rop::Copy {
-                row.fill(color & keep);
-            } else {
-                for d in row {
-                    *d = rop.apply(color, *d) & keep;
-                }
-            }
+            rop_fill_row(rop, row, color, keep);
         });
     }
 
@@ -399,14 +436,8 @@ impl Surface {
             let row = self.row_mut(y, x0, x1);
             if plain {
                 row.copy_from_slice(s);
-            } else if rop == Rop::Copy {
-                for (d, &p) in row.iter_mut().zip(s) {
-                    *d = p & keep;
-                }
             } else {
-                for (d, &p) in row.iter_mut().zip(s) {
-                    *d = rop.apply(p, *d) & keep;
-                }
+                rop_row(rop, row, s, keep);
             }
         });
     }

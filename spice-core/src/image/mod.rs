@@ -367,6 +367,37 @@ mod tests {
     }
 
     #[test]
+    fn lz_plt_with_palette_pointer_then_from_cache() {
+        // LZPLTData: flags u8, data_size u32, palette ptr (or u64 id), data.
+        let mut lz = Vec::new();
+        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_PLT8, 2, 1, 2, 1] {
+            lz.extend_from_slice(&word.to_be_bytes());
+        }
+        lz.extend_from_slice(&[1, 1, 0]);
+        let mut w = Writer::new();
+        descriptor(&mut w, 5, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
+        w.u8((SPICE_BITMAP_FLAGS_PAL_CACHE_ME | SPICE_BITMAP_FLAGS_TOP_DOWN) as u8).u32(lz.len() as u32);
+        let pal_at = w.buf.len();
+        w.u32(0).bytes(&lz);
+        let here = w.buf.len() as u32;
+        w.buf[pal_at..pal_at + 4].copy_from_slice(&here.to_le_bytes());
+        w.u64(42).u16(2).u32(0x00aaaaaa).u32(0x00bbbbbb);
+        let mut c = Caches::new();
+        let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
+        assert_eq!(img.pixels, vec![0xbbbbbb, 0xaaaaaa]);
+        let mut w = Writer::new();
+        descriptor(&mut w, 6, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
+        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8).u32(lz.len() as u32).u64(42).bytes(&lz);
+        let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
+        assert_eq!(img.pixels, vec![0xbbbbbb, 0xaaaaaa]);
+        c.palettes.clear();
+        let mut w = Writer::new();
+        descriptor(&mut w, 6, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
+        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8).u32(lz.len() as u32).u64(42).bytes(&lz);
+        assert_eq!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err().reason, "palette not in cache");
+    }
+
+    #[test]
     fn mask_bitmap_uses_bits_not_palette() {
         let mut w = Writer::new();
         descriptor(&mut w, 1, SPICE_IMAGE_TYPE_BITMAP, 0, 3, 1);
