@@ -185,31 +185,120 @@ impl<'a> Input<'a> {
     }
 }
 
-/// One LZ pass: how literal units are read, how long matches are biased
-/// and what a match copies.
-trait Pass {
-    /// Added to a coded match length.
-    const LEN_BIAS: usize;
-    /// Fill `out` with literal units read from `inp`.
-    fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError>;
-    /// Copy `len` units from `from` to `to` (`from < to`) within `out`,
-    /// front to back (overlaps repeat the pattern, as LZ runs need).
-    fn copy_within(out: &mut [u32], from: usize, to: usize, len: usize) {
-        if from + len <= to {
-            out.copy_within(from..from + len, to);
-        } else if from + 1 == to {
-            let v = out[from];
-            out[to..to + len].fill(v);
-        } else {
-            for i in 0..len {
-                out[to + i] = out[from + i];
+/// One step of an LZ pass.
+enum Op {
+    /// This many literal units follow.
+    Literals(usize),
+    /// Copy `len` units: from `ofs` units back in this image when
+    /// `image_dist` is 0 (bias already removed), else from unit `ofs` of
+    /// image `id - image_dist`.
+    Match { len: usize, image_dist: u64, ofs: usize },
+}
+
+/// Read one control sequence; `len_bias` is the pass's match-length bias.
+#[inline(always)]
+fn next_op(inp: &mut Input, len_bias: usize) -> Result<Op, WireError> {
+    let ctrl = inp.byte()? as usize;
+    if ctrl < MAX_COPY {
+        return Ok(Op::Literals(ctrl + 1));
+    }
+    let mut len = ctrl >> 5;
+    let pixel_flag = (ctrl >> 4) & 1;
+    let mut ofs = ctrl & 0x0f;
+    if len == 7 {
+        loop {
+            let code = inp.byte()?;
+            len += code as usize;
+            if code != 255 {
+                break;
             }
         }
     }
-    /// Copy units from another image.
-    fn copy_from(src: &[u32], out: &mut [u32]) {
-        out.copy_from_slice(src);
+    ofs += (inp.byte()? as usize) << 4;
+    let code = inp.byte()?;
+    let extra = (code >> 6) as u32;
+    let mut image_dist = 0u64;
+    if pixel_flag == 0 {
+        image_dist = (code & 0x3f) as u64;
+        for i in 0..extra {
+            image_dist += (inp.byte()? as u64) << (6 + 8 * i);
+        }
+    } else {
+        ofs += ((code & 0x1f) as usize) << 12;
+        for i in 0..extra {
+            image_dist += (inp.byte()? as u64) << (8 * i);
+        }
+        if (code >> 5) & 1 != 0 {
+            ofs += (inp.byte()? as usize) << 17;
+        }
     }
+    if image_dist == 0 {
+        ofs += 1;
+    }
+    Ok(Op::Match { len: len + len_bias, image_dist, ofs })
+}
+
+/// The units of image `id - image_dist` from `ofs`, `len` long, checked;
+/// `last` caches the previous lookup (streams refer to few images).
+#[inline(always)]
+fn window_units<'w>(
+    window: &'w BTreeMap<u64, WindowImage>,
+    last: &mut Option<(u64, &'w WindowImage)>,
+    h: &GlzHeader,
+    image_dist: u64,
+    ofs: usize,
+    len: usize,
+    at: usize,
+) -> Result<&'w [u32], WireError> {
+    let ref_id = h
+        .id
+        .checked_sub(image_dist)
+        .ok_or(WireError::new(at, "GLZ: reference before the first image"))?;
+    let img = match *last {
+        Some((id, img)) if id == ref_id => img,
+        _ => {
+            let img = window
+                .get(&ref_id)
+                .ok_or(WireError::new(at, "GLZ: referenced image not in the window"))?;
+            *last = Some((ref_id, img));
+            img
+        }
+    };
+    if img.image_type != h.image_type {
+        return Err(WireError::new(at, "GLZ: referenced image has another type"));
+    }
+    img.units
+        .get(ofs..ofs.saturating_add(len))
+        .ok_or(WireError::new(at, "GLZ: reference outside the referenced image"))
+}
+
+/// Append `len` copies of the units starting `back` units before the end
+/// of `out`, front to back: an overlap repeats the last `back` units, as LZ
+/// runs need. The caller checked `0 < back <= out.len()`.
+#[inline(always)]
+pub(crate) fn extend_from_back<T: Copy>(out: &mut Vec<T>, back: usize, len: usize) {
+    let start = out.len() - back;
+    if back >= len {
+        out.extend_from_within(start..start + len);
+    } else if back == 1 {
+        let v = out[start];
+        out.resize(out.len() + len, v);
+    } else {
+        // The periodic tail [start, end) doubles with each non-overlapping copy.
+        let end = out.len() + len;
+        while out.len() < end {
+            let n = (out.len() - start).min(end - out.len());
+            out.extend_from_within(start..start + n);
+        }
+    }
+}
+
+/// How a colour pass (RGB16, RGB24/32, palette) reads literal units.
+trait Literals {
+    /// Added to a coded match length.
+    const LEN_BIAS: usize;
+    /// Append `n` literal units read from `inp`.
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
 }
 
 /// 0x00RRGGBB from b, g, r.
@@ -219,69 +308,125 @@ fn bgr(b: u8, g: u8, r: u8) -> u32 {
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
-struct Rgb32Pass;
-impl Pass for Rgb32Pass {
+struct Rgb32;
+impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
-    fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(out.len() * 3)?;
-        for (o, c) in out.iter_mut().zip(src.chunks_exact(3)) {
-            *o = bgr(c[0], c[1], c[2]);
-        }
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n * 3)?;
+        out.extend(src.chunks_exact(3).map(|c| bgr(c[0], c[1], c[2])));
         Ok(())
     }
 }
 
-/// RGB16: 2 bytes per literal, the 16-bit pixel big-endian.
-struct Rgb16Pass;
-impl Pass for Rgb16Pass {
+/// RGB16: 2 bytes per literal, the x1r5g5b5 pixel big-endian.
+struct Rgb16;
+impl Literals for Rgb16 {
     const LEN_BIAS: usize = 1;
     #[inline(always)]
-    fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(out.len() * 2)?;
-        for (o, c) in out.iter_mut().zip(src.chunks_exact(2)) {
-            *o = rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]));
-        }
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n * 2)?;
+        out.extend(src.chunks_exact(2).map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))));
         Ok(())
     }
 }
 
 /// Palette types: one byte (of packed indices) per unit.
-struct PltPass;
-impl Pass for PltPass {
+struct Plt;
+impl Literals for Plt {
     const LEN_BIAS: usize = 2;
     #[inline(always)]
-    fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(out.len())?;
-        for (o, &b) in out.iter_mut().zip(src) {
-            *o = b as u32;
-        }
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        out.extend(inp.take(n)?.iter().map(|&b| b as u32));
         Ok(())
     }
 }
 
-/// The alpha pass of RGBA: literals and matches replace only the alpha byte.
-struct AlphaPass;
-impl Pass for AlphaPass {
-    const LEN_BIAS: usize = 2;
-    #[inline(always)]
-    fn literals(inp: &mut Input, out: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(out.len())?;
-        for (o, &a) in out.iter_mut().zip(src) {
-            *o = (*o & 0x00ff_ffff) | (a as u32) << 24;
+/// Decode the colour pass into `out` (empty, with capacity for `end`
+/// units), resolving references into `window`.
+fn decode_colour<L: Literals>(
+    inp: &mut Input,
+    out: &mut Vec<u32>,
+    end: usize,
+    h: &GlzHeader,
+    window: &BTreeMap<u64, WindowImage>,
+) -> Result<(), WireError> {
+    let mut last = None;
+    while out.len() < end {
+        let at = inp.pos;
+        match next_op(inp, L::LEN_BIAS)? {
+            Op::Literals(n) => {
+                if n > end - out.len() {
+                    return Err(WireError::new(at, "GLZ: literals run past the end of the image"));
+                }
+                L::push(inp, out, n)?;
+            }
+            Op::Match { len, image_dist, ofs } => {
+                if len > end - out.len() {
+                    return Err(WireError::new(at, "GLZ: match runs past the end of the image"));
+                }
+                if image_dist == 0 {
+                    if ofs > out.len() {
+                        return Err(WireError::new(at, "GLZ: match before the start of the image"));
+                    }
+                    extend_from_back(out, ofs, len);
+                } else {
+                    out.extend_from_slice(window_units(window, &mut last, h, image_dist, ofs, len, at)?);
+                }
+            }
         }
-        Ok(())
     }
-    fn copy_within(out: &mut [u32], from: usize, to: usize, len: usize) {
-        for i in 0..len {
-            out[to + i] = (out[to + i] & 0x00ff_ffff) | (out[from + i] & 0xff00_0000);
+    Ok(())
+}
+
+/// Decode the alpha pass of RGBA over the colour pass's `out`: literals
+/// and matches replace only the alpha byte.
+fn decode_alpha(
+    inp: &mut Input,
+    out: &mut [u32],
+    h: &GlzHeader,
+    window: &BTreeMap<u64, WindowImage>,
+) -> Result<(), WireError> {
+    const ALPHA_LEN_BIAS: usize = 2;
+    let set = |o: &mut u32, a: u32| *o = (*o & 0x00ff_ffff) | (a & 0xff00_0000);
+    let end = out.len();
+    let mut op = 0;
+    let mut last = None;
+    while op < end {
+        let at = inp.pos;
+        match next_op(inp, ALPHA_LEN_BIAS)? {
+            Op::Literals(n) => {
+                let dst = out
+                    .get_mut(op..op + n)
+                    .ok_or(WireError::new(at, "GLZ: literals run past the end of the image"))?;
+                for (o, &a) in dst.iter_mut().zip(inp.take(n)?) {
+                    set(o, (a as u32) << 24);
+                }
+                op += n;
+            }
+            Op::Match { len, image_dist, ofs } => {
+                if len > end - op {
+                    return Err(WireError::new(at, "GLZ: match runs past the end of the image"));
+                }
+                if image_dist == 0 {
+                    if ofs > op {
+                        return Err(WireError::new(at, "GLZ: match before the start of the image"));
+                    }
+                    for i in op..op + len {
+                        let a = out[i - ofs];
+                        set(&mut out[i], a);
+                    }
+                } else {
+                    let src = window_units(window, &mut last, h, image_dist, ofs, len, at)?;
+                    for (o, &s) in out[op..op + len].iter_mut().zip(src) {
+                        set(o, s);
+                    }
+                }
+                op += len;
+            }
         }
     }
-    fn copy_from(src: &[u32], out: &mut [u32]) {
-        for (o, &s) in out.iter_mut().zip(src) {
-            *o = (*o & 0x00ff_ffff) | (s & 0xff00_0000);
-        }
-    }
+    Ok(())
 }
 
 /// A decoded image kept for later references.
@@ -358,25 +503,31 @@ impl GlzWindow {
         if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
         }
-        let mut units = alloc_pixels(units_n as u32, 1)?;
+        let mut units = units_vec(units_n)?;
         let mut inp = Input { data, pos: GLZ_HEADER_LEN };
         let images = &self.images;
         match h.image_type {
-            LZ_IMAGE_TYPE_RGB16 => decode_pass::<Rgb16Pass>(&mut inp, &mut units, &h, images)?,
+            LZ_IMAGE_TYPE_RGB16 => decode_colour::<Rgb16>(&mut inp, &mut units, units_n, &h, images)?,
             LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
-                decode_pass::<Rgb32Pass>(&mut inp, &mut units, &h, images)?
+                decode_colour::<Rgb32>(&mut inp, &mut units, units_n, &h, images)?
             }
             LZ_IMAGE_TYPE_RGBA => {
-                decode_pass::<Rgb32Pass>(&mut inp, &mut units, &h, images)?;
-                decode_pass::<AlphaPass>(&mut inp, &mut units, &h, images)?;
+                decode_colour::<Rgb32>(&mut inp, &mut units, units_n, &h, images)?;
+                decode_alpha(&mut inp, &mut units, &h, images)?;
             }
-            _ => decode_pass::<PltPass>(&mut inp, &mut units, &h, images)?,
+            _ => decode_colour::<Plt>(&mut inp, &mut units, units_n, &h, images)?,
         }
         let image = match plt_pixels_per_byte(h.image_type) {
             Some(_) => expand_palette(&units, &h, palette.unwrap_or(&[]))?,
             None => {
-                let mut pixels = alloc_pixels(h.width, h.height)?;
-                copy_rows(&units, &mut pixels, h.width as usize, h.top_down);
+                let mut pixels = units_vec(units_n)?;
+                if h.top_down {
+                    pixels.extend_from_slice(&units);
+                } else {
+                    for row in units.chunks_exact(h.width as usize).rev() {
+                        pixels.extend_from_slice(row);
+                    }
+                }
                 Image {
                     width: h.width,
                     height: h.height,
@@ -438,100 +589,12 @@ impl GlzWindow {
     }
 }
 
-/// Decode one LZ pass into `out`, resolving references into `window`.
-fn decode_pass<P: Pass>(
-    inp: &mut Input,
-    out: &mut [u32],
-    h: &GlzHeader,
-    window: &BTreeMap<u64, WindowImage>,
-) -> Result<(), WireError> {
-    let end = out.len();
-    let mut op = 0usize;
-    loop {
-        let at = inp.pos;
-        let ctrl = inp.byte()? as usize;
-        if ctrl < MAX_COPY {
-            let n = ctrl + 1;
-            let dst = out
-                .get_mut(op..op + n)
-                .ok_or(WireError::new(at, "GLZ: literals run past the end of the image"))?;
-            P::literals(inp, dst)?;
-            op += n;
-        } else {
-            let mut len = ctrl >> 5;
-            let pixel_flag = (ctrl >> 4) & 1;
-            let mut ofs = ctrl & 0x0f;
-            if len == 7 {
-                loop {
-                    let code = inp.byte()?;
-                    len += code as usize;
-                    if code != 255 {
-                        break;
-                    }
-                }
-            }
-            ofs += (inp.byte()? as usize) << 4;
-            let code = inp.byte()?;
-            let extra = (code >> 6) as u32;
-            let mut image_dist = 0u64;
-            if pixel_flag == 0 {
-                image_dist = (code & 0x3f) as u64;
-                for i in 0..extra {
-                    image_dist += (inp.byte()? as u64) << (6 + 8 * i);
-                }
-            } else {
-                ofs += ((code & 0x1f) as usize) << 12;
-                for i in 0..extra {
-                    image_dist += (inp.byte()? as u64) << (8 * i);
-                }
-                if (code >> 5) & 1 != 0 {
-                    ofs += (inp.byte()? as usize) << 17;
-                }
-            }
-            len += P::LEN_BIAS;
-            if op + len > end {
-                return Err(WireError::new(at, "GLZ: match runs past the end of the image"));
-            }
-            if image_dist == 0 {
-                ofs += 1;
-                if ofs > op {
-                    return Err(WireError::new(at, "GLZ: match before the start of the image"));
-                }
-                P::copy_within(out, op - ofs, op, len);
-            } else {
-                let ref_id = h
-                    .id
-                    .checked_sub(image_dist)
-                    .ok_or(WireError::new(at, "GLZ: reference before the first image"))?;
-                let img = window
-                    .get(&ref_id)
-                    .ok_or(WireError::new(at, "GLZ: referenced image not in the window"))?;
-                if img.image_type != h.image_type {
-                    return Err(WireError::new(at, "GLZ: referenced image has another type"));
-                }
-                let src = img
-                    .units
-                    .get(ofs..ofs + len)
-                    .ok_or(WireError::new(at, "GLZ: reference outside the referenced image"))?;
-                P::copy_from(src, &mut out[op..op + len]);
-            }
-            op += len;
-        }
-        if op >= end {
-            return Ok(());
-        }
-    }
-}
-
-/// Copy `src` rows (stream order) into `dst` top row first.
-fn copy_rows(src: &[u32], dst: &mut [u32], width: usize, top_down: bool) {
-    if top_down {
-        dst.copy_from_slice(src);
-    } else {
-        for (d, s) in dst.chunks_exact_mut(width).zip(src.chunks_exact(width).rev()) {
-            d.copy_from_slice(s);
-        }
-    }
+/// An empty unit buffer with room for exactly `n` units (`n` was checked
+/// against [`MAX_IMAGE_PIXELS`] with the header).
+fn units_vec(n: usize) -> Result<Vec<u32>, WireError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| WireError::new(0, "GLZ: out of memory for image"))?;
+    Ok(v)
 }
 
 /// Turn decoded palette bytes (rows of `stride` bytes) into pixels; an

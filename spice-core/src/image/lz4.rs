@@ -16,6 +16,7 @@
 //! and the data could possibly encode. It does not draw.
 
 use super::bitmap::{self, BitmapInfo};
+use super::glz::extend_from_back;
 use super::{Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
     SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT,
@@ -130,27 +131,7 @@ pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(),
         if len > limit - out.len() {
             return Err(WireError::new(at, "LZ4: match past the end of the image"));
         }
-        copy_match(out, offset, len);
-    }
-}
-
-/// Append `len` bytes copied from `offset` back, front to back (an overlap
-/// repeats the last `offset` bytes). Caller checked the bounds.
-#[inline(always)]
-fn copy_match(out: &mut Vec<u8>, offset: usize, len: usize) {
-    let start = out.len() - offset;
-    if offset >= len {
-        out.extend_from_within(start..start + len);
-    } else if offset == 1 {
-        let v = out[start];
-        out.resize(out.len() + len, v);
-    } else {
-        // The periodic tail [start, end) doubles with each non-overlapping copy.
-        let end = out.len() + len;
-        while out.len() < end {
-            let n = (out.len() - start).min(end - out.len());
-            out.extend_from_within(start..start + n);
-        }
+        extend_from_back(out, offset, len);
     }
 }
 
