@@ -93,3 +93,13 @@ pub fn dcache_clean_invalidate(addr: usize, len: usize) {
 pub fn entry_exception_level() -> u8 {
     crate::ENTRY_EL.load(core::sync::atomic::Ordering::Relaxed)
 }
+
+/// Reads from an address no translation table maps (the TTBR1 half, whose
+/// walks are disabled), to exercise the exception path in tests.
+pub fn fault_for_test() -> u64 {
+    let v: u64;
+    // SAFETY: the load faults synchronously into our vectors, which report
+    // and reset; it never returns a value to safe code.
+    unsafe { asm!("ldr {}, [{}]", out(reg) v, in(reg) 0xffff_dead_0000_0000u64, options(nostack, readonly)) };
+    v
+}

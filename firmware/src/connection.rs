@@ -105,7 +105,15 @@ pub async fn open<'a>(
         }
         Err(e) => Err(Failure {
             step: Step::Connect,
-            detail: format!("{ip}:{port}: {e:?}"),
+            detail: format!(
+                "{ip}:{port}: {}",
+                match e {
+                    embassy_net::tcp::ConnectError::ConnectionReset => "connection refused",
+                    embassy_net::tcp::ConnectError::TimedOut => "timed out",
+                    embassy_net::tcp::ConnectError::NoRoute => "no route to host",
+                    embassy_net::tcp::ConnectError::InvalidState => "socket busy",
+                }
+            ),
             hint: "that the SPICE server runs and listens on this address and port",
         }),
     }

@@ -51,7 +51,8 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     );
     barespice_boot::fatal::set_screen_hook(presenter::fatal_screen);
 
-    let (cfg, issues) = barespice_config::load(early.initrd, early.bootargs);
+    let bootargs = early.bootargs;
+    let (cfg, issues) = barespice_config::load(early.initrd, bootargs);
     defmt::info!("config: {=usize}-byte .vv, cmdline {=str}", early.initrd.len(), early.bootargs);
     for i in &issues {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
@@ -81,8 +82,18 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         }
     };
 
+    // Test hooks for the fatal path (never used in normal operation).
+    let self_test = bootargs.split_whitespace().find_map(|w| match w {
+        "barespice.test=panic" => Some(SelfTest::Panic),
+        "barespice.test=fault" => Some(SelfTest::Fault),
+        _ => None,
+    });
+
     barespice_board::executor::run(move |spawner: Spawner| {
         spawner.spawn(presenter::task().expect("presenter task"));
+        if let Some(t) = self_test {
+            spawner.spawn(fail_later(t).expect("self-test task"));
+        }
         spawner.spawn(input::task(board.input).expect("input task"));
         if let Some(service) = board.service {
             spawner.spawn(board_service(service).expect("board service task"));
@@ -108,6 +119,26 @@ fn main(info: barespice_boot::BootInfo) -> ! {
 }
 
 use alloc::string::String;
+
+/// Deliberate failures to check the fatal path (`barespice.test=panic|fault`
+/// on the kernel command line).
+#[derive(Clone, Copy)]
+enum SelfTest {
+    Panic,
+    Fault,
+}
+
+#[embassy_executor::task]
+async fn fail_later(t: SelfTest) {
+    embassy_time::Timer::after(embassy_time::Duration::from_secs(2)).await;
+    match t {
+        SelfTest::Panic => panic!("self-test: barespice.test=panic on the command line"),
+        SelfTest::Fault => {
+            let v = barespice_boot::cpu::fault_for_test();
+            defmt::error!("self-test fault returned {=u64}", v);
+        }
+    }
+}
 
 /// The board's own background work (the USB host stack on the Raspberry Pis).
 #[embassy_executor::task]
