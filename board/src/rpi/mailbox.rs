@@ -1,18 +1,17 @@
 //! The VideoCore mailbox property interface (channel 8): how the ARM asks the
 //! GPU firmware for board facts, clocks, power and the framebuffer.
 //!
-//! Owns: mailbox 0 (GPU to ARM) and mailbox 1 (ARM to GPU) registers and the
-//! property message format: a buffer of 32-bit words `[size, code, tags..., 0]`,
-//! each tag `[id, value bytes, request/response code, values...]`. The buffer is
+//! Owns: mailbox 0 (GPU to ARM) and mailbox 1 (ARM to GPU) registers, the tag
+//! numbers, and the exchange of a [`Message`] (built in [`super::property`]). The buffer is
 //! passed by its VideoCore bus address and is not cache-coherent with the ARM:
 //! it is cleaned before the call and invalidated after. Must not: interpret the
 //! framebuffer or any device beyond the firmware's answers, or trust a response
 //! length beyond the buffer.
 
-use alloc::vec::Vec;
-
 use crate::mmio::Mmio;
 use crate::usb::dma::{DmaBuf, DmaHal};
+
+pub use super::property::Message;
 
 const READ: usize = 0x00;
 const STATUS0: usize = 0x18;
@@ -22,9 +21,7 @@ const FULL: u32 = 1 << 31;
 const EMPTY: u32 = 1 << 30;
 const CHANNEL_PROPERTY: u32 = 8;
 
-const CODE_REQUEST: u32 = 0;
 const CODE_SUCCESS: u32 = 0x8000_0000;
-const TAG_RESPONSE: u32 = 1 << 31;
 
 /// Size of the mailbox register block.
 pub const REGS_LEN: usize = 0x40;
@@ -82,47 +79,6 @@ pub enum MailboxError {
     NoBuffer,
 }
 
-/// A property message under construction: tags are appended, the call fills in
-/// the answers, [`Message::values`] reads them back.
-pub struct Message {
-    words: Vec<u32>,
-}
-
-impl Message {
-    /// An empty message.
-    pub fn new() -> Self {
-        Self { words: alloc::vec![0, CODE_REQUEST] }
-    }
-
-    /// Appends tag `id` with `args` and room for `answer_words` words of answer;
-    /// returns a handle for [`Message::values`].
-    pub fn tag(&mut self, id: u32, args: &[u32], answer_words: usize) -> usize {
-        let n = args.len().max(answer_words);
-        let at = self.words.len();
-        self.words.extend_from_slice(&[id, (n * 4) as u32, 0]);
-        self.words.extend_from_slice(args);
-        self.words.resize(at + 3 + n, 0);
-        at
-    }
-
-    /// The answer words of the tag at `handle`, if the firmware answered it.
-    pub fn values(&self, handle: usize) -> Option<&[u32]> {
-        let code = *self.words.get(handle + 2)?;
-        if code & TAG_RESPONSE == 0 {
-            return None;
-        }
-        let room = *self.words.get(handle + 1)? as usize / 4;
-        let len = ((code & !TAG_RESPONSE) as usize).div_ceil(4).min(room);
-        self.words.get(handle + 3..handle + 3 + len)
-    }
-}
-
-impl Default for Message {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// The mailbox.
 pub struct Mailbox {
     regs: Mmio,
@@ -137,12 +93,7 @@ impl Mailbox {
 
     /// Sends `msg` on the property channel and waits for the answer.
     pub fn call(&self, msg: &mut Message) -> Result<(), MailboxError> {
-        msg.words.push(0); // end tag
-        let bytes = msg.words.len() * 4;
-        msg.words[0] = bytes as u32;
-        let result = self.exchange(&mut msg.words);
-        msg.words.pop();
-        result
+        self.exchange(msg.finish())
     }
 
     fn exchange(&self, words: &mut [u32]) -> Result<(), MailboxError> {
@@ -207,28 +158,5 @@ impl Mailbox {
     pub fn power_on(&self, device: u32) -> Result<bool, MailboxError> {
         // State bit 0: on; bit 1: wait for the device to be stable.
         self.get::<2>(TAG_SET_POWER_STATE, &[device, 3]).map(|v| v[1] & 1 != 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_layout_and_answers() {
-        let mut m = Message::new();
-        let h = m.tag(TAG_GET_CLOCK_RATE, &[CLOCK_UART, 0], 2);
-        // [size, code, id, 8 bytes, req, uart, 0]
-        assert_eq!(&m.words[..], &[0, 0, 0x0003_0002, 8, 0, 2, 0]);
-        // The firmware's answer: response bit + 8 bytes, rate 48 MHz.
-        m.words[h + 2] = TAG_RESPONSE | 8;
-        m.words[h + 4] = 48_000_000;
-        assert_eq!(m.values(h), Some(&[2u32, 48_000_000][..]));
-        // A response length beyond the tag's room is clamped.
-        m.words[h + 2] = TAG_RESPONSE | 400;
-        assert_eq!(m.values(h).map(|v| v.len()), Some(2));
-        // An unanswered tag has no values.
-        m.words[h + 2] = 0;
-        assert_eq!(m.values(h), None);
     }
 }

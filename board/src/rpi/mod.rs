@@ -32,6 +32,7 @@
 pub mod dma;
 pub mod fb;
 pub mod mailbox;
+pub mod property;
 pub mod rng;
 pub mod uart;
 

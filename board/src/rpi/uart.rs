@@ -79,16 +79,3 @@ pub fn configure(uart: Mmio, clock_hz: u32) {
     uart.write32(LCRH, LCRH_8N1_FIFO);
     uart.write32(CR, CR_ENABLE_TX_RX);
 }
-
-#[cfg(test)]
-mod tests {
-    use super::divisors;
-
-    #[test]
-    fn pl011_divisors() {
-        // PL011 TRM example arithmetic: 48 MHz / (16 * 115200) = 26.0417 -> 26 + 3/64.
-        assert_eq!(divisors(48_000_000, 115_200), (26, 3));
-        // 3 MHz (old firmware default) / (16 * 115200) = 1.6276 -> 1 + 40/64.
-        assert_eq!(divisors(3_000_000, 115_200), (1, 40));
-    }
-}

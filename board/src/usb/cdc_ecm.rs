@@ -107,7 +107,7 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
 
     let mut text = [0u8; 12];
     let n = bus.read_string(dev, mac_string, &mut text).await?;
-    let mac = parse_mac(&text[..n]).ok_or(UsbError::BadDescriptor)?;
+    let mac = desc::mac_from_hex(&text[..n]).ok_or(UsbError::BadDescriptor)?;
 
     // Alternate setting 0 of the data interface has no endpoints; selecting the
     // one with the bulk pair starts the function (CDC ECM 1.2 §3.3).
@@ -132,20 +132,6 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
         None => None,
     };
     Ok((mac, data_if, rx, tx, notify))
-}
-
-/// Parses the 12 hex digits of an iMACAddress string.
-pub fn parse_mac(text: &[u8]) -> Option<[u8; 6]> {
-    if text.len() != 12 {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (k, pair) in text.chunks_exact(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        mac[k] = (hi * 16 + lo) as u8;
-    }
-    Some(mac)
 }
 
 /// A bound ECM function.
@@ -237,18 +223,5 @@ impl ClassDriver for Ecm {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_mac;
-
-    #[test]
-    fn mac_string() {
-        // QEMU usb-net's iMACAddress string: "400102030405".
-        assert_eq!(parse_mac(b"400102030405"), Some([0x40, 0x01, 0x02, 0x03, 0x04, 0x05]));
-        assert_eq!(parse_mac(b"40010203040"), None);
-        assert_eq!(parse_mac(b"4001020304zz"), None);
     }
 }

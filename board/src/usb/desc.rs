@@ -346,6 +346,21 @@ pub fn string_to_ascii(d: &[u8], out: &mut [u8]) -> usize {
     n
 }
 
+/// Parses a MAC address written as 12 hex digits, the form of the string
+/// descriptor a CDC Ethernet functional descriptor's iMACAddress names.
+pub fn mac_from_hex(text: &[u8]) -> Option<[u8; 6]> {
+    if text.len() != 12 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (k, pair) in text.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        mac[k] = (hi * 16 + lo) as u8;
+    }
+    Some(mac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +432,13 @@ mod tests {
         let mut out = [0u8; 8];
         let n = string_to_ascii(&d, &mut out);
         assert_eq!(&out[..n], b"400?");
+    }
+
+    #[test]
+    fn mac_string() {
+        // QEMU usb-net's iMACAddress string: "400102030405".
+        assert_eq!(mac_from_hex(b"400102030405"), Some([0x40, 0x01, 0x02, 0x03, 0x04, 0x05]));
+        assert_eq!(mac_from_hex(b"40010203040"), None);
+        assert_eq!(mac_from_hex(b"4001020304zz"), None);
     }
 }
