@@ -22,7 +22,8 @@ type Dev = VirtIONet<VirtHal, MmioTransport<'static>, QUEUE>;
 
 /// A virtio-net device driven through embassy-net-driver.
 pub struct VirtioNic {
-    dev: RefCell<Dev>,
+    // Boxed: the device keeps its receive buffers inline (kilobytes).
+    dev: alloc::boxed::Box<RefCell<Dev>>,
     irq: Option<IrqLine>,
     mac: [u8; 6],
 }
@@ -38,7 +39,7 @@ impl VirtioNic {
             }
         };
         let mac = dev.mac_address();
-        Some(Self { dev: RefCell::new(dev), irq, mac })
+        Some(Self { dev: alloc::boxed::Box::new(RefCell::new(dev)), irq, mac })
     }
 
     /// The device's MAC address.

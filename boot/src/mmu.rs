@@ -22,7 +22,7 @@ const L2_TABLES: usize = 4;
 const ATTR_DEVICE: u64 = 0; // 0x00 Device-nGnRnE
 const ATTR_NORMAL: u64 = 1; // 0xff Normal, inner/outer write-back RW-allocate
 const ATTR_NORMAL_NC: u64 = 2; // 0x44 Normal, non-cacheable
-const MAIR: u64 = 0x00 | (0xff << 8) | (0x44 << 16);
+const MAIR: u64 = (0xff << (8 * ATTR_NORMAL)) | (0x44 << (8 * ATTR_NORMAL_NC)); // index 0 (device) is 0x00
 
 const DESC_BLOCK: u64 = 0b01;
 const DESC_TABLE: u64 = 0b11;
