@@ -47,6 +47,10 @@ const HCTSIZ: usize = 0x10;
 const HCDMA: usize = 0x14;
 
 const GAHBCFG_DMA_EN: u32 = 1 << 5;
+const GUSBCFG_PHYIF_16: u32 = 1 << 3;
+const GUSBCFG_ULPI_UTMI_SEL: u32 = 1 << 4;
+const GUSBCFG_ULPI_EXT_VBUS_DRV: u32 = 1 << 20;
+const GUSBCFG_TERM_SEL_DL_PULSE: u32 = 1 << 22;
 const GUSBCFG_FORCE_HOST: u32 = 1 << 29;
 const GUSBCFG_FORCE_DEV: u32 = 1 << 30;
 const GRSTCTL_CSFTRST: u32 = 1 << 0;
@@ -197,13 +201,18 @@ impl Dwc2 {
         let r = self.regs;
         r.write32(GINTMSK, 0);
         r.write32(GAHBCFG, 0);
+        // The BCM283x/2711 core drives VBUS itself and uses its internal UTMI+
+        // PHY with an 8-bit interface: no external ULPI VBUS, no ULPI, no 16-bit.
+        let cfg = r.read32(GUSBCFG) & !(GUSBCFG_ULPI_EXT_VBUS_DRV | GUSBCFG_TERM_SEL_DL_PULSE);
+        r.write32(GUSBCFG, cfg);
         self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
         r.write32(GRSTCTL, GRSTCTL_CSFTRST);
         self.wait_bits(GRSTCTL, GRSTCTL_CSFTRST, 0, 100).await?;
         self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
         Timer::after_millis(20).await;
 
-        r.write32(GUSBCFG, (r.read32(GUSBCFG) & !GUSBCFG_FORCE_DEV) | GUSBCFG_FORCE_HOST);
+        let cfg = r.read32(GUSBCFG) & !(GUSBCFG_FORCE_DEV | GUSBCFG_ULPI_UTMI_SEL | GUSBCFG_PHYIF_16);
+        r.write32(GUSBCFG, cfg | GUSBCFG_FORCE_HOST);
         // The core needs at least 25 ms to switch modes.
         Timer::after_millis(50).await;
 
