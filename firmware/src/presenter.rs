@@ -9,6 +9,7 @@ use barespice_board::{FbInfo, Framebuffer};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use spice_core::canvas::{Rect, Surface};
+use spice_core::cursor::CursorShape;
 
 use crate::screen;
 use crate::status;
@@ -60,27 +61,58 @@ fn redraw_status() {
 /// Switches back to the status screen (connection lost).
 pub fn show_status() {
     MODE.lock(|m| m.set(Mode::Status));
+    CURSOR_RECT.lock(|r| r.set(None));
     redraw_status();
 }
 
-/// Shows `dirty` of the remote primary surface. The first call after the
-/// status screen clears the screen and copies the whole surface.
-pub fn present(surface: &Surface, dirty: Rect) {
+/// The pointer to draw over the remote desktop: its position on the remote
+/// surface and its shape (drawn in software; ramfb has no cursor plane).
+pub struct CursorView<'a> {
+    /// Pointer x on the remote surface.
+    pub x: i32,
+    /// Pointer y on the remote surface.
+    pub y: i32,
+    /// Shape (hot spot included).
+    pub shape: &'a CursorShape,
+}
+
+static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> = Mutex::new(Cell::new(None));
+
+/// Shows `dirty` of the remote primary surface and the pointer. The first
+/// call after the status screen (or a size change) clears the screen and
+/// copies the whole surface. The pointer is drawn over the copy; where it
+/// was before is restored from the surface, which never contains it.
+pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView<'_>>) {
+    let size = (surface.width, surface.height);
     let first = MODE.lock(|m| m.replace(Mode::Remote)) == Mode::Status
-        || REMOTE.lock(|r| r.replace(Some((surface.width, surface.height)))) != Some((surface.width, surface.height));
+        || REMOTE.lock(|r| r.replace(Some(size))) != Some(size);
+    let new_rect = cursor.as_ref().map(|c| {
+        let l = c.x - i32::from(c.shape.hot_x);
+        let t = c.y - i32::from(c.shape.hot_y);
+        Rect::new(l, t, l + i32::from(c.shape.width), t + i32::from(c.shape.height))
+    });
+    let old_rect = CURSOR_RECT.lock(|r| r.replace(new_rect));
     FB.lock(|f| {
         let mut f = f.borrow_mut();
         let Some(fb) = f.as_mut() else { return };
         let info = fb.info();
-        let area = if first {
+        let mut areas: [Option<Rect>; 3] = [dirty, old_rect, None];
+        if first {
             screen::clear_black(fb.pixels());
             fb.flush(0, 0, info.width, info.height);
-            surface.bounds()
-        } else {
-            dirty
-        };
-        if let Some((x, y, w, h)) = screen::blit_remote(fb.pixels(), info, surface, area) {
-            fb.flush(x, y, w, h);
+            areas = [Some(surface.bounds()), None, None];
+        }
+        // Under the new pointer too, so a moved pointer never smears.
+        areas[2] = new_rect.filter(|_| dirty.is_some());
+        for r in areas.into_iter().flatten() {
+            if let Some((x, y, w, h)) = screen::blit_remote(fb.pixels(), info, surface, r) {
+                fb.flush(x, y, w, h);
+            }
+        }
+        if let (Some(c), Some(r)) = (cursor, new_rect) {
+            if let Some((x, y, w, h)) = screen::draw_cursor(fb.pixels(), info, surface, r, c.shape) {
+                fb.flush(x, y, w, h);
+            }
         }
     });
 }

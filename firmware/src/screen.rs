@@ -14,6 +14,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use embedded_graphics::text::{Baseline, Text};
 use spice_core::canvas::{Rect, Surface};
+use spice_core::cursor::CursorShape;
 
 use crate::status::{State, Status, STEPS};
 
@@ -185,6 +186,46 @@ pub fn blit_remote(px: &mut [u32], fb: FbInfo, surface: &Surface, dirty: Rect) -
         }
     }
     Some(((r.left + ox) as u32, (r.top + oy) as u32, w as u32, r.height() as u32))
+}
+
+/// Blends a cursor shape (0xAARRGGBB) whose top-left lands at `at` (surface
+/// coordinates) over the framebuffer, clipped to the remote surface area.
+pub fn draw_cursor(px: &mut [u32], fb: FbInfo, surface: &Surface, at: Rect, shape: &CursorShape) -> Option<(u32, u32, u32, u32)> {
+    let (ox, oy) = remote_origin(fb, surface.width, surface.height);
+    let r = at
+        .intersect(&surface.bounds())
+        .intersect(&Rect::new(-ox, -oy, fb.width as i32 - ox, fb.height as i32 - oy));
+    if r.is_empty() {
+        return None;
+    }
+    let sw = usize::from(shape.width);
+    for y in r.top..r.bottom {
+        for x in r.left..r.right {
+            let s = (y - at.top) as usize * sw + (x - at.left) as usize;
+            let d = (y + oy) as usize * fb.stride as usize + (x + ox) as usize;
+            if let (Some(&c), Some(dst)) = (shape.pixels.get(s), px.get_mut(d)) {
+                *dst = blend(c, *dst);
+            }
+        }
+    }
+    Some(((r.left + ox) as u32, (r.top + oy) as u32, r.width() as u32, r.height() as u32))
+}
+
+/// `src` (0xAARRGGBB, straight alpha) over `dst` (0x00RRGGBB).
+fn blend(src: u32, dst: u32) -> u32 {
+    let a = src >> 24;
+    match a {
+        0 => dst,
+        255 => src & 0x00ff_ffff,
+        _ => {
+            let ch = |shift: u32| {
+                let s = (src >> shift) & 0xff;
+                let d = (dst >> shift) & 0xff;
+                ((s * a + d * (255 - a) + 127) / 255) << shift
+            };
+            ch(16) | ch(8) | ch(0)
+        }
+    }
 }
 
 /// Fills the framebuffer with the colour around a remote desktop.

@@ -97,6 +97,7 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
     let mut client_mouse = false;
     let mut first_frame = true;
     let mut last_pos: Option<(u32, u32)> = None;
+    let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
     loop {
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
@@ -177,15 +178,26 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
             }
         }
 
-        // 3. New pixels.
-        if let Some(dirty) = session.take_dirty() {
+        // 3. New pixels, and the pointer (local position in client mouse
+        //    mode, the server's otherwise).
+        let dirty = session.take_dirty();
+        let cursor_pos = match (client_mouse, session.cursor()) {
+            (true, Some(c)) if c.visible => last_pos.map(|(x, y)| (x as i32, y as i32)),
+            (false, Some(c)) if c.visible => Some((i32::from(c.x), i32::from(c.y))),
+            _ => None,
+        };
+        let cursor_key = (cursor_pos, session.cursor().map(|c| c.serial));
+        if dirty.is_some() || cursor_key != drawn_cursor {
             if let Some(surface) = session.primary() {
                 if first_frame {
                     first_frame = false;
                     defmt::info!("timeline: first frame {=u32}x{=u32}", surface.width, surface.height);
                     status::done(Step::Display, format!("{}x{}", surface.width, surface.height));
                 }
-                presenter::present(surface, dirty);
+                let shape = session.cursor().and_then(|c| c.shape.as_deref());
+                let view = cursor_pos.zip(shape).map(|((x, y), shape)| presenter::CursorView { x, y, shape });
+                presenter::present(surface, dirty, view);
+                drawn_cursor = cursor_key;
             }
         }
 
