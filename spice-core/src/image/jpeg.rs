@@ -16,7 +16,6 @@
 
 use super::{alloc_pixels, Image};
 use crate::error::WireError;
-use alloc::vec::Vec;
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -40,16 +39,16 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
         return Err(WireError::new(0, "JPEG: unsupported colour space"));
     }
     let mut pixels = alloc_pixels(width, height)?;
-    let size = pixels.len() * 4;
-    if dec.output_buffer_size() != Some(size) {
+    if dec.output_buffer_size() != Some(pixels.len() * 4) {
         return Err(WireError::new(0, "JPEG: unexpected output size"));
     }
-    let mut bgra = Vec::new();
-    bgra.try_reserve_exact(size).map_err(|_| WireError::new(0, "JPEG: out of memory for image"))?;
-    bgra.resize(size, 0);
-    dec.decode_into(&mut bgra).map_err(|_| WireError::new(0, "JPEG: corrupt data"))?;
-    for (p, c) in pixels.iter_mut().zip(bgra.chunks_exact(4)) {
-        *p = 0xff00_0000 | u32::from_le_bytes([c[0], c[1], c[2], 0]);
+    // zune writes B, G, R, 255 per pixel straight into the pixel buffer:
+    // little-endian u32 0xFFRRGGBB.
+    dec.decode_into(bytemuck::cast_slice_mut(&mut pixels))
+        .map_err(|_| WireError::new(0, "JPEG: corrupt data"))?;
+    #[cfg(target_endian = "big")]
+    for p in &mut pixels {
+        *p = p.swap_bytes();
     }
     Ok(Image { width, height, pixels, has_alpha: false })
 }
