@@ -517,8 +517,12 @@ impl Surface {
                     let ra = &src.pixels[ya * sw..(ya + 1) * sw];
                     let rb = &src.pixels[yb * sw..(yb + 1) * sw];
                     for (d, &(xa, xb, wx)) in row.iter_mut().zip(taps) {
-                        let p = bilerp(ra[xa], ra[xb], rb[xa], rb[xb], wx, wy);
-                        *d = rop.apply(p, *d) & keep;
+                        let (Some(&a), Some(&b), Some(&c), Some(&e)) = (ra.get(xa), ra.get(xb), rb.get(xa), rb.get(xb))
+                        else {
+                            continue;
+                        };
+                        let p = bilerp(a, b, c, e, wx, wy);
+                        *d = if rop == Rop::Copy { p } else { rop.apply(p, *d) } & keep;
                     }
                 }
             }
@@ -762,17 +766,18 @@ pub fn scale_image(src: &Image, src_area: Rect, width: u32, height: u32, mode: S
     Ok(Image { width, height, pixels: tmp.pixels, has_alpha: src.has_alpha })
 }
 
-#[inline]
+/// Blend two pixels, all four channels at once: `a*(256-w) + b*w`, `w` in 0..=256.
+#[inline(always)]
+fn lerp2(a: u32, b: u32, w: u32) -> u32 {
+    let iw = 256 - w;
+    let rb = (((a & 0x00ff_00ff) * iw + (b & 0x00ff_00ff) * w) >> 8) & 0x00ff_00ff;
+    let ag = (((a >> 8) & 0x00ff_00ff) * iw + ((b >> 8) & 0x00ff_00ff) * w) & 0xff00_ff00;
+    rb | ag
+}
+
+#[inline(always)]
 fn bilerp(a: u32, b: u32, c: u32, d: u32, wx: u32, wy: u32) -> u32 {
-    let mut out = 0u32;
-    for shift in [0u32, 8, 16, 24] {
-        let ch = |p: u32| (p >> shift) & 0xff;
-        let top = ch(a) * (256 - wx) + ch(b) * wx;
-        let bot = ch(c) * (256 - wx) + ch(d) * wx;
-        let v = (top * (256 - wy) + bot * wy) >> 16;
-        out |= v.min(255) << shift;
-    }
-    out
+    lerp2(lerp2(a, b, wx), lerp2(c, d, wx), wy)
 }
 
 /// Premultiplied OVER with a global alpha: `dst = src*ga + dst*(1 - sa*ga)`.
