@@ -58,7 +58,7 @@ impl MailboxFb {
         let (bus, size) = (*a.first().unwrap_or(&0), *a.get(1).unwrap_or(&0) as usize);
         let pitch = m.values(pitch).and_then(|p| p.first().copied()).unwrap_or(0) as usize;
         let order = m.values(order).and_then(|o| o.first().copied()).unwrap_or(ORDER_BGR);
-        if w == 0 || h == 0 || bus == 0 || pitch < w as usize * 4 || size < pitch * h as usize {
+        if w == 0 || h == 0 || bus == 0 || pitch < w as usize * 4 || !pitch.is_multiple_of(4) || size < pitch * h as usize {
             return Err("firmware framebuffer geometry is inconsistent");
         }
         let info = FbInfo { width: w, height: h, stride: w };
@@ -98,18 +98,25 @@ impl Framebuffer for MailboxFb {
         let stride = self.info.stride as usize;
         for row in y0..y1 {
             let src = &self.shadow[row * stride + x0..row * stride + x1];
-            let dst = self.hw + row * self.pitch + x0 * 4;
-            for (i, &p) in src.iter().enumerate() {
-                let p = if self.swap { (p & 0xff00) | ((p >> 16) & 0xff) | ((p & 0xff) << 16) } else { p };
+            let dst = (self.hw + row * self.pitch + x0 * 4) as *mut u32;
+            if self.swap {
+                for (i, &p) in src.iter().enumerate() {
+                    let p = (p & 0xff00) | ((p >> 16) & 0xff) | ((p & 0xff) << 16);
+                    // SAFETY: as below, one aligned pixel at a time.
+                    unsafe { core::ptr::write_volatile(dst.add(i), p) };
+                }
+            } else {
                 // SAFETY: the firmware allocated `size >= pitch * height` bytes at
-                // `hw` for us alone; row < height and x0 + i < width keep the
-                // store inside it; the address is 4-byte aligned (pitch and the
-                // 4096-aligned base are).
-                unsafe { core::ptr::write_volatile((dst + i * 4) as *mut u32, p) };
+                // `hw` for us alone; row < height and x0..x1 <= width keep the row
+                // inside it, and the shadow never overlaps it. Both sides are
+                // 4-byte aligned (the 4096-aligned base, a pitch that is a whole
+                // number of pixels), and the target's strict alignment keeps the
+                // copy to aligned stores, which Device memory requires.
+                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
             }
             // Without a device tree the boot code maps this as cacheable RAM:
             // push the row out to the GPU then (harmless for Device memory).
-            barespice_boot::cpu::dcache_clean_invalidate(dst, (x1 - x0) * 4);
+            barespice_boot::cpu::dcache_clean_invalidate(dst as usize, (x1 - x0) * 4);
         }
     }
 

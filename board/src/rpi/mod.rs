@@ -318,6 +318,7 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
 }
 
 async fn hc_run(mut hc: Dwc2, runner: cdc_ecm::NetRunner) -> Result<core::convert::Infallible, usb::UsbError> {
+    defmt::debug!("usb: host task started");
     hc.init().await?;
     let host = UsbHost::new(hc, Some(runner), usb::input::sink())?;
     host.run().await

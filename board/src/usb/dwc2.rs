@@ -216,6 +216,7 @@ impl Dwc2 {
         // The core needs at least 25 ms to switch modes.
         Timer::after_millis(50).await;
 
+        defmt::debug!("dwc2: core reset and host mode done");
         r.write32(GAHBCFG, GAHBCFG_DMA_EN);
         r.write32(PCGCTL, 0);
         r.write32(HCFG, 0); // FS/LS PHY clock select 30/60 MHz: the UTMI+ PHY
