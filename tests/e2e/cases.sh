@@ -128,12 +128,27 @@ password_wrong() {
   echo "wrong password: exit $rc, \"$(head -n1 "$CASE_DIR/stderr")\""
 }
 
+# sd_image: the Raspberry Pi SD card image (issue 5): build it (raspi firmware,
+# Debian's raspi-firmware blobs, our device trees) and check it with mtools.
+sd_image() {
+  "$REPO/scripts/build-image" --out "$CASE_DIR"
+  "$REPO/scripts/check-image" "$CASE_DIR/barespice-sd.img"
+}
+
+# raspi_qemu: the Raspberry Pi board support on QEMU raspi3b and raspi4b (console,
+# USB enumeration, CDC-ECM DHCP, keyboard and tablet, framebuffer); no lab server.
+raspi_qemu() {
+  "$REPO/scripts/test-raspi" --keep "$CASE_DIR"
+}
+
 # all_cases MATRIX: the cases of issue 2, and with MATRIX=1 the codec matrix of
 # issue 3 (every server image-compression setting pixel-exact, the client's LZ4
 # preference, zlib-wrapped GLZ, JPEG with PSNR >= 32 dB). Cases are grouped so
 # that each server configuration boots once.
 all_cases() {
   local matrix=$1 c
+  run_case sd-image none sd_image
+  run_case raspi-qemu none raspi_qemu
   run_case rig-spice-snap-off "--image-compression off" rig_reference
   run_case rig-typing "--image-compression off" rig_typing
   run_case snapshot-off "--image-compression off" snapshot
