@@ -163,6 +163,11 @@ impl ClassDriver for Ecm {
         }
     }
 
+    fn release_net(mut self: Box<Self>) -> Option<NetRunner> {
+        self.runner.set_link_state(embassy_net_driver::LinkState::Down);
+        Some(self.runner)
+    }
+
     fn poll(&mut self, hc: &mut Dwc2, now: Instant, _cx: &mut Context<'_>) {
         // Receive: one bulk IN transfer is always outstanding; the hardware
         // retries NAKs until the device has a frame.

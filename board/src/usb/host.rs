@@ -371,6 +371,11 @@ pub trait ClassDriver {
     /// The host channels it holds, so the core can halt and free them when the
     /// device goes away.
     fn channels(&self) -> &[u8];
+    /// When the device goes away: a network driver hands its channel to
+    /// embassy-net back (link down) so the next adapter plugged in can use it.
+    fn release_net(self: Box<Self>) -> Option<cdc_ecm::NetRunner> {
+        None
+    }
 }
 
 /// The whole host stack: bus, hubs, bound class drivers and the input sink.
@@ -542,6 +547,9 @@ impl UsbHost {
                 let f = self.functions.remove(i);
                 defmt::info!("usb: {} at {} detached", f.name(), address);
                 self.release(f.channels()).await;
+                if let Some(runner) = f.release_net() {
+                    self.net = Some(runner);
+                }
             } else {
                 i += 1;
             }
