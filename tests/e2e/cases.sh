@@ -129,10 +129,11 @@ password_wrong() {
 }
 
 # sd_image: the Raspberry Pi SD card image (issue 5): build it (raspi firmware,
-# Debian's raspi-firmware blobs, our device trees) and check it with mtools.
+# Debian's raspi-firmware blobs, our device trees), check it with mtools, and boot
+# its own kernel + device trees + .vv on QEMU raspi3b/raspi4b.
 sd_image() {
   "$REPO/scripts/build-image" --out "$CASE_DIR"
-  "$REPO/scripts/check-image" "$CASE_DIR/barespice-sd.img"
+  "$REPO/scripts/check-image" --boot "$CASE_DIR/barespice-sd.img"
 }
 
 # raspi_qemu: the Raspberry Pi board support on QEMU raspi3b and raspi4b (console,
