@@ -22,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
         let width = 1 + u32::from(data[1]) % 96;
         let height = 1 + u32::from(data[2]) % 48;
         let mut payload = Vec::with_capacity(20 + data.len());
-        for word in [quic::QUIC_MAGIC, quic::QUIC_VERSION, image_type, width, height] {
+        for word in [
+            quic::QUIC_MAGIC,
+            quic::QUIC_VERSION,
+            image_type,
+            width,
+            height,
+        ] {
             payload.extend_from_slice(&word.to_le_bytes());
         }
         payload.extend_from_slice(&data[3..]);

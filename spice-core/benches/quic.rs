@@ -50,8 +50,12 @@ fn main() {
     let mut g = c.benchmark_group("quic_1080p");
     g.throughput(Throughput::Elements((W * H) as u64));
     g.sample_size(20);
-    g.bench_function("decode_photo", |b| b.iter(|| quic::decode(black_box(&photo_quic)).unwrap()));
-    g.bench_function("decode_desktop", |b| b.iter(|| quic::decode(black_box(&desk_quic)).unwrap()));
+    g.bench_function("decode_photo", |b| {
+        b.iter(|| quic::decode(black_box(&photo_quic)).unwrap())
+    });
+    g.bench_function("decode_desktop", |b| {
+        b.iter(|| quic::decode(black_box(&desk_quic)).unwrap())
+    });
     g.finish();
     c.final_summary();
 }

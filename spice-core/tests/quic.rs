@@ -19,7 +19,9 @@ use spice_core::image::Image;
 use std::path::PathBuf;
 
 fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/quic").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/quic")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -39,7 +41,11 @@ fn pnm(name: &str) -> Pnm {
 fn pnm_from(name: &str, raw: Vec<u8>) -> Pnm {
     let mut fields = Vec::new();
     let mut pos = 0;
-    let want = if raw.starts_with(b"P7") { usize::MAX } else { 4 };
+    let want = if raw.starts_with(b"P7") {
+        usize::MAX
+    } else {
+        4
+    };
     // Header tokens up to ENDHDR (P7) or four tokens (P5/P6), then one whitespace byte.
     while fields.len() < want {
         while raw[pos].is_ascii_whitespace() {
@@ -61,21 +67,50 @@ fn pnm_from(name: &str, raw: Vec<u8>) -> Pnm {
         fields[i + 1].parse().unwrap()
     };
     let (width, height, maxval, depth) = match fields[0].as_str() {
-        "P5" => (fields[1].parse().unwrap(), fields[2].parse().unwrap(), fields[3].parse().unwrap(), 1),
-        "P6" => (fields[1].parse().unwrap(), fields[2].parse().unwrap(), fields[3].parse().unwrap(), 3),
-        "P7" => (value("WIDTH"), value("HEIGHT"), value("MAXVAL") as u32, value("DEPTH")),
+        "P5" => (
+            fields[1].parse().unwrap(),
+            fields[2].parse().unwrap(),
+            fields[3].parse().unwrap(),
+            1,
+        ),
+        "P6" => (
+            fields[1].parse().unwrap(),
+            fields[2].parse().unwrap(),
+            fields[3].parse().unwrap(),
+            3,
+        ),
+        "P7" => (
+            value("WIDTH"),
+            value("HEIGHT"),
+            value("MAXVAL") as u32,
+            value("DEPTH"),
+        ),
         m => panic!("unsupported PNM {m}"),
     };
     assert!(maxval <= 255);
     let samples = raw[pos..].to_vec();
-    assert_eq!(samples.len(), width * height * depth, "{name}: sample count");
-    Pnm { width, height, maxval, depth, samples }
+    assert_eq!(
+        samples.len(),
+        width * height * depth,
+        "{name}: sample count"
+    );
+    Pnm {
+        width,
+        height,
+        maxval,
+        depth,
+        samples,
+    }
 }
 
 /// Compare a decoded image with expected `0xAARRGGBB` pixels, reporting the
 /// first mismatch.
 fn assert_pixels(name: &str, got: &Image, width: usize, height: usize, want: &[u32]) {
-    assert_eq!((got.width as usize, got.height as usize), (width, height), "{name}: size");
+    assert_eq!(
+        (got.width as usize, got.height as usize),
+        (width, height),
+        "{name}: size"
+    );
     if let Some(i) = got.pixels.iter().zip(want).position(|(g, w)| g != w) {
         panic!(
             "{name}: pixel ({}, {}) is {:08x}, expected {:08x}",
@@ -92,7 +127,12 @@ fn rgb_pixels(p: &Pnm, widen: impl Fn(u8) -> u8) -> Vec<u32> {
     assert_eq!(p.depth, 3);
     p.samples
         .chunks_exact(3)
-        .map(|c| 0xff00_0000 | u32::from(widen(c[0])) << 16 | u32::from(widen(c[1])) << 8 | u32::from(widen(c[2])))
+        .map(|c| {
+            0xff00_0000
+                | u32::from(widen(c[0])) << 16
+                | u32::from(widen(c[1])) << 8
+                | u32::from(widen(c[2]))
+        })
         .collect()
 }
 
@@ -139,7 +179,11 @@ fn reference_encoded_wide_gray_decodes_to_the_original() {
     // 2600 pixels per row: the wait-mask schedule changes inside rows.
     let orig = pnm("synthetic/gray-wide.pgm");
     assert_eq!(orig.maxval, 255);
-    let want: Vec<u32> = orig.samples.iter().map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101)).collect();
+    let want: Vec<u32> = orig
+        .samples
+        .iter()
+        .map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101))
+        .collect();
     let img = decode(&data("synthetic/gray-wide.gray.quic")).unwrap();
     assert_pixels("gray", &img, orig.width, orig.height, &want);
 }
@@ -152,7 +196,13 @@ fn server_recorded_columns_match_the_screendump() {
         let crop = pnm_from(name, ppm);
         let img = decode(&data(&format!("server/{name}.quic"))).unwrap();
         assert!(!img.has_alpha);
-        assert_pixels(name, &img, crop.width, crop.height, &rgb_pixels(&crop, |v| v));
+        assert_pixels(
+            name,
+            &img,
+            crop.width,
+            crop.height,
+            &rgb_pixels(&crop, |v| v),
+        );
     }
 }
 
@@ -166,15 +216,53 @@ fn originals() -> Vec<(u32, usize, usize, Vec<u32>, &'static str)> {
         let c = v >> 3;
         c << 3 | c >> 2
     });
-    let rgba = rgb.iter().zip(&alpha.samples).map(|(p, &a)| (p & 0x00ff_ffff) | u32::from(a) << 24).collect();
-    let grays = gray.samples.iter().map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101)).collect();
+    let rgba = rgb
+        .iter()
+        .zip(&alpha.samples)
+        .map(|(p, &a)| (p & 0x00ff_ffff) | u32::from(a) << 24)
+        .collect();
+    let grays = gray
+        .samples
+        .iter()
+        .map(|&v| 0xff00_0000 | (u32::from(v) * 0x0001_0101))
+        .collect();
     let (w, h) = (color.width, color.height);
     vec![
-        (QUIC_IMAGE_TYPE_RGB32, w, h, rgb.clone(), "synthetic/color.rgb32.quic"),
-        (QUIC_IMAGE_TYPE_RGB24, w, h, rgb, "synthetic/color.rgb24.quic"),
-        (QUIC_IMAGE_TYPE_RGB16, w, h, rgb16, "synthetic/color.rgb16.quic"),
-        (QUIC_IMAGE_TYPE_RGBA, w, h, rgba, "synthetic/color-alpha.rgba.quic"),
-        (QUIC_IMAGE_TYPE_GRAY, gray.width, gray.height, grays, "synthetic/gray-wide.gray.quic"),
+        (
+            QUIC_IMAGE_TYPE_RGB32,
+            w,
+            h,
+            rgb.clone(),
+            "synthetic/color.rgb32.quic",
+        ),
+        (
+            QUIC_IMAGE_TYPE_RGB24,
+            w,
+            h,
+            rgb,
+            "synthetic/color.rgb24.quic",
+        ),
+        (
+            QUIC_IMAGE_TYPE_RGB16,
+            w,
+            h,
+            rgb16,
+            "synthetic/color.rgb16.quic",
+        ),
+        (
+            QUIC_IMAGE_TYPE_RGBA,
+            w,
+            h,
+            rgba,
+            "synthetic/color-alpha.rgba.quic",
+        ),
+        (
+            QUIC_IMAGE_TYPE_GRAY,
+            gray.width,
+            gray.height,
+            grays,
+            "synthetic/gray-wide.gray.quic",
+        ),
     ]
 }
 
@@ -199,7 +287,10 @@ fn random_picture(rng: &mut StdRng, ty: u32, w: usize, h: usize) -> Vec<u32> {
             let v: u32 = match kind {
                 0 => flat,
                 1 if y > 0 => px[(y - 1) * w + x],
-                2 => (x as u32 * 3 + y as u32 * 5).wrapping_mul(0x0001_0101) ^ (rng.gen::<u32>() & 0x0003_0303),
+                2 => {
+                    (x as u32 * 3 + y as u32 * 5).wrapping_mul(0x0001_0101)
+                        ^ (rng.gen::<u32>() & 0x0003_0303)
+                }
                 _ => rng.gen(),
             };
             px.push(v);
@@ -219,18 +310,28 @@ fn random_picture(rng: &mut StdRng, ty: u32, w: usize, h: usize) -> Vec<u32> {
     px
 }
 
-const ALL_TYPES: [u32; 5] =
-    [QUIC_IMAGE_TYPE_GRAY, QUIC_IMAGE_TYPE_RGB16, QUIC_IMAGE_TYPE_RGB24, QUIC_IMAGE_TYPE_RGB32, QUIC_IMAGE_TYPE_RGBA];
+const ALL_TYPES: [u32; 5] = [
+    QUIC_IMAGE_TYPE_GRAY,
+    QUIC_IMAGE_TYPE_RGB16,
+    QUIC_IMAGE_TYPE_RGB24,
+    QUIC_IMAGE_TYPE_RGB32,
+    QUIC_IMAGE_TYPE_RGBA,
+];
 
 #[test]
 fn random_pictures_round_trip_in_every_type() {
     let mut rng = StdRng::seed_from_u64(0x0051_5543);
     for round in 0..150 {
         let ty = ALL_TYPES[round % ALL_TYPES.len()];
-        let w = if round % 10 == 9 { rng.gen_range(2040..2200) } else { rng.gen_range(1..80) };
+        let w = if round % 10 == 9 {
+            rng.gen_range(2040..2200)
+        } else {
+            rng.gen_range(1..80)
+        };
         let h = rng.gen_range(1..(12_000 / w).clamp(2, 60));
         let pixels = random_picture(&mut rng, ty, w, h);
-        let img = decode(&encode(ty, w, h, &pixels)).unwrap_or_else(|e| panic!("type {ty} {w}x{h}: {e}"));
+        let img =
+            decode(&encode(ty, w, h, &pixels)).unwrap_or_else(|e| panic!("type {ty} {w}x{h}: {e}"));
         assert_eq!(img.has_alpha, ty == QUIC_IMAGE_TYPE_RGBA);
         assert_pixels(&format!("type {ty} {w}x{h}"), &img, w, h, &pixels);
     }
@@ -238,13 +339,20 @@ fn random_pictures_round_trip_in_every_type() {
 
 #[test]
 fn every_truncation_of_real_payloads_is_an_error() {
-    for file in ["server/scene3-x0.quic", "synthetic/gray-wide.gray.quic", "synthetic/color.rgb16.quic"] {
+    for file in [
+        "server/scene3-x0.quic",
+        "synthetic/gray-wide.gray.quic",
+        "synthetic/color.rgb16.quic",
+    ] {
         let full = data(file);
         assert!(decode(&full).is_ok());
         // Dropping the final padding word still leaves a complete stream;
         // anything shorter must be refused (never a panic).
         for cut in (0..full.len() - 4).step_by(3) {
-            assert!(decode(&full[..cut]).is_err(), "{file} cut to {cut} bytes decoded");
+            assert!(
+                decode(&full[..cut]).is_err(),
+                "{file} cut to {cut} bytes decoded"
+            );
         }
     }
 }
@@ -252,11 +360,20 @@ fn every_truncation_of_real_payloads_is_an_error() {
 #[test]
 fn damaged_payloads_never_panic() {
     let mut rng = StdRng::seed_from_u64(7);
-    let mut files: Vec<Vec<u8>> = ["server/scene3-x0.quic", "synthetic/color-alpha.rgba.quic", "synthetic/color.rgb16.quic"]
-        .iter()
-        .map(|f| data(f))
-        .collect();
-    files.push(encode(QUIC_IMAGE_TYPE_GRAY, 40, 30, &vec![0xff80_8080; 1200]));
+    let mut files: Vec<Vec<u8>> = [
+        "server/scene3-x0.quic",
+        "synthetic/color-alpha.rgba.quic",
+        "synthetic/color.rgb16.quic",
+    ]
+    .iter()
+    .map(|f| data(f))
+    .collect();
+    files.push(encode(
+        QUIC_IMAGE_TYPE_GRAY,
+        40,
+        30,
+        &vec![0xff80_8080; 1200],
+    ));
     let mut errors = 0;
     for round in 0..3000 {
         let mut d = files[round % files.len()].clone();
@@ -284,7 +401,10 @@ fn damaged_payloads_never_panic() {
         }
     }
     // Damage is usually caught (runs leaving the row, reading past the end).
-    assert!(errors > 300, "only {errors} of 3000 damaged payloads were refused");
+    assert!(
+        errors > 300,
+        "only {errors} of 3000 damaged payloads were refused"
+    );
 }
 
 #[test]
@@ -308,6 +428,11 @@ fn header_sizes_are_checked_before_allocating() {
     assert_eq!(decode(&d).unwrap_err().reason, "image too large");
     // Sizes the reference rejects (zero, or negative as a C int).
     for (w, h) in [(0, 10), (10, 0), (0x8000_0000, 1), (1, 0xffff_ffff)] {
-        assert_eq!(decode(&header(QUIC_IMAGE_TYPE_GRAY, w, h, 64)).unwrap_err().reason, "bad QUIC image size");
+        assert_eq!(
+            decode(&header(QUIC_IMAGE_TYPE_GRAY, w, h, 64))
+                .unwrap_err()
+                .reason,
+            "bad QUIC image size"
+        );
     }
 }

@@ -46,7 +46,8 @@ impl Writer {
         self.pending += len;
         if self.pending >= 32 {
             self.pending -= 32;
-            self.out.extend_from_slice(&((self.acc >> self.pending) as u32).to_le_bytes());
+            self.out
+                .extend_from_slice(&((self.acc >> self.pending) as u32).to_le_bytes());
             self.acc &= (1u64 << self.pending) - 1;
         }
     }
@@ -100,7 +101,11 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         for (c, &pred) in predict.iter().enumerate() {
             let diff = self.channel(px, c).wrapping_sub(pred) & Self::MASK;
             // Fold the signed difference: 0, -1, +1, -2, ... -> 0, 1, 2, 3, ...
-            let folded = if diff <= Self::MASK >> 1 { diff << 1 } else { ((Self::MASK - diff) << 1) + 1 } as u8;
+            let folded = if diff <= Self::MASK >> 1 {
+                diff << 1
+            } else {
+                ((Self::MASK - diff) << 1) + 1
+            } as u8;
             let code = self.models[c].code(fam, self.residuals[c][i]);
             let (bits, len) = fam.codeword(code, folded);
             w.put(bits, len);
@@ -140,7 +145,12 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 self.schedule.wait -= 1;
             } else {
                 self.schedule.wait = self.schedule.next_wait();
-                update_models::<N, BPC, _>(&mut self.models, &self.residuals, 0, self.schedule.trigger);
+                update_models::<N, BPC, _>(
+                    &mut self.models,
+                    &self.residuals,
+                    0,
+                    self.schedule.trigger,
+                );
             }
             i = 1;
         }
@@ -148,7 +158,11 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         let mut run_at = 0;
         while i < end {
             if let Some(p) = prev {
-                if i > 2 && run_at != i && self.same(p[i - 1], p[i]) && self.same(cur[i - 1], cur[i - 2]) {
+                if i > 2
+                    && run_at != i
+                    && self.same(p[i - 1], p[i])
+                    && self.same(cur[i - 1], cur[i - 2])
+                {
                     run_at = i;
                     self.schedule.wait = (stop - i) as u32;
                     let mut run = 0;
@@ -171,7 +185,12 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             });
             self.pixel(w, fam, cur[i], i, predict);
             if i == stop {
-                update_models::<N, BPC, _>(&mut self.models, &self.residuals, i, self.schedule.trigger);
+                update_models::<N, BPC, _>(
+                    &mut self.models,
+                    &self.residuals,
+                    i,
+                    self.schedule.trigger,
+                );
                 stop = i + 1 + self.schedule.next_wait() as usize;
             }
             i += 1;
@@ -203,12 +222,18 @@ impl<const N: usize, const BPC: usize> RowPass for Pass<N, BPC> {
 /// Encode a `width x height` picture as QUIC of the given type.
 pub fn encode(image_type: u32, width: usize, height: usize, pixels: &[u32]) -> Vec<u8> {
     assert_eq!(pixels.len(), width * height);
-    let mut w = Writer { out: Vec::new(), acc: 0, pending: 0 };
+    let mut w = Writer {
+        out: Vec::new(),
+        acc: 0,
+        pending: 0,
+    };
     for word in [0x4349_5551, 0, image_type, width as u32, height as u32] {
         w.put(word, 32);
     }
     let mut passes: Vec<Box<dyn RowPass>> = match image_type {
-        QUIC_IMAGE_TYPE_RGB32 | QUIC_IMAGE_TYPE_RGB24 => vec![Box::new(Pass::<3, 8>::new(width, [16, 8, 0]))],
+        QUIC_IMAGE_TYPE_RGB32 | QUIC_IMAGE_TYPE_RGB24 => {
+            vec![Box::new(Pass::<3, 8>::new(width, [16, 8, 0]))]
+        }
         QUIC_IMAGE_TYPE_RGB16 => vec![Box::new(Pass::<3, 5>::new(width, [19, 11, 3]))],
         QUIC_IMAGE_TYPE_RGBA => vec![
             Box::new(Pass::<3, 8>::new(width, [16, 8, 0])),
@@ -243,7 +268,8 @@ pub fn photo(width: usize, height: usize, seed: u32) -> Vec<u32> {
     for y in 0..height {
         for x in 0..width {
             let (xf, yf) = (x as f32, y as f32);
-            let hill = h * (0.55 + 0.12 * (xf / w * 7.0 + 1.3).sin() + 0.05 * (xf / w * 23.0).sin());
+            let hill =
+                h * (0.55 + 0.12 * (xf / w * 7.0 + 1.3).sin() + 0.05 * (xf / w * 23.0).sin());
             let (mut r, mut g, mut b, amp);
             if yf < hill {
                 let t = yf / h;
@@ -253,7 +279,11 @@ pub fn photo(width: usize, height: usize, seed: u32) -> Vec<u32> {
                     (r, g, b) = (255.0, 230.0, 120.0);
                 } else if d < 2.0 * sr {
                     let k = (2.0 * sr - d) / sr * 0.6;
-                    (r, g, b) = (r + (255.0 - r) * k, g + (230.0 - g) * k, b + (120.0 - b) * k);
+                    (r, g, b) = (
+                        r + (255.0 - r) * k,
+                        g + (230.0 - g) * k,
+                        b + (120.0 - b) * k,
+                    );
                 }
                 amp = 2;
             } else {
@@ -263,9 +293,17 @@ pub fn photo(width: usize, height: usize, seed: u32) -> Vec<u32> {
                 b = 30.0 + 20.0 * t;
                 amp = 6;
             }
-            let mut px = [r as i32 + grain(amp), g as i32 + grain(amp), b as i32 + grain(amp)];
+            let mut px = [
+                r as i32 + grain(amp),
+                g as i32 + grain(amp),
+                b as i32 + grain(amp),
+            ];
             if xf >= w * 0.08 && xf < w * 0.35 && yf >= h * 0.62 && yf < h * 0.9 {
-                px = if (x / 3 + y / 5) % 4 != 0 { [250, 250, 245] } else { [20, 20, 30] };
+                px = if (x / 3 + y / 5) % 4 != 0 {
+                    [250, 250, 245]
+                } else {
+                    [20, 20, 30]
+                };
             }
             let [r, g, b] = px.map(|v| v.clamp(0, 255) as u32);
             out.push(0xff00_0000 | r << 16 | g << 8 | b);

@@ -102,11 +102,19 @@ pub fn parse_header(data: &[u8]) -> Result<QuicHeader, WireError> {
         return Err(WireError::new(12, "bad QUIC image size"));
     }
     let stream_bits = ((data.len() - HEADER_LEN) / 4) as u64 * 32;
-    let least_bits = image_type.codewords_per_pixel() * (u64::from(width) + u64::from(height) - 1) + 32;
+    let least_bits =
+        image_type.codewords_per_pixel() * (u64::from(width) + u64::from(height) - 1) + 32;
     if stream_bits < least_bits {
-        return Err(WireError::new(data.len(), "QUIC data too short for its size"));
+        return Err(WireError::new(
+            data.len(),
+            "QUIC data too short for its size",
+        ));
     }
-    Ok(QuicHeader { image_type, width, height })
+    Ok(QuicHeader {
+        image_type,
+        width,
+        height,
+    })
 }
 
 /// Decode a QUIC payload (the bytes after `SpiceQUICData.data_size`).
@@ -137,7 +145,13 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
         QuicImageType::Rgba => {
             let mut rgb = Pass::<3, 8>::new(w, [16, 8, 0])?;
             let mut alpha = Pass::<1, 8>::new(w, [24])?;
-            decode_rows(&mut bits, &mut pixels, w, &mut [&mut rgb, &mut alpha], |p| p)?;
+            decode_rows(
+                &mut bits,
+                &mut pixels,
+                w,
+                &mut [&mut rgb, &mut alpha],
+                |p| p,
+            )?;
         }
         QuicImageType::Gray => {
             let mut gray = Pass::<1, 8>::new(w, [0])?;
@@ -146,16 +160,31 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
             })?;
         }
     }
-    Ok(Image { width, height, pixels, has_alpha: header.image_type == QuicImageType::Rgba })
+    Ok(Image {
+        width,
+        height,
+        pixels,
+        has_alpha: header.image_type == QuicImageType::Rgba,
+    })
 }
 
 /// A coding pass, whatever its channel count and depth.
 trait RowPass {
-    fn row(&mut self, bits: &mut Bits<'_>, prev: Option<&[u32]>, cur: &mut [u32]) -> Result<(), WireError>;
+    fn row(
+        &mut self,
+        bits: &mut Bits<'_>,
+        prev: Option<&[u32]>,
+        cur: &mut [u32],
+    ) -> Result<(), WireError>;
 }
 
 impl<const N: usize, const BPC: usize> RowPass for Pass<N, BPC> {
-    fn row(&mut self, bits: &mut Bits<'_>, prev: Option<&[u32]>, cur: &mut [u32]) -> Result<(), WireError> {
+    fn row(
+        &mut self,
+        bits: &mut Bits<'_>,
+        prev: Option<&[u32]>,
+        cur: &mut [u32],
+    ) -> Result<(), WireError> {
         Pass::row(self, bits, prev, cur)
     }
 }
@@ -174,7 +203,9 @@ fn decode_rows(
     while start < pixels.len() {
         let (done, rest) = pixels.split_at_mut(start);
         let cur = &mut rest[..width];
-        let prev = done.get(start.saturating_sub(width)..).filter(|p| !p.is_empty());
+        let prev = done
+            .get(start.saturating_sub(width)..)
+            .filter(|p| !p.is_empty());
         for pass in passes.iter_mut() {
             pass.row(bits, prev, cur)?;
         }
@@ -205,20 +236,42 @@ mod tests {
         assert_eq!(&d[..4], b"QUIC");
         assert_eq!(
             parse_header(&d),
-            Ok(QuicHeader { image_type: QuicImageType::Rgb32, width: 3, height: 2 })
+            Ok(QuicHeader {
+                image_type: QuicImageType::Rgb32,
+                width: 3,
+                height: 2
+            })
         );
     }
 
     #[test]
     fn header_errors_name_the_field() {
         assert_eq!(parse_header(b"QUI").unwrap_err().reason, "truncated");
-        assert_eq!(parse_header(&header([0x4349_5552, 0, 4, 1, 1], 4)).unwrap_err().reason, "bad QUIC magic");
+        assert_eq!(
+            parse_header(&header([0x4349_5552, 0, 4, 1, 1], 4))
+                .unwrap_err()
+                .reason,
+            "bad QUIC magic"
+        );
         // Version 1.0 would be (1 << 16) | 0.
-        assert_eq!(parse_header(&header([QUIC_MAGIC, 1 << 16, 4, 1, 1], 4)).unwrap_err().reason, "unsupported QUIC version");
+        assert_eq!(
+            parse_header(&header([QUIC_MAGIC, 1 << 16, 4, 1, 1], 4))
+                .unwrap_err()
+                .reason,
+            "unsupported QUIC version"
+        );
         for ty in [0, 6, u32::MAX] {
-            assert_eq!(parse_header(&header([QUIC_MAGIC, 0, ty, 1, 1], 4)).unwrap_err(), WireError::new(8, "bad QUIC image type"));
+            assert_eq!(
+                parse_header(&header([QUIC_MAGIC, 0, ty, 1, 1], 4)).unwrap_err(),
+                WireError::new(8, "bad QUIC image type")
+            );
         }
-        assert_eq!(parse_header(&header([QUIC_MAGIC, 0, 4, 1, 1], 0)).unwrap_err().reason, "QUIC data too short for its size");
+        assert_eq!(
+            parse_header(&header([QUIC_MAGIC, 0, 4, 1, 1], 0))
+                .unwrap_err()
+                .reason,
+            "QUIC data too short for its size"
+        );
     }
 
     #[test]
@@ -227,8 +280,8 @@ mod tests {
         // this 7x5 stream into these values in every channel (RGB16: the
         // 5-bit equivalents, widened). Output of the reference C decoder.
         const REFERENCE: [u8; 35] = [
-            64, 128, 192, 0, 64, 128, 192, 128, 192, 0, 64, 128, 192, 0, 192, 0, 64, 128, 192, 0, 64, 0,
-            64, 128, 192, 0, 64, 128, 64, 128, 192, 0, 64, 128, 192,
+            64, 128, 192, 0, 64, 128, 192, 128, 192, 0, 64, 128, 192, 0, 192, 0, 64, 128, 192, 0,
+            64, 0, 64, 128, 192, 0, 64, 128, 64, 128, 192, 0, 64, 128, 192,
         ];
         for ty in 1..=5 {
             let img = decode(&header([QUIC_MAGIC, 0, ty, 7, 5], 256)).unwrap();
@@ -265,10 +318,18 @@ mod tests {
             for l in 0..bpc {
                 for n in 0..(1u32 << bpc) {
                     let (bits, len) = fam.codeword(l, n as u8);
-                    assert_eq!(len, u32::from(fam.code_len[n as usize][l]), "len of {n} under code {l}");
+                    assert_eq!(
+                        len,
+                        u32::from(fam.code_len[n as usize][l]),
+                        "len of {n} under code {l}"
+                    );
                     // The codeword followed by ones, as the decoder's window sees it.
                     let window = (bits << (32 - len)) | (u32::MAX >> len);
-                    assert_eq!(fam.decode(l, window), (n as u8, len), "{bpc} bpc code {l} value {n}");
+                    assert_eq!(
+                        fam.decode(l, window),
+                        (n as u8, len),
+                        "{bpc} bpc code {l} value {n}"
+                    );
                 }
             }
         }

@@ -29,7 +29,13 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
-        let mut bits = Bits { data, next: 0, buf: 0, avail: 0, base };
+        let mut bits = Bits {
+            data,
+            next: 0,
+            buf: 0,
+            avail: 0,
+            base,
+        };
         bits.refill();
         bits
     }

@@ -79,8 +79,11 @@ impl Family {
             f.escape_below[li] = low_mask(32 - prefix);
             let mut n = 0u32;
             while n < 256 {
-                f.code_len[n as usize][li] =
-                    if n < gr { (n >> l) + l + 1 } else { prefix + suffix } as u8;
+                f.code_len[n as usize][li] = if n < gr {
+                    (n >> l) + l + 1
+                } else {
+                    prefix + suffix
+                } as u8;
                 n += 1;
             }
             l += 1;
@@ -169,6 +172,7 @@ pub(super) const HALVING_TRIGGER: [u32; 11] =
     [110, 550, 900, 800, 550, 400, 350, 250, 140, 160, 140];
 
 /// Run-length coder states: `2^RUN_ORDER[state]` is the expected run length.
+#[rustfmt::skip]
 pub(super) const RUN_ORDER: [u32; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
     14, 15,
@@ -176,6 +180,7 @@ pub(super) const RUN_ORDER: [u32; 32] = [
 
 /// The coder's fixed pseudo-random table; its low bits decide how many
 /// pixels pass between two model updates.
+#[rustfmt::skip]
 pub(super) const WAIT_CHAOS: [u32; 256] = [
     0x02c5_7542, 0x3542_7717, 0x2f5a_2153, 0x9244_f155, 0x7bd2_6d07, 0x354c_6052,
     0x5732_9b28, 0x2993_868e, 0x6cd8_808c, 0x147b_46e0, 0x99db_66af, 0xe32b_4cac,

@@ -83,7 +83,8 @@ impl Schedule {
     pub(super) fn segment_done(&mut self, len: usize, last: bool) {
         if !last {
             self.wait_index += 1;
-            self.trigger = HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
+            self.trigger =
+                HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
             self.wait_left = WAIT_STEP_PIXELS;
         } else if self.wait_index < WAIT_INDEX_MAX {
             // `len < wait_left` here, or the segment would not be the last.
@@ -104,7 +105,10 @@ impl Model {
     /// A fresh model for `bpc`-bit channels (every bucket starts on the
     /// largest code).
     pub(super) fn new(bpc: usize) -> Self {
-        Model { counters: [[0; MAX_CODES]; BUCKETS], best: [(bpc - 1) as u8; BUCKETS] }
+        Model {
+            counters: [[0; MAX_CODES]; BUCKETS],
+            best: [(bpc - 1) as u8; BUCKETS],
+        }
     }
 
     /// The code for a pixel whose context (previous residual) is `ctx`.
@@ -117,7 +121,13 @@ impl Model {
     /// codeword length to the bucket's counters, pick the code with the
     /// smallest sum (ties keep the larger code), and halve the counters once
     /// that sum passes `trigger`.
-    pub(super) fn update<const BPC: usize>(&mut self, family: &Family, ctx: u8, value: u8, trigger: u32) {
+    pub(super) fn update<const BPC: usize>(
+        &mut self,
+        family: &Family,
+        ctx: u8,
+        value: u8,
+        trigger: u32,
+    ) {
         let b = family.bucket[ctx as usize] as usize % BUCKETS;
         let counters = &mut self.counters[b];
         let lens = &family.code_len[value as usize];

@@ -40,7 +40,9 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
     pub(super) fn new(width: usize, shifts: [u32; N]) -> Result<Self, WireError> {
         let mut residuals: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
         for row in residuals.iter_mut() {
-            let len = width.checked_add(1).ok_or(WireError::new(0, "image too large"))?;
+            let len = width
+                .checked_add(1)
+                .ok_or(WireError::new(0, "image too large"))?;
             row.try_reserve_exact(len)
                 .map_err(|_| WireError::new(0, "out of memory for image"))?;
             row.resize(len, 0);
@@ -65,7 +67,11 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
     ) -> Result<(), WireError> {
         for r in self.residuals.iter_mut() {
             // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
-            let ctx = if prev.is_some() { r.get(1).copied().unwrap_or(0) } else { 0 };
+            let ctx = if prev.is_some() {
+                r.get(1).copied().unwrap_or(0)
+            } else {
+                0
+            };
             if let Some(slot) = r.first_mut() {
                 *slot = ctx;
             }
@@ -113,7 +119,12 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         let owned = self.owned;
         let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
         let same = |p: u32, q: u32| (p ^ q) & owned == 0;
-        let Pass { residuals, models, schedule, .. } = self;
+        let Pass {
+            residuals,
+            models,
+            schedule,
+            ..
+        } = self;
         // Residual slots 0..=end; slot i is the context of pixel i.
         let res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
             let len = r.len().min(end + 1);
@@ -151,7 +162,11 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         let mut ctx: [u8; N] = core::array::from_fn(|c| res[c][i]);
         if i == 0 {
             let up = if FIRST { 0 } else { prev[0] };
-            pixel!(0, ctx, core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) }));
+            pixel!(
+                0,
+                ctx,
+                core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) })
+            );
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
@@ -199,7 +214,11 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 pixel!(i, ctx, left)
             } else {
                 let up = prev[i];
-                pixel!(i, ctx, core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1))
+                pixel!(
+                    i,
+                    ctx,
+                    core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1)
+                )
             };
             if i == stop {
                 update_models::<N, BPC, _>(models, &res, i, schedule.trigger);
