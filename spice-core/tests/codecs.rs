@@ -328,3 +328,39 @@ fn jpeg_frame_larger_than_the_limit_is_refused() {
         assert!(jpeg::decode(&big).is_err(), "{hi}x{wi}");
     }
 }
+
+/// `jpeg` without its DHT segments (as libjpeg writes MJPEG frames after the
+/// first when the tables have not changed).
+fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut p = 2;
+    while jpeg[p] == 0xff && jpeg[p + 1] != 0xda {
+        let end = p + 2 + u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
+        if jpeg[p + 1] != 0xc4 {
+            out.extend_from_slice(&jpeg[p..end]);
+        }
+        p = end;
+    }
+    out.extend_from_slice(&jpeg[p..]);
+    out
+}
+
+/// The server's MJPEG encoder reuses one libjpeg compressor and requests
+/// all tables only for a stream's first frame, so later frames carry no
+/// DHT (checked against Debian's libjpeg-turbo 2.1 driven like
+/// `mjpeg-encoder.c`: frame 1 had 4 DHT tables, frames 2 and 3 none). The
+/// server's JPEG images use the same default tables, so stripping them from
+/// the recorded images must change nothing.
+#[test]
+fn jpeg_without_huffman_tables_uses_the_standard_ones() {
+    let p = paint("jpeg/panel", "jpeg/panel.png", |d| {
+        let stripped = strip_dht(&d.data);
+        assert!(stripped.len() + 400 < d.data.len(), "DHT segments removed");
+        let img = jpeg::decode(&stripped).unwrap();
+        assert_eq!(img, jpeg::decode(&d.data).unwrap());
+        img
+    });
+    let (got, want) = p.compared("jpeg/panel");
+    let db = psnr(&got, &want);
+    assert!(db >= 32.0, "jpeg/panel without DHT: PSNR {db:.2} dB");
+}
