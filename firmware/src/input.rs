@@ -82,7 +82,9 @@ pub async fn task(mut source: Box<dyn InputSource>) {
             InputEvent::Key { code: KeyCode::Evdev(c), pressed } => {
                 evdev_to_key(c).map(|key| RemoteInput::Key { key, down: pressed })
             }
-            InputEvent::Key { code: KeyCode::UsbHid(_), .. } => None,
+            InputEvent::Key { code: KeyCode::UsbHid(u), pressed } => {
+                crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed })
+            }
             InputEvent::PointerAbsolute { x, y, max_x, max_y } => {
                 let (Some(fb), Some((sw, sh))) = (presenter::fb_info(), presenter::remote_size()) else {
                     continue;
