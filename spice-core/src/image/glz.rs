@@ -550,6 +550,7 @@ impl GlzWindow {
 
     /// Decode a ZLIB_GLZ_RGB payload (`glz_data_size` = inflated size): the
     /// zlib stream must inflate to exactly `glz_data_size` bytes of GLZ.
+    /// Errors of the GLZ stage give offsets into the inflated data.
     pub fn decode_zlib(&mut self, data: &[u8], glz_data_size: u32) -> Result<Image, WireError> {
         let glz = inflate_exact(data, glz_data_size)?;
         self.decode(&glz, None)
