@@ -10,8 +10,8 @@
 //! * [`host`]: the USB core: control transfers, enumeration, addresses,
 //!   configuration choice, and the list of class drivers;
 //! * [`input`]: HID events into the board's input stream;
-//! * class drivers: [`hub`], [`hid`] (boot keyboard, boot mouse, report-protocol
-//!   pointers such as QEMU's `usb-tablet`) and [`cdc_ecm`] (Ethernet, an
+//! * class drivers: [`hub`], [`hid`] (boot-protocol keyboards; mice and tablets
+//!   through their report descriptor, e.g. QEMU's `usb-tablet`) and [`cdc_ecm`] (Ethernet, an
 //!   `embassy-net-driver` through `embassy-net-driver-channel`).
 //!
 //! A further class driver (e.g. SMSC LAN951x or Microchip LAN78xx Ethernet) is a
