@@ -1,0 +1,38 @@
+//! Fuzz the LZ decoder (SPICE_IMAGE_TYPE_LZ_RGB / LZ_PLT payloads).
+//!
+//! Input: one mode byte, then the payload as it sits in the image's data.
+//! Mode bit 0 hands the decoder a 256-entry palette (palette types need one);
+//! bit 1 also runs the alpha-plane decoder (JPEG_ALPHA's LZ part) over the
+//! same payload on an image of the header's size.
+//! It must return `Ok` or `Err`, never panic; an `Ok` image has exactly
+//! `width * height` pixels.
+//!
+//! Seeds: fuzz/seeds/lz (LZ_RGB payloads recorded from the lab server).
+#![no_main]
+
+use barespice_fuzz::palette;
+use libfuzzer_sys::fuzz_target;
+use spice_core::image::{alloc_pixels, lz, Image};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, payload)) = data.split_first() else { return };
+    let pal = palette();
+    let result = lz::decode(payload, (mode & 1 == 1).then_some(&pal[..]));
+    if let Ok(img) = &result {
+        assert_eq!(img.pixels.len(), img.width as usize * img.height as usize);
+    }
+    if mode & 2 == 2 {
+        // The alpha plane lands on an image of the header's size (capped so
+        // a lying header does not make every run allocate 64 MiB).
+        if let Ok(h) = lz::parse_header(payload) {
+            if u64::from(h.width) * u64::from(h.height) > 1 << 20 {
+                return;
+            }
+            if let Ok(pixels) = alloc_pixels(h.width, h.height) {
+                let mut img = Image { width: h.width, height: h.height, pixels, has_alpha: false };
+                let _ = lz::decode_alpha(payload, &mut img);
+                assert_eq!(img.pixels.len(), img.width as usize * img.height as usize);
+            }
+        }
+    }
+});
