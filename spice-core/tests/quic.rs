@@ -436,3 +436,31 @@ fn header_sizes_are_checked_before_allocating() {
         );
     }
 }
+
+#[test]
+fn damaged_streams_decode_like_the_reference_decoder() {
+    // (name, bytes per pixel in the reference output, has alpha)
+    for (name, bpp, alpha) in [
+        ("gray-54x11", 1, false),
+        ("rgb16-72x6", 4, false),
+        ("rgb32-17x4", 4, false),
+        ("rgba-25x13", 4, true),
+    ] {
+        let reference = data(&format!("fuzzed/{name}.ref"));
+        let want: Vec<u32> = reference
+            .chunks_exact(bpp)
+            .map(|p| match *p {
+                [v] => 0xff00_0000 | (u32::from(v) * 0x0001_0101),
+                [b, g, r, a] => {
+                    let a = if alpha { u32::from(a) } else { 0xff };
+                    (a << 24) | u32::from(r) << 16 | u32::from(g) << 8 | u32::from(b)
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        let img = decode(&data(&format!("fuzzed/{name}.quic"))).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        assert_pixels(name, &img, w, h, &want);
+        assert_eq!(w * h, want.len(), "{name}: size");
+    }
+}
