@@ -10,6 +10,7 @@ use crate::args::Args;
 use crate::record::Recorder;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use spice_core::display::COUNTED_IMAGE_TYPES;
 use spice_core::enums::*;
 use spice_core::error::channel_name;
 use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
@@ -360,6 +361,19 @@ impl Client {
                 eprintln!("barespice-host: display 0: primary {}x{} format {}", s.width, s.height, s.format);
             }
             eprintln!("barespice-host: display 0: {:?}", d.stats());
+            let st = d.stats();
+            let images: Vec<String> = COUNTED_IMAGE_TYPES
+                .iter()
+                .zip(st.images)
+                .filter(|(_, n)| *n > 0)
+                .map(|((_, name), n)| format!("{name}={n}"))
+                .collect();
+            eprintln!(
+                "barespice-host: display 0: images {}; stream frames {} dropped {}",
+                if images.is_empty() { "none".to_string() } else { images.join(" ") },
+                st.frames,
+                st.dropped_frames
+            );
         }
     }
 }

@@ -3,11 +3,13 @@
 
 Owns: choosing the kernel modules each display driver needs (read from the
 modules' own `depends=` tags, loaded dependencies first), and writing the
-archive: /init, /bin/busybox, /modules, /scenes, /dev/console.
+archive: /init, /bin/busybox, /bin/fbvideo (optional), /modules, /scenes,
+/dev/console.
 Must not: download anything or draw scenes (scripts/guest/build and
 scenes.py do that).
 
-CLI: mkinitramfs.py --modroot DIR --busybox FILE --init FILE --scenes DIR --size W,H --out FILE
+CLI: mkinitramfs.py --modroot DIR --busybox FILE --init FILE --scenes DIR --size W,H
+                    [--video FILE] --out FILE
 """
 import argparse
 import os
@@ -108,6 +110,7 @@ def main():
     ap.add_argument("--init", required=True)
     ap.add_argument("--scenes", required=True, help="directory with scene-<k>.bgrx")
     ap.add_argument("--size", required=True, help="W,H the scenes were drawn for")
+    ap.add_argument("--video", help="static fbvideo binary (the guest's `video` command)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -132,6 +135,9 @@ def main():
             c.file("init", s.read(), 0o755)
         with open(a.busybox, "rb") as s:
             c.file("bin/busybox", s.read(), 0o755)
+        if a.video:
+            with open(a.video, "rb") as s:
+                c.file("bin/fbvideo", s.read(), 0o755)
         for m in needed:
             with open(index[m], "rb") as s:
                 c.file("modules/%s.ko" % m, s.read())

@@ -19,6 +19,13 @@ CLI:
   lab.py [--env F] wait-typed TEXT [--since-line N] [--timeout S]
                                                 wait for "TYPED: TEXT" on serial (after line N)
   lab.py [--env F] stable-dump OUT.png          screendump until two in a row are identical
+  lab.py [--env F] video SECONDS [--fps N] [--hold S] [--timeout S]
+                                                play the guest's video box (moving for SECONDS,
+                                                then its last picture rewritten for S, default 1)
+                                                and wait until it is done; prints the frames drawn
+  lab.py [--env F] wait-line PREFIX [--since-line N] [--timeout S]
+                                                wait for a serial line starting with PREFIX
+                                                (after line N); prints it
 """
 import argparse
 import os
@@ -31,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmp as qmpmod  # noqa: E402
 
 SCENE_RE = re.compile(r"^SCENE (\d+) DONE (\d+)\s*$")
+VIDEO_RE = re.compile(r"^VIDEO DONE (\d+)\s*$")
 
 
 class LabError(Exception):
@@ -122,6 +130,25 @@ class Lab:
         """Start or stop the guest's timed scene changes."""
         self.send("interval %d" % int(ms))
 
+    def video(self, seconds, fps=25, hold=1, timeout=None):
+        """Play the guest's video (moving for `seconds`, then its last picture
+        rewritten for `hold` s); returns the frames drawn once it is done."""
+        since = len(self.lines())
+        self.send("video %d %d %d" % (int(seconds), int(fps), int(hold)))
+
+        def pred(lines):
+            for line in lines[since:]:
+                m = VIDEO_RE.match(line)
+                if m:
+                    return int(m.group(1))
+            return None
+        return self.wait_for(pred, timeout or (seconds + hold) * 3 + 30, "VIDEO DONE")
+
+    def wait_line(self, prefix, timeout=60, since_line=0):
+        """Wait for a serial line starting with `prefix` (after line `since_line`); returns it."""
+        return self.wait_for(lambda ls: next((ln for ln in ls[since_line:] if ln.startswith(prefix)), None),
+                             timeout, repr(prefix))
+
     def wait_typed(self, text, timeout=30, since_line=0):
         """Wait until the guest echoed a typed line equal to `text` (after line `since_line`)."""
         want = "TYPED: " + text
@@ -158,6 +185,8 @@ def main():
     ap.add_argument("arg", nargs="?")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--since-line", type=int, default=0)
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--hold", type=int, default=1)
     a = ap.parse_args()
     try:
         lab = Lab(read_env(a.env))
@@ -180,6 +209,10 @@ def main():
                 typed = [ln for ln in lab.lines()[a.since_line:] if ln.startswith("TYPED: ")]
                 print("lab: guest typed lines so far: %r" % typed, file=sys.stderr)
                 raise
+        elif a.verb == "video" and a.arg is not None:
+            print(lab.video(int(a.arg), a.fps, a.hold, max(a.timeout, (int(a.arg) + a.hold) * 3 + 30)))
+        elif a.verb == "wait-line" and a.arg:
+            print(lab.wait_line(a.arg, a.timeout, a.since_line))
         elif a.verb == "stable-dump" and a.arg:
             lab.stable_dump(a.arg)
         else:

@@ -6,6 +6,10 @@
 # prints "SCENE k DONE seq" once a scene is fully written; see scripts/guest/init).
 # Must not: start or stop the lab server itself (run_case does that).
 
+# The issue-3 codec matrix case bodies (matrix_case, matrix_mjpeg).
+# shellcheck source=tests/e2e/matrix.sh
+. "$REPO/tests/e2e/matrix.sh"
+
 # rig_reference: the lab server itself, checked with the public spice-glib
 # client (shared/tools/spice-snap.c): its picture after live scene changes must
 # equal the screendump, and the screen must be static (two dumps 1 s apart).
@@ -169,9 +173,10 @@ raspi_typing() {
 }
 
 # all_cases MATRIX: the cases of issue 2, and with MATRIX=1 the codec matrix of
-# issue 3 (every server image-compression setting pixel-exact, the client's LZ4
-# preference, zlib-wrapped GLZ, JPEG with PSNR >= 32 dB). Cases are grouped so
-# that each server configuration boots once.
+# issue 3 (tests/e2e/matrix.sh: every server image-compression setting
+# pixel-exact, the client's LZ4 preference, zlib-wrapped GLZ, JPEG and MJPEG
+# streams with PSNR >= 32 dB, each checking that its image type arrived).
+# Cases are grouped so that each server configuration boots once.
 all_cases() {
   local matrix=$1 c
   run_case sd-image none sd_image
@@ -182,20 +187,31 @@ all_cases() {
   run_case continuous "--image-compression off" continuous
   run_case input "--image-compression off" typing
   run_case raspi-typing "--image-compression off" raspi_typing
-  [ "$matrix" != 1 ] || run_case matrix-off "--image-compression off" snapshot
+  [ "$matrix" != 1 ] || run_case matrix-off "--image-compression off" matrix_case exact BITMAP ""
   run_case rig-spice-snap-lz "--image-compression lz" rig_reference
   run_case snapshot-lz "--image-compression lz" snapshot
-  [ "$matrix" != 1 ] || run_case matrix-lz "--image-compression lz" snapshot
+  [ "$matrix" != 1 ] || run_case matrix-lz "--image-compression lz" matrix_case exact LZ_RGB BITMAP
   printf 'barespice-lab-pw' > "$E2E_OUT/pw-right.txt"
   printf 'not-the-password' > "$E2E_OUT/pw-wrong.txt"
   run_case password-right "--password-file $E2E_OUT/pw-right.txt" password_right
   run_case password-wrong "--password-file $E2E_OUT/pw-right.txt" password_wrong
   [ "$matrix" = 1 ] || return 0
-  for c in quic glz auto_lz auto_glz; do
-    run_case "matrix-$c" "--image-compression $c" snapshot
-  done
+  # Besides the codec a setting is about, the server legitimately sends BITMAP
+  # (images too small to compress, or a codec that did not shrink the data:
+  # LZ4 on photo grain does that often), LZ_RGB for GLZ settings (images
+  # without a drawable, e.g. the screen sent on connect), GLZ_RGB when the
+  # zlib wrap did not shrink it, and QUIC beside JPEG for images it may not
+  # send lossy.
+  run_case matrix-quic "--image-compression quic" matrix_case exact QUIC BITMAP
+  run_case matrix-glz "--image-compression glz" matrix_case exact GLZ_RGB "LZ_RGB BITMAP"
+  run_case matrix-auto_lz "--image-compression auto_lz" matrix_case exact "LZ_RGB QUIC" BITMAP
+  run_case matrix-auto_glz "--image-compression auto_glz" matrix_case exact "GLZ_RGB QUIC" "LZ_RGB BITMAP"
   # auto_glz is still up: LZ4 only arrives when the client prefers it.
-  run_case matrix-lz4 "--image-compression auto_glz" snapshot --compression lz4
-  run_case matrix-zlib-glz "--image-compression glz --zlib-glz-wan-compression always" snapshot
-  run_case matrix-jpeg "--image-compression auto_glz --jpeg-wan-compression always" snapshot_psnr 32
+  run_case matrix-lz4 "--image-compression auto_glz" matrix_case exact LZ4 "LZ_RGB BITMAP" --compression lz4
+  run_case matrix-zlib-glz "--image-compression glz --zlib-glz-wan-compression always" \
+    matrix_case exact ZLIB_GLZ_RGB "GLZ_RGB LZ_RGB BITMAP"
+  run_case matrix-jpeg "--image-compression auto_glz --jpeg-wan-compression always" \
+    matrix_case 32 JPEG "GLZ_RGB QUIC LZ_RGB BITMAP"
+  # MJPEG streams: QXL device + its guest driver, video detection on.
+  run_case matrix-mjpeg "--vga qxl --streaming-video all" matrix_mjpeg
 }

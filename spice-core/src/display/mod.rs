@@ -40,6 +40,23 @@ pub struct DisplayConfig {
     pub pixmap_cache_id: u8,
 }
 
+/// The `SPICE_IMAGE_TYPE_*` values [`DisplayStats::images`] counts, with
+/// their header names, in index order.
+pub const COUNTED_IMAGE_TYPES: [(u32, &str); 12] = [
+    (SPICE_IMAGE_TYPE_BITMAP, "BITMAP"),
+    (SPICE_IMAGE_TYPE_QUIC, "QUIC"),
+    (SPICE_IMAGE_TYPE_LZ_PLT, "LZ_PLT"),
+    (SPICE_IMAGE_TYPE_LZ_RGB, "LZ_RGB"),
+    (SPICE_IMAGE_TYPE_GLZ_RGB, "GLZ_RGB"),
+    (SPICE_IMAGE_TYPE_FROM_CACHE, "FROM_CACHE"),
+    (SPICE_IMAGE_TYPE_SURFACE, "SURFACE"),
+    (SPICE_IMAGE_TYPE_JPEG, "JPEG"),
+    (SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS, "FROM_CACHE_LOSSLESS"),
+    (SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB, "ZLIB_GLZ_RGB"),
+    (SPICE_IMAGE_TYPE_JPEG_ALPHA, "JPEG_ALPHA"),
+    (SPICE_IMAGE_TYPE_LZ4, "LZ4"),
+];
+
 /// Counters a caller may log; nothing here changes behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DisplayStats {
@@ -57,6 +74,16 @@ pub struct DisplayStats {
     pub dropped_frames: u64,
     /// The last message type counted in `unsupported`.
     pub last_unsupported: u16,
+    /// Images decoded without error, per type (sources, brushes and masks),
+    /// indexed like [`COUNTED_IMAGE_TYPES`].
+    pub images: [u64; COUNTED_IMAGE_TYPES.len()],
+}
+
+impl DisplayStats {
+    /// How many images of `SPICE_IMAGE_TYPE_*` `kind` were decoded.
+    pub fn image_count(&self, kind: u32) -> u64 {
+        COUNTED_IMAGE_TYPES.iter().position(|&(t, _)| t == kind).and_then(|i| self.images.get(i)).copied().unwrap_or(0)
+    }
 }
 
 /// One display channel's state.
@@ -365,7 +392,15 @@ impl Display {
     /// Decode an image reference with this channel's caches.
     fn decode(&mut self, body: &[u8], ptr: u32, glz: &mut GlzWindow, as_mask: bool) -> Result<Decoded, WireError> {
         let mut ctx = DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz };
-        decode_image(body, ptr, &mut ctx, as_mask)
+        let decoded = decode_image(body, ptr, &mut ctx, as_mask)?;
+        // The descriptor's type byte follows its u64 id.
+        let kind = body.get((ptr as usize).saturating_add(8)).map_or(u32::MAX, |&k| k as u32);
+        if let Some(i) = COUNTED_IMAGE_TYPES.iter().position(|&(t, _)| t == kind) {
+            if let Some(n) = self.stats.images.get_mut(i) {
+                *n += 1;
+            }
+        }
+        Ok(decoded)
     }
 
     /// The source image of a draw, with `area` in the image's coordinates.

@@ -208,6 +208,10 @@ fn pixmap_cache_me_from_cache_and_inval() {
     inval.u16(1).u8(SPICE_RES_TYPE_PIXMAP as u8).u64(0xabc);
     r.send(SPICE_MSG_DISPLAY_INVAL_LIST, &inval.0).unwrap();
     assert!(r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &from_cache).is_err());
+    // Per-type counters: one BITMAP, one FROM_CACHE; the failed lookup is not counted.
+    let st = r.d.stats();
+    assert_eq!((st.image_count(SPICE_IMAGE_TYPE_BITMAP), st.image_count(SPICE_IMAGE_TYPE_FROM_CACHE)), (1, 1));
+    assert_eq!(st.images.iter().sum::<u64>(), 2);
 }
 
 #[test]
