@@ -52,6 +52,8 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
         if started.elapsed() > STABLE {
             backoff = 1;
         }
+        // The banner is only on screen; say it in the log too (tests and headless setups read it).
+        defmt::info!("reconnecting in {=u32} s (attempt {=u32})", backoff, attempt + 1);
         for left in (1..=backoff).rev() {
             status::banner(Some(format!("Reconnecting in {left} s (attempt {})", attempt + 1)));
             Timer::after(Duration::from_secs(1)).await;
