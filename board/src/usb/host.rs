@@ -207,7 +207,7 @@ impl Bus {
         let mut name = [0u8; 48];
         let name_len = self.read_string(dev, d.product_string, &mut name).await.unwrap_or(0);
         defmt::info!(
-            "usb: device {} {:04x}:{:04x} class {:02x} usb {:x} {} ep0 {} configs {} \"{}\"",
+            "usb: device {} {:04x}:{:04x} class {:02x} usb {:x} {} ep0 {} configs {} \"{}\" on {}",
             dev.address,
             d.vendor,
             d.product,
@@ -216,7 +216,8 @@ impl Bus {
             dev.speed,
             dev.max_packet0,
             d.configurations,
-            core::str::from_utf8(&name[..name_len]).unwrap_or("?")
+            core::str::from_utf8(&name[..name_len]).unwrap_or("?"),
+            Attachment(dev.parent)
         );
 
         // Prefer the first configuration a class driver here understands (QEMU's
@@ -251,6 +252,18 @@ impl Bus {
         self.control_out(dev, Setup::no_data(0, desc::REQ_SET_CONFIGURATION, header.value.into(), 0), &[])
             .await?;
         Ok(config)
+    }
+}
+
+/// Where a device hangs, for the enumeration log: "root port" or "hub H port P".
+struct Attachment(Option<(u8, u8)>);
+
+impl defmt::Format for Attachment {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self.0 {
+            None => defmt::write!(f, "root port"),
+            Some((hub, port)) => defmt::write!(f, "hub {} port {}", hub, port),
+        }
     }
 }
 
