@@ -146,31 +146,8 @@ raspi_qemu() {
   "$REPO/scripts/test-raspi" --keep "$CASE_DIR"
 }
 
-# raspi_typing: the whole Raspberry Pi path on QEMU raspi3b against the lab server:
-# the SPICE session runs over USB CDC-ECM, and text typed on the emulated USB
-# keyboard (QMP key events into the raspi machine) reaches the guest console.
-raspi_typing() {
-  local since i qsock="$CASE_DIR/raspi.qmp" log="$CASE_DIR/raspi.log"
-  since=$(lab lines)
-  printf '[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport=%s\nresolution=640x480\n' "$LAB_PORT" > "$CASE_DIR/lab.vv"
-  "$REPO/scripts/emulate" --board raspi3b --config "$CASE_DIR/lab.vv" --no-reboot --timeout 240 \
-    --qmp "$qsock" --serial-log "$log" > "$CASE_DIR/emulate.out" 2>&1 &
-  for i in $(seq 1 180); do
-    grep -q "first frame" "$log" 2>/dev/null && break
-    sleep 1
-  done
-  if ! grep -q "first frame" "$log" 2>/dev/null; then
-    "$PY" "$REPO/scripts/lib/qmp.py" "$qsock" quit >/dev/null 2>&1 || true
-    fail "raspi3b showed no remote display within 180 s (see $log)"
-  fi
-  "$PY" "$REPO/scripts/lib/qmp.py" "$qsock" type 'hello pi' --no-enter
-  local rc=0
-  lab wait-typed 'hello pi' --since-line "$since" --timeout 30 || rc=$?
-  "$PY" "$REPO/scripts/lib/qmp.py" "$qsock" quit >/dev/null 2>&1 || true
-  wait || true
-  [ "$rc" = 0 ] || fail "the lab guest did not see 'hello pi' typed on raspi3b's USB keyboard"
-  echo "guest serial shows: TYPED: hello pi (typed on QEMU raspi3b's USB keyboard, session over USB CDC-ECM)"
-}
+# raspi-typing (the Pi's USB keyboard into the lab guest) is in tests/e2e/raspi.sh,
+# on the emulated raspi3b that serves the other Pi cases.
 
 # all_cases MATRIX: the cases of issue 2, and with MATRIX=1 the codec matrix of
 # issue 3 (tests/e2e/matrix.sh: every server image-compression setting
@@ -186,7 +163,6 @@ all_cases() {
   run_case snapshot-off "--image-compression off" snapshot
   run_case continuous "--image-compression off" continuous
   run_case input "--image-compression off" typing
-  run_case raspi-typing "--image-compression off" raspi_typing
   [ "$matrix" != 1 ] || run_case matrix-off "--image-compression off" matrix_case exact BITMAP ""
   run_case rig-spice-snap-lz "--image-compression lz" rig_reference
   run_case snapshot-lz "--image-compression lz" snapshot
