@@ -66,7 +66,7 @@ matrix_case() {
   local mode=$1 required=$2 allowed=$3 start end pid rc=0 log="$CASE_DIR/client.log" dump="$CASE_DIR/screendump.png" q
   shift 3
   start=$(lab seq)
-  client --snapshot "$CASE_DIR/snap.png" --idle-ms 2500 --timeout-s 150 --log "$@" 2> "$log" &
+  client --snapshot "$CASE_DIR/snap.png" --idle-ms 2500 --timeout-s 110 --log "$@" 2> "$log" &
   pid=$!
   wait_connected "$log" "$pid"
   lab interval 50
@@ -115,7 +115,7 @@ matrix_mjpeg() {
   local pid rc=0 frames sf drawn dropped box rows full full_box full_rows vpid mid mid_box mid_rows mf since
   read -r box rows < <(video_boxes)
   # (1) connected before the video starts.
-  client --snapshot "$CASE_DIR/snap.png" --idle-ms 3000 --timeout-s 150 --log 2> "$log" &
+  client --snapshot "$CASE_DIR/snap.png" --idle-ms 3000 --timeout-s 110 --log 2> "$log" &
   pid=$!
   wait_connected "$log" "$pid"
   frames=$(lab video 6) || fail "the guest's video did not finish"
