@@ -113,9 +113,9 @@ after_line() { awk -v n="$2" -v re="$3" 'NR > n && $0 ~ re { f = 1; exit } END {
 # Python shared by fw_match and fw_watch: centred(client, server) compares the
 # server's picture with the box of the client's picture where the firmware
 # draws the remote desktop, 1:1 centred (origin ((W - w) / 2, (H - h) / 2), as
-# its screen::remote_origin). Pictures and comparison come from imgcmp.py.
+# its screen::remote_origin). Pictures are loaded with imgcmp.py (RGB).
 FW_PY_CENTRED='
-import os, sys, time
+import os, random, sys, time
 sys.path.insert(0, os.environ["FW_LIBDIR"])
 import imgcmp, qmp
 
@@ -124,12 +124,18 @@ def centred(client, server):
     ox, oy = (cw - sw) // 2, (ch - sh) // 2
     if ox < 0 or oy < 0:
         return False, "server picture %dx%d does not fit in the client picture %dx%d" % (sw, sh, cw, ch)
-    r = imgcmp.compare(client.crop((ox, oy, ox + sw, oy + sh)), server)
-    if r["equal"]:
+    box = client.crop((ox, oy, ox + sw, oy + sh))
+    if box.tobytes() == server.tobytes():
         return True, "identical %dx%d at %d,%d" % (sw, sh, ox, oy)
-    x0, y0, x1, y1 = r["bbox"]
-    return False, "%dx%d at %d,%d: %d of %d pixels differ; bbox x %d..%d y %d..%d; first %s" % (
-        sw, sh, ox, oy, r["mismatches"], sw * sh, x0, x1, y0, y1, r["first"][:3])
+    # The report in C (PIL), not per pixel in Python: this runs in polling loops.
+    from PIL import ImageChops
+    r, g, b = ImageChops.difference(box, server).split()
+    diff = ImageChops.lighter(ImageChops.lighter(r, g), b).point(lambda v: 255 if v else 0)
+    x0, y0, x1, y1 = diff.getbbox()
+    count = diff.histogram()[255]
+    return False, "%dx%d at %d,%d: %d of %d pixels differ; bbox x %d..%d y %d..%d; at (%d,%d) %s vs %s" % (
+        sw, sh, ox, oy, count, sw * sh, x0, x1 - 1, y0, y1 - 1, x0, y0,
+        box.getpixel((x0, y0)), server.getpixel((x0, y0)))
 '
 
 # fw_match CLIENT.png SERVER.png: the server's picture sits 1:1 centred in the
@@ -143,18 +149,19 @@ sys.exit(0 if ok else 1)
 }
 
 # fw_watch SERVER_QMP T0_MS TIMEOUT_S OUTDIR: until the client's screen shows a
-# picture of the server's live screen, pixel for pixel. Loops: client dump,
-# server dump (PPM, cheaper than PNG for both QEMUs); the client's dump may
-# equal any server dump of the last 1.5 s or the one right after it (the client
-# lags a little, and the screen can change between dumps, e.g. the boot
-# console's blinking cursor). Prints "+MS ms: ..." with MS from T0_MS (epoch
-# ms) to the end of the client dump that matched; exit 1 on timeout.
+# picture of the server's live screen, pixel for pixel. Loops: client dump, two
+# server dumps (PPM, cheaper than PNG for both QEMUs; the second after a random
+# pause); the client's dump may equal any server dump of the last 1.5 s or the
+# ones right after it (the client lags a little, and the screen can change
+# between dumps, e.g. the boot console's blinking cursor). Prints "+MS ms: ..."
+# with MS from T0_MS (epoch ms) to the end of the client dump that matched;
+# exit 1 on timeout.
 fw_watch() {
   FW_LIBDIR="$REPO/scripts/lib" "$PY" -c "$FW_PY_CENTRED"'
 client_sock, server_sock, t0, timeout, out = sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1000, float(sys.argv[4]), sys.argv[5]
 WINDOW = 1.5
 now = time.time
-ring, n, last, server = [], 0, "no comparison yet", None
+ring, n, last, server, printed = [], 0, "no comparison yet", None, 0
 
 def dump(q, name):
     path = os.path.join(out, name)
@@ -175,6 +182,10 @@ with qmp.QMP(client_sock) as client:
             shot = dump(client, "client.ppm")
             tc = now()
             grab()
+            # A second server dump at a random offset, so periodic changes
+            # (the cursor blinks every ~270 ms) are not sampled in one phase only.
+            time.sleep(random.uniform(0.05, 0.3))
+            grab()
         except (qmp.QMPError, OSError) as e:
             if server is not None:
                 server.close()
@@ -187,8 +198,10 @@ with qmp.QMP(client_sock) as client:
             if ok:
                 print("+%d ms: client == server screen dumped %+d ms from it: %s" % ((tc - t0) * 1000, (ts - tc) * 1000, text))
                 sys.exit(0)
+        if text != last or tc - printed >= 1:
+            print("  +%d ms: not yet (%d server dumps): %s" % ((tc - t0) * 1000, len(ring), text))
+            printed = tc
         if text != last:
-            print("  +%d ms: not yet: %s" % ((tc - t0) * 1000, text))
             shot.save(os.path.join(out, "client-%d.png" % ((tc - t0) * 1000)))
         last = text
 print("timed out after %ss: %s" % (timeout, last))
