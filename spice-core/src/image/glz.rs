@@ -566,7 +566,10 @@ impl GlzWindow {
         // run tells where the server's window head is.
         let mut gap = *self.tail_gap.get_or_insert(id);
         while self.images.contains_key(&gap) {
-            gap += 1;
+            match gap.checked_add(1) {
+                Some(next) => gap = next,
+                None => break, // id u64::MAX: no later id exists
+            }
         }
         self.tail_gap = Some(gap);
         if let Some(newest) = gap.checked_sub(1).and_then(|n| self.images.get(&n)) {
@@ -578,13 +581,13 @@ impl GlzWindow {
                 self.total_pixels -= entry.remove().gross_pixels;
             }
         }
-        // Never hold more than the window the server was told about.
+        // Never hold more than the window the server was told about: drop
+        // the lowest ids except the image just added (which may itself have
+        // the lowest id when a server sends ids out of order).
         while self.total_pixels > self.window_pixels {
-            match self.images.first_entry() {
-                Some(entry) if *entry.key() != id => {
-                    self.total_pixels -= entry.remove().gross_pixels;
-                }
-                _ => break,
+            let Some(&victim) = self.images.keys().find(|&&k| k != id) else { break };
+            if let Some(old) = self.images.remove(&victim) {
+                self.total_pixels -= old.gross_pixels;
             }
         }
     }
@@ -1014,5 +1017,32 @@ mod tests {
         for k in 0..z.len() {
             assert!(w.decode_zlib(&z[..k], n).is_err(), "prefix {k}");
         }
+    }
+
+    /// Found by fuzz/glz: the image id u64::MAX overflowed the walk over
+    /// consecutive ids (a panic with overflow checks on).
+    #[test]
+    fn last_possible_id_does_not_overflow() {
+        let mut w = GlzWindow::new(1 << 20);
+        let img = w.decode(&rgb32(1, u64::MAX, 0, &lit(&[A_BGR])), None).unwrap();
+        assert_eq!(img.pixels, vec![A]);
+        assert!(w.contains(u64::MAX));
+        let img = w.decode(&rgb32(1, u64::MAX - 1, 0, &lit(&[B_BGR])), None).unwrap();
+        assert_eq!(img.pixels, vec![B]);
+    }
+
+    /// Found by fuzz/glz: with ids arriving in decreasing order the newest
+    /// image always had the lowest id, the size check stopped there, and
+    /// the window grew without bound (every image kept).
+    #[test]
+    fn window_size_holds_when_ids_decrease() {
+        let mut w = GlzWindow::new(4);
+        for id in [50, 40, 30, 20] {
+            // 3 pixels each, win_head_dist far back so only the size check evicts.
+            w.decode(&rgb32(3, id, 100, &lit(&[A_BGR, B_BGR, A_BGR])), None).unwrap();
+            assert_eq!(w.pixels(), 3, "after id {id}");
+            assert!(w.contains(id));
+        }
+        assert_eq!(w.len(), 1);
     }
 }
