@@ -42,11 +42,7 @@ fw_build() {
 
 fw_dir() { echo "$E2E_OUT/fw-client-$1"; }
 
-fw_alive() {
-  local pid
-  pid=$(cat "$(fw_dir "$1")/emulate.pid" 2>/dev/null) || return 1
-  kill -0 "$pid" 2>/dev/null
-}
+fw_alive() { emu_alive "$(fw_dir "$1")"; }
 
 # fw_client_ensure TAG: make sure the firmware runs against the current lab
 # server and has shown its first frame; sets FW_QMP and FW_LOG.
@@ -57,44 +53,12 @@ fw_client_ensure() {
   FW_LOG=$dir/serial.log
   [ -z "$FW_BUILD_ERROR" ] || fail "$FW_BUILD_ERROR"
   [ -f "$FW_ELF" ] || fail "no firmware at $FW_ELF (the build step did not run)"
-  if fw_alive "$tag" && [ "$(cat "$dir/port")" = "$LAB_PORT" ]; then
-    echo "firmware client '$tag' already running (pid $(cat "$dir/emulate.pid")), log $FW_LOG"
-    return 0
-  fi
-  fw_client_stop "$tag"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  echo "$LAB_PORT" > "$dir/port"
-  printf '[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport=%s\ntitle=barespice-lab\n' "$LAB_PORT" > "$dir/lab.vv"
-  local append="spice.reconnect-max=$FW_RECONNECT_MAX"
-  echo "+ scripts/emulate --board virt --no-build --config $dir/lab.vv --append '$append' --qmp $FW_QMP --serial-log $FW_LOG"
-  # Own session: fw_client_stop can end the emulate pipeline (QEMU, tee,
-  # defmt-print) as one process group if QMP quit is not enough.
-  setsid "$REPO/scripts/emulate" --board virt --no-build --config "$dir/lab.vv" --append "$append" \
-    --qmp "$FW_QMP" --serial-log "$FW_LOG" --display none --timeout 1200 \
-    > "$dir/emulate.out" 2>&1 < /dev/null &
-  echo $! > "$dir/emulate.pid"
-  local t0=$SECONDS
-  until grep -aq 'timeline: first frame' "$FW_LOG" 2>/dev/null; do
-    fw_alive "$tag" || { cat "$dir/emulate.out"; tail -n 20 "$FW_LOG" 2>/dev/null; fail "the emulated client exited"; }
-    [ $((SECONDS - t0)) -lt 120 ] || { tail -n 20 "$FW_LOG"; fail "no first frame from the firmware within 120 s"; }
-    sleep 0.5
-  done
-  echo "firmware client '$tag' shows the remote desktop after $((SECONDS - t0)) s: $(grep -am1 'timeline: first frame' "$FW_LOG")"
+  emu_start "$dir" virt "firmware client '$tag'" 120 -- \
+    --append "spice.reconnect-max=$FW_RECONNECT_MAX" --timeout 1200
 }
 
 # fw_client_stop TAG: QMP quit, then the process group if it lingers (parent or case).
-fw_client_stop() {
-  local dir pid
-  dir=$(fw_dir "$1")
-  pid=$(cat "$dir/emulate.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    "$PY" "$REPO/scripts/lib/qmp.py" "$dir/qmp.sock" quit > /dev/null 2>&1 || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/emulate.pid"
-}
+fw_client_stop() { emu_stop "$(fw_dir "$1")"; }
 
 fw_clients_stop() {
   fw_client_stop off

@@ -3,7 +3,8 @@
 #
 # Owns: running named cases with PASS/FAIL/SKIP bookkeeping, the one shared lab
 # server (restarted only when a case needs different server flags), running the
-# client under a time limit, and comparing its snapshot with QEMU's screendump.
+# client under a time limit, comparing its snapshot with QEMU's screendump, and
+# starting/stopping an emulated firmware client (emu_start/emu_stop).
 # Must not: hold test logic of its own (cases live in tests/e2e/cases.sh).
 #
 # Environment:
@@ -174,4 +175,62 @@ expect_psnr() {
   [ -s "$snap" ] || fail "client wrote no snapshot at $snap"
   lab stable-dump "$dump"
   imgcmp "$snap" "$dump" --psnr --min-db "$min" || fail "PSNR below $min dB"
+}
+
+# ---- an emulated client (scripts/emulate), shared by firmware.sh and raspi.sh ----
+
+# emu_alive DIR: true while the scripts/emulate started by emu_start DIR runs.
+emu_alive() {
+  local pid
+  pid=$(cat "$1/emulate.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null
+}
+
+# emu_start DIR BOARD WHAT TIMEOUT_S -- EMULATE_ARGS...: make sure an emulated
+# client (named WHAT in messages) runs in DIR against the current lab server and
+# has shown its first frame. One still running for this server port is kept;
+# otherwise DIR is made afresh with a lab.vv for 10.0.2.2:LAB_PORT and
+# scripts/emulate --board BOARD --no-build --config DIR/lab.vv --qmp DIR/qmp.sock
+# --serial-log DIR/serial.log --display none EMULATE_ARGS... starts in its own
+# session, then up to TIMEOUT_S seconds for 'timeline: first frame' in the log.
+emu_start() {
+  local dir=$1 board=$2 what=$3 limit=$4
+  shift 4
+  [ "${1:-}" = -- ] && shift
+  local qmp_sock=$dir/qmp.sock log=$dir/serial.log
+  if emu_alive "$dir" && [ "$(cat "$dir/port")" = "$LAB_PORT" ]; then
+    echo "$what already running (pid $(cat "$dir/emulate.pid")), log $log"
+    return 0
+  fi
+  emu_stop "$dir"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  echo "$LAB_PORT" > "$dir/port"
+  printf '[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport=%s\ntitle=barespice-lab\n' "$LAB_PORT" > "$dir/lab.vv"
+  echo "+ scripts/emulate --board $board --no-build --config $dir/lab.vv --qmp $qmp_sock --serial-log $log --display none $*"
+  # Own session: emu_stop can end the emulate pipeline (QEMU, tee,
+  # defmt-print) as one process group if QMP quit is not enough.
+  setsid "$REPO/scripts/emulate" --board "$board" --no-build --config "$dir/lab.vv" \
+    --qmp "$qmp_sock" --serial-log "$log" --display none "$@" \
+    > "$dir/emulate.out" 2>&1 < /dev/null &
+  echo $! > "$dir/emulate.pid"
+  local t0=$SECONDS
+  until grep -aq 'timeline: first frame' "$log" 2>/dev/null; do
+    emu_alive "$dir" || { cat "$dir/emulate.out"; tail -n 20 "$log" 2>/dev/null; fail "the emulated $what exited"; }
+    [ $((SECONDS - t0)) -lt "$limit" ] || { tail -n 20 "$log"; fail "no first frame from $what within $limit s"; }
+    sleep 0.5
+  done
+  echo "$what shows the remote desktop after $((SECONDS - t0)) s: $(grep -am1 'timeline: first frame' "$log")"
+}
+
+# emu_stop DIR: QMP quit, then the process group if it lingers (parent or case).
+emu_stop() {
+  local dir=$1 pid
+  pid=$(cat "$dir/emulate.pid" 2>/dev/null) || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    "$PY" "$REPO/scripts/lib/qmp.py" "$dir/qmp.sock" quit > /dev/null 2>&1 || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/emulate.pid"
 }

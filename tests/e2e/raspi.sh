@@ -59,11 +59,7 @@ rp_build() {
 
 rp_dir() { echo "$E2E_OUT/rp-client-$1"; }
 
-rp_alive() {
-  local pid
-  pid=$(cat "$(rp_dir "$1")/emulate.pid" 2>/dev/null) || return 1
-  kill -0 "$pid" 2>/dev/null
-}
+rp_alive() { emu_alive "$(rp_dir "$1")"; }
 
 # rp_client_ensure BOARD: make sure the Pi runs against the current lab server
 # and shows its first frame; sets RP_QMP and RP_LOG.
@@ -74,44 +70,12 @@ rp_client_ensure() {
   RP_LOG=$dir/serial.log
   [ -z "$RP_BUILD_ERROR" ] || fail "$RP_BUILD_ERROR"
   [ -f "$RP_IMAGE" ] || fail "no firmware at $RP_IMAGE (the build step did not run)"
-  if rp_alive "$board" && [ "$(cat "$dir/port")" = "$LAB_PORT" ]; then
-    echo "$board client already running (pid $(cat "$dir/emulate.pid")), log $RP_LOG"
-    return 0
-  fi
-  rp_client_stop "$board"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  echo "$LAB_PORT" > "$dir/port"
-  printf '[virt-viewer]\ntype=spice\nhost=10.0.2.2\nport=%s\ntitle=barespice-lab\n' "$LAB_PORT" > "$dir/lab.vv"
-  local append="spice.resolution=${RP_FB_W}x${RP_FB_H}"
-  echo "+ scripts/emulate --board $board --no-build --config $dir/lab.vv --append '$append' --usb '${!usb_var}' --qmp $RP_QMP --serial-log $RP_LOG"
-  # Own session: rp_client_stop can end the emulate pipeline (QEMU, tee,
-  # defmt-print) as one process group if QMP quit is not enough.
-  setsid "$REPO/scripts/emulate" --board "$board" --no-build --config "$dir/lab.vv" --append "$append" \
-    --usb "${!usb_var}" --qmp "$RP_QMP" --serial-log "$RP_LOG" --display none --no-reboot --timeout 900 \
-    > "$dir/emulate.out" 2>&1 < /dev/null &
-  echo $! > "$dir/emulate.pid"
-  local t0=$SECONDS
-  until grep -aq 'timeline: first frame' "$RP_LOG" 2>/dev/null; do
-    rp_alive "$board" || { cat "$dir/emulate.out"; tail -n 20 "$RP_LOG" 2>/dev/null; fail "the emulated $board exited"; }
-    [ $((SECONDS - t0)) -lt 150 ] || { tail -n 20 "$RP_LOG"; fail "no first frame from $board within 150 s"; }
-    sleep 0.5
-  done
-  echo "$board shows the remote desktop after $((SECONDS - t0)) s: $(grep -am1 'timeline: first frame' "$RP_LOG")"
+  emu_start "$dir" "$board" "$board" 150 -- \
+    --append "spice.resolution=${RP_FB_W}x${RP_FB_H}" --usb "${!usb_var}" --no-reboot --timeout 900
 }
 
 # rp_client_stop BOARD: QMP quit, then the process group if it lingers.
-rp_client_stop() {
-  local dir pid
-  dir=$(rp_dir "$1")
-  pid=$(cat "$dir/emulate.pid" 2>/dev/null) || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    "$PY" "$REPO/scripts/lib/qmp.py" "$dir/qmp.sock" quit > /dev/null 2>&1 || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/emulate.pid"
-}
+rp_client_stop() { emu_stop "$(rp_dir "$1")"; }
 
 rp_clients_stop() {
   rp_client_stop raspi3b
