@@ -31,10 +31,12 @@
 //! pixels they leave must equal the screendump (lossless codecs) or come
 //! within 32 dB PSNR of it (JPEG).
 
+mod common;
+
+use common::{draws, psnr, screendump as expected, Draw};
 use spice_core::enums::*;
 use spice_core::image::glz::GlzWindow;
 use spice_core::image::{jpeg, lz4, Image};
-use std::path::PathBuf;
 
 /// Screendumps of guest scene 2 at the two capture resolutions.
 const SCREEN_128X96: &str = "glz/screen-128x96.png";
@@ -42,56 +44,6 @@ const SCREEN_192X144: &str = "lz4/screen-192x144.png";
 
 /// The GLZ window the capture client advertised in DISPLAY_INIT.
 const GLZ_WINDOW_PIXELS: u32 = 1 << 23;
-
-fn read(path: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// One recorded DRAW_COPY.
-struct Draw {
-    image_type: u32,
-    dst: [i32; 4],
-    src: [i32; 4],
-    width: u32,
-    height: u32,
-    extra: u32,
-    data: Vec<u8>,
-}
-
-fn draws(path: &str) -> Vec<Draw> {
-    let raw = read(path);
-    let mut out = Vec::new();
-    let mut p = 0;
-    let u32_at = |p: usize| u32::from_le_bytes(raw[p..p + 4].try_into().unwrap());
-    while p < raw.len() {
-        let image_type = raw[p] as u32;
-        let i = |k: usize| u32_at(p + 1 + 4 * k) as i32;
-        let dst = [i(0), i(1), i(2), i(3)];
-        let src = [i(4), i(5), i(6), i(7)];
-        let (width, height, extra, len) = (i(8) as u32, i(9) as u32, i(10) as u32, i(11) as usize);
-        let start = p + 1 + 48;
-        out.push(Draw { image_type, dst, src, width, height, extra, data: raw[start..start + len].to_vec() });
-        p = start + len;
-    }
-    out
-}
-
-/// The screendump crop as 0x00RRGGBB pixels.
-fn expected(path: &str) -> (u32, u32, Vec<u32>) {
-    let raw = read(path);
-    let mut dec = png::Decoder::new(std::io::Cursor::new(raw));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut r = dec.read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgb, "{path}");
-    let px = buf[..info.buffer_size()]
-        .chunks_exact(3)
-        .map(|c| (c[0] as u32) << 16 | (c[1] as u32) << 8 | c[2] as u32)
-        .collect();
-    (info.width, info.height, px)
-}
 
 /// A fixture painted by our decoders next to the screendump.
 struct Painted {
@@ -159,18 +111,6 @@ fn assert_exact(fixture: &str, p: &Painted) {
             p.want[i]
         );
     }
-}
-
-fn psnr(got: &[u32], want: &[u32]) -> f64 {
-    let mut se = 0f64;
-    for (&a, &b) in got.iter().zip(want) {
-        for sh in [0, 8, 16] {
-            let d = ((a >> sh) & 0xff) as f64 - ((b >> sh) & 0xff) as f64;
-            se += d * d;
-        }
-    }
-    let mse = se / (got.len() as f64 * 3.0);
-    10.0 * (255.0f64 * 255.0 / mse).log10()
 }
 
 fn glz_fixture(fixture: &str, want_types: &[u32]) {

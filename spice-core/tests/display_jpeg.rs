@@ -7,57 +7,13 @@
 //! `spice.proto`). Both must come within 32 dB PSNR of the screendump over
 //! the pixels the draws cover (JPEG is lossy).
 
+mod common;
+
+use common::{draws, screendump};
 use spice_core::display::{Display, DisplayConfig};
 use spice_core::enums::*;
 use spice_core::image::glz::GlzWindow;
 use spice_core::outbox::Outbox;
-use std::path::PathBuf;
-
-fn read(path: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// One record of a `.draws` fixture (layout documented in `codecs.rs`).
-struct Draw {
-    image_type: u32,
-    dst: [i32; 4],
-    src: [i32; 4],
-    width: u32,
-    height: u32,
-    data: Vec<u8>,
-}
-
-fn draws(path: &str) -> Vec<Draw> {
-    let raw = read(path);
-    let mut out = Vec::new();
-    let mut p = 0;
-    let u32_at = |p: usize| u32::from_le_bytes(raw[p..p + 4].try_into().unwrap());
-    while p < raw.len() {
-        let image_type = raw[p] as u32;
-        let i = |k: usize| u32_at(p + 1 + 4 * k) as i32;
-        let (dst, src) = ([i(0), i(1), i(2), i(3)], [i(4), i(5), i(6), i(7)]);
-        let (width, height, len) = (i(8) as u32, i(9) as u32, i(11) as usize);
-        let start = p + 1 + 48;
-        out.push(Draw { image_type, dst, src, width, height, data: raw[start..start + len].to_vec() });
-        p = start + len;
-    }
-    out
-}
-
-fn screendump(path: &str) -> (u32, u32, Vec<u32>) {
-    let mut dec = png::Decoder::new(std::io::Cursor::new(read(path)));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut r = dec.read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    let px = buf[..info.buffer_size()]
-        .chunks_exact(3)
-        .map(|c| ((c[0] as u32) << 16) | ((c[1] as u32) << 8) | c[2] as u32)
-        .collect();
-    (info.width, info.height, px)
-}
 
 /// Little-endian body writer.
 #[derive(Default)]
@@ -117,19 +73,11 @@ impl Rig {
 /// PSNR of the primary against the screendump over the covered pixels.
 fn psnr(rig: &Rig, w: u32, want: &[u32], covered: &[bool]) -> f64 {
     let got = &rig.d.primary().unwrap().pixels;
-    let (mut se, mut n) = (0f64, 0f64);
-    for i in 0..(w as usize * (want.len() / w as usize)) {
-        if !covered[i] {
-            continue;
-        }
-        for sh in [0, 8, 16] {
-            let d = ((got[i] >> sh) & 0xff) as f64 - ((want[i] >> sh) & 0xff) as f64;
-            se += d * d;
-        }
-        n += 3.0;
-    }
-    assert!(n > 0.0, "no pixel compared");
-    10.0 * (255.0f64 * 255.0 / (se / n)).log10()
+    let idx: Vec<usize> = (0..(w as usize * (want.len() / w as usize))).filter(|&i| covered[i]).collect();
+    assert!(!idx.is_empty(), "no pixel compared");
+    let got: Vec<u32> = idx.iter().map(|&i| got[i]).collect();
+    let want: Vec<u32> = idx.iter().map(|&i| want[i]).collect();
+    common::psnr(&got, &want)
 }
 
 fn cover(covered: &mut [bool], w: u32, r: [i32; 4]) {

@@ -10,15 +10,16 @@
 //! QMP `screendump` taken once the guest's last scene was static. Format of
 //! the recording: 16-byte magic, then `u16 type, u32 size, body` per message.
 
+mod common;
+
 use spice_core::display::{Display, DisplayConfig};
 use spice_core::enums::*;
 use spice_core::image::glz::GlzWindow;
 use spice_core::outbox::Outbox;
-use std::path::PathBuf;
 
+/// A file of `tests/data/display`.
 fn read(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/display").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    common::read(&format!("display/{name}"))
 }
 
 fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
@@ -34,30 +35,20 @@ fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-fn screendump(name: &str) -> (u32, u32, Vec<u32>) {
-    let raw = read(name);
-    let mut dec = png::Decoder::new(std::io::Cursor::new(raw));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut r = dec.read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    let px = buf[..info.buffer_size()]
-        .chunks_exact(3)
-        .map(|c| ((c[0] as u32) << 16) | ((c[1] as u32) << 8) | c[2] as u32)
-        .collect();
-    (info.width, info.height, px)
-}
-
-fn replay(rec: &[u8]) -> Display {
+/// A fresh display channel with room for the whole recording in its pixmap cache.
+fn display(preferred_compression: Option<u8>) -> Display {
     let config = DisplayConfig {
-        preferred_compression: Some(SPICE_IMAGE_COMPRESSION_LZ as u8),
+        preferred_compression,
         glz_window_pixels: 0,
         pixmap_cache_pixels: 1 << 24,
         glz_dictionary_id: 0,
         pixmap_cache_id: 0,
     };
-    let mut d = Display::new(0, config);
+    Display::new(0, config)
+}
+
+fn replay(rec: &[u8]) -> Display {
+    let mut d = display(Some(SPICE_IMAGE_COMPRESSION_LZ as u8));
     let mut glz = GlzWindow::new(0);
     let mut out = Outbox::new();
     for (t, body) in messages(rec) {
@@ -74,7 +65,7 @@ fn lz_session_matches_server_screendump() {
     let copies = messages(&rec).iter().filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY).count();
     assert!(copies >= 10, "fixture should hold the recorded LZ draws");
     let mut d = replay(&rec);
-    let (w, h, want) = screendump("lz-192x144.png");
+    let (w, h, want) = common::screendump("display/lz-192x144.png");
     let s = d.primary().expect("primary surface");
     assert_eq!((s.width, s.height), (w, h));
     let bad = s.pixels.iter().zip(&want).filter(|(a, b)| (**a & 0x00ff_ffff) != **b).count();
@@ -86,14 +77,7 @@ fn lz_session_matches_server_screendump() {
 #[test]
 fn lz_session_truncated_messages_never_panic() {
     let rec = read("lz-192x144.spicerec");
-    let config = DisplayConfig {
-        preferred_compression: None,
-        glz_window_pixels: 0,
-        pixmap_cache_pixels: 1 << 24,
-        glz_dictionary_id: 0,
-        pixmap_cache_id: 0,
-    };
-    let mut d = Display::new(0, config);
+    let mut d = display(None);
     let mut glz = GlzWindow::new(0);
     let mut out = Outbox::new();
     for (t, body) in messages(&rec) {
