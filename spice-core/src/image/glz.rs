@@ -23,6 +23,7 @@
 //! Units are pixels for RGB types and bytes for palette types. The server
 //! only matches images of the same LZ type.
 
+use super::input::Input;
 use super::bitmap::expand_indexed;
 use super::lz::{
     rgb555_to_xrgb, LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE,
@@ -75,7 +76,7 @@ pub struct GlzHeader {
 impl GlzHeader {
     /// Parse and validate the header at the start of a GLZ payload.
     pub fn parse(data: &[u8]) -> Result<Self, WireError> {
-        let mut inp = Input::new(data);
+        let mut inp = Input::new(data, 0, "GLZ: truncated");
         if inp.u32_be()? != LZ_MAGIC {
             return Err(WireError::new(0, "GLZ: bad magic"));
         }
@@ -140,48 +141,6 @@ fn plt_pixels_per_byte(image_type: u32) -> Option<u32> {
         LZ_IMAGE_TYPE_PLT4_LE | LZ_IMAGE_TYPE_PLT4_BE => Some(2),
         LZ_IMAGE_TYPE_PLT8 => Some(1),
         _ => None,
-    }
-}
-
-/// A bounds-checked byte cursor over a GLZ payload (offsets in errors are
-/// from the payload start).
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Input<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Self { data, pos: 0 }
-    }
-    #[inline(always)]
-    fn byte(&mut self) -> Result<u8, WireError> {
-        match self.data.get(self.pos) {
-            Some(&b) => {
-                self.pos += 1;
-                Ok(b)
-            }
-            None => Err(WireError::new(self.pos, "GLZ: truncated")),
-        }
-    }
-    #[inline(always)]
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        match self.data.get(self.pos..self.pos.saturating_add(n)) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => Err(WireError::new(self.pos, "GLZ: truncated")),
-        }
-    }
-    fn u32_be(&mut self) -> Result<u32, WireError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64_be(&mut self) -> Result<u64, WireError> {
-        let hi = self.u32_be()? as u64;
-        let lo = self.u32_be()? as u64;
-        Ok(hi << 32 | lo)
     }
 }
 
@@ -504,7 +463,7 @@ impl GlzWindow {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
         }
         let mut units = units_vec(units_n)?;
-        let mut inp = Input { data, pos: GLZ_HEADER_LEN };
+        let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
         let images = &self.images;
         match h.image_type {
             LZ_IMAGE_TYPE_RGB16 => decode_colour::<Rgb16>(&mut inp, &mut units, units_n, &h, images)?,

@@ -9,6 +9,7 @@
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 
+use super::input::Input;
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -89,25 +90,6 @@ pub fn parse_header(data: &[u8]) -> Result<LzHeader, WireError> {
         stride: word(5)?,
         top_down: word(6)? != 0,
     })
-}
-
-/// Byte source over the coded stream (offsets reported from the payload start).
-struct Input<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Input<'_> {
-    #[inline(always)]
-    fn byte(&mut self) -> Result<u8, WireError> {
-        match self.data.get(self.pos) {
-            Some(&b) => {
-                self.pos += 1;
-                Ok(b)
-            }
-            None => Err(WireError::new(self.pos, "LZ stream truncated")),
-        }
-    }
 }
 
 /// Decode one LZ pass into all of `out`.
@@ -235,7 +217,7 @@ fn alloc_bytes(n: usize) -> Result<Vec<u8>, WireError> {
 /// beyond the palette yields black.
 pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
     let h = parse_header(data)?;
-    let mut inp = Input { data, pos: LZ_HEADER_SIZE };
+    let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
     let (w, ht) = (h.width as usize, h.height as usize);
     let image = match h.kind {
         LZ_IMAGE_TYPE_PLT1_LE
@@ -321,7 +303,7 @@ pub fn decode_alpha(data: &[u8], image: &mut Image) -> Result<(), WireError> {
         return Err(WireError::new(12, "LZ alpha plane size differs from image"));
     }
     let mut alpha = alloc_bytes(n)?;
-    let mut inp = Input { data, pos: LZ_HEADER_SIZE };
+    let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
     decompress(&mut inp, &mut alpha, 3, byte_literal)?;
     let ht = h.height as usize;
     for (r, row) in alpha.chunks_exact(w).enumerate() {

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 pub mod bitmap;
 pub mod cache;
 pub mod glz;
+mod input;
 pub mod jpeg;
 pub mod lz;
 pub mod lz4;
