@@ -180,7 +180,7 @@ pub(super) fn ethernet(pi: &Pi, fdt: Option<&Fdt<'_>>, mac: Option<[u8; 6]>) -> 
             bringup::report(
                 "Ethernet",
                 Outcome::Ok,
-                format!("GENET v5, BCM54213PE at MDIO {phy}, {mode:?}, MAC {}; negotiating", mac_text(&mac)),
+                format!("GENET v5, PHY {:#010x} at MDIO {phy}, {mode:?}, MAC {}; negotiating", g.phy_id(), mac_text(&mac)),
                 "",
             );
             Some(g)

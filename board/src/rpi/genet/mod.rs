@@ -144,7 +144,7 @@ pub enum GenetError {
     },
     /// The MDIO transaction did not finish (busy stuck) or the PHY did not answer.
     Mdio,
-    /// The PHY id is not a BCM54213PE (all ones/zero: nothing on the bus).
+    /// No PHY answers at the address (id all ones or zero).
     PhyId {
         /// PHYSID1:PHYSID2.
         id: u32,
@@ -181,6 +181,7 @@ impl PhyMode {
 pub struct Genet {
     regs: Mmio,
     phy: u8,
+    phy_id: u32,
     mode: PhyMode,
     mac: [u8; 6],
     rx: RxRing,
@@ -215,6 +216,7 @@ impl Genet {
         let mut g = Self {
             regs,
             phy,
+            phy_id: 0,
             mode,
             mac,
             rx: RxRing::new(RING_DESCS, 0),
@@ -224,12 +226,23 @@ impl Genet {
         };
         let id = phy::phy_id(g.mdio_read(phy::PHYSID1)?, g.mdio_read(phy::PHYSID2)?);
         defmt::info!("genet: PHY at MDIO {=u8}: id {=u32:#010x}", phy, id);
-        if !phy::is_bcm54213pe(id) {
+        g.phy_id = id;
+        if phy::id_absent(id) {
             return Err(GenetError::PhyId { id });
+        }
+        if !phy::is_bcm54213pe(id) {
+            // Some Pi 400 / CM4 carriers have another PHY; drive it as a generic
+            // Clause 22 PHY, as U-Boot does for every PHY it has no entry for.
+            defmt::warn!("genet: PHY id {=u32:#010x} is not a BCM54213PE; treating it as a generic PHY", id);
         }
         g.phy_start()?;
         g.mac_start();
         Ok(g)
+    }
+
+    /// The PHY's identifier (PHYSID1:PHYSID2).
+    pub fn phy_id(&self) -> u32 {
+        self.phy_id
     }
 
     /// The MAC address programmed.

@@ -23,7 +23,14 @@
 //!   present, else from the Pi 4 defaults those trees carry (CPU
 //!   0x6_0000_0000 -> PCIe 0xc000_0000, 1 GiB out; RAM 1:1 in, 4 GiB);
 //! - no generic PCI auto-configuration: [`BrcmPcie::configure_root_port`]
-//!   opens the root port for bus 1 and the outbound window, as Circle does.
+//!   opens the root port for bus 1 and a 1 MiB memory window, as Circle's
+//!   `enable_bridge` does (without its cache-line size, parity/SERR and CRS
+//!   visibility bits);
+//! - CLKREQ#: U-Boot's choice (ASPM not advertised) rather than Circle's
+//!   `CLKREQ_DEBUG_ENABLE`; the link generation is limited only when the
+//!   device tree says `max-link-speed` (Circle always forces gen 2);
+//! - interrupts: U-Boot's MSI_INTR2 mask/clear (Circle masks INTR2_CPU); none
+//!   are used.
 //!
 //! Memory attributes: boot's MMU maps every non-RAM address below 512 GiB as
 //! Device-nGnRnE, which covers the register block (0xfd50_0000) and the
