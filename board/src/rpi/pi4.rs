@@ -74,6 +74,28 @@ fn find<'b, 'a>(pi: &Pi, fdt: Option<&'b Fdt<'a>>, compat: &str, offset: usize) 
     Some(Found { base, node: Some(node) })
 }
 
+/// [`find`], or `None` reported as absent: always under QEMU (not probed at
+/// all), or when the device tree disables the block.
+fn locate<'b, 'a>(
+    pi: &Pi,
+    fdt: Option<&'b Fdt<'a>>,
+    part: &'static str,
+    what: &str,
+    compat: &str,
+    offset: usize,
+) -> Option<Found<'b, 'a>> {
+    let why = if pi.emulated {
+        format!("QEMU raspi4b models no {what} (not probed)")
+    } else {
+        match find(pi, fdt, compat, offset) {
+            Some(f) => return Some(f),
+            None => format!("{what} disabled in the device tree"),
+        }
+    };
+    bringup::report(part, Outcome::Absent, why, "");
+    None
+}
+
 /// The PCIe node's first memory window in `prop` (`ranges` or `dma-ranges`),
 /// its CPU side translated through `/scb`.
 fn pcie_window(fdt: Option<&Fdt<'_>>, node: Option<&FdtNode<'_, '_>>, prop: &str) -> Option<Window> {
@@ -88,14 +110,7 @@ fn pcie_window(fdt: Option<&Fdt<'_>>, node: Option<&FdtNode<'_, '_>>, prop: &str
 /// PCIe link, VL805 firmware and its xHCI registers. Returns the VL805 for the
 /// xHCI driver when everything came up.
 pub(super) fn usb3(pi: &Pi, fdt: Option<&Fdt<'_>>, mb: &Mailbox) -> Option<(BrcmPcie, Vl805)> {
-    if pi.emulated {
-        bringup::report("PCIe", Outcome::Absent, String::from("QEMU raspi4b models no BCM2711 PCIe (not probed)"), "");
-        return None;
-    }
-    let Some(found) = find(pi, fdt, "brcm,bcm2711-pcie", SCB_PCIE) else {
-        bringup::report("PCIe", Outcome::Absent, String::from("disabled in the device tree"), "");
-        return None;
-    };
+    let found = locate(pi, fdt, "PCIe", "BCM2711 PCIe", "brcm,bcm2711-pcie", SCB_PCIE)?;
     let node = found.node.as_ref();
     let outbound = pcie_window(fdt, node, "ranges").unwrap_or(Window::PI4_OUTBOUND);
     let inbound = pcie_window(fdt, node, "dma-ranges").unwrap_or(Window::PI4_INBOUND);
@@ -153,14 +168,7 @@ pub(super) fn usb3(pi: &Pi, fdt: Option<&Fdt<'_>>, mb: &Mailbox) -> Option<(Brcm
 
 /// The GENET with its PHY negotiating, or `None` (reported) when absent or broken.
 pub(super) fn ethernet(pi: &Pi, fdt: Option<&Fdt<'_>>, mac: Option<[u8; 6]>) -> Option<Genet> {
-    if pi.emulated {
-        bringup::report("Ethernet", Outcome::Absent, String::from("QEMU raspi4b models no GENET (not probed)"), "");
-        return None;
-    }
-    let Some(found) = find(pi, fdt, "brcm,bcm2711-genet-v5", SCB_GENET) else {
-        bringup::report("Ethernet", Outcome::Absent, String::from("GENET disabled in the device tree"), "");
-        return None;
-    };
+    let found = locate(pi, fdt, "Ethernet", "GENET", "brcm,bcm2711-genet-v5", SCB_GENET)?;
     let node = found.node.as_ref();
     let mode = PhyMode::from_dt(node.and_then(|n| n.property("phy-mode")).and_then(|p| p.as_str()));
     let phy = node
@@ -180,7 +188,11 @@ pub(super) fn ethernet(pi: &Pi, fdt: Option<&Fdt<'_>>, mac: Option<[u8; 6]>) -> 
             bringup::report(
                 "Ethernet",
                 Outcome::Ok,
-                format!("GENET v5, PHY {:#010x} at MDIO {phy}, {mode:?}, MAC {}; negotiating", g.phy_id(), mac_text(&mac)),
+                format!(
+                    "GENET v5, PHY {:#010x} at MDIO {phy}, {mode:?}, MAC {}; negotiating",
+                    g.phy_id(),
+                    mac_text(&mac)
+                ),
                 "",
             );
             Some(g)

@@ -39,7 +39,7 @@ use crate::mmio::Mmio;
 use crate::usb::dma::DmaBuf;
 use alloc::format;
 use alloc::string::String;
-use barespice_boot::cpu::{dcache_clean, dcache_invalidate, delay_us};
+use barespice_boot::cpu::{dcache_clean, dcache_clean_invalidate, dcache_invalidate, delay_us};
 use embassy_net_driver::{HardwareAddress, LinkState};
 use embassy_net_driver_channel as ch;
 use embassy_time::{Duration, Instant, Timer};
@@ -339,23 +339,18 @@ impl Genet {
         delay_us(10);
         r.write32(UMAC_TX_FLUSH, 0);
 
-        let ring_end = RING_DESCS * DESC_SIZE as u32 / 4 - 1;
         let ring_size = (RING_DESCS << 16) | BUF_LEN as u32;
 
         // Receive ring: the producer counter cannot be reset, so the consumer follows it.
-        r.write32(RDMA_REGS + DMA_SCB_BURST_SIZE, DMA_MAX_BURST);
-        r.write32(RDMA_RING + RING_START_ADDR, 0);
-        r.write32(RDMA_RING + RING_SW_PTR, 0);
-        r.write32(RDMA_RING + RING_HW_PTR, 0);
-        r.write32(RDMA_RING + RING_END_ADDR, ring_end);
+        ring_window(&r, RDMA_REGS, RDMA_RING);
         let prod = r.read32(RDMA_RING + RING_HW_INDEX);
         self.rx = RxRing::new(RING_DESCS, prod);
         r.write32(RDMA_RING + RING_SW_INDEX, self.rx.consumer());
         r.write32(RDMA_RING + RING_BUF_SIZE, ring_size);
         r.write32(RDMA_RING + RING_FLOW, RX_FLOW_THRESH);
         r.write32(RDMA_REGS + DMA_RING_CFG, 1 << DEFAULT_Q);
-        // Receive descriptors: every buffer owned by the hardware, no stale lines over them.
-        dcache_invalidate(self.rx_bufs.addr(), self.rx_bufs.len());
+        // Receive descriptors: every buffer owned by the hardware, no cached line over them.
+        dcache_clean_invalidate(self.rx_bufs.addr(), self.rx_bufs.len());
         for i in 0..RING_DESCS as usize {
             let a = (self.rx_bufs.addr() + i * BUF_LEN) as u64;
             let d = RX_DESC_BASE + i * DESC_SIZE;
@@ -365,11 +360,7 @@ impl Genet {
         }
 
         // Transmit ring: the producer follows the hardware's consumer counter.
-        r.write32(TDMA_REGS + DMA_SCB_BURST_SIZE, DMA_MAX_BURST);
-        r.write32(TDMA_RING + RING_START_ADDR, 0);
-        r.write32(TDMA_RING + RING_HW_PTR, 0);
-        r.write32(TDMA_RING + RING_SW_PTR, 0);
-        r.write32(TDMA_RING + RING_END_ADDR, ring_end);
+        ring_window(&r, TDMA_REGS, TDMA_RING);
         let cons = r.read32(TDMA_RING + RING_HW_INDEX);
         self.tx = TxRing::new(RING_DESCS, cons);
         r.write32(TDMA_RING + RING_SW_INDEX, cons & ring::INDEX_MASK);
@@ -533,6 +524,17 @@ impl Genet {
             }
         }
     }
+}
+
+/// Burst size, and the ring's place in the descriptor table (its first
+/// `RING_DESCS` descriptors) with both pointers at its start.
+fn ring_window(r: &Mmio, dma: usize, ring: usize) {
+    r.write32(dma + DMA_SCB_BURST_SIZE, DMA_MAX_BURST);
+    r.write32(ring + RING_START_ADDR, 0);
+    r.write32(ring + RING_HW_PTR, 0);
+    r.write32(ring + RING_SW_PTR, 0);
+    // The end address counts 32-bit words, inclusive.
+    r.write32(ring + RING_END_ADDR, RING_DESCS * DESC_SIZE as u32 / 4 - 1);
 }
 
 /// Splits `state` into the GENET runner and the embassy-net device.
