@@ -23,7 +23,7 @@
 use super::mailbox::{Mailbox, MailboxError};
 use super::pcie::fields::{bdf_address, XhciCaps};
 use super::pcie::{
-    BrcmPcie, Window, CFG_BAR0, CFG_BAR1, CFG_CLASS, CFG_COMMAND, CFG_ID, COMMAND_MASTER, COMMAND_MEMORY,
+    BrcmPcie, PcieDma, Window, CFG_BAR0, CFG_BAR1, CFG_CLASS, CFG_COMMAND, CFG_ID, COMMAND_MASTER, COMMAND_MEMORY,
 };
 use crate::mmio::Mmio;
 
@@ -139,5 +139,11 @@ impl Vl805 {
     /// caches: buffers need the same clean/invalidate as [`super::dma::PiDma`].
     pub fn dma(&self) -> Window {
         self.dma
+    }
+
+    /// The same translation as a [`crate::usb::dma::DmaHal`] (32-bit bus
+    /// addresses, cache maintenance included) for the USB host-controller code.
+    pub fn dma_hal(&self) -> PcieDma {
+        PcieDma::new(self.dma)
     }
 }

@@ -55,6 +55,39 @@ impl LinkStatus {
     }
 }
 
+/// A CPU <-> PCIe address window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+pub struct Window {
+    /// CPU physical start.
+    pub cpu: u64,
+    /// PCIe bus start.
+    pub pci: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+impl Window {
+    /// The Pi 4 device tree's outbound window: CPU 0x6_0000_0000 is PCIe
+    /// 0xc000_0000, 1 GiB.
+    pub const PI4_OUTBOUND: Window = Window { cpu: 0x6_0000_0000, pci: 0xc000_0000, size: 1 << 30 };
+    /// The Pi 4 device tree's inbound (DMA) window: RAM 1:1, 3 GiB (the
+    /// hardware window is rounded up to 4 GiB).
+    pub const PI4_INBOUND: Window = Window { cpu: 0, pci: 0, size: 0xc000_0000 };
+
+    /// The PCIe address of CPU address `cpu`, if the window covers it (the DMA
+    /// translation for the inbound window).
+    pub fn to_pci(&self, cpu: u64) -> Option<u64> {
+        let off = cpu.checked_sub(self.cpu)?;
+        (off < self.size).then(|| self.pci.checked_add(off)).flatten()
+    }
+
+    /// The CPU address of PCIe address `pci` (BARs behind the outbound window).
+    pub fn to_cpu(&self, pci: u64) -> Option<u64> {
+        let off = pci.checked_sub(self.pci)?;
+        (off < self.size).then(|| self.cpu.checked_add(off)).flatten()
+    }
+}
+
 /// The size code of the `RC_BAR2` inbound window (PCIe to system memory) for a
 /// power-of-two `size`: 4 KiB..32 KiB map to 0x1c..0x1f, 64 KiB..128 GiB to
 /// 1..22; anything else disables the window (0).
@@ -219,6 +252,22 @@ mod tests {
         assert!(s.why_not().unwrap().starts_with("PHY link down"));
         assert_eq!(LinkStatus::decode(0x90).why_not(), Some("PHY up but data link inactive"));
         assert!(LinkStatus::decode(0x30).why_not().unwrap().contains("endpoint"));
+    }
+
+    #[test]
+    fn window_translation() {
+        let out = Window::PI4_OUTBOUND;
+        assert_eq!(out.to_cpu(0xc000_0000), Some(0x6_0000_0000));
+        assert_eq!(out.to_cpu(0xc000_0000 + (1 << 30)), None, "one past the end");
+        assert_eq!(out.to_cpu(0xbfff_ffff), None);
+        let inb = Window { cpu: 0x1000, pci: 0x8000_0000, size: 0x1000 };
+        assert_eq!(inb.to_pci(0x1fff), Some(0x8000_0fff));
+        assert_eq!(inb.to_pci(0x2000), None);
+        assert_eq!(inb.to_pci(0xfff), None);
+        assert_eq!(Window::PI4_INBOUND.to_pci(0x3b40_0000), Some(0x3b40_0000), "RAM 1:1");
+        assert_eq!(Window::PI4_INBOUND.to_pci(0xc000_0000), None);
+        let wraps = Window { cpu: 0, pci: u64::MAX, size: 0x10 };
+        assert_eq!(wraps.to_pci(1), None);
     }
 
     #[test]

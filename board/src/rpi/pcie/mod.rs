@@ -39,7 +39,9 @@
 pub mod fields;
 
 use crate::mmio::Mmio;
+use crate::usb::dma::DmaHal;
 use barespice_boot::cpu::delay_us;
+pub use fields::Window;
 use fields::{LinkStatus, OutboundFields, WIN_BASE_MASK, WIN_HI_MASK, WIN_LIMIT_MASK};
 
 /// Length of the register block (`PCIE_REG_LIMIT` rounded up).
@@ -114,39 +116,6 @@ const CFG_MEMORY_WINDOW: u16 = 0x20;
 pub const COMMAND_MEMORY: u32 = 1 << 1;
 /// Command register: may master the bus (DMA).
 pub const COMMAND_MASTER: u32 = 1 << 2;
-
-/// A CPU <-> PCIe address window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
-pub struct Window {
-    /// CPU physical start.
-    pub cpu: u64,
-    /// PCIe bus start.
-    pub pci: u64,
-    /// Length in bytes.
-    pub size: u64,
-}
-
-impl Window {
-    /// The Pi 4 device tree's outbound window: CPU 0x6_0000_0000 is PCIe
-    /// 0xc000_0000, 1 GiB.
-    pub const PI4_OUTBOUND: Window = Window { cpu: 0x6_0000_0000, pci: 0xc000_0000, size: 1 << 30 };
-    /// The Pi 4 device tree's inbound (DMA) window: RAM 1:1, 3 GiB (the
-    /// hardware window is rounded up to 4 GiB).
-    pub const PI4_INBOUND: Window = Window { cpu: 0, pci: 0, size: 0xc000_0000 };
-
-    /// The PCIe address of CPU address `cpu`, if the window covers it (the DMA
-    /// translation for the inbound window).
-    pub fn to_pci(&self, cpu: u64) -> Option<u64> {
-        let off = cpu.checked_sub(self.cpu)?;
-        (off < self.size).then(|| self.pci.checked_add(off)).flatten()
-    }
-
-    /// The CPU address of PCIe address `pci` (BARs behind the outbound window).
-    pub fn to_cpu(&self, pci: u64) -> Option<u64> {
-        let off = pci.checked_sub(self.pci)?;
-        (off < self.size).then(|| self.cpu.checked_add(off)).flatten()
-    }
-}
 
 /// Why the root complex did not come up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
@@ -328,6 +297,35 @@ impl BrcmPcie {
         self.write32(0, 0, 0, CFG_MEMORY_WINDOW, window);
         let cmd = self.read32(0, 0, 0, CFG_COMMAND);
         self.write32(0, 0, 0, CFG_COMMAND, (cmd & 0xffff) | COMMAND_MEMORY | COMMAND_MASTER);
+    }
+}
+
+/// The DMA view of a PCIe bus master (the VL805) for drivers written against
+/// [`DmaHal`]: bus address = the inbound window's translation (32-bit only,
+/// as `DmaHal` hands out), and the same clean/invalidate as the VideoCore's
+/// masters, because PCIe masters do not snoop the ARM caches either.
+pub struct PcieDma {
+    inbound: Window,
+}
+
+impl PcieDma {
+    /// The DMA view through `inbound` ([`BrcmPcie::inbound`]).
+    pub fn new(inbound: Window) -> Self {
+        Self { inbound }
+    }
+}
+
+impl DmaHal for PcieDma {
+    fn bus_address(&self, addr: usize) -> Option<u32> {
+        self.inbound.to_pci(addr as u64).and_then(|a| u32::try_from(a).ok())
+    }
+
+    fn before_dma(&self, addr: usize, len: usize) {
+        barespice_boot::cpu::dcache_clean_invalidate(addr, len);
+    }
+
+    fn after_dma(&self, addr: usize, len: usize) {
+        barespice_boot::cpu::dcache_clean_invalidate(addr, len);
     }
 }
 
