@@ -34,8 +34,9 @@ const SCB_GENET: usize = 0x0158_0000;
 /// The Pi 4's PHY address on the GENET's MDIO bus.
 const DEFAULT_PHY_ADDR: u8 = 1;
 
-const CHECK_PCIE: &str = "a real Pi 4 (the Pi 400 and CM4 too); the power supply; dmesg-style serial log above";
+const CHECK_PCIE: &str = "the power supply and the board (Pi 4 B / Pi 400; CM4: a card in its slot); the status value in the serial log";
 const CHECK_VL805: &str = "the VL805 firmware: update the bootloader EEPROM (rpi-eeprom) or the GPU firmware files";
+const CHECK_OTHER_DEVICE: &str = "a CM4 carrier's PCIe slot: only the VL805 (Pi 4 B, Pi 400) is supported";
 const CHECK_GENET: &str =
     "the Ethernet PHY: a Pi 4 B (CM4: the carrier board's PHY) and the GPU firmware's device tree";
 
@@ -152,15 +153,16 @@ pub(super) fn usb3(pi: &Pi, fdt: Option<&Fdt<'_>>, mb: &Mailbox) -> Option<(Brcm
             Some((pcie, v))
         }
         Err(e) => {
-            let detail = match e {
-                Vl805Error::NotVl805 { id } => format!("01:00.0 is not a VL805 (id {id:#010x})"),
-                Vl805Error::Firmware(m) => format!("firmware load request failed ({m:?})"),
-                Vl805Error::BadBar { bar } => format!("BAR0 reads {bar:#x}"),
+            let (detail, check) = match e {
+                Vl805Error::NotVl805 { id: 0xffff_ffff } => (String::from("nothing answers at 01:00.0"), CHECK_PCIE),
+                Vl805Error::NotVl805 { id } => (format!("01:00.0 is not a VL805 (id {id:#010x})"), CHECK_OTHER_DEVICE),
+                Vl805Error::Firmware(m) => (format!("firmware load request failed ({m:?})"), CHECK_VL805),
+                Vl805Error::BadBar { bar } => (format!("BAR0 reads {bar:#x}"), CHECK_VL805),
                 Vl805Error::NoXhci { dword0 } => {
-                    format!("no xHCI registers (CAPLENGTH/HCIVERSION {dword0:#x})")
+                    (format!("no xHCI registers (CAPLENGTH/HCIVERSION {dword0:#x})"), CHECK_VL805)
                 }
             };
-            bringup::report("VL805", Outcome::Failed, detail, CHECK_VL805);
+            bringup::report("VL805", Outcome::Failed, detail, check);
             None
         }
     }
