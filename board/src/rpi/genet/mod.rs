@@ -24,6 +24,12 @@
 //! - the link is polled every 500 ms after start-up instead of waited for, so
 //!   a missing cable does not hold up the boot; a link that has not come up
 //!   after 10 s is reported on the status screen.
+//! - like U-Boot and unlike Linux, the PHY's RGMII clock delays are left at
+//!   their strap defaults (Linux's `bcm54xx_config_clock_delay` programs them
+//!   from `phy-mode`); the MAC side sets `ID_MODE_DIS` for `rgmii` and
+//!   `rgmii-rxid` as U-Boot does;
+//! - a PHY whose id is not the BCM54213PE's is driven as a generic Clause 22
+//!   PHY (U-Boot's behaviour for PHYs it has no entry for) instead of refused.
 //!
 //! DMA: the GENET sees ARM physical addresses 1:1 (40-bit) and does not snoop
 //! the caches. Buffers are whole cache lines; a transmit buffer is cleaned
@@ -43,6 +49,7 @@ use barespice_boot::cpu::{dcache_clean, dcache_clean_invalidate, dcache_invalida
 use embassy_net_driver::{HardwareAddress, LinkState};
 use embassy_net_driver_channel as ch;
 use embassy_time::{Duration, Instant, Timer};
+pub use phy::PhyMode;
 use phy::{LinkEvent, LinkMonitor, PhyStatus};
 use ring::{RxFrame, RxPoll, RxRing, TxRing};
 
@@ -153,28 +160,6 @@ pub enum GenetError {
     PhyReset,
     /// No memory for the ring buffers.
     NoMemory,
-}
-
-/// How the board wires the MAC to the PHY (device tree `phy-mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
-pub enum PhyMode {
-    /// `rgmii`: no internal delays.
-    Rgmii,
-    /// `rgmii-rxid`: receive delay by the PHY (the Pi 4).
-    RgmiiRxid,
-    /// `rgmii-id` / `rgmii-txid`: other delay arrangements.
-    RgmiiOther,
-}
-
-impl PhyMode {
-    /// From the device tree string; the Pi 4's `rgmii-rxid` when unknown.
-    pub fn from_dt(s: Option<&str>) -> Self {
-        match s {
-            Some("rgmii") => PhyMode::Rgmii,
-            Some("rgmii-id") | Some("rgmii-txid") => PhyMode::RgmiiOther,
-            _ => PhyMode::RgmiiRxid,
-        }
-    }
 }
 
 /// A probed GENET with its PHY negotiating; [`Genet::run`] services it.
@@ -380,7 +365,7 @@ impl Genet {
         let r = self.regs;
         let mut oob = r.read32(EXT_RGMII_OOB_CTRL) & !OOB_DISABLE;
         oob |= RGMII_LINK | RGMII_MODE_EN;
-        if matches!(self.mode, PhyMode::Rgmii | PhyMode::RgmiiRxid) {
+        if self.mode.mac_id_mode_disabled() {
             oob |= ID_MODE_DIS;
         }
         r.write32(EXT_RGMII_OOB_CTRL, oob);

@@ -37,6 +37,34 @@ pub fn mdio_read_result(cmd: u32) -> Option<u16> {
     (cmd & MDIO_READ_FAIL == 0).then_some(cmd as u16)
 }
 
+/// How the board wires the MAC to the PHY (device tree `phy-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+pub enum PhyMode {
+    /// `rgmii`: no internal delays.
+    Rgmii,
+    /// `rgmii-rxid`: receive delay by the PHY (the Pi 4).
+    RgmiiRxid,
+    /// `rgmii-id` / `rgmii-txid`: other delay arrangements.
+    RgmiiOther,
+}
+
+impl PhyMode {
+    /// From the device tree string; the Pi 4's `rgmii-rxid` when unknown.
+    pub fn from_dt(s: Option<&str>) -> Self {
+        match s {
+            Some("rgmii") => PhyMode::Rgmii,
+            Some("rgmii-id") | Some("rgmii-txid") => PhyMode::RgmiiOther,
+            _ => PhyMode::RgmiiRxid,
+        }
+    }
+
+    /// Whether the MAC's `ID_MODE_DIS` (no internal delay on its transmit
+    /// clock) is set for this wiring, as U-Boot decides.
+    pub fn mac_id_mode_disabled(self) -> bool {
+        matches!(self, PhyMode::Rgmii | PhyMode::RgmiiRxid)
+    }
+}
+
 /// Basic mode control.
 pub const BMCR: u8 = 0;
 /// Basic mode status.
@@ -232,6 +260,17 @@ mod tests {
         assert_eq!(m.update(up100), Some(LinkEvent::Up(Link { mbps: 100, full_duplex: true })));
         assert_eq!(m.update(down), Some(LinkEvent::Down));
         assert_eq!(m.link(), None);
+    }
+
+    #[test]
+    fn phy_modes() {
+        assert_eq!(PhyMode::from_dt(Some("rgmii")), PhyMode::Rgmii);
+        assert_eq!(PhyMode::from_dt(Some("rgmii-rxid")), PhyMode::RgmiiRxid);
+        assert_eq!(PhyMode::from_dt(Some("rgmii-txid")), PhyMode::RgmiiOther);
+        assert_eq!(PhyMode::from_dt(None), PhyMode::RgmiiRxid, "the Pi 4's wiring");
+        assert_eq!(PhyMode::from_dt(Some("sgmii")), PhyMode::RgmiiRxid);
+        assert!(PhyMode::Rgmii.mac_id_mode_disabled() && PhyMode::RgmiiRxid.mac_id_mode_disabled());
+        assert!(!PhyMode::RgmiiOther.mac_id_mode_disabled());
     }
 
     #[test]
