@@ -24,6 +24,8 @@ def pytest_addoption(parser):
                 help="directory for logs, pictures and summary.md")
     g.addoption("--rig-port", type=int, default=int(os.environ.get("BARESPICE_TEST_PORT", "5940")),
                 help="first SPICE port to try for the lab server")
+    g.addoption("--rig-server-args", default="",
+                help="extra scripts/lab-server flags for the server the rig starts")
     g.addoption("--rig-scenes", type=int, default=3, help="scene changes in the picture scenario")
     g.addoption("--rig-cycles", type=int, default=2, help="power cycles in the power-cycle scenario")
     g.addoption("--rig-wrong-scene", action="store_true",
@@ -84,7 +86,8 @@ def server(rig, target):
     opts = dict(target.env.config.data.get("options") or {})
     port = opts.get("spice_port") or free_port(rig.config.getoption("--rig-port"))
     srv = LabServer(rig.out, int(port), env_file=os.environ.get("RIG_LAB_ENV") or None,
-                    listen=opts.get("server_listen"))
+                    listen=opts.get("server_listen"), restart_cmd=os.environ.get("RIG_LAB_RESTART"),
+                    server_args=rig.opt("server_args"))
     srv.start()
     if srv.boot_ms:
         rig.figure("lab server boot (ms)", srv.boot_ms)

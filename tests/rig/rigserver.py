@@ -9,6 +9,7 @@ Must not: talk to the board (rigboard.py does) or decide pass/fail.
 """
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -38,14 +39,17 @@ def free_port(first):
 
 
 class LabServer:
-    """scripts/lab-server --daemon under the rig's run directory (or one
-    already running, given by its lab.env)."""
+    """scripts/lab-server --daemon under the rig's run directory, or one
+    already running, given by its lab.env (and, so that the rig may restart
+    it, the command that starts it again)."""
 
-    def __init__(self, run_dir, port, env_file=None, listen=None):
+    def __init__(self, run_dir, port, env_file=None, listen=None, restart_cmd=None, server_args=""):
         self.run_dir = run_dir
         self.port = port
         self.env_file = env_file
         self.owned = env_file is None
+        self.restart_cmd = restart_cmd
+        self.server_args = shlex.split(server_args or "")
         self.listen = listen
         self.forward = None
         self.boot_ms = None
@@ -56,7 +60,7 @@ class LabServer:
             out = os.path.join(self.run_dir, "lab-server.out")
             with open(out, "ab") as f:
                 subprocess.run([os.path.join(REPO, "scripts", "lab-server"), "--port", str(self.port),
-                                "--run-dir", os.path.join(self.run_dir, "lab"), "--daemon"],
+                                "--run-dir", os.path.join(self.run_dir, "lab"), "--daemon"] + self.server_args,
                                stdout=f, stderr=subprocess.STDOUT, check=True, timeout=300)
             self.env_file = os.path.join(self.run_dir, "lab", "lab.env")
         env = labmod.read_env(self.env_file)
@@ -69,36 +73,42 @@ class LabServer:
                 ["socat", "TCP-LISTEN:%d,bind=%s,fork,reuseaddr" % (self.port, self.listen),
                  "TCP:127.0.0.1:%d" % self.port])
 
-    def stop(self, forward=True):
-        """Kill the server's QEMU (and the LAN forward unless `forward` is False)."""
-        if forward and self.forward:
+    def stop(self):
+        """End of the run: the LAN forward, and the server if the rig started it."""
+        if self.forward:
             self.forward.terminate()
             self.forward.wait(timeout=5)
             self.forward = None
-        if not self.owned:
-            return
+        if self.owned:
+            self.kill()
+
+    @property
+    def can_restart(self):
+        """True when the rig knows how to start this server again."""
+        return self.owned or bool(self.restart_cmd)
+
+    def kill(self):
+        """Kill the server's QEMU now (the board loses its session)."""
         try:
-            pid = int(open(self.lab.env["LAB_PIDFILE"]).read().strip())
-        except (OSError, ValueError, AttributeError):
+            with open(self.lab.env["LAB_PIDFILE"]) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
             return
         try:
             os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                time.sleep(0.1)
+                os.kill(pid, 0)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
 
-    def restart(self):
-        """Kill and start again on the same port and run directory."""
-        if not self.owned:
-            raise RuntimeError("cannot restart a lab server the rig did not start (RIG_LAB_ENV)")
-        self.stop(forward=False)
-        time.sleep(0.5)
+    def start_again(self):
+        """Start the killed server again: same port, run directory and flags."""
+        if self.restart_cmd:
+            with open(os.path.join(self.run_dir, "lab-server.out"), "ab") as f:
+                subprocess.run(shlex.split(self.restart_cmd), stdout=f, stderr=subprocess.STDOUT,
+                               check=True, timeout=300)
         self.start()
 
     def write_vv(self, path, host):

@@ -32,7 +32,7 @@ def stamp(line):
     return float(m.group(1)) if m else None
 
 
-def expect_picture(board, server, rig, label, since, timeout, settle=6.0):
+def expect_picture(board, server, rig, label, since, timeout, settle=float(os.environ.get("RIG_SETTLE", "6"))):
     """Wait for a `frame:` line after log line `since` whose digest equals the
     server's screen. A different digest that is not followed by another
     `frame:` line within `settle` s is a mismatch. Returns (index, hex)."""
@@ -52,6 +52,8 @@ def expect_picture(board, server, rig, label, since, timeout, settle=6.0):
             count, last_new = len(frames), now
         if frames and now - last_new > settle:
             _, fsize, hx = frames[-1]
+            rig.picture("board screen at the %s mismatch" % label,
+                        board.picture(os.path.join(rig.out, "board-%s.png" % label)))
             pytest.fail("MISMATCH %s: board frame %dx%d sha256=%s, server screendump %dx%d sha256=%s (%s)"
                         % (label, fsize[0], fsize[1], hx, size[0], size[1], want, png))
         if now > end:
@@ -114,13 +116,13 @@ def test_typing(board, server, rig):
 
 
 def test_server_restart(board, server, rig):
-    if not server.owned:
-        pytest.skip("the lab server was given by RIG_LAB_ENV; the rig does not restart it")
+    if not server.can_restart:
+        pytest.skip("the lab server was given by RIG_LAB_ENV without RIG_LAB_RESTART")
     since = len(board.lines())
     t0 = time.monotonic()
-    server.stop(forward=False)
+    server.kill()
     board.wait(r"reconnecting", 60, since)
-    server.start()
+    server.start_again()
     up = time.monotonic()
     idx, hx = expect_picture(board, server, rig, "restart", since, 120)
     back = time.monotonic() - up
