@@ -93,8 +93,8 @@ def server(rig, target):
         rig.figure("lab server boot (ms)", srv.boot_ms)
     vv = srv.write_vv(os.path.join(rig.out, "lab.vv"), opts.get("server_host", "10.0.2.2"))
     if opts.get("vv_copy_to"):
-        # Netboot TFTP root or a mounted boot partition: the board reads it at boot.
-        with open(vv) as src, open(os.path.join(opts["vv_copy_to"], "barespice.vv"), "w") as dst:
+        # A file the board reads at boot, e.g. barespice.vv on a mounted boot partition.
+        with open(vv) as src, open(opts["vv_copy_to"], "w") as dst:
             dst.write(src.read())
     yield srv
     srv.stop()
@@ -106,6 +106,7 @@ def board(rig, target, server):  # noqa: ARG001 - the server must be up before p
     elf = os.path.join(REPO, "out", "firmware", opts.get("firmware_board", "raspi"), "barespice.elf")
     b = Board(target, rig.out, elf)
     b.boot_timeout = rig.opt("boot_timeout") or float(opts.get("boot_timeout", 120))
+    b.settle = float(opts.get("mismatch_settle", 6))
     b.power_on()
     yield b
     b.power_off()

@@ -32,10 +32,13 @@ def stamp(line):
     return float(m.group(1)) if m else None
 
 
-def expect_picture(board, server, rig, label, since, timeout, settle=float(os.environ.get("RIG_SETTLE", "6"))):
+def expect_picture(board, server, rig, label, since, timeout):
     """Wait for a `frame:` line after log line `since` whose digest equals the
     server's screen. A different digest that is not followed by another
-    `frame:` line within `settle` s is a mismatch. Returns (index, hex)."""
+    `frame:` line within the board's `mismatch_settle` seconds is a mismatch
+    (a board still drawing logs no line, so slow boards need a longer
+    settle). Returns (index, hex)."""
+    settle = board.settle
     png = os.path.join(rig.out, "server-%s.png" % label)
     size, want = server.expected(png)
     if rig.opt("wrong_scene"):
