@@ -69,9 +69,11 @@ class BarespiceStrategy(Strategy):
             if self.sdmux:
                 self.target.activate(self.sdmux)
                 self.sdmux.set_mode("dut")
+            # Console first, so a real serial port sees the boot's first bytes
+            # (QEMUDriver is both: activation only prepares its serial socket).
+            self.target.activate(self.console)
             self.target.activate(self.power)
             self.power.on()
-            self.target.activate(self.console)
         self.status = status
 
 
@@ -89,8 +91,11 @@ class DefmtLog:
     def feed(self, data):
         self.raw.write(data)
         self.raw.flush()
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except BrokenPipeError as e:
+            raise RuntimeError("defmt-print exited (%s): see %s" % (self.proc.poll(), self.path)) from e
 
     def lines(self):
         with open(self.path, "rb") as f:
