@@ -15,6 +15,10 @@
 #   hil-mismatch  scripts/rig --target emulated-virt -k picture --wrong-scene:
 #       the server shows another scene after the rig took its expected digest;
 #       the suite must fail with a MISMATCH naming both digests
+#   hil-examples  every environment file in tests/rig/targets/ (the emulated ones and
+#       the real-Pi examples) loads in labgrid and the rig's strategy binds its
+#       power, console and optional SD-mux/video drivers (no driver activated, no
+#       hardware touched); a file without a power driver is refused
 # The full scenario set on every target runs with scripts/rig (see docs/rig.md).
 # Must not: start or stop the shared lab server; the rig restarts it in
 # hil-virt's server_restart on purpose, with the same port, run directory and
@@ -99,10 +103,24 @@ rig_hil_mismatch() {
   echo "wrong scene detected: ${line:0:60}..."
 }
 
-# rig_cases: the three cases on the shared "$RIG_SERVER" lab server.
+rig_hil_examples() {
+  local py="$REPO/.cache/venv/bin/python" out
+  LG_RIG_RUN=$CASE_DIR "$py" "$REPO/tests/rig/check_env.py" "$REPO"/tests/rig/targets/*.yaml ||
+    fail "an environment file does not bind"
+  printf 'targets:\n  main:\n    resources:\n      RawSerialPort:\n        port: /dev/null\n    drivers:\n      SerialDriver: {}\n      BarespiceStrategy: {}\n' \
+    > "$CASE_DIR/no-power.yaml"
+  if out=$("$py" "$REPO/tests/rig/check_env.py" "$CASE_DIR/no-power.yaml"); then
+    fail "a file without a power driver was accepted: $out"
+  fi
+  echo "$out"
+  echo "$(ls "$REPO"/tests/rig/targets/*.yaml | wc -l) environment files bind; one without power is refused"
+}
+
+# rig_cases: the cases on the shared "$RIG_SERVER" lab server (hil-examples needs none).
 rig_cases() {
-  any_selected hil-raspi3b hil-virt hil-mismatch || return 0
+  any_selected hil-examples hil-raspi3b hil-virt hil-mismatch || return 0
   local t0=$SECONDS
+  run_case hil-examples none rig_hil_examples
   run_case hil-raspi3b "$RIG_SERVER" rig_hil_raspi3b
   run_case hil-virt "$RIG_SERVER" rig_hil_virt
   run_case hil-mismatch "$RIG_SERVER" rig_hil_mismatch

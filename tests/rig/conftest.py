@@ -105,6 +105,7 @@ def board(rig, target, server):  # noqa: ARG001 - the server must be up before p
     opts = dict(target.env.config.data.get("options") or {})
     elf = os.path.join(REPO, "out", "firmware", opts.get("firmware_board", "raspi"), "barespice.elf")
     b = Board(target, rig.out, elf)
+    b.firmware_board = opts.get("firmware_board", "raspi")
     b.boot_timeout = rig.opt("boot_timeout") or float(opts.get("boot_timeout", 120))
     b.settle = float(opts.get("mismatch_settle", 6))
     b.power_on()
@@ -146,9 +147,9 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
         f.write("\n".join(lines) + "\n")
 
 
-def timeline(log_path):
-    """scripts/boot-timeline's figures for a decoded log: [(event, seconds)]."""
-    p = subprocess.run([os.path.join(REPO, "scripts", "boot-timeline"), "--log", log_path],
+def timeline(log_path, board):
+    """scripts/boot-timeline's table for a decoded log of a `board` (virt|raspi) build."""
+    p = subprocess.run([os.path.join(REPO, "scripts", "boot-timeline"), "--board", board, "--log", log_path],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     return p.stdout.strip()
 

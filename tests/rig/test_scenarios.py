@@ -86,7 +86,7 @@ def test_session_linked(board, rig):
     lines = board.lines()
     rig.figure("SPICE linked (s)", stamp(lines[i]))
     rig.figure("first remote frame (s)", stamp(lines[j]))
-    rig.block("Boot timeline (boot 1, scripts/boot-timeline)", timeline(board.log.path))
+    rig.block("Boot timeline (boot 1, scripts/boot-timeline)", timeline(board.log.path, board.firmware_board))
     rig.passed("session_linked", "linked at %s s, first frame %s at %s s"
                % (stamp(lines[i]), m.group(1), stamp(lines[j])))
 
