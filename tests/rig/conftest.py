@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-import rigboard
+import rigboard  # noqa: F401 - registers BarespiceStrategy before labgrid builds the target
 from rigboard import REPO, Board
 from rigserver import LabServer, free_port
 
@@ -153,5 +153,3 @@ def timeline(log_path, board):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     return p.stdout.strip()
 
-
-__all__ = ["rigboard", "timeline"]
