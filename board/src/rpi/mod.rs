@@ -43,7 +43,7 @@ use crate::gic::Gic;
 use crate::mmio::Mmio;
 use crate::pl011::Pl011;
 use crate::rng::BoardRng;
-use crate::usb::{self, cdc_ecm, dwc2::Dwc2, host::UsbHost};
+use crate::usb::{self, dwc2::Dwc2, dwc2_pipes::Dwc2Host};
 use crate::{console, AnyNic, Board, BoardOptions, Framebuffer};
 use dma::PiDma;
 use mailbox::Mailbox;
@@ -299,12 +299,10 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
         Ok(false) => defmt::warn!("usb: firmware reports the controller still off"),
         Err(e) => defmt::warn!("usb: power-on request failed: {}", e),
     }
-    let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
-    let (runner, device) = cdc_ecm::channel(state);
-    let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
-    let service = Box::pin(async move {
-        let Err(e) = hc_run(hc, runner).await;
-        defmt::error!("usb: host stack stopped: {}", e);
+    let mut hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
+    let (service, device) = usb::host::start(async move {
+        hc.init().await?;
+        Dwc2Host::new(hc)
     });
 
     Board {
@@ -315,11 +313,4 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
         rng,
         service: Some(service),
     }
-}
-
-async fn hc_run(mut hc: Dwc2, runner: cdc_ecm::NetRunner) -> Result<core::convert::Infallible, usb::UsbError> {
-    defmt::debug!("usb: host task started");
-    hc.init().await?;
-    let host = UsbHost::new(hc, Some(runner), usb::input::sink())?;
-    host.run().await
 }
