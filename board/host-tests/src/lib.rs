@@ -14,3 +14,12 @@ extern crate std;
 
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
+
+#[path = "../../src/usb/xhci/ring.rs"]
+pub mod xhci_ring;
+
+#[path = "../../src/usb/xhci/context.rs"]
+pub mod xhci_context;
+
+#[path = "../../src/pci/window.rs"]
+pub mod pci_window;

@@ -187,8 +187,9 @@ impl Bus {
             dev.max_packet0,
             d.configurations,
             core::str::from_utf8(&name[..name_len]).unwrap_or("?"),
-            Attachment(dev)
+            Attachment(dev.parent)
         );
+        defmt::info!("usb:   at {}", Topology(dev));
 
         // Prefer the first configuration a class driver here understands (QEMU's
         // usb-net lists RNDIS first and CDC-ECM second), else the first one.
@@ -225,21 +226,29 @@ impl Bus {
     }
 }
 
-/// Where a device hangs, for the enumeration log: "root port R" or
-/// "hub H port P (root port R, route 0xNNNNN)", plus the TT when it has one.
-struct Attachment<'a>(&'a Device);
+/// Where a device hangs, for the enumeration log: "root port" or "hub H port P"
+/// (the scripts' tests match these words at the end of the line).
+struct Attachment(Option<(u8, u8)>);
 
-impl defmt::Format for Attachment<'_> {
+impl defmt::Format for Attachment {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self.0 {
+            None => defmt::write!(f, "root port"),
+            Some((hub, port)) => defmt::write!(f, "hub {} port {}", hub, port),
+        }
+    }
+}
+
+/// The rest of where a device hangs: root port number, route string, TT.
+struct Topology<'a>(&'a Device);
+
+impl defmt::Format for Topology<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         let d = self.0;
-        match d.parent {
-            None => defmt::write!(f, "root port {}", d.root_port),
-            Some((hub, port)) => {
-                defmt::write!(f, "hub {} port {} (root port {}, route {=u32:05x})", hub, port, d.root_port, d.route)
-            }
-        }
-        if let Some(tt) = d.tt {
-            defmt::write!(f, ", TT of hub {} port {}", tt.hub_address, tt.port);
+        defmt::write!(f, "root port {}, route {=u32:05x}, slot {}", d.root_port, d.route, d.slot);
+        match d.tt {
+            Some(tt) => defmt::write!(f, ", TT of hub {} port {}", tt.hub_address, tt.port),
+            None => defmt::write!(f, ", no TT"),
         }
     }
 }
