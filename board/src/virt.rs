@@ -158,7 +158,7 @@ static VIRT_DMA: VirtDma = VirtDma;
 
 /// Finds the generic ECAM bridge, enumerates it and, if it carries an xHCI,
 /// returns the USB task and Ethernet device.
-fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(core::pin::Pin<Box<dyn core::future::Future<Output = ()>>>, crate::usb::cdc_ecm::NetDevice)> {
+fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(crate::usb::host::UsbTask, crate::usb::cdc_ecm::NetDevice)> {
     use crate::pci::{self, ecam};
     let node = dt::find(fdt, "pci-host-ecam-generic")?;
     let Some(bridge) = ecam::parse(&node) else {
@@ -166,15 +166,18 @@ fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(core::pin::Pin<Box<dyn core::future:
         return None;
     };
     defmt::info!(
-        "pci: ECAM at {=usize:#x} ({=usize:#x} bytes), buses {}-{}, memory {}",
-        bridge.config.0,
-        bridge.config.1,
+        "pci: ECAM at {=u64:#x} ({=u64:#x} bytes), buses {}-{}, memory {}",
+        bridge.config.0 as u64,
+        bridge.config.1 as u64,
         bridge.buses.0,
         bridge.buses.1,
         bridge.memory
     );
     // Only the 32-bit window is used: the 64-bit one lies past the 39-bit map.
-    let window = pci::Window { size: bridge.memory.size.min(0x1_0000_0000 - bridge.memory.cpu.min(0xffff_ffff)), ..bridge.memory };
+    let window = pci::Window {
+        size: bridge.memory.size.min(0x1_0000_0000 - bridge.memory.cpu.min(0xffff_ffff)),
+        ..bridge.memory
+    };
     // SAFETY: the device tree describes the ECAM window; boot maps every
     // non-RAM address as Device memory; it is wrapped once, here.
     let cfg = ecam::Ecam::new(unsafe { Mmio::new(bridge.config.0, bridge.config.1) }, bridge.buses.0, bridge.buses.1);

@@ -29,7 +29,8 @@ impl Ecam {
     }
 
     fn offset(&self, bdf: Bdf, offset: u16) -> Option<usize> {
-        if bdf.bus < self.first_bus || bdf.bus > self.last_bus || bdf.device > 31 || bdf.function > 7 || offset > 0xffc {
+        if bdf.bus < self.first_bus || bdf.bus > self.last_bus || bdf.device > 31 || bdf.function > 7 || offset > 0xffc
+        {
             return None;
         }
         Some(

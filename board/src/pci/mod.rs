@@ -20,8 +20,8 @@ pub mod window;
 use alloc::vec::Vec;
 pub use window::{BarAllocator, Window};
 
-/// Bus/device/function of a PCI function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+/// Bus/device/function of a PCI function (logged as "bb:dd.f").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bdf {
     /// Bus number.
     pub bus: u8,
@@ -29,6 +29,12 @@ pub struct Bdf {
     pub device: u8,
     /// Function 0..=7.
     pub function: u8,
+}
+
+impl defmt::Format for Bdf {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=u8:02x}:{=u8:02x}.{=u8}", self.bus, self.device, self.function)
+    }
 }
 
 impl defmt::Format for Window {
@@ -124,8 +130,7 @@ fn scan_bus(
             }
             let header = (cfg.read32(bdf, HEADER) >> 16) as u8;
             let class = cfg.read32(bdf, CLASS_REV) >> 8;
-            let mut f =
-                Function { bdf, vendor: id as u16, device: (id >> 16) as u16, class, bars: [None; 6] };
+            let mut f = Function { bdf, vendor: id as u16, device: (id >> 16) as u16, class, bars: [None; 6] };
             defmt::info!(
                 "pci: {=u8:02x}:{=u8:02x}.{} {=u16:04x}:{=u16:04x} class {=u32:06x}{}",
                 bus,
@@ -155,7 +160,11 @@ fn scan_bus(
                     scan_bus(cfg, secondary, next_bus, window, alloc, found, depth + 1);
                     alloc.align_to(0x10_0000);
                     let end = alloc.next();
-                    cfg.write32(bdf, BUSES, buses | (u32::from(*next_bus) << 16) | (u32::from(secondary) << 8) | u32::from(bus));
+                    cfg.write32(
+                        bdf,
+                        BUSES,
+                        buses | (u32::from(*next_bus) << 16) | (u32::from(secondary) << 8) | u32::from(bus),
+                    );
                     // Memory window in 1 MiB units: base bits 15:4, limit bits 31:20.
                     if end > start {
                         let limit = end - 1;
@@ -242,7 +251,14 @@ fn assign_bars(
                     cfg.write32(bdf, off + 4, (pci >> 32) as u32);
                 }
                 bars[i] = Some(Bar { pci, cpu, size });
-                defmt::info!("pci: {}: BAR {} {=u64:#x} bytes at pci {=u64:#x} (cpu {=u64:#x})", bdf, i, size, pci, cpu);
+                defmt::info!(
+                    "pci: {}: BAR {} {=u64:#x} bytes at pci {=u64:#x} (cpu {=u64:#x})",
+                    bdf,
+                    i,
+                    size,
+                    pci,
+                    cpu
+                );
             }
             None => {
                 cfg.write32(bdf, off, orig);

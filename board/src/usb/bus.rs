@@ -98,9 +98,8 @@ impl Bus {
         let h = ConfigHeader::parse(&head[..n]).ok_or(UsbError::BadDescriptor)?;
         let total = usize::from(h.total_length).clamp(9, CONTROL_DATA);
         let mut all = alloc::vec![0u8; total];
-        let n = self
-            .control_in(dev, Setup::get_descriptor(desc::DT_CONFIGURATION, index, total as u16), &mut all)
-            .await?;
+        let n =
+            self.control_in(dev, Setup::get_descriptor(desc::DT_CONFIGURATION, index, total as u16), &mut all).await?;
         all.truncate(n);
         Ok(all)
     }
@@ -217,11 +216,17 @@ impl Bus {
                 i.desc.endpoints
             );
             for e in i.endpoints() {
-                defmt::info!("usb:     ep {} {} {} mps {} interval {}", e.number, e.direction, e.kind, e.max_packet, e.interval);
+                defmt::info!(
+                    "usb:     ep {} {} {} mps {} interval {}",
+                    e.number,
+                    e.direction,
+                    e.kind,
+                    e.max_packet,
+                    e.interval
+                );
             }
         }
-        self.control_out(dev, Setup::no_data(0, desc::REQ_SET_CONFIGURATION, header.value.into(), 0), &[])
-            .await?;
+        self.control_out(dev, Setup::no_data(0, desc::REQ_SET_CONFIGURATION, header.value.into(), 0), &[]).await?;
         Ok(config)
     }
 }
@@ -274,7 +279,9 @@ impl Pipe {
         let buf = DmaBuf::new_aligned(len, len.next_power_of_two().clamp(64, 4096)).ok_or(UsbError::NoMemory)?;
         let id = bus.hc.open_pipe(dev, ep).await?;
         let frames = match (ep.kind, dev.speed) {
-            (EndpointKind::Interrupt, Speed::High | Speed::Super) => 1u64 << ep.interval.clamp(1, 16).saturating_sub(1) >> 3,
+            (EndpointKind::Interrupt, Speed::High | Speed::Super) => {
+                1u64 << ep.interval.clamp(1, 16).saturating_sub(1) >> 3
+            }
             (EndpointKind::Interrupt, _) => u64::from(ep.interval),
             _ => 0,
         };
@@ -284,7 +291,12 @@ impl Pipe {
     /// For IN pipes: starts a transfer of up to `len` bytes when idle and due;
     /// returns the result once one finishes (data in `self.buf`). NAKs are
     /// swallowed: the next attempt waits one interval.
-    pub fn poll_in(&mut self, hc: &mut dyn HostController, now: Instant, len: usize) -> Option<Result<usize, UsbError>> {
+    pub fn poll_in(
+        &mut self,
+        hc: &mut dyn HostController,
+        now: Instant,
+        len: usize,
+    ) -> Option<Result<usize, UsbError>> {
         if hc.busy(self.id) {
             return match hc.poll(self.id)? {
                 Ok(n) => {
@@ -391,8 +403,15 @@ pub struct ClassEntry {
     /// this driver binds to.
     pub matches: fn(&DeviceDescriptor, &[u8]) -> bool,
     /// Binds to the device; an empty list means "not mine after all".
-    pub probe: for<'a> fn(&'a mut Bus, &'a Device, &'a [u8]) -> BoxFut<'a, Result<Vec<Box<dyn ClassDriver>>, UsbError>>,
+    pub probe: ProbeFn,
 }
+
+/// The drivers a probe bound (empty: none).
+pub type Bound = Vec<Box<dyn ClassDriver>>;
+
+/// A class driver's probe: binds to a configured device, given the chosen
+/// configuration's descriptors.
+pub type ProbeFn = for<'a> fn(&'a mut Bus, &'a Device, &'a [u8]) -> BoxFut<'a, Result<Bound, UsbError>>;
 
 /// Helper for [`ClassEntry::matches`]: true when some interface of `config`
 /// satisfies `f`.

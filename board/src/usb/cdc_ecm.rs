@@ -10,7 +10,9 @@
 
 use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, Pipe};
 use super::controller::{Device, HostController, PipeId};
-use super::desc::{self, DeviceDescriptor, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE};
+use super::desc::{
+    self, DeviceDescriptor, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE,
+};
 use super::{Direction, EndpointKind, UsbError};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -34,7 +36,8 @@ const PACKET_FILTER: u16 = 0x0004 | 0x0008 | 0x0002;
 const NOTIFY_NETWORK_CONNECTION: u8 = 0x00;
 
 /// The CDC-ECM driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry = ClassEntry { name: "cdc-ecm", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry =
+    ClassEntry { name: "cdc-ecm", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
 
 fn is_ecm(i: &Interface<'_>) -> bool {
     i.desc.class == CLASS_COMM && i.desc.subclass == SUBCLASS_ECM
@@ -61,12 +64,7 @@ async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn
         {
             runner.set_hardware_address(HardwareAddress::Ethernet(mac));
             runner.set_link_state(embassy_net_driver::LinkState::Up);
-            defmt::info!(
-                "usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}",
-                dev.address,
-                data_if,
-                mac
-            );
+            defmt::info!("usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}", dev.address, data_if, mac);
             let f: Box<dyn ClassDriver> =
                 Box::new(Ecm { dev: *dev, rx, tx, notify, runner, zlp_pending: false, link_up: true });
             Ok(alloc::vec![f])
@@ -100,13 +98,22 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
 
     // Alternate setting 0 of the data interface has no endpoints; selecting the
     // one with the bulk pair starts the function (CDC ECM 1.2 §3.3).
-    bus.control_out(dev, Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()), &[])
-        .await?;
+    bus.control_out(
+        dev,
+        Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()),
+        &[],
+    )
+    .await?;
     // Optional request: some functions STALL it.
     let _ = bus
         .control_out(
             dev,
-            Setup::no_data(RT_CLASS | RT_INTERFACE, REQ_SET_ETHERNET_PACKET_FILTER, PACKET_FILTER, control.desc.number.into()),
+            Setup::no_data(
+                RT_CLASS | RT_INTERFACE,
+                REQ_SET_ETHERNET_PACKET_FILTER,
+                PACKET_FILTER,
+                control.desc.number.into(),
+            ),
             &[],
         )
         .await;
@@ -114,8 +121,13 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
     // Whole packets, more than the largest frame: the device ends each frame with
     // a short (or zero-length) packet. Asking for more than 1536 bytes also keeps
     // QEMU's DWC2 from moving transfers that small one packet per 250 µs.
-    let rx = Pipe::open(bus, dev, &ep_in, RX_REQUEST.div_ceil(usize::from(ep_in.max_packet)) * usize::from(ep_in.max_packet))
-        .await?;
+    let rx = Pipe::open(
+        bus,
+        dev,
+        &ep_in,
+        RX_REQUEST.div_ceil(usize::from(ep_in.max_packet)) * usize::from(ep_in.max_packet),
+    )
+    .await?;
     let tx = Pipe::open(bus, dev, &ep_out, MTU).await?;
     let notify = match control.find_endpoint(Direction::In, EndpointKind::Interrupt) {
         Some(ep) => Some(Pipe::open(bus, dev, &ep, 16).await?),

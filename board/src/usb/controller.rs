@@ -144,14 +144,26 @@ pub trait HostController {
     fn set_address<'a>(&'a mut self, dev: &'a mut Device, address: u8) -> BoxFut<'a, Result<(), UsbError>>;
     /// Tells the controller that `dev` is a hub with `ports` ports (xHCI slot
     /// context: Hub, Number of Ports, TT think time, MTT).
-    fn set_hub<'a>(&'a mut self, dev: &'a Device, ports: u8, think_time: u8, multi_tt: bool) -> BoxFut<'a, Result<(), UsbError>>;
+    fn set_hub<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        ports: u8,
+        think_time: u8,
+        multi_tt: bool,
+    ) -> BoxFut<'a, Result<(), UsbError>>;
     /// Forgets a device that went away (its pipes are closed first).
     fn remove_device<'a>(&'a mut self, dev: &'a Device) -> BoxFut<'a, ()>;
     /// A whole control transfer on endpoint 0: SETUP, data stage in or out of
     /// `buf` (`setup.length` bytes), status. Returns the bytes of the data stage.
-    fn control<'a>(&'a mut self, dev: &'a Device, setup: Setup, buf: &'a mut DmaBuf) -> BoxFut<'a, Result<usize, UsbError>>;
+    fn control<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        setup: Setup,
+        buf: &'a mut DmaBuf,
+    ) -> BoxFut<'a, Result<usize, UsbError>>;
     /// Opens a bulk or interrupt endpoint of a configured device.
-    fn open_pipe<'a>(&'a mut self, dev: &'a Device, ep: &'a EndpointDescriptor) -> BoxFut<'a, Result<PipeId, UsbError>>;
+    fn open_pipe<'a>(&'a mut self, dev: &'a Device, ep: &'a EndpointDescriptor)
+        -> BoxFut<'a, Result<PipeId, UsbError>>;
     /// Closes a pipe (stopping a transfer in flight).
     fn close_pipe(&mut self, pipe: PipeId) -> BoxFut<'_, ()>;
     /// Starts one transfer of `len` bytes from/into `buf` on `pipe` (its

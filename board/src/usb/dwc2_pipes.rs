@@ -124,7 +124,13 @@ impl HostController for Dwc2Host {
         })
     }
 
-    fn set_hub<'a>(&'a mut self, _dev: &'a Device, _ports: u8, _tt: u8, _multi: bool) -> BoxFut<'a, Result<(), UsbError>> {
+    fn set_hub<'a>(
+        &'a mut self,
+        _dev: &'a Device,
+        _ports: u8,
+        _tt: u8,
+        _multi: bool,
+    ) -> BoxFut<'a, Result<(), UsbError>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -132,11 +138,20 @@ impl HostController for Dwc2Host {
         Box::pin(async {})
     }
 
-    fn control<'a>(&'a mut self, dev: &'a Device, setup: Setup, buf: &'a mut DmaBuf) -> BoxFut<'a, Result<usize, UsbError>> {
+    fn control<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        setup: Setup,
+        buf: &'a mut DmaBuf,
+    ) -> BoxFut<'a, Result<usize, UsbError>> {
         Box::pin(self.control_stages(dev, setup, buf))
     }
 
-    fn open_pipe<'a>(&'a mut self, dev: &'a Device, ep: &'a EndpointDescriptor) -> BoxFut<'a, Result<PipeId, UsbError>> {
+    fn open_pipe<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        ep: &'a EndpointDescriptor,
+    ) -> BoxFut<'a, Result<PipeId, UsbError>> {
         let r = self.hc.alloc_channel().ok_or(UsbError::NoChannel).map(|ch| {
             let target = Target {
                 address: dev.address,

@@ -23,7 +23,8 @@ const REQ_SET_IDLE: u8 = 0x0a;
 const REQ_SET_PROTOCOL: u8 = 0x0b;
 
 /// The HID driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry = ClassEntry { name: "hid", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry =
+    ClassEntry { name: "hid", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
 
 /// True for any HID interface (keyboards and pointers are sorted out in probe).
 pub fn matches(_d: &DeviceDescriptor, config: &[u8]) -> bool {
@@ -60,7 +61,13 @@ async fn probe_interface(bus: &mut Bus, dev: &Device, iface: &Interface<'_>) -> 
     // Everything else: read the report descriptor and look for a pointer.
     let len = hid_report_length(iface).unwrap_or(256).min(512);
     let mut rd = alloc::vec![0u8; usize::from(len)];
-    let setup = Setup { request_type: RT_IN | RT_INTERFACE, request: REQ_GET_DESCRIPTOR, value: u16::from(DT_REPORT) << 8, index: number, length: len };
+    let setup = Setup {
+        request_type: RT_IN | RT_INTERFACE,
+        request: REQ_GET_DESCRIPTOR,
+        value: u16::from(DT_REPORT) << 8,
+        index: number,
+        length: len,
+    };
     let n = bus.control_in(dev, setup, &mut rd).await?;
     let layout = PointerLayout::parse(&rd[..n]).ok_or(UsbError::BadDescriptor)?;
     let _ = bus.control_out(dev, Setup::no_data(class_if, REQ_SET_IDLE, 0, number), &[]).await;

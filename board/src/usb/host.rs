@@ -22,10 +22,13 @@ use embassy_time::{Duration, Instant, Timer};
 /// How often root ports are looked at.
 const ROOT_CHECK: Duration = Duration::from_millis(200);
 
+/// The USB task a board hands the firmware to spawn.
+pub type UsbTask = Pin<Box<dyn Future<Output = ()>>>;
+
 /// The board side of the USB stack: the task to spawn (it runs `init` first,
 /// then the stack, and logs why if either stops) and the Ethernet device for
 /// embassy-net. Input goes to [`super::input::UsbInputs`].
-pub fn start<H, F>(init: F) -> (Pin<Box<dyn Future<Output = ()>>>, NetDevice)
+pub fn start<H, F>(init: F) -> (UsbTask, NetDevice)
 where
     H: HostController + 'static,
     F: Future<Output = Result<H, UsbError>> + 'static,
@@ -176,8 +179,7 @@ impl UsbHost {
 
     /// Drops every device on hub `hub`'s port `port` (and, for hubs, below it).
     async fn detach_port(&mut self, hub: u8, port: u8) {
-        let gone: Vec<u8> =
-            self.devices.iter().filter(|d| d.parent == Some((hub, port))).map(|d| d.address).collect();
+        let gone: Vec<u8> = self.devices.iter().filter(|d| d.parent == Some((hub, port))).map(|d| d.address).collect();
         for a in gone {
             Box::pin(self.detach_address(a)).await;
         }
@@ -185,12 +187,8 @@ impl UsbHost {
 
     /// Drops the device on root port `port` and everything below it.
     async fn detach_root(&mut self, port: u8) {
-        let gone: Vec<u8> = self
-            .devices
-            .iter()
-            .filter(|d| d.parent.is_none() && d.root_port == port)
-            .map(|d| d.address)
-            .collect();
+        let gone: Vec<u8> =
+            self.devices.iter().filter(|d| d.parent.is_none() && d.root_port == port).map(|d| d.address).collect();
         for a in gone {
             self.detach_address(a).await;
         }

@@ -9,7 +9,10 @@
 
 use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, HubPorts, Pipe, PortEvent};
 use super::controller::{BoxFut, Device, HostController, PipeId};
-use super::desc::{DeviceDescriptor, Setup, REQ_CLEAR_FEATURE, REQ_GET_DESCRIPTOR, REQ_GET_STATUS, REQ_SET_FEATURE, RT_CLASS, RT_IN, RT_OTHER};
+use super::desc::{
+    DeviceDescriptor, Setup, REQ_CLEAR_FEATURE, REQ_GET_DESCRIPTOR, REQ_GET_STATUS, REQ_SET_FEATURE, RT_CLASS, RT_IN,
+    RT_OTHER,
+};
 use super::{Direction, EndpointKind, Speed, UsbError};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -40,7 +43,8 @@ const PC_RESET: u16 = 1 << 4;
 const MAX_PORTS: u8 = 31;
 
 /// The hub driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry = ClassEntry { name: "hub", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry =
+    ClassEntry { name: "hub", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
 
 /// True for a hub device.
 pub fn matches(d: &DeviceDescriptor, config: &[u8]) -> bool {
@@ -69,7 +73,13 @@ impl Hub {
         let iface = super::desc::interfaces(config).next().ok_or(UsbError::BadDescriptor)?;
         let ep = iface.find_endpoint(Direction::In, EndpointKind::Interrupt).ok_or(UsbError::BadDescriptor)?;
         let mut hd = [0u8; 16];
-        let setup = Setup { request_type: RT_IN | RT_CLASS, request: REQ_GET_DESCRIPTOR, value: u16::from(DT_HUB) << 8, index: 0, length: 16 };
+        let setup = Setup {
+            request_type: RT_IN | RT_CLASS,
+            request: REQ_GET_DESCRIPTOR,
+            value: u16::from(DT_HUB) << 8,
+            index: 0,
+            length: 16,
+        };
         let n = bus.control_in(&dev, setup, &mut hd).await?;
         if n < 7 || hd[1] != DT_HUB {
             return Err(UsbError::BadDescriptor);
@@ -81,7 +91,13 @@ impl Hub {
         // bDeviceProtocol 2 on a high-speed hub: one TT per port (USB 2.0 §11.23.1).
         let multi_tt = dev.speed == Speed::High && dev.descriptor.protocol == 2;
         let power_good_ms = u64::from(hd[5]) * 2;
-        defmt::info!("usb: hub {} with {} ports ({}, {} TT)", dev.address, ports, dev.speed, if multi_tt { "multi" } else { "single" });
+        defmt::info!(
+            "usb: hub {} with {} ports ({}, {} TT)",
+            dev.address,
+            ports,
+            dev.speed,
+            if multi_tt { "multi" } else { "single" }
+        );
         bus.hc.set_hub(&dev, ports, think_time, multi_tt).await?;
         for port in 1..=ports {
             bus.control_out(&dev, port_request(REQ_SET_FEATURE, PORT_POWER, port), &[]).await?;
@@ -122,7 +138,6 @@ impl ClassDriver for Hub {
             self.pending |= bits & !1;
         }
     }
-
 }
 
 impl HubPorts for Hub {
@@ -208,7 +223,13 @@ fn port_request(request: u8, feature: u16, port: u8) -> Setup {
 
 async fn port_status(bus: &mut Bus, hub: &Device, port: u8) -> Result<(u16, u16), UsbError> {
     let mut s = [0u8; 4];
-    let setup = Setup { request_type: RT_IN | RT_CLASS | RT_OTHER, request: REQ_GET_STATUS, value: 0, index: port.into(), length: 4 };
+    let setup = Setup {
+        request_type: RT_IN | RT_CLASS | RT_OTHER,
+        request: REQ_GET_STATUS,
+        value: 0,
+        index: port.into(),
+        length: 4,
+    };
     let n = bus.control_in(hub, setup, &mut s).await?;
     if n < 4 {
         return Err(UsbError::BadDescriptor);

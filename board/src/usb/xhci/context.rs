@@ -96,7 +96,8 @@ pub fn endpoint_context(kind: EndpointKind, dir: Direction, max_packet: u16, int
     // Average TRB length: 8 for control (xHCI 1.2 §4.14.1.1), else a packet;
     // Max ESIT payload for periodic endpoints: one packet.
     let avg = if kind == EndpointKind::Control { 8 } else { u32::from(max_packet) };
-    let esit = if matches!(kind, EndpointKind::Interrupt | EndpointKind::Isochronous) { u32::from(max_packet) } else { 0 };
+    let esit =
+        if matches!(kind, EndpointKind::Interrupt | EndpointKind::Isochronous) { u32::from(max_packet) } else { 0 };
     c[4] = avg | (esit << 16);
     c
 }

@@ -369,7 +369,8 @@ impl Xhci {
     }
 
     fn transfer_event(&mut self, ev: &Trb) {
-        let (slot_id, dci, at, cc) = (ring::slot_id(ev), ring::endpoint_id(ev), ring::pointer(ev), ring::completion_code(ev));
+        let (slot_id, dci, at, cc) =
+            (ring::slot_id(ev), ring::endpoint_id(ev), ring::pointer(ev), ring::completion_code(ev));
         let residual = ring::residual(ev) as usize;
         if dci == 1 {
             let Some(Some(slot)) = self.slots.get_mut(usize::from(slot_id)) else { return };
@@ -704,7 +705,13 @@ impl HostController for Xhci {
         Box::pin(self.address(dev))
     }
 
-    fn set_hub<'a>(&'a mut self, dev: &'a Device, ports: u8, think_time: u8, multi_tt: bool) -> BoxFut<'a, Result<(), UsbError>> {
+    fn set_hub<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        ports: u8,
+        think_time: u8,
+        multi_tt: bool,
+    ) -> BoxFut<'a, Result<(), UsbError>> {
         Box::pin(async move {
             let id = dev.slot;
             let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else { return Err(UsbError::NoSlot) };
@@ -718,11 +725,20 @@ impl HostController for Xhci {
         Box::pin(self.free_slot(dev.slot))
     }
 
-    fn control<'a>(&'a mut self, dev: &'a Device, setup: Setup, buf: &'a mut DmaBuf) -> BoxFut<'a, Result<usize, UsbError>> {
+    fn control<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        setup: Setup,
+        buf: &'a mut DmaBuf,
+    ) -> BoxFut<'a, Result<usize, UsbError>> {
         Box::pin(self.control_transfer(dev, setup, buf))
     }
 
-    fn open_pipe<'a>(&'a mut self, dev: &'a Device, ep: &'a EndpointDescriptor) -> BoxFut<'a, Result<PipeId, UsbError>> {
+    fn open_pipe<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        ep: &'a EndpointDescriptor,
+    ) -> BoxFut<'a, Result<PipeId, UsbError>> {
         Box::pin(self.configure(dev, ep))
     }
 
@@ -866,7 +882,10 @@ async fn legacy_handoff(r: Mmio, cparams1: u32) {
     while r.read32(at) & BIOS_OWNED != 0 && Instant::now() < end {
         Timer::after_millis(1).await;
     }
-    defmt::info!("xhci: legacy support capability, firmware ownership {}", if r.read32(at) & BIOS_OWNED != 0 { "kept" } else { "released" });
+    defmt::info!(
+        "xhci: legacy support capability, firmware ownership {}",
+        if r.read32(at) & BIOS_OWNED != 0 { "kept" } else { "released" }
+    );
 }
 
 /// Logs the Supported Protocol capabilities (capability 2): which root ports

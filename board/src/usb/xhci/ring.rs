@@ -331,7 +331,8 @@ mod tests {
         let mut ev = EventRing::new(BASE, 3);
         assert_eq!(ev.pop(&mem), None, "zeroed ring holds no event");
         // Controller writes two events with cycle 1.
-        mem.0[0] = [0x1000, 0, (u32::from(CC_SUCCESS) << 24) | 5, (TRB_TRANSFER_EVENT << 10) | (3 << 16) | (2 << 24) | 1];
+        mem.0[0] =
+            [0x1000, 0, (u32::from(CC_SUCCESS) << 24) | 5, (TRB_TRANSFER_EVENT << 10) | (3 << 16) | (2 << 24) | 1];
         mem.0[1] = [0, 0, u32::from(CC_SUCCESS) << 24, (TRB_COMMAND_COMPLETION << 10) | (1 << 24) | 1];
         let e = ev.pop(&mem).unwrap();
         assert_eq!(trb_type(&e), TRB_TRANSFER_EVENT);
