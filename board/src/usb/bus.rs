@@ -300,7 +300,7 @@ impl Pipe {
         if hc.busy(self.id) {
             return match hc.poll(self.id)? {
                 Ok(n) => {
-                    self.next_due = now + self.interval;
+                    self.next_due = if hc.paces_periodic() { now } else { now + self.interval };
                     Some(Ok(n))
                 }
                 Err(UsbError::Nak) => {
@@ -349,6 +349,9 @@ impl Pipe {
 pub struct Context<'a> {
     /// Where decoded input goes.
     pub input: &'a mut dyn FnMut(UsbInput),
+    /// Set by a driver that moved data this round: the core then polls again
+    /// at once instead of sleeping a millisecond (bulk traffic in bursts).
+    pub active: bool,
 }
 
 /// What happened on a hub port.

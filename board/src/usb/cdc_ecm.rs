@@ -167,7 +167,7 @@ impl ClassDriver for Ecm {
         Some(self.runner)
     }
 
-    fn poll(&mut self, hc: &mut dyn HostController, now: Instant, _cx: &mut Context<'_>) {
+    fn poll(&mut self, hc: &mut dyn HostController, now: Instant, cx: &mut Context<'_>) {
         // Receive: one bulk IN transfer is always outstanding; the hardware
         // retries NAKs until the device has a frame.
         let rx_len = self.rx.buf.len();
@@ -179,6 +179,9 @@ impl ClassDriver for Ecm {
                         buf[..n].copy_from_slice(&self.rx.buf.as_slice()[..n]);
                         self.runner.rx_done(n);
                     }
+                    cx.active = true;
+                    // Queue the next receive now rather than next round.
+                    let _ = self.rx.poll_in(hc, now, rx_len);
                 }
                 Ok(_) => {}
                 Err(e) => defmt::debug!("usb: ecm rx {}", e),
@@ -201,6 +204,7 @@ impl ClassDriver for Ecm {
                 let mps = usize::from(self.tx.ep.max_packet);
                 let result = self.tx.start_out(hc, &frame[..n]);
                 self.runner.tx_done();
+                cx.active = true;
                 match result {
                     Ok(()) => self.zlp_pending = n % mps == 0,
                     Err(e) => defmt::debug!("usb: ecm tx start {}", e),

@@ -174,6 +174,11 @@ pub trait HostController {
     fn poll(&mut self, pipe: PipeId) -> Option<Result<usize, UsbError>>;
     /// True while `pipe` has a transfer in flight.
     fn busy(&self, pipe: PipeId) -> bool;
+    /// True when the controller itself waits for an interrupt endpoint's
+    /// interval (xHCI schedules periodic endpoints), so a finished transfer may
+    /// be followed by the next one at once; false when a NAK or a finished
+    /// transfer hands the pacing to the core (DWC2).
+    fn paces_periodic(&self) -> bool;
     /// Housekeeping the core runs every millisecond (xHCI: drain the event
     /// ring, recover halted endpoints).
     fn service(&mut self) -> BoxFut<'_, ()>;

@@ -195,6 +195,10 @@ impl HostController for Dwc2Host {
         self.pipe(pipe).is_some_and(|p| self.hc.busy(p.ch))
     }
 
+    fn paces_periodic(&self) -> bool {
+        false
+    }
+
     fn service(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async {})
     }

@@ -21,6 +21,8 @@ use embassy_time::{Duration, Instant, Timer};
 
 /// How often root ports are looked at.
 const ROOT_CHECK: Duration = Duration::from_millis(200);
+/// Rounds in a row the task may poll without sleeping while data moves.
+const BURST_ROUNDS: u32 = 64;
 
 /// The USB task a board hands the firmware to spawn.
 pub type UsbTask = Pin<Box<dyn Future<Output = ()>>>;
@@ -73,6 +75,7 @@ impl UsbHost {
     pub async fn run(mut self) -> Result<core::convert::Infallible, UsbError> {
         defmt::info!("usb: {} with {} root ports", self.bus.hc.name(), self.bus.hc.root_ports());
         let mut last_root_check = Instant::from_ticks(0);
+        let mut idle_rounds = 0u32;
         loop {
             self.bus.hc.service().await;
             let now = Instant::now();
@@ -81,12 +84,19 @@ impl UsbHost {
                 self.check_roots().await;
             }
             let now = Instant::now();
-            let mut cx = Context { input: &mut *self.input };
+            let mut cx = Context { input: &mut *self.input, active: false };
             for f in self.functions.iter_mut() {
                 f.poll(&mut *self.bus.hc, now, &mut cx);
             }
+            let active = cx.active;
             self.service_hubs().await;
-            Timer::after_millis(1).await;
+            if active && idle_rounds < BURST_ROUNDS {
+                idle_rounds += 1;
+                embassy_futures::yield_now().await;
+            } else {
+                idle_rounds = 0;
+                Timer::after_millis(1).await;
+            }
         }
     }
 

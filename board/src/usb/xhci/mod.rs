@@ -784,6 +784,10 @@ impl HostController for Xhci {
             .is_some_and(|p| p.inflight.is_some() || p.result.is_some())
     }
 
+    fn paces_periodic(&self) -> bool {
+        true
+    }
+
     fn service(&mut self) -> BoxFut<'_, ()> {
         Box::pin(self.housekeeping())
     }
