@@ -48,22 +48,21 @@ xh_client_ensure() {
 
 xh_client_stop() { emu_stop "$XH_DIR"; }
 
-xh_log_after() { awk -v n="$1" -v re="$2" 'NR > n && $0 ~ re { print; f = 1; exit } END { exit !f }' "$FW_LOG"; }
-
-# xh_wait_log N REGEX SECS WHAT: wait until the client logs REGEX after line N.
+# xh_wait_log N REGEX SECS WHAT: wait until the client logs REGEX after line N
+# (after_line is firmware.sh's); prints that line.
 xh_wait_log() {
   local t0=$SECONDS
-  until xh_log_after "$1" "$2" > /dev/null; do
+  until after_line "$FW_LOG" "$1" "$2"; do
     [ $((SECONDS - t0)) -lt "$3" ] || { tail -n 15 "$FW_LOG"; fail "$4 (no '$2' in the client's log within $3 s)"; }
     sleep 0.3
   done
-  echo "client log: $(xh_log_after "$1" "$2")"
+  echo "client log: $(tail -n +"$(($1 + 1))" "$FW_LOG" | grep -aEm1 "$2")"
 }
 
+# xh_session_intact N: the session neither closed nor reconnected after line N.
 xh_session_intact() {
-  if xh_log_after "$1" 'closed:|reconnecting in|timeline: linked' > "$CASE_DIR/closed.txt"; then
-    fail "the SPICE session was interrupted: $(cat "$CASE_DIR/closed.txt")"
-  fi
+  ! after_line "$FW_LOG" "$1" 'closed:|reconnecting in|timeline: linked' ||
+    fail "the SPICE session was interrupted: $(tail -n +"$(($1 + 1))" "$FW_LOG" | grep -aEm1 'closed:|reconnecting in|timeline: linked')"
 }
 
 # xh_need LINE-REGEX WHAT: the client's log has a line matching; prints it.
@@ -95,7 +94,7 @@ xh_snapshot() {
 
 # xh_tablet_move X Y: an absolute move (0..32767) on the client's usb-tablet.
 xh_tablet_move() {
-  "$PY" "$REPO/scripts/lib/qmp.py" "$FW_QMP" cmd input-send-event \
+  fw_qmp cmd input-send-event \
     "{\"events\":[{\"type\":\"abs\",\"data\":{\"axis\":\"x\",\"value\":$1}},{\"type\":\"abs\",\"data\":{\"axis\":\"y\",\"value\":$2}}]}" > /dev/null
 }
 
@@ -105,7 +104,7 @@ xh_input() {
   n=$(wc -l < "$FW_LOG")
   since=$(lab lines)
   echo "+ qmp (client) type '$text' (60 ms between keys)"
-  "$PY" "$REPO/scripts/lib/qmp.py" "$FW_QMP" type "$text" --delay-ms 60
+  fw_qmp type "$text" --delay-ms 60
   lab wait-typed "$text" --since-line "$since" --timeout 30 ||
     fail "the lab guest did not see '$text' typed on the client's USB keyboard"
   echo "guest serial shows: TYPED: $text"
@@ -134,15 +133,15 @@ xh_replug() {
   local n since text='typed after xhci replug 8'
   n=$(wc -l < "$FW_LOG")
   echo "+ qmp (client) device_del kbd0"
-  "$PY" "$REPO/scripts/lib/qmp.py" "$FW_QMP" device_del kbd0
+  fw_qmp device_del kbd0
   xh_wait_log "$n" 'usb: keyboard at [0-9]+ detached' 30 "the firmware did not notice the keyboard leaving"
   echo "+ qmp (client) device_add usb-kbd id=kbd0 bus=xhci.0 port=1.1"
-  "$PY" "$REPO/scripts/lib/qmp.py" "$FW_QMP" device_add usb-kbd id=kbd0 bus=xhci.0 port=1.1
+  fw_qmp device_add usb-kbd id=kbd0 bus=xhci.0 port=1.1
   xh_wait_log "$n" 'usb: device [0-9]+ .*"QEMU USB Keyboard" on hub [0-9]+ port 1$' 30 "the new keyboard was not enumerated"
   xh_wait_log "$n" 'usb: boot keyboard at [0-9]+ ' 30 "the new keyboard was not bound"
   since=$(lab lines)
   echo "+ qmp (client) type '$text' (60 ms between keys)"
-  "$PY" "$REPO/scripts/lib/qmp.py" "$FW_QMP" type "$text" --delay-ms 60
+  fw_qmp type "$text" --delay-ms 60
   lab wait-typed "$text" --since-line "$since" --timeout 30 ||
     fail "the lab guest did not see '$text' typed on the re-plugged keyboard"
   echo "guest serial shows: TYPED: $text"

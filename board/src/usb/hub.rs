@@ -91,13 +91,12 @@ impl Hub {
         // bDeviceProtocol 2 on a high-speed hub: one TT per port (USB 2.0 §11.23.1).
         let multi_tt = dev.speed == Speed::High && dev.descriptor.protocol == 2;
         let power_good_ms = u64::from(hd[5]) * 2;
-        defmt::info!(
-            "usb: hub {} with {} ports ({}, {} TT)",
-            dev.address,
-            ports,
-            dev.speed,
-            if multi_tt { "multi" } else { "single" }
-        );
+        let tt = match (dev.speed, multi_tt) {
+            (Speed::High, true) => "one TT per port",
+            (Speed::High, false) => "one TT",
+            _ => "no TT",
+        };
+        defmt::info!("usb: hub {} with {} ports ({}, {})", dev.address, ports, dev.speed, tt);
         bus.hc.set_hub(&dev, ports, think_time, multi_tt).await?;
         for port in 1..=ports {
             bus.control_out(&dev, port_request(REQ_SET_FEATURE, PORT_POWER, port), &[]).await?;
