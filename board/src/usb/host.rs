@@ -45,8 +45,24 @@ where
         };
         let Err(e) = result.await;
         defmt::error!("usb: host stack stopped: {}", e);
+        critical_section::with(|cs| FAILURE.borrow(cs).replace(Some(e)));
     });
     (service, device)
+}
+
+static FAILURE: critical_section::Mutex<core::cell::Cell<Option<UsbError>>> =
+    critical_section::Mutex::new(core::cell::Cell::new(None));
+
+/// Why the USB task ended (it only ends on failure), for the status screen:
+/// what failed and what to check.
+pub fn failure() -> Option<(alloc::string::String, &'static str)> {
+    let e = critical_section::with(|cs| FAILURE.borrow(cs).get())?;
+    let hint = match e {
+        UsbError::NoController => "the USB host controller (QEMU: -device qemu-xhci; Pi 4: PCIe link and VL805 firmware)",
+        UsbError::Timeout => "the USB host controller did not respond (serial log: the register it waited for)",
+        _ => "the USB host controller (serial log: usb:/xhci:/dwc2: lines)",
+    };
+    Some((alloc::format!("USB host stack stopped: {:?}", e), hint))
 }
 
 /// The whole host stack: bus, bound class drivers and the input sink.
