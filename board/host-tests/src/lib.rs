@@ -1,6 +1,7 @@
 //! Host unit tests for `barespice-board`'s code that does no I/O: the
-//! VideoCore mailbox property message format, xHCI rings and TRBs, and the
-//! PCI BAR allocator. The board crate itself only builds for
+//! VideoCore mailbox property message format, the USB device record (route
+//! string, transaction translator), xHCI rings, TRBs and contexts, and the PCI
+//! BAR allocator. The board crate itself only builds for
 //! `aarch64-unknown-none` (its boot dependency is AArch64 assembly), so this
 //! crate compiles those source files again, unchanged, for the host; their
 //! `#[cfg(test)]` modules are the tests. (USB descriptor and HID report
@@ -14,6 +15,16 @@ extern crate std;
 
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
+
+// The USB topology record (route strings, transaction translators) needs the
+// parsing crate and the DMA buffer type beside it, as in the board crate.
+pub use usb_parse::{desc, Speed, UsbError};
+
+#[path = "../../src/usb/dma.rs"]
+pub mod dma;
+
+#[path = "../../src/usb/controller.rs"]
+pub mod usb_controller;
 
 #[path = "../../src/usb/xhci/ring.rs"]
 pub mod xhci_ring;

@@ -94,7 +94,7 @@ impl Device {
             parent: Some((hub.address, port)),
             root_port: hub.root_port,
             route,
-            depth: hub.depth + 1,
+            depth: hub.depth.saturating_add(1),
             tt,
             ..Device::on_root_port(hub.root_port, speed)
         }
@@ -182,4 +182,50 @@ pub trait HostController {
     /// Housekeeping the core runs every millisecond (xHCI: drain the event
     /// ring, recover halted endpoints).
     fn service(&mut self) -> BoxFut<'_, ()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addressed(mut d: Device, address: u8, slot: u8) -> Device {
+        d.address = address;
+        d.slot = slot;
+        d
+    }
+
+    #[test]
+    fn route_string_grows_one_nibble_per_tier() {
+        let hub1 = addressed(Device::on_root_port(5, Speed::Full), 1, 1);
+        let hub2 = addressed(Device::behind_hub(&hub1, 3, Speed::Full, false), 2, 2);
+        let kbd = Device::behind_hub(&hub2, 12, Speed::Low, false);
+        assert_eq!((hub2.route, hub2.depth, hub2.root_port), (0x3, 1, 5));
+        assert_eq!((kbd.route, kbd.depth, kbd.root_port), (0xc3, 2, 5));
+        assert_eq!(kbd.parent, Some((2, 12)));
+        // Port numbers above 15 are clamped to the nibble.
+        assert_eq!(Device::behind_hub(&hub1, 20, Speed::Full, false).route, 0xf);
+    }
+
+    #[test]
+    fn low_and_full_speed_behind_a_high_speed_hub_get_its_tt() {
+        let hs_hub = addressed(Device::on_root_port(1, Speed::High), 4, 7);
+        let fs_dev = Device::behind_hub(&hs_hub, 2, Speed::Full, true);
+        assert_eq!(fs_dev.tt, Some(Tt { hub_address: 4, hub_slot: 7, port: 2, multi: true }));
+        let hs_dev = Device::behind_hub(&hs_hub, 3, Speed::High, true);
+        assert_eq!(hs_dev.tt, None);
+        // A full-speed hub behind the high-speed one: its children keep the
+        // high-speed hub's TT (on the port the full-speed hub hangs off).
+        let fs_hub = addressed(Device::behind_hub(&hs_hub, 4, Speed::Full, false), 5, 8);
+        let ls_kbd = Device::behind_hub(&fs_hub, 1, Speed::Low, false);
+        assert_eq!(ls_kbd.tt, Some(Tt { hub_address: 4, hub_slot: 7, port: 4, multi: false }));
+        // Everything on a root port or a full-speed root hub tree: no TT.
+        assert_eq!(Device::on_root_port(1, Speed::Low).tt, None);
+    }
+
+    #[test]
+    fn default_ep0_sizes() {
+        assert_eq!(default_max_packet0(Speed::Low), 8);
+        assert_eq!(default_max_packet0(Speed::High), 64);
+        assert_eq!(default_max_packet0(Speed::Super), 512);
+    }
 }

@@ -58,7 +58,9 @@ static FAILURE: critical_section::Mutex<core::cell::Cell<Option<UsbError>>> =
 pub fn failure() -> Option<(alloc::string::String, &'static str)> {
     let e = critical_section::with(|cs| FAILURE.borrow(cs).get())?;
     let hint = match e {
-        UsbError::NoController => "the USB host controller (QEMU: -device qemu-xhci; Pi 4: PCIe link and VL805 firmware)",
+        UsbError::NoController => {
+            "the USB host controller (QEMU: -device qemu-xhci; Pi 4: PCIe link and VL805 firmware)"
+        }
         UsbError::Timeout => "the USB host controller did not respond (serial log: the register it waited for)",
         _ => "the USB host controller (serial log: usb:/xhci:/dwc2: lines)",
     };
