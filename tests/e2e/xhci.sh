@@ -17,8 +17,9 @@
 #       (its input_event_rel/abs trace events, switched on through HMP)
 #   virt-xhci-replug    during the live session the keyboard is removed (QMP
 #       device_del) and added again on hub port 1.1 (device_add); the firmware
-#       detaches and re-binds it, the session never closes or reconnects, and
-#       text typed afterwards reaches the guest
+#       detaches and re-binds it, the session never closes or reconnects, text
+#       typed afterwards reaches the guest, and the display still equals the
+#       server's screendump after a scene change
 # Expected pictures are always the server's own screendump.
 # Must not: start or stop the lab server (run_case does); run while another
 # firmware client is connected to the same server (it would take the session
@@ -136,8 +137,10 @@ xh_replug() {
   lab wait-typed "$text" --since-line "$since" --timeout 30 ||
     fail "the lab guest did not see '$text' typed on the re-plugged keyboard"
   echo "guest serial shows: TYPED: $text"
+  lab scene next > /dev/null
+  fw_expect_desktop 20
   xh_session_intact "$n"
-  echo "keyboard unplugged and re-plugged behind the xHCI's hub during the session: no close or reconnect, typing works"
+  echo "keyboard unplugged and re-plugged behind the xHCI's hub during the session: no close or reconnect, typing works, display pixel-exact"
 }
 
 # xhci_cases: the virt-xhci cases on one client and the "off" lab server.

@@ -8,8 +8,10 @@
 //!
 //! On a Raspberry Pi the DWC2 is a "legacy" bus master: it sees ARM RAM through
 //! the VideoCore bus alias (RAM | 0xC000_0000) and only the first GiB of it, and
-//! it does not snoop the ARM caches. QEMU hides both facts; real hardware needs
-//! [`DmaHal::before_dma`] before a transfer and [`DmaHal::after_dma`] after it.
+//! it does not snoop the ARM caches. An xHCI behind PCIe sees RAM through the
+//! root complex's inbound window (64-bit bus addresses: [`DmaHal::bus_address64`]).
+//! QEMU hides both facts; real hardware needs [`DmaHal::before_dma`] before a
+//! transfer and [`DmaHal::after_dma`] after it.
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
