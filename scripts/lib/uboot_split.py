@@ -19,6 +19,13 @@ MARKER = b"Starting kernel ..."
 TRAILER = b"\r\n\r\n"
 
 
+def drop_trailer(chunk, trailer_left):
+    """Drop the start of chunk while it continues U-Boot's expected line end."""
+    while trailer_left and chunk and chunk[:1] == trailer_left[:1]:
+        chunk, trailer_left = chunk[1:], trailer_left[1:]
+    return chunk, (trailer_left if not chunk else b"")
+
+
 def main():
     t0 = time.monotonic()
     inp, out, err = sys.stdin.buffer.raw, sys.stdout.buffer, sys.stderr
@@ -36,10 +43,8 @@ def main():
             break
         if passthrough:
             # Drop the end of U-Boot's last line, byte for byte as it is expected.
-            while trailer_left and chunk and chunk[:1] == trailer_left[:1]:
-                chunk, trailer_left = chunk[1:], trailer_left[1:]
+            chunk, trailer_left = drop_trailer(chunk, trailer_left)
             if chunk:
-                trailer_left = b""
                 out.write(chunk)
                 out.flush()
             continue
@@ -51,12 +56,9 @@ def main():
             line.append(b)
             if line.endswith(MARKER):
                 emit(bytes(line))
-                passthrough, trailer_left = True, TRAILER
-                rest = chunk[i + 1:]
-                while trailer_left and rest and rest[:1] == trailer_left[:1]:
-                    rest, trailer_left = rest[1:], trailer_left[1:]
+                passthrough = True
+                rest, trailer_left = drop_trailer(chunk[i + 1:], TRAILER)
                 if rest:
-                    trailer_left = b""
                     out.write(rest)
                     out.flush()
                 break

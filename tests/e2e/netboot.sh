@@ -187,15 +187,16 @@ nb_client_boot() {
   grep -a -E 'u-boot .*(DHCP client bound|Filename|Bytes transferred)|config: |display: |timeline: (dhcp bound|first frame)' "$FW_LOG" | sed 's/^/  log: /'
 }
 
-# nb_client_check DIR MAC VV RANGE_REGEX: what the firmware logged matches its own
-# .vv, the append of its pxelinux.cfg entry and an address from the expected server;
-# then its screen equals the server's desktop; prints the boot timeline.
+# nb_client_check MAC VV RANGE_REGEX own|default: what the firmware logged matches
+# the .vv VV (fetched from the client's own folder, or the default one from the
+# root), the append of its pxelinux.cfg entry and an address from the expected DHCP
+# server; then its screen equals the server's desktop; prints the boot timeline.
 nb_client_check() {
-  local dir=$1 mac=$2 vv=$3 range=$4 id
-  id=${mac//:/-}
-  grep -aq "config: $(stat -c %s "$vv")-byte .vv, cmdline console=ttyAMA0 barespice.netboot=$id\$" "$FW_LOG" \
-    || fail "the firmware did not log its own $(stat -c %s "$vv")-byte .vv and cmdline barespice.netboot=$id"
-  grep -aq "Filename '$id/barespice.vv'" "$FW_LOG" || fail "U-Boot did not fetch $id/barespice.vv"
+  local mac=$1 vv=$2 range=$3 tag=default file=barespice.vv
+  [ "$4" = default ] || { tag=${mac//:/-}; file=$tag/barespice.vv; }
+  grep -aq "config: $(stat -c %s "$vv")-byte .vv, cmdline console=ttyAMA0 barespice.netboot=$tag\$" "$FW_LOG" \
+    || fail "the firmware did not log its $(stat -c %s "$vv")-byte .vv and cmdline barespice.netboot=$tag"
+  grep -aq "Filename '$file'" "$FW_LOG" || fail "U-Boot did not fetch $file"
   grep -aE "timeline: dhcp bound $range/24" "$FW_LOG" > /dev/null \
     || fail "the firmware's DHCP address is not from $range: $(grep -a 'timeline: dhcp bound' "$FW_LOG")"
   fw_expect_desktop 20
@@ -212,11 +213,11 @@ nb_two_clients() {
   grep -q "^OFFER server=$NB_IP .*yiaddr=10\.99\.0\.1[0-4][0-9] .*menu='Raspberry Pi Boot   '" "$CASE_DIR/dhcp-dc:a6:32:01:36:c2.txt" \
     || fail "no OFFER with an address and option 43 'Raspberry Pi Boot   ' from our dnsmasq"
   nb_client_boot "$c1" nbtap1 "$NB_MAC1"
-  nb_client_check "$c1" "$NB_MAC1" "$NB_DIR/client1.vv" '10\.99\.0\.1[0-4][0-9]'
+  nb_client_check "$NB_MAC1" "$NB_DIR/client1.vv" '10\.99\.0\.1[0-4][0-9]' own
   size=$(grep -a 'display: ramfb' "$FW_LOG" | grep -o '[0-9]*x[0-9]*')
   emu_stop "$c1"
   nb_client_boot "$c2" nbtap2 "$NB_MAC2"
-  nb_client_check "$c2" "$NB_MAC2" "$NB_DIR/tftp/clients/${NB_MAC2//:/-}.vv" '10\.99\.0\.1[0-4][0-9]'
+  nb_client_check "$NB_MAC2" "$NB_DIR/tftp/clients/${NB_MAC2//:/-}.vv" '10\.99\.0\.1[0-4][0-9]' own
   grep -aq 'display: ramfb 1280x800' "$FW_LOG" || fail "client 2 did not use the resolution of its own .vv (1280x800)"
   emu_stop "$c2"
   echo "two netbooted clients: $NB_MAC1 (--client file, ramfb $size) and $NB_MAC2 (dropped in clients/, ramfb 1280x800) each showed the desktop pixel-exact"
@@ -230,22 +231,10 @@ nb_proxy() {
   grep -q "^OFFER server=$NB_IP .*yiaddr=0\.0\.0\.0 .*menu='Raspberry Pi Boot   '" "$f" || fail "no proxy offer with option 43 from our dnsmasq"
   nb_client_boot "$c3" nbtap3 "$NB_MAC3"
   # MAC3 has no client file: it gets the default .vv from the root.
-  nb_client_check_default "$c3"
+  nb_client_check "$NB_MAC3" "$NB_DIR/default.vv" '10\.99\.0\.1[5-9][0-9]' default
   emu_stop "$c3"
   if grep -q 'DHCPACK' "$NB_SERVER_LOG"; then grep 'DHCPACK' "$NB_SERVER_LOG"; fail "our proxy dnsmasq acknowledged an address"; fi
   echo "proxy: the lab's dnsmasq gave the address, ours the boot files; the client showed the desktop; no address from us"
-}
-
-# nb_client_check_default DIR: as nb_client_check for a client without its own file.
-nb_client_check_default() {
-  grep -aq "Filename 'barespice.vv'" "$FW_LOG" || fail "U-Boot did not fetch the default barespice.vv"
-  grep -aq "config: $(stat -c %s "$NB_DIR/default.vv")-byte .vv, cmdline console=ttyAMA0 barespice.netboot=default\$" "$FW_LOG" \
-    || fail "the firmware did not log the default .vv and cmdline"
-  grep -aE 'timeline: dhcp bound 10\.99\.0\.1[5-9][0-9]/24' "$FW_LOG" > /dev/null \
-    || fail "the address is not the lab DHCP server's: $(grep -a 'timeline: dhcp bound' "$FW_LOG")"
-  fw_expect_desktop 20
-  echo "client $NB_MAC3: screen == server screendump (try $FW_MATCH_TRY): $(cat "$CASE_DIR/match.txt")"
-  "$PY" "$REPO/scripts/boot-timeline" --log "$FW_LOG" | sed 's/^/  timeline: /'
 }
 
 # nb_get LABEL OPTS FILE ok|missing [EXPECTED]: one TFTP read from nbpi, as a Pi
@@ -273,6 +262,9 @@ nb_get() {
 nb_pi_layout() {
   nb_case_env
   local s3=1a2b3c4d s4=5eed1234 s5=9abc0123 mac=dc-a6-32-01-36-c2 p f
+  cmp -s "$NB_DIR/tftp/barespice.img" "$REPO/out/firmware/raspi/Image" || fail "the tree's barespice.img is not the raspi build"
+  cmp -s "$NB_DIR/tftp/virt/barespice.img" "$REPO/out/firmware/virt/Image" || fail "the tree's virt/barespice.img is not the virt build"
+  echo "tree: barespice.img = out/firmware/raspi/Image (the SD image's build), virt/barespice.img = out/firmware/virt/Image"
   echo "Pi 3B, serial $s3 (own folder), boot ROM then bootcode.bin, 512-byte blocks:"
   nb_get 3B "" bootcode.bin ok
   nb_get 3B "" bootsig.bin missing
