@@ -30,7 +30,10 @@
 #       equal the tree's (the client's own barespice.vv where it has one), the
 #       optional probes (bootsig.bin, autoboot.txt, recovery.elf, ...) are "not
 #       found", and the OACK echoes tsize = file size and the block size.
-# Every server is stopped with SIGTERM (what Ctrl-C does) and checked gone.
+#   netboot-ctrl-c  scripts/netboot-server on a pseudo-terminal, then Ctrl-C: it
+#       exits and leaves no dnsmasq and no run directory behind.
+# The servers of the other cases are stopped with SIGTERM (the same trap as
+# Ctrl-C) and their dnsmasq checked gone.
 # Must not: touch the shared lab server of the other cases (lab_ensure).
 
 NB_NS=nblab NB_PI_NS=nbpi NB_DHCP_NS=nbdhcp NB_BR=nbbr0
@@ -309,9 +312,51 @@ nb_pi_layout() {
   echo "Pi 3B, 3B+, 4 (serial, MAC, no folder) and 5 fetch orders served; missing probes answered 'not found'"
 }
 
-# netboot_cases: the three cases on one lab network and one lab server.
+# nb_ctrl_c: scripts/netboot-server on a terminal (a pty), then Ctrl-C: the script
+# exits, its dnsmasq is gone and its run directory removed.
+nb_ctrl_c() {
+  nb_case_env
+  "$PY" - "$NB_NS" "$REPO/scripts/netboot-server" "$NB_BR" "$CASE_DIR/tftp" <<'PY'
+import os, pty, re, subprocess, sys, time
+ns, script, iface, root = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("ip", ["ip", "netns", "exec", ns, script, "--interface", iface, "--no-build", "--tftp-root", root])
+out, end = b"", time.time() + 120
+while b"TFTP root is" not in out:
+    if time.time() > end:
+        sys.exit("FAIL: netboot-server did not start: " + out.decode(errors="replace")[-400:])
+    try:
+        out += os.read(fd, 4096)
+    except OSError:
+        sys.exit("FAIL: netboot-server ended early: " + out.decode(errors="replace")[-400:])
+conf = re.search(rb"dnsmasq config (\S+/dnsmasq\.conf)", out).group(1).decode()
+dns = subprocess.run(["pgrep", "-f", "conf-file=" + conf], capture_output=True, text=True).stdout.split()
+print("running: netboot-server pid %d, dnsmasq pid %s, %s" % (pid, " ".join(dns) or "?", conf))
+if not dns:
+    sys.exit("FAIL: no dnsmasq found for " + conf)
+os.write(fd, b"\x03")  # the terminal turns ^C into SIGINT for the foreground process group
+end = time.time() + 15
+while time.time() < end:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    sys.exit("FAIL: netboot-server still runs 15 s after Ctrl-C")
+left = subprocess.run(["pgrep", "-f", "conf-file=" + conf], capture_output=True, text=True).stdout.split()
+if left:
+    sys.exit("FAIL: dnsmasq %s still runs after Ctrl-C" % " ".join(left))
+if os.path.exists(os.path.dirname(conf)):
+    sys.exit("FAIL: run directory %s left behind" % os.path.dirname(conf))
+print("Ctrl-C: netboot-server exited (status %d), dnsmasq gone, %s removed" % (os.waitstatus_to_exitcode(status), os.path.dirname(conf)))
+PY
+}
+
+# netboot_cases: the cases on one lab network and one lab server.
 netboot_cases() {
-  any_selected netboot-two-clients netboot-proxy netboot-pi-layout || return 0
+  any_selected netboot-two-clients netboot-proxy netboot-pi-layout netboot-ctrl-c || return 0
   local t0=$SECONDS id
   NB_DIR="$E2E_OUT/netboot"
   rm -rf "$NB_DIR"
@@ -354,6 +399,7 @@ netboot_cases() {
   run_case netboot-proxy none nb_proxy
   run_case netboot-pi-layout none nb_pi_layout
   nb_server_stop
+  run_case netboot-ctrl-c none nb_ctrl_c
   nb_lab_down
   nb_net_down
   trap 'fw_clients_stop; lab_stop' EXIT
