@@ -289,12 +289,14 @@ nb_pi_layout() {
   for p in "$s4:pi-$s4.vv:TFTP_PREFIX=0 (serial)" "$mac:pi-$mac.vv:TFTP_PREFIX=2 (MAC)"; do
     f=${p%%:*}
     echo "Pi 4, $(echo "$p" | cut -d: -f3-), folder $f, tsize 0 blksize 1024:"
-    nb_get Pi4 1024 "$f/start4.elf" ok
-    for g in config.txt:ok recover4.elf:missing recovery.elf:missing start4.elf:ok fixup4.dat:ok \
-             barespice-pi4.dtb:ok overlays/overlay_map.dtb:missing cmdline.txt:ok barespice.img:ok; do
+    for g in start4.elf:ok start.elf:ok config.txt:ok recover4.elf:missing recovery.elf:missing \
+             start4.elf:ok start.elf:ok config.txt:ok start4.elf:ok fixup4.dat:ok; do
       nb_get Pi4 1024 "$f/${g%:*}" "${g#*:}"
     done
     nb_get Pi4 1024 "$f/barespice.vv" ok "$NB_DIR/$(echo "$p" | cut -d: -f2)"
+    for g in barespice-pi4.dtb:ok overlays/overlay_map.dtb:missing cmdline.txt:ok barespice.img:ok; do
+      nb_get Pi4 1024 "$f/${g%:*}" "${g#*:}"
+    done
   done
   echo "Pi 4, serial 0badf00d without a folder: the prefix is dropped after start4.elf/start.elf are missing:"
   nb_get Pi4 1024 0badf00d/start4.elf missing
