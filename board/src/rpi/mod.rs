@@ -5,6 +5,9 @@
 //! console (PL011 on GPIO14/15), the wake-up interrupt for the generic timer,
 //! the watchdog reset, the hardware RNG, the mailbox framebuffer and the USB
 //! host stack (keyboard, mouse/tablet and CDC-ECM Ethernet behind the DWC2).
+//! On a real Pi 4 also the GENET Ethernet (preferred over USB Ethernet) and
+//! the PCIe root complex with the VL805 USB 3 controller ([`pi4`]); QEMU's
+//! `raspi4b` models neither, and they are not touched there.
 //! Must not: hard-code a model's peripheral base where the device tree gives
 //! one, or assume a device tree exists.
 //!
@@ -31,10 +34,15 @@
 
 pub mod dma;
 pub mod fb;
+pub mod genet;
 pub mod mailbox;
+pub mod pcie;
+mod pi4;
 pub mod property;
+pub mod ranges;
 pub mod rng;
 pub mod uart;
+pub mod vl805;
 
 use alloc::boxed::Box;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -260,13 +268,15 @@ fn board_name(revision: u32, model: Model) -> &'static str {
     }
 }
 
-/// Framebuffer, RNG, and the USB stack (NIC + input) as a service task.
-pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
+/// Framebuffer, RNG, the Pi 4's PCIe/VL805 and GENET, and the USB stack
+/// (NIC + input) with the GENET as service tasks.
+pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) -> Board {
     let mb = mailbox(&pi);
-    let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok();
-    if let Some(m) = mac {
-        let b = [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8];
-        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} (GENET/LAN951x: no driver yet)", b);
+    let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok().map(|m| {
+        [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8]
+    });
+    if let Some(b) = mac {
+        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} from the firmware", b);
     }
 
     let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, opts.fb_width, opts.fb_height) {
@@ -293,23 +303,49 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
     };
     defmt::info!("rng: seeded from {}", rng.source());
 
+    // Pi 4: the USB-A ports (PCIe -> VL805) and the on-board Ethernet (GENET).
+    // The lead's xHCI driver takes `vl805.xhci_base()` and `vl805.dma()`.
+    let (_usb3, genet) = match pi.model {
+        Model::Pi4 => (pi4::usb3(&pi, fdt, &mb), pi4::ethernet(&pi, fdt, mac)),
+        Model::Pi3 => (None, None),
+    };
+
     // USB: power the controller through the firmware, then hand the stack to a task.
     match mb.power_on(mailbox::POWER_USB_HCD) {
         Ok(true) => {}
         Ok(false) => defmt::warn!("usb: firmware reports the controller still off"),
         Err(e) => defmt::warn!("usb: power-on request failed: {}", e),
     }
-    let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
-    let (runner, device) = cdc_ecm::channel(state);
+    // The GENET, when it came up, is the NIC; USB Ethernet adapters are then ignored.
+    let (nic, usb_runner, genet_service) = match genet {
+        Some(g) => {
+            let state: &'static mut genet::NetState = Box::leak(Box::new(genet::NetState::new()));
+            let (runner, device) = genet::channel(state, g.mac());
+            (AnyNic::Genet(device), None, Some(g.run(runner)))
+        }
+        None => {
+            let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
+            let (runner, device) = cdc_ecm::channel(state);
+            (AnyNic::Usb(device), Some(runner), None)
+        }
+    };
     let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
-    let service = Box::pin(async move {
-        let Err(e) = hc_run(hc, runner).await;
+    let usb_service = async move {
+        let Err(e) = hc_run(hc, usb_runner).await;
         defmt::error!("usb: host stack stopped: {}", e);
+    };
+    let service = Box::pin(async move {
+        match genet_service {
+            Some(g) => {
+                embassy_futures::join::join(usb_service, g).await;
+            }
+            None => usb_service.await,
+        }
     });
 
     Board {
         name: pi.name,
-        nic: Some(AnyNic::Usb(device)),
+        nic: Some(nic),
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
@@ -317,9 +353,9 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
     }
 }
 
-async fn hc_run(mut hc: Dwc2, runner: cdc_ecm::NetRunner) -> Result<core::convert::Infallible, usb::UsbError> {
+async fn hc_run(mut hc: Dwc2, runner: Option<cdc_ecm::NetRunner>) -> Result<core::convert::Infallible, usb::UsbError> {
     defmt::debug!("usb: host task started");
     hc.init().await?;
-    let host = UsbHost::new(hc, Some(runner), usb::input::sink())?;
+    let host = UsbHost::new(hc, runner, usb::input::sink())?;
     host.run().await
 }
