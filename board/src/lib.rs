@@ -28,6 +28,7 @@ pub mod input;
 pub mod irq;
 pub mod mmio;
 pub mod net;
+pub mod pci;
 pub mod pl011;
 pub mod ramfb;
 pub mod rng;

@@ -149,7 +149,11 @@ async fn fail_later(t: SelfTest) {
 /// The board's own background work (the USB host stack on the Raspberry Pis).
 #[embassy_executor::task]
 async fn board_service(service: core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()>>>) {
-    service.await
+    service.await;
+    // It only ends when it failed: show why on the status screen.
+    if let Some((detail, hint)) = barespice_board::usb::host::failure() {
+        status::failed(Step::Link, detail, hint);
+    }
 }
 
 /// Shows the board's hardware bring-up results on the status screen: what

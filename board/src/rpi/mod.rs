@@ -51,7 +51,7 @@ use crate::gic::Gic;
 use crate::mmio::Mmio;
 use crate::pl011::Pl011;
 use crate::rng::BoardRng;
-use crate::usb::{self, cdc_ecm, dwc2::Dwc2, host::UsbHost};
+use crate::usb::{self, dwc2::Dwc2, dwc2_pipes::Dwc2Host};
 use crate::{console, AnyNic, Board, BoardOptions, Framebuffer};
 use dma::PiDma;
 use mailbox::Mailbox;
@@ -304,8 +304,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
     defmt::info!("rng: seeded from {}", rng.source());
 
     // Pi 4: the USB-A ports (PCIe -> VL805) and the on-board Ethernet (GENET).
-    // The lead's xHCI driver takes `vl805.xhci_base()` and `vl805.dma()`.
-    let (_usb3, genet) = match pi.model {
+    let (usb3, genet) = match pi.model {
         Model::Pi4 => (pi4::usb3(&pi, fdt, &mb), pi4::ethernet(&pi, fdt, mac)),
         Model::Pi3 => (None, None),
     };
@@ -316,32 +315,41 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         Ok(false) => defmt::warn!("usb: firmware reports the controller still off"),
         Err(e) => defmt::warn!("usb: power-on request failed: {}", e),
     }
-    // The GENET, when it came up, is the NIC; USB Ethernet adapters are then ignored.
-    let (nic, usb_runner, genet_service) = match genet {
+    // The USB host controller: on a Pi 4 whose PCIe link and VL805 came up, the
+    // xHCI behind it (the USB-A ports); otherwise the DWC2 (QEMU, Pi 3, or a
+    // Pi 4 whose PCIe bring-up failed: then only the USB-C port works).
+    let (usb_service, usb_nic) = match usb3 {
+        Some((_pcie, vl805)) => {
+            defmt::info!("usb: using the VL805's xHCI at {=usize:#x}", vl805.xhci_base());
+            let hal: &'static pcie::PcieDma = Box::leak(Box::new(vl805.dma_hal()));
+            // SAFETY: the xHCI's BAR 0 was placed at the start of the PCIe
+            // outbound window (Device memory in boot's map) by `Vl805::bring_up`
+            // and is wrapped once, here.
+            let regs = unsafe { Mmio::new(vl805.xhci_base(), vl805::XHCI_REGS_LEN) };
+            usb::host::start(usb::xhci::Xhci::new(regs, hal))
+        }
+        None => {
+            let mut hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
+            usb::host::start(async move {
+                hc.init().await?;
+                Dwc2Host::new(hc)
+            })
+        }
+    };
+    // The GENET, when it came up, is the NIC; a USB Ethernet adapter's device is
+    // then left unused.
+    let (nic, service) = match genet {
         Some(g) => {
             let state: &'static mut genet::NetState = Box::leak(Box::new(genet::NetState::new()));
             let (runner, device) = genet::channel(state, g.mac());
-            (AnyNic::Genet(device), None, Some(g.run(runner)))
+            let genet_service = g.run(runner);
+            let both: usb::host::UsbTask = Box::pin(async move {
+                embassy_futures::join::join(usb_service, genet_service).await;
+            });
+            (AnyNic::Genet(device), both)
         }
-        None => {
-            let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
-            let (runner, device) = cdc_ecm::channel(state);
-            (AnyNic::Usb(device), Some(runner), None)
-        }
+        None => (AnyNic::Usb(usb_nic), usb_service),
     };
-    let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
-    let usb_service = async move {
-        let Err(e) = hc_run(hc, usb_runner).await;
-        defmt::error!("usb: host stack stopped: {}", e);
-    };
-    let service = Box::pin(async move {
-        match genet_service {
-            Some(g) => {
-                embassy_futures::join::join(usb_service, g).await;
-            }
-            None => usb_service.await,
-        }
-    });
 
     Board {
         name: pi.name,
@@ -351,11 +359,4 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         rng,
         service: Some(service),
     }
-}
-
-async fn hc_run(mut hc: Dwc2, runner: Option<cdc_ecm::NetRunner>) -> Result<core::convert::Infallible, usb::UsbError> {
-    defmt::debug!("usb: host task started");
-    hc.init().await?;
-    let host = UsbHost::new(hc, runner, usb::input::sink())?;
-    host.run().await
 }

@@ -40,6 +40,8 @@ pub const TAG_NOTIFY_XHCI_RESET: u32 = 0x0003_0058;
 /// Bytes of the outbound window given to the VL805's BAR (its xHCI registers
 /// need far less; the bridge window is opened 1 MiB wide).
 const BAR_SPAN: u64 = 1 << 20;
+/// Bytes of register space the xHCI driver may touch behind [`Vl805::xhci_base`].
+pub const XHCI_REGS_LEN: usize = BAR_SPAN as usize;
 
 /// Why the VL805 is not usable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
