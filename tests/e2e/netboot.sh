@@ -376,6 +376,12 @@ netboot_cases() {
     "$REPO/scripts/build-firmware" --board "$board" > "$NB_DIR/build-$board.log" 2>&1 \
       || NB_ERROR="scripts/build-firmware --board $board failed (see $NB_DIR/build-$board.log)"
   done
+  # The Pi blobs come from Debian's raspi-firmware package: fetch them here, as
+  # the namespaces the server runs in reach no package mirror.
+  if [ -z "$NB_ERROR" ] && ! ( die() { echo "$*" >&2; exit 1; }
+        . "$REPO/scripts/lib/pi-boot-files.sh"; pi_blobs ) > "$NB_DIR/pi-blobs.log" 2>&1; then
+    NB_ERROR="raspi-firmware blobs could not be fetched (see $NB_DIR/pi-blobs.log)"
+  fi
   trap 'nb_server_stop; nb_lab_down; nb_net_down; fw_clients_stop; lab_stop' EXIT
   [ -n "$NB_ERROR" ] || nb_net_up
   if [ -z "$NB_ERROR" ] && any_selected netboot-two-clients netboot-proxy; then nb_lab_up; fi
