@@ -111,6 +111,7 @@ impl fmt::Display for Failure {
             }
             Self::CertificateTime { detail } => write!(f, "certificate {detail}"),
             Self::Authentication => f.write_str(AUTH_TEXT),
+            Self::Protocol { detail } if detail.starts_with("protocol error") => f.write_str(detail),
             Self::Protocol { detail } => write!(f, "protocol error: {detail}"),
         }
     }
