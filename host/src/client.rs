@@ -267,8 +267,12 @@ impl Client {
         let what = format!("{} channel {id}", channel_name(t));
         if let SessionError::Link { error: LinkError::NeedSecured, .. } = &e {
             let plain = self.conns.get(&h).is_some_and(|c| c.tls.is_none());
-            if t as u32 == SPICE_CHANNEL_MAIN && plain && self.endpoint.tls_port.is_some() {
-                return self.restart_main_on_tls();
+            if plain && self.endpoint.tls_port.is_some() {
+                if t as u32 == SPICE_CHANNEL_MAIN {
+                    return self.restart_main_on_tls();
+                }
+                // Other channels: relinked on TLS at their ChannelClosed event.
+                return Ok(());
             }
         }
         let msg: Exit = match &e {
