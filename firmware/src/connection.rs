@@ -45,6 +45,7 @@ pub struct Failure {
 #[embassy_executor::task]
 pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
     net::wait_ready(stack).await;
+    set_clock(stack, &cfg).await;
     let mut backoff = 1u32;
     let mut attempt = 0u32;
     loop {
@@ -95,6 +96,30 @@ pub fn from_transport(f: barespice_transport::Failure) -> Failure {
         _ => Step::Connect,
     };
     Failure { step, hint: f.hint(), detail: format!("{f}") }
+}
+
+/// SNTP when `x-barespice-ntp` is set; otherwise (or when it fails) the
+/// status screen says the clock is unknown and which rule applies.
+async fn set_clock(stack: Stack<'static>, cfg: &Config) {
+    let build = barespice_transport::failure::date(crate::clock::build_time());
+    if cfg.tls_port.is_none() {
+        return;
+    }
+    if let Some(server) = &cfg.ntp {
+        match crate::sntp::query(stack, server).await {
+            Ok(t) => {
+                crate::clock::set_now(t);
+                let text = format!("clock: SNTP {server}: {}", barespice_transport::failure::date(t));
+                defmt::info!("{=str}", text.as_str());
+                status::note(text);
+                return;
+            }
+            Err(e) => defmt::warn!("clock: SNTP {=str}: {=str}", server.as_str(), e),
+        }
+    }
+    let text = format!("clock unknown: certificates checked as of the firmware build date {build}");
+    defmt::info!("{=str}", text.as_str());
+    status::note(text);
 }
 
 async fn attempt_once(stack: Stack<'static>, cfg: &Config, rng: &mut BoardRng) -> Failure {

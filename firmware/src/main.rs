@@ -21,6 +21,7 @@ mod net;
 mod presenter;
 mod screen;
 mod session;
+mod sntp;
 mod status;
 
 use alloc::format;

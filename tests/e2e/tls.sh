@@ -266,6 +266,100 @@ tls_host_mix() {
   echo "main+display TLS, inputs+cursor plaintext: snapshot == screendump"
 }
 
+# ---- the firmware (virt) over TLS ------------------------------------------------
+
+# tls_fw_start DIR VV EXPECT_REGEX LIMIT_S: boot the firmware with connection file
+# VV (scripts/emulate, own session) until its log matches EXPECT_REGEX.
+tls_fw_start() {
+  local dir=$1 vv=$2 re=$3 limit=$4 t0=$SECONDS
+  emu_stop "$dir"
+  mkdir -p "$dir"
+  FW_QMP=$dir/qmp.sock
+  FW_LOG=$dir/serial.log
+  rm -f "$FW_LOG"
+  echo "+ scripts/emulate --board virt --no-build --config $vv --qmp $FW_QMP --serial-log $FW_LOG --display none"
+  setsid "$REPO/scripts/emulate" --board virt --no-build --config "$vv" --qmp "$FW_QMP" --serial-log "$FW_LOG" \
+    --display none --timeout 600 > "$dir/emulate.out" 2>&1 < /dev/null &
+  echo $! > "$dir/emulate.pid"
+  until grep -aEq "$re" "$FW_LOG" 2>/dev/null; do
+    emu_alive "$dir" || { cat "$dir/emulate.out"; tail -n 20 "$FW_LOG"; fail "the emulated firmware exited"; }
+    [ $((SECONDS - t0)) -lt "$limit" ] || { tail -n 30 "$FW_LOG"; fail "no /$re/ from the firmware within $limit s"; }
+    sleep 0.5
+  done
+  echo "firmware: /$re/ after $((SECONDS - t0)) s: $(grep -aEm1 "$re" "$FW_LOG")"
+}
+
+tls_fw_ready() {
+  [ -z "$FW_BUILD_ERROR" ] || fail "$FW_BUILD_ERROR"
+  [ -f "$FW_ELF" ] || fail "no firmware at $FW_ELF (the build step did not run)"
+}
+
+tls_fw_all() {
+  local dir=$CASE_DIR/fw
+  tls_fw_ready
+  tls_spiceproxy_start "$CASE_DIR"
+  tls_vv "$CASE_DIR/fw.vv" "$TLS_TICKET_HOST" "proxy=http://10.0.2.2:$TLS_SPICEPROXY_PORT" "delete-this-file=1"
+  tls_fw_start "$dir" "$CASE_DIR/fw.vv" 'timeline: first frame' 150 || { tls_spiceproxy_stop; exit 1; }
+  fw_expect_desktop 20 || { emu_stop "$dir"; tls_spiceproxy_stop; exit 1; }
+  cat "$CASE_DIR/match.txt"
+  emu_stop "$dir"
+  tls_spiceproxy_stop
+  cat "$CASE_DIR/spiceproxy.log"
+  grep -a 'timeline: tls' "$FW_LOG"
+  for ch in main display inputs cursor; do
+    grep -aEq "timeline: tls $ch channel handshake [0-9]+ ms \(TLSv1_[23]\)" "$FW_LOG" || fail "no TLS handshake on the $ch channel"
+  done
+  grep -aq 'clock unknown' "$FW_LOG" || fail "the firmware did not say its clock is unknown"
+  ! grep -aq "$TLS_PW" "$FW_LOG" || fail "the password is in the serial log"
+  "$REPO/scripts/boot-timeline" --log "$FW_LOG" | tee "$CASE_DIR/timeline.txt"
+  grep -q 'tls main' "$CASE_DIR/timeline.txt" || fail "boot-timeline shows no TLS handshake"
+  echo "firmware over TLS through the Proxmox-style proxy: screen == server screendump ($(grep -ac 'timeline: tls' "$FW_LOG") TLS channels)"
+}
+
+# tls_fw_refused NAME VV REGEX: the firmware shows REGEX on its status screen
+# (the serial log carries the step text), twice (it retries), and is still alive.
+tls_fw_refused() {
+  local name=$1 vv=$2 re=$3 dir=$CASE_DIR/fw-$1 n
+  tls_fw_start "$dir" "$vv" "step Connect: Failed|step Authentication: Failed" 90
+  until [ "$(grep -aEc "$re" "$FW_LOG")" -ge 2 ]; do
+    emu_alive "$dir" || fail "$name: the firmware died"
+    n=$((${n:-0} + 1)); [ "$n" -lt 60 ] || { tail -n 20 "$FW_LOG"; fail "$name: no second /$re/ (no retry?)"; }
+    sleep 0.5
+  done
+  grep -aEm1 "$re" "$FW_LOG"
+  grep -aq 'reconnecting in' "$FW_LOG" || fail "$name: no reconnect announced"
+  ! grep -aEq 'panic|fatal' "$FW_LOG" || fail "$name: the firmware crashed"
+  ! grep -aq "$TLS_PW" "$FW_LOG" || fail "$name: the password is in the serial log"
+  emu_alive "$dir" || fail "$name: the firmware died"
+  emu_stop "$dir"
+  echo "$name: refused twice, still running"
+}
+
+tls_fw_refusals() {
+  local spid eport
+  tls_fw_ready
+  tls_vv "$CASE_DIR/wrong-ca.vv" 10.0.2.2 "ca=$(tls_pem "$TLS_DIR/other/ca-cert.pem")"
+  tls_fw_refused wrong-ca "$CASE_DIR/wrong-ca.vv" 'Failed: certificate untrusted: not issued by the CA'
+  tls_vv "$CASE_DIR/wrong-password.vv" 10.0.2.2 "password=not-the-ticket"
+  tls_fw_refused wrong-password "$CASE_DIR/wrong-password.vv" 'Failed: wrong password, or ticket expired or already used, get a new connection file'
+  eport=$(BARESPICE_TEST_PORT=$((TLS_PORT + 10)) free_port)
+  openssl s_server -quiet -accept "127.0.0.1:$eport" -cert "$TLS_DIR/expired/server-cert.pem" \
+    -key "$TLS_DIR/server/server-key.pem" > "$CASE_DIR/s_server.log" 2>&1 &
+  spid=$!
+  tls_vv "$CASE_DIR/expired.vv" 10.0.2.2 "tls-port=$eport"
+  tls_fw_refused expired "$CASE_DIR/expired.vv" 'Failed: certificate expired on 2021-01-01 \(clock unknown, firmware build date' || { kill "$spid"; exit 1; }
+  kill "$spid" 2>/dev/null || true
+  echo "firmware: wrong CA, wrong password, expired certificate each shown, retried without crashing"
+}
+
+# tls_fw_cases FLAGS: the firmware cases on the TLS server (FLAGS as run_case's).
+tls_fw_cases() {
+  any_selected tls-fw-all tls-fw-refusals || return 0
+  [ -s "$E2E_OUT/build-firmware.log" ] || fw_build
+  run_case tls-fw-all "$1" tls_fw_all
+  run_case tls-fw-refusals "$1" tls_fw_refusals
+}
+
 # tls_cases: make the PKI, then run the tls-* cases on one TLS server (and the
 # mix case on a second configuration, last).
 tls_cases() {
@@ -285,8 +379,6 @@ tls_cases() {
   run_case tls-proxy-tinyproxy "$flags --tls-channel default" tls_proxy_tinyproxy
   run_case tls-proxy-pve "$flags --tls-channel default" tls_proxy_pve
   run_case tls-capture "$flags --tls-channel default" tls_capture
-  if declare -F tls_fw_cases > /dev/null; then
-    tls_fw_cases "$flags --tls-channel default"
-  fi
+  tls_fw_cases "$flags --tls-channel default"
   run_case tls-host-mix "$flags --tls-channel main --tls-channel display --plaintext-channel inputs --plaintext-channel cursor" tls_host_mix
 }
