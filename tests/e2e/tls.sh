@@ -25,9 +25,12 @@
 #   tls-fw-all          the firmware (virt) over TLS through the Proxmox-style
 #                       proxy: its screen == the server's screendump, and its
 #                       serial log has a handshake time per channel
-#   tls-fw-refusals     the firmware with a wrong CA, then a wrong password: the
-#                       status screen text (serial log) names each, and it keeps
-#                       retrying without crashing
+#   tls-fw-refusals     the firmware with a wrong CA, a wrong password, an expired
+#                       certificate (clock unknown: build-date rule) and, with
+#                       its clock set by SNTP (x-barespice-ntp, a server of ours
+#                       saying 2019-06-01), a not-yet-valid one: the status
+#                       screen text (serial log) names each, twice (it retries),
+#                       and it does not crash
 #   tls-host-mix        second server: main+display TLS, inputs+cursor plaintext
 #                       (tls-channel / plaintext-channel); .vv with
 #                       secure-channels=main;display: pixel-exact, the log shows
@@ -320,7 +323,7 @@ tls_fw_all() {
 # (the serial log carries the step text), twice (it retries), and is still alive.
 tls_fw_refused() {
   local name=$1 vv=$2 re=$3 dir=$CASE_DIR/fw-$1 n
-  tls_fw_start "$dir" "$vv" "step Connect: Failed|step Authentication: Failed" 90
+  tls_fw_start "$dir" "$vv" "step (Connect|Authentication|SpiceLink): failed" 90
   until [ "$(grep -aEc "$re" "$FW_LOG")" -ge 2 ]; do
     emu_alive "$dir" || fail "$name: the firmware died"
     n=$((${n:-0} + 1)); [ "$n" -lt 60 ] || { tail -n 20 "$FW_LOG"; fail "$name: no second /$re/ (no retry?)"; }
@@ -338,18 +341,39 @@ tls_fw_refused() {
 tls_fw_refusals() {
   local spid eport
   tls_fw_ready
-  tls_vv "$CASE_DIR/wrong-ca.vv" 10.0.2.2 "ca=$(tls_pem "$TLS_DIR/other/ca-cert.pem")"
-  tls_fw_refused wrong-ca "$CASE_DIR/wrong-ca.vv" 'Failed: certificate untrusted: not issued by the CA'
-  tls_vv "$CASE_DIR/wrong-password.vv" 10.0.2.2 "password=not-the-ticket"
-  tls_fw_refused wrong-password "$CASE_DIR/wrong-password.vv" 'Failed: wrong password, or ticket expired or already used, get a new connection file'
+  tls_vv "$CASE_DIR/wrong-ca.vv" 10.0.2.2 "reconnect-max=2" "ca=$(tls_pem "$TLS_DIR/other/ca-cert.pem")"
+  tls_fw_refused wrong-ca "$CASE_DIR/wrong-ca.vv" 'failed: certificate untrusted: not issued by the CA'
+  tls_vv "$CASE_DIR/wrong-password.vv" 10.0.2.2 "reconnect-max=2" "password=not-the-ticket"
+  tls_fw_refused wrong-password "$CASE_DIR/wrong-password.vv" 'failed: wrong password, or ticket expired or already used, get a new connection file'
   eport=$(BARESPICE_TEST_PORT=$((TLS_PORT + 10)) free_port)
   openssl s_server -quiet -accept "127.0.0.1:$eport" -cert "$TLS_DIR/expired/server-cert.pem" \
     -key "$TLS_DIR/server/server-key.pem" > "$CASE_DIR/s_server.log" 2>&1 &
   spid=$!
-  tls_vv "$CASE_DIR/expired.vv" 10.0.2.2 "tls-port=$eport"
-  tls_fw_refused expired "$CASE_DIR/expired.vv" 'Failed: certificate expired on 2021-01-01 \(clock unknown, firmware build date' || { kill "$spid"; exit 1; }
+  tls_vv "$CASE_DIR/expired.vv" 10.0.2.2 "reconnect-max=2" "tls-port=$eport"
+  tls_fw_refused expired "$CASE_DIR/expired.vv" 'failed: certificate expired on 2021-01-01 \(clock unknown, firmware build date' || { kill "$spid"; exit 1; }
   kill "$spid" 2>/dev/null || true
-  echo "firmware: wrong CA, wrong password, expired certificate each shown, retried without crashing"
+  # SNTP (x-barespice-ntp): a server of ours answers 2019-06-01, before the
+  # real certificate's notBefore, so the firmware must call it not yet valid.
+  local nport npid
+  nport=$((TLS_PORT + 40))
+  "$PY" -c '
+import socket, struct, sys, calendar
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+t = calendar.timegm((2019, 6, 1, 12, 0, 0)) + 2208988800
+while True:
+    data, peer = s.recvfrom(512)
+    if len(data) >= 48:
+        reply = bytes([0x24, 2, 0, 0]) + bytes(20) + data[40:48] + struct.pack(">II", t, 0) * 2
+        s.sendto(reply, peer)
+        print("sntp: answered", peer, flush=True)
+' "$nport" > "$CASE_DIR/sntp.log" 2>&1 &
+  npid=$!
+  tls_vv "$CASE_DIR/sntp.vv" 10.0.2.2 "reconnect-max=2" "x-barespice-ntp=10.0.2.2:$nport"
+  tls_fw_refused not-yet-valid "$CASE_DIR/sntp.vv" 'failed: certificate not valid before [0-9-]+ \(clock 2019-06-01\)' || { kill "$npid"; exit 1; }
+  kill "$npid" 2>/dev/null || true
+  grep -aq 'clock: SNTP 10.0.2.2:[0-9]*: 2019-06-01' "$FW_LOG" || fail "no SNTP clock line"
+  echo "firmware: wrong CA, wrong password, expired certificate, not yet valid (SNTP clock) each shown, retried without crashing"
 }
 
 # tls_fw_cases FLAGS: the firmware cases on the TLS server (FLAGS as run_case's).
