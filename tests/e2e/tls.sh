@@ -15,7 +15,8 @@
 #   tls-host-refusals   wrong CA, wrong host-subject, host name not in the
 #                       certificate, no ca=, expired certificate (served by
 #                       openssl s_server), wrong password, proxy refusing the
-#                       ticket: each its own exit code and line
+#                       ticket, unknown host, closed port, tls-port pointing
+#                       at the plain port: each its own exit code and line
 #   tls-proxy-tinyproxy through Debian's tinyproxy (HTTP CONNECT): pixel-exact
 #   tls-proxy-pve       through spiceproxy.py, SPICE host a Proxmox-style ticket
 #                       name only the proxy resolves, delete-this-file=1: the file
@@ -171,6 +172,13 @@ tls_host_refusals() {
   tls_vv "$v/proxy-refused.vv" "pvespiceproxy:00000000:100:lab::stale" "proxy=http://127.0.0.1:$TLS_SPICEPROXY_PORT"
   tls_expect_refusal proxy-refused 5 'proxy 127.0.0.1:[0-9]+ refused the connection: HTTP/1.0 401 invalid ticket' "$v/proxy-refused.vv"
   tls_spiceproxy_stop
+  # The network and the server side of the table.
+  tls_vv "$v/unreachable.vv" spice.invalid
+  tls_expect_refusal unreachable 3 'server unreachable: spice.invalid:[0-9]+: cannot resolve' "$v/unreachable.vv"
+  tls_vv "$v/refused.vv" 127.0.0.1 "tls-port=$(BARESPICE_TEST_PORT=$((TLS_PORT + 15)) free_port)"
+  tls_expect_refusal refused 4 'connection refused by 127.0.0.1:[0-9]+' "$v/refused.vv"
+  tls_vv "$v/plain-port.vv" 127.0.0.1 "tls-port=$LAB_PORT"
+  tls_expect_refusal plain-port 11 'protocol error: .*TLS' "$v/plain-port.vv"
   echo "each refusal had its own exit code and message"
 }
 
