@@ -24,14 +24,22 @@ pub fn parse_reply(b: &[u8]) -> Option<u64> {
     }
     let secs = u64::from(u32::from_be_bytes([hdr[40], hdr[41], hdr[42], hdr[43]]));
     // Era 0 ends in 2036: timestamps below 1970 belong to era 1.
-    let unix = if secs >= NTP_TO_UNIX { secs - NTP_TO_UNIX } else { secs + (1u64 << 32) - NTP_TO_UNIX };
+    let unix = if secs >= NTP_TO_UNIX {
+        secs - NTP_TO_UNIX
+    } else {
+        secs + (1u64 << 32) - NTP_TO_UNIX
+    };
     Some(unix)
 }
 
 /// Asks `server` (`HOST[:PORT]`, default port 123) for the time.
 pub async fn query(stack: Stack<'static>, server: &str) -> Result<u64, &'static str> {
     let (host, port) = match server.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| "bad port in x-barespice-ntp")?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| "bad port in x-barespice-ntp")?,
+        ),
         None => (server, 123),
     };
     let ip = net::resolve(stack, host).await?;
@@ -47,7 +55,8 @@ pub async fn query(stack: Stack<'static>, server: &str) -> Result<u64, &'static 
     for _ in 0..3 {
         sock.send_to(&req, to).await.map_err(|_| "send failed")?;
         let mut buf = [0u8; 128];
-        if let Ok(Ok((n, _))) = with_timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await {
+        if let Ok(Ok((n, _))) = with_timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await
+        {
             if let Some(t) = buf.get(..n).and_then(parse_reply) {
                 return Ok(t);
             }

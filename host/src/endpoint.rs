@@ -22,7 +22,10 @@ struct SystemClock;
 
 impl Clock for SystemClock {
     fn unix_now(&self) -> Option<u64> {
-        SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
     }
 }
 
@@ -57,39 +60,63 @@ pub struct Link {
 /// issues reported on stderr, the file deleted after reading when it says
 /// `delete-this-file=1`. Returns the endpoint and the password.
 pub fn from_vv(path: &std::path::Path) -> Result<(Endpoint, String), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read connection file {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read connection file {}: {e}", path.display()))?;
     let (cfg, issues) = barespice_config::load(&bytes, "");
     for i in &issues {
         eprintln!("barespice-host: warning: {}: {i}", path.display());
     }
     if cfg.delete_this_file {
-        std::fs::remove_file(path).map_err(|e| format!("cannot delete {} (delete-this-file=1): {e}", path.display()))?;
+        std::fs::remove_file(path)
+            .map_err(|e| format!("cannot delete {} (delete-this-file=1): {e}", path.display()))?;
     }
     if let Some(why) = cfg.missing() {
         return Err(format!("{}: {why}", path.display()));
     }
     let proxy = match &cfg.proxy {
-        Some(p) => Some(ProxyAddr::parse(p).map_err(|e| format!("{}: proxy={p}: {e}", path.display()))?),
+        Some(p) => {
+            Some(ProxyAddr::parse(p).map_err(|e| format!("{}: proxy={p}: {e}", path.display()))?)
+        }
         None => None,
     };
     let host = cfg.host.clone().unwrap_or_default();
     let trust = Trust {
         ca_pem: cfg.ca.clone(),
         host_subject: cfg.host_subject.clone(),
-        pubkey_sha256: cfg.pubkey_sha256.as_deref().and_then(barespice_transport::cert::parse_pin),
+        pubkey_sha256: cfg
+            .pubkey_sha256
+            .as_deref()
+            .and_then(barespice_transport::cert::parse_pin),
         host: host.clone(),
     };
-    let endpoint = Endpoint { host, port: cfg.port, tls_port: cfg.tls_port, proxy, trust, secure_channels: cfg.secure_channels.clone() };
+    let endpoint = Endpoint {
+        host,
+        port: cfg.port,
+        tls_port: cfg.tls_port,
+        proxy,
+        trust,
+        secure_channels: cfg.secure_channels.clone(),
+    };
     Ok((endpoint, cfg.password))
 }
 
 /// `--server HOST:PORT`: plain channels, no proxy.
 pub fn from_server(server: &str) -> Result<Endpoint, String> {
-    let (host, port) = server.rsplit_once(':').ok_or_else(|| format!("--server {server}: expected HOST:PORT"))?;
-    let port = port.parse::<u16>().map_err(|_| format!("--server {server}: bad port"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let (host, port) = server
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--server {server}: expected HOST:PORT"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("--server {server}: bad port"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok(Endpoint {
-        trust: Trust { host: host.clone(), ..Trust::default() },
+        trust: Trust {
+            host: host.clone(),
+            ..Trust::default()
+        },
         host,
         port: Some(port),
         tls_port: None,
@@ -100,9 +127,17 @@ pub fn from_server(server: &str) -> Result<Endpoint, String> {
 
 fn io_failure(target: &str, e: &std::io::Error) -> Failure {
     match e.kind() {
-        ErrorKind::ConnectionRefused => Failure::Refused { target: target.to_string() },
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => Failure::Unreachable { target: target.to_string(), detail: "timed out".into() },
-        _ => Failure::Unreachable { target: target.to_string(), detail: e.to_string() },
+        ErrorKind::ConnectionRefused => Failure::Refused {
+            target: target.to_string(),
+        },
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => Failure::Unreachable {
+            target: target.to_string(),
+            detail: "timed out".into(),
+        },
+        _ => Failure::Unreachable {
+            target: target.to_string(),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -111,7 +146,10 @@ fn tcp(host: &str, port: u16) -> Result<TcpStream, Failure> {
     let target = format!("{host}:{port}");
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| Failure::Unreachable { target: target.clone(), detail: format!("cannot resolve: {e}") })?
+        .map_err(|e| Failure::Unreachable {
+            target: target.clone(),
+            detail: format!("cannot resolve: {e}"),
+        })?
         .collect();
     let mut last = None;
     for a in &addrs {
@@ -125,14 +163,21 @@ fn tcp(host: &str, port: u16) -> Result<TcpStream, Failure> {
     }
     Err(match last {
         Some(e) => io_failure(&target, &e),
-        None => Failure::Unreachable { target, detail: "no address".into() },
+        None => Failure::Unreachable {
+            target,
+            detail: "no address".into(),
+        },
     })
 }
 
 impl Endpoint {
     /// Whether `channel` (spice-core's name: "main", "display", ...) starts on TLS.
     pub fn wants_tls(&self, channel: &str) -> bool {
-        self.port.is_none() || self.secure_channels.iter().any(|c| c == "all" || c.eq_ignore_ascii_case(channel))
+        self.port.is_none()
+            || self
+                .secure_channels
+                .iter()
+                .any(|c| c == "all" || c.eq_ignore_ascii_case(channel))
     }
 
     /// Connects one channel, through the proxy when set, with TLS when `tls`.
@@ -140,9 +185,13 @@ impl Endpoint {
         let port = if tls { self.tls_port } else { self.port };
         let Some(port) = port else {
             return Err(if tls {
-                Failure::Protocol { detail: "the server requires TLS but the connection has no tls-port".into() }
+                Failure::Protocol {
+                    detail: "the server requires TLS but the connection has no tls-port".into(),
+                }
             } else {
-                Failure::Protocol { detail: "no plain port for this channel".into() }
+                Failure::Protocol {
+                    detail: "no plain port for this channel".into(),
+                }
             });
         };
         let mut tls_client = if tls {
@@ -162,7 +211,9 @@ impl Endpoint {
             let mut buf = vec![0u8; 32 * 1024];
             loop {
                 if !t.outgoing().is_empty() {
-                    stream.write_all(t.outgoing()).map_err(|e| io_failure(&target, &e))?;
+                    stream
+                        .write_all(t.outgoing())
+                        .map_err(|e| io_failure(&target, &e))?;
                     let n = t.outgoing().len();
                     t.consume(n);
                 }
@@ -178,14 +229,19 @@ impl Endpoint {
             let _ = stream.set_read_timeout(None);
             handshake = Some(start.elapsed());
         }
-        Ok(Link { stream, tls: tls_client, handshake })
+        Ok(Link {
+            stream,
+            tls: tls_client,
+            handshake,
+        })
     }
 
     /// TCP to the proxy, CONNECT to `host:port`, wait for its 200.
     fn through_proxy(&self, p: &ProxyAddr, port: u16) -> Result<TcpStream, Failure> {
         let mut s = tcp(&p.host, p.port)?;
         let name = format!("{}:{}", p.host, p.port);
-        s.write_all(&proxy::connect_request(&self.host, port)).map_err(|e| io_failure(&name, &e))?;
+        s.write_all(&proxy::connect_request(&self.host, port))
+            .map_err(|e| io_failure(&name, &e))?;
         let _ = s.set_read_timeout(Some(STEP_TIMEOUT));
         let mut answer = Vec::new();
         let mut byte = [0u8; 1];
@@ -193,7 +249,12 @@ impl Endpoint {
         // here (SPICE and TLS clients speak first, so nothing should follow).
         loop {
             match s.read(&mut byte) {
-                Ok(0) => return Err(Failure::ProxyRefused { proxy: name, status: "closed without an answer".into() }),
+                Ok(0) => {
+                    return Err(Failure::ProxyRefused {
+                        proxy: name,
+                        status: "closed without an answer".into(),
+                    })
+                }
                 Ok(_) => answer.push(byte[0]),
                 Err(e) => return Err(io_failure(&name, &e)),
             }

@@ -56,20 +56,26 @@ const NAMES: &[(&str, &str)] = &[
 
 fn short_name(oid: &ObjectIdentifier) -> String {
     let dotted = oid.to_string();
-    NAMES.iter().find(|(_, o)| *o == dotted).map_or(dotted, |(n, _)| (*n).to_string())
+    NAMES
+        .iter()
+        .find(|(_, o)| *o == dotted)
+        .map_or(dotted, |(n, _)| (*n).to_string())
 }
 
 /// Parses the certificate fields; `Err` says what was malformed.
 pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
-    let cert = Certificate::from_der(der).map_err(|e| alloc::format!("malformed certificate: {e}"))?;
+    let cert =
+        Certificate::from_der(der).map_err(|e| alloc::format!("malformed certificate: {e}"))?;
     let tbs = &cert.tbs_certificate;
     let mut subject = Vec::new();
     for rdn in tbs.subject.0.iter() {
         for atv in rdn.0.iter() {
             let value = match atv.value.tag() {
-                Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString | Tag::VisibleString => {
-                    String::from_utf8_lossy(atv.value.value()).into_owned()
-                }
+                Tag::Utf8String
+                | Tag::PrintableString
+                | Tag::Ia5String
+                | Tag::TeletexString
+                | Tag::VisibleString => String::from_utf8_lossy(atv.value.value()).into_owned(),
                 _ => String::from("?"),
             };
             subject.push((short_name(&atv.oid), value));
@@ -82,7 +88,8 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
         if ext.extn_id != SAN {
             continue;
         }
-        let san = SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(|e| alloc::format!("malformed subjectAltName: {e}"))?;
+        let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| alloc::format!("malformed subjectAltName: {e}"))?;
         for name in san.0 {
             match name {
                 GeneralName::DnsName(n) => dns_names.push(n.to_string()),
@@ -91,7 +98,10 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo, String> {
             }
         }
     }
-    let spki = tbs.subject_public_key_info.to_der().map_err(|e| alloc::format!("malformed public key: {e}"))?;
+    let spki = tbs
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| alloc::format!("malformed public key: {e}"))?;
     Ok(CertInfo {
         subject,
         dns_names,
@@ -156,7 +166,10 @@ pub fn format_subject(entries: &[Entry]) -> String {
 fn canonical(v: &str) -> String {
     // OpenSSL compares names in a canonical form: case folded, inner
     // whitespace collapsed, outer whitespace dropped.
-    v.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()
+    v.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
 }
 
 /// Whether the certificate subject equals the wanted one: same number of
@@ -164,7 +177,12 @@ fn canonical(v: &str) -> String {
 pub fn subject_matches(wanted: &[Entry], subject: &[Entry]) -> bool {
     wanted.len() == subject.len()
         && wanted.iter().zip(subject).all(|((wk, wv), (sk, sv))| {
-            let key = |k: &str| NAMES.iter().find(|(n, o)| n.eq_ignore_ascii_case(k) || *o == k).map_or(k.to_string(), |(n, _)| (*n).to_string());
+            let key = |k: &str| {
+                NAMES
+                    .iter()
+                    .find(|(n, o)| n.eq_ignore_ascii_case(k) || *o == k)
+                    .map_or(k.to_string(), |(n, _)| (*n).to_string())
+            };
             key(wk) == key(sk) && canonical(wv) == canonical(sv)
         })
 }
@@ -176,12 +194,18 @@ pub fn subject_matches(wanted: &[Entry], subject: &[Entry]) -> bool {
 pub fn hostname_matches(host: &str, info: &CertInfo) -> bool {
     if let Some(ip) = parse_ip(host) {
         return info.ip_addresses.iter().any(|a| *a == ip)
-            || (info.dns_names.is_empty() && info.subject.iter().any(|(k, v)| k == "CN" && v == host));
+            || (info.dns_names.is_empty()
+                && info.subject.iter().any(|(k, v)| k == "CN" && v == host));
     }
     let matches = |pattern: &str| {
-        let (p, h) = (pattern.to_ascii_lowercase(), host.trim_end_matches('.').to_ascii_lowercase());
+        let (p, h) = (
+            pattern.to_ascii_lowercase(),
+            host.trim_end_matches('.').to_ascii_lowercase(),
+        );
         match p.strip_prefix("*.") {
-            Some(rest) => h.split_once('.').is_some_and(|(label, tail)| !label.is_empty() && tail == rest),
+            Some(rest) => h
+                .split_once('.')
+                .is_some_and(|(label, tail)| !label.is_empty() && tail == rest),
             None => p == h,
         }
     };
@@ -227,21 +251,45 @@ mod tests {
 
     #[test]
     fn proxmox_subject_parses_and_matches_in_order() {
-        let wanted = parse_subject("OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1").unwrap();
-        assert_eq!(wanted, [e("OU", "PVE Cluster Node"), e("O", "Proxmox Virtual Environment"), e("CN", "pve1")]);
-        let cert = [e("OU", "PVE Cluster Node"), e("O", "Proxmox Virtual Environment"), e("CN", "pve1")];
+        let wanted =
+            parse_subject("OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1").unwrap();
+        assert_eq!(
+            wanted,
+            [
+                e("OU", "PVE Cluster Node"),
+                e("O", "Proxmox Virtual Environment"),
+                e("CN", "pve1")
+            ]
+        );
+        let cert = [
+            e("OU", "PVE Cluster Node"),
+            e("O", "Proxmox Virtual Environment"),
+            e("CN", "pve1"),
+        ];
         assert!(subject_matches(&wanted, &cert));
         // Order matters, count matters, values matter.
-        assert!(!subject_matches(&wanted, &[cert[1].clone(), cert[0].clone(), cert[2].clone()]));
+        assert!(!subject_matches(
+            &wanted,
+            &[cert[1].clone(), cert[0].clone(), cert[2].clone()]
+        ));
         assert!(!subject_matches(&wanted, &cert[..2]));
-        assert!(!subject_matches(&wanted, &[cert[0].clone(), cert[1].clone(), e("CN", "pve2")]));
+        assert!(!subject_matches(
+            &wanted,
+            &[cert[0].clone(), cert[1].clone(), e("CN", "pve2")]
+        ));
         // Case and inner spaces are canonicalised as OpenSSL does.
-        assert!(subject_matches(&parse_subject("ou=pve  cluster node, O=proxmox virtual environment,cn=PVE1").unwrap(), &cert));
+        assert!(subject_matches(
+            &parse_subject("ou=pve  cluster node, O=proxmox virtual environment,cn=PVE1").unwrap(),
+            &cert
+        ));
     }
 
     #[test]
     fn escapes() {
-        assert_eq!(parse_subject(r"CN=a\,b,O=x\\y").unwrap(), [e("CN", "a,b"), e("O", r"x\y")]);
+        assert_eq!(
+            parse_subject(r"CN=a\,b,O=x\\y").unwrap(),
+            [e("CN", "a,b"), e("O", r"x\y")]
+        );
         assert_eq!(format_subject(&[e("CN", "a,b")]), r"CN=a\,b");
         assert!(parse_subject("CN").is_err());
         assert!(parse_subject(r"CN=x\").is_err());

@@ -63,7 +63,8 @@ pub enum Failure {
 
 /// The sentence shown for [`Failure::Authentication`] (the wording
 /// for one-time tickets is part of it).
-pub const AUTH_TEXT: &str = "wrong password, or ticket expired or already used, get a new connection file";
+pub const AUTH_TEXT: &str =
+    "wrong password, or ticket expired or already used, get a new connection file";
 
 impl Failure {
     /// What to check, one short phrase.
@@ -101,17 +102,31 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreachable { target, detail } => write!(f, "server unreachable: {target}: {detail}"),
+            Self::Unreachable { target, detail } => {
+                write!(f, "server unreachable: {target}: {detail}")
+            }
             Self::Refused { target } => write!(f, "connection refused by {target}"),
-            Self::ProxyRefused { proxy, status } => write!(f, "proxy {proxy} refused the connection: {status}"),
-            Self::NoTrustAnchor => write!(f, "TLS required but no CA: the connection file has no ca="),
+            Self::ProxyRefused { proxy, status } => {
+                write!(f, "proxy {proxy} refused the connection: {status}")
+            }
+            Self::NoTrustAnchor => {
+                write!(f, "TLS required but no CA: the connection file has no ca=")
+            }
             Self::Untrusted { detail } => write!(f, "certificate untrusted: {detail}"),
-            Self::NameMismatch { expected, presented } => {
-                write!(f, "certificate mismatch: expected {expected}, server presented {presented}")
+            Self::NameMismatch {
+                expected,
+                presented,
+            } => {
+                write!(
+                    f,
+                    "certificate mismatch: expected {expected}, server presented {presented}"
+                )
             }
             Self::CertificateTime { detail } => write!(f, "certificate {detail}"),
             Self::Authentication => f.write_str(AUTH_TEXT),
-            Self::Protocol { detail } if detail.starts_with("protocol error") => f.write_str(detail),
+            Self::Protocol { detail } if detail.starts_with("protocol error") => {
+                f.write_str(detail)
+            }
             Self::Protocol { detail } => write!(f, "protocol error: {detail}"),
         }
     }
@@ -140,13 +155,26 @@ mod tests {
     #[test]
     fn exit_codes_are_distinct() {
         let all = [
-            Failure::Unreachable { target: "h:1".into(), detail: "x".into() },
-            Failure::Refused { target: "h:1".into() },
-            Failure::ProxyRefused { proxy: "p:3128".into(), status: "HTTP/1.1 403 Forbidden".into() },
+            Failure::Unreachable {
+                target: "h:1".into(),
+                detail: "x".into(),
+            },
+            Failure::Refused {
+                target: "h:1".into(),
+            },
+            Failure::ProxyRefused {
+                proxy: "p:3128".into(),
+                status: "HTTP/1.1 403 Forbidden".into(),
+            },
             Failure::NoTrustAnchor,
             Failure::Untrusted { detail: "x".into() },
-            Failure::NameMismatch { expected: "a".into(), presented: "b".into() },
-            Failure::CertificateTime { detail: "expired".into() },
+            Failure::NameMismatch {
+                expected: "a".into(),
+                presented: "b".into(),
+            },
+            Failure::CertificateTime {
+                detail: "expired".into(),
+            },
             Failure::Authentication,
             Failure::Protocol { detail: "x".into() },
         ];
@@ -155,7 +183,9 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), all.len());
         assert!(codes.iter().all(|&c| c > 2 && c < 64));
-        assert!(Failure::Authentication.to_string().contains("ticket expired or already used, get a new connection file"));
+        assert!(Failure::Authentication
+            .to_string()
+            .contains("ticket expired or already used, get a new connection file"));
     }
 
     #[test]

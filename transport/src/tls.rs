@@ -36,7 +36,9 @@ struct ClockTime {
 impl TimeProvider for ClockTime {
     fn current_time(&self) -> Option<UnixTime> {
         let secs = self.clock.unix_now().unwrap_or(self.floor);
-        Some(UnixTime::since_unix_epoch(core::time::Duration::from_secs(secs)))
+        Some(UnixTime::since_unix_epoch(core::time::Duration::from_secs(
+            secs,
+        )))
     }
 }
 
@@ -54,7 +56,9 @@ pub struct TlsClient {
 
 impl core::fmt::Debug for TlsClient {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TlsClient").field("handshake_done", &self.handshake_done).finish_non_exhaustive()
+        f.debug_struct("TlsClient")
+            .field("handshake_done", &self.handshake_done)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,8 +66,9 @@ impl core::fmt::Debug for TlsClient {
 /// anything else (a Proxmox ticket host) gets no SNI, the verifier checks
 /// names by its own rules anyway.
 fn server_name(host: &str) -> ServerName<'static> {
-    ServerName::try_from(String::from(host))
-        .unwrap_or(ServerName::IpAddress(rustls::pki_types::IpAddr::V4(rustls::pki_types::Ipv4Addr::from([0, 0, 0, 0]))))
+    ServerName::try_from(String::from(host)).unwrap_or(ServerName::IpAddress(
+        rustls::pki_types::IpAddr::V4(rustls::pki_types::Ipv4Addr::from([0, 0, 0, 0])),
+    ))
 }
 
 impl TlsClient {
@@ -72,14 +77,19 @@ impl TlsClient {
     pub fn new(trust: &Trust, clock: Arc<dyn Clock>, floor: u64) -> Result<Self, Failure> {
         let provider = Arc::new(rustls_rustcrypto::provider());
         let verifier = Arc::new(Verifier::new(trust, clock.clone(), floor, &provider)?);
-        let config = ClientConfig::builder_with_details(provider, Arc::new(ClockTime { clock, floor }))
-            .with_protocol_versions(rustls::ALL_VERSIONS)
-            .map_err(|e| Failure::Protocol { detail: alloc::format!("TLS setup: {e}") })?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone())
-            .with_no_client_auth();
+        let config =
+            ClientConfig::builder_with_details(provider, Arc::new(ClockTime { clock, floor }))
+                .with_protocol_versions(rustls::ALL_VERSIONS)
+                .map_err(|e| Failure::Protocol {
+                    detail: alloc::format!("TLS setup: {e}"),
+                })?
+                .dangerous()
+                .with_custom_certificate_verifier(verifier.clone())
+                .with_no_client_auth();
         let conn = UnbufferedClientConnection::new(Arc::new(config), server_name(&trust.host))
-            .map_err(|e| Failure::Protocol { detail: alloc::format!("TLS setup: {e}") })?;
+            .map_err(|e| Failure::Protocol {
+                detail: alloc::format!("TLS setup: {e}"),
+            })?;
         let mut c = Self {
             conn,
             verifier,
@@ -112,7 +122,9 @@ impl TlsClient {
     /// Feeds ciphertext read from the socket.
     pub fn receive(&mut self, ciphertext: &[u8]) -> Result<(), Failure> {
         if self.incoming.len() + ciphertext.len() > MAX_INCOMING {
-            return Err(Failure::Protocol { detail: String::from("TLS: too much unprocessed data") });
+            return Err(Failure::Protocol {
+                detail: String::from("TLS: too much unprocessed data"),
+            });
         }
         self.incoming.extend_from_slice(ciphertext);
         self.process()
@@ -143,7 +155,9 @@ impl TlsClient {
         if let Some(f) = self.verifier.refusal() {
             return f;
         }
-        Failure::Protocol { detail: alloc::format!("TLS: {e}") }
+        Failure::Protocol {
+            detail: alloc::format!("TLS: {e}"),
+        }
     }
 
     /// Runs rustls until it needs more input.
@@ -163,7 +177,9 @@ impl TlsClient {
             match state {
                 ConnectionState::ReadTraffic(mut r) => {
                     while let Some(rec) = r.next_record() {
-                        let rec = rec.map_err(|e| Failure::Protocol { detail: alloc::format!("TLS: {e}") })?;
+                        let rec = rec.map_err(|e| Failure::Protocol {
+                            detail: alloc::format!("TLS: {e}"),
+                        })?;
                         discard += rec.discard;
                         self.plaintext.extend_from_slice(rec.payload);
                     }
@@ -207,7 +223,9 @@ impl TlsClient {
                                 Err(EncryptError::InsufficientSize(s)) => need = s.required_size,
                                 Err(e) => {
                                     self.outgoing.truncate(start);
-                                    return Err(Failure::Protocol { detail: alloc::format!("TLS: {e}") });
+                                    return Err(Failure::Protocol {
+                                        detail: alloc::format!("TLS: {e}"),
+                                    });
                                 }
                             }
                         }

@@ -74,13 +74,17 @@ pub struct Verifier {
 fn load_roots(pem: &str) -> Result<RootCertStore, Failure> {
     let mut roots = RootCertStore::empty();
     for der in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let der = der.map_err(|e| Failure::Untrusted { detail: alloc::format!("ca= is not a PEM certificate ({e:?})") })?;
-        roots
-            .add(der)
-            .map_err(|e| Failure::Untrusted { detail: alloc::format!("ca= certificate unusable: {e}") })?;
+        let der = der.map_err(|e| Failure::Untrusted {
+            detail: alloc::format!("ca= is not a PEM certificate ({e:?})"),
+        })?;
+        roots.add(der).map_err(|e| Failure::Untrusted {
+            detail: alloc::format!("ca= certificate unusable: {e}"),
+        })?;
     }
     if roots.is_empty() {
-        return Err(Failure::Untrusted { detail: String::from("ca= holds no PEM certificate") });
+        return Err(Failure::Untrusted {
+            detail: String::from("ca= holds no PEM certificate"),
+        });
     }
     Ok(roots)
 }
@@ -88,17 +92,24 @@ fn load_roots(pem: &str) -> Result<RootCertStore, Failure> {
 impl Verifier {
     /// Builds the verifier; fails when nothing can be trusted or the file's
     /// trust keys are malformed.
-    pub fn new(trust: &Trust, clock: Arc<dyn Clock>, floor: u64, provider: &CryptoProvider) -> Result<Self, Failure> {
+    pub fn new(
+        trust: &Trust,
+        clock: Arc<dyn Clock>,
+        floor: u64,
+        provider: &CryptoProvider,
+    ) -> Result<Self, Failure> {
         let roots = match (&trust.ca_pem, trust.pubkey_sha256) {
             (Some(pem), _) => load_roots(pem)?,
             (None, Some(_)) => RootCertStore::empty(),
             (None, None) => return Err(Failure::NoTrustAnchor),
         };
         let subject = match &trust.host_subject {
-            Some(s) => Some(cert::parse_subject(s).map_err(|detail| Failure::NameMismatch {
-                expected: alloc::format!("a valid host-subject ({detail})"),
-                presented: String::from("-"),
-            })?),
+            Some(s) => Some(
+                cert::parse_subject(s).map_err(|detail| Failure::NameMismatch {
+                    expected: alloc::format!("a valid host-subject ({detail})"),
+                    presented: String::from("-"),
+                })?,
+            ),
             None => None,
         };
         Ok(Self {
@@ -115,20 +126,32 @@ impl Verifier {
     }
 
     /// The policy on an already parsed end-entity certificate; `Ok` when trusted.
-    fn check(&self, end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Result<(), Failure> {
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), Failure> {
         let info = cert::inspect(end_entity).map_err(|detail| Failure::Protocol { detail })?;
         if let Some(pin) = self.pin {
             return if info.spki_sha256 == pin {
                 Ok(())
             } else {
-                Err(Failure::Untrusted { detail: String::from("the server's public key does not match x-barespice-pubkey-sha256") })
+                Err(Failure::Untrusted {
+                    detail: String::from(
+                        "the server's public key does not match x-barespice-pubkey-sha256",
+                    ),
+                })
             };
         }
         let (now, known) = match self.clock.unix_now() {
             Some(t) => (t, true),
             None => (self.floor.max(info.not_before), false),
         };
-        let parsed = rustls::server::ParsedCertificate::try_from(end_entity).map_err(|e| Failure::Protocol { detail: alloc::format!("{e}") })?;
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity).map_err(|e| {
+            Failure::Protocol {
+                detail: alloc::format!("{e}"),
+            }
+        })?;
         rustls::client::verify_server_cert_signed_by_trust_anchor(
             &parsed,
             &self.roots,
@@ -150,9 +173,19 @@ impl Verifier {
             None if cert::hostname_matches(&self.host, info) => Ok(()),
             None => {
                 let mut names: Vec<String> = info.dns_names.clone();
-                names.extend(info.ip_addresses.iter().map(|ip| ip.iter().map(|b| alloc::format!("{b}")).collect::<Vec<_>>().join(".")));
+                names.extend(info.ip_addresses.iter().map(|ip| {
+                    ip.iter()
+                        .map(|b| alloc::format!("{b}"))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                }));
                 if names.is_empty() {
-                    names.extend(info.subject.iter().filter(|(k, _)| k == "CN").map(|(_, v)| v.clone()));
+                    names.extend(
+                        info.subject
+                            .iter()
+                            .filter(|(k, _)| k == "CN")
+                            .map(|(_, v)| v.clone()),
+                    );
                 }
                 Err(Failure::NameMismatch {
                     expected: alloc::format!("host {}", self.host),
@@ -163,21 +196,39 @@ impl Verifier {
     }
 
     fn chain_failure(&self, e: &Error, info: &CertInfo, now: u64, known: bool) -> Failure {
-        let clock = if known { "clock" } else { "clock unknown, firmware build date" };
+        let clock = if known {
+            "clock"
+        } else {
+            "clock unknown, firmware build date"
+        };
         match e {
-            Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => Failure::CertificateTime {
-                detail: alloc::format!("expired on {} ({clock} {})", date(info.not_after), date(now)),
+            Error::InvalidCertificate(
+                CertificateError::Expired | CertificateError::ExpiredContext { .. },
+            ) => Failure::CertificateTime {
+                detail: alloc::format!(
+                    "expired on {} ({clock} {})",
+                    date(info.not_after),
+                    date(now)
+                ),
             },
-            Error::InvalidCertificate(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
-                Failure::CertificateTime { detail: alloc::format!("not valid before {} ({clock} {})", date(info.not_before), date(now)) }
-            }
-            Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                Failure::Untrusted { detail: String::from("not issued by the CA in the connection file (ca=)") }
-            }
-            Error::InvalidCertificate(CertificateError::BadSignature) => {
-                Failure::Untrusted { detail: String::from("bad signature in the certificate chain") }
-            }
-            other => Failure::Untrusted { detail: alloc::format!("{other}") },
+            Error::InvalidCertificate(
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+            ) => Failure::CertificateTime {
+                detail: alloc::format!(
+                    "not valid before {} ({clock} {})",
+                    date(info.not_before),
+                    date(now)
+                ),
+            },
+            Error::InvalidCertificate(CertificateError::UnknownIssuer) => Failure::Untrusted {
+                detail: String::from("not issued by the CA in the connection file (ca=)"),
+            },
+            Error::InvalidCertificate(CertificateError::BadSignature) => Failure::Untrusted {
+                detail: String::from("bad signature in the certificate chain"),
+            },
+            other => Failure::Untrusted {
+                detail: alloc::format!("{other}"),
+            },
         }
     }
 }
@@ -219,11 +270,21 @@ impl ServerCertVerifier for Verifier {
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, Error> {
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, Error> {
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
     }
 

@@ -2,8 +2,11 @@
 //!
 //! Owns parsing of the two configuration sources and merging them:
 //! 1. a virt-viewer connection file (`.vv`, INI with a `[virt-viewer]`
-//!    section: `type`, `host`, `port`, `tls-port`, `password`, `title`, ...),
-//!    which the loader hands over as the initrd;
+//!    section: `type`, `host`, `port`, `tls-port`, `password`, `title`, the
+//!    TLS and proxy keys `ca`, `host-subject`, `secure-channels`, `proxy`,
+//!    `delete-this-file`, and our `x-barespice-pubkey-sha256` /
+//!    `x-barespice-ntp`), which the loader hands over as the initrd (the host
+//!    client reads the same way);
 //! 2. `spice.KEY=VALUE` words on the kernel command line (`/chosen/bootargs`),
 //!    which override the file. Keys are the `.vv` names, plus barespice's own
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
