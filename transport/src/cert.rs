@@ -193,7 +193,7 @@ pub fn subject_matches(wanted: &[Entry], subject: &[Entry]) -> bool {
 /// entry falls back to the subject's CN.
 pub fn hostname_matches(host: &str, info: &CertInfo) -> bool {
     if let Some(ip) = parse_ip(host) {
-        return info.ip_addresses.iter().any(|a| *a == ip)
+        return info.ip_addresses.contains(&ip)
             || (info.dns_names.is_empty()
                 && info.subject.iter().any(|(k, v)| k == "CN" && v == host));
     }
