@@ -173,11 +173,7 @@ fn tcp(host: &str, port: u16) -> Result<TcpStream, Failure> {
 impl Endpoint {
     /// Whether `channel` (spice-core's name: "main", "display", ...) starts on TLS.
     pub fn wants_tls(&self, channel: &str) -> bool {
-        self.port.is_none()
-            || self
-                .secure_channels
-                .iter()
-                .any(|c| c == "all" || c.eq_ignore_ascii_case(channel))
+        barespice_config::channel_wants_tls(self.port, &self.secure_channels, channel)
     }
 
     /// Connects one channel, through the proxy when set, with TLS when `tls`.

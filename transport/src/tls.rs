@@ -245,3 +245,68 @@ impl TlsClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Unknown;
+    impl Clock for Unknown {
+        fn unix_now(&self) -> Option<u64> {
+            None
+        }
+    }
+
+    fn pinned() -> Trust {
+        Trust { pubkey_sha256: Some([7; 32]), host: String::from("spice.lab"), ..Trust::default() }
+    }
+
+    #[test]
+    fn nothing_to_trust_is_refused_before_connecting() {
+        let t = Trust { host: String::from("h"), ..Trust::default() };
+        assert_eq!(TlsClient::new(&t, Arc::new(Unknown), 0).err(), Some(Failure::NoTrustAnchor));
+        let bad_ca = Trust { ca_pem: Some(String::from("not pem")), ..t };
+        assert!(matches!(TlsClient::new(&bad_ca, Arc::new(Unknown), 0), Err(Failure::Untrusted { .. })));
+    }
+
+    #[test]
+    fn starts_with_a_client_hello_and_rejects_garbage() {
+        let mut c = TlsClient::new(&pinned(), Arc::new(Unknown), 1_700_000_000).unwrap();
+        // A TLS handshake record (0x16, version 3.x) with a ClientHello (type 1).
+        assert_eq!(&c.outgoing()[..2], &[0x16, 0x03]);
+        assert_eq!(c.outgoing()[5], 1);
+        assert!(!c.is_established());
+        let n = c.outgoing().len();
+        c.consume(n);
+        assert!(c.outgoing().is_empty());
+        // Plaintext queued before the handshake stays queued, never sent in clear.
+        c.send(b"secret").unwrap();
+        assert!(c.outgoing().is_empty());
+        // A plain SPICE server's answer is not TLS.
+        assert!(matches!(c.receive(b"REDQ\x02\x00\x00\x00\x02\x00\x00\x00"), Err(Failure::Protocol { .. })));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        for seed in 0u32..64 {
+            let mut c = TlsClient::new(&pinned(), Arc::new(Unknown), 0).unwrap();
+            let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+            let junk: Vec<u8> = (0..(seed as usize * 37) % 600)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    // Mostly well-formed record headers, to get past the framing.
+                    match i % 5 {
+                        0 => 0x16,
+                        1 => 0x03,
+                        2 => 0x03,
+                        _ => x as u8,
+                    }
+                })
+                .collect();
+            let _ = c.receive(&junk);
+        }
+    }
+}

@@ -292,7 +292,7 @@ impl Config {
     /// `cursor`, ...) must use TLS: it is listed in `secure-channels` (or
     /// `all` is), or there is no plain port at all.
     pub fn wants_tls(&self, name: &str) -> bool {
-        self.port.is_none() || self.secure_channels.iter().any(|c| c == "all" || c.eq_ignore_ascii_case(name))
+        channel_wants_tls(self.port, &self.secure_channels, name)
     }
 
     /// What is missing before a connection can be attempted.
@@ -328,6 +328,12 @@ pub fn load(vv: &[u8], cmdline: &str) -> (Config, Vec<Issue>) {
     }
     cfg.apply_cmdline(cmdline, &mut issues);
     (cfg, issues)
+}
+
+/// Whether channel `name` must use TLS, given the plain `port` and the
+/// `secure-channels` list (see [`Config::wants_tls`]).
+pub fn channel_wants_tls(port: Option<u16>, secure_channels: &[String], name: &str) -> bool {
+    port.is_none() || secure_channels.iter().any(|c| c == "all" || c.eq_ignore_ascii_case(name))
 }
 
 /// Undoes GKeyFile's value escapes (`\n`, `\t`, `\r`, `\s`, `\\`), as
