@@ -9,7 +9,8 @@
 # tests/e2e/spiceproxy.py, which routes by the Host: header as Proxmox's
 # spiceproxy does) and what the tls-* cases check:
 #   tls-host-all        all channels TLS (server: tls-channel=default), .vv with
-#                       only tls-port + ca + host-subject: snapshot == screendump
+#                       only tls-port + ca + host-subject: snapshot == screendump;
+#                       again with TLS 1.2 through socat's OpenSSL limited to 1.2
 #   tls-host-secured    .vv with port and tls-port: every channel's plain link is
 #                       answered NEED_SECURED and relinked on TLS; pixel-exact
 #   tls-host-refusals   wrong CA, wrong host-subject, host name not in the
@@ -131,7 +132,21 @@ tls_host_all() {
     grep -Eq "^barespice-host: $ch channel 0: TLSv1_[23] handshake [0-9]+ ms" "$CASE_DIR/client.log" || fail "$ch channel did not use TLS"
   done
   expect_same "$CASE_DIR/snap.png"
-  echo "all channels TLS: snapshot == screendump"
+  # TLS 1.2: QEMU offers 1.3 first, so put an OpenSSL front end limited to 1.2
+  # (socat, re-encrypting to QEMU's TLS port) in between.
+  local fport fpid
+  fport=$(BARESPICE_TEST_PORT=$((TLS_PORT + 5)) free_port)
+  socat "OPENSSL-LISTEN:$fport,bind=127.0.0.1,reuseaddr,fork,cert=$TLS_DIR/server/server-cert.pem,key=$TLS_DIR/server/server-key.pem,verify=0,openssl-max-proto-version=TLS1.2" \
+    "OPENSSL:127.0.0.1:$TLS_PORT,cafile=$TLS_DIR/server/ca-cert.pem,verify=1" > "$CASE_DIR/socat.log" 2>&1 &
+  fpid=$!
+  for _ in $(seq 1 50); do ss -Hltn "sport = :$fport" | grep -q . && break; sleep 0.1; done
+  tls_vv "$CASE_DIR/tls12.vv" 127.0.0.1 "tls-port=$fport"
+  tls_client "$CASE_DIR/tls12.vv" --snapshot "$CASE_DIR/snap12.png" --idle-ms 1500 --timeout-s 60 --log 2> "$CASE_DIR/client12.log" || { kill "$fpid"; cat "$CASE_DIR/client12.log"; fail "TLS 1.2 client failed"; }
+  kill "$fpid" 2>/dev/null || true
+  grep -E 'handshake' "$CASE_DIR/client12.log"
+  [ "$(grep -Ec '^barespice-host: [a-z]+ channel 0: TLSv1_2 handshake' "$CASE_DIR/client12.log")" = 4 ] || fail "not every channel used TLS 1.2"
+  expect_same "$CASE_DIR/snap12.png"
+  echo "all channels TLS (1.3 direct, 1.2 through an OpenSSL front end): snapshots == screendump"
 }
 
 tls_host_secured() {
