@@ -43,7 +43,7 @@ use alloc::string::String;
 use core::task::{Context, Poll};
 
 pub use embassy_executor::Spawner;
-pub use rng::{BoardRng, EntropySource};
+pub use rng::{install_getrandom, BoardRng, EntropySource};
 
 /// Geometry of a framebuffer. Pixels are `u32` 0x00RRGGBB (XRGB8888).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]

@@ -118,3 +118,32 @@ impl BoardRng {
         Self { rng: ChaCha20Rng::from_seed(seed), source: parent.source }
     }
 }
+
+/// The generator behind `getrandom` (which the TLS stack's key exchange
+/// calls): seeded once from the board RNG by [`install_getrandom`]; until
+/// then `getrandom` fails rather than hand out unseeded bytes.
+static GETRANDOM: critical_section::Mutex<core::cell::RefCell<Option<ChaCha20Rng>>> =
+    critical_section::Mutex::new(core::cell::RefCell::new(None));
+
+/// Seeds the `getrandom` source from `parent` (the board RNG). Call once
+/// before the first TLS connection.
+pub fn install_getrandom(parent: &mut BoardRng) {
+    let mut seed = [0u8; 32];
+    parent.fill_bytes(&mut seed);
+    critical_section::with(|cs| *GETRANDOM.borrow(cs).borrow_mut() = Some(ChaCha20Rng::from_seed(seed)));
+}
+
+fn board_getrandom(dest: &mut [u8]) -> Result<(), getrandom::Error> {
+    critical_section::with(|cs| match GETRANDOM.borrow(cs).borrow_mut().as_mut() {
+        Some(rng) => {
+            rng.fill_bytes(dest);
+            Ok(())
+        }
+        None => Err(getrandom::Error::UNSUPPORTED),
+    })
+}
+
+// SAFETY: the macro defines getrandom's `__getrandom_custom` symbol, which
+// turns the (pointer, length) getrandom hands it back into the slice it came
+// from and calls `board_getrandom`; nothing else is unsafe.
+getrandom::register_custom_getrandom!(board_getrandom);

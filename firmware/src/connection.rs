@@ -1,14 +1,20 @@
-//! The kiosk connection loop: resolve the server, open the SPICE channels'
-//! TCP connections, run the session, and when anything fails show why on
-//! the status screen and try again with exponential back-off (1 s doubling
-//! up to the configured maximum), resuming by itself.
+//! The kiosk connection loop: resolve the server (or the proxy), open the
+//! SPICE channels' connections (TCP, then HTTP CONNECT through `proxy=`,
+//! then TLS on secured channels, all via barespice-transport's sans-IO
+//! pieces), run the session, and when anything fails show why on the
+//! status screen and try again with exponential back-off (1 s doubling up
+//! to the configured maximum), resuming by itself.
 //! Must not: parse or build SPICE messages (spice-core's session does).
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 use barespice_board::BoardRng;
 use barespice_config::Config;
+use barespice_transport::proxy::{self, ProxyAddr};
+use barespice_transport::{TlsClient, Trust};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{Duration, Instant, Timer};
@@ -39,6 +45,7 @@ pub struct Failure {
 #[embassy_executor::task]
 pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
     net::wait_ready(stack).await;
+    set_clock(stack, &cfg).await;
     let mut backoff = 1u32;
     let mut attempt = 0u32;
     loop {
@@ -62,32 +69,198 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
     }
 }
 
+/// Where every channel of a session connects, and how.
+pub struct Route {
+    /// Address the TCP connection goes to: the server, or the proxy.
+    pub addr: Ipv4Address,
+    /// With a proxy: its `host:port` for messages (the SPICE host is then
+    /// only named to the proxy, never resolved here).
+    pub proxy: Option<String>,
+    /// Proxy port (with `proxy`).
+    pub proxy_port: u16,
+    /// SPICE host as the connection file names it.
+    pub host: String,
+    /// Plain SPICE port.
+    pub port: Option<u16>,
+    /// TLS SPICE port.
+    pub tls_port: Option<u16>,
+    /// What TLS channels trust.
+    pub trust: Trust,
+}
+
+/// A transport failure (barespice-transport's wording) on the status screen.
+pub fn from_transport(f: barespice_transport::Failure) -> Failure {
+    let step = match f {
+        barespice_transport::Failure::Authentication => Step::Authentication,
+        barespice_transport::Failure::Protocol { .. } => Step::SpiceLink,
+        _ => Step::Connect,
+    };
+    Failure { step, hint: f.hint(), detail: format!("{f}") }
+}
+
+/// SNTP when `x-barespice-ntp` is set; otherwise (or when it fails) the
+/// status screen says the clock is unknown and which rule applies.
+async fn set_clock(stack: Stack<'static>, cfg: &Config) {
+    let build = barespice_transport::failure::date(crate::clock::build_time());
+    if cfg.tls_port.is_none() {
+        return;
+    }
+    if let Some(server) = &cfg.ntp {
+        match crate::sntp::query(stack, server).await {
+            Ok(t) => {
+                crate::clock::set_now(t);
+                let text = format!("clock: SNTP {server}: {}", barespice_transport::failure::date(t));
+                defmt::info!("{=str}", text.as_str());
+                status::note(text);
+                return;
+            }
+            Err(e) => defmt::warn!("clock: SNTP {=str}: {=str}", server.as_str(), e),
+        }
+    }
+    let text = format!("clock unknown: certificates checked as of the firmware build date {build}");
+    defmt::info!("{=str}", text.as_str());
+    status::note(text);
+}
+
 async fn attempt_once(stack: Stack<'static>, cfg: &Config, rng: &mut BoardRng) -> Failure {
     let host = cfg.host.clone().unwrap_or_default();
-    status::active(Step::ServerAddress, host.clone());
-    let ip = match net::resolve(stack, &host).await {
+    let proxy = match cfg.proxy.as_deref().map(ProxyAddr::parse) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Failure { step: Step::Connect, detail: format!("proxy=: {e}"), hint: "proxy=http://HOST:PORT in the .vv file" },
+        None => None,
+    };
+    // With a proxy only the proxy's name is resolved here.
+    let name = proxy.as_ref().map_or(host.clone(), |p| p.host.clone());
+    status::active(Step::ServerAddress, name.clone());
+    let ip = match net::resolve(stack, &name).await {
         Ok(ip) => ip,
         Err(e) => {
             return Failure {
                 step: Step::ServerAddress,
-                detail: format!("{host}: {e}"),
+                detail: format!("{name}: {e}"),
                 hint: "the host name, and that DHCP hands out a DNS server",
             }
         }
     };
-    status::done(Step::ServerAddress, format!("{ip}"));
-    let Some(port) = cfg.port else {
-        return Failure {
-            step: Step::Connect,
-            detail: String::from("only tls-port is set; TLS is not supported yet"),
-            hint: "set port= (plain SPICE) in the .vv file or spice.port=",
-        };
+    status::done(
+        Step::ServerAddress,
+        match &proxy {
+            Some(p) => format!("proxy {ip}:{}", p.port),
+            None => format!("{ip}"),
+        },
+    );
+    let route = Route {
+        addr: ip,
+        proxy: proxy.as_ref().map(|p| format!("{}:{}", p.host, p.port)),
+        proxy_port: proxy.as_ref().map_or(0, |p| p.port),
+        host: host.clone(),
+        port: cfg.port,
+        tls_port: cfg.tls_port,
+        trust: Trust {
+            ca_pem: cfg.ca.clone(),
+            host_subject: cfg.host_subject.clone(),
+            pubkey_sha256: cfg.pubkey_sha256.as_deref().and_then(barespice_transport::cert::parse_pin),
+            host,
+        },
     };
-    crate::session::run(stack, ip, port, cfg, rng).await
+    crate::session::run(stack, &route, cfg, rng).await
 }
 
-/// Opens one TCP connection to the server (one per SPICE channel).
-pub async fn open<'a>(
+/// One channel's connection: the socket and, on a TLS channel, its state.
+pub struct Conn<'a> {
+    /// The TCP socket (to the server or through the proxy).
+    pub sock: TcpSocket<'a>,
+    /// TLS client state on secured channels.
+    pub tls: Option<TlsClient>,
+}
+
+/// Connects one channel (`name` for the log): TCP, the proxy's CONNECT,
+/// then the TLS handshake when `tls`.
+pub async fn open_channel<'a>(
+    stack: Stack<'static>,
+    route: &Route,
+    name: &str,
+    tls: bool,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+) -> Result<Conn<'a>, Failure> {
+    let port = if tls { route.tls_port } else { route.port };
+    let Some(port) = port else {
+        return Err(Failure {
+            step: Step::Connect,
+            detail: format!("{name} channel: the server requires TLS but there is no tls-port"),
+            hint: "tls-port= in the .vv file",
+        });
+    };
+    let mut tls_client = match tls {
+        true => Some(
+            TlsClient::new(&route.trust, Arc::new(crate::clock::FirmwareClock), crate::clock::build_time()).map_err(from_transport)?,
+        ),
+        false => None,
+    };
+    let mut sock = match &route.proxy {
+        Some(p) => {
+            let mut sock = open(stack, route.addr, route.proxy_port, rx, tx).await?;
+            write_all(&mut sock, &proxy::connect_request(&route.host, port)).await.map_err(|_| closed(p))?;
+            let mut answer = Vec::new();
+            let mut byte = [0u8; 1];
+            // Byte by byte so nothing after the answer is consumed here.
+            loop {
+                match embassy_time::with_timeout(Duration::from_secs(10), sock.read(&mut byte)).await {
+                    Ok(Ok(1)) => answer.push(byte[0]),
+                    _ => return Err(closed(p)),
+                }
+                if proxy::parse_response(&answer, p).map_err(from_transport)?.is_some() {
+                    break;
+                }
+            }
+            sock
+        }
+        None => open(stack, route.addr, port, rx, tx).await?,
+    };
+    if let Some(t) = tls_client.as_mut() {
+        let start = Instant::now();
+        let target = format!("{}:{port}", route.host);
+        let fail = |detail: String| Failure { step: Step::Connect, detail, hint: "that tls-port is the server's TLS port" };
+        loop {
+            if !t.outgoing().is_empty() {
+                write_all(&mut sock, t.outgoing()).await.map_err(|_| fail(format!("{target}: connection closed in the TLS handshake")))?;
+                let n = t.outgoing().len();
+                t.consume(n);
+            }
+            if t.is_established() {
+                break;
+            }
+            let mut buf = [0u8; 2048];
+            match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(from_transport)?,
+                Ok(_) => return Err(fail(format!("{target}: connection closed in the TLS handshake"))),
+                Err(_) => return Err(fail(format!("{target}: TLS handshake timed out"))),
+            }
+        }
+        let ms = start.elapsed().as_millis();
+        defmt::info!("timeline: tls {=str} channel handshake {=u64} ms ({=str})", name, ms, t.version().unwrap_or("TLS"));
+    }
+    Ok(Conn { sock, tls: tls_client })
+}
+
+fn closed(proxy: &str) -> Failure {
+    from_transport(barespice_transport::Failure::ProxyRefused { proxy: String::from(proxy), status: String::from("closed without an answer") })
+}
+
+/// Writes all of `data` (false if the connection ended).
+pub async fn write_all(sock: &mut TcpSocket<'_>, mut data: &[u8]) -> Result<(), ()> {
+    while !data.is_empty() {
+        match sock.write(data).await {
+            Ok(0) | Err(_) => return Err(()),
+            Ok(n) => data = data.get(n..).unwrap_or(&[]),
+        }
+    }
+    Ok(())
+}
+
+/// Opens one TCP connection.
+async fn open<'a>(
     stack: Stack<'static>,
     ip: Ipv4Address,
     port: u16,

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod clock;
 mod connection;
 mod input;
 mod keys;
@@ -21,6 +22,7 @@ mod presenter;
 mod rig;
 mod screen;
 mod session;
+mod sntp;
 mod status;
 
 use alloc::format;
@@ -61,6 +63,8 @@ fn main(info: barespice_boot::BootInfo) -> ! {
 
     let board = early.devices(BoardOptions { fb_width: cfg.resolution.0, fb_height: cfg.resolution.1 });
     let mut rng = board.rng;
+    // TLS key exchange draws from getrandom: seed it from the board RNG.
+    barespice_board::install_getrandom(&mut rng);
     presenter::install(board.framebuffer, board.name);
     status::done(Step::Firmware, format!("{} {}", board.name, env!("CARGO_PKG_VERSION")));
     for i in &issues {

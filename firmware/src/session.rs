@@ -1,5 +1,5 @@
 //! The SPICE session task: drives spice-core's sans-IO `session::Session`
-//! over one TCP socket per channel. It connects the main channel, opens a
+//! over one connection per channel (plain TCP or TLS, see `connection`). It connects the main channel, opens a
 //! socket for every channel the session asks for (display, inputs, cursor),
 //! shuttles bytes both ways, shows progress on the status screen, hands the
 //! primary surface's dirty rectangles to the presenter and forwards local
@@ -16,8 +16,7 @@ use core::task::Poll;
 use barespice_board::BoardRng;
 use barespice_config::Config;
 use embassy_futures::select::{select3, Either3};
-use embassy_net::tcp::TcpSocket;
-use embassy_net::{Ipv4Address, Stack};
+use embassy_net::Stack;
 use embassy_time::{Duration, Timer};
 use spice_core::enums::{
     SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT,
@@ -26,32 +25,32 @@ use spice_core::enums::{
 use spice_core::link::LinkError;
 use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
 
-use crate::connection::{self, Failure};
+use crate::connection::{self, Conn, Failure, Route};
 use crate::input::{RemoteInput, QUEUE};
 use crate::presenter;
 use crate::rig;
 use crate::status::{self, Step};
 
-/// Most channels one session opens (main, display, inputs, cursor + spare).
-const MAX_CHANNELS: usize = 6;
+/// Most channels one session opens (main, display, inputs, cursor, and
+/// their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 8;
 
 struct Chan<'a> {
     handle: ChannelHandle,
-    sock: TcpSocket<'a>,
+    conn: Conn<'a>,
     open: bool,
 }
 
+/// The main channel was refused with NEED_SECURED on plain TCP.
+struct MainNeedsTls;
+
 fn link_failure(error: &LinkError, what: String) -> Failure {
     match error {
-        LinkError::PermissionDenied => Failure {
-            step: Step::Authentication,
-            detail: String::from("password rejected"),
-            hint: "password= in the .vv file (or spice.password=)",
-        },
+        LinkError::PermissionDenied => connection::from_transport(barespice_transport::Failure::Authentication),
         LinkError::NeedSecured => Failure {
             step: Step::SpiceLink,
             detail: format!("{what}: server requires TLS"),
-            hint: "TLS is not supported yet: let the server offer plain channels",
+            hint: "tls-port= in the .vv file",
         },
         _ => Failure { step: Step::SpiceLink, detail: format!("{what}: {error}"), hint: "that this is a SPICE server, and its log" },
     }
@@ -71,8 +70,25 @@ fn session_failure(e: SessionError) -> Failure {
     }
 }
 
-/// Connects and runs one session; returns why it ended.
-pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config, rng: &mut BoardRng) -> Failure {
+/// Connects and runs one session; returns why it ended. A plain main
+/// channel refused with NEED_SECURED is retried at once on the TLS port
+/// (the ticket was not looked at, so none is spent).
+pub async fn run(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut BoardRng) -> Failure {
+    let main_tls = cfg.wants_tls("main");
+    match run_once(stack, route, cfg, rng, main_tls).await {
+        Ok(f) => f,
+        Err(MainNeedsTls) if route.tls_port.is_some() => {
+            defmt::info!("session: main channel requires TLS, relinking on tls-port");
+            match run_once(stack, route, cfg, rng, true).await {
+                Ok(f) => f,
+                Err(MainNeedsTls) => internal("NEED_SECURED on a TLS main channel"),
+            }
+        }
+        Err(MainNeedsTls) => link_failure(&LinkError::NeedSecured, String::from("main channel 0")),
+    }
+}
+
+async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut BoardRng, main_tls: bool) -> Result<Failure, MainNeedsTls> {
     // Buffers for every channel socket live as long as this session.
     let mut bufs: Vec<(Vec<u8>, Vec<u8>)> = (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
     let mut free = bufs.iter_mut();
@@ -81,19 +97,22 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
     let config = SessionConfig { password: cfg.password.as_bytes().to_vec(), ..SessionConfig::default() };
     let mut session = match Session::new(config, Box::new(session_rng)) {
         Ok(s) => s,
-        Err(e) => return session_failure(e),
+        Err(e) => return Ok(session_failure(e)),
     };
 
-    status::active(Step::Connect, format!("{ip}:{port}"));
-    let Some((rx, tx)) = free.next() else { return internal("no buffers") };
-    let sock = match connection::open(stack, ip, port, rx, tx).await {
-        Ok(s) => s,
-        Err(f) => return f,
+    let port = if main_tls { route.tls_port } else { route.port }.unwrap_or(0);
+    let via = route.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
+    let what = format!("{}:{port}{}{via}", route.host, if main_tls { " (TLS)" } else { "" });
+    status::active(Step::Connect, what.clone());
+    let Some((rx, tx)) = free.next() else { return Ok(internal("no buffers")) };
+    let conn = match connection::open_channel(stack, route, "main", main_tls, rx, tx).await {
+        Ok(c) => c,
+        Err(f) => return Ok(f),
     };
-    status::done(Step::Connect, format!("{ip}:{port}"));
+    status::done(Step::Connect, what);
     status::active(Step::SpiceLink, "main channel");
     let mut chans: Vec<Chan<'_>> = Vec::new();
-    chans.push(Chan { handle: session.main_handle(), sock, open: true });
+    chans.push(Chan { handle: session.main_handle(), conn, open: true });
 
     let mut client_mouse = false;
     let mut first_frame = true;
@@ -103,19 +122,28 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
     loop {
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
-            loop {
-                let pending = session.pending(c.handle);
-                if pending.is_empty() {
-                    break;
+            let ok = match c.conn.tls.as_mut() {
+                Some(tls) => {
+                    let pending = session.pending(c.handle);
+                    let n = pending.len();
+                    let queued = n == 0 || tls.send(pending).is_ok();
+                    session.consume(c.handle, n);
+                    let ok = queued && connection::write_all(&mut c.conn.sock, tls.outgoing()).await.is_ok();
+                    let out = tls.outgoing().len();
+                    tls.consume(out);
+                    ok
                 }
-                match c.sock.write(pending).await {
-                    Ok(0) | Err(_) => {
-                        c.open = false;
-                        session.closed(c.handle);
-                        break;
-                    }
-                    Ok(n) => session.consume(c.handle, n),
+                None => {
+                    let pending = session.pending(c.handle);
+                    let n = pending.len();
+                    let ok = connection::write_all(&mut c.conn.sock, pending).await.is_ok();
+                    session.consume(c.handle, n);
+                    ok
                 }
+            };
+            if !ok {
+                c.open = false;
+                session.closed(c.handle);
             }
         }
 
@@ -129,12 +157,12 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
                     };
-                    match connection::open(stack, ip, port, rx, tx).await {
-                        Ok(sock) => match session.open(channel_type, channel_id) {
-                            Ok(handle) => chans.push(Chan { handle, sock, open: true }),
+                    match connection::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx).await {
+                        Ok(conn) => match session.open(channel_type, channel_id) {
+                            Ok(handle) => chans.push(Chan { handle, conn, open: true }),
                             Err(e) => defmt::warn!("session: cannot open {=str}: {=str}", name, e.to_string().as_str()),
                         },
-                        Err(f) => return f,
+                        Err(f) => return Ok(f),
                     }
                 }
                 Event::ChannelSkipped { channel_type, .. } => {
@@ -150,21 +178,37 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
                         status::active(Step::Display, "waiting for the display channel");
                     }
                 }
-                Event::ChannelClosed { channel_type, channel_id, reason, .. } => {
+                Event::ChannelClosed { handle, channel_type, channel_id, reason } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
+                    let plain = chans.iter().any(|c| c.handle == handle && c.conn.tls.is_none());
+                    if reason == CloseReason::LinkFailed(LinkError::NeedSecured) && plain && route.tls_port.is_some() {
+                        if channel_type as u32 == SPICE_CHANNEL_MAIN {
+                            return Err(MainNeedsTls);
+                        }
+                        defmt::info!("session: {=str} requires TLS, relinking on tls-port", what.as_str());
+                        let Some((rx, tx)) = free.next() else { return Ok(internal("no buffers")) };
+                        match connection::open_channel(stack, route, name, true, rx, tx).await {
+                            Ok(conn) => match session.open(channel_type, channel_id) {
+                                Ok(handle) => chans.push(Chan { handle, conn, open: true }),
+                                Err(e) => defmt::warn!("session: cannot open {=str}: {=str}", name, e.to_string().as_str()),
+                            },
+                            Err(f) => return Ok(f),
+                        }
+                        continue;
+                    }
                     defmt::warn!("session: {=str} closed: {=str}", what.as_str(), reason.to_string().as_str());
                     let essential =
                         channel_type as u32 == SPICE_CHANNEL_MAIN || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
                     if essential {
-                        return match reason {
+                        return Ok(match reason {
                             CloseReason::LinkFailed(e) => link_failure(&e, what),
                             other => Failure {
                                 step: if first_frame { Step::Display } else { Step::Connect },
                                 detail: format!("{what}: {other}"),
                                 hint: "the server (was the VM stopped or the connection taken over?)",
                             },
-                        };
+                        });
                     }
                 }
                 Event::MouseMode { current, .. } => {
@@ -206,14 +250,14 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
         rig.update(session.primary(), dirty.is_some());
 
         // Output queued by the events above goes out before we sleep.
-        if chans.iter().any(|c| c.open && !session.pending(c.handle).is_empty()) {
+        if chans.iter().any(|c| c.open && (!session.pending(c.handle).is_empty() || c.conn.tls.as_ref().is_some_and(|t| !t.outgoing().is_empty()))) {
             continue;
         }
 
         // 4. Sleep until a socket has data, input arrives, or a tick passes.
         let readable = poll_fn(|cx| {
             for c in chans.iter().filter(|c| c.open) {
-                let f = pin!(c.sock.wait_read_ready());
+                let f = pin!(c.conn.sock.wait_read_ready());
                 if f.poll(cx).is_ready() {
                     return Poll::Ready(());
                 }
@@ -233,27 +277,43 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
 
         // 5. Feed every readable socket into the session.
         for c in chans.iter_mut().filter(|c| c.open) {
-            while c.sock.can_recv() {
+            while c.conn.sock.can_recv() {
                 let h = c.handle;
+                let tls = &mut c.conn.tls;
                 let r = c
+                    .conn
                     .sock
                     .read_with(|buf| {
-                        let r = session.receive(h, buf);
+                        let r = match tls.as_mut() {
+                            Some(t) => match t.receive(buf) {
+                                Ok(()) => {
+                                    let plain = t.take_plaintext();
+                                    if plain.is_empty() { Ok(Ok(())) } else { Ok(session.receive(h, &plain)) }
+                                }
+                                Err(f) => Err(f),
+                            },
+                            None => Ok(session.receive(h, buf)),
+                        };
                         (buf.len(), r)
                     })
                     .await;
                 match r {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
+                    Ok(Ok(Ok(()))) => {}
+                    Ok(Ok(Err(e))) => {
+                        if let SessionError::Link { error: LinkError::NeedSecured, .. } = e {
+                            // Handled at the channel's ChannelClosed event.
+                            continue;
+                        }
                         if matches!(e, SessionError::Link { .. } | SessionError::Config(_)) && h == session.main_handle() {
-                            return session_failure(e);
+                            return Ok(session_failure(e));
                         }
                         defmt::warn!("session: {=str}", e.to_string().as_str());
                     }
+                    Ok(Err(f)) => return Ok(connection::from_transport(f)),
                     Err(_) => break,
                 }
             }
-            if !c.sock.may_recv() {
+            if !c.conn.sock.may_recv() {
                 c.open = false;
                 session.closed(c.handle);
             }

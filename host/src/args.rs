@@ -5,16 +5,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Usage text printed on `--help` and on bad arguments.
-pub const USAGE: &str = "usage: barespice-host --server HOST:PORT [--password-file F] --snapshot OUT.png \
+pub const USAGE: &str = "usage: barespice-host (FILE.vv | --server HOST:PORT) [--password-file F] --snapshot OUT.png \
 [--idle-ms N] [--timeout-s N] [--type TEXT] [--compression off|lz|lz4|quic|glz|auto] [--record DIR] [--log]";
 
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
-    /// `HOST:PORT` of the SPICE server.
-    pub server: String,
+    /// `HOST:PORT` of the SPICE server (plain, no file).
+    pub server: Option<String>,
+    /// A virt-viewer connection file (every key honoured; deleted after
+    /// reading when it says `delete-this-file=1`).
+    pub vv: Option<PathBuf>,
     /// File holding the password (first line, newline stripped).
     pub password_file: Option<PathBuf>,
+    /// Password taken from the connection file (never printed).
+    pub password: Option<String>,
     /// Where to write the PNG.
     pub snapshot: PathBuf,
     /// Quiet time after the last display change before the snapshot.
@@ -50,8 +55,10 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut server = None;
     let mut snapshot = None;
     let mut a = Args {
-        server: String::new(),
+        server: None,
+        vv: None,
         password_file: None,
+        password: None,
         snapshot: PathBuf::new(),
         idle: Duration::from_millis(1500),
         timeout: Duration::from_secs(30),
@@ -77,10 +84,14 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--record" => a.record = Some(value("--record")?.into()),
             "--log" | "-v" | "--verbose" => a.log = true,
             "--help" | "-h" => return Err(String::new()),
+            other if !other.starts_with('-') && a.vv.is_none() => a.vv = Some(other.into()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    a.server = server.ok_or("--server is required")?;
+    a.server = server;
+    if a.server.is_some() == a.vv.is_some() {
+        return Err("give either a connection file (FILE.vv) or --server HOST:PORT".into());
+    }
     a.snapshot = snapshot.ok_or("--snapshot is required")?;
     Ok(a)
 }
@@ -98,7 +109,7 @@ mod tests {
         let a = p("--server 127.0.0.1:5931 --password-file pw --snapshot o.png --idle-ms 200 \
                    --timeout-s 9 --type hello --compression lz4 --record rec --log")
         .unwrap();
-        assert_eq!(a.server, "127.0.0.1:5931");
+        assert_eq!(a.server.as_deref(), Some("127.0.0.1:5931"));
         assert_eq!(a.idle, Duration::from_millis(200));
         assert_eq!(a.timeout, Duration::from_secs(9));
         assert_eq!(a.type_text.as_deref(), Some("hello"));
@@ -113,6 +124,9 @@ mod tests {
         assert!(p("--server h:1 --snapshot o.png --compression zip").is_err());
         assert!(p("--server h:1 --snapshot o.png --bogus").is_err());
         assert!(p("--server h:1 --snapshot o.png --idle-ms x").is_err());
+        assert!(p("a.vv --server h:1 --snapshot o.png").is_err());
+        assert!(p("a.vv b.vv --snapshot o.png").is_err());
+        assert_eq!(p("a.vv --snapshot o.png").unwrap().vv, Some(PathBuf::from("a.vv")));
         assert_eq!(compression("auto"), Some(SPICE_IMAGE_COMPRESSION_AUTO_GLZ as u8));
     }
 }

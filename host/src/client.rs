@@ -1,12 +1,16 @@
 //! The host's I/O loop around `spice_core::session::Session`.
 //!
-//! Owns the TCP connections (one per channel), a reader thread per
-//! connection feeding one queue, the snapshot policy (first frame, then
+//! Owns the connections (one per channel, plain or TLS via
+//! barespice-transport, see `endpoint`), a reader thread per connection
+//! feeding one queue (ciphertext on TLS channels; decrypted here), the snapshot policy (first frame, then
 //! `--idle-ms` of display quiet), `--type`, `--record` and the `--log`
 //! summary. All protocol work is done by spice-core; this file only moves
 //! bytes and decides when to stop.
 
 use crate::args::Args;
+use crate::endpoint::Endpoint;
+use barespice_transport::{Failure, TlsClient};
+use spice_core::link::LinkError;
 use crate::record::Recorder;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -15,8 +19,8 @@ use spice_core::enums::*;
 use spice_core::error::channel_name;
 use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -24,51 +28,69 @@ use std::time::{Duration, Instant};
 const KEY_INTERVAL: Duration = Duration::from_millis(25);
 
 /// What a reader thread reports.
+/// Readers carry their connection's serial number so that input from a
+/// connection already replaced (NEED_SECURED → TLS) is ignored.
 enum Input {
-    Data(ChannelHandle, Vec<u8>),
-    Closed(ChannelHandle),
+    Data(u64, ChannelHandle, Vec<u8>),
+    Closed(u64, ChannelHandle),
 }
 
-/// One channel's socket (write side; the reader thread owns a clone).
+/// One channel's socket (write side; the reader thread owns a clone) and
+/// its TLS state on secured channels.
 struct Conn {
     stream: TcpStream,
+    tls: Option<TlsClient>,
+    serial: u64,
 }
 
-/// Connect to `server` (with a 5 s timeout per address).
-fn connect(server: &str) -> Result<TcpStream, String> {
-    let addrs: Vec<_> = server
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {server}: {e}"))?
-        .collect();
-    let mut last = None;
-    for a in &addrs {
-        match TcpStream::connect_timeout(a, Duration::from_secs(5)) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
+/// Why the client stopped without a snapshot: a connection failure the
+/// user can act on (its own exit code), or anything else (exit 1).
+#[derive(Debug)]
+pub enum Exit {
+    /// A classified failure (README "Exit codes").
+    Failure(Failure),
+    /// Everything else (timeouts, local file errors, ...).
+    Other(String),
+}
+
+impl From<String> for Exit {
+    fn from(s: String) -> Self {
+        Self::Other(s)
     }
-    Err(match last {
-        Some(e) if e.kind() == ErrorKind::ConnectionRefused => format!("connection refused ({server})"),
-        Some(e) if e.kind() == ErrorKind::TimedOut => format!("connection timed out ({server})"),
-        Some(e) => format!("cannot connect to {server}: {e}"),
-        None => format!("cannot resolve {server}"),
-    })
 }
 
-fn spawn_reader(h: ChannelHandle, mut stream: TcpStream, tx: Sender<Input>) {
+impl From<&str> for Exit {
+    fn from(s: &str) -> Self {
+        Self::Other(s.to_string())
+    }
+}
+
+impl From<Failure> for Exit {
+    fn from(f: Failure) -> Self {
+        Self::Failure(f)
+    }
+}
+
+/// The failure a link error stands for.
+fn link_failure(error: &LinkError, what: String) -> Failure {
+    match error {
+        LinkError::PermissionDenied => Failure::Authentication,
+        LinkError::NeedSecured => Failure::Protocol { detail: format!("{what}: server requires TLS (NEED_SECURED) but the connection has no tls-port") },
+        other => Failure::Protocol { detail: format!("{what}: {other}") },
+    }
+}
+
+fn spawn_reader(serial: u64, h: ChannelHandle, mut stream: TcpStream, tx: Sender<Input>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    let _ = tx.send(Input::Closed(h));
+                    let _ = tx.send(Input::Closed(serial, h));
                     return;
                 }
                 Ok(n) => {
-                    if tx.send(Input::Data(h, buf[..n].to_vec())).is_err() {
+                    if tx.send(Input::Data(serial, h, buf[..n].to_vec())).is_err() {
                         return;
                     }
                 }
@@ -90,6 +112,8 @@ struct Client {
     conns: HashMap<ChannelHandle, Conn>,
     tx: Sender<Input>,
     recorders: HashMap<ChannelHandle, Recorder>,
+    endpoint: Endpoint,
+    serial: u64,
     stats: Stats,
     frames: u64,
     last_change: Instant,
@@ -99,7 +123,7 @@ struct Client {
 }
 
 fn read_password(args: &Args) -> Result<Vec<u8>, String> {
-    let Some(path) = &args.password_file else { return Ok(Vec::new()) };
+    let Some(path) = &args.password_file else { return Ok(args.password.clone().unwrap_or_default().into_bytes()) };
     let mut pw = std::fs::read(path).map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
     if let Some(i) = pw.iter().position(|&b| b == b'\n' || b == b'\r') {
         pw.truncate(i);
@@ -108,7 +132,18 @@ fn read_password(args: &Args) -> Result<Vec<u8>, String> {
 }
 
 /// Run the client to completion: `Ok` once the snapshot is written.
-pub fn run(args: Args) -> Result<(), String> {
+pub fn run(mut args: Args) -> Result<(), Exit> {
+    let endpoint = match (&args.vv, &args.server) {
+        (Some(vv), _) => {
+            let (e, password) = crate::endpoint::from_vv(vv)?;
+            if args.password_file.is_none() {
+                args.password = Some(password);
+            }
+            e
+        }
+        (None, Some(s)) => crate::endpoint::from_server(s)?,
+        (None, None) => return Err("no server given".into()),
+    };
     let config = SessionConfig {
         password: read_password(&args)?,
         preferred_compression: args.compression,
@@ -123,6 +158,8 @@ pub fn run(args: Args) -> Result<(), String> {
         conns: HashMap::new(),
         tx,
         recorders: HashMap::new(),
+        endpoint,
+        serial: 0,
         stats: Stats::default(),
         frames: 0,
         last_change: Instant::now(),
@@ -135,7 +172,8 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     c.typed = c.to_type.is_empty();
     let main = c.session.main_handle();
-    c.attach(main)?;
+    let tls = c.endpoint.wants_tls("main");
+    c.attach(main, tls)?;
     let r = c.run_loop(&rx);
     if c.args.log {
         c.print_summary();
@@ -147,28 +185,71 @@ pub fn run(args: Args) -> Result<(), String> {
 }
 
 impl Client {
-    /// Connect a socket for `h` and start its reader.
-    fn attach(&mut self, h: ChannelHandle) -> Result<(), String> {
-        let stream = connect(&self.args.server)?;
-        let reader = stream.try_clone().map_err(|e| format!("socket clone failed: {e}"))?;
-        spawn_reader(h, reader, self.tx.clone());
-        self.conns.insert(h, Conn { stream });
-        self.flush()
+    /// Connect a socket for `h` (TLS when `tls`) and start its reader.
+    fn attach(&mut self, h: ChannelHandle, tls: bool) -> Result<(), Exit> {
+        let link = self.endpoint.connect(tls)?;
+        if let Some(d) = link.handshake {
+            let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
+            let v = link.tls.as_ref().and_then(TlsClient::version).unwrap_or("TLS");
+            if self.args.log {
+                eprintln!("barespice-host: {} channel {id}: {v} handshake {} ms", channel_name(t), d.as_millis());
+            }
+        }
+        let reader = link.stream.try_clone().map_err(|e| format!("socket clone failed: {e}"))?;
+        self.serial += 1;
+        spawn_reader(self.serial, h, reader, self.tx.clone());
+        self.conns.insert(h, Conn { stream: link.stream, tls: link.tls, serial: self.serial });
+        Ok(self.flush()?)
+    }
+
+    /// Start a new session whose main channel uses TLS (the server answered
+    /// NEED_SECURED on the plain main channel; no ticket was spent).
+    fn restart_main_on_tls(&mut self) -> Result<(), Exit> {
+        for conn in self.conns.values() {
+            let _ = conn.stream.shutdown(Shutdown::Both);
+        }
+        self.conns.clear();
+        let config = SessionConfig {
+            password: read_password(&self.args)?,
+            preferred_compression: self.args.compression,
+            record_display: self.args.record.is_some(),
+            ..SessionConfig::default()
+        };
+        self.session = Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
+        let main = self.session.main_handle();
+        if self.args.log {
+            eprintln!("barespice-host: main channel: server requires TLS, reconnecting on tls-port");
+        }
+        self.attach(main, true)
     }
 
     /// Write every channel's pending bytes.
     fn flush(&mut self) -> Result<(), String> {
         for (h, conn) in self.conns.iter_mut() {
             let pending = self.session.pending(*h);
-            if pending.is_empty() {
-                continue;
-            }
             let n = pending.len();
-            if let Err(e) = conn.stream.write_all(pending) {
-                let (t, id) = self.session.channel_of(*h).unwrap_or((0, 0));
+            let (t, id) = self.session.channel_of(*h).unwrap_or((0, 0));
+            let written = match conn.tls.as_mut() {
+                Some(tls) => {
+                    if n > 0 {
+                        tls.send(pending).map_err(|e| format!("{} channel {id}: {e}", channel_name(t)))?;
+                        self.session.consume(*h, n);
+                    }
+                    let out = tls.outgoing().len();
+                    let r = conn.stream.write_all(tls.outgoing());
+                    tls.consume(out);
+                    r
+                }
+                None if n > 0 => {
+                    let r = conn.stream.write_all(pending);
+                    self.session.consume(*h, n);
+                    r
+                }
+                None => Ok(()),
+            };
+            if let Err(e) = written {
                 return Err(format!("write to {} channel {id} failed: {e}", channel_name(t)));
             }
-            self.session.consume(*h, n);
         }
         Ok(())
     }
@@ -181,21 +262,33 @@ impl Client {
         }
     }
 
-    fn on_receive_error(&self, h: ChannelHandle, e: SessionError) -> Result<(), String> {
+    fn on_receive_error(&mut self, h: ChannelHandle, e: SessionError) -> Result<(), Exit> {
         let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
-        let msg = match &e {
-            SessionError::Link { error, .. } if t as u32 == SPICE_CHANNEL_MAIN => error.to_string(),
-            _ => e.to_string(),
+        let what = format!("{} channel {id}", channel_name(t));
+        if let SessionError::Link { error: LinkError::NeedSecured, .. } = &e {
+            let plain = self.conns.get(&h).is_some_and(|c| c.tls.is_none());
+            if plain && self.endpoint.tls_port.is_some() {
+                if t as u32 == SPICE_CHANNEL_MAIN {
+                    return self.restart_main_on_tls();
+                }
+                // Other channels: relinked on TLS at their ChannelClosed event.
+                return Ok(());
+            }
+        }
+        let msg: Exit = match &e {
+            SessionError::Link { error, .. } => link_failure(error, what.clone()).into(),
+            SessionError::Protocol(_) => Failure::Protocol { detail: e.to_string() }.into(),
+            _ => e.to_string().into(),
         };
         if self.fatal_channel(t) {
             Err(msg)
         } else {
-            eprintln!("barespice-host: warning: {} channel {id}: {msg}", channel_name(t));
+            eprintln!("barespice-host: warning: {what}: {}", match msg { Exit::Failure(f) => f.to_string(), Exit::Other(s) => s });
             Ok(())
         }
     }
 
-    fn handle_events(&mut self) -> Result<(), String> {
+    fn handle_events(&mut self) -> Result<(), Exit> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
                 Event::OpenChannel { channel_type, channel_id } => {
@@ -207,7 +300,8 @@ impl Client {
                             self.recorders.insert(h, r);
                         }
                     }
-                    self.attach(h)?;
+                    let tls = self.endpoint.wants_tls(channel_name(channel_type));
+                    self.attach(h, tls)?;
                 }
                 Event::ChannelSkipped { channel_type, channel_id } => {
                     if self.args.log {
@@ -219,16 +313,34 @@ impl Client {
                         eprintln!("barespice-host: {} channel {channel_id} linked", channel_name(channel_type));
                     }
                 }
-                Event::ChannelClosed { channel_type, channel_id, reason, .. } => {
-                    let msg = match &reason {
-                        CloseReason::LinkFailed(e) => e.to_string(),
-                        CloseReason::Protocol(e) => SessionError::Protocol(*e).to_string(),
-                        other => format!("{} channel {channel_id}: {other}", channel_name(channel_type)),
+                Event::ChannelClosed { handle, channel_type, channel_id, reason } => {
+                    let what = format!("{} channel {channel_id}", channel_name(channel_type));
+                    let was_plain = self.conns.get(&handle).is_some_and(|c| c.tls.is_none());
+                    if reason == CloseReason::LinkFailed(LinkError::NeedSecured)
+                        && was_plain
+                        && self.endpoint.tls_port.is_some()
+                        && channel_type as u32 != SPICE_CHANNEL_MAIN
+                    {
+                        // The server wants this channel on TLS: link it again there.
+                        if let Some(c) = self.conns.remove(&handle) {
+                            let _ = c.stream.shutdown(Shutdown::Both);
+                        }
+                        if self.args.log {
+                            eprintln!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
+                        }
+                        let h = self.session.open(channel_type, channel_id).map_err(|e| e.to_string())?;
+                        self.attach(h, true)?;
+                        continue;
+                    }
+                    let msg: Exit = match &reason {
+                        CloseReason::LinkFailed(e) => link_failure(e, what).into(),
+                        CloseReason::Protocol(e) => Failure::Protocol { detail: SessionError::Protocol(*e).to_string() }.into(),
+                        other => format!("{what}: {other}").into(),
                     };
                     if self.fatal_channel(channel_type) {
                         return Err(msg);
                     }
-                    eprintln!("barespice-host: warning: {msg}");
+                    eprintln!("barespice-host: warning: {}", match msg { Exit::Failure(f) => f.to_string(), Exit::Other(s) => s });
                 }
                 Event::SurfaceResized { channel_id, width, height } => {
                     if self.args.log {
@@ -254,9 +366,21 @@ impl Client {
         Ok(())
     }
 
-    fn on_data(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), String> {
+    fn on_data(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), Exit> {
         if let Some((t, id)) = self.session.channel_of(h) {
             *self.stats.bytes.entry((t, id)).or_insert(0) += data.len() as u64;
+        }
+        let decrypted;
+        let data = match self.conns.get_mut(&h).and_then(|c| c.tls.as_mut()) {
+            Some(tls) => {
+                tls.receive(data)?;
+                decrypted = tls.take_plaintext();
+                &decrypted[..]
+            }
+            None => data,
+        };
+        if data.is_empty() {
+            return Ok(());
         }
         let r = self.session.receive(h, data);
         if let Some(rec) = self.recorders.get_mut(&h) {
@@ -269,31 +393,33 @@ impl Client {
         }
     }
 
-    fn run_loop(&mut self, rx: &Receiver<Input>) -> Result<(), String> {
+    fn run_loop(&mut self, rx: &Receiver<Input>) -> Result<(), Exit> {
         let start = Instant::now();
         let deadline = start + self.args.timeout;
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Err(if self.frames == 0 {
+                return Err(Exit::Other(if self.frames == 0 {
                     format!("timeout after {} s: no display frame received", self.args.timeout.as_secs())
                 } else {
                     format!("timeout after {} s: display never became idle", self.args.timeout.as_secs())
-                });
+                }));
             }
             let wait = (deadline - now).min(Duration::from_millis(20));
             let first = match rx.recv_timeout(wait) {
                 Ok(i) => Some(i),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return Err("all connections ended".into()),
+                Err(RecvTimeoutError::Disconnected) => return Err(Exit::Other("all connections ended".into())),
             };
             // Take everything already queued before flushing replies.
             let mut batch: Vec<Input> = first.into_iter().collect();
             batch.extend(rx.try_iter().take(256));
             for input in batch {
                 match input {
-                    Input::Data(h, d) => self.on_data(h, &d)?,
-                    Input::Closed(h) => self.session.closed(h),
+                    // Stale readers of connections replaced after NEED_SECURED.
+                    Input::Data(serial, h, _) | Input::Closed(serial, h) if self.conns.get(&h).map(|c| c.serial) != Some(serial) => {}
+                    Input::Data(_, h, d) => self.on_data(h, &d)?,
+                    Input::Closed(_, h) => self.session.closed(h),
                 }
                 self.handle_events()?;
             }
@@ -327,10 +453,10 @@ impl Client {
         }
     }
 
-    fn snapshot(&self) -> Result<(), String> {
+    fn snapshot(&self) -> Result<(), Exit> {
         let s = self.session.primary().ok_or("display has no primary surface")?;
         let path = &self.args.snapshot;
-        crate::snapshot::write_png(path, s)?;
+        crate::snapshot::write_png(path, s).map_err(Exit::Other)?;
         if self.args.log {
             eprintln!("barespice-host: wrote {}x{} snapshot to {} after {} frames", s.width, s.height, path.display(), self.frames);
         }

@@ -1,10 +1,11 @@
-//! `barespice-host --server HOST:PORT [--password-file F] --snapshot OUT.png [--idle-ms N]
+//! `barespice-host (FILE.vv | --server HOST:PORT) [--password-file F] --snapshot OUT.png [--idle-ms N]
 //! [--timeout-s N] [--type TEXT] [--compression off|lz|lz4|quic|glz|auto] [--record DIR] [--log]`
 //!
 //! Connects to a SPICE server, renders display 0, and writes a PNG once the
 //! display has been quiet for `--idle-ms` after the first frame. Exits 0 on
-//! success; otherwise prints one line saying why and exits 1 (2 for bad
-//! arguments).
+//! success; otherwise prints one line saying why and what to check, and
+//! exits with the failure's code (README "Exit codes": 3-11 for connection
+//! failures, 2 for bad arguments, 1 for anything else).
 
 use barespice_host::{args, client};
 
@@ -19,8 +20,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(msg) = client::run(a) {
-        eprintln!("barespice-host: {msg}");
-        std::process::exit(1);
+    match client::run(a) {
+        Ok(()) => {}
+        Err(client::Exit::Failure(f)) => {
+            eprintln!("barespice-host: {f} (check {})", f.hint());
+            std::process::exit(f.exit_code());
+        }
+        Err(client::Exit::Other(msg)) => {
+            eprintln!("barespice-host: {msg}");
+            std::process::exit(1);
+        }
     }
 }

@@ -117,21 +117,23 @@ fn run_client(port: u16) -> (i32, String) {
 #[test]
 fn wrong_password_is_one_line() {
     let (rc, err) = run_client(start(Script::RefuseResult(7)));
-    assert_eq!(rc, 1);
-    assert_eq!(err, "barespice-host: wrong password (server said PERMISSION_DENIED)\n");
+    assert_eq!(rc, 10);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("barespice-host: wrong password, or ticket expired or already used, get a new connection file (check password="), "{err}");
 }
 
 #[test]
 fn tls_required_is_one_line() {
     let (rc, err) = run_client(start(Script::RefuseReply(5)));
-    assert_eq!(rc, 1);
-    assert_eq!(err, "barespice-host: server requires TLS (NEED_SECURED)\n");
+    assert_eq!(rc, 11);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("barespice-host: protocol error: main channel 0: server requires TLS (NEED_SECURED) but the connection has no tls-port"), "{err}");
 }
 
 #[test]
 fn malformed_display_message_names_channel_message_and_offset() {
     let (rc, err) = run_client(start(Script::BadDrawCopy));
-    assert_eq!(rc, 1);
+    assert_eq!(rc, 11);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("barespice-host: protocol error on display channel 0, message 304, offset "), "{err}");
 }
@@ -141,6 +143,7 @@ fn connection_refused_names_the_address() {
     // Bind then drop a listener to get a port nobody listens on.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (rc, err) = run_client(port);
-    assert_eq!(rc, 1);
-    assert_eq!(err, format!("barespice-host: connection refused (127.0.0.1:{port})\n"));
+    assert_eq!(rc, 4);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with(&format!("barespice-host: connection refused by 127.0.0.1:{port} (check ")), "{err}");
 }

@@ -2,8 +2,11 @@
 //!
 //! Owns parsing of the two configuration sources and merging them:
 //! 1. a virt-viewer connection file (`.vv`, INI with a `[virt-viewer]`
-//!    section: `type`, `host`, `port`, `tls-port`, `password`, `title`, ...),
-//!    which the loader hands over as the initrd;
+//!    section: `type`, `host`, `port`, `tls-port`, `password`, `title`, the
+//!    TLS and proxy keys `ca`, `host-subject`, `secure-channels`, `proxy`,
+//!    `delete-this-file`, and our `x-barespice-pubkey-sha256` /
+//!    `x-barespice-ntp`), which the loader hands over as the initrd (the host
+//!    client reads the same way);
 //! 2. `spice.KEY=VALUE` words on the kernel command line (`/chosen/bootargs`),
 //!    which override the file. Keys are the `.vv` names, plus barespice's own
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
@@ -47,6 +50,22 @@ pub struct Config {
     pub resolution: (u32, u32),
     /// Longest back-off between reconnect attempts, seconds.
     pub reconnect_max_secs: u32,
+    /// `ca`: CA certificate(s), PEM (the file's `\n` escapes undone).
+    pub ca: Option<String>,
+    /// `host-subject`: the server certificate's subject, `K=V,...`.
+    pub host_subject: Option<String>,
+    /// `secure-channels`: channel names (`main`, `display`, ..., `all`)
+    /// that must use TLS.
+    pub secure_channels: Vec<String>,
+    /// `proxy`: `http://HOST:PORT` of an HTTP CONNECT proxy.
+    pub proxy: Option<String>,
+    /// `delete-this-file=1`: the client deletes the file after reading it.
+    pub delete_this_file: bool,
+    /// `x-barespice-pubkey-sha256`: SHA-256 of the server's public key
+    /// (hex), trusted instead of a CA.
+    pub pubkey_sha256: Option<String>,
+    /// `x-barespice-ntp`: SNTP server (name or IPv4) for certificate time.
+    pub ntp: Option<String>,
 }
 
 impl Default for Config {
@@ -59,6 +78,13 @@ impl Default for Config {
             title: None,
             resolution: DEFAULT_RESOLUTION,
             reconnect_max_secs: DEFAULT_RECONNECT_MAX,
+            ca: None,
+            host_subject: None,
+            secure_channels: Vec::new(),
+            proxy: None,
+            delete_this_file: false,
+            pubkey_sha256: None,
+            ntp: None,
         }
     }
 }
@@ -97,10 +123,10 @@ impl fmt::Display for Issue {
 
 /// Keys of `[virt-viewer]` that barespice accepts but does not use.
 const IGNORED_KEYS: &[&str] = &[
-    "fullscreen", "delete-this-file", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
+    "fullscreen", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
     "usb-filter", "color-depth", "disable-effects", "hotkeys", "release-cursor", "toggle-fullscreen",
     "secure-attention", "smartcard-insert", "smartcard-remove", "zoom-in", "zoom-out", "versions",
-    "newer-version-url", "secure-channels", "host-subject", "ca", "proxy", "username", "disable-channels",
+    "newer-version-url", "username", "disable-channels", "tls-ciphers",
     "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
 ];
 
@@ -147,7 +173,44 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             cfg.reconnect_max_secs = s.clamp(1, 3600);
             Ok(())
         }
-        k if IGNORED_KEYS.contains(&k) => Ok(()),
+        "ca" => {
+            if !value.contains("-----BEGIN") {
+                return Err("ca must be a PEM certificate (newlines written as \\n)");
+            }
+            cfg.ca = Some(value.to_string());
+            Ok(())
+        }
+        "host-subject" => {
+            cfg.host_subject = Some(value.to_string());
+            Ok(())
+        }
+        "secure-channels" => {
+            cfg.secure_channels = value.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+            Ok(())
+        }
+        "proxy" => {
+            if value.is_empty() || value.chars().any(char::is_whitespace) {
+                return Err("proxy must be http://HOST:PORT");
+            }
+            cfg.proxy = Some(value.to_string());
+            Ok(())
+        }
+        "delete-this-file" => {
+            cfg.delete_this_file = matches!(value, "1" | "true");
+            Ok(())
+        }
+        "x-barespice-pubkey-sha256" => {
+            if value.bytes().filter(u8::is_ascii_hexdigit).count() != 64 {
+                return Err("x-barespice-pubkey-sha256 must be 64 hex digits");
+            }
+            cfg.pubkey_sha256 = Some(value.to_string());
+            Ok(())
+        }
+        "x-barespice-ntp" => {
+            cfg.ntp = Some(value.to_string());
+            Ok(())
+        }
+        k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
     }
 }
@@ -197,7 +260,7 @@ impl Config {
                 continue;
             };
             let key = k.trim();
-            if let Err(reason) = apply_key(self, key, v.trim()) {
+            if let Err(reason) = apply_key(self, key, &unescape(v.trim())) {
                 issues.push(issue(reason, masked(key, line)));
             }
         }
@@ -225,6 +288,13 @@ impl Config {
                 issues.push(issue(reason, masked(k, word)));
             }
         }
+    }
+
+    /// Whether the channel named `name` (`main`, `display`, `inputs`,
+    /// `cursor`, ...) must use TLS: it is listed in `secure-channels` (or
+    /// `all` is), or there is no plain port at all.
+    pub fn wants_tls(&self, name: &str) -> bool {
+        channel_wants_tls(self.port, &self.secure_channels, name)
     }
 
     /// What is missing before a connection can be attempted.
@@ -270,6 +340,39 @@ pub fn barespice_option(cmdline: &str, key: &str) -> Option<String> {
         let (k, v) = word.strip_prefix("barespice.")?.split_once('=')?;
         (k == key).then(|| v.to_string())
     })
+}
+
+/// Whether channel `name` must use TLS, given the plain `port` and the
+/// `secure-channels` list (see [`Config::wants_tls`]).
+pub fn channel_wants_tls(port: Option<u16>, secure_channels: &[String], name: &str) -> bool {
+    port.is_none() || secure_channels.iter().any(|c| c == "all" || c.eq_ignore_ascii_case(name))
+}
+
+/// Undoes GKeyFile's value escapes (`\n`, `\t`, `\r`, `\s`, `\\`), as
+/// remote-viewer reads every value; other escapes (`\,` in host-subject)
+/// are kept for the value's own parser.
+fn unescape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('s') => out.push(' '),
+            Some('\\') => out.push('\\'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Splits a command line into words at spaces, keeping "quoted parts" together

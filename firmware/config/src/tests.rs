@@ -123,3 +123,47 @@ fn barespice_options_are_read_by_key() {
     let (_, issues) = load(b"", line);
     assert!(issues.is_empty(), "{issues:?}");
 }
+
+#[test]
+fn proxmox_connection_file() {
+    // The shape Proxmox VE's SPICE button hands out (values made up).
+    let vv = "[virt-viewer]\n\
+type=spice\n\
+title=VM 100 - desk\n\
+host=pvespiceproxy:5f0a1b2c:100:pve1::0123abcd\n\
+proxy=http://pve1:3128\n\
+tls-port=61000\n\
+host-subject=OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1\n\
+ca=-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n\n\
+password=one-time\n\
+delete-this-file=1\n\
+secure-attention=Ctrl+Alt+Ins\n\
+toggle-fullscreen=Shift+F11\n\
+release-cursor=Ctrl+Alt+R\n\
+secure-channels=main;inputs;cursor;playback;record;display;usbredir;smartcard\n\
+x-barespice-ntp=10.0.2.2\n";
+    let (c, issues) = load(vv.as_bytes(), "");
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(c.port, None);
+    assert_eq!(c.tls_port, Some(61000));
+    assert_eq!(c.proxy.as_deref(), Some("http://pve1:3128"));
+    assert_eq!(c.ca.as_deref(), Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
+    assert_eq!(c.host_subject.as_deref(), Some("OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1"));
+    assert!(c.delete_this_file);
+    assert_eq!(c.ntp.as_deref(), Some("10.0.2.2"));
+    assert!(c.wants_tls("main") && c.wants_tls("display"));
+    assert_eq!(c.missing(), None);
+}
+
+#[test]
+fn secure_channels_mix_and_escapes() {
+    let vv = "[virt-viewer]\ntype=spice\nhost=h\nport=1\ntls-port=2\nsecure-channels=main;display\n\
+host-subject=CN=a\\\\,b\nca=nope\nx-barespice-pubkey-sha256=zz\nx-other=1\n";
+    let (c, issues) = load(vv.as_bytes(), "");
+    assert!(c.wants_tls("main") && c.wants_tls("display"));
+    assert!(!c.wants_tls("inputs") && !c.wants_tls("cursor"));
+    assert_eq!(c.host_subject.as_deref(), Some("CN=a\\,b"));
+    // ca without PEM and a malformed pin are reported; x- keys are ours or ignored.
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert_eq!(c.ca, None);
+}
