@@ -61,6 +61,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     let board = early.devices(BoardOptions { fb_width: cfg.resolution.0, fb_height: cfg.resolution.1 });
     let mut rng = board.rng;
     presenter::install(board.framebuffer, board.name);
+    presenter::set_display_mode(cfg.display);
     status::done(Step::Firmware, format!("{} {}", board.name, env!("CARGO_PKG_VERSION")));
     for i in &issues {
         status::note(format!("{i}"));

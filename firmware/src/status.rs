@@ -104,6 +104,8 @@ pub struct Status {
     pub notes: Vec<String>,
     /// Shown when reconnecting: "reconnecting in N s (attempt K)".
     pub banner: Option<String>,
+    /// The display mode and what it did ("resize: the guest agent set 1280x800").
+    pub display: String,
 }
 
 impl Status {
@@ -116,6 +118,7 @@ impl Status {
             title: String::new(),
             notes: Vec::new(),
             banner: None,
+            display: String::new(),
         }
     }
 }
@@ -190,4 +193,11 @@ pub fn note(n: impl Into<String>) {
 /// Sets or clears the reconnect banner.
 pub fn banner(b: Option<String>) {
     update(|s| s.banner = b);
+}
+
+/// Sets the display-mode line.
+pub fn set_display(d: impl Into<String>) {
+    let d = d.into();
+    defmt::info!("display: {=str}", d.as_str());
+    update(|s| s.display = d);
 }

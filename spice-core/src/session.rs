@@ -150,6 +150,9 @@ pub enum Event {
     },
     /// The guest agent connected or disconnected.
     Agent(bool),
+    /// The guest agent announced its capabilities, answered, or was asked
+    /// for a display size.
+    FromAgent(crate::agent::AgentEvent),
     /// The VM's name.
     Name(String),
     /// The VM's UUID.
@@ -508,6 +511,7 @@ impl Session {
             }
             MainEvent::MouseMode { supported, current } => self.events.push_back(Event::MouseMode { supported, current }),
             MainEvent::Agent(on) => self.events.push_back(Event::Agent(on)),
+            MainEvent::FromAgent(e) => self.events.push_back(Event::FromAgent(e)),
             MainEvent::Name(n) => self.events.push_back(Event::Name(n)),
             MainEvent::Uuid(u) => self.events.push_back(Event::Uuid(u)),
         }
@@ -637,6 +641,27 @@ impl Session {
     /// Release a mouse button (`SPICE_MOUSE_BUTTON_*`).
     pub fn mouse_release(&mut self, button: u8) -> Result<(), SessionError> {
         self.with_inputs(|i, o| i.mouse_release(button, o))
+    }
+
+    /// Ask the guest (through its agent) for a display of `width` x `height`:
+    /// sent as soon as the agent has announced MONITORS_CONFIG support, and
+    /// again whenever the size changes. Fails before the main channel links.
+    pub fn set_monitor_size(&mut self, width: u32, height: u32) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| matches!((&s.kind, &s.phase), (Kind::Main(_), Phase::Open(_))))
+            .ok_or(SessionError::NotReady)?;
+        let mut ev = Vec::new();
+        if let (Kind::Main(m), Phase::Open(ch)) = (&mut slot.kind, &mut slot.phase) {
+            let mut out = Outbox::new();
+            m.set_monitor_size(width, height, &mut out, &mut ev);
+            ch.send_all(&mut out);
+        }
+        for e in ev {
+            self.on_main_event(e);
+        }
+        Ok(())
     }
 
     /// Ask the server for a mouse mode (`SPICE_MOUSE_MODE_*`).

@@ -7,7 +7,10 @@
 //! 2. `spice.KEY=VALUE` words on the kernel command line (`/chosen/bootargs`),
 //!    which override the file. Keys are the `.vv` names, plus barespice's own
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
-//!    `reconnect-max` (longest back-off between reconnects, in seconds).
+//!    `reconnect-max` (longest back-off between reconnects, in seconds);
+//! 3. `barespice.KEY=VALUE` words for barespice's own keys that have an
+//!    `x-barespice-KEY` name in the `.vv` file (`barespice.display` =
+//!    `x-barespice-display`: `resize`, `fit` or `1:1`).
 //!
 //! Bad lines are reported as [`Issue`]s and skipped, never fatal. Must not:
 //! do I/O or know where the bytes came from; it is `no_std` and tested on the host.
@@ -45,6 +48,36 @@ pub struct Config {
     pub resolution: (u32, u32),
     /// Longest back-off between reconnect attempts, seconds.
     pub reconnect_max_secs: u32,
+    /// True when `resolution` was set (else the board may use the monitor's
+    /// preferred mode).
+    pub resolution_given: bool,
+    /// How the remote desktop is fitted to the local display.
+    pub display: DisplayMode,
+}
+
+/// How the remote desktop is fitted to the local display
+/// (`x-barespice-display` / `barespice.display`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DisplayMode {
+    /// Ask the guest agent for the local size; scale (as `Fit`) until the
+    /// guest follows, and for good if no agent answers.
+    #[default]
+    Resize,
+    /// Scale the remote desktop to the screen, keeping its aspect ratio.
+    Fit,
+    /// Remote pixels 1:1, centred (cropped when larger than the screen).
+    OneToOne,
+}
+
+impl DisplayMode {
+    /// The configuration word (`resize`, `fit`, `1:1`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Resize => "resize",
+            Self::Fit => "fit",
+            Self::OneToOne => "1:1",
+        }
+    }
 }
 
 impl Default for Config {
@@ -57,6 +90,8 @@ impl Default for Config {
             title: None,
             resolution: DEFAULT_RESOLUTION,
             reconnect_max_secs: DEFAULT_RECONNECT_MAX,
+            resolution_given: false,
+            display: DisplayMode::Resize,
         }
     }
 }
@@ -102,6 +137,9 @@ const IGNORED_KEYS: &[&str] = &[
     "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
 ];
 
+/// `barespice.KEY` command-line words that stand for the `.vv` key `x-barespice-KEY`.
+const BARESPICE_KEYS: &[&str] = &["display"];
+
 /// Why a value was rejected, or None if the key was applied.
 fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static str> {
     match key {
@@ -138,11 +176,21 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
                 return Err("resolution out of range (1..=8192)");
             }
             cfg.resolution = (w, h);
+            cfg.resolution_given = true;
             Ok(())
         }
         "reconnect-max" => {
             let s: u32 = value.parse().map_err(|_| "reconnect-max must be seconds")?;
             cfg.reconnect_max_secs = s.clamp(1, 3600);
+            Ok(())
+        }
+        "x-barespice-display" => {
+            cfg.display = match value.trim() {
+                "resize" => DisplayMode::Resize,
+                "fit" => DisplayMode::Fit,
+                "1:1" => DisplayMode::OneToOne,
+                _ => return Err("display must be resize, fit or 1:1"),
+            };
             Ok(())
         }
         k if IGNORED_KEYS.contains(&k) => Ok(()),
@@ -209,11 +257,16 @@ impl Config {
         }
     }
 
-    /// Applies the `spice.*` words of a kernel command line; other words are
+    /// Applies the `spice.*` words of a kernel command line, and the
+    /// `barespice.*` words that name an `x-barespice-*` key; other words are
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
-            let Some(setting) = word.strip_prefix("spice.") else { continue };
+            let own = word.strip_prefix("barespice.").and_then(|s| {
+                let (k, v) = s.split_once('=')?;
+                BARESPICE_KEYS.contains(&k).then(|| alloc::format!("x-barespice-{k}={v}"))
+            });
+            let Some(setting) = own.as_deref().or_else(|| word.strip_prefix("spice.")) else { continue };
             let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));
