@@ -58,7 +58,11 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
 
-    let board = early.devices(BoardOptions { fb_width: cfg.resolution.0, fb_height: cfg.resolution.1 });
+    let board = early.devices(BoardOptions {
+        fb_width: cfg.resolution.0,
+        fb_height: cfg.resolution.1,
+        fb_from_monitor: !cfg.resolution_given,
+    });
     let mut rng = board.rng;
     presenter::install(board.framebuffer, board.name);
     presenter::set_display_mode(cfg.display);

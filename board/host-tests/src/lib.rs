@@ -22,3 +22,6 @@ pub mod report;
 
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
+
+#[path = "../../src/rpi/edid.rs"]
+pub mod edid;
