@@ -21,8 +21,8 @@
 //! Deliberate difference: only block 0's first descriptor is used (no
 //! extension blocks, no standard-timing fallback): a kiosk wants the mode the
 //! monitor prefers, and anything else falls back to the configured default.
-//! Written to the references, not yet run on hardware (QEMU's raspi boards do
-//! not answer the tag, so there the firmware logs the fallback).
+//! Written to the references, not yet run on hardware (under QEMU raspi3b the
+//! answer holds no EDID header, so there the firmware logs the fallback).
 
 /// Mailbox property tag: get EDID block.
 pub const TAG_GET_EDID_BLOCK: u32 = 0x0003_0020;
