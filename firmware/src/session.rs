@@ -157,6 +157,11 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
                             }
                             resize_wait = Some(Instant::now());
                         }
+                        if cfg.disable_effects != 0 {
+                            if let Err(e) = session.set_display_flags(cfg.disable_effects) {
+                                defmt::warn!("display: {=str}", e.to_string().as_str());
+                            }
+                        }
                         defmt::info!("timeline: linked");
                         status::done(Step::SpiceLink, "main channel linked");
                         status::done(Step::Authentication, "ticket accepted");

@@ -9,13 +9,13 @@
  * spice/vd_agent.h; on the port every piece is a VDIChunkHeader {port, size}
  * followed by part of the VDAgentMessage stream) to be a guest agent:
  *   - ANNOUNCE_CAPABILITIES: answered with ours (mouse state, monitors
- *     config, reply) when the client asks;
+ *     config, reply, display config) when the client asks;
  *   - MONITORS_CONFIG: the first monitor's size is applied to the display
  *     with DRM KMS (a dumb buffer of the new size on the bochs-drm CRTC; the
  *     current picture, read from /dev/fb0, drawn into it scaled nearest-
  *     neighbour so the new desktop is well defined), then REPLY
  *     (VD_AGENT_SUCCESS, or VD_AGENT_ERROR when the mode set failed);
- *   - DISPLAY_CONFIG: REPLY success (nothing to change here);
+ *   - DISPLAY_CONFIG: logged with its flags, REPLY success (nothing to change here);
  *   - MOUSE_STATE (the server forwards the client's pointer in client mouse
  *     mode): every button press is reported on stdout.
  * Everything else (clipboard, file transfer, ...) is ignored.
@@ -25,6 +25,7 @@
  *   AGENT MONITORS <w>x<h>              a MONITORS_CONFIG arrived
  *   AGENT RESIZED <w>x<h>               the display now has that mode
  *   AGENT CLICK <x> <y> buttons=<mask>  a button went down at guest pixel x,y
+ *   AGENT DISPLAY_CONFIG flags=<f>      a DISPLAY_CONFIG arrived
  *   AGENT ERROR <text>
  *
  * The KMS structures and ioctl numbers below are the Linux UAPI
@@ -51,7 +52,7 @@ enum {
   VD_AGENT_MOUSE_STATE = 1, VD_AGENT_MONITORS_CONFIG = 2, VD_AGENT_REPLY = 3,
   VD_AGENT_DISPLAY_CONFIG = 5, VD_AGENT_ANNOUNCE_CAPABILITIES = 6,
 };
-enum { VD_AGENT_CAP_MOUSE_STATE = 0, VD_AGENT_CAP_MONITORS_CONFIG = 1, VD_AGENT_CAP_REPLY = 2 };
+enum { VD_AGENT_CAP_MOUSE_STATE = 0, VD_AGENT_CAP_MONITORS_CONFIG = 1, VD_AGENT_CAP_REPLY = 2, VD_AGENT_CAP_DISPLAY_CONFIG = 4 };
 enum { VD_AGENT_SUCCESS = 1, VD_AGENT_ERROR = 2 };
 #define VD_AGENT_PROTOCOL 1
 #define HEADER 20           /* VDAgentMessage without data */
@@ -141,7 +142,8 @@ static void reply(uint32_t type, uint32_t error) {
 static void announce(int request) {
   uint8_t d[8];
   put32(d, request);
-  put32(d + 4, 1u << VD_AGENT_CAP_MOUSE_STATE | 1u << VD_AGENT_CAP_MONITORS_CONFIG | 1u << VD_AGENT_CAP_REPLY);
+  put32(d + 4, 1u << VD_AGENT_CAP_MOUSE_STATE | 1u << VD_AGENT_CAP_MONITORS_CONFIG | 1u << VD_AGENT_CAP_REPLY |
+                   1u << VD_AGENT_CAP_DISPLAY_CONFIG);
   send_msg(VD_AGENT_ANNOUNCE_CAPABILITIES, d, 8);
 }
 
@@ -259,6 +261,7 @@ static void handle(uint32_t type, const uint8_t *d, uint32_t len) {
     break;
   }
   case VD_AGENT_DISPLAY_CONFIG:
+    if (len >= 8) say("AGENT DISPLAY_CONFIG flags=%u", get32(d));
     reply(type, VD_AGENT_SUCCESS);
     break;
   case VD_AGENT_MOUSE_STATE:

@@ -109,6 +109,14 @@ impl MainChannel {
         ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
     }
 
+    /// Ask the guest agent to turn off effects (`VD_AGENT_DISPLAY_CONFIG_FLAG_*`),
+    /// sent once per agent connection when the agent supports DISPLAY_CONFIG.
+    pub fn set_display_flags(&mut self, flags: u32, out: &mut Outbox, ev: &mut Vec<MainEvent>) {
+        let mut agent_ev = Vec::new();
+        self.agent.set_display_flags(flags, out, &mut agent_ev);
+        ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
+    }
+
     /// Ask for a mouse mode explicitly (queued on `out`).
     pub fn request_mouse_mode(&self, mode: u32, out: &mut Outbox) {
         out.push(SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, mouse_mode_request(mode));

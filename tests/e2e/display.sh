@@ -14,7 +14,9 @@
 #                    guest's serial as "AGENT CLICK x y" at those guest pixels (+-1)
 #   display-resize   default mode (resize): the guest's agent logs
 #                    "AGENT RESIZED 1280x800", the server's screendump becomes
-#                    1280x800, and the client's whole screen equals it pixel for pixel
+#                    1280x800, and the client's whole screen equals it pixel for pixel;
+#                    the client also runs with spice.disable-effects=all and the agent
+#                    logs "AGENT DISPLAY_CONFIG flags=7"
 #   display-status-1024 / display-status-1080
 #                    the status screen (no server listening) at 1024x768 and at
 #                    1920x1080: the ink height of the "barespice" title, measured
@@ -155,9 +157,11 @@ sys.exit(1 if bad else 0)
 dsp_resize() {
   local since
   since=$(lab lines)
-  dsp_client resize ""
+  dsp_client resize "spice.disable-effects=all"
   lab wait-line "AGENT RESIZED $DSP_RES" --since-line "$since" --timeout 60 > /dev/null ||
     { grep -a '^AGENT' "$LAB_SERIAL_LOG" | tail -n 5; fail "the guest's agent did not resize to $DSP_RES"; }
+  lab wait-line "AGENT DISPLAY_CONFIG flags=7" --since-line "$since" --timeout 30 > /dev/null ||
+    fail "the guest's agent got no DISPLAY_CONFIG with wallpaper+font-smooth+animation (7)"
   echo "guest serial: $(grep -a "^AGENT MONITORS" "$LAB_SERIAL_LOG" | tail -n1); AGENT RESIZED $DSP_RES"
   local t0=$SECONDS
   until grep -aq "display: resize: the guest agent set $DSP_RES" "$DSP_LOG"; do

@@ -53,6 +53,10 @@ pub struct Config {
     pub resolution_given: bool,
     /// How the remote desktop is fitted to the local display.
     pub display: DisplayMode,
+    /// `disable-effects` (remote-viewer's key): guest effects to turn off
+    /// through the agent, as `VD_AGENT_DISPLAY_CONFIG_FLAG_*` bits
+    /// (wallpaper 1, font-smooth 2, animation 4); 0 sends nothing.
+    pub disable_effects: u32,
 }
 
 /// How the remote desktop is fitted to the local display
@@ -92,6 +96,7 @@ impl Default for Config {
             reconnect_max_secs: DEFAULT_RECONNECT_MAX,
             resolution_given: false,
             display: DisplayMode::Resize,
+            disable_effects: 0,
         }
     }
 }
@@ -131,7 +136,7 @@ impl fmt::Display for Issue {
 /// Keys of `[virt-viewer]` that barespice accepts but does not use.
 const IGNORED_KEYS: &[&str] = &[
     "fullscreen", "delete-this-file", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
-    "usb-filter", "color-depth", "disable-effects", "hotkeys", "release-cursor", "toggle-fullscreen",
+    "usb-filter", "color-depth", "hotkeys", "release-cursor", "toggle-fullscreen",
     "secure-attention", "smartcard-insert", "smartcard-remove", "zoom-in", "zoom-out", "versions",
     "newer-version-url", "secure-channels", "host-subject", "ca", "proxy", "username", "disable-channels",
     "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
@@ -191,6 +196,20 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
                 "1:1" => DisplayMode::OneToOne,
                 _ => return Err("display must be resize, fit or 1:1"),
             };
+            Ok(())
+        }
+        "disable-effects" => {
+            let mut flags = 0;
+            for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                flags |= match word {
+                    "wallpaper" => 1,
+                    "font-smooth" => 2,
+                    "animation" => 4,
+                    "all" => 7,
+                    _ => return Err("disable-effects takes wallpaper, font-smooth, animation, all"),
+                };
+            }
+            cfg.disable_effects = flags;
             Ok(())
         }
         k if IGNORED_KEYS.contains(&k) => Ok(()),

@@ -129,3 +129,14 @@ fn display_mode_from_file_and_command_line() {
     assert_eq!(issues.len(), 1);
     assert_eq!((issues[0].line, issues[0].reason), (1, "display must be resize, fit or 1:1"));
 }
+
+#[test]
+fn disable_effects_become_display_config_flags() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\ndisable-effects=wallpaper,animation\n", "");
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(c.disable_effects, 1 | 4);
+    let (c, _) = load(b"", "spice.disable-effects=all");
+    assert_eq!(c.disable_effects, 7);
+    let (c, issues) = load(b"", "spice.disable-effects=wallpaper,sparkles");
+    assert_eq!((c.disable_effects, issues.len()), (0, 1));
+}
