@@ -342,6 +342,16 @@ mod tests {
         out.drain().collect()
     }
 
+    /// An agent link started with `tokens` server tokens, its first output drained.
+    fn started(tokens: u32) -> (Agent, Outbox, Vec<AgentEvent>) {
+        let mut a = Agent::default();
+        let mut out = Outbox::new();
+        a.set_server_tokens(tokens, &mut out);
+        a.on_connected(&mut out);
+        out.drain().count();
+        (a, out, Vec::new())
+    }
+
     /// Reassemble the agent messages in a list of AGENT_DATA bodies.
     fn agent_messages(chunks: &[(u16, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
         let stream: Vec<u8> = chunks
@@ -426,10 +436,7 @@ mod tests {
 
     #[test]
     fn no_monitors_config_to_an_agent_without_the_capability() {
-        let mut a = Agent::default();
-        let (mut out, mut ev) = (Outbox::new(), Vec::new());
-        a.set_server_tokens(10, &mut out);
-        a.on_connected(&mut out);
+        let (mut a, mut out, mut ev) = started(10);
         a.set_monitor(800, 600, &mut out, &mut ev);
         sent(&mut out);
         a.on_data(&caps_msg(false, &[VD_AGENT_CAP_REPLY]), &mut out, &mut ev)
@@ -482,11 +489,7 @@ mod tests {
 
     #[test]
     fn big_messages_are_chunked_at_max_data_size() {
-        let mut a = Agent::default();
-        let mut out = Outbox::new();
-        a.set_server_tokens(100, &mut out);
-        a.on_connected(&mut out);
-        sent(&mut out);
+        let (mut a, mut out, _) = started(100);
         a.queue_message(VD_AGENT_DISPLAY_CONFIG, &[7; 5000]);
         a.flush(&mut out);
         let s = sent(&mut out);
@@ -500,11 +503,7 @@ mod tests {
 
     #[test]
     fn incoming_stream_split_anywhere_and_tokens_returned() {
-        let mut a = Agent::default();
-        let (mut out, mut ev) = (Outbox::new(), Vec::new());
-        a.set_server_tokens(10, &mut out);
-        a.on_connected(&mut out);
-        sent(&mut out);
+        let (mut a, mut out, mut ev) = started(10);
         let mut stream = caps_msg(false, &[VD_AGENT_CAP_REPLY]);
         stream.extend(message(VD_AGENT_CLIPBOARD_GRAB, &[1, 0, 0, 0]));
         stream.extend(message(VD_AGENT_REPLY, &[5, 0, 0, 0, 2, 0, 0, 0]));
@@ -563,10 +562,7 @@ mod tests {
 
     #[test]
     fn disconnect_forgets_the_agent_but_keeps_the_wanted_size() {
-        let mut a = Agent::default();
-        let (mut out, mut ev) = (Outbox::new(), Vec::new());
-        a.set_server_tokens(10, &mut out);
-        a.on_connected(&mut out);
+        let (mut a, mut out, mut ev) = started(10);
         a.set_monitor(640, 480, &mut out, &mut ev);
         a.on_data(
             &caps_msg(false, &[VD_AGENT_CAP_MONITORS_CONFIG]),
