@@ -17,6 +17,9 @@
 #                    1280x800, and the client's whole screen equals it pixel for pixel;
 #                    the client also runs with spice.disable-effects=all and the agent
 #                    logs "AGENT DISPLAY_CONFIG flags=7"
+#   display-fallback default mode (resize) against a lab server without an agent:
+#                    the client logs "no agent answer in 5 s, showing fit" and its
+#                    screen is the fit picture (as display-fit)
 #   display-status-1024 / display-status-1080
 #                    the status screen (no server listening) at 1024x768 and at
 #                    1920x1080: the ink height of the "barespice" title, measured
@@ -66,10 +69,8 @@ dsp_client_stop() { emu_stop "$(dsp_dir "$1")"; }
 
 dsp_qmp() { "$PY" "$REPO/scripts/lib/qmp.py" "$DSP_QMP" "$@"; }
 
-# display-fit
-dsp_fit() {
-  dsp_client fit "barespice.display=fit"
-  grep -aq 'display: fit' "$DSP_LOG" || fail "the client log does not name the fit mode"
+# dsp_expect_fit: the client's screen is the server's screendump scaled to fit.
+dsp_expect_fit() {
   local server="$CASE_DIR/server.png" i
   lab stable-dump "$server"
   for i in $(seq 1 10); do
@@ -94,6 +95,25 @@ sys.exit(0 if db >= 30 and black else 1)
   done
   cat "$CASE_DIR/fit.txt"
   fail "the client's screen is not the server's picture scaled to fit (PSNR >= 30 dB, black borders)"
+}
+
+# display-fit
+dsp_fit() {
+  dsp_client fit "barespice.display=fit"
+  grep -aq 'display: fit' "$DSP_LOG" || fail "the client log does not name the fit mode"
+  dsp_expect_fit
+}
+
+# display-fallback: resize mode, no agent in the guest.
+dsp_fallback() {
+  dsp_client fallback ""
+  local t0=$SECONDS
+  until grep -aq 'display: resize: no agent answer in 5 s, showing fit' "$DSP_LOG"; do
+    [ $((SECONDS - t0)) -lt 30 ] || { grep -a 'display' "$DSP_LOG"; fail "the client did not fall back to fit"; }
+    sleep 0.5
+  done
+  grep -a 'no agent answer' "$DSP_LOG"
+  dsp_expect_fit
 }
 
 # display-pointer: click at the screen pixels that show these guest pixels.
@@ -243,7 +263,7 @@ sys.exit(0 if abs(a / b - 1) <= 0.12 else 1)
 
 # display_cases: all of the above; one lab server (--agent) for the first three.
 display_cases() {
-  any_selected display-fit display-pointer display-resize display-status-1024 display-status-1080 || return 0
+  any_selected display-fit display-pointer display-resize display-fallback display-status-1024 display-status-1080 || return 0
   local t0=$SECONDS
   [ -s "$E2E_OUT/build-firmware.log" ] || fw_build
   run_case display-fit "--agent" dsp_fit
@@ -251,6 +271,8 @@ display_cases() {
   dsp_client_stop fit
   run_case display-resize "--agent" dsp_resize
   dsp_client_stop resize
+  run_case display-fallback "--image-compression off" dsp_fallback
+  dsp_client_stop fallback
   lab_stop
   run_case display-status-1024 none dsp_status 1024x768
   run_case display-status-1080 none dsp_status 1920x1080
