@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 extern crate alloc;
 
+pub mod bringup;
 pub mod console;
 pub mod dt;
 pub mod executor;
@@ -27,6 +28,7 @@ pub mod input;
 pub mod irq;
 pub mod mmio;
 pub mod net;
+pub mod pci;
 pub mod pl011;
 pub mod ramfb;
 pub mod rng;
@@ -150,6 +152,8 @@ pub enum AnyNic {
     Virtio(net::VirtioNic),
     /// USB CDC-ECM Ethernet behind the DWC2 (Raspberry Pi boards).
     Usb(usb::cdc_ecm::NetDevice),
+    /// The Pi 4's on-board GENET Ethernet.
+    Genet(rpi::genet::NetDevice),
 }
 
 /// Receive token of [`AnyNic`].
@@ -158,6 +162,8 @@ pub enum AnyRx<'a> {
     Virtio(net::NicRx<'a>),
     /// USB Ethernet.
     Usb(<usb::cdc_ecm::NetDevice as embassy_net_driver::Driver>::RxToken<'a>),
+    /// GENET.
+    Genet(<rpi::genet::NetDevice as embassy_net_driver::Driver>::RxToken<'a>),
 }
 
 /// Transmit token of [`AnyNic`].
@@ -166,6 +172,8 @@ pub enum AnyTx<'a> {
     Virtio(net::NicTx<'a>),
     /// USB Ethernet.
     Usb(<usb::cdc_ecm::NetDevice as embassy_net_driver::Driver>::TxToken<'a>),
+    /// GENET.
+    Genet(<rpi::genet::NetDevice as embassy_net_driver::Driver>::TxToken<'a>),
 }
 
 impl embassy_net_driver::Driver for AnyNic {
@@ -176,30 +184,35 @@ impl embassy_net_driver::Driver for AnyNic {
         match self {
             AnyNic::Virtio(n) => n.receive(cx).map(|(r, t)| (AnyRx::Virtio(r), AnyTx::Virtio(t))),
             AnyNic::Usb(n) => n.receive(cx).map(|(r, t)| (AnyRx::Usb(r), AnyTx::Usb(t))),
+            AnyNic::Genet(n) => n.receive(cx).map(|(r, t)| (AnyRx::Genet(r), AnyTx::Genet(t))),
         }
     }
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<AnyTx<'_>> {
         match self {
             AnyNic::Virtio(n) => n.transmit(cx).map(AnyTx::Virtio),
             AnyNic::Usb(n) => n.transmit(cx).map(AnyTx::Usb),
+            AnyNic::Genet(n) => n.transmit(cx).map(AnyTx::Genet),
         }
     }
     fn link_state(&mut self, cx: &mut Context<'_>) -> embassy_net_driver::LinkState {
         match self {
             AnyNic::Virtio(n) => n.link_state(cx),
             AnyNic::Usb(n) => n.link_state(cx),
+            AnyNic::Genet(n) => n.link_state(cx),
         }
     }
     fn capabilities(&self) -> embassy_net_driver::Capabilities {
         match self {
             AnyNic::Virtio(n) => n.capabilities(),
             AnyNic::Usb(n) => n.capabilities(),
+            AnyNic::Genet(n) => n.capabilities(),
         }
     }
     fn hardware_address(&self) -> embassy_net_driver::HardwareAddress {
         match self {
             AnyNic::Virtio(n) => n.hardware_address(),
             AnyNic::Usb(n) => n.hardware_address(),
+            AnyNic::Genet(n) => n.hardware_address(),
         }
     }
 }
@@ -209,6 +222,7 @@ impl embassy_net_driver::RxToken for AnyRx<'_> {
         match self {
             AnyRx::Virtio(t) => t.consume(f),
             AnyRx::Usb(t) => t.consume(f),
+            AnyRx::Genet(t) => t.consume(f),
         }
     }
 }
@@ -218,6 +232,7 @@ impl embassy_net_driver::TxToken for AnyTx<'_> {
         match self {
             AnyTx::Virtio(t) => t.consume(len, f),
             AnyTx::Usb(t) => t.consume(len, f),
+            AnyTx::Genet(t) => t.consume(len, f),
         }
     }
 }
@@ -300,7 +315,7 @@ impl Early {
     pub fn devices(self, opts: BoardOptions) -> Board {
         match (self.kind, &self.fdt) {
             (BoardKind::Virt, Some(fdt)) => virt::devices(fdt, opts),
-            (BoardKind::Rpi(pi), _) => rpi::devices(pi, opts),
+            (BoardKind::Rpi(pi), fdt) => rpi::devices(pi, fdt.as_ref(), opts),
             (BoardKind::Virt, None) => unreachable!("virt is only chosen from a device tree"),
         }
     }

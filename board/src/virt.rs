@@ -1,6 +1,8 @@
 //! The QEMU `virt` board (`-M virt`, Cortex-A72): PL011 console, GICv2,
-//! generic timer, PSCI reset, virtio-mmio net/input/rng, ramfb via fw_cfg.
-//! Everything is located through the device tree.
+//! generic timer, PSCI reset, virtio-mmio net/input/rng, ramfb via fw_cfg,
+//! and, when there is no virtio-net (`scripts/emulate --board virt-xhci`), an
+//! xHCI on the generic ECAM PCIe bridge carrying USB keyboard, tablet and
+//! Ethernet. Everything is located through the device tree.
 //! Must not: be selected on anything whose root compatible is not
 //! "linux,dummy-virt".
 
@@ -19,7 +21,8 @@ use crate::net::VirtioNic;
 use crate::pl011::Pl011;
 use crate::ramfb::{FwCfg, Ramfb};
 use crate::rng::BoardRng;
-use crate::{AnyNic, Board, BoardOptions, Framebuffer};
+use crate::usb::dma::DmaHal;
+use crate::{AnyNic, Board, BoardOptions, Framebuffer, InputSource};
 
 static CONDUIT: critical_section::Mutex<core::cell::Cell<Conduit>> =
     critical_section::Mutex::new(core::cell::Cell::new(Conduit::Hvc));
@@ -93,8 +96,18 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
             _ => {}
         }
     }
+    let mut input: Box<dyn InputSource> = Box::new(inputs);
+    let mut service = None;
     if nic.is_none() {
-        defmt::warn!("net: no virtio-net device (add -device virtio-net-device)");
+        match start_usb(fdt) {
+            Some((task, device)) => {
+                defmt::info!("net: no virtio-net; using USB Ethernet and USB input behind the xHCI");
+                nic = Some(AnyNic::Usb(device));
+                input = Box::new(crate::usb::input::UsbInputs);
+                service = Some(task);
+            }
+            None => defmt::warn!("net: no virtio-net device (add -device virtio-net-device) and no xHCI"),
+        }
     }
     let rng = rng.unwrap_or_else(BoardRng::from_jitter);
     defmt::info!("rng: seeded from {}", rng.source());
@@ -116,5 +129,70 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
         }
     };
     let _ = String::new();
-    Board { name: "QEMU virt", nic, framebuffer, input: Box::new(inputs), rng, service: None }
+    Board { name: "QEMU virt", nic, framebuffer, input, rng, service }
+}
+
+/// How PCI devices on virt see RAM: 1:1 (no IOMMU), and QEMU keeps DMA
+/// coherent; the cache maintenance is still done, as on hardware.
+struct VirtDma;
+
+impl DmaHal for VirtDma {
+    fn bus_address(&self, addr: usize) -> Option<u32> {
+        u32::try_from(addr).ok()
+    }
+
+    fn bus_address64(&self, addr: usize) -> Option<u64> {
+        Some(addr as u64)
+    }
+
+    fn before_dma(&self, addr: usize, len: usize) {
+        barespice_boot::cpu::dcache_clean_invalidate(addr, len);
+    }
+
+    fn after_dma(&self, addr: usize, len: usize) {
+        barespice_boot::cpu::dcache_clean_invalidate(addr, len);
+    }
+}
+
+static VIRT_DMA: VirtDma = VirtDma;
+
+/// Finds the generic ECAM bridge, enumerates it and, if it carries an xHCI,
+/// returns the USB task and Ethernet device.
+fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(crate::usb::host::UsbTask, crate::usb::cdc_ecm::NetDevice)> {
+    use crate::pci::{self, ecam};
+    let node = dt::find(fdt, "pci-host-ecam-generic")?;
+    let Some(bridge) = ecam::parse(&node) else {
+        defmt::warn!("pci: ECAM bridge without reg/ranges in the device tree");
+        return None;
+    };
+    defmt::info!(
+        "pci: ECAM at {=u64:#x} ({=u64:#x} bytes), buses {}-{}, memory {}",
+        bridge.config.0 as u64,
+        bridge.config.1 as u64,
+        bridge.buses.0,
+        bridge.buses.1,
+        bridge.memory
+    );
+    // Only the 32-bit window is used: the 64-bit one lies past the 39-bit map.
+    let window = pci::Window {
+        size: bridge.memory.size.min(0x1_0000_0000 - bridge.memory.cpu.min(0xffff_ffff)),
+        ..bridge.memory
+    };
+    // SAFETY: the device tree describes the ECAM window; boot maps every
+    // non-RAM address as Device memory; it is wrapped once, here.
+    let cfg = ecam::Ecam::new(unsafe { Mmio::new(bridge.config.0, bridge.config.1) }, bridge.buses.0, bridge.buses.1);
+    let functions = pci::enumerate(&cfg, cfg.first_bus(), &window);
+    let Some(f) = functions.iter().find(|f| f.class == pci::CLASS_XHCI) else {
+        defmt::warn!("pci: no xHCI (class 0c0330) among {} functions", functions.len());
+        return None;
+    };
+    let Some(bar) = f.bars[0] else {
+        defmt::warn!("pci: xHCI {} has no memory BAR 0", f.bdf);
+        return None;
+    };
+    defmt::info!("usb: xHCI {=u16:04x}:{=u16:04x} at {} registers {=u64:#x}", f.vendor, f.device, f.bdf, bar.cpu);
+    // SAFETY: BAR 0 was just assigned to this window of the bridge's memory
+    // range (Device memory in boot's map) and is wrapped once, here.
+    let regs = unsafe { Mmio::new(bar.cpu as usize, bar.size as usize) };
+    Some(crate::usb::host::start(crate::usb::xhci::Xhci::new(regs, &VIRT_DMA)))
 }

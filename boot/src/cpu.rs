@@ -75,18 +75,41 @@ pub fn dsb() {
     unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
 }
 
-/// Cleans and invalidates the data cache lines covering `[addr, addr+len)` to
-/// the point of coherency (for non-coherent DMA and framebuffers on hardware).
-pub fn dcache_clean_invalidate(addr: usize, len: usize) {
+/// Runs `op` on every 64-byte cache line covering `[addr, addr+len)`, then
+/// waits for the maintenance to complete.
+fn each_line(addr: usize, len: usize, op: impl Fn(usize)) {
     const LINE: usize = 64;
     let mut a = addr & !(LINE - 1);
     let end = addr.saturating_add(len);
     while a < end {
-        // SAFETY: `dc civac` on a mapped address only writes back/evicts the line.
-        unsafe { asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags)) };
+        op(a);
         a += LINE;
     }
     dsb();
+}
+
+/// Cleans and invalidates the data cache lines covering `[addr, addr+len)` to
+/// the point of coherency (for non-coherent DMA and framebuffers on hardware).
+pub fn dcache_clean_invalidate(addr: usize, len: usize) {
+    // SAFETY: `dc civac` on a mapped address only writes back/evicts the line.
+    each_line(addr, len, |a| unsafe { asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags)) });
+}
+
+/// Cleans (writes back) the data cache lines covering `[addr, addr+len)` to
+/// the point of coherency: a buffer the CPU filled, before a device reads it.
+pub fn dcache_clean(addr: usize, len: usize) {
+    // SAFETY: `dc cvac` on a mapped address only writes the line back.
+    each_line(addr, len, |a| unsafe { asm!("dc cvac, {}", in(reg) a, options(nostack, preserves_flags)) });
+}
+
+/// Invalidates (discards) the data cache lines covering `[addr, addr+len)`:
+/// a buffer a device wrote, before the CPU reads it. Any dirty data in those
+/// lines is lost, so the range must be whole lines the CPU has not written
+/// since the device was given the buffer.
+pub fn dcache_invalidate(addr: usize, len: usize) {
+    // SAFETY: `dc ivac` on a mapped address only drops the line; callers pass
+    // whole DMA buffer lines holding no CPU data (see above).
+    each_line(addr, len, |a| unsafe { asm!("dc ivac, {}", in(reg) a, options(nostack, preserves_flags)) });
 }
 
 /// Which exception level the entry code was started at (1, or 2 before it dropped to 1).

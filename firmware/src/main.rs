@@ -100,6 +100,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
             spawner.spawn(fail_later(t).expect("self-test task"));
         }
         spawner.spawn(input::task(board.input).expect("input task"));
+        spawner.spawn(bringup_reports().expect("bring-up report task"));
         if let Some(service) = board.service {
             spawner.spawn(board_service(service).expect("board service task"));
         }
@@ -148,7 +149,26 @@ async fn fail_later(t: SelfTest) {
 /// The board's own background work (the USB host stack on the Raspberry Pis).
 #[embassy_executor::task]
 async fn board_service(service: core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()>>>) {
-    service.await
+    service.await;
+    // It only ends when it failed: show why on the status screen.
+    if let Some((detail, hint)) = barespice_board::usb::host::failure() {
+        status::failed(Step::Link, detail, hint);
+    }
+}
+
+/// Shows the board's hardware bring-up results on the status screen: what
+/// works, and for a failure what to check (absent devices only go to the log).
+#[embassy_executor::task]
+async fn bringup_reports() {
+    use barespice_board::bringup::{next, Outcome};
+    loop {
+        let r = next().await;
+        match r.outcome {
+            Outcome::Ok => status::part_note(r.part, r.detail),
+            Outcome::Failed => status::part_note(r.part, format!("FAILED: {} (check: {})", r.detail, r.check)),
+            Outcome::Absent => {}
+        }
+    }
 }
 
 /// Without a usable configuration: still bring the network up, so the

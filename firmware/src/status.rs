@@ -100,7 +100,8 @@ pub struct Status {
     pub entries: Vec<Entry>,
     /// Title line (config title or server).
     pub title: String,
-    /// Configuration problems (bad lines), shown under the steps.
+    /// Configuration problems (bad lines) and hardware bring-up results,
+    /// shown under the steps.
     pub notes: Vec<String>,
     /// Shown when reconnecting: "reconnecting in N s (attempt K)".
     pub banner: Option<String>,
@@ -188,6 +189,17 @@ pub fn set_title(t: impl Into<String>) {
 pub fn note(n: impl Into<String>) {
     let n = n.into();
     update(|s| s.notes.push(n));
+}
+
+/// Sets the note of one hardware part (`"<part>: <text>"`), replacing that
+/// part's previous note, so a link going up and down does not pile them up.
+pub fn part_note(part: &str, text: impl Into<String>) {
+    let line = alloc::format!("{part}: {}", text.into());
+    let prefix = alloc::format!("{part}: ");
+    update(|s| match s.notes.iter_mut().find(|n| n.starts_with(&prefix)) {
+        Some(n) => *n = line,
+        None => s.notes.push(line),
+    });
 }
 
 /// Sets or clears the reconnect banner.

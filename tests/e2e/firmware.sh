@@ -209,6 +209,12 @@ fw_scenes_stop() {
 # its screen equals the server's screendump.
 fw_snapshot() {
   fw_client_ensure "$1"
+  fw_scenes_match
+}
+
+# fw_scenes_match: >= 20 timed scene changes on the running client (FW_LOG,
+# FW_QMP), no lost connection, then its screen equals the server's screendump.
+fw_scenes_match() {
   local start end closes
   closes=$(grep -ac 'closed:' "$FW_LOG" || true)
   start=$(lab seq)
@@ -216,7 +222,7 @@ fw_snapshot() {
   lab wait-seq $((start + 20)) --timeout 120 > /dev/null || { lab interval 0; fail "guest did not draw 20 scenes"; }
   fw_scenes_stop
   end=$(lab seq)
-  fw_alive "$1" || fail "the emulated client exited"
+  emu_alive "$(dirname "$FW_LOG")" || fail "the emulated client exited"
   [ "$(grep -ac 'closed:' "$FW_LOG" || true)" = "$closes" ] || { grep -a 'closed:' "$FW_LOG"; fail "the client lost its connection during the scene changes"; }
   fw_expect_desktop 20
   echo "$((end - start)) scene changes; client screen (centred ${LAB_RESOLUTION}) == server screendump (try $FW_MATCH_TRY)"

@@ -1,27 +1,51 @@
-//! Host unit tests for `barespice-board`'s code that does no I/O: USB standard
-//! descriptors, HID report descriptors and reports, and the VideoCore mailbox
-//! property message format. The board crate itself only builds for
+//! Host unit tests for `barespice-board`'s code that does no I/O: the
+//! VideoCore mailbox property message format, device-tree `ranges`, the USB
+//! device record (route string, transaction translator), xHCI rings, TRBs and
+//! contexts, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
+//! GENET ring/PHY logic. The board crate itself only builds for
 //! `aarch64-unknown-none` (its boot dependency is AArch64 assembly), so this
 //! crate compiles those source files again, unchanged, for the host; their
-//! `#[cfg(test)]` modules are the tests. Must not: hold tests or code of its own.
+//! `#[cfg(test)]` modules are the tests. (USB descriptor and HID report
+//! parsing live in the `usb-parse` crate, tested there.) Must not: hold tests
+//! or code of its own.
 #![no_std]
 
 extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-#[path = "../../src/usb/types.rs"]
-mod types;
-pub use types::*;
-
-#[path = "../../src/usb/desc.rs"]
-pub mod desc;
-
-#[path = "../../src/usb/report.rs"]
-pub mod report;
-
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
 
 #[path = "../../src/rpi/edid.rs"]
 pub mod edid;
+
+#[path = "../../src/rpi/ranges.rs"]
+pub mod ranges;
+
+#[path = "../../src/rpi/pcie/fields.rs"]
+pub mod pcie_fields;
+
+#[path = "../../src/rpi/genet/ring.rs"]
+pub mod genet_ring;
+
+#[path = "../../src/rpi/genet/phy.rs"]
+pub mod genet_phy;
+// The USB topology record (route strings, transaction translators) needs the
+// parsing crate and the DMA buffer type beside it, as in the board crate.
+pub use usb_parse::{desc, Speed, UsbError};
+
+#[path = "../../src/usb/dma.rs"]
+pub mod dma;
+
+#[path = "../../src/usb/controller.rs"]
+pub mod usb_controller;
+
+#[path = "../../src/usb/xhci/ring.rs"]
+pub mod xhci_ring;
+
+#[path = "../../src/usb/xhci/context.rs"]
+pub mod xhci_context;
+
+#[path = "../../src/pci/window.rs"]
+pub mod pci_window;

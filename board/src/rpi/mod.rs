@@ -5,6 +5,9 @@
 //! console (PL011 on GPIO14/15), the wake-up interrupt for the generic timer,
 //! the watchdog reset, the hardware RNG, the mailbox framebuffer and the USB
 //! host stack (keyboard, mouse/tablet and CDC-ECM Ethernet behind the DWC2).
+//! On a real Pi 4 also the GENET Ethernet (preferred over USB Ethernet) and
+//! the PCIe root complex with the VL805 USB 3 controller ([`pi4`]); QEMU's
+//! `raspi4b` models neither, and they are not touched there.
 //! Must not: hard-code a model's peripheral base where the device tree gives
 //! one, or assume a device tree exists.
 //!
@@ -32,10 +35,15 @@
 pub mod dma;
 pub mod edid;
 pub mod fb;
+pub mod genet;
 pub mod mailbox;
+pub mod pcie;
+mod pi4;
 pub mod property;
+pub mod ranges;
 pub mod rng;
 pub mod uart;
+pub mod vl805;
 
 use alloc::boxed::Box;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -44,7 +52,7 @@ use crate::gic::Gic;
 use crate::mmio::Mmio;
 use crate::pl011::Pl011;
 use crate::rng::BoardRng;
-use crate::usb::{self, cdc_ecm, dwc2::Dwc2, host::UsbHost};
+use crate::usb::{self, dwc2::Dwc2, dwc2_pipes::Dwc2Host};
 use crate::{console, AnyNic, Board, BoardOptions, Framebuffer};
 use dma::PiDma;
 use mailbox::Mailbox;
@@ -261,7 +269,6 @@ fn board_name(revision: u32, model: Model) -> &'static str {
     }
 }
 
-/// Framebuffer, RNG, and the USB stack (NIC + input) as a service task.
 /// The monitor's preferred mode from its EDID (no `resolution=` set), else
 /// `fallback`; logs what it saw either way.
 fn monitor_mode(mb: &Mailbox, fallback: (u32, u32)) -> (u32, u32) {
@@ -282,12 +289,15 @@ fn monitor_mode(mb: &Mailbox, fallback: (u32, u32)) -> (u32, u32) {
     }
 }
 
-pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
+/// Framebuffer, RNG, the Pi 4's PCIe/VL805 and GENET, and the USB stack
+/// (NIC + input) with the GENET as service tasks.
+pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) -> Board {
     let mb = mailbox(&pi);
-    let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok();
-    if let Some(m) = mac {
-        let b = [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8];
-        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} (GENET/LAN951x: no driver yet)", b);
+    let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok().map(|m| {
+        [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8]
+    });
+    if let Some(b) = mac {
+        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} from the firmware", b);
     }
 
     let (fb_w, fb_h) = if opts.fb_from_monitor { monitor_mode(&mb, (opts.fb_width, opts.fb_height)) } else { (opts.fb_width, opts.fb_height) };
@@ -315,33 +325,60 @@ pub(crate) fn devices(pi: Pi, opts: BoardOptions) -> Board {
     };
     defmt::info!("rng: seeded from {}", rng.source());
 
+    // Pi 4: the USB-A ports (PCIe -> VL805) and the on-board Ethernet (GENET).
+    let (usb3, genet) = match pi.model {
+        Model::Pi4 => (pi4::usb3(&pi, fdt, &mb), pi4::ethernet(&pi, fdt, mac)),
+        Model::Pi3 => (None, None),
+    };
+
     // USB: power the controller through the firmware, then hand the stack to a task.
     match mb.power_on(mailbox::POWER_USB_HCD) {
         Ok(true) => {}
         Ok(false) => defmt::warn!("usb: firmware reports the controller still off"),
         Err(e) => defmt::warn!("usb: power-on request failed: {}", e),
     }
-    let state: &'static mut cdc_ecm::NetState = Box::leak(Box::new(cdc_ecm::NetState::new()));
-    let (runner, device) = cdc_ecm::channel(state);
-    let hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
-    let service = Box::pin(async move {
-        let Err(e) = hc_run(hc, runner).await;
-        defmt::error!("usb: host stack stopped: {}", e);
-    });
+    // The USB host controller: on a Pi 4 whose PCIe link and VL805 came up, the
+    // xHCI behind it (the USB-A ports); otherwise the DWC2 (QEMU, Pi 3, or a
+    // Pi 4 whose PCIe bring-up failed: then only the USB-C port works).
+    let (usb_service, usb_nic) = match usb3 {
+        Some((_pcie, vl805)) => {
+            defmt::info!("usb: using the VL805's xHCI at {=usize:#x}", vl805.xhci_base());
+            let hal: &'static pcie::PcieDma = Box::leak(Box::new(vl805.dma_hal()));
+            // SAFETY: the xHCI's BAR 0 was placed at the start of the PCIe
+            // outbound window (Device memory in boot's map) by `Vl805::bring_up`
+            // and is wrapped once, here.
+            let regs = unsafe { Mmio::new(vl805.xhci_base(), vl805::XHCI_REGS_LEN) };
+            usb::host::start(usb::xhci::Xhci::new(regs, hal))
+        }
+        None => {
+            let mut hc = Dwc2::new(window(pi.peripherals + USB, usb::dwc2::REGS_LEN), &DMA);
+            usb::host::start(async move {
+                hc.init().await?;
+                Dwc2Host::new(hc)
+            })
+        }
+    };
+    // The GENET, when it came up, is the NIC; a USB Ethernet adapter's device is
+    // then left unused.
+    let (nic, service) = match genet {
+        Some(g) => {
+            let state: &'static mut genet::NetState = Box::leak(Box::new(genet::NetState::new()));
+            let (runner, device) = genet::channel(state, g.mac());
+            let genet_service = g.run(runner);
+            let both: usb::host::UsbTask = Box::pin(async move {
+                embassy_futures::join::join(usb_service, genet_service).await;
+            });
+            (AnyNic::Genet(device), both)
+        }
+        None => (AnyNic::Usb(usb_nic), usb_service),
+    };
 
     Board {
         name: pi.name,
-        nic: Some(AnyNic::Usb(device)),
+        nic: Some(nic),
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
         service: Some(service),
     }
-}
-
-async fn hc_run(mut hc: Dwc2, runner: cdc_ecm::NetRunner) -> Result<core::convert::Infallible, usb::UsbError> {
-    defmt::debug!("usb: host task started");
-    hc.init().await?;
-    let host = UsbHost::new(hc, Some(runner), usb::input::sink())?;
-    host.run().await
 }

@@ -8,37 +8,21 @@
 //! Must not: parse Ethernet frames (the stack does), or block: frames that find
 //! no free channel buffer are dropped, as a NIC would.
 
-use super::desc::{self, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE};
-use super::dwc2::Dwc2;
-use super::host::{Bus, ClassDriver, Context, Device, Pipe};
+use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, Pipe};
+use super::controller::{Device, HostController, PipeId};
+use super::desc::{
+    self, DeviceDescriptor, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE,
+};
 use super::{Direction, EndpointKind, UsbError};
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use embassy_net_driver::HardwareAddress;
-use embassy_net_driver_channel as ch;
 use embassy_time::Instant;
 
-/// Largest Ethernet frame without FCS.
-pub const MTU: usize = 1514;
+pub use super::net_channel::{channel, NetDevice, NetRunner, NetState, MTU, RX_FRAMES, TX_FRAMES};
+
 /// Bytes asked for per bulk IN transfer (a frame ends early with a short packet).
 const RX_REQUEST: usize = 2048;
-/// Receive queue depth (frames).
-pub const RX_FRAMES: usize = 8;
-/// Transmit queue depth (frames).
-pub const TX_FRAMES: usize = 8;
-
-/// The channel state shared between the USB task and embassy-net (make it
-/// `'static`, e.g. with `static_cell`).
-pub type NetState = ch::State<MTU, RX_FRAMES, TX_FRAMES>;
-/// The USB side of the channel: handed to [`super::host::UsbHost::new`].
-pub type NetRunner = ch::Runner<'static, MTU>;
-/// The embassy-net side: implements `embassy_net_driver::Driver`.
-pub type NetDevice = ch::Device<'static, MTU>;
-
-/// Splits `state` into the USB runner and the embassy-net device. The MAC
-/// address is filled in when a device is found; the link stays down until then.
-pub fn channel(state: &'static mut NetState) -> (NetRunner, NetDevice) {
-    ch::new(state, HardwareAddress::Ethernet([0; 6]))
-}
 
 const CLASS_COMM: u8 = 0x02;
 const SUBCLASS_ECM: u8 = 0x06;
@@ -51,37 +35,40 @@ const PACKET_FILTER: u16 = 0x0004 | 0x0008 | 0x0002;
 /// Notification NETWORK_CONNECTION (CDC 1.2 table 20).
 const NOTIFY_NETWORK_CONNECTION: u8 = 0x00;
 
-/// True for a CDC-ECM communication interface.
-pub fn matches(i: &Interface<'_>) -> bool {
+/// The CDC-ECM driver's entry in [`super::classes::CLASSES`].
+pub const CLASS: ClassEntry =
+    ClassEntry { name: "cdc-ecm", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+
+fn is_ecm(i: &Interface<'_>) -> bool {
     i.desc.class == CLASS_COMM && i.desc.subclass == SUBCLASS_ECM
 }
 
-/// Binds to the device's ECM function if it has one. `Ok(Err(runner))` hands the
-/// runner back when the device is not ECM; `Err` carries it back on failure.
-#[allow(clippy::type_complexity)]
-pub async fn probe(
-    bus: &mut Bus,
-    dev: &Device,
-    config: &[u8],
-    mut runner: NetRunner,
-) -> Result<Result<Box<dyn ClassDriver>, NetRunner>, (UsbError, NetRunner)> {
-    let Some(control) = desc::interfaces(config).find(|i| matches(i)) else {
-        return Ok(Err(runner));
+/// True for a device with a CDC-ECM communication interface.
+pub fn matches(_d: &DeviceDescriptor, config: &[u8]) -> bool {
+    any_interface(config, is_ecm)
+}
+
+/// Binds to the device's ECM function if it has one and the Ethernet channel
+/// is free (only one network interface is used).
+async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
+    let Some(control) = desc::interfaces(config).find(is_ecm) else {
+        return Ok(Vec::new());
     };
-    match bind(bus, dev, config, &control).await {
-        Ok((mac, data_if, rx, tx, notify)) => {
+    if bus.net.is_none() {
+        defmt::info!("usb: ethernet at {} not used: another adapter has the network", dev.address);
+        return Ok(Vec::new());
+    }
+    let (mac, data_if, rx, tx, notify) = bind(bus, dev, config, &control).await?;
+    let Some(mut runner) = bus.net.take() else { return Ok(Vec::new()) };
+    {
+        {
             runner.set_hardware_address(HardwareAddress::Ethernet(mac));
             runner.set_link_state(embassy_net_driver::LinkState::Up);
-            defmt::info!(
-                "usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}",
-                dev.address,
-                data_if,
-                mac
-            );
-            let channels = [rx.ch, tx.ch, notify.as_ref().map_or(rx.ch, |p| p.ch)];
-            Ok(Ok(Box::new(Ecm { address: dev.address, rx, tx, notify, channels, runner, zlp_pending: false, link_up: true })))
+            defmt::info!("usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}", dev.address, data_if, mac);
+            let f: Box<dyn ClassDriver> =
+                Box::new(Ecm { dev: *dev, rx, tx, notify, runner, zlp_pending: false, link_up: true });
+            Ok(alloc::vec![f])
         }
-        Err(e) => Err((e, runner)),
     }
 }
 
@@ -111,13 +98,22 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
 
     // Alternate setting 0 of the data interface has no endpoints; selecting the
     // one with the bulk pair starts the function (CDC ECM 1.2 §3.3).
-    bus.control_out(dev, Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()), &[])
-        .await?;
+    bus.control_out(
+        dev,
+        Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()),
+        &[],
+    )
+    .await?;
     // Optional request: some functions STALL it.
     let _ = bus
         .control_out(
             dev,
-            Setup::no_data(RT_CLASS | RT_INTERFACE, REQ_SET_ETHERNET_PACKET_FILTER, PACKET_FILTER, control.desc.number.into()),
+            Setup::no_data(
+                RT_CLASS | RT_INTERFACE,
+                REQ_SET_ETHERNET_PACKET_FILTER,
+                PACKET_FILTER,
+                control.desc.number.into(),
+            ),
             &[],
         )
         .await;
@@ -125,10 +121,16 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
     // Whole packets, more than the largest frame: the device ends each frame with
     // a short (or zero-length) packet. Asking for more than 1536 bytes also keeps
     // QEMU's DWC2 from moving transfers that small one packet per 250 µs.
-    let rx = Pipe::open(bus, dev, &ep_in, RX_REQUEST.div_ceil(usize::from(ep_in.max_packet)) * usize::from(ep_in.max_packet))?;
-    let tx = Pipe::open(bus, dev, &ep_out, MTU)?;
+    let rx = Pipe::open(
+        bus,
+        dev,
+        &ep_in,
+        RX_REQUEST.div_ceil(usize::from(ep_in.max_packet)) * usize::from(ep_in.max_packet),
+    )
+    .await?;
+    let tx = Pipe::open(bus, dev, &ep_out, MTU).await?;
     let notify = match control.find_endpoint(Direction::In, EndpointKind::Interrupt) {
-        Some(ep) => Some(Pipe::open(bus, dev, &ep, 16)?),
+        Some(ep) => Some(Pipe::open(bus, dev, &ep, 16).await?),
         None => None,
     };
     Ok((mac, data_if, rx, tx, notify))
@@ -136,11 +138,10 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
 
 /// A bound ECM function.
 struct Ecm {
-    address: u8,
+    dev: Device,
     rx: Pipe,
     tx: Pipe,
     notify: Option<Pipe>,
-    channels: [u8; 3],
     runner: NetRunner,
     zlp_pending: bool,
     link_up: bool,
@@ -151,16 +152,14 @@ impl ClassDriver for Ecm {
         "cdc-ecm"
     }
 
-    fn address(&self) -> u8 {
-        self.address
+    fn device(&self) -> &Device {
+        &self.dev
     }
 
-    fn channels(&self) -> &[u8] {
-        if self.notify.is_some() {
-            &self.channels
-        } else {
-            &self.channels[..2]
-        }
+    fn pipes(&self) -> Vec<PipeId> {
+        let mut p = alloc::vec![self.rx.id, self.tx.id];
+        p.extend(self.notify.as_ref().map(|n| n.id));
+        p
     }
 
     fn release_net(mut self: Box<Self>) -> Option<NetRunner> {
@@ -168,7 +167,7 @@ impl ClassDriver for Ecm {
         Some(self.runner)
     }
 
-    fn poll(&mut self, hc: &mut Dwc2, now: Instant, _cx: &mut Context<'_>) {
+    fn poll(&mut self, hc: &mut dyn HostController, now: Instant, cx: &mut Context<'_>) {
         // Receive: one bulk IN transfer is always outstanding; the hardware
         // retries NAKs until the device has a frame.
         let rx_len = self.rx.buf.len();
@@ -180,6 +179,9 @@ impl ClassDriver for Ecm {
                         buf[..n].copy_from_slice(&self.rx.buf.as_slice()[..n]);
                         self.runner.rx_done(n);
                     }
+                    cx.active = true;
+                    // Queue the next receive now rather than next round.
+                    let _ = self.rx.poll_in(hc, now, rx_len);
                 }
                 Ok(_) => {}
                 Err(e) => defmt::debug!("usb: ecm rx {}", e),
@@ -199,9 +201,10 @@ impl ClassDriver for Ecm {
                 let _ = self.tx.start_out(hc, &[]);
             } else if let Some(frame) = self.runner.try_tx_buf() {
                 let n = frame.len().min(MTU);
-                let mps = usize::from(self.tx.target.max_packet);
+                let mps = usize::from(self.tx.ep.max_packet);
                 let result = self.tx.start_out(hc, &frame[..n]);
                 self.runner.tx_done();
+                cx.active = true;
                 match result {
                     Ok(()) => self.zlp_pending = n % mps == 0,
                     Err(e) => defmt::debug!("usb: ecm tx start {}", e),

@@ -8,8 +8,10 @@
 //!
 //! On a Raspberry Pi the DWC2 is a "legacy" bus master: it sees ARM RAM through
 //! the VideoCore bus alias (RAM | 0xC000_0000) and only the first GiB of it, and
-//! it does not snoop the ARM caches. QEMU hides both facts; real hardware needs
-//! [`DmaHal::before_dma`] before a transfer and [`DmaHal::after_dma`] after it.
+//! it does not snoop the ARM caches. An xHCI behind PCIe sees RAM through the
+//! root complex's inbound window (64-bit bus addresses: [`DmaHal::bus_address64`]).
+//! QEMU hides both facts; real hardware needs [`DmaHal::before_dma`] before a
+//! transfer and [`DmaHal::after_dma`] after it.
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use core::ptr::NonNull;
@@ -22,6 +24,11 @@ pub trait DmaHal {
     /// The bus address the controller must be given for CPU address `addr`, or
     /// `None` if the controller cannot reach it.
     fn bus_address(&self, addr: usize) -> Option<u32>;
+    /// The same for controllers with 64-bit DMA (xHCI); by default the 32-bit
+    /// answer.
+    fn bus_address64(&self, addr: usize) -> Option<u64> {
+        self.bus_address(addr).map(u64::from)
+    }
     /// Makes CPU writes to `[addr, addr+len)` visible to the device and drops
     /// stale lines (clean + invalidate), before the device reads or writes it.
     fn before_dma(&self, addr: usize, len: usize);
@@ -34,6 +41,7 @@ pub trait DmaHal {
 pub struct DmaBuf {
     ptr: NonNull<u8>,
     len: usize,
+    align: usize,
 }
 
 // SAFETY: DmaBuf owns its allocation exclusively, like a Box<[u8]>.
@@ -43,11 +51,19 @@ impl DmaBuf {
     /// Allocates at least `len` bytes (rounded up to [`DMA_ALIGN`]); `None` when
     /// the heap is exhausted.
     pub fn new(len: usize) -> Option<Self> {
+        Self::new_aligned(len, DMA_ALIGN)
+    }
+
+    /// Allocates at least `len` bytes starting at a multiple of `align` (a
+    /// power of two; at least [`DMA_ALIGN`] is used), e.g. page-aligned xHCI
+    /// scratchpads or rings that must not cross a 64 KiB boundary.
+    pub fn new_aligned(len: usize, align: usize) -> Option<Self> {
+        let align = align.max(DMA_ALIGN);
         let len = len.max(1).div_ceil(DMA_ALIGN) * DMA_ALIGN;
-        let layout = Layout::from_size_align(len, DMA_ALIGN).ok()?;
+        let layout = Layout::from_size_align(len, align).ok()?;
         // SAFETY: the layout has a non-zero size.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-        Some(Self { ptr, len })
+        Some(Self { ptr, len, align })
     }
 
     /// The usable length (a multiple of [`DMA_ALIGN`]).
@@ -81,7 +97,7 @@ impl DmaBuf {
 impl Drop for DmaBuf {
     fn drop(&mut self) {
         // The layout was valid when allocated with the same values.
-        if let Ok(layout) = Layout::from_size_align(self.len, DMA_ALIGN) {
+        if let Ok(layout) = Layout::from_size_align(self.len, self.align) {
             // SAFETY: ptr came from alloc_zeroed with this layout and is freed once.
             unsafe { dealloc(self.ptr.as_ptr(), layout) };
         }

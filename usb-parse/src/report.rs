@@ -8,7 +8,7 @@
 //! the device): every field position is checked against the report length, and
 //! a descriptor the parser does not understand yields `None`. No I/O.
 
-use super::{UsbInput, ABS_MAX};
+use crate::{UsbInput, ABS_MAX};
 
 /// True for the "phantom" report a keyboard sends when too many keys are down.
 pub fn is_rollover_error(r: &[u8; 8]) -> bool {

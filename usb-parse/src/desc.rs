@@ -5,7 +5,7 @@
 //! list. Every byte comes from a device and is untrusted: parsers check lengths
 //! and return `None` instead of indexing out of bounds. Must not: perform I/O.
 
-use super::{Direction, EndpointKind};
+use crate::{Direction, EndpointKind};
 
 /// Descriptor type: DEVICE.
 pub const DT_DEVICE: u8 = 1;

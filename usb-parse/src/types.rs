@@ -1,6 +1,6 @@
 //! Plain types shared by every layer of the USB stack: speeds, directions,
 //! endpoint types, errors and decoded input. Must not: depend on anything but
-//! `core` (the host unit tests compile this file on its own).
+//! `core` and `defmt`.
 
 /// USB bus speed of a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
@@ -11,6 +11,8 @@ pub enum Speed {
     Full,
     /// 480 Mbit/s.
     High,
+    /// 5 Gbit/s and up (USB 3; xHCI only).
+    Super,
 }
 
 /// Transfer direction, from the host's point of view.
@@ -60,8 +62,12 @@ impl EndpointKind {
 /// Why a USB operation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
 pub enum UsbError {
-    /// No DWC2 core at the given address.
+    /// No host controller at the given address (or it is not one we drive).
     NoController,
+    /// The host controller refused a command (xHCI completion code).
+    Command(u8),
+    /// The host controller ran out of device slots.
+    NoSlot,
     /// A register did not reach the expected state in time, or a transfer hung.
     Timeout,
     /// The port did not enable after reset (nothing attached, or it failed).
