@@ -18,6 +18,7 @@ mod input;
 mod keys;
 mod net;
 mod presenter;
+mod rig;
 mod screen;
 mod session;
 mod status;
@@ -88,11 +89,15 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     };
 
     // Test hooks for the fatal path (never used in normal operation).
-    let self_test = bootargs.split_whitespace().find_map(|w| match w {
-        "barespice.test=panic" => Some(SelfTest::Panic),
-        "barespice.test=fault" => Some(SelfTest::Fault),
+    let self_test = match barespice_config::barespice_option(bootargs, "test").as_deref() {
+        Some("panic") => Some(SelfTest::Panic),
+        Some("fault") => Some(SelfTest::Fault),
         _ => None,
-    });
+    };
+    // Test-rig oracle: `frame:` lines with the remote surface's digest.
+    if barespice_config::barespice_option(bootargs, "rig").as_deref() == Some("1") {
+        rig::enable();
+    }
 
     barespice_board::executor::run(move |spawner: Spawner| {
         spawner.spawn(presenter::task().expect("presenter task"));

@@ -31,6 +31,7 @@ use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionCon
 use crate::connection::{self, Failure};
 use crate::input::{RemoteInput, QUEUE};
 use crate::presenter;
+use crate::rig;
 use crate::status::{self, Step};
 
 /// Most channels one session opens (main, display, inputs, cursor + spare).
@@ -102,6 +103,7 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
 
     let mut client_mouse = false;
     let mut first_frame = true;
+    let mut rig = rig::Watch::new();
     let mut last_pos: Option<(u32, u32)> = None;
     let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
     // resize mode: the local size to ask the guest for, and since when we wait.
@@ -228,6 +230,8 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
             }
         }
 
+        rig.update(session.primary(), dirty.is_some());
+
         // Output queued by the events above goes out before we sleep.
         if chans.iter().any(|c| c.open && !session.pending(c.handle).is_empty()) {
             continue;
@@ -243,7 +247,7 @@ pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config
             }
             Poll::Pending
         });
-        match select3(readable, QUEUE.receive(), Timer::after(Duration::from_secs(1))).await {
+        match select3(readable, QUEUE.receive(), Timer::after(rig.sleep(Duration::from_secs(1)))).await {
             Either3::First(()) => {}
             Either3::Second(ev) => {
                 apply_input(&mut session, ev, client_mouse, &mut last_pos);

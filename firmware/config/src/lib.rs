@@ -8,9 +8,10 @@
 //!    which override the file. Keys are the `.vv` names, plus barespice's own
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
 //!    `reconnect-max` (longest back-off between reconnects, in seconds);
-//! 3. `barespice.KEY=VALUE` words for barespice's own keys that have an
-//!    `x-barespice-KEY` name in the `.vv` file (`barespice.display` =
-//!    `x-barespice-display`: `resize`, `fit` or `1:1`).
+//! 3. `barespice.KEY=VALUE` words, barespice's own switches, read one key at
+//!    a time with [`barespice_option`]; those whose key has an `x-barespice-KEY`
+//!    name in the `.vv` file are configuration too and win over the file
+//!    (`barespice.display` = `x-barespice-display`: `resize`, `fit` or `1:1`).
 //!
 //! Bad lines are reported as [`Issue`]s and skipped, never fatal. Must not:
 //! do I/O or know where the bytes came from; it is `no_std` and tested on the host.
@@ -330,6 +331,16 @@ pub fn load(vv: &[u8], cmdline: &str) -> (Config, Vec<Issue>) {
     }
     cfg.apply_cmdline(cmdline, &mut issues);
     (cfg, issues)
+}
+
+/// The value of the last `barespice.KEY=VALUE` word of a kernel command line
+/// (barespice's own switches, e.g. `barespice.rig=1`, `barespice.test=panic`);
+/// `None` when the key is absent. Other words are ignored.
+pub fn barespice_option(cmdline: &str, key: &str) -> Option<String> {
+    split_cmdline(cmdline).into_iter().rev().find_map(|word| {
+        let (k, v) = word.strip_prefix("barespice.")?.split_once('=')?;
+        (k == key).then(|| v.to_string())
+    })
 }
 
 /// Splits a command line into words at spaces, keeping "quoted parts" together

@@ -140,3 +140,17 @@ fn disable_effects_become_display_config_flags() {
     let (c, issues) = load(b"", "spice.disable-effects=wallpaper,sparkles");
     assert_eq!((c.disable_effects, issues.len()), (0, 1));
 }
+
+#[test]
+fn barespice_options_are_read_by_key() {
+    let line = "console=ttyAMA0 barespice.rig=1 spice.host=h barespice.test=panic \"barespice.x=a b\" barespice.rig=0";
+    assert_eq!(barespice_option(line, "rig").as_deref(), Some("0"), "the last word wins");
+    assert_eq!(barespice_option(line, "test").as_deref(), Some("panic"));
+    assert_eq!(barespice_option(line, "x").as_deref(), Some("a b"));
+    assert_eq!(barespice_option(line, "host"), None, "spice.* keys are not barespice options");
+    assert_eq!(barespice_option("barespice.rig", "rig"), None, "no value");
+    assert_eq!(barespice_option("", "rig"), None);
+    // barespice.* words are not config issues.
+    let (_, issues) = load(b"", line);
+    assert!(issues.is_empty(), "{issues:?}");
+}
