@@ -244,6 +244,10 @@ pub struct BoardOptions {
     pub fb_width: u32,
     /// Framebuffer height wanted.
     pub fb_height: u32,
+    /// Use the monitor's preferred mode instead, where the board can read it
+    /// (Raspberry Pi: EDID through the mailbox); `fb_width`/`fb_height` stay
+    /// the fallback.
+    pub fb_from_monitor: bool,
 }
 
 /// Everything a board gives the firmware.

@@ -86,15 +86,12 @@ pub async fn task(mut source: Box<dyn InputSource>) {
                 crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed })
             }
             InputEvent::PointerAbsolute { x, y, max_x, max_y } => {
-                let (Some(fb), Some((sw, sh))) = (presenter::fb_info(), presenter::remote_size()) else {
-                    continue;
-                };
-                // Device units -> framebuffer pixel -> remote pixel (centred 1:1).
-                let fx = (u64::from(x) * u64::from(fb.width) / (u64::from(max_x) + 1)) as i32;
-                let fy = (u64::from(y) * u64::from(fb.height) / (u64::from(max_y) + 1)) as i32;
-                let (ox, oy) = crate::screen::remote_origin(fb, sw, sh);
-                let rx = (fx - ox).clamp(0, sw.saturating_sub(1) as i32) as u32;
-                let ry = (fy - oy).clamp(0, sh.saturating_sub(1) as i32) as u32;
+                let Some(layout) = presenter::layout() else { continue };
+                // Device units -> screen pixel -> the remote pixel shown there
+                // (the display mode's layout: scaled to fit, or centred 1:1).
+                let fx = (u64::from(x) * u64::from(layout.screen_w) / (u64::from(max_x) + 1)) as i32;
+                let fy = (u64::from(y) * u64::from(layout.screen_h) / (u64::from(max_y) + 1)) as i32;
+                let (rx, ry) = layout.to_remote(fx, fy);
                 Some(RemoteInput::Position { x: rx, y: ry, buttons })
             }
             InputEvent::PointerRelative { dx, dy } => Some(RemoteInput::Motion { dx, dy, buttons }),

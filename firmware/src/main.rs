@@ -61,11 +61,16 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
 
-    let board = early.devices(BoardOptions { fb_width: cfg.resolution.0, fb_height: cfg.resolution.1 });
+    let board = early.devices(BoardOptions {
+        fb_width: cfg.resolution.0,
+        fb_height: cfg.resolution.1,
+        fb_from_monitor: !cfg.resolution_given,
+    });
     let mut rng = board.rng;
     // TLS key exchange draws from getrandom: seed it from the board RNG.
     barespice_board::install_getrandom(&mut rng);
     presenter::install(board.framebuffer, board.name);
+    presenter::set_display_mode(cfg.display);
     status::done(Step::Firmware, format!("{} {}", board.name, env!("CARGO_PKG_VERSION")));
     for i in &issues {
         status::note(format!("{i}"));

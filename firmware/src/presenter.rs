@@ -1,15 +1,22 @@
 //! The presenter: owns the local framebuffer and decides what it shows —
 //! the status screen while connecting, or the remote desktop (spice-core's
-//! primary surface, dirty rectangles copied centred 1:1) once frames arrive.
+//! primary surface) once frames arrive, laid out by the display mode
+//! (`barespice.display`): scaled to fit (`fit`, and `resize` until the guest
+//! follows the local size) or centred 1:1 (`1:1`), with the pointer drawn
+//! over it at the same scale (spice-core's `fit::Layout` does the pixels).
 //! Must not: block for long (it shares the CPU with the network).
 
 use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
 use core::cell::{Cell, RefCell};
 use barespice_board::{FbInfo, Framebuffer};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
+use barespice_config::DisplayMode;
 use spice_core::canvas::{Rect, Surface};
 use spice_core::cursor::CursorShape;
+use spice_core::fit::Layout;
 
 use crate::screen;
 use crate::status;
@@ -24,6 +31,31 @@ static FB: Mutex<CriticalSectionRawMutex, RefCell<Option<Box<dyn Framebuffer>>>>
 static MODE: Mutex<CriticalSectionRawMutex, Cell<Mode>> = Mutex::new(Cell::new(Mode::Status));
 static REMOTE: Mutex<CriticalSectionRawMutex, Cell<Option<(u32, u32)>>> = Mutex::new(Cell::new(None));
 static BOARD: Mutex<CriticalSectionRawMutex, Cell<&'static str>> = Mutex::new(Cell::new(""));
+static DISPLAY: Mutex<CriticalSectionRawMutex, Cell<DisplayMode>> = Mutex::new(Cell::new(DisplayMode::Resize));
+
+/// Sets the display mode (from the configuration) and shows it on the
+/// status screen. Call after [`install`].
+pub fn set_display_mode(mode: DisplayMode) {
+    DISPLAY.lock(|d| d.set(mode));
+    let size = fb_info().map_or(String::from("?"), |i| format!("{}x{}", i.width, i.height));
+    status::set_display(match mode {
+        DisplayMode::Resize => format!("resize (asks the guest's agent for {size}, fit until then)"),
+        DisplayMode::Fit => format!("fit (scaled to {size}, aspect ratio kept)"),
+        DisplayMode::OneToOne => format!("1:1 (centred on {size})"),
+    });
+}
+
+fn layout_for(info: FbInfo, (w, h): (u32, u32)) -> Layout {
+    match DISPLAY.lock(|d| d.get()) {
+        DisplayMode::OneToOne => Layout::one_to_one(w, h, info.width, info.height),
+        DisplayMode::Fit | DisplayMode::Resize => Layout::fit(w, h, info.width, info.height),
+    }
+}
+
+/// Where the remote desktop last shown sits on the screen (for pointer mapping).
+pub fn layout() -> Option<Layout> {
+    Some(layout_for(fb_info()?, remote_size()?))
+}
 
 /// Hands the framebuffer (if any) to the presenter.
 pub fn install(fb: Option<Box<dyn Framebuffer>>, board: &'static str) {
@@ -80,41 +112,43 @@ static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> = Mutex::
 
 /// Shows `dirty` of the remote primary surface and the pointer. The first
 /// call after the status screen (or a size change) clears the screen and
-/// copies the whole surface. The pointer is drawn over the copy; where it
-/// was before is restored from the surface, which never contains it.
+/// draws the whole surface. The pointer is drawn over the picture; where it
+/// was before is redrawn from the surface, which never contains it.
 pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView<'_>>) {
     let size = (surface.width, surface.height);
     let first = MODE.lock(|m| m.replace(Mode::Remote)) == Mode::Status
         || REMOTE.lock(|r| r.replace(Some(size))) != Some(size);
-    let new_rect = cursor.as_ref().map(|c| {
-        let l = c.x - i32::from(c.shape.hot_x);
-        let t = c.y - i32::from(c.shape.hot_y);
-        Rect::new(l, t, l + i32::from(c.shape.width), t + i32::from(c.shape.height))
-    });
-    let old_rect = CURSOR_RECT.lock(|r| r.replace(new_rect));
     FB.lock(|f| {
         let mut f = f.borrow_mut();
         let Some(fb) = f.as_mut() else { return };
         let info = fb.info();
-        let mut areas: [Option<Rect>; 3] = [dirty, old_rect, None];
+        let stride = info.stride as usize;
+        let layout = layout_for(info, size);
+        let new_rect = cursor.as_ref().map(|c| layout.cursor_rect(c.x, c.y, c.shape));
+        let old_rect = CURSOR_RECT.lock(|r| r.replace(new_rect));
+        // Dirty area on screen, where the pointer was, and under the new
+        // pointer too, so a moved pointer never smears.
+        let mut areas = [dirty.map(|d| layout.to_screen_rect(d)), old_rect, new_rect.filter(|_| dirty.is_some())];
         if first {
             screen::clear_black(fb.pixels());
             fb.flush(0, 0, info.width, info.height);
-            areas = [Some(surface.bounds()), None, None];
+            areas = [Some(layout.picture()), None, None];
         }
-        // Under the new pointer too, so a moved pointer never smears.
-        areas[2] = new_rect.filter(|_| dirty.is_some());
         for r in areas.into_iter().flatten() {
-            if let Some((x, y, w, h)) = screen::blit_remote(fb.pixels(), info, surface, r) {
-                fb.flush(x, y, w, h);
+            if let Some(d) = layout.render(surface, fb.pixels(), stride, r) {
+                flush(fb.as_mut(), d);
             }
         }
         if let (Some(c), Some(r)) = (cursor, new_rect) {
-            if let Some((x, y, w, h)) = screen::draw_cursor(fb.pixels(), info, surface, r, c.shape) {
-                fb.flush(x, y, w, h);
+            if let Some(d) = layout.draw_cursor(fb.pixels(), stride, r, c.shape) {
+                flush(fb.as_mut(), d);
             }
         }
     });
+}
+
+fn flush(fb: &mut dyn Framebuffer, r: Rect) {
+    fb.flush(r.left as u32, r.top as u32, r.width() as u32, r.height() as u32);
 }
 
 /// Redraws the status screen whenever it changes (while it is shown).

@@ -1,7 +1,10 @@
-//! Drawing on the local framebuffer with embedded-graphics: the status
-//! screen, the fatal-error screen, and the 1:1 centred copy of the remote
-//! desktop. Pixels are `u32` 0x00RRGGBB in both the framebuffer and
-//! spice-core's canvas, so the remote copy is a row-wise memcpy.
+//! Drawing the status and fatal-error screens on the local framebuffer with
+//! embedded-graphics. Both are laid out on a [`LOGICAL_HEIGHT`]-line page
+//! that [`Scaled`] stretches to the screen's height (nearest neighbour), so
+//! text is the same share of the screen height on every display: readable
+//! across a room on a 1080p wall screen, still all there on 1024x768.
+//! Pixels are `u32` 0x00RRGGBB. (The remote desktop is drawn by spice-core's
+//! `fit::Layout`, see `presenter`.)
 //! Must not: touch device registers (the board's `Framebuffer` does that).
 
 use alloc::format;
@@ -13,8 +16,6 @@ use embedded_graphics::pixelcolor::{Rgb888, RgbColor};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use embedded_graphics::text::{Baseline, Text};
-use spice_core::canvas::{Rect, Surface};
-use spice_core::cursor::CursorShape;
 
 use crate::status::{State, Status, STEPS};
 
@@ -72,6 +73,61 @@ impl DrawTarget for Target<'_> {
     }
 }
 
+/// Height of the page the screens are laid out on, in logical pixels; a
+/// 20-pixel text line is 1/27 of the screen height.
+pub const LOGICAL_HEIGHT: u32 = 540;
+
+/// A [`Target`] seen as a page [`LOGICAL_HEIGHT`] pixels high (and as wide as
+/// the aspect ratio gives); every logical pixel becomes a block of screen pixels.
+pub struct Scaled<'t, 'a> {
+    inner: &'t mut Target<'a>,
+}
+
+impl<'t, 'a> Scaled<'t, 'a> {
+    /// Wraps a screen-sized target.
+    pub fn new(inner: &'t mut Target<'a>) -> Self {
+        Self { inner }
+    }
+
+    /// Logical coordinate -> first screen coordinate of its block.
+    fn phys(&self, v: i32) -> i32 {
+        (i64::from(v) * i64::from(self.inner.info.height) / i64::from(LOGICAL_HEIGHT)) as i32
+    }
+
+    fn phys_rect(&self, r: &Rectangle) -> Rectangle {
+        let (x0, y0) = (self.phys(r.top_left.x), self.phys(r.top_left.y));
+        let x1 = self.phys(r.top_left.x + r.size.width as i32);
+        let y1 = self.phys(r.top_left.y + r.size.height as i32);
+        Rectangle::new(Point::new(x0, y0), Size::new((x1 - x0).max(0) as u32, (y1 - y0).max(0) as u32))
+    }
+}
+
+impl OriginDimensions for Scaled<'_, '_> {
+    fn size(&self) -> Size {
+        let info = self.inner.info;
+        let h = info.height.max(1);
+        Size::new((u64::from(info.width) * u64::from(LOGICAL_HEIGHT) / u64::from(h)) as u32, LOGICAL_HEIGHT)
+    }
+}
+
+impl DrawTarget for Scaled<'_, '_> {
+    type Color = Rgb888;
+    type Error = core::convert::Infallible;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+        for Pixel(p, c) in pixels {
+            let r = self.phys_rect(&Rectangle::new(p, Size::new(1, 1)));
+            self.inner.fill_solid(&r, c)?;
+        }
+        Ok(())
+    }
+
+    fn fill_solid(&mut self, area: &Rectangle, color: Rgb888) -> Result<(), Self::Error> {
+        let r = self.phys_rect(area);
+        self.inner.fill_solid(&r, color)
+    }
+}
+
 const BG: Rgb888 = Rgb888::new(0x10, 0x18, 0x28);
 const FG: Rgb888 = Rgb888::new(0xe8, 0xe8, 0xe8);
 const DIM: Rgb888 = Rgb888::new(0x80, 0x88, 0x98);
@@ -79,23 +135,56 @@ const OK: Rgb888 = Rgb888::new(0x40, 0xc0, 0x60);
 const BAD: Rgb888 = Rgb888::new(0xff, 0x50, 0x50);
 const BUSY: Rgb888 = Rgb888::new(0xf0, 0xc0, 0x40);
 
-fn text(t: &mut Target<'_>, s: &str, x: i32, y: i32, font: &'static MonoFont<'static>, c: Rgb888) {
+fn text(t: &mut Scaled<'_, '_>, s: &str, x: i32, y: i32, font: &'static MonoFont<'static>, c: Rgb888) {
     let _ = Text::with_baseline(s, Point::new(x, y), MonoTextStyle::new(font, c), Baseline::Top).draw(t);
 }
 
-/// Draws the status screen.
-pub fn draw_status(t: &mut Target<'_>, st: &Status, board: &str) {
+/// Draws `s` from (`x`, `y`) in lines of at most `cols` characters, at
+/// most `max_lines` of them (the last one clipped); returns the y below.
+#[allow(clippy::too_many_arguments)]
+fn wrapped(t: &mut Scaled<'_, '_>, s: &str, x: i32, mut y: i32, cols: usize, max_lines: usize, step: i32, font: &'static MonoFont<'static>, c: Rgb888) -> i32 {
+    let mut rest = s;
+    for n in 1..=max_lines {
+        if rest.is_empty() {
+            break;
+        }
+        let line = if n == max_lines || rest.chars().count() <= cols {
+            core::mem::take(&mut rest)
+        } else {
+            // Break at the last space that fits, else mid-word.
+            let limit = rest.char_indices().nth(cols).map_or(rest.len(), |(i, _)| i);
+            let cut = rest[..limit].rfind(' ').filter(|&i| i > 0).unwrap_or(limit);
+            let (head, tail) = rest.split_at(cut);
+            rest = tail.trim_start();
+            head
+        };
+        text(t, &clip(line, cols), x, y, font, c);
+        y += step;
+    }
+    y
+}
+
+/// Draws the status screen (sized to the display, see [`Scaled`]).
+pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
+    let t = &mut Scaled::new(screen);
     let _ = t.clear(BG);
-    let (w, h) = (t.info.width as i32, t.info.height as i32);
-    let left = (w / 2 - 380).max(16);
-    let mut y = (h / 2 - 260).max(16);
+    let w = t.size().width as i32;
+    let left = (w / 2 - 380).max(12);
+    // Characters of detail that fit right of the step labels.
+    let detail_cols = ((w - left - 280 - 8) / 10).clamp(8, 48) as usize;
+    let mut y = 12;
     text(t, "barespice", left, y, &FONT_10X20, FG);
     text(t, &format!("SPICE thin client on {board}"), left + 120, y + 4, &FONT_9X18_BOLD, DIM);
     y += 30;
     if !st.title.is_empty() {
         text(t, &st.title, left, y, &FONT_9X18_BOLD, FG);
     }
-    y += 40;
+    y += 24;
+    if !st.display.is_empty() {
+        let cols = ((w - left - 8) / 9).max(8) as usize;
+        y = wrapped(t, &format!("Display: {}", st.display), left, y, cols, 2, 20, &FONT_9X18_BOLD, DIM);
+    }
+    y += 12;
     for (step, e) in STEPS.iter().zip(st.entries.iter()) {
         let (mark, colour) = match e.state {
             State::Pending => ("[    ]", DIM),
@@ -105,11 +194,11 @@ pub fn draw_status(t: &mut Target<'_>, st: &Status, board: &str) {
         };
         text(t, mark, left, y, &FONT_10X20, colour);
         text(t, step.label(), left + 80, y, &FONT_10X20, if e.state == State::Pending { DIM } else { FG });
-        text(t, &clip(&e.detail, 48), left + 280, y, &FONT_10X20, DIM);
+        text(t, &clip(&e.detail, detail_cols), left + 280, y, &FONT_10X20, DIM);
         y += 24;
         if e.state == State::Failed && !e.hint.is_empty() {
-            text(t, &format!("check: {}", clip(e.hint, 90)), left + 80, y, &FONT_9X18_BOLD, BAD);
-            y += 22;
+            let cols = ((w - left - 80 - 8) / 9).max(8) as usize;
+            y = wrapped(t, &format!("check: {}", e.hint), left + 80, y, cols, 3, 20, &FONT_9X18_BOLD, BAD) + 2;
         }
     }
     y += 16;
@@ -117,8 +206,8 @@ pub fn draw_status(t: &mut Target<'_>, st: &Status, board: &str) {
         text(t, b, left, y, &FONT_10X20, BUSY);
         y += 30;
     }
-    for n in st.notes.iter().take(8) {
-        text(t, &clip(n, 110), left, y, &FONT_6X13, BUSY);
+    for n in st.notes.iter().take(5) {
+        text(t, &clip(n, ((w - left - 8) / 6).max(8) as usize), left, y, &FONT_6X13, BUSY);
         y += 16;
     }
 }
@@ -133,10 +222,11 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// Draws the fatal-error screen (panic or CPU exception).
-pub fn draw_fatal(t: &mut Target<'_>, message: &str) {
+/// Draws the fatal-error screen (panic or CPU exception), sized like the status screen.
+pub fn draw_fatal(screen: &mut Target<'_>, message: &str) {
+    let t = &mut Scaled::new(screen);
     let _ = t.clear(Rgb888::new(0x60, 0x00, 0x00));
-    let w = t.info.width as i32;
+    let w = t.size().width as i32;
     let left = 40;
     let mut y = 40;
     text(t, "barespice stopped: firmware error", left, y, &FONT_10X20, Rgb888::WHITE);
@@ -158,74 +248,6 @@ pub fn draw_fatal(t: &mut Target<'_>, message: &str) {
     y += 24;
     let secs = barespice_boot::fatal::RESET_DELAY_SECS;
     text(t, &format!("Restarting in {secs} seconds. The serial console has the details."), left, y, &FONT_10X20, Rgb888::new(0xff, 0xd0, 0xd0));
-}
-
-/// Where the remote surface's origin lands on the framebuffer (centred, 1:1;
-/// negative when the remote desktop is larger and is cropped).
-pub fn remote_origin(fb: FbInfo, surface_w: u32, surface_h: u32) -> (i32, i32) {
-    ((fb.width as i32 - surface_w as i32) / 2, (fb.height as i32 - surface_h as i32) / 2)
-}
-
-/// Copies `dirty` of `surface` to the framebuffer, centred 1:1. Returns the
-/// framebuffer rectangle written (x, y, w, h), if any.
-pub fn blit_remote(px: &mut [u32], fb: FbInfo, surface: &Surface, dirty: Rect) -> Option<(u32, u32, u32, u32)> {
-    let (ox, oy) = remote_origin(fb, surface.width, surface.height);
-    // Clip to the surface, then to the framebuffer (in surface coordinates).
-    let r = dirty
-        .intersect(&surface.bounds())
-        .intersect(&Rect::new(-ox, -oy, fb.width as i32 - ox, fb.height as i32 - oy));
-    if r.is_empty() {
-        return None;
-    }
-    let w = r.width() as usize;
-    for y in r.top..r.bottom {
-        let s = y as usize * surface.width as usize + r.left as usize;
-        let d = (y + oy) as usize * fb.stride as usize + (r.left + ox) as usize;
-        if let (Some(src), Some(dst)) = (surface.pixels.get(s..s + w), px.get_mut(d..d + w)) {
-            dst.copy_from_slice(src);
-        }
-    }
-    Some(((r.left + ox) as u32, (r.top + oy) as u32, w as u32, r.height() as u32))
-}
-
-/// Blends a cursor shape (0xAARRGGBB) whose top-left lands at `at` (surface
-/// coordinates) over the framebuffer, clipped to the remote surface area.
-pub fn draw_cursor(px: &mut [u32], fb: FbInfo, surface: &Surface, at: Rect, shape: &CursorShape) -> Option<(u32, u32, u32, u32)> {
-    let (ox, oy) = remote_origin(fb, surface.width, surface.height);
-    let r = at
-        .intersect(&surface.bounds())
-        .intersect(&Rect::new(-ox, -oy, fb.width as i32 - ox, fb.height as i32 - oy));
-    if r.is_empty() {
-        return None;
-    }
-    let sw = usize::from(shape.width);
-    for y in r.top..r.bottom {
-        for x in r.left..r.right {
-            let s = (y - at.top) as usize * sw + (x - at.left) as usize;
-            let d = (y + oy) as usize * fb.stride as usize + (x + ox) as usize;
-            if let (Some(&c), Some(dst)) = (shape.pixels.get(s), px.get_mut(d)) {
-                *dst = blend(c, *dst);
-            }
-        }
-    }
-    Some(((r.left + ox) as u32, (r.top + oy) as u32, r.width() as u32, r.height() as u32))
-}
-
-/// `src` (0xAARRGGBB, straight alpha) over `dst` (0x00RRGGBB).
-fn blend(src: u32, dst: u32) -> u32 {
-    let a = src >> 24;
-    match a {
-        0 => dst,
-        255 => src & 0x00ff_ffff,
-        _ => {
-            let ch = |shift: u32| {
-                let s = (src >> shift) & 0xff;
-                let d = (dst >> shift) & 0xff;
-                ((s * a + d * (255 - a) + 127) / 255) << shift
-            };
-            ch(16) | ch(8) | ch(0)
-        }
-    }
 }
 
 /// Fills the framebuffer with the colour around a remote desktop.

@@ -14,13 +14,15 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 use barespice_board::BoardRng;
-use barespice_config::Config;
+use barespice_config::{Config, DisplayMode};
 use embassy_futures::select::{select3, Either3};
 use embassy_net::Stack;
-use embassy_time::{Duration, Timer};
+use embassy_time::{Duration, Instant, Timer};
+use spice_core::agent::AgentEvent;
 use spice_core::enums::{
     SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT,
     SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
+    VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
 use spice_core::link::LinkError;
 use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
@@ -34,6 +36,10 @@ use crate::status::{self, Step};
 /// Most channels one session opens (main, display, inputs, cursor, and
 /// their TLS relinks after NEED_SECURED).
 const MAX_CHANNELS: usize = 8;
+
+/// `resize` mode: how long the guest's agent has to answer before the
+/// status line says the picture stays scaled (`fit`).
+const AGENT_ANSWER_SECS: u64 = 5;
 
 struct Chan<'a> {
     handle: ChannelHandle,
@@ -119,6 +125,9 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
     let mut rig = rig::Watch::new();
     let mut last_pos: Option<(u32, u32)> = None;
     let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
+    // resize mode: the local size to ask the guest for, and since when we wait.
+    let want = presenter::fb_info().map(|i| (i.width, i.height)).filter(|_| cfg.display == DisplayMode::Resize);
+    let mut resize_wait: Option<Instant> = None;
     loop {
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
@@ -172,6 +181,17 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
+                        if let Some((w, h)) = want {
+                            if let Err(e) = session.set_monitor_size(w, h) {
+                                defmt::warn!("display: {=str}", e.to_string().as_str());
+                            }
+                            resize_wait = Some(Instant::now());
+                        }
+                        if cfg.disable_effects != 0 {
+                            if let Err(e) = session.set_display_flags(cfg.disable_effects) {
+                                defmt::warn!("display: {=str}", e.to_string().as_str());
+                            }
+                        }
                         defmt::info!("timeline: linked");
                         status::done(Step::SpiceLink, "main channel linked");
                         status::done(Step::Authentication, "ticket accepted");
@@ -220,8 +240,15 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                 }
                 Event::Name(n) => status::set_title(n),
                 Event::Notify { text, .. } => defmt::info!("server: {=str}", text.as_str()),
-                Event::Agent(_) | Event::Uuid(_) => {}
+                Event::Agent(on) => defmt::info!("session: guest agent {=str}", if on { "connected" } else { "gone" }),
+                Event::FromAgent(e) => on_agent(e, want, &mut resize_wait),
+                Event::Uuid(_) => {}
             }
+        }
+
+        if resize_wait.is_some_and(|t| t.elapsed() >= Duration::from_secs(AGENT_ANSWER_SECS)) {
+            resize_wait = None;
+            status::set_display(format!("resize: no agent answer in {AGENT_ANSWER_SECS} s, showing fit"));
         }
 
         // 3. New pixels, and the pointer (local position in client mouse
@@ -318,6 +345,29 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                 session.closed(c.handle);
             }
         }
+    }
+}
+
+/// `resize` mode bookkeeping for what the guest's agent says.
+fn on_agent(e: AgentEvent, want: Option<(u32, u32)>, wait: &mut Option<Instant>) {
+    let Some((w, h)) = want else { return };
+    match e {
+        AgentEvent::MonitorsConfigSent { width, height } => {
+            defmt::info!("display: asked the guest agent for {=u32}x{=u32}", width, height);
+        }
+        AgentEvent::Capabilities(caps) if !spice_core::wire::agent::has_cap(&caps, VD_AGENT_CAP_MONITORS_CONFIG) => {
+            *wait = None;
+            status::set_display("resize: the guest agent cannot resize, showing fit");
+        }
+        AgentEvent::Reply { msg_type, error } if msg_type == VD_AGENT_MONITORS_CONFIG => {
+            *wait = None;
+            if error == VD_AGENT_SUCCESS {
+                status::set_display(format!("resize: the guest agent set {w}x{h}"));
+            } else {
+                status::set_display(format!("resize: the guest agent refused {w}x{h}, showing fit"));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -105,6 +105,8 @@ pub struct Status {
     pub notes: Vec<String>,
     /// Shown when reconnecting: "reconnecting in N s (attempt K)".
     pub banner: Option<String>,
+    /// The display mode and what it did ("resize: the guest agent set 1280x800").
+    pub display: String,
 }
 
 impl Status {
@@ -117,6 +119,7 @@ impl Status {
             title: String::new(),
             notes: Vec::new(),
             banner: None,
+            display: String::new(),
         }
     }
 }
@@ -202,4 +205,11 @@ pub fn part_note(part: &str, text: impl Into<String>) {
 /// Sets or clears the reconnect banner.
 pub fn banner(b: Option<String>) {
     update(|s| s.banner = b);
+}
+
+/// Sets the display-mode line.
+pub fn set_display(d: impl Into<String>) {
+    let d = d.into();
+    defmt::info!("display: {=str}", d.as_str());
+    update(|s| s.display = d);
 }

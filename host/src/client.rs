@@ -360,7 +360,7 @@ impl Client {
                         eprintln!("barespice-host: mouse mode {current} (supported {supported})");
                     }
                 }
-                Event::Agent(_) | Event::Name(_) | Event::Uuid(_) => {}
+                Event::Agent(_) | Event::FromAgent(_) | Event::Name(_) | Event::Uuid(_) => {}
             }
         }
         Ok(())

@@ -22,6 +22,10 @@ DRIVERS = {
     "qxl": "qxl",
 }
 
+#: Modules for the SPICE agent port (scripts/lab-server --agent): the
+#: virtio PCI transport and virtio-serial ports (modules/load-agent).
+AGENT_MODULES = ("virtio_pci", "virtio_console")
+
 
 def _module_index(modroot):
     """Map module name -> path of its .ko below modroot (lib/modules/<kver>/kernel)."""
@@ -111,6 +115,7 @@ def main():
     ap.add_argument("--scenes", required=True, help="directory with scene-<k>.bgrx")
     ap.add_argument("--size", required=True, help="W,H the scenes were drawn for")
     ap.add_argument("--video", help="static fbvideo binary (the guest's `video` command)")
+    ap.add_argument("--agent", help="static lab-agent binary (the guest's SPICE agent)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -119,6 +124,11 @@ def main():
     for vga, top in DRIVERS.items():
         lists[vga] = load_order(index, top)
         needed += [m for m in lists[vga] if m not in needed]
+    if a.agent:
+        lists["agent"] = []
+        for top in AGENT_MODULES:
+            lists["agent"] += [m for m in load_order(index, top) if m not in lists["agent"]]
+        needed += [m for m in lists["agent"] if m not in needed]
 
     scenes = sorted((f for f in os.listdir(a.scenes) if f.endswith(".bgrx")),
                     key=lambda f: int(f.split("-")[1].split(".")[0]))
@@ -138,6 +148,9 @@ def main():
         if a.video:
             with open(a.video, "rb") as s:
                 c.file("bin/fbvideo", s.read(), 0o755)
+        if a.agent:
+            with open(a.agent, "rb") as s:
+                c.file("bin/lab-agent", s.read(), 0o755)
         for m in needed:
             with open(index[m], "rb") as s:
                 c.file("modules/%s.ko" % m, s.read())

@@ -69,11 +69,10 @@ initramfs barespice.vv 0x2000000
 # PL011 on GPIO14/15 (the header's TXD/RXD pins, 115200 8N1) carries the defmt log.
 # The board code switches GPIO14/15 to ALT0 itself, so Bluetooth needs no overlay.
 enable_uart=1
-# Framebuffer: the boot-time console mode. barespice then asks the mailbox for its own
-# mode (resolution= in barespice.vv, default 1920x1080) at 32 bits per pixel and uses
-# the pitch the firmware returns. Force HDMI on so a late-powered monitor works.
-framebuffer_width=1920
-framebuffer_height=1080
+# Framebuffer: no mode is forced here. barespice asks the mailbox for its own mode:
+# resolution= in barespice.vv if set, else the monitor's preferred mode from its EDID
+# (else 1920x1080), at 32 bits per pixel, and uses the pitch the firmware returns.
+# Force HDMI on so a late-powered monitor works.
 framebuffer_depth=32
 framebuffer_ignore_alpha=1
 disable_overscan=1
@@ -120,10 +119,14 @@ port=5900
 #password=
 # Name shown on the status screen.
 title=barespice
-# barespice's own keys: the local display mode asked from the GPU firmware, and the
-# longest wait between reconnection attempts in seconds.
+# barespice's own keys: the local display mode asked from the GPU firmware (default:
+# the monitor's preferred mode), the longest wait between reconnection attempts in
+# seconds, and how the remote desktop fills the screen: resize (default: the guest's
+# agent is asked for the local size; scaled to fit without an agent), fit (scaled,
+# aspect ratio kept) or 1:1 (centred, unscaled). cmdline.txt: barespice.display=fit.
 #resolution=1280x720
 #reconnect-max=30
+#x-barespice-display=resize
 EOF
 }
 

@@ -1,6 +1,8 @@
 //! Display hot paths on a 1920x1080 frame: LZ decode, the OP_PUT blit, a
-//! solid fill and a scaled blit, each reported in MPix/s and as a ratio to a
-//! plain memcpy of the same number of bytes measured in the same run.
+//! solid fill, a scaled blit, and the firmware's fit-to-screen redraw
+//! (`fit::Layout::render`, a 1024x768 desktop on a 1920x1080 screen, and a
+//! same-size one), each reported in MPix/s and as a ratio to a plain memcpy
+//! of the same number of pixels measured in the same run.
 //!
 //! Run: `cargo bench -p spice-core --bench display` (criterion statistics
 //! follow the one-line summary table).
@@ -8,6 +10,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput};
 use spice_core::canvas::{Rect, Rop, ScaleMode, Surface};
 use spice_core::enums::SPICE_SURFACE_FMT_32_xRGB;
+use spice_core::fit::Layout;
 use spice_core::image::{lz, Image};
 use std::hint::black_box;
 use std::time::Instant;
@@ -126,6 +129,19 @@ fn summary() {
     let half = Rect::new(0, 0, W as i32 / 2, H as i32 / 2);
     let scaled = best(10, || surf.blit_scaled(full, &src, half, full, ScaleMode::Nearest, Rop::Copy, None));
     let bilinear = best(5, || surf.blit_scaled(full, &src, half, full, ScaleMode::Interpolate, Rop::Copy, None));
+    // fit: a 1024x768 remote surface redrawn on a 1920x1080 screen (1440x1080
+    // picture), and a 1920x1080 one (the copy path); ratios per output pixel.
+    let mut remote = Surface::new(1024, 768, SPICE_SURFACE_FMT_32_xRGB).unwrap();
+    remote.blit(remote.bounds(), &src, 0, 0, Rop::Copy, None);
+    let mut screen = vec![0u32; (W * H) as usize];
+    let up = Layout::fit(1024, 768, W, H);
+    let fit_up = best(10, || {
+        black_box(up.render(black_box(&remote), &mut screen, W as usize, up.picture()));
+    });
+    let same = Layout::fit(W, H, W, H);
+    let fit_same = best(30, || {
+        black_box(same.render(black_box(&surf), &mut screen, W as usize, same.picture()));
+    });
     println!("display bench, {W}x{H} ({} LZ bytes), best-of-n, ratio = memcpy time / op time", stream.len());
     for (name, t) in [
         ("memcpy (baseline)", memcpy),
@@ -137,6 +153,10 @@ fn summary() {
         ("scaled 2x bilinear", bilinear),
     ] {
         println!("  {name:<20} {:>9.1} MPix/s  ratio {:.3}", px / t / 1e6, memcpy / t);
+    }
+    for (name, t, out) in [("fit 1024x768 bilinear", fit_up, up.w * up.h), ("fit 1920x1080 (copy)", fit_same, W * H)] {
+        let out = out as f64;
+        println!("  {name:<20} {:>9.1} MPix/s  ratio {:.3} (per output pixel)", out / t / 1e6, (memcpy / px) / (t / out));
     }
 }
 

@@ -776,7 +776,7 @@ fn lerp2(a: u32, b: u32, w: u32) -> u32 {
 }
 
 #[inline(always)]
-fn bilerp(a: u32, b: u32, c: u32, d: u32, wx: u32, wy: u32) -> u32 {
+pub(crate) fn bilerp(a: u32, b: u32, c: u32, d: u32, wx: u32, wy: u32) -> u32 {
     lerp2(lerp2(a, b, wx), lerp2(c, d, wx), wy)
 }
 

@@ -3,11 +3,12 @@
 //! Owns: remembering INIT (session id, mouse modes, agent state), sending
 //! ATTACH_CHANNELS, turning CHANNELS_LIST into a list for the session,
 //! asking for client mouse mode when offered, and noting NAME/UUID/mm-time.
-//! Agent traffic is counted and dropped: we never send AGENT_START, so the
-//! guest agent's data is never trusted or interpreted. Migration is refused
+//! The `AGENT_*` messages go to [`crate::agent`] (the VD_AGENT protocol,
+//! token flow control, the local display size for the guest). Migration is refused
 //! (MIGRATE_CONNECT_ERROR). It must not open connections itself; it only
 //! reports what the session should do.
 
+use crate::agent::{Agent, AgentEvent};
 use crate::enums::*;
 use crate::error::WireError;
 use crate::outbox::Outbox;
@@ -38,6 +39,9 @@ pub enum MainEvent {
     },
     /// The guest agent connected (true) or went away (false).
     Agent(bool),
+    /// The guest agent said something (capabilities, a reply) or we asked it
+    /// for a display size.
+    FromAgent(AgentEvent),
     /// The VM's name.
     Name(String),
     /// The VM's UUID.
@@ -55,7 +59,7 @@ pub struct MainChannel {
     pub mouse_mode: u32,
     /// Whether the guest agent is connected.
     pub agent_connected: bool,
-    /// Agent tokens the server granted (unused: we never start the agent).
+    /// Agent tokens the server granted in INIT / AGENT_CONNECTED_TOKENS.
     pub agent_tokens: u32,
     /// Last multimedia time from the server (ms).
     pub multi_media_time: u32,
@@ -65,8 +69,10 @@ pub struct MainChannel {
     pub name: Option<String>,
     /// VM UUID, if sent.
     pub uuid: Option<[u8; 16]>,
-    /// Agent bytes received and discarded.
-    pub agent_bytes_dropped: u64,
+    /// Agent bytes received (`AGENT_DATA` bodies).
+    pub agent_bytes: u64,
+    /// The agent link (VD_AGENT protocol).
+    pub agent: Agent,
     /// Ask for `SPICE_MOUSE_MODE_CLIENT` whenever the server supports it.
     pub prefer_client_mouse: bool,
 }
@@ -93,6 +99,22 @@ impl MainChannel {
         {
             out.push(SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, mouse_mode_request(SPICE_MOUSE_MODE_CLIENT));
         }
+    }
+
+    /// Ask the guest agent for this local display size (sent when the agent
+    /// is ready, and again whenever the size changes).
+    pub fn set_monitor_size(&mut self, width: u32, height: u32, out: &mut Outbox, ev: &mut Vec<MainEvent>) {
+        let mut agent_ev = Vec::new();
+        self.agent.set_monitor(width, height, out, &mut agent_ev);
+        ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
+    }
+
+    /// Ask the guest agent to turn off effects (`VD_AGENT_DISPLAY_CONFIG_FLAG_*`),
+    /// sent once per agent connection when the agent supports DISPLAY_CONFIG.
+    pub fn set_display_flags(&mut self, flags: u32, out: &mut Outbox, ev: &mut Vec<MainEvent>) {
+        let mut agent_ev = Vec::new();
+        self.agent.set_display_flags(flags, out, &mut agent_ev);
+        ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
     }
 
     /// Ask for a mouse mode explicitly (queued on `out`).
@@ -122,6 +144,10 @@ impl MainChannel {
                     ev.push(MainEvent::Agent(true));
                 }
                 out.push(SPICE_MSGC_MAIN_ATTACH_CHANNELS, Vec::new());
+                self.agent.set_server_tokens(i.agent_tokens, out);
+                if self.agent_connected {
+                    self.agent.on_connected(out);
+                }
             }
             SPICE_MSG_MAIN_CHANNELS_LIST => ev.push(MainEvent::Channels(parse_channels_list(body)?)),
             SPICE_MSG_MAIN_MOUSE_MODE => {
@@ -132,20 +158,31 @@ impl MainChannel {
             SPICE_MSG_MAIN_AGENT_CONNECTED => {
                 self.agent_connected = true;
                 ev.push(MainEvent::Agent(true));
+                self.agent.on_connected(out);
             }
             SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS => {
                 self.agent_tokens = parse_u32(body)?;
                 self.agent_connected = true;
                 ev.push(MainEvent::Agent(true));
+                self.agent.set_server_tokens(self.agent_tokens, out);
+                self.agent.on_connected(out);
             }
             SPICE_MSG_MAIN_AGENT_DISCONNECTED => {
                 parse_u32(body)?;
                 self.agent_connected = false;
+                self.agent.on_disconnected();
                 ev.push(MainEvent::Agent(false));
             }
-            SPICE_MSG_MAIN_AGENT_TOKEN => self.agent_tokens = self.agent_tokens.saturating_add(parse_u32(body)?),
+            SPICE_MSG_MAIN_AGENT_TOKEN => {
+                let n = parse_u32(body)?;
+                self.agent_tokens = self.agent_tokens.saturating_add(n);
+                self.agent.add_server_tokens(n, out);
+            }
             SPICE_MSG_MAIN_AGENT_DATA => {
-                self.agent_bytes_dropped = self.agent_bytes_dropped.saturating_add(body.len() as u64);
+                self.agent_bytes = self.agent_bytes.saturating_add(body.len() as u64);
+                let mut agent_ev = Vec::new();
+                self.agent.on_data(body, out, &mut agent_ev)?;
+                ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
             }
             SPICE_MSG_MAIN_NAME => {
                 let n = parse_name(body)?;
@@ -201,8 +238,9 @@ mod tests {
         // server-only mouse: no request
         let mut m = MainChannel::new(true);
         m.handle(SPICE_MSG_MAIN_INIT, &init(1, 1, 1), &mut out, &mut ev).unwrap();
-        let sent: Vec<_> = out.drain().collect();
-        assert_eq!(sent, [(SPICE_MSGC_MAIN_ATTACH_CHANNELS, alloc::vec![])]);
+        let sent: Vec<_> = out.drain().map(|(t, _)| t).collect();
+        // agent connected at INIT: AGENT_START and our capabilities follow the attach
+        assert_eq!(sent, [SPICE_MSGC_MAIN_ATTACH_CHANNELS, SPICE_MSGC_MAIN_AGENT_START, SPICE_MSGC_MAIN_AGENT_DATA]);
         assert!(m.agent_connected);
         // switch to client mode announced: no new request
         m.handle(SPICE_MSG_MAIN_MOUSE_MODE, &[3, 0, 2, 0], &mut out, &mut ev).unwrap();
@@ -217,8 +255,10 @@ mod tests {
         let mut ev = Vec::new();
         m.handle(SPICE_MSG_MAIN_CHANNELS_LIST, &[2, 0, 0, 0, 2, 0, 9, 0], &mut out, &mut ev).unwrap();
         assert_eq!(ev, [MainEvent::Channels(alloc::vec![(2, 0), (9, 0)])]);
-        m.handle(SPICE_MSG_MAIN_AGENT_DATA, &[1; 100], &mut out, &mut ev).unwrap();
-        assert_eq!(m.agent_bytes_dropped, 100);
+        // not a VD_AGENT stream (protocol 0x01010101): the channel fails
+        assert!(m.handle(SPICE_MSG_MAIN_AGENT_DATA, &[1; 100], &mut out, &mut ev).is_err());
+        assert_eq!(m.agent_bytes, 100);
+        out.drain().count();
         m.handle(SPICE_MSG_MAIN_MIGRATE_BEGIN, &[], &mut out, &mut ev).unwrap();
         assert_eq!(out.drain().next(), Some((SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR, Vec::new())));
         assert!(m.handle(SPICE_MSG_MAIN_INIT, &[0; 31], &mut out, &mut ev).is_err());

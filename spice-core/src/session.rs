@@ -150,6 +150,9 @@ pub enum Event {
     },
     /// The guest agent connected or disconnected.
     Agent(bool),
+    /// The guest agent announced its capabilities, answered, or was asked
+    /// for a display size.
+    FromAgent(crate::agent::AgentEvent),
     /// The VM's name.
     Name(String),
     /// The VM's UUID.
@@ -508,6 +511,7 @@ impl Session {
             }
             MainEvent::MouseMode { supported, current } => self.events.push_back(Event::MouseMode { supported, current }),
             MainEvent::Agent(on) => self.events.push_back(Event::Agent(on)),
+            MainEvent::FromAgent(e) => self.events.push_back(Event::FromAgent(e)),
             MainEvent::Name(n) => self.events.push_back(Event::Name(n)),
             MainEvent::Uuid(u) => self.events.push_back(Event::Uuid(u)),
         }
@@ -637,6 +641,39 @@ impl Session {
     /// Release a mouse button (`SPICE_MOUSE_BUTTON_*`).
     pub fn mouse_release(&mut self, button: u8) -> Result<(), SessionError> {
         self.with_inputs(|i, o| i.mouse_release(button, o))
+    }
+
+    /// Ask the guest (through its agent) for a display of `width` x `height`:
+    /// sent as soon as the agent has announced MONITORS_CONFIG support, and
+    /// again whenever the size changes. Fails before the main channel links.
+    pub fn set_monitor_size(&mut self, width: u32, height: u32) -> Result<(), SessionError> {
+        self.with_main(|m, out, ev| m.set_monitor_size(width, height, out, ev))
+    }
+
+    /// Ask the guest agent to turn off effects (`VD_AGENT_DISPLAY_CONFIG_FLAG_*`:
+    /// wallpaper, font smoothing, animation), once per agent connection, when
+    /// the agent supports DISPLAY_CONFIG. Fails before the main channel links.
+    pub fn set_display_flags(&mut self, flags: u32) -> Result<(), SessionError> {
+        self.with_main(|m, out, ev| m.set_display_flags(flags, out, ev))
+    }
+
+    /// Run `f` on the linked main channel, send what it queues and publish its events.
+    fn with_main(&mut self, f: impl FnOnce(&mut MainChannel, &mut Outbox, &mut Vec<MainEvent>)) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| matches!((&s.kind, &s.phase), (Kind::Main(_), Phase::Open(_))))
+            .ok_or(SessionError::NotReady)?;
+        let mut ev = Vec::new();
+        if let (Kind::Main(m), Phase::Open(ch)) = (&mut slot.kind, &mut slot.phase) {
+            let mut out = Outbox::new();
+            f(m, &mut out, &mut ev);
+            ch.send_all(&mut out);
+        }
+        for e in ev {
+            self.on_main_event(e);
+        }
+        Ok(())
     }
 
     /// Ask the server for a mouse mode (`SPICE_MOUSE_MODE_*`).
@@ -920,6 +957,38 @@ mod tests {
             events(&mut s).as_slice(),
             [Event::ChannelClosed { reason: CloseReason::ServerDisconnected(1), .. }]
         ));
+    }
+
+    #[test]
+    fn agent_gets_the_monitor_size_through_the_main_channel() {
+        use crate::agent::AgentEvent;
+        use crate::wire::agent::{announce_capabilities, message, parse_monitors_config, AgentHeader, AGENT_HEADER_SIZE};
+        let srv = Server::new();
+        let mut s = session(b"");
+        bring_up(&srv, &mut s);
+        let main = s.main_handle();
+        let n = s.pending(main).len();
+        s.consume(main, n); // ticket and the first replies
+        events(&mut s);
+        assert_eq!(s.set_monitor_size(1280, 800), Ok(()), "remembered until the agent is ready");
+        // The agent connects with 10 tokens and announces MONITORS_CONFIG.
+        s.receive(main, &mini(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, &10u32.to_le_bytes())).unwrap();
+        let caps = caps_from_bits(&[VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_CAP_REPLY]);
+        let data = message(VD_AGENT_ANNOUNCE_CAPABILITIES, &announce_capabilities(false, &caps));
+        s.receive(main, &mini(SPICE_MSG_MAIN_AGENT_DATA, &data)).unwrap();
+        let sent: Vec<_> = sent_after(&mut s, main, 0).into_iter().filter(|m| m.0 != SPICE_MSGC_ACK).collect();
+        assert_eq!(sent[0], (SPICE_MSGC_MAIN_AGENT_START, crate::agent::GRANTED_TOKENS.to_le_bytes().to_vec()));
+        let stream: Vec<u8> =
+            sent.iter().filter(|m| m.0 == SPICE_MSGC_MAIN_AGENT_DATA).flat_map(|m| m.1.iter().copied()).collect();
+        // our capabilities, then the monitors config
+        let first = AgentHeader::parse(&stream).unwrap();
+        let rest = &stream[AGENT_HEADER_SIZE + first.size as usize..];
+        let h = AgentHeader::parse(rest).unwrap();
+        assert_eq!(h.msg_type, VD_AGENT_MONITORS_CONFIG);
+        assert_eq!(parse_monitors_config(&rest[AGENT_HEADER_SIZE..]).unwrap(), (1280, 800));
+        let ev = events(&mut s);
+        assert!(ev.contains(&Event::Agent(true)));
+        assert!(ev.contains(&Event::FromAgent(AgentEvent::MonitorsConfigSent { width: 1280, height: 800 })));
     }
 
     #[test]

@@ -54,7 +54,7 @@ fw_client_ensure() {
   [ -z "$FW_BUILD_ERROR" ] || fail "$FW_BUILD_ERROR"
   [ -f "$FW_ELF" ] || fail "no firmware at $FW_ELF (the build step did not run)"
   emu_start "$dir" virt "firmware client '$tag'" 120 -- \
-    --append "spice.reconnect-max=$FW_RECONNECT_MAX" --timeout 1200
+    --append "spice.reconnect-max=$FW_RECONNECT_MAX barespice.display=1:1" --timeout 1200
 }
 
 # fw_client_stop TAG: QMP quit, then the process group if it lingers (parent or case).

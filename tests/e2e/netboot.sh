@@ -109,9 +109,10 @@ nb_lab_down() {
   NB_LAB_ENV=""
 }
 
-# nb_vv FILE TITLE [EXTRA_LINE]: a connection file for the lab server.
+# nb_vv FILE TITLE [EXTRA_LINE]: a connection file for the lab server (display
+# 1:1, so the desktop is compared centred and unscaled).
 nb_vv() {
-  printf '[virt-viewer]\ntype=spice\nhost=%s\nport=%s\ntitle=%s\n%s' "$NB_IP" "$NB_PORT" "$2" "${3:+$3
+  printf '[virt-viewer]\ntype=spice\nhost=%s\nport=%s\ntitle=%s\nx-barespice-display=1:1\n%s' "$NB_IP" "$NB_PORT" "$2" "${3:+$3
 }" > "$1"
 }
 

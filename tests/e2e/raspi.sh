@@ -71,7 +71,7 @@ rp_client_ensure() {
   [ -z "$RP_BUILD_ERROR" ] || fail "$RP_BUILD_ERROR"
   [ -f "$RP_IMAGE" ] || fail "no firmware at $RP_IMAGE (the build step did not run)"
   emu_start "$dir" "$board" "$board" 150 -- \
-    --append "spice.resolution=${RP_FB_W}x${RP_FB_H}" --usb "${!usb_var}" --no-reboot --timeout 900
+    --append "spice.resolution=${RP_FB_W}x${RP_FB_H} barespice.display=1:1" --usb "${!usb_var}" --no-reboot --timeout 900
 }
 
 # rp_client_stop BOARD: QMP quit, then the process group if it lingers.

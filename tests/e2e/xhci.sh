@@ -44,7 +44,7 @@ xh_client_ensure() {
   FW_QMP=$XH_DIR/qmp.sock
   FW_LOG=$XH_DIR/serial.log
   [ -z "$XH_BUILD_ERROR" ] || fail "$XH_BUILD_ERROR"
-  emu_start "$XH_DIR" virt-xhci "virt-xhci client" 150 -- --timeout 900
+  emu_start "$XH_DIR" virt-xhci "virt-xhci client" 150 -- --append "barespice.display=1:1" --timeout 900
 }
 
 xh_client_stop() { emu_stop "$XH_DIR"; }

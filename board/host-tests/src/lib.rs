@@ -17,6 +17,9 @@ extern crate std;
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
 
+#[path = "../../src/rpi/edid.rs"]
+pub mod edid;
+
 #[path = "../../src/rpi/ranges.rs"]
 pub mod ranges;
 

@@ -33,6 +33,7 @@
 //! are cleaned and invalidated around each use ([`dma::PiDma`]).
 
 pub mod dma;
+pub mod edid;
 pub mod fb;
 pub mod genet;
 pub mod mailbox;
@@ -268,6 +269,26 @@ fn board_name(revision: u32, model: Model) -> &'static str {
     }
 }
 
+/// The monitor's preferred mode from its EDID (no `resolution=` set), else
+/// `fallback`; logs what it saw either way.
+fn monitor_mode(mb: &Mailbox, fallback: (u32, u32)) -> (u32, u32) {
+    let answer = mb.get::<{ edid::ANSWER_WORDS }>(edid::TAG_GET_EDID_BLOCK, &[0]);
+    let mode = match answer {
+        Ok(words) => edid::block_from_answer(&words).and_then(|b| edid::preferred_mode(&b)),
+        Err(_) => Err("the GPU firmware did not answer the EDID tag (no monitor, or an emulator)"),
+    };
+    match mode {
+        Ok((w, h)) => {
+            defmt::info!("display: monitor's preferred mode {=u32}x{=u32} (EDID)", w, h);
+            (w.min(4096), h.min(4096))
+        }
+        Err(why) => {
+            defmt::warn!("display: {=str}; using {=u32}x{=u32}", why, fallback.0, fallback.1);
+            fallback
+        }
+    }
+}
+
 /// Framebuffer, RNG, the Pi 4's PCIe/VL805 and GENET, and the USB stack
 /// (NIC + input) with the GENET as service tasks.
 pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) -> Board {
@@ -279,7 +300,8 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} from the firmware", b);
     }
 
-    let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, opts.fb_width, opts.fb_height) {
+    let (fb_w, fb_h) = if opts.fb_from_monitor { monitor_mode(&mb, (opts.fb_width, opts.fb_height)) } else { (opts.fb_width, opts.fb_height) };
+    let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, fb_w, fb_h) {
         Ok(fb) => Some(Box::new(fb)),
         Err(e) => {
             defmt::warn!("display: {=str}", e);

@@ -12,7 +12,9 @@
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
 //!    `reconnect-max` (longest back-off between reconnects, in seconds);
 //! 3. `barespice.KEY=VALUE` words, barespice's own switches, read one key at
-//!    a time with [`barespice_option`].
+//!    a time with [`barespice_option`]; those whose key has an `x-barespice-KEY`
+//!    name in the `.vv` file are configuration too and win over the file
+//!    (`barespice.display` = `x-barespice-display`: `resize`, `fit` or `1:1`).
 //!
 //! Bad lines are reported as [`Issue`]s and skipped, never fatal. Must not:
 //! do I/O or know where the bytes came from; it is `no_std` and tested on the host.
@@ -66,6 +68,40 @@ pub struct Config {
     pub pubkey_sha256: Option<String>,
     /// `x-barespice-ntp`: SNTP server (name or IPv4) for certificate time.
     pub ntp: Option<String>,
+    /// True when `resolution` was set (else the board may use the monitor's
+    /// preferred mode).
+    pub resolution_given: bool,
+    /// How the remote desktop is fitted to the local display.
+    pub display: DisplayMode,
+    /// `disable-effects` (remote-viewer's key): guest effects to turn off
+    /// through the agent, as `VD_AGENT_DISPLAY_CONFIG_FLAG_*` bits
+    /// (wallpaper 1, font-smooth 2, animation 4); 0 sends nothing.
+    pub disable_effects: u32,
+}
+
+/// How the remote desktop is fitted to the local display
+/// (`x-barespice-display` / `barespice.display`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DisplayMode {
+    /// Ask the guest agent for the local size; scale (as `Fit`) until the
+    /// guest follows, and for good if no agent answers.
+    #[default]
+    Resize,
+    /// Scale the remote desktop to the screen, keeping its aspect ratio.
+    Fit,
+    /// Remote pixels 1:1, centred (cropped when larger than the screen).
+    OneToOne,
+}
+
+impl DisplayMode {
+    /// The configuration word (`resize`, `fit`, `1:1`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Resize => "resize",
+            Self::Fit => "fit",
+            Self::OneToOne => "1:1",
+        }
+    }
 }
 
 impl Default for Config {
@@ -85,6 +121,9 @@ impl Default for Config {
             delete_this_file: false,
             pubkey_sha256: None,
             ntp: None,
+            resolution_given: false,
+            display: DisplayMode::Resize,
+            disable_effects: 0,
         }
     }
 }
@@ -124,11 +163,14 @@ impl fmt::Display for Issue {
 /// Keys of `[virt-viewer]` that barespice accepts but does not use.
 const IGNORED_KEYS: &[&str] = &[
     "fullscreen", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
-    "usb-filter", "color-depth", "disable-effects", "hotkeys", "release-cursor", "toggle-fullscreen",
+    "usb-filter", "color-depth", "hotkeys", "release-cursor", "toggle-fullscreen",
     "secure-attention", "smartcard-insert", "smartcard-remove", "zoom-in", "zoom-out", "versions",
     "newer-version-url", "username", "disable-channels", "tls-ciphers",
     "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
 ];
+
+/// `barespice.KEY` command-line words that stand for the `.vv` key `x-barespice-KEY`.
+const BARESPICE_KEYS: &[&str] = &["display"];
 
 /// Why a value was rejected, or None if the key was applied.
 fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static str> {
@@ -166,6 +208,7 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
                 return Err("resolution out of range (1..=8192)");
             }
             cfg.resolution = (w, h);
+            cfg.resolution_given = true;
             Ok(())
         }
         "reconnect-max" => {
@@ -208,6 +251,29 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
         }
         "x-barespice-ntp" => {
             cfg.ntp = Some(value.to_string());
+            Ok(())
+        }
+        "x-barespice-display" => {
+            cfg.display = match value.trim() {
+                "resize" => DisplayMode::Resize,
+                "fit" => DisplayMode::Fit,
+                "1:1" => DisplayMode::OneToOne,
+                _ => return Err("display must be resize, fit or 1:1"),
+            };
+            Ok(())
+        }
+        "disable-effects" => {
+            let mut flags = 0;
+            for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                flags |= match word {
+                    "wallpaper" => 1,
+                    "font-smooth" => 2,
+                    "animation" => 4,
+                    "all" => 7,
+                    _ => return Err("disable-effects takes wallpaper, font-smooth, animation, all"),
+                };
+            }
+            cfg.disable_effects = flags;
             Ok(())
         }
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
@@ -274,11 +340,16 @@ impl Config {
         }
     }
 
-    /// Applies the `spice.*` words of a kernel command line; other words are
+    /// Applies the `spice.*` words of a kernel command line, and the
+    /// `barespice.*` words that name an `x-barespice-*` key; other words are
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
-            let Some(setting) = word.strip_prefix("spice.") else { continue };
+            let own = word.strip_prefix("barespice.").and_then(|s| {
+                let (k, v) = s.split_once('=')?;
+                BARESPICE_KEYS.contains(&k).then(|| alloc::format!("x-barespice-{k}={v}"))
+            });
+            let Some(setting) = own.as_deref().or_else(|| word.strip_prefix("spice.")) else { continue };
             let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));

@@ -111,6 +111,37 @@ fn resolution_limits() {
 }
 
 #[test]
+fn display_mode_from_file_and_command_line() {
+    let (c, issues) = load(VV.as_bytes(), "");
+    assert_eq!((c.display, issues.len(), c.resolution_given), (DisplayMode::Resize, 0, false));
+    let vv = "[virt-viewer]\nhost=h\nport=1\nx-barespice-display=fit\n";
+    let (c, _) = load(vv.as_bytes(), "");
+    assert_eq!(c.display, DisplayMode::Fit);
+    // The command line wins; barespice.display and spice.x-barespice-display both work.
+    let (c, issues) = load(vv.as_bytes(), "quiet barespice.display=1:1 spice.resolution=1024x768");
+    assert_eq!((c.display, c.resolution_given), (DisplayMode::OneToOne, true));
+    assert!(issues.is_empty(), "{issues:?}");
+    let (c, _) = load(vv.as_bytes(), "spice.x-barespice-display=resize");
+    assert_eq!(c.display.name(), "resize");
+    // Bad values are reported; unknown barespice.* words are someone else's.
+    let (c, issues) = load(vv.as_bytes(), "barespice.display=zoom barespice.test=panic");
+    assert_eq!(c.display, DisplayMode::Fit);
+    assert_eq!(issues.len(), 1);
+    assert_eq!((issues[0].line, issues[0].reason), (1, "display must be resize, fit or 1:1"));
+}
+
+#[test]
+fn disable_effects_become_display_config_flags() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\ndisable-effects=wallpaper,animation\n", "");
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(c.disable_effects, 1 | 4);
+    let (c, _) = load(b"", "spice.disable-effects=all");
+    assert_eq!(c.disable_effects, 7);
+    let (c, issues) = load(b"", "spice.disable-effects=wallpaper,sparkles");
+    assert_eq!((c.disable_effects, issues.len()), (0, 1));
+}
+
+#[test]
 fn barespice_options_are_read_by_key() {
     let line = "console=ttyAMA0 barespice.rig=1 spice.host=h barespice.test=panic \"barespice.x=a b\" barespice.rig=0";
     assert_eq!(barespice_option(line, "rig").as_deref(), Some("0"), "the last word wins");

@@ -9,6 +9,7 @@ pub mod writer;
 pub mod link;
 pub mod common;
 pub mod main;
+pub mod agent;
 pub mod inputs;
 pub mod cursor;
 #[cfg(test)]
