@@ -9,7 +9,8 @@
 //! * [`dma`]: DMA buffers and the board's address/cache hooks;
 //! * [`controller`]: the [`controller::HostController`] seam and the
 //!   [`controller::Device`] record (address, speed, route string, TT);
-//! * controllers: [`dwc2`] (registers) with [`dwc2_pipes`] (the seam), and
+//! * controllers: [`dwc2`] (registers) with [`dwc2_split`] (split
+//!   transactions, pure) and [`dwc2_pipes`] (the seam), and
 //!   [`xhci`];
 //! * [`bus`]: control transfers, enumeration, pipes, the class-driver traits;
 //! * class drivers: [`hub`], [`hid`] (boot-protocol keyboards; mice and tablets
@@ -40,6 +41,7 @@ pub mod controller;
 pub mod dma;
 pub mod dwc2;
 pub mod dwc2_pipes;
+pub mod dwc2_split;
 pub mod hid;
 pub mod host;
 pub mod hub;
