@@ -203,7 +203,14 @@ fn start_uframe(now: u8) -> u8 {
 impl SplitState {
     /// A fresh packet for an endpoint that is `periodic` (interrupt) or not.
     pub fn new(periodic: bool) -> Self {
-        Self { periodic, phase: Phase::Start, errors: 0, nyets: 0, tries: 0, uframe: 0 }
+        Self {
+            periodic,
+            phase: Phase::Start,
+            errors: 0,
+            nyets: 0,
+            tries: 0,
+            uframe: 0,
+        }
     }
 
     /// True while the next enable of the channel is a complete split.
@@ -222,7 +229,9 @@ impl SplitState {
         self.phase = Phase::Start;
         if self.periodic {
             self.uframe = start_uframe(now & 7);
-            Step::Start { at: Some(self.uframe) }
+            Step::Start {
+                at: Some(self.uframe),
+            }
         } else {
             Step::Start { at: None }
         }
@@ -252,7 +261,9 @@ impl SplitState {
                 if self.periodic {
                     self.tries = if self.uframe == 5 { 2 } else { 3 };
                     self.uframe = (self.uframe + 2) & 7;
-                    Step::Complete { at: Some(self.uframe) }
+                    Step::Complete {
+                        at: Some(self.uframe),
+                    }
                 } else {
                     Step::Complete { at: None }
                 }
@@ -281,7 +292,9 @@ impl SplitState {
                         return Step::Fail(UsbError::Nak);
                     }
                     self.uframe = (self.uframe + 1) & 7;
-                    Step::Complete { at: Some(self.uframe) }
+                    Step::Complete {
+                        at: Some(self.uframe),
+                    }
                 } else {
                     self.nyets += 1;
                     if self.nyets >= MAX_NYETS {
@@ -310,23 +323,42 @@ mod tests {
 
     #[test]
     fn hcsplt_carries_hub_address_port_and_phase() {
-        let r = SplitRoute { hub_address: 5, port: 3 };
+        let r = SplitRoute {
+            hub_address: 5,
+            port: 3,
+        };
         assert_eq!(r.hcsplt(false), (1 << 31) | (3 << 14) | (5 << 7) | 3);
-        assert_eq!(r.hcsplt(true), (1 << 31) | (1 << 16) | (3 << 14) | (5 << 7) | 3);
+        assert_eq!(
+            r.hcsplt(true),
+            (1 << 31) | (1 << 16) | (3 << 14) | (5 << 7) | 3
+        );
         // Fields are 7 bits wide: nothing spills into neighbours.
-        let wide = SplitRoute { hub_address: 0xff, port: 0xff }.hcsplt(false);
-        assert_eq!(wide & (1 << 14 | 1 << 15 | 1 << 16 | 1 << 31), (3 << 14) | (1 << 31));
+        let wide = SplitRoute {
+            hub_address: 0xff,
+            port: 0xff,
+        }
+        .hcsplt(false);
+        assert_eq!(
+            wide & (1 << 14 | 1 << 15 | 1 << 16 | 1 << 31),
+            (3 << 14) | (1 << 31)
+        );
     }
 
     #[test]
     fn hcint_decoding_prefers_completion_and_errors_over_handshakes() {
-        assert_eq!(Halt::from_hcint(HCINT_XFERCOMPL | HCINT_ACK | 2), Halt::Complete);
+        assert_eq!(
+            Halt::from_hcint(HCINT_XFERCOMPL | HCINT_ACK | 2),
+            Halt::Complete
+        );
         assert_eq!(Halt::from_hcint(HCINT_ACK | 2), Halt::Ack);
         assert_eq!(Halt::from_hcint(HCINT_NYET | 2), Halt::Nyet);
         assert_eq!(Halt::from_hcint(HCINT_NAK | 2), Halt::Nak);
         assert_eq!(Halt::from_hcint(HCINT_FRMOVRUN | 2), Halt::Nak);
         assert_eq!(Halt::from_hcint(HCINT_STALL | HCINT_NAK | 2), Halt::Stall);
-        assert_eq!(Halt::from_hcint(HCINT_XACTERR | HCINT_NYET | 2), Halt::XactErr);
+        assert_eq!(
+            Halt::from_hcint(HCINT_XACTERR | HCINT_NYET | 2),
+            Halt::XactErr
+        );
         assert_eq!(Halt::from_hcint(HCINT_BBLERR | 2), Halt::Babble);
         assert_eq!(Halt::from_hcint(2), Halt::Other);
     }
@@ -370,7 +402,10 @@ mod tests {
         // An error in the complete split restarts from the start split.
         assert_eq!(s.on_halt(Halt::XactErr, 1), Step::Start { at: None });
         assert_eq!(s.on_halt(Halt::XactErr, 1), Step::Start { at: None });
-        assert_eq!(s.on_halt(Halt::XactErr, 1), Step::Fail(UsbError::Transaction));
+        assert_eq!(
+            s.on_halt(Halt::XactErr, 1),
+            Step::Fail(UsbError::Transaction)
+        );
     }
 
     #[test]
