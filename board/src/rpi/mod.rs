@@ -316,6 +316,9 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
             "board: on-board Ethernet MAC {=[u8]:02x} from the firmware",
             b
         );
+        // The Pi 3's on-board LAN9514/LAN7515 has no EEPROM: its USB driver
+        // takes this address.
+        usb::net_channel::set_board_mac(b);
     }
 
     let framebuffer: Option<Box<dyn Framebuffer>> =
