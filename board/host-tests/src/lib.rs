@@ -1,5 +1,5 @@
 //! Host unit tests for `barespice-board`'s code that does no I/O: the
-//! VideoCore mailbox property message format, device-tree `ranges`, the USB
+//! VideoCore mailbox property message format, the throttled (power) report, device-tree `ranges`, the USB
 //! device record (route string, transaction translator), xHCI rings, TRBs and
 //! contexts, the DWC2 split-transaction state machine, the LAN95xx/LAN78xx
 //! Ethernet framing, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
@@ -17,6 +17,9 @@ extern crate std;
 
 #[path = "../../src/rpi/property.rs"]
 pub mod property;
+
+#[path = "../../src/rpi/power.rs"]
+pub mod power;
 
 #[path = "../../src/rpi/ranges.rs"]
 pub mod ranges;

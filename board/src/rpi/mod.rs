@@ -38,6 +38,7 @@ pub mod genet;
 pub mod mailbox;
 pub mod pcie;
 mod pi4;
+pub mod power;
 pub mod property;
 pub mod ranges;
 pub mod rng;
@@ -319,6 +320,25 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         // The Pi 3's on-board LAN9514/LAN7515 has no EEPROM: its USB driver
         // takes this address.
         usb::net_channel::set_board_mac(b);
+    }
+
+    // Under-voltage (a weak supply or cable) is the classic cause of USB and
+    // Ethernet misbehaving on a Pi: say so on the status screen.
+    match mb.get::<1>(power::TAG_GET_THROTTLED, &[0]) {
+        Ok([v]) => match power::warning(v) {
+            Some(w) => crate::bringup::report(
+                "Power",
+                crate::bringup::Outcome::Failed,
+                w,
+                if power::under_voltage(v) {
+                    "the power supply and its cable: 5.1 V, 2.5 A (Pi 3) or 3 A (Pi 4)"
+                } else {
+                    "cooling: the SoC is holding its clock back"
+                },
+            ),
+            None => defmt::info!("board: power ok (throttled = {=u32:#x})", v),
+        },
+        Err(_) => defmt::info!("board: the firmware does not report throttling"),
     }
 
     let framebuffer: Option<Box<dyn Framebuffer>> =
