@@ -68,6 +68,8 @@ pub enum Model {
 
 // Offsets from the peripheral base.
 const GPIO: usize = 0x20_0000;
+/// Span of the peripheral window from its base (the BCM2711's is the longer).
+const PERIPHERALS_LEN: usize = 0x0180_0000;
 const UART0: usize = 0x20_1000;
 const MAILBOX: usize = 0x00_b880;
 const PM: usize = 0x10_0000;
@@ -343,7 +345,24 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
 
     let framebuffer: Option<Box<dyn Framebuffer>> =
         match fb::MailboxFb::new(&mb, opts.fb_width, opts.fb_height) {
-            Ok(fb) => Some(Box::new(fb)),
+            Ok(fb) => {
+                // Write-combining instead of Device memory for the GPU's
+                // buffer, when its 2 MiB blocks stay clear of the registers.
+                let (start, end) = fb.hw_range();
+                let clear_of_mmio = end.next_multiple_of(2 << 20) <= pi.peripherals
+                    || start >= pi.peripherals + PERIPHERALS_LEN;
+                if clear_of_mmio && barespice_boot::mmu::map_normal_nc(start as u64, end as u64) {
+                    defmt::info!(
+                        "display: framebuffer mapped Normal non-cacheable; fatal screen registered"
+                    );
+                    fb.register_fatal();
+                } else {
+                    defmt::warn!(
+                        "display: framebuffer stays Device memory (no fatal screen on it)"
+                    );
+                }
+                Some(Box::new(fb))
+            }
             Err(e) => {
                 defmt::warn!("display: {=str}", e);
                 None
