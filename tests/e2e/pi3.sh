@@ -28,7 +28,7 @@ P3_USB+=" usb-tablet,id=tablet0,port=1.2 usb-net,netdev=net0,port=1.3"
 p3_two_hubs() {
   [ -z "$RP_BUILD_ERROR" ] || fail "$RP_BUILD_ERROR"
   [ -f "$RP_IMAGE" ] || fail "no firmware at $RP_IMAGE (the build step did not run)"
-  local dir="$E2E_OUT/p3-client-two-hubs" line hub0 hub1 dev hub port name bind since n
+  local dir="$E2E_OUT/p3-client-two-hubs" line hub0 hub1 hub port name bind since n
   RP_QMP=$dir/qmp.sock
   RP_LOG=$dir/serial.log
   emu_start "$dir" raspi3b "raspi3b with two hubs" 150 -- \
@@ -47,11 +47,7 @@ p3_two_hubs() {
   for bind in "$hub1|1|QEMU USB Keyboard|boot keyboard" "$hub1|2|QEMU USB Mouse|relative pointer" \
               "$hub0|2|QEMU USB Tablet|absolute pointer" "$hub0|3|QEMU USB Network Device|CDC-ECM ethernet"; do
     IFS='|' read -r hub port name bind <<< "$bind"
-    line=$(grep -aEm1 "usb: device [0-9]+ .*$name\" on hub $hub port $port\$" "$RP_LOG") ||
-      fail "no '$name' enumerated on hub $hub port $port"
-    echo "$line"
-    dev=$(sed -E 's/.*usb: device ([0-9]+) .*/\1/' <<< "$line")
-    grep -aEm1 "usb: $bind at $dev " "$RP_LOG" || fail "'$name' (device $dev) was not bound as $bind"
+    rp_expect_bound "$hub" "$port" "$name" "$bind"
   done
   grep -aEm1 'timeline: dhcp bound 10\.0\.2\.[0-9]+/24' "$RP_LOG" || fail "no DHCP lease over usb-net behind the hub"
   n=$(wc -l < "$RP_LOG")
