@@ -589,7 +589,7 @@ impl ClassDriver for LanEth {
         let mps = usize::from(self.tx.ep.max_packet).max(1);
         match self.tx.start_out(hc, &self.tx_frame) {
             // A transfer of whole packets needs a zero-length packet to end it.
-            Ok(()) => self.zlp_pending = self.tx_frame.len() % mps == 0,
+            Ok(()) => self.zlp_pending = self.tx_frame.len().is_multiple_of(mps),
             Err(e) => defmt::debug!("usb: {=str} tx start {}", name(self.chip), e),
         }
     }

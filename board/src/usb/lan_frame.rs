@@ -240,7 +240,7 @@ mod tests {
             .to_vec();
         v.extend_from_slice(payload);
         v.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v
