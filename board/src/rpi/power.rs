@@ -7,8 +7,8 @@
 //!
 //! Reference: the Raspberry Pi documentation of `vcgencmd get_throttled` (the
 //! same bits); Circle `include/circle/bcmpropertytags.h` names the tag.
-//! Status: written to the references, not yet run on hardware (QEMU does not
-//! answer the tag).
+//! Status: written to the references, not yet run on hardware (QEMU's model
+//! answers 0: no warning).
 
 use alloc::format;
 use alloc::string::String;
