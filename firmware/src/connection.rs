@@ -53,16 +53,9 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
             backoff = 1;
         }
         // The banner is only on screen; say it in the log too (tests and headless setups read it).
-        defmt::info!(
-            "reconnecting in {=u32} s (attempt {=u32})",
-            backoff,
-            attempt + 1
-        );
+        defmt::info!("reconnecting in {=u32} s (attempt {=u32})", backoff, attempt + 1);
         for left in (1..=backoff).rev() {
-            status::banner(Some(format!(
-                "Reconnecting in {left} s (attempt {})",
-                attempt + 1
-            )));
+            status::banner(Some(format!("Reconnecting in {left} s (attempt {})", attempt + 1)));
             Timer::after(Duration::from_secs(1)).await;
         }
         backoff = (backoff * 2).min(cfg.reconnect_max_secs.max(1));
@@ -102,11 +95,7 @@ pub async fn open<'a>(
     tx: &'a mut [u8],
 ) -> Result<TcpSocket<'a>, Failure> {
     let mut sock = TcpSocket::new(stack, rx, tx);
-    defmt::debug!(
-        "tcp: rx buffer {=usize} bytes, tx {=usize}",
-        sock.recv_capacity(),
-        sock.send_capacity()
-    );
+    defmt::debug!("tcp: rx buffer {=usize} bytes, tx {=usize}", sock.recv_capacity(), sock.send_capacity());
     sock.set_timeout(Some(Duration::from_secs(20)));
     match sock.connect((ip, port)).await {
         Ok(()) => {

@@ -79,17 +79,14 @@ pub async fn task(mut source: Box<dyn InputSource>) {
     loop {
         let ev = source.next_event().await;
         let out = match ev {
-            InputEvent::Key {
-                code: KeyCode::Evdev(c),
-                pressed,
-            } => evdev_to_key(c).map(|key| RemoteInput::Key { key, down: pressed }),
-            InputEvent::Key {
-                code: KeyCode::UsbHid(u),
-                pressed,
-            } => crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed }),
+            InputEvent::Key { code: KeyCode::Evdev(c), pressed } => {
+                evdev_to_key(c).map(|key| RemoteInput::Key { key, down: pressed })
+            }
+            InputEvent::Key { code: KeyCode::UsbHid(u), pressed } => {
+                crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed })
+            }
             InputEvent::PointerAbsolute { x, y, max_x, max_y } => {
-                let (Some(fb), Some((sw, sh))) = (presenter::fb_info(), presenter::remote_size())
-                else {
+                let (Some(fb), Some((sw, sh))) = (presenter::fb_info(), presenter::remote_size()) else {
                     continue;
                 };
                 // Device units -> framebuffer pixel -> remote pixel (centred 1:1).
@@ -98,11 +95,7 @@ pub async fn task(mut source: Box<dyn InputSource>) {
                 let (ox, oy) = crate::screen::remote_origin(fb, sw, sh);
                 let rx = (fx - ox).clamp(0, sw.saturating_sub(1) as i32) as u32;
                 let ry = (fy - oy).clamp(0, sh.saturating_sub(1) as i32) as u32;
-                Some(RemoteInput::Position {
-                    x: rx,
-                    y: ry,
-                    buttons,
-                })
+                Some(RemoteInput::Position { x: rx, y: ry, buttons })
             }
             InputEvent::PointerRelative { dx, dy } => Some(RemoteInput::Motion { dx, dy, buttons }),
             InputEvent::Button { button, pressed } => {
@@ -112,11 +105,7 @@ pub async fn task(mut source: Box<dyn InputSource>) {
                 } else {
                     buttons &= !(1 << bit);
                 }
-                Some(RemoteInput::Button {
-                    button: bit,
-                    down: pressed,
-                    buttons,
-                })
+                Some(RemoteInput::Button { button: bit, down: pressed, buttons })
             }
             InputEvent::Wheel { delta } => Some(RemoteInput::Wheel { delta, buttons }),
         };

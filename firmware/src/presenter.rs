@@ -4,8 +4,8 @@
 //! Must not: block for long (it shares the CPU with the network).
 
 use alloc::boxed::Box;
-use barespice_board::{FbInfo, Framebuffer};
 use core::cell::{Cell, RefCell};
+use barespice_board::{FbInfo, Framebuffer};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
 use spice_core::canvas::{Rect, Surface};
@@ -20,11 +20,9 @@ enum Mode {
     Remote,
 }
 
-static FB: Mutex<CriticalSectionRawMutex, RefCell<Option<Box<dyn Framebuffer>>>> =
-    Mutex::new(RefCell::new(None));
+static FB: Mutex<CriticalSectionRawMutex, RefCell<Option<Box<dyn Framebuffer>>>> = Mutex::new(RefCell::new(None));
 static MODE: Mutex<CriticalSectionRawMutex, Cell<Mode>> = Mutex::new(Cell::new(Mode::Status));
-static REMOTE: Mutex<CriticalSectionRawMutex, Cell<Option<(u32, u32)>>> =
-    Mutex::new(Cell::new(None));
+static REMOTE: Mutex<CriticalSectionRawMutex, Cell<Option<(u32, u32)>>> = Mutex::new(Cell::new(None));
 static BOARD: Mutex<CriticalSectionRawMutex, Cell<&'static str>> = Mutex::new(Cell::new(""));
 
 /// Hands the framebuffer (if any) to the presenter.
@@ -78,8 +76,7 @@ pub struct CursorView<'a> {
     pub shape: &'a CursorShape,
 }
 
-static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> =
-    Mutex::new(Cell::new(None));
+static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> = Mutex::new(Cell::new(None));
 
 /// Shows `dirty` of the remote primary surface and the pointer. The first
 /// call after the status screen (or a size change) clears the screen and
@@ -92,12 +89,7 @@ pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView
     let new_rect = cursor.as_ref().map(|c| {
         let l = c.x - i32::from(c.shape.hot_x);
         let t = c.y - i32::from(c.shape.hot_y);
-        Rect::new(
-            l,
-            t,
-            l + i32::from(c.shape.width),
-            t + i32::from(c.shape.height),
-        )
+        Rect::new(l, t, l + i32::from(c.shape.width), t + i32::from(c.shape.height))
     });
     let old_rect = CURSOR_RECT.lock(|r| r.replace(new_rect));
     FB.lock(|f| {
@@ -118,8 +110,7 @@ pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView
             }
         }
         if let (Some(c), Some(r)) = (cursor, new_rect) {
-            if let Some((x, y, w, h)) = screen::draw_cursor(fb.pixels(), info, surface, r, c.shape)
-            {
+            if let Some((x, y, w, h)) = screen::draw_cursor(fb.pixels(), info, surface, r, c.shape) {
                 fb.flush(x, y, w, h);
             }
         }

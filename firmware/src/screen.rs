@@ -45,15 +45,8 @@ impl DrawTarget for Target<'_> {
     type Color = Rgb888;
     type Error = core::convert::Infallible;
 
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(
-        &mut self,
-        pixels: I,
-    ) -> Result<(), Self::Error> {
-        let (w, h, stride) = (
-            self.info.width as i32,
-            self.info.height as i32,
-            self.info.stride as usize,
-        );
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+        let (w, h, stride) = (self.info.width as i32, self.info.height as i32, self.info.stride as usize);
         for Pixel(p, c) in pixels {
             if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
                 if let Some(d) = self.px.get_mut(p.y as usize * stride + p.x as usize) {
@@ -66,17 +59,12 @@ impl DrawTarget for Target<'_> {
 
     fn fill_solid(&mut self, area: &Rectangle, color: Rgb888) -> Result<(), Self::Error> {
         let area = area.intersection(&self.bounding_box());
-        let Some(br) = area.bottom_right() else {
-            return Ok(());
-        };
+        let Some(br) = area.bottom_right() else { return Ok(()) };
         let v = rgb(color);
         let stride = self.info.stride as usize;
         for y in area.top_left.y..=br.y {
             let row = y as usize * stride;
-            if let Some(s) = self
-                .px
-                .get_mut(row + area.top_left.x as usize..=row + br.x as usize)
-            {
+            if let Some(s) = self.px.get_mut(row + area.top_left.x as usize..=row + br.x as usize) {
                 s.fill(v);
             }
         }
@@ -92,13 +80,7 @@ const BAD: Rgb888 = Rgb888::new(0xff, 0x50, 0x50);
 const BUSY: Rgb888 = Rgb888::new(0xf0, 0xc0, 0x40);
 
 fn text(t: &mut Target<'_>, s: &str, x: i32, y: i32, font: &'static MonoFont<'static>, c: Rgb888) {
-    let _ = Text::with_baseline(
-        s,
-        Point::new(x, y),
-        MonoTextStyle::new(font, c),
-        Baseline::Top,
-    )
-    .draw(t);
+    let _ = Text::with_baseline(s, Point::new(x, y), MonoTextStyle::new(font, c), Baseline::Top).draw(t);
 }
 
 /// Draws the status screen.
@@ -108,14 +90,7 @@ pub fn draw_status(t: &mut Target<'_>, st: &Status, board: &str) {
     let left = (w / 2 - 380).max(16);
     let mut y = (h / 2 - 260).max(16);
     text(t, "barespice", left, y, &FONT_10X20, FG);
-    text(
-        t,
-        &format!("SPICE thin client on {board}"),
-        left + 120,
-        y + 4,
-        &FONT_9X18_BOLD,
-        DIM,
-    );
+    text(t, &format!("SPICE thin client on {board}"), left + 120, y + 4, &FONT_9X18_BOLD, DIM);
     y += 30;
     if !st.title.is_empty() {
         text(t, &st.title, left, y, &FONT_9X18_BOLD, FG);
@@ -129,25 +104,11 @@ pub fn draw_status(t: &mut Target<'_>, st: &Status, board: &str) {
             State::Failed => ("[FAIL]", BAD),
         };
         text(t, mark, left, y, &FONT_10X20, colour);
-        text(
-            t,
-            step.label(),
-            left + 80,
-            y,
-            &FONT_10X20,
-            if e.state == State::Pending { DIM } else { FG },
-        );
+        text(t, step.label(), left + 80, y, &FONT_10X20, if e.state == State::Pending { DIM } else { FG });
         text(t, &clip(&e.detail, 48), left + 280, y, &FONT_10X20, DIM);
         y += 24;
         if e.state == State::Failed && !e.hint.is_empty() {
-            text(
-                t,
-                &format!("check: {}", clip(e.hint, 90)),
-                left + 80,
-                y,
-                &FONT_9X18_BOLD,
-                BAD,
-            );
+            text(t, &format!("check: {}", clip(e.hint, 90)), left + 80, y, &FONT_9X18_BOLD, BAD);
             y += 22;
         }
     }
@@ -178,14 +139,7 @@ pub fn draw_fatal(t: &mut Target<'_>, message: &str) {
     let w = t.info.width as i32;
     let left = 40;
     let mut y = 40;
-    text(
-        t,
-        "barespice stopped: firmware error",
-        left,
-        y,
-        &FONT_10X20,
-        Rgb888::WHITE,
-    );
+    text(t, "barespice stopped: firmware error", left, y, &FONT_10X20, Rgb888::WHITE);
     y += 40;
     for line in message.lines() {
         let mut rest = line;
@@ -203,41 +157,23 @@ pub fn draw_fatal(t: &mut Target<'_>, message: &str) {
     }
     y += 24;
     let secs = barespice_boot::fatal::RESET_DELAY_SECS;
-    text(
-        t,
-        &format!("Restarting in {secs} seconds. The serial console has the details."),
-        left,
-        y,
-        &FONT_10X20,
-        Rgb888::new(0xff, 0xd0, 0xd0),
-    );
+    text(t, &format!("Restarting in {secs} seconds. The serial console has the details."), left, y, &FONT_10X20, Rgb888::new(0xff, 0xd0, 0xd0));
 }
 
 /// Where the remote surface's origin lands on the framebuffer (centred, 1:1;
 /// negative when the remote desktop is larger and is cropped).
 pub fn remote_origin(fb: FbInfo, surface_w: u32, surface_h: u32) -> (i32, i32) {
-    (
-        (fb.width as i32 - surface_w as i32) / 2,
-        (fb.height as i32 - surface_h as i32) / 2,
-    )
+    ((fb.width as i32 - surface_w as i32) / 2, (fb.height as i32 - surface_h as i32) / 2)
 }
 
 /// Copies `dirty` of `surface` to the framebuffer, centred 1:1. Returns the
 /// framebuffer rectangle written (x, y, w, h), if any.
-pub fn blit_remote(
-    px: &mut [u32],
-    fb: FbInfo,
-    surface: &Surface,
-    dirty: Rect,
-) -> Option<(u32, u32, u32, u32)> {
+pub fn blit_remote(px: &mut [u32], fb: FbInfo, surface: &Surface, dirty: Rect) -> Option<(u32, u32, u32, u32)> {
     let (ox, oy) = remote_origin(fb, surface.width, surface.height);
     // Clip to the surface, then to the framebuffer (in surface coordinates).
-    let r = dirty.intersect(&surface.bounds()).intersect(&Rect::new(
-        -ox,
-        -oy,
-        fb.width as i32 - ox,
-        fb.height as i32 - oy,
-    ));
+    let r = dirty
+        .intersect(&surface.bounds())
+        .intersect(&Rect::new(-ox, -oy, fb.width as i32 - ox, fb.height as i32 - oy));
     if r.is_empty() {
         return None;
     }
@@ -249,30 +185,16 @@ pub fn blit_remote(
             dst.copy_from_slice(src);
         }
     }
-    Some((
-        (r.left + ox) as u32,
-        (r.top + oy) as u32,
-        w as u32,
-        r.height() as u32,
-    ))
+    Some(((r.left + ox) as u32, (r.top + oy) as u32, w as u32, r.height() as u32))
 }
 
 /// Blends a cursor shape (0xAARRGGBB) whose top-left lands at `at` (surface
 /// coordinates) over the framebuffer, clipped to the remote surface area.
-pub fn draw_cursor(
-    px: &mut [u32],
-    fb: FbInfo,
-    surface: &Surface,
-    at: Rect,
-    shape: &CursorShape,
-) -> Option<(u32, u32, u32, u32)> {
+pub fn draw_cursor(px: &mut [u32], fb: FbInfo, surface: &Surface, at: Rect, shape: &CursorShape) -> Option<(u32, u32, u32, u32)> {
     let (ox, oy) = remote_origin(fb, surface.width, surface.height);
-    let r = at.intersect(&surface.bounds()).intersect(&Rect::new(
-        -ox,
-        -oy,
-        fb.width as i32 - ox,
-        fb.height as i32 - oy,
-    ));
+    let r = at
+        .intersect(&surface.bounds())
+        .intersect(&Rect::new(-ox, -oy, fb.width as i32 - ox, fb.height as i32 - oy));
     if r.is_empty() {
         return None;
     }
@@ -286,12 +208,7 @@ pub fn draw_cursor(
             }
         }
     }
-    Some((
-        (r.left + ox) as u32,
-        (r.top + oy) as u32,
-        r.width() as u32,
-        r.height() as u32,
-    ))
+    Some(((r.left + ox) as u32, (r.top + oy) as u32, r.width() as u32, r.height() as u32))
 }
 
 /// `src` (0xAARRGGBB, straight alpha) over `dst` (0x00RRGGBB).

@@ -10,24 +10,21 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use barespice_board::BoardRng;
-use barespice_config::Config;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
+use barespice_board::BoardRng;
+use barespice_config::Config;
 use embassy_futures::select::{select3, Either3};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{Duration, Timer};
 use spice_core::enums::{
     SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT,
-    SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP,
-    SPICE_MOUSE_MODE_CLIENT,
+    SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
 };
 use spice_core::link::LinkError;
-use spice_core::session::{
-    ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
-};
+use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
 
 use crate::connection::{self, Failure};
 use crate::input::{RemoteInput, QUEUE};
@@ -55,67 +52,39 @@ fn link_failure(error: &LinkError, what: String) -> Failure {
             detail: format!("{what}: server requires TLS"),
             hint: "TLS is not supported yet: let the server offer plain channels",
         },
-        _ => Failure {
-            step: Step::SpiceLink,
-            detail: format!("{what}: {error}"),
-            hint: "that this is a SPICE server, and its log",
-        },
+        _ => Failure { step: Step::SpiceLink, detail: format!("{what}: {error}"), hint: "that this is a SPICE server, and its log" },
     }
 }
 
 fn session_failure(e: SessionError) -> Failure {
     match e {
-        SessionError::Link {
-            error,
-            channel_type,
-            channel_id,
-        } => link_failure(
-            &error,
-            format!(
-                "{} channel {channel_id}",
-                spice_core::error::channel_name(channel_type)
-            ),
-        ),
+        SessionError::Link { error, channel_type, channel_id } => {
+            link_failure(&error, format!("{} channel {channel_id}", spice_core::error::channel_name(channel_type)))
+        }
         SessionError::Config(error) => Failure {
             step: Step::Authentication,
             detail: format!("{error}"),
             hint: "the password (at most 60 bytes)",
         },
-        other => Failure {
-            step: Step::SpiceLink,
-            detail: other.to_string(),
-            hint: "the server's log",
-        },
+        other => Failure { step: Step::SpiceLink, detail: other.to_string(), hint: "the server's log" },
     }
 }
 
 /// Connects and runs one session; returns why it ended.
-pub async fn run(
-    stack: Stack<'static>,
-    ip: Ipv4Address,
-    port: u16,
-    cfg: &Config,
-    rng: &mut BoardRng,
-) -> Failure {
+pub async fn run(stack: Stack<'static>, ip: Ipv4Address, port: u16, cfg: &Config, rng: &mut BoardRng) -> Failure {
     // Buffers for every channel socket live as long as this session.
-    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> =
-        (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
+    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> = (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
     let mut free = bufs.iter_mut();
 
     let session_rng = BoardRng::from_seed_of(rng);
-    let config = SessionConfig {
-        password: cfg.password.as_bytes().to_vec(),
-        ..SessionConfig::default()
-    };
+    let config = SessionConfig { password: cfg.password.as_bytes().to_vec(), ..SessionConfig::default() };
     let mut session = match Session::new(config, Box::new(session_rng)) {
         Ok(s) => s,
         Err(e) => return session_failure(e),
     };
 
     status::active(Step::Connect, format!("{ip}:{port}"));
-    let Some((rx, tx)) = free.next() else {
-        return internal("no buffers");
-    };
+    let Some((rx, tx)) = free.next() else { return internal("no buffers") };
     let sock = match connection::open(stack, ip, port, rx, tx).await {
         Ok(s) => s,
         Err(f) => return f,
@@ -123,11 +92,7 @@ pub async fn run(
     status::done(Step::Connect, format!("{ip}:{port}"));
     status::active(Step::SpiceLink, "main channel");
     let mut chans: Vec<Chan<'_>> = Vec::new();
-    chans.push(Chan {
-        handle: session.main_handle(),
-        sock,
-        open: true,
-    });
+    chans.push(Chan { handle: session.main_handle(), sock, open: true });
 
     let mut client_mouse = false;
     let mut first_frame = true;
@@ -155,10 +120,7 @@ pub async fn run(
         // 2. Act on events.
         while let Some(ev) = session.poll_event() {
             match ev {
-                Event::OpenChannel {
-                    channel_type,
-                    channel_id,
-                } => {
+                Event::OpenChannel { channel_type, channel_id } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: opening {=str} channel {=u8}", name, channel_id);
                     let Some((rx, tx)) = free.next() else {
@@ -167,31 +129,16 @@ pub async fn run(
                     };
                     match connection::open(stack, ip, port, rx, tx).await {
                         Ok(sock) => match session.open(channel_type, channel_id) {
-                            Ok(handle) => chans.push(Chan {
-                                handle,
-                                sock,
-                                open: true,
-                            }),
-                            Err(e) => defmt::warn!(
-                                "session: cannot open {=str}: {=str}",
-                                name,
-                                e.to_string().as_str()
-                            ),
+                            Ok(handle) => chans.push(Chan { handle, sock, open: true }),
+                            Err(e) => defmt::warn!("session: cannot open {=str}: {=str}", name, e.to_string().as_str()),
                         },
                         Err(f) => return f,
                     }
                 }
                 Event::ChannelSkipped { channel_type, .. } => {
-                    defmt::info!(
-                        "session: server offers {=str} (not used)",
-                        spice_core::error::channel_name(channel_type)
-                    );
+                    defmt::info!("session: server offers {=str} (not used)", spice_core::error::channel_name(channel_type));
                 }
-                Event::Linked {
-                    channel_type,
-                    channel_id,
-                    ..
-                } => {
+                Event::Linked { channel_type, channel_id, .. } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
@@ -201,43 +148,26 @@ pub async fn run(
                         status::active(Step::Display, "waiting for the display channel");
                     }
                 }
-                Event::ChannelClosed {
-                    channel_type,
-                    channel_id,
-                    reason,
-                    ..
-                } => {
+                Event::ChannelClosed { channel_type, channel_id, reason, .. } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
-                    defmt::warn!(
-                        "session: {=str} closed: {=str}",
-                        what.as_str(),
-                        reason.to_string().as_str()
-                    );
-                    let essential = channel_type as u32 == SPICE_CHANNEL_MAIN
-                        || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
+                    defmt::warn!("session: {=str} closed: {=str}", what.as_str(), reason.to_string().as_str());
+                    let essential =
+                        channel_type as u32 == SPICE_CHANNEL_MAIN || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
                     if essential {
                         return match reason {
                             CloseReason::LinkFailed(e) => link_failure(&e, what),
                             other => Failure {
-                                step: if first_frame {
-                                    Step::Display
-                                } else {
-                                    Step::Connect
-                                },
+                                step: if first_frame { Step::Display } else { Step::Connect },
                                 detail: format!("{what}: {other}"),
-                                hint:
-                                    "the server (was the VM stopped or the connection taken over?)",
+                                hint: "the server (was the VM stopped or the connection taken over?)",
                             },
                         };
                     }
                 }
                 Event::MouseMode { current, .. } => {
                     client_mouse = current == SPICE_MOUSE_MODE_CLIENT;
-                    defmt::info!(
-                        "session: mouse mode {=str}",
-                        if client_mouse { "client" } else { "server" }
-                    );
+                    defmt::info!("session: mouse mode {=str}", if client_mouse { "client" } else { "server" });
                 }
                 Event::SurfaceResized { width, height, .. } => {
                     defmt::info!("session: remote display {=u32}x{=u32}", width, height);
@@ -261,30 +191,18 @@ pub async fn run(
             if let Some(surface) = session.primary() {
                 if first_frame {
                     first_frame = false;
-                    defmt::info!(
-                        "timeline: first frame {=u32}x{=u32}",
-                        surface.width,
-                        surface.height
-                    );
-                    status::done(
-                        Step::Display,
-                        format!("{}x{}", surface.width, surface.height),
-                    );
+                    defmt::info!("timeline: first frame {=u32}x{=u32}", surface.width, surface.height);
+                    status::done(Step::Display, format!("{}x{}", surface.width, surface.height));
                 }
                 let shape = session.cursor().and_then(|c| c.shape.as_deref());
-                let view = cursor_pos
-                    .zip(shape)
-                    .map(|((x, y), shape)| presenter::CursorView { x, y, shape });
+                let view = cursor_pos.zip(shape).map(|((x, y), shape)| presenter::CursorView { x, y, shape });
                 presenter::present(surface, dirty, view);
                 drawn_cursor = cursor_key;
             }
         }
 
         // Output queued by the events above goes out before we sleep.
-        if chans
-            .iter()
-            .any(|c| c.open && !session.pending(c.handle).is_empty())
-        {
+        if chans.iter().any(|c| c.open && !session.pending(c.handle).is_empty()) {
             continue;
         }
 
@@ -298,13 +216,7 @@ pub async fn run(
             }
             Poll::Pending
         });
-        match select3(
-            readable,
-            QUEUE.receive(),
-            Timer::after(Duration::from_secs(1)),
-        )
-        .await
-        {
+        match select3(readable, QUEUE.receive(), Timer::after(Duration::from_secs(1))).await {
             Either3::First(()) => {}
             Either3::Second(ev) => {
                 apply_input(&mut session, ev, client_mouse, &mut last_pos);
@@ -329,9 +241,7 @@ pub async fn run(
                 match r {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
-                        if matches!(e, SessionError::Link { .. } | SessionError::Config(_))
-                            && h == session.main_handle()
-                        {
+                        if matches!(e, SessionError::Link { .. } | SessionError::Config(_)) && h == session.main_handle() {
                             return session_failure(e);
                         }
                         defmt::warn!("session: {=str}", e.to_string().as_str());
@@ -348,11 +258,7 @@ pub async fn run(
 }
 
 fn internal(what: &str) -> Failure {
-    Failure {
-        step: Step::SpiceLink,
-        detail: String::from(what),
-        hint: "the firmware log",
-    }
+    Failure { step: Step::SpiceLink, detail: String::from(what), hint: "the firmware log" }
 }
 
 fn spice_button(b: u8) -> u8 {
@@ -363,12 +269,7 @@ fn spice_button(b: u8) -> u8 {
     }) as u8
 }
 
-fn apply_input(
-    session: &mut Session,
-    ev: RemoteInput,
-    client_mouse: bool,
-    last: &mut Option<(u32, u32)>,
-) {
+fn apply_input(session: &mut Session, ev: RemoteInput, client_mouse: bool, last: &mut Option<(u32, u32)>) {
     let r = match ev {
         RemoteInput::Key { key, down: true } => session.key_down(key),
         RemoteInput::Key { key, down: false } => session.key_up(key),
@@ -383,25 +284,13 @@ fn apply_input(
             }
         }
         RemoteInput::Motion { dx, dy, .. } => session.mouse_motion(dx, dy),
-        RemoteInput::Button {
-            button, down: true, ..
-        } => session.mouse_press(spice_button(button)),
-        RemoteInput::Button {
-            button,
-            down: false,
-            ..
-        } => session.mouse_release(spice_button(button)),
+        RemoteInput::Button { button, down: true, .. } => session.mouse_press(spice_button(button)),
+        RemoteInput::Button { button, down: false, .. } => session.mouse_release(spice_button(button)),
         RemoteInput::Wheel { delta, .. } => {
-            let b = if delta > 0 {
-                SPICE_MOUSE_BUTTON_UP
-            } else {
-                SPICE_MOUSE_BUTTON_DOWN
-            } as u8;
+            let b = if delta > 0 { SPICE_MOUSE_BUTTON_UP } else { SPICE_MOUSE_BUTTON_DOWN } as u8;
             let mut r = Ok(());
             for _ in 0..delta.unsigned_abs().min(10) {
-                r = session
-                    .mouse_press(b)
-                    .and_then(|_| session.mouse_release(b));
+                r = session.mouse_press(b).and_then(|_| session.mouse_release(b));
             }
             r
         }

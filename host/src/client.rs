@@ -13,9 +13,7 @@ use rand::SeedableRng;
 use spice_core::display::COUNTED_IMAGE_TYPES;
 use spice_core::enums::*;
 use spice_core::error::channel_name;
-use spice_core::session::{
-    ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
-};
+use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -53,9 +51,7 @@ fn connect(server: &str) -> Result<TcpStream, String> {
         }
     }
     Err(match last {
-        Some(e) if e.kind() == ErrorKind::ConnectionRefused => {
-            format!("connection refused ({server})")
-        }
+        Some(e) if e.kind() == ErrorKind::ConnectionRefused => format!("connection refused ({server})"),
         Some(e) if e.kind() == ErrorKind::TimedOut => format!("connection timed out ({server})"),
         Some(e) => format!("cannot connect to {server}: {e}"),
         None => format!("cannot resolve {server}"),
@@ -103,11 +99,8 @@ struct Client {
 }
 
 fn read_password(args: &Args) -> Result<Vec<u8>, String> {
-    let Some(path) = &args.password_file else {
-        return Ok(Vec::new());
-    };
-    let mut pw = std::fs::read(path)
-        .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
+    let Some(path) = &args.password_file else { return Ok(Vec::new()) };
+    let mut pw = std::fs::read(path).map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
     if let Some(i) = pw.iter().position(|&b| b == b'\n' || b == b'\r') {
         pw.truncate(i);
     }
@@ -122,8 +115,7 @@ pub fn run(args: Args) -> Result<(), String> {
         record_display: args.record.is_some(),
         ..SessionConfig::default()
     };
-    let session =
-        Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
+    let session = Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
     let (tx, rx) = channel();
     let mut c = Client {
         args,
@@ -158,9 +150,7 @@ impl Client {
     /// Connect a socket for `h` and start its reader.
     fn attach(&mut self, h: ChannelHandle) -> Result<(), String> {
         let stream = connect(&self.args.server)?;
-        let reader = stream
-            .try_clone()
-            .map_err(|e| format!("socket clone failed: {e}"))?;
+        let reader = stream.try_clone().map_err(|e| format!("socket clone failed: {e}"))?;
         spawn_reader(h, reader, self.tx.clone());
         self.conns.insert(h, Conn { stream });
         self.flush()
@@ -176,10 +166,7 @@ impl Client {
             let n = pending.len();
             if let Err(e) = conn.stream.write_all(pending) {
                 let (t, id) = self.session.channel_of(*h).unwrap_or((0, 0));
-                return Err(format!(
-                    "write to {} channel {id} failed: {e}",
-                    channel_name(t)
-                ));
+                return Err(format!("write to {} channel {id} failed: {e}", channel_name(t)));
             }
             self.session.consume(*h, n);
         }
@@ -203,10 +190,7 @@ impl Client {
         if self.fatal_channel(t) {
             Err(msg)
         } else {
-            eprintln!(
-                "barespice-host: warning: {} channel {id}: {msg}",
-                channel_name(t)
-            );
+            eprintln!("barespice-host: warning: {} channel {id}: {msg}", channel_name(t));
             Ok(())
         }
     }
@@ -214,71 +198,39 @@ impl Client {
     fn handle_events(&mut self) -> Result<(), String> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
-                Event::OpenChannel {
-                    channel_type,
-                    channel_id,
-                } => {
-                    let h = self
-                        .session
-                        .open(channel_type, channel_id)
-                        .map_err(|e| e.to_string())?;
+                Event::OpenChannel { channel_type, channel_id } => {
+                    let h = self.session.open(channel_type, channel_id).map_err(|e| e.to_string())?;
                     if channel_type as u32 == SPICE_CHANNEL_DISPLAY {
                         if let Some(dir) = &self.args.record {
-                            let r = Recorder::create(dir, channel_id).map_err(|e| {
-                                format!("cannot create recording in {}: {e}", dir.display())
-                            })?;
+                            let r = Recorder::create(dir, channel_id)
+                                .map_err(|e| format!("cannot create recording in {}: {e}", dir.display()))?;
                             self.recorders.insert(h, r);
                         }
                     }
                     self.attach(h)?;
                 }
-                Event::ChannelSkipped {
-                    channel_type,
-                    channel_id,
-                } => {
+                Event::ChannelSkipped { channel_type, channel_id } => {
                     if self.args.log {
-                        eprintln!(
-                            "barespice-host: skipping {} channel {channel_id}",
-                            channel_name(channel_type)
-                        );
+                        eprintln!("barespice-host: skipping {} channel {channel_id}", channel_name(channel_type));
                     }
                 }
-                Event::Linked {
-                    channel_type,
-                    channel_id,
-                    ..
-                } => {
+                Event::Linked { channel_type, channel_id, .. } => {
                     if self.args.log {
-                        eprintln!(
-                            "barespice-host: {} channel {channel_id} linked",
-                            channel_name(channel_type)
-                        );
+                        eprintln!("barespice-host: {} channel {channel_id} linked", channel_name(channel_type));
                     }
                 }
-                Event::ChannelClosed {
-                    channel_type,
-                    channel_id,
-                    reason,
-                    ..
-                } => {
+                Event::ChannelClosed { channel_type, channel_id, reason, .. } => {
                     let msg = match &reason {
                         CloseReason::LinkFailed(e) => e.to_string(),
                         CloseReason::Protocol(e) => SessionError::Protocol(*e).to_string(),
-                        other => format!(
-                            "{} channel {channel_id}: {other}",
-                            channel_name(channel_type)
-                        ),
+                        other => format!("{} channel {channel_id}: {other}", channel_name(channel_type)),
                     };
                     if self.fatal_channel(channel_type) {
                         return Err(msg);
                     }
                     eprintln!("barespice-host: warning: {msg}");
                 }
-                Event::SurfaceResized {
-                    channel_id,
-                    width,
-                    height,
-                } => {
+                Event::SurfaceResized { channel_id, width, height } => {
                     if self.args.log {
                         eprintln!("barespice-host: display {channel_id} surface {width}x{height}");
                     }
@@ -286,17 +238,9 @@ impl Client {
                         self.last_change = Instant::now();
                     }
                 }
-                Event::Notify {
-                    channel_type,
-                    channel_id,
-                    text,
-                    ..
-                } => {
+                Event::Notify { channel_type, channel_id, text, .. } => {
                     if self.args.log {
-                        eprintln!(
-                            "barespice-host: server notice on {} channel {channel_id}: {text}",
-                            channel_name(channel_type)
-                        );
+                        eprintln!("barespice-host: server notice on {} channel {channel_id}: {text}", channel_name(channel_type));
                     }
                 }
                 Event::MouseMode { supported, current } => {
@@ -317,8 +261,7 @@ impl Client {
         let r = self.session.receive(h, data);
         if let Some(rec) = self.recorders.get_mut(&h) {
             let framed = self.session.take_recorded(h);
-            rec.append(&framed)
-                .map_err(|e| format!("recording failed: {e}"))?;
+            rec.append(&framed).map_err(|e| format!("recording failed: {e}"))?;
         }
         match r {
             Ok(()) => Ok(()),
@@ -333,15 +276,9 @@ impl Client {
             let now = Instant::now();
             if now >= deadline {
                 return Err(if self.frames == 0 {
-                    format!(
-                        "timeout after {} s: no display frame received",
-                        self.args.timeout.as_secs()
-                    )
+                    format!("timeout after {} s: no display frame received", self.args.timeout.as_secs())
                 } else {
-                    format!(
-                        "timeout after {} s: display never became idle",
-                        self.args.timeout.as_secs()
-                    )
+                    format!("timeout after {} s: display never became idle", self.args.timeout.as_secs())
                 });
             }
             let wait = (deadline - now).min(Duration::from_millis(20));
@@ -363,27 +300,17 @@ impl Client {
             self.flush()?;
             if let Some(r) = self.session.take_dirty() {
                 if self.args.log {
-                    eprintln!(
-                        "barespice-host: {:>6} ms dirty {r:?}",
-                        start.elapsed().as_millis()
-                    );
+                    eprintln!("barespice-host: {:>6} ms dirty {r:?}", start.elapsed().as_millis());
                 }
                 self.frames += 1;
                 self.last_change = Instant::now();
             }
-            if self.frames > 0
-                && !self.typed
-                && self.session.inputs_ready()
-                && Instant::now() >= self.next_key
-            {
+            if self.frames > 0 && !self.typed && self.session.inputs_ready() && Instant::now() >= self.next_key {
                 // One character per KEY_INTERVAL: the guest's PS/2 queue is
                 // small and silently drops scancodes sent in a burst.
                 match self.to_type.pop_front() {
                     Some(c) => {
-                        let skipped = self
-                            .session
-                            .type_text(c.encode_utf8(&mut [0; 4]))
-                            .map_err(|e| e.to_string())?;
+                        let skipped = self.session.type_text(c.encode_utf8(&mut [0; 4])).map_err(|e| e.to_string())?;
                         if skipped > 0 {
                             eprintln!("barespice-host: warning: no US key for {c:?}; skipped");
                         }
@@ -401,20 +328,11 @@ impl Client {
     }
 
     fn snapshot(&self) -> Result<(), String> {
-        let s = self
-            .session
-            .primary()
-            .ok_or("display has no primary surface")?;
+        let s = self.session.primary().ok_or("display has no primary surface")?;
         let path = &self.args.snapshot;
         crate::snapshot::write_png(path, s)?;
         if self.args.log {
-            eprintln!(
-                "barespice-host: wrote {}x{} snapshot to {} after {} frames",
-                s.width,
-                s.height,
-                path.display(),
-                self.frames
-            );
+            eprintln!("barespice-host: wrote {}x{} snapshot to {} after {} frames", s.width, s.height, path.display(), self.frames);
         }
         Ok(())
     }
@@ -426,10 +344,7 @@ impl Client {
         }
         for ((t, id), bytes) in &self.stats.bytes {
             let msgs = per_channel.get(&(*t, *id)).map(|v| {
-                v.iter()
-                    .map(|(m, n)| format!("{m}x{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                v.iter().map(|(m, n)| format!("{m}x{n}")).collect::<Vec<_>>().join(" ")
             });
             eprintln!(
                 "barespice-host: {} channel {id}: {bytes} bytes; messages {}",
@@ -438,20 +353,12 @@ impl Client {
             );
         }
         if let Some(c) = self.session.cursor() {
-            eprintln!(
-                "barespice-host: cursor at ({}, {}) visible {} shape {:?}",
-                c.x,
-                c.y,
-                c.visible,
-                c.shape.as_ref().map(|s| (s.width, s.height))
-            );
+            eprintln!("barespice-host: cursor at ({}, {}) visible {} shape {:?}", c.x, c.y, c.visible,
+                c.shape.as_ref().map(|s| (s.width, s.height)));
         }
         if let Some(d) = self.session.display(0) {
             if let Some(s) = d.primary() {
-                eprintln!(
-                    "barespice-host: display 0: primary {}x{} format {}",
-                    s.width, s.height, s.format
-                );
+                eprintln!("barespice-host: display 0: primary {}x{} format {}", s.width, s.height, s.format);
             }
             eprintln!("barespice-host: display 0: {:?}", d.stats());
             let st = d.stats();
@@ -463,11 +370,7 @@ impl Client {
                 .collect();
             eprintln!(
                 "barespice-host: display 0: images {}; stream frames {} dropped {}",
-                if images.is_empty() {
-                    "none".to_string()
-                } else {
-                    images.join(" ")
-                },
+                if images.is_empty() { "none".to_string() } else { images.join(" ") },
                 st.frames,
                 st.dropped_frames
             );

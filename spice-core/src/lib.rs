@@ -20,17 +20,17 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-pub mod canvas;
-pub mod channel;
-pub mod cursor;
-pub mod display;
 pub mod enums;
 pub mod error;
-pub mod image;
+pub mod wire;
+pub mod outbox;
+pub mod link;
+pub mod channel;
+pub mod session;
+pub mod main_channel;
 pub mod inputs;
 pub mod keymap;
-pub mod link;
-pub mod main_channel;
-pub mod outbox;
-pub mod session;
-pub mod wire;
+pub mod cursor;
+pub mod display;
+pub mod canvas;
+pub mod image;

@@ -95,34 +95,11 @@ impl fmt::Display for Issue {
 
 /// Keys of `[virt-viewer]` that barespice accepts but does not use.
 const IGNORED_KEYS: &[&str] = &[
-    "fullscreen",
-    "delete-this-file",
-    "enable-smartcard",
-    "enable-usbredir",
-    "enable-usb-autoshare",
-    "usb-filter",
-    "color-depth",
-    "disable-effects",
-    "hotkeys",
-    "release-cursor",
-    "toggle-fullscreen",
-    "secure-attention",
-    "smartcard-insert",
-    "smartcard-remove",
-    "zoom-in",
-    "zoom-out",
-    "versions",
-    "newer-version-url",
-    "secure-channels",
-    "host-subject",
-    "ca",
-    "proxy",
-    "username",
-    "disable-channels",
-    "zoom",
-    "enable-usbredir",
-    "kiosk",
-    "kiosk-quit",
+    "fullscreen", "delete-this-file", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
+    "usb-filter", "color-depth", "disable-effects", "hotkeys", "release-cursor", "toggle-fullscreen",
+    "secure-attention", "smartcard-insert", "smartcard-remove", "zoom-in", "zoom-out", "versions",
+    "newer-version-url", "secure-channels", "host-subject", "ca", "proxy", "username", "disable-channels",
+    "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
 ];
 
 /// Why a value was rejected, or None if the key was applied.
@@ -154,17 +131,9 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             Ok(())
         }
         "resolution" => {
-            let (w, h) = value
-                .split_once(['x', 'X'])
-                .ok_or("resolution must be WIDTHxHEIGHT")?;
-            let w: u32 = w
-                .trim()
-                .parse()
-                .map_err(|_| "resolution width is not a number")?;
-            let h: u32 = h
-                .trim()
-                .parse()
-                .map_err(|_| "resolution height is not a number")?;
+            let (w, h) = value.split_once(['x', 'X']).ok_or("resolution must be WIDTHxHEIGHT")?;
+            let w: u32 = w.trim().parse().map_err(|_| "resolution width is not a number")?;
+            let h: u32 = h.trim().parse().map_err(|_| "resolution height is not a number")?;
             if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
                 return Err("resolution out of range (1..=8192)");
             }
@@ -185,10 +154,7 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
 fn parse_port(v: &str) -> Result<Option<u16>, &'static str> {
     match v.trim() {
         "-1" | "0" | "" => Ok(None),
-        s => s
-            .parse::<u16>()
-            .map(Some)
-            .map_err(|_| "port must be 1..65535"),
+        s => s.parse::<u16>().map(Some).map_err(|_| "port must be 1..65535"),
     }
 }
 
@@ -207,12 +173,7 @@ impl Config {
         let mut saw_section = false;
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
-            let issue = |reason, text: String| Issue {
-                source: Source::VvFile,
-                line: i + 1,
-                reason,
-                text,
-            };
+            let issue = |reason, text: String| Issue { source: Source::VvFile, line: i + 1, reason, text };
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
@@ -252,15 +213,8 @@ impl Config {
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
-            let Some(setting) = word.strip_prefix("spice.") else {
-                continue;
-            };
-            let issue = |reason, text: String| Issue {
-                source: Source::CommandLine,
-                line: i + 1,
-                reason,
-                text,
-            };
+            let Some(setting) = word.strip_prefix("spice.") else { continue };
+            let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));
                 continue;
@@ -296,9 +250,7 @@ pub fn load(vv: &[u8], cmdline: &str) -> (Config, Vec<Issue>) {
         Err(e) => {
             issues.push(Issue {
                 source: Source::VvFile,
-                line: 1 + body
-                    .get(..e.valid_up_to())
-                    .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()),
+                line: 1 + body.get(..e.valid_up_to()).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()),
                 reason: "not UTF-8 text; file ignored",
                 text: String::new(),
             });

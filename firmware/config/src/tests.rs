@@ -48,10 +48,7 @@ fn command_line_overrides_file() {
 fn bad_lines_are_reported_not_fatal() {
     let vv = "[virt-viewer]\ntype=spice\nhost=h\nport=99999\nthis line has no equals\ncolour=blue\npassword=x\nport=5900\n";
     let (c, issues) = load(vv.as_bytes(), "spice.resolution=wide spice.password");
-    let lines: Vec<(Source, usize, &str)> = issues
-        .iter()
-        .map(|i| (i.source, i.line, i.reason))
-        .collect();
+    let lines: Vec<(Source, usize, &str)> = issues.iter().map(|i| (i.source, i.line, i.reason)).collect();
     assert_eq!(
         lines,
         [
@@ -68,10 +65,7 @@ fn bad_lines_are_reported_not_fatal() {
 
 #[test]
 fn passwords_never_appear_in_issues() {
-    let (_, issues) = load(
-        b"[virt-viewer]\ntype=vnc\n",
-        "spice.password=hunter2 spice.port=x",
-    );
+    let (_, issues) = load(b"[virt-viewer]\ntype=vnc\n", "spice.password=hunter2 spice.port=x");
     assert_eq!(issues.len(), 2);
     for i in &issues {
         assert!(!i.to_string().contains("hunter2"), "{i}");
@@ -99,10 +93,7 @@ fn padded_initrd_and_garbage() {
 
     let (_, issues) = load(&[b'a', b'\n', 0xff, 0xfe], "");
     assert_eq!(issues.len(), 1);
-    assert_eq!(
-        (issues[0].line, issues[0].reason),
-        (2, "not UTF-8 text; file ignored")
-    );
+    assert_eq!((issues[0].line, issues[0].reason), (2, "not UTF-8 text; file ignored"));
 
     let (_, issues) = load(b"host=x\n", "");
     assert_eq!(issues[0].reason, "no [virt-viewer] section");

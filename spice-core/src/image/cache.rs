@@ -55,9 +55,7 @@ impl PixmapCache {
         }
         self.remove(id);
         while self.used + size > self.budget {
-            let Some((_, old)) = self.order.pop_first() else {
-                break;
-            };
+            let Some((_, old)) = self.order.pop_first() else { break };
             if let Some(e) = self.entries.remove(&old) {
                 self.used -= Self::size_of(&e.image);
             }
@@ -152,12 +150,7 @@ mod tests {
     use alloc::vec;
 
     fn img(w: u32, h: u32) -> Arc<Image> {
-        Arc::new(Image {
-            width: w,
-            height: h,
-            pixels: vec![0; (w * h) as usize],
-            has_alpha: false,
-        })
+        Arc::new(Image { width: w, height: h, pixels: vec![0; (w * h) as usize], has_alpha: false })
     }
 
     #[test]
@@ -189,10 +182,7 @@ mod tests {
             p.insert(i, Arc::new(vec![i as u32]));
         }
         assert_eq!(p.map.len(), MAX_PALETTES);
-        assert_eq!(
-            p.get(MAX_PALETTES as u64 + 9).unwrap()[0],
-            MAX_PALETTES as u32 + 9
-        );
+        assert_eq!(p.get(MAX_PALETTES as u64 + 9).unwrap()[0], MAX_PALETTES as u32 + 9);
         p.remove(MAX_PALETTES as u64 + 9);
         assert!(p.get(MAX_PALETTES as u64 + 9).is_none());
     }

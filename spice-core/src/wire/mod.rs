@@ -4,15 +4,15 @@
 //! here (that is `channel`, `session` and the per-channel modules). Every
 //! accessor checks lengths first and returns a [`WireError`](crate::error::WireError).
 
-pub mod common;
-pub mod cursor;
-pub mod inputs;
-pub mod link;
-pub mod main;
 pub mod reader;
+pub mod writer;
+pub mod link;
+pub mod common;
+pub mod main;
+pub mod inputs;
+pub mod cursor;
 #[cfg(test)]
 pub(crate) mod testutil;
-pub mod writer;
 
 pub use reader::Reader;
 pub use writer::Writer;
