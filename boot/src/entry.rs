@@ -3,9 +3,10 @@
 //!
 //! Owns: the Image header (so QEMU `-kernel`, U-Boot `booti` and the
 //! Raspberry Pi firmware load us and pass the DTB in x0), parking secondary
-//! cores, the EL2 -> EL1 drop, enabling FP/NEON before any Rust runs, moving
-//! the image to its link address if a loader put it elsewhere, clearing BSS,
-//! setting the stack and an early VBAR. Must not: touch devices or memory other
+//! cores, the EL2 -> EL1 drop (with VPIDR/VMPIDR_EL2 set to the real IDs),
+//! enabling FP/NEON before any Rust runs, moving the image to its link address
+//! if a loader put it elsewhere, clearing BSS, setting the stack and an early
+//! VBAR. Must not: touch devices or memory other
 //! than the image itself.
 
 // The header layout is Documentation/arch/arm64/booting.rst of Linux:
@@ -55,6 +56,12 @@ _start:
     mov     x1, #0x33ff              // CPTR_EL2: do not trap FP/SIMD
     msr     cptr_el2, x1
     msr     hstr_el2, xzr
+    // EL1 reads of MIDR_EL1/MPIDR_EL1 return VPIDR_EL2/VMPIDR_EL2, whose reset
+    // values are UNKNOWN (the Pi firmware's stub may leave them): copy the real ones.
+    mrs     x1, midr_el1
+    msr     vpidr_el2, x1
+    mrs     x1, mpidr_el1
+    msr     vmpidr_el2, x1
     mov     x1, #(3 << 20)           // CPACR_EL1.FPEN
     msr     cpacr_el1, x1
     ldr     x1, =0x30d00800          // SCTLR_EL1 RES1 bits, MMU and caches off

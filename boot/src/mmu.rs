@@ -7,6 +7,10 @@
 //! whole GiB is RAM or not RAM; GiBs that contain both get a table of 2 MiB
 //! blocks, where a block touching RAM counts as RAM.
 //!
+//! Later, [`map_normal_nc`] turns Device blocks outside RAM that a board knows
+//! to be memory (the Raspberry Pi's GPU framebuffer) into Normal non-cacheable
+//! (write-combining) blocks, with break-before-make.
+//!
 //! Must not: allocate (runs before the heap exists) or use atomics before
 //! `enable` returns (exclusives may fault with the MMU off on hardware).
 
@@ -140,4 +144,60 @@ pub unsafe fn enable(ram: &[Range]) {
             options(nostack)
         )
     };
+}
+
+/// Remaps `[start, end)`, rounded out to 2 MiB blocks, from Device to Normal
+/// non-cacheable memory (writes may be merged; unaligned access and `dc zva`
+/// become legal). Only blocks in the 2 MiB tables that [`enable`] built are
+/// changed, and only Device ones; returns false (changing nothing) when part
+/// of the range is mapped otherwise (a whole-GiB block, or RAM).
+///
+/// The caller must know the rounded range is memory, not device registers.
+/// Each block goes through break-before-make: invalid entry, TLB invalidate by
+/// address, new entry (Arm ARM D8.14.1).
+pub fn map_normal_nc(start: u64, end: u64) -> bool {
+    let first = start & !(MIB2 - 1);
+    let last = end.next_multiple_of(MIB2);
+    // SAFETY: read-only walk of tables `enable` installed; nothing else writes
+    // them (the board calls this once during bring-up, on the boot core).
+    let t = unsafe { &*core::ptr::addr_of!(TABLES) };
+    let mut entries = [(0usize, 0usize); 32];
+    let mut n = 0;
+    let mut a = first;
+    while a < last {
+        let l1 = t.l1.0.get((a / GIB) as usize).copied().unwrap_or(0);
+        if l1 & 0b11 != DESC_TABLE || n == entries.len() {
+            return false;
+        }
+        let Some(k) =
+            t.l2.iter()
+                .position(|l2| core::ptr::addr_of!(*l2) as u64 == l1 & 0x0000_ffff_ffff_f000)
+        else {
+            return false;
+        };
+        let j = ((a % GIB) / MIB2) as usize;
+        let attr = (t.l2[k].0[j] >> 2) & 0b111;
+        if attr != ATTR_DEVICE && attr != ATTR_NORMAL_NC {
+            return false;
+        }
+        entries[n] = (k, j);
+        n += 1;
+        a += MIB2;
+    }
+    for &(k, j) in &entries[..n] {
+        let va = (k as u64, j as u64);
+        // SAFETY: single core during bring-up; the entry maps a range the
+        // caller vouches is memory; break-before-make keeps the TLB from ever
+        // holding both mappings.
+        unsafe {
+            let tables = &mut *core::ptr::addr_of_mut!(TABLES);
+            let e = &mut tables.l2[va.0 as usize].0[va.1 as usize];
+            let addr = *e & 0x0000_ffff_ffe0_0000;
+            core::ptr::write_volatile(e, 0);
+            asm!("dsb ishst", "tlbi vaae1is, {page}", "dsb ish", "isb", page = in(reg) addr >> 12, options(nostack));
+            core::ptr::write_volatile(e, block(addr, ATTR_NORMAL_NC));
+            asm!("dsb ishst", "isb", options(nostack));
+        }
+    }
+    true
 }

@@ -10,6 +10,12 @@
 
 PI_LIB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PI_LIB_ROOT=$(cd "$PI_LIB_SCRIPTS/.." && pwd)
+# Where config.txt loads the kernel and the connection file (initramfs): the image,
+# with its .bss and boot stack, must end below the latter (pi_kernel checks).
+PI_KERNEL_ADDRESS=$((0x80000))
+PI_INITRAMFS_ADDRESS=$((0x2000000))
+# PI_DEBUG=1: config.txt also makes the GPU firmware talk (scripts/build-image --debug).
+PI_DEBUG=${PI_DEBUG:-0}
 
 # pi_kernel [FILE]: print the raw arm64 image to install as barespice.img: FILE, or a
 # fresh scripts/build-firmware --board raspi build. Dies when it lacks the Image header.
@@ -27,6 +33,11 @@ pi_kernel() {
   # passed where the objcopy'd raw image belongs.
   magic=$(od -An -tx1 -j56 -N4 "$kernel" | tr -d ' \n')
   [ "$magic" = "41524d64" ] || die "$kernel has no arm64 Image header (magic at 56); pass the raw image, not the ELF"
+  # The header's image_size (byte 16, little endian) covers .bss and the boot stack.
+  local size end
+  size=$(od -An -tu8 -j16 -N8 --endian=little "$kernel" | tr -d ' \n')
+  end=$((PI_KERNEL_ADDRESS + size))
+  [ "$end" -le "$PI_INITRAMFS_ADDRESS" ] || die "$(printf '%s ends at 0x%x in RAM (image_size %d), past the initramfs at 0x%x: the connection file would be overwritten' "$kernel" "$end" "$size" "$PI_INITRAMFS_ADDRESS")"
   printf '%s\n' "$kernel"
 }
 
@@ -67,8 +78,10 @@ kernel_address=0x80000
 # which the entry code clears.
 initramfs barespice.vv 0x2000000
 # PL011 on GPIO14/15 (the header's TXD/RXD pins, 115200 8N1) carries the defmt log.
-# The board code switches GPIO14/15 to ALT0 itself, so Bluetooth needs no overlay.
-enable_uart=1
+# The board code switches GPIO14/15 to ALT0 itself and takes the UART clock from the
+# mailbox, so Bluetooth needs no overlay and enable_uart is not set: on a Pi 3 it would
+# pin the core clock to 250 MHz for the mini UART, which barespice does not use.
+# (scripts/build-image --debug sets it, for the firmware's own boot messages.)
 # Framebuffer: no mode is forced here. barespice asks the mailbox for its own mode:
 # resolution= in barespice.vv if set, else the monitor's preferred mode from its EDID
 # (else 1920x1080), at 32 bits per pixel, and uses the pitch the firmware returns.
@@ -90,6 +103,15 @@ device_tree=barespice-pi3.dtb
 device_tree=barespice-pi4.dtb
 [all]
 EOF
+  if [ "$PI_DEBUG" = 1 ]; then
+    cat <<'EOF'
+# --debug: the GPU firmware reports its boot (bootcode/start*.elf messages on the UART,
+# device-tree patching details) before barespice starts.
+enable_uart=1
+uart_2ndstage=1
+dtdebug=1
+EOF
+  fi
 }
 
 write_cmdline_txt() {

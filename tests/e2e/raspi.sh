@@ -139,11 +139,22 @@ rp_snapshot() {
   echo "$1: $(($(lab seq) - start)) scene changes; its ${RP_FB_W}x${RP_FB_H} framebuffer shows the ${LAB_RESOLUTION} desktop pixel-exact"
 }
 
+# rp_expect_bound HUB PORT NAME BIND: the Pi's log shows the device NAME
+# enumerated on port PORT of hub HUB and bound as BIND (e.g. "boot keyboard").
+rp_expect_bound() {
+  local line dev
+  line=$(grep -aEm1 "usb: device [0-9]+ .*$3\" on hub $1 port $2\$" "$RP_LOG") ||
+    fail "no '$3' enumerated on hub $1 port $2"
+  echo "$line"
+  dev=$(sed -E 's/.*usb: device ([0-9]+) .*/\1/' <<< "$line")
+  grep -aEm1 "usb: $4 at $dev " "$RP_LOG" || fail "'$3' (device $dev) was not bound as $4"
+}
+
 # rp_usb_hub: the raspi3b client's boot log shows the explicit hub and the
 # devices on its ports bound to their drivers, and a DHCP lease.
 rp_usb_hub() {
   rp_client_ensure raspi3b
-  local hub dev port name bind line
+  local hub port name bind line
   line=$(grep -aEm1 'usb: device [0-9]+ .*"QEMU USB Hub" on root port$' "$RP_LOG") ||
     fail "no QEMU USB Hub enumerated on the root port"
   echo "$line"
@@ -152,11 +163,7 @@ rp_usb_hub() {
   for bind in "1|QEMU USB Keyboard|boot keyboard" "2|QEMU USB Mouse|relative pointer" \
               "3|QEMU USB Network Device|CDC-ECM ethernet" "4|QEMU USB Tablet|absolute pointer"; do
     IFS='|' read -r port name bind <<< "$bind"
-    line=$(grep -aEm1 "usb: device [0-9]+ .*$name\" on hub $hub port $port\$" "$RP_LOG") ||
-      fail "no '$name' enumerated on hub $hub port $port"
-    echo "$line"
-    dev=$(sed -E 's/.*usb: device ([0-9]+) .*/\1/' <<< "$line")
-    grep -aEm1 "usb: $bind at $dev " "$RP_LOG" || fail "'$name' (device $dev) was not bound as $bind"
+    rp_expect_bound "$hub" "$port" "$name" "$bind"
   done
   if grep -aE 'usb: device [0-9]+ .* on root port$' "$RP_LOG" | grep -av '"QEMU USB Hub"'; then
     fail "a device other than the hub hangs on the root port"

@@ -303,8 +303,8 @@ tls_fw_start() {
   FW_QMP=$dir/qmp.sock
   FW_LOG=$dir/serial.log
   rm -f "$FW_LOG"
-  echo "+ scripts/emulate --board virt --no-build --config $vv --qmp $FW_QMP --serial-log $FW_LOG --display none"
-  setsid "$REPO/scripts/emulate" --board virt --no-build --config "$vv" --qmp "$FW_QMP" --serial-log "$FW_LOG" \
+  echo "+ scripts/emulate --board virt --no-build --config $vv --append barespice.display=1:1 --qmp $FW_QMP --serial-log $FW_LOG --display none"
+  setsid "$REPO/scripts/emulate" --board virt --no-build --config "$vv" --append "barespice.display=1:1" --qmp "$FW_QMP" --serial-log "$FW_LOG" \
     --display none --timeout 600 > "$dir/emulate.out" 2>&1 < /dev/null &
   echo $! > "$dir/emulate.pid"
   until grep -aEq "$re" "$FW_LOG" 2>/dev/null; do

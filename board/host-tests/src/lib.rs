@@ -1,7 +1,8 @@
 //! Host unit tests for `barespice-board`'s code that does no I/O: the
-//! VideoCore mailbox property message format, device-tree `ranges`, the USB
+//! VideoCore mailbox property message format, the throttled (power) report, device-tree `ranges`, the USB
 //! device record (route string, transaction translator), xHCI rings, TRBs and
-//! contexts, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
+//! contexts, the DWC2 split-transaction state machine, the LAN95xx/LAN78xx
+//! Ethernet framing, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
 //! GENET ring/PHY logic. The board crate itself only builds for
 //! `aarch64-unknown-none` (its boot dependency is AArch64 assembly), so this
 //! crate compiles those source files again, unchanged, for the host; their
@@ -19,6 +20,8 @@ pub mod property;
 
 #[path = "../../src/rpi/edid.rs"]
 pub mod edid;
+#[path = "../../src/rpi/power.rs"]
+pub mod power;
 
 #[path = "../../src/rpi/ranges.rs"]
 pub mod ranges;
@@ -40,6 +43,12 @@ pub mod dma;
 
 #[path = "../../src/usb/controller.rs"]
 pub mod usb_controller;
+
+#[path = "../../src/usb/dwc2_split.rs"]
+pub mod dwc2_split;
+
+#[path = "../../src/usb/lan_frame.rs"]
+pub mod lan_frame;
 
 #[path = "../../src/usb/xhci/ring.rs"]
 pub mod xhci_ring;

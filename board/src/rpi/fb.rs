@@ -5,8 +5,9 @@
 //! returned buffer, and a shadow copy in ordinary RAM that the firmware draws
 //! into. [`Framebuffer::flush`] copies the
 //! changed rectangle to the GPU's buffer with aligned 32-bit stores: the GPU
-//! buffer lies outside ARM RAM (the MMU maps it as Device memory), where reads
-//! are slow and unaligned or cache-zeroing stores would fault. Rows are copied
+//! buffer lies outside ARM RAM, mapped Normal non-cacheable (write-combining)
+//! when the board could remap it, else as Device memory, where reads are slow
+//! and unaligned or cache-zeroing stores would fault. Rows are copied
 //! with the pitch the firmware returned, which may exceed width × 4.
 //!
 //! Must not: trust the firmware's numbers without checking them against the
@@ -70,13 +71,34 @@ impl MailboxFb {
             pitch,
             order
         );
+        let hw = arm_address(bus);
         Ok(Self {
             info,
-            hw: arm_address(bus),
+            hw,
             pitch,
             swap: order != ORDER_BGR,
             shadow: vec![0u32; (w * h) as usize].into_boxed_slice(),
         })
+    }
+}
+
+impl MailboxFb {
+    /// The GPU buffer's ARM physical range `[start, end)`.
+    pub fn hw_range(&self) -> (usize, usize) {
+        (self.hw, self.hw + self.pitch * self.info.height as usize)
+    }
+
+    /// Hands the GPU buffer itself to the fatal screen (it draws there
+    /// directly, with the firmware's pitch). Only once the buffer is mapped as
+    /// Normal memory: the fatal path's plain stores (and memset's `dc zva`)
+    /// would fault on Device memory. With the firmware's RGB order the fatal
+    /// screen's colours come out with red and blue swapped.
+    pub fn register_fatal(&self) {
+        let info = FbInfo {
+            stride: (self.pitch / 4) as u32,
+            ..self.info
+        };
+        crate::fatal_screen::register(self.hw, info);
     }
 }
 

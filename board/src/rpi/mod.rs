@@ -39,6 +39,7 @@ pub mod genet;
 pub mod mailbox;
 pub mod pcie;
 mod pi4;
+pub mod power;
 pub mod property;
 pub mod ranges;
 pub mod rng;
@@ -68,6 +69,8 @@ pub enum Model {
 
 // Offsets from the peripheral base.
 const GPIO: usize = 0x20_0000;
+/// Span of the peripheral window from its base (the BCM2711's is the longer).
+const PERIPHERALS_LEN: usize = 0x0180_0000;
 const UART0: usize = 0x20_1000;
 const MAILBOX: usize = 0x00_b880;
 const PM: usize = 0x10_0000;
@@ -112,9 +115,10 @@ pub fn detect(fdt: Option<&fdt::Fdt<'_>>) -> Option<(Model, usize)> {
     match fdt {
         Some(f) => {
             let model = crate::dt::machine_compatible(f).find_map(|c| match c {
-                "brcm,bcm2837" | "brcm,bcm2710" | "raspberrypi,3-model-b" | "raspberrypi,3-model-b-plus" => {
-                    Some(Model::Pi3)
-                }
+                "brcm,bcm2837"
+                | "brcm,bcm2710"
+                | "raspberrypi,3-model-b"
+                | "raspberrypi,3-model-b-plus" => Some(Model::Pi3),
                 "brcm,bcm2711" | "raspberrypi,4-model-b" | "raspberrypi,400" => Some(Model::Pi4),
                 _ => None,
             })?;
@@ -142,14 +146,24 @@ fn default_base(model: Model) -> usize {
 fn soc_base(f: &fdt::Fdt<'_>) -> Option<usize> {
     let soc = f.find_node("/soc")?;
     let ranges = soc.property("ranges")?.value;
-    let child_cells = soc.property("#address-cells").and_then(|p| p.as_usize()).unwrap_or(1);
+    let child_cells = soc
+        .property("#address-cells")
+        .and_then(|p| p.as_usize())
+        .unwrap_or(1);
     let parent_cells = f.root().cell_sizes().address_cells;
-    let size_cells = soc.property("#size-cells").and_then(|p| p.as_usize()).unwrap_or(1);
+    let size_cells = soc
+        .property("#size-cells")
+        .and_then(|p| p.as_usize())
+        .unwrap_or(1);
     let stride = (child_cells + parent_cells + size_cells) * 4;
     if stride == 0 {
         return None;
     }
-    let read = |b: &[u8]| b.chunks_exact(4).fold(0u64, |acc, c| (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
+    let read = |b: &[u8]| {
+        b.chunks_exact(4).fold(0u64, |acc, c| {
+            (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        })
+    };
     ranges.chunks_exact(stride).find_map(|e| {
         let child = read(&e[..child_cells * 4]);
         let parent = read(&e[child_cells * 4..(child_cells + parent_cells) * 4]);
@@ -160,7 +174,9 @@ fn soc_base(f: &fdt::Fdt<'_>) -> Option<usize> {
 fn midr_part() -> u32 {
     let midr: u64;
     // SAFETY: reading MIDR_EL1 has no side effects and is allowed at EL1.
-    unsafe { core::arch::asm!("mrs {}, midr_el1", out(reg) midr, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mrs {}, midr_el1", out(reg) midr, options(nomem, nostack, preserves_flags))
+    };
     ((midr >> 4) & 0xfff) as u32
 }
 
@@ -192,7 +208,12 @@ fn mailbox(p: &Pi) -> Mailbox {
 
 /// Console, timer wake-up and reset. Called by `early_init`.
 pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str> {
-    let mut pi = Pi { model, peripherals, name: "Raspberry Pi", emulated: false };
+    let mut pi = Pi {
+        model,
+        peripherals,
+        name: "Raspberry Pi",
+        emulated: false,
+    };
     let mb = mailbox(&pi);
     let uart_clock = mb.clock_rate(mailbox::CLOCK_UART).unwrap_or(48_000_000);
     uart::select_pins(window(peripherals + GPIO, uart::GPIO_LEN), model);
@@ -207,7 +228,10 @@ pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str
         Model::Pi3 => {
             // Route this core's virtual timer to its IRQ line: enough to end WFI.
             let local = window(PI3_LOCAL, 0x100);
-            local.write32(LOCAL_CORE0_TIMER_IRQCNTL, local.read32(LOCAL_CORE0_TIMER_IRQCNTL) | LOCAL_CNTV_IRQ);
+            local.write32(
+                LOCAL_CORE0_TIMER_IRQCNTL,
+                local.read32(LOCAL_CORE0_TIMER_IRQCNTL) | LOCAL_CNTV_IRQ,
+            );
         }
         Model::Pi4 => {
             let gic = Gic::new(window(PI4_GICD, 0x1000), window(PI4_GICC, 0x2000));
@@ -215,13 +239,21 @@ pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str
         }
     }
 
-    let revision = mb.get::<1>(mailbox::TAG_BOARD_REVISION, &[]).map(|v| v[0]).unwrap_or(0);
-    let firmware = mb.get::<1>(mailbox::TAG_FIRMWARE_REVISION, &[]).map(|v| v[0]).unwrap_or(0);
+    let revision = mb
+        .get::<1>(mailbox::TAG_BOARD_REVISION, &[])
+        .map(|v| v[0])
+        .unwrap_or(0);
+    let firmware = mb
+        .get::<1>(mailbox::TAG_FIRMWARE_REVISION, &[])
+        .map(|v| v[0])
+        .unwrap_or(0);
     // Real firmware reports its build time (seconds since 1970, > 2017 for any
     // firmware that boots a Pi 3 B+ or 4); QEMU answers a small constant.
     pi.emulated = firmware < 1_500_000_000;
     pi.name = board_name(revision, model);
-    let serial = mb.get::<2>(mailbox::TAG_BOARD_SERIAL, &[]).unwrap_or([0; 2]);
+    let serial = mb
+        .get::<2>(mailbox::TAG_BOARD_SERIAL, &[])
+        .unwrap_or([0; 2]);
     let arm = mb.get::<2>(mailbox::TAG_ARM_MEMORY, &[]).unwrap_or([0; 2]);
     let vc = mb.get::<2>(mailbox::TAG_VC_MEMORY, &[]).unwrap_or([0; 2]);
     let arm_clock = mb.clock_rate(mailbox::CLOCK_ARM).unwrap_or(0);
@@ -294,20 +326,70 @@ fn monitor_mode(mb: &Mailbox, fallback: (u32, u32)) -> (u32, u32) {
 pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) -> Board {
     let mb = mailbox(&pi);
     let mac = mb.get::<2>(mailbox::TAG_BOARD_MAC, &[]).ok().map(|m| {
-        [m[0] as u8, (m[0] >> 8) as u8, (m[0] >> 16) as u8, (m[0] >> 24) as u8, m[1] as u8, (m[1] >> 8) as u8]
+        [
+            m[0] as u8,
+            (m[0] >> 8) as u8,
+            (m[0] >> 16) as u8,
+            (m[0] >> 24) as u8,
+            m[1] as u8,
+            (m[1] >> 8) as u8,
+        ]
     });
     if let Some(b) = mac {
-        defmt::info!("board: on-board Ethernet MAC {=[u8]:02x} from the firmware", b);
+        defmt::info!(
+            "board: on-board Ethernet MAC {=[u8]:02x} from the firmware",
+            b
+        );
+        // The Pi 3's on-board LAN9514/LAN7515 has no EEPROM: its USB driver
+        // takes this address.
+        usb::net_channel::set_board_mac(b);
+    }
+
+    // Under-voltage (a weak supply or cable) is the classic cause of USB and
+    // Ethernet misbehaving on a Pi: say so on the status screen.
+    match mb.get::<1>(power::TAG_GET_THROTTLED, &[0]) {
+        Ok([v]) => match power::warning(v) {
+            Some(w) => crate::bringup::report(
+                "Power",
+                crate::bringup::Outcome::Failed,
+                w,
+                if power::under_voltage(v) {
+                    "the power supply and its cable: 5.1 V, 2.5 A (Pi 3) or 3 A (Pi 4)"
+                } else {
+                    "cooling: the SoC is holding its clock back"
+                },
+            ),
+            None => defmt::info!("board: power ok (throttled = {=u32:#x})", v),
+        },
+        Err(_) => defmt::info!("board: the firmware does not report throttling"),
     }
 
     let (fb_w, fb_h) = if opts.fb_from_monitor { monitor_mode(&mb, (opts.fb_width, opts.fb_height)) } else { (opts.fb_width, opts.fb_height) };
-    let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, fb_w, fb_h) {
-        Ok(fb) => Some(Box::new(fb)),
-        Err(e) => {
-            defmt::warn!("display: {=str}", e);
-            None
-        }
-    };
+    let framebuffer: Option<Box<dyn Framebuffer>> =
+        match fb::MailboxFb::new(&mb, fb_w, fb_h) {
+            Ok(fb) => {
+                // Write-combining instead of Device memory for the GPU's
+                // buffer, when its 2 MiB blocks stay clear of the registers.
+                let (start, end) = fb.hw_range();
+                let clear_of_mmio = end.next_multiple_of(2 << 20) <= pi.peripherals
+                    || start >= pi.peripherals + PERIPHERALS_LEN;
+                if clear_of_mmio && barespice_boot::mmu::map_normal_nc(start as u64, end as u64) {
+                    defmt::info!(
+                        "display: framebuffer mapped Normal non-cacheable; fatal screen registered"
+                    );
+                    fb.register_fatal();
+                } else {
+                    defmt::warn!(
+                        "display: framebuffer stays Device memory (no fatal screen on it)"
+                    );
+                }
+                Some(Box::new(fb))
+            }
+            Err(e) => {
+                defmt::warn!("display: {=str}", e);
+                None
+            }
+        };
 
     // QEMU's raspi4b maps nothing at the RNG200's address: touching it faults.
     let seed = if pi.emulated && pi.model == Model::Pi4 {
@@ -342,7 +424,10 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
     // Pi 4 whose PCIe bring-up failed: then only the USB-C port works).
     let (usb_service, usb_nic) = match usb3 {
         Some((_pcie, vl805)) => {
-            defmt::info!("usb: using the VL805's xHCI at {=usize:#x}", vl805.xhci_base());
+            defmt::info!(
+                "usb: using the VL805's xHCI at {=usize:#x}",
+                vl805.xhci_base()
+            );
             let hal: &'static pcie::PcieDma = Box::leak(Box::new(vl805.dma_hal()));
             // SAFETY: the xHCI's BAR 0 was placed at the start of the PCIe
             // outbound window (Device memory in boot's map) by `Vl805::bring_up`

@@ -3,9 +3,12 @@
 //!
 //! Owns: the GPIO function/pull registers for pins 14 and 15, and the PL011's
 //! configuration registers. Transmitting is the shared [`crate::pl011`] driver.
-//! Must not: touch other pins. On a Pi 3 with Bluetooth the firmware gives the
-//! PL011 to Bluetooth (GPIO32/33) and the mini UART to the header; selecting
-//! ALT0 on 14/15 moves the PL011 to the header whatever config.txt says.
+//! Must not: touch other pins than those and, on a Pi 3, GPIO32/33. On a Pi 3
+//! with Bluetooth the firmware gives the PL011 to Bluetooth (GPIO32/33, ALT3)
+//! and the mini UART to the header; selecting ALT0 on 14/15 moves the PL011 to
+//! the header whatever config.txt says, and GPIO32/33 go back to inputs so the
+//! PL011's receive line is not driven from two pin pairs at once (written to
+//! the BCM2837 peripheral manual's function table, not yet run on hardware).
 
 use super::Model;
 use crate::mmio::Mmio;
@@ -18,6 +21,7 @@ pub const UART_LEN: usize = 0x100;
 pub const BAUD: u32 = 115_200;
 
 const GPFSEL1: usize = 0x04;
+const GPFSEL3: usize = 0x0c;
 const GPPUD: usize = 0x94;
 const GPPUDCLK0: usize = 0x98;
 const GPIO_PUP_PDN_CNTRL0: usize = 0xe4;
@@ -44,6 +48,9 @@ pub fn select_pins(gpio: Mmio, model: Model) {
     gpio.write32(GPFSEL1, f);
     match model {
         Model::Pi3 => {
+            // GPIO32/33 (pins 30..39 in GPFSEL3) back to input (000).
+            let f3 = gpio.read32(GPFSEL3) & !((0b111 << 6) | (0b111 << 9));
+            gpio.write32(GPFSEL3, f3);
             // BCM2835 sequence: set the control, clock it into the pins, release.
             gpio.write32(GPPUD, 0);
             barespice_boot::cpu::delay_us(5);

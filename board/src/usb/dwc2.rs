@@ -9,12 +9,28 @@
 //! Must not: know about devices, descriptors or classes (that is `usb::host` and
 //! the class drivers), or allocate DMA memory itself (callers pass [`DmaBuf`]s).
 //!
-//! Limits: no split transactions, so on real hardware a full/low-speed device
-//! behind a high-speed hub (every Pi 3 keyboard: the on-board LAN951x/LAN7515 is a
-//! high-speed hub) is not reachable yet; QEMU's DWC2 runs everything at full speed
-//! and needs none. No isochronous transfers.
+//! Split transactions: a low/full-speed device behind a high-speed hub (every
+//! Pi 3 keyboard: the on-board LAN951x/LAN7515 is a high-speed hub) is reached
+//! through that hub's transaction translator, one packet per start/complete
+//! split pair, sequenced by the pure [`super::dwc2_split`] state machine. For
+//! interrupt endpoints the complete splits must land within a few microframes
+//! of the start split, which a 1 ms poll cannot hit: [`Dwc2::poll`] drives a
+//! periodic split's packet in line, spinning on the microframe counter for at
+//! most [`PERIODIC_SPLIT_SPIN`] (about two frames) per poll.
+//!
+//! Real-silicon hardening (references: U-Boot `drivers/usb/host/dwc2.c`, Circle
+//! `lib/usb/dwhcidevice.cpp`, Linux `drivers/usb/dwc2/hcd_intr.c`; read, not
+//! copied): the Broadcom-only "wait for AXI writes" bit in GAHBCFG (so a
+//! channel reports done only after its DMA data reached memory), halting a
+//! channel waits for its real CHHLTD instead of a fixed guess, PING first for
+//! high-speed bulk OUT (HCTSIZ DOPNG), and a channel that halted with babble or
+//! a transaction error is disabled and its interrupts cleared before it is
+//! reused. The split and hardening paths are written to the references, not yet
+//! run on hardware: QEMU's DWC2 runs every device at full speed on the root
+//! port and ignores HCSPLT. No isochronous transfers.
 
 use super::dma::{DmaBuf, DmaHal};
+use super::dwc2_split::{Halt, SplitRoute, SplitState, Step};
 use super::{Direction, EndpointKind, Speed, UsbError};
 use crate::mmio::Mmio;
 use embassy_time::{Duration, Instant, Timer};
@@ -47,6 +63,8 @@ const HCTSIZ: usize = 0x10;
 const HCDMA: usize = 0x14;
 
 const GAHBCFG_DMA_EN: u32 = 1 << 5;
+/// BCM283x/2711 only: report DMA completion after the AXI writes finished.
+const GAHBCFG_WAIT_AXI_WRITES: u32 = 1 << 4;
 const GUSBCFG_PHYIF_16: u32 = 1 << 3;
 const GUSBCFG_ULPI_UTMI_SEL: u32 = 1 << 4;
 const GUSBCFG_ULPI_EXT_VBUS_DRV: u32 = 1 << 20;
@@ -93,6 +111,7 @@ const HCTSIZ_XFERSIZE_MASK: u32 = 0x7ffff;
 const HCTSIZ_PKTCNT_SHIFT: u32 = 19;
 const HCTSIZ_PKTCNT_MASK: u32 = 0x3ff;
 const HCTSIZ_PID_SHIFT: u32 = 29;
+const HCTSIZ_DOPNG: u32 = 1 << 31;
 
 /// The DWC2 signature register reads 0x4F54_xxxx ("OT") on every core version.
 const SNPSID_MASK: u32 = 0xffff_0000;
@@ -101,8 +120,15 @@ const SNPSID_OT: u32 = 0x4f54_0000;
 /// Size of the register window the driver touches.
 pub const REGS_LEN: usize = 0x1000;
 
-/// Channels this driver will use (the BCM2835/2711 cores have 8; QEMU has 16).
-pub const MAX_CHANNELS: usize = 16;
+/// Channels this driver will use: the BCM2835/2711 cores have 8; QEMU's model
+/// reports more, but we hold it to the real budget so tests prove it.
+pub const MAX_CHANNELS: usize = 8;
+
+/// Longest [`Dwc2::poll`] spins in line on one periodic split packet.
+pub const PERIODIC_SPLIT_SPIN: Duration = Duration::from_micros(2000);
+
+/// Longest a halt request may take before the channel is declared stuck.
+const HALT_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// FIFO sizes in 32-bit words (the BCM283x core has 4080 words of FIFO RAM).
 const RX_FIFO_WORDS: u32 = 1024;
@@ -153,6 +179,9 @@ pub struct Target {
     pub max_packet: u16,
     /// Device speed (low speed sets the channel's LS bit).
     pub speed: Speed,
+    /// The transaction translator to split through (a low/full-speed device
+    /// behind a high-speed hub), or `None`.
+    pub split: Option<SplitRoute>,
 }
 
 /// A finished transfer.
@@ -169,6 +198,29 @@ struct InFlight {
     addr: usize,
     requested: usize,
     direction: Direction,
+    split: Option<SplitRun>,
+}
+
+/// A split transfer in progress: one packet at a time through the TT.
+#[derive(Clone, Copy)]
+struct SplitRun {
+    route: SplitRoute,
+    state: SplitState,
+    periodic: bool,
+    /// HCCHAR without enable bits and without ODDFRM.
+    hcchar: u32,
+    /// Bus address of the buffer's start.
+    bus: u32,
+    mps: usize,
+    /// Bytes to move in all (OUT) or room for (IN).
+    total: usize,
+    /// Bytes moved so far.
+    done: usize,
+    /// Size of the packet in flight.
+    packet: usize,
+    pid: Pid,
+    /// Armed step waiting for its microframe (periodic), if any.
+    waiting: Option<Step>,
 }
 
 /// One DWC2 host controller.
@@ -217,7 +269,7 @@ impl Dwc2 {
         Timer::after_millis(50).await;
 
         defmt::debug!("dwc2: core reset and host mode done");
-        r.write32(GAHBCFG, GAHBCFG_DMA_EN);
+        r.write32(GAHBCFG, GAHBCFG_DMA_EN | GAHBCFG_WAIT_AXI_WRITES);
         r.write32(PCGCTL, 0);
         r.write32(HCFG, 0); // FS/LS PHY clock select 30/60 MHz: the UTMI+ PHY
 
@@ -304,13 +356,36 @@ impl Dwc2 {
 
     /// True when `ch` has a transfer in flight.
     pub fn busy(&self, ch: u8) -> bool {
-        self.inflight.get(usize::from(ch)).is_some_and(|f| f.is_some())
+        self.inflight
+            .get(usize::from(ch))
+            .is_some_and(|f| f.is_some())
     }
 
     /// Starts a transfer of `len` bytes on channel `ch` (`len` may be 0 for a
     /// zero-length packet). For IN the buffer must hold `len` rounded up to whole
     /// packets; the device may send less.
-    pub fn start(&mut self, ch: u8, t: &Target, pid: Pid, buf: &DmaBuf, len: usize) -> Result<(), UsbError> {
+    pub fn start(
+        &mut self,
+        ch: u8,
+        t: &Target,
+        pid: Pid,
+        buf: &DmaBuf,
+        len: usize,
+    ) -> Result<(), UsbError> {
+        self.start_at(ch, t, pid, buf.addr(), buf.len(), len)
+    }
+
+    /// [`Dwc2::start`] on a buffer given by address and capacity; the buffer
+    /// must stay alive until the transfer finished or was halted.
+    pub fn start_at(
+        &mut self,
+        ch: u8,
+        t: &Target,
+        pid: Pid,
+        addr: usize,
+        cap: usize,
+        len: usize,
+    ) -> Result<(), UsbError> {
         let c = usize::from(ch);
         if c >= self.channels || self.inflight[c].is_some() {
             return Err(UsbError::ChannelBusy);
@@ -318,12 +393,19 @@ impl Dwc2 {
         let mps = usize::from(t.max_packet & 0x7ff).max(1);
         let packets = if len == 0 { 1 } else { len.div_ceil(mps) };
         // IN transfers are sized in whole packets: the core may write that much.
-        let size = if t.direction == Direction::In { packets * mps } else { len };
-        if size > buf.len() || size > HCTSIZ_XFERSIZE_MASK as usize || packets > HCTSIZ_PKTCNT_MASK as usize {
+        let size = if t.direction == Direction::In {
+            packets * mps
+        } else {
+            len
+        };
+        if size > cap
+            || size > HCTSIZ_XFERSIZE_MASK as usize
+            || packets > HCTSIZ_PKTCNT_MASK as usize
+        {
             return Err(UsbError::BufferTooSmall);
         }
-        let bus = self.hal.bus_address(buf.addr()).ok_or(UsbError::Unreachable)?;
-        self.hal.before_dma(buf.addr(), size.max(1));
+        let bus = self.hal.bus_address(addr).ok_or(UsbError::Unreachable)?;
+        self.hal.before_dma(addr, size.max(1));
 
         let mut hcchar = u32::from(t.max_packet & 0x7ff)
             | (u32::from(t.endpoint & 0xf) << 11)
@@ -336,6 +418,32 @@ impl Dwc2 {
         if t.speed == Speed::Low {
             hcchar |= HCCHAR_LSPDDEV;
         }
+        let periodic = t.kind == EndpointKind::Interrupt || t.kind == EndpointKind::Isochronous;
+        if let Some(route) = t.split {
+            let mut run = SplitRun {
+                route,
+                state: SplitState::new(periodic),
+                periodic,
+                hcchar,
+                bus,
+                mps,
+                total: size,
+                done: 0,
+                packet: 0,
+                pid,
+                waiting: None,
+            };
+            self.inflight[c] = Some(InFlight {
+                addr,
+                requested: size,
+                direction: t.direction,
+                split: None,
+            });
+            let step = run.state.begin(self.uframe());
+            self.next_packet_size(&mut run, t.direction);
+            self.apply_split_step(c, run, step);
+            return Ok(());
+        }
         if t.kind == EndpointKind::Interrupt || t.kind == EndpointKind::Isochronous {
             // Periodic transfers go out in the frame whose parity ODDFRM names:
             // ask for the next one.
@@ -344,9 +452,14 @@ impl Dwc2 {
                 hcchar |= HCCHAR_ODDFRM;
             }
         }
-        let tsiz = (size as u32 & HCTSIZ_XFERSIZE_MASK)
+        let mut tsiz = (size as u32 & HCTSIZ_XFERSIZE_MASK)
             | ((packets as u32 & HCTSIZ_PKTCNT_MASK) << HCTSIZ_PKTCNT_SHIFT)
             | (pid.bits() << HCTSIZ_PID_SHIFT);
+        if t.speed == Speed::High && t.kind == EndpointKind::Bulk && t.direction == Direction::Out {
+            // USB 2.0 §8.5.1: a high-speed bulk OUT starts with PING so a busy
+            // device NAKs the token instead of a whole data packet.
+            tsiz |= HCTSIZ_DOPNG;
+        }
 
         let hc = HC_BASE + c * HC_STRIDE;
         let r = self.regs;
@@ -356,7 +469,12 @@ impl Dwc2 {
         r.write32(hc + HCTSIZ, tsiz);
         r.write32(hc + HCDMA, bus);
         r.write32(hc + HCCHAR, hcchar);
-        self.inflight[c] = Some(InFlight { addr: buf.addr(), requested: size, direction: t.direction });
+        self.inflight[c] = Some(InFlight {
+            addr,
+            requested: size,
+            direction: t.direction,
+            split: None,
+        });
         r.write32(hc + HCCHAR, hcchar | HCCHAR_CHENA);
         Ok(())
     }
@@ -366,6 +484,14 @@ impl Dwc2 {
     pub fn poll(&mut self, ch: u8) -> Option<Result<Completion, UsbError>> {
         let c = usize::from(ch);
         let f = (*self.inflight.get(c)?)?;
+        if let Some(run) = f.split {
+            let result = self.poll_split(c, run)?;
+            self.inflight[c] = None;
+            if f.direction == Direction::In {
+                self.hal.after_dma(f.addr, f.requested.max(1));
+            }
+            return Some(result);
+        }
         let hc = HC_BASE + c * HC_STRIDE;
         let int = self.regs.read32(hc + HCINT);
         if int & HCINT_CHHLTD == 0 {
@@ -390,12 +516,18 @@ impl Dwc2 {
         } else if int & (HCINT_NAK | HCINT_FRMOVRUN) != 0 {
             Err(UsbError::Nak)
         } else if int & HCINT_BBLERR != 0 {
+            // The core halted the channel; make sure it is disabled before
+            // the next transfer reuses it.
+            self.recover(c);
             Err(UsbError::Babble)
         } else if int & HCINT_DATATGLERR != 0 {
             Err(UsbError::DataToggle)
         } else if int & HCINT_AHBERR != 0 {
             Err(UsbError::Dma)
         } else if int & HCINT_XACTERR != 0 {
+            // The core already retried three times (DMA mode); recover the
+            // channel and let the caller decide whether to try again.
+            self.recover(c);
             Err(UsbError::Transaction)
         } else {
             // Halted because we asked (cancel) or for no reported reason.
@@ -446,9 +578,23 @@ impl Dwc2 {
         let r = self.regs;
         let v = r.read32(hc + HCCHAR);
         if v & HCCHAR_CHENA != 0 {
-            r.write32(hc + HCCHAR, (v & !HCCHAR_CHENA) | HCCHAR_CHDIS | HCCHAR_CHENA);
-            let end = Instant::now() + Duration::from_millis(10);
-            while r.read32(hc + HCCHAR) & HCCHAR_CHENA != 0 && Instant::now() < end {
+            r.write32(hc + HCINT, HCINT_ALL);
+            r.write32(
+                hc + HCCHAR,
+                (v & !HCCHAR_CHENA) | HCCHAR_CHDIS | HCCHAR_CHENA,
+            );
+            // The channel is free only once the core says it halted (CHHLTD);
+            // a periodic channel may take until the end of its (micro)frame.
+            let end = Instant::now() + HALT_TIMEOUT;
+            while r.read32(hc + HCINT) & HCINT_CHHLTD == 0 {
+                if Instant::now() > end {
+                    defmt::warn!(
+                        "dwc2: channel {} did not halt (HCCHAR {=u32:x})",
+                        ch,
+                        r.read32(hc + HCCHAR)
+                    );
+                    break;
+                }
                 embassy_futures::yield_now().await;
             }
         }
@@ -456,6 +602,145 @@ impl Dwc2 {
         if let Some(f) = self.inflight[c].take() {
             if f.direction == Direction::In {
                 self.hal.after_dma(f.addr, f.requested.max(1));
+            }
+        }
+    }
+
+    /// Disables channel `c` after an error halt and clears its interrupts.
+    fn recover(&self, c: usize) {
+        let hc = HC_BASE + c * HC_STRIDE;
+        let v = self.regs.read32(hc + HCCHAR);
+        if v & HCCHAR_CHENA != 0 {
+            self.regs.write32(
+                hc + HCCHAR,
+                (v & !HCCHAR_CHENA) | HCCHAR_CHDIS | HCCHAR_CHENA,
+            );
+        }
+        self.regs.write32(hc + HCINT, HCINT_ALL);
+    }
+
+    /// The current microframe (high speed) or frame (full speed), low 3 bits.
+    fn uframe(&self) -> u8 {
+        (self.regs.read32(HFNUM) & 7) as u8
+    }
+
+    /// Sets `run.packet` to the next packet's size.
+    fn next_packet_size(&self, run: &mut SplitRun, direction: Direction) {
+        run.packet = match direction {
+            Direction::In => run.mps,
+            Direction::Out => (run.total - run.done).min(run.mps),
+        };
+    }
+
+    /// Programs channel `c` for one split packet (start or complete split)
+    /// and enables it.
+    fn arm_split(&self, c: usize, run: &SplitRun, complete: bool, at: Option<u8>) {
+        let hc = HC_BASE + c * HC_STRIDE;
+        let r = self.regs;
+        let tsiz = (run.packet as u32 & HCTSIZ_XFERSIZE_MASK)
+            | (1 << HCTSIZ_PKTCNT_SHIFT)
+            | (run.pid.bits() << HCTSIZ_PID_SHIFT);
+        let mut hcchar = run.hcchar;
+        if let Some(uframe) = at {
+            if uframe & 1 != 0 {
+                hcchar |= HCCHAR_ODDFRM;
+            }
+        }
+        r.write32(hc + HCINT, HCINT_ALL);
+        r.write32(hc + HCINTMSK, HCINT_ALL);
+        r.write32(hc + HCSPLT, run.route.hcsplt(complete));
+        r.write32(hc + HCTSIZ, tsiz);
+        r.write32(hc + HCDMA, run.bus.wrapping_add(run.done as u32));
+        r.write32(hc + HCCHAR, hcchar);
+        r.write32(hc + HCCHAR, hcchar | HCCHAR_CHENA);
+    }
+
+    /// Acts on a split step: arms the channel now, or records that it waits
+    /// for its microframe. Fails and finishes are left to [`Dwc2::poll_split`].
+    fn apply_split_step(&mut self, c: usize, mut run: SplitRun, step: Step) {
+        run.waiting = None;
+        match step {
+            Step::Start { at } | Step::Complete { at } => {
+                let complete = matches!(step, Step::Complete { .. });
+                match at {
+                    Some(u) if u != self.uframe() => run.waiting = Some(step),
+                    _ => self.arm_split(c, &run, complete, at),
+                }
+            }
+            Step::Done | Step::Fail(_) => run.waiting = Some(step),
+        }
+        if let Some(Some(f)) = self.inflight.get_mut(c) {
+            f.split = Some(run);
+        }
+    }
+
+    /// Advances a split transfer on channel `c`; `None` while it runs.
+    fn poll_split(&mut self, c: usize, run: SplitRun) -> Option<Result<Completion, UsbError>> {
+        let end = Instant::now() + PERIODIC_SPLIT_SPIN;
+        let direction = self.inflight[c]?.direction;
+        let mut run = run;
+        loop {
+            let step = match run.waiting {
+                Some(Step::Fail(e)) => return Some(Err(e)),
+                Some(Step::Done) => {
+                    return Some(Ok(Completion {
+                        len: run.done,
+                        next_pid: run.pid,
+                    }))
+                }
+                Some(step @ (Step::Start { at: Some(u) } | Step::Complete { at: Some(u) })) => {
+                    if self.uframe() == u {
+                        let complete = matches!(step, Step::Complete { .. });
+                        self.arm_split(c, &run, complete, Some(u));
+                        run.waiting = None;
+                    }
+                    None
+                }
+                _ => {
+                    let hc = HC_BASE + c * HC_STRIDE;
+                    let int = self.regs.read32(hc + HCINT);
+                    if int & HCINT_CHHLTD == 0 {
+                        None
+                    } else {
+                        let halt = Halt::from_hcint(int);
+                        let step = run.state.on_halt(halt, self.uframe());
+                        if step == Step::Done {
+                            let tsiz = self.regs.read32(hc + HCTSIZ);
+                            let remaining = (tsiz & HCTSIZ_XFERSIZE_MASK) as usize;
+                            let got = match direction {
+                                Direction::In => run.packet.saturating_sub(remaining),
+                                Direction::Out => run.packet,
+                            };
+                            run.done += got;
+                            run.pid = Pid::from_bits((tsiz >> HCTSIZ_PID_SHIFT) & 3);
+                            let short = direction == Direction::In && got < run.mps;
+                            if short || run.done >= run.total {
+                                Some(Step::Done)
+                            } else {
+                                self.next_packet_size(&mut run, direction);
+                                run.state = SplitState::new(run.periodic);
+                                Some(run.state.begin(self.uframe()))
+                            }
+                        } else {
+                            if matches!(step, Step::Fail(_)) {
+                                self.recover(c);
+                            }
+                            Some(step)
+                        }
+                    }
+                }
+            };
+            if let Some(step) = step {
+                self.apply_split_step(c, run, step);
+                run = self.inflight[c]?.split?;
+                continue;
+            }
+            // Periodic splits must hit their microframes: keep at it briefly.
+            if !run.periodic || Instant::now() > end {
+                if let Some(Some(f)) = self.inflight.get_mut(c) {
+                    f.split = Some(run);
+                }
+                return None;
             }
         }
     }

@@ -2,18 +2,25 @@
 //! their addressing ([`Target`]) and data toggle, control transfers run their
 //! three stages on one shared channel, and addresses are set with SET_ADDRESS.
 //!
+//! Host channels are allocated per transfer (the real core has only 8): a pipe
+//! holds a channel only while a transfer is in flight, and a transfer that finds
+//! none free waits in the pipe until one is (its pipe stays busy meanwhile). One
+//! channel stays reserved for control transfers. A low/full-speed device behind
+//! a high-speed hub gets the [`Device::tt`] the core computed as its split route.
+//!
 //! Owns: the pipe table and the control channel. Must not: touch a register
 //! (that is [`super::dwc2`]).
 //!
-//! Limits (as before the seam): one root port, no split transactions, so the
-//! [`Device::tt`] the core computes is not used yet.
+//! Limits: one root port.
 
 use super::controller::{BoxFut, Device, HostController, PipeId, RootPort};
 use super::desc::{self, EndpointDescriptor, Setup};
 use super::dma::DmaBuf;
-use super::dwc2::{Dwc2, Pid, Target, MAX_CHANNELS};
+use super::dwc2::{Dwc2, Pid, Target};
+use super::dwc2_split::SplitRoute;
 use super::{Direction, EndpointKind, Speed, UsbError};
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use embassy_time::Duration;
 
 /// Longest a control transfer stage may take before we give up on it.
@@ -21,9 +28,13 @@ const CONTROL_TIMEOUT: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy)]
 struct PipeState {
-    ch: u8,
     target: Target,
     pid: Pid,
+    /// The channel of the transfer in flight.
+    ch: Option<u8>,
+    /// A started transfer waiting for a free channel: buffer address,
+    /// capacity and length.
+    queued: Option<(usize, usize, usize)>,
 }
 
 /// A DWC2 as a [`HostController`].
@@ -31,7 +42,7 @@ pub struct Dwc2Host {
     hc: Dwc2,
     ctrl_ch: u8,
     setup: DmaBuf,
-    pipes: [Option<PipeState>; MAX_CHANNELS],
+    pipes: Vec<Option<PipeState>>,
     root_was_connected: bool,
 }
 
@@ -40,7 +51,13 @@ impl Dwc2Host {
     pub fn new(mut hc: Dwc2) -> Result<Self, UsbError> {
         let ctrl_ch = hc.alloc_channel().ok_or(UsbError::NoChannel)?;
         let setup = DmaBuf::new(8).ok_or(UsbError::NoMemory)?;
-        Ok(Self { hc, ctrl_ch, setup, pipes: [None; MAX_CHANNELS], root_was_connected: false })
+        Ok(Self {
+            hc,
+            ctrl_ch,
+            setup,
+            pipes: Vec::new(),
+            root_was_connected: false,
+        })
     }
 
     fn target0(dev: &Device) -> Target {
@@ -51,7 +68,41 @@ impl Dwc2Host {
             kind: EndpointKind::Control,
             max_packet: dev.max_packet0.max(8),
             speed: dev.speed,
+            split: Self::split_route(dev),
         }
+    }
+
+    /// The TT a device's transfers split through, if it needs one.
+    fn split_route(dev: &Device) -> Option<SplitRoute> {
+        let tt = dev.tt?;
+        Some(SplitRoute {
+            hub_address: tt.hub_address,
+            port: tt.port,
+        })
+    }
+
+    /// Starts pipe `i`'s queued transfer if a channel is free.
+    fn try_dispatch(&mut self, i: usize) -> Result<(), UsbError> {
+        let Some(Some(p)) = self.pipes.get(i).copied() else {
+            return Ok(());
+        };
+        let (Some((addr, cap, len)), None) = (p.queued, p.ch) else {
+            return Ok(());
+        };
+        let Some(ch) = self.hc.alloc_channel() else {
+            return Ok(());
+        };
+        let r = self.hc.start_at(ch, &p.target, p.pid, addr, cap, len);
+        if let Some(Some(state)) = self.pipes.get_mut(i) {
+            state.queued = None;
+            if r.is_ok() {
+                state.ch = Some(ch);
+            }
+        }
+        if r.is_err() {
+            self.hc.free_channel(ch);
+        }
+        r
     }
 
     async fn control_stages(&mut self, dev: &Device, setup: Setup, buf: &mut DmaBuf) -> Result<usize, UsbError> {
@@ -152,47 +203,85 @@ impl HostController for Dwc2Host {
         dev: &'a Device,
         ep: &'a EndpointDescriptor,
     ) -> BoxFut<'a, Result<PipeId, UsbError>> {
-        let r = self.hc.alloc_channel().ok_or(UsbError::NoChannel).map(|ch| {
-            let target = Target {
-                address: dev.address,
-                endpoint: ep.number,
-                direction: ep.direction,
-                kind: ep.kind,
-                max_packet: ep.max_packet,
-                speed: dev.speed,
-            };
-            self.pipes[usize::from(ch)] = Some(PipeState { ch, target, pid: Pid::Data0 });
-            PipeId(ch.into())
+        let target = Target {
+            address: dev.address,
+            endpoint: ep.number,
+            direction: ep.direction,
+            kind: ep.kind,
+            max_packet: ep.max_packet,
+            speed: dev.speed,
+            split: Self::split_route(dev),
+        };
+        let state = Some(PipeState {
+            target,
+            pid: Pid::Data0,
+            ch: None,
+            queued: None,
         });
+        let i = match self.pipes.iter().position(Option::is_none) {
+            Some(i) => {
+                self.pipes[i] = state;
+                i
+            }
+            None => {
+                self.pipes.push(state);
+                self.pipes.len() - 1
+            }
+        };
+        let r = u16::try_from(i)
+            .map(PipeId)
+            .map_err(|_| UsbError::NoChannel);
         Box::pin(async move { r })
     }
 
     fn close_pipe(&mut self, pipe: PipeId) -> BoxFut<'_, ()> {
         Box::pin(async move {
             if let Some(p) = self.pipe(pipe) {
-                self.hc.halt(p.ch).await;
-                self.hc.free_channel(p.ch);
+                if let Some(ch) = p.ch {
+                    self.hc.halt(ch).await;
+                    self.hc.free_channel(ch);
+                }
                 self.pipes[usize::from(pipe.0)] = None;
             }
         })
     }
 
     fn start(&mut self, pipe: PipeId, buf: &DmaBuf, len: usize) -> Result<(), UsbError> {
+        let i = usize::from(pipe.0);
         let p = self.pipe(pipe).ok_or(UsbError::ChannelBusy)?;
-        self.hc.start(p.ch, &p.target, p.pid, buf, len)
+        if p.ch.is_some() || p.queued.is_some() {
+            return Err(UsbError::ChannelBusy);
+        }
+        if let Some(Some(state)) = self.pipes.get_mut(i) {
+            state.queued = Some((buf.addr(), buf.len(), len));
+        }
+        self.try_dispatch(i)
     }
 
     fn poll(&mut self, pipe: PipeId) -> Option<Result<usize, UsbError>> {
+        let i = usize::from(pipe.0);
         let p = self.pipe(pipe)?;
-        let r = self.hc.poll(p.ch)?;
-        if let (Ok(c), Some(Some(state))) = (r, self.pipes.get_mut(usize::from(pipe.0))) {
-            state.pid = c.next_pid;
+        let Some(ch) = p.ch else {
+            // Waiting for a channel: try again now.
+            if let Err(e) = self.try_dispatch(i) {
+                return Some(Err(e));
+            }
+            return None;
+        };
+        let r = self.hc.poll(ch)?;
+        self.hc.free_channel(ch);
+        if let Some(Some(state)) = self.pipes.get_mut(i) {
+            state.ch = None;
+            if let Ok(c) = r {
+                state.pid = c.next_pid;
+            }
         }
         Some(r.map(|c| c.len))
     }
 
     fn busy(&self, pipe: PipeId) -> bool {
-        self.pipe(pipe).is_some_and(|p| self.hc.busy(p.ch))
+        self.pipe(pipe)
+            .is_some_and(|p| p.queued.is_some() || p.ch.is_some_and(|ch| self.hc.busy(ch)))
     }
 
     fn paces_periodic(&self) -> bool {

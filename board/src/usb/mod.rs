@@ -9,18 +9,19 @@
 //! * [`dma`]: DMA buffers and the board's address/cache hooks;
 //! * [`controller`]: the [`controller::HostController`] seam and the
 //!   [`controller::Device`] record (address, speed, route string, TT);
-//! * controllers: [`dwc2`] (registers) with [`dwc2_pipes`] (the seam), and
+//! * controllers: [`dwc2`] (registers) with [`dwc2_split`] (split
+//!   transactions, pure) and [`dwc2_pipes`] (the seam), and
 //!   [`xhci`];
 //! * [`bus`]: control transfers, enumeration, pipes, the class-driver traits;
 //! * class drivers: [`hub`], [`hid`] (boot-protocol keyboards; mice and tablets
-//!   through their report descriptor) and [`cdc_ecm`] (Ethernet through
+//!   through their report descriptor), [`cdc_ecm`] and [`lan_eth`] (SMSC
+//!   LAN95xx / Microchip LAN78xx, framing in [`lan_frame`]) (Ethernet through
 //!   [`net_channel`]);
 //! * [`classes`]: the one table of class drivers;
 //! * [`host`]: the task (ports, attach/detach, polling) and [`host::start`];
 //! * [`input`]: HID events into the board's input stream.
 //!
-//! A further class driver (e.g. SMSC LAN951x or Microchip LAN78xx Ethernet) is
-//! a module with a `CLASS` [`bus::ClassEntry`] whose probe returns boxed
+//! A further class driver is a module with a `CLASS` [`bus::ClassEntry`] whose probe returns boxed
 //! [`bus::ClassDriver`]s; adding it is one line in [`classes::CLASSES`].
 //! Must not: depend on a board (everything board-specific comes in through
 //! [`dma::DmaHal`] and the register window), or block the executor for longer
@@ -40,10 +41,13 @@ pub mod controller;
 pub mod dma;
 pub mod dwc2;
 pub mod dwc2_pipes;
+pub mod dwc2_split;
 pub mod hid;
 pub mod host;
 pub mod hub;
 pub mod input;
+pub mod lan_eth;
+pub mod lan_frame;
 pub mod net_channel;
 pub mod xhci;
 

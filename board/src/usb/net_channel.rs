@@ -5,7 +5,12 @@
 //! the [`NetRunner`] (in [`super::bus::Bus::net`], so whichever Ethernet driver
 //! binds first takes it); the firmware gets the [`NetDevice`]. Must not: know
 //! any USB class.
+//!
+//! Also holds the board's Ethernet MAC address as the firmware reported it
+//! ([`set_board_mac`]), for on-board USB Ethernet chips without an EEPROM
+//! (the Pi 3B's LAN9514, the Pi 3B+'s LAN7515).
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use embassy_net_driver::HardwareAddress;
 use embassy_net_driver_channel as ch;
 
@@ -28,4 +33,22 @@ pub type NetDevice = ch::Device<'static, MTU>;
 /// address is filled in when a device is found; the link stays down until then.
 pub fn channel(state: &'static mut NetState) -> (NetRunner, NetDevice) {
     ch::new(state, HardwareAddress::Ethernet([0; 6]))
+}
+
+/// The board MAC, with bit 48 set once known.
+static BOARD_MAC: AtomicU64 = AtomicU64::new(0);
+
+/// Records the MAC address the board's firmware assigned to its on-board
+/// Ethernet (e.g. from the Raspberry Pi mailbox).
+pub fn set_board_mac(mac: [u8; 6]) {
+    let mut b = [0u8; 8];
+    b[..6].copy_from_slice(&mac);
+    b[6] = 1;
+    BOARD_MAC.store(u64::from_le_bytes(b), Ordering::Relaxed);
+}
+
+/// The MAC recorded with [`set_board_mac`], if any.
+pub fn board_mac() -> Option<[u8; 6]> {
+    let b = BOARD_MAC.load(Ordering::Relaxed).to_le_bytes();
+    (b[6] == 1).then(|| [b[0], b[1], b[2], b[3], b[4], b[5]])
 }
