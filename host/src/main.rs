@@ -4,7 +4,7 @@
 //! Connects to a SPICE server, renders display 0, and writes a PNG once the
 //! display has been quiet for `--idle-ms` after the first frame. Exits 0 on
 //! success; otherwise prints one line saying why and exits 1 (2 for bad
-//! arguments).
+//! arguments, 3 when the server made the session exceed its memory budget).
 
 use barespice_host::{args, client};
 
@@ -21,6 +21,6 @@ fn main() {
     };
     if let Err(msg) = client::run(a) {
         eprintln!("barespice-host: {msg}");
-        std::process::exit(1);
+        std::process::exit(if msg.contains(spice_core::budget::OVER_BUDGET) { 3 } else { 1 });
     }
 }
