@@ -15,18 +15,35 @@ use rand::{RngCore, SeedableRng};
 use rsa::pkcs8::EncodePublicKey;
 use rsa::{Oaep, RsaPrivateKey};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Counts the bytes live on the heap of this test binary.
+/// Counts the bytes live on the heap of this test binary, except those
+/// of the scripted server's threads.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The most bytes live at once since it was last reset.
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn add(n: usize) {
+    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// Set on the scripted server's threads: their allocations are not the client's.
+    static UNCOUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    !UNCOUNTED.try_with(Cell::get).unwrap_or(true)
+}
 
 // SAFETY: forwards every call to the system allocator unchanged and only
 // adds bookkeeping on the side.
@@ -34,30 +51,32 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        if !p.is_null() && counted() {
+            add(l.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc_zeroed(l) };
-        if !p.is_null() {
-            LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        if !p.is_null() && counted() {
+            add(l.size());
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        if counted() {
+            LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let q = unsafe { System.realloc(p, l, new) };
-        if !q.is_null() {
+        if !q.is_null() && counted() {
             LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new, Ordering::Relaxed);
+            add(new);
         }
         q
     }
@@ -235,9 +254,11 @@ fn start(a: Attack) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     thread::spawn(move || {
+        UNCOUNTED.with(|u| u.set(true));
         for s in l.incoming().flatten() {
             let (key, der) = (key.clone(), der.clone());
             thread::spawn(move || {
+                UNCOUNTED.with(|u| u.set(true));
                 let _ = serve_one(s, &key, &der, a);
             });
         }
@@ -276,17 +297,14 @@ fn run_binary(a: Attack) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// One in-process session at a time, so the live-byte count is ours.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// The client library in this process against `a`: its error, and the live
+/// The client library in this process against `a`: its error, the live
 /// heap bytes left over compared with before (after the client's reader
-/// threads have seen their sockets close).
-fn run_in_process(a: Attack) -> (String, isize) {
-    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// threads have seen their sockets close), and the most it held meanwhile.
+fn run_in_process(a: Attack) -> (String, isize, usize) {
     let port = start(a);
     let args = args::parse(argv(port, a).into_iter()).unwrap();
     let before = LIVE.load(Ordering::SeqCst) as isize;
+    PEAK.store(before as usize, Ordering::SeqCst);
     let err = client::run(args).expect_err("a hostile server must end the session");
     // The client's reader threads end once the server side closes (it does
     // when the client's sockets are gone); give them a moment.
@@ -296,49 +314,42 @@ fn run_in_process(a: Attack) -> (String, isize) {
         thread::sleep(Duration::from_millis(50));
         left = LIVE.load(Ordering::SeqCst) as isize - before;
     }
-    (err, left)
+    (err, left, PEAK.load(Ordering::SeqCst) - before as usize)
 }
 
 /// Bytes a finished session may leave live (thread and I/O runtime state
 /// the standard library keeps once created, never a session's buffers).
 const SLACK: isize = 64 * 1024;
 
-fn check(a: Attack, reason: &str, code: i32) {
+/// Run `a` through the binary and in-process; returns the session's peak
+/// heap use above its baseline.
+fn check(a: Attack, reason: &str, code: i32) -> usize {
     let (rc, err) = run_binary(a);
     assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
     assert!(err.starts_with("barespice-host: ") && err.contains(reason), "{a:?}: {err}");
     assert_eq!(rc, code, "{a:?}: {err}");
-    let (err, left) = run_in_process(a);
+    let (err, left, peak) = run_in_process(a);
     assert!(err.contains(reason), "{a:?}: {err}");
     assert!(left <= SLACK, "{a:?}: {left} bytes still live after the session ended");
+    eprintln!("{a:?}: peak {} KiB above baseline, {left} bytes left after teardown: {err}", peak >> 10);
+    peak
 }
 
+/// All attacks in one test, one after another, so that the live-byte count
+/// sees one client session at a time.
 #[test]
-fn oversized_lz_header_is_refused_before_allocating() {
-    check(Attack::OversizedLz, "LZ image larger than its data can encode", 1);
-}
-
-#[test]
-fn surface_flood_exceeds_the_budget() {
-    check(Attack::SurfaceFlood, "memory budget exceeded by a surface", 3);
-}
-
-#[test]
-fn cache_flood_exceeds_the_budget() {
-    check(Attack::CacheFlood, "memory budget exceeded by the pixmap cache", 3);
-}
-
-#[test]
-fn endless_message_length_is_refused_at_the_header() {
+fn every_attack_ends_the_session_with_its_reason_and_frees_everything() {
+    // The 28-byte LZ header claiming 4096 x 4096 is refused before its
+    // 64 MiB exist (the budget here would allow them).
+    let peak = check(Attack::OversizedLz, "LZ image larger than its data can encode", 1);
+    assert!(peak < 16 << 20, "the LZ header made the client allocate {peak} bytes");
+    // The first 64 MiB surface is held (so the count sees the session), the
+    // second does not fit the 160 MiB budget with the 37 MiB of caches.
+    let peak = check(Attack::SurfaceFlood, "memory budget exceeded by a surface", 3);
+    assert!((64 << 20..128 << 20).contains(&peak), "surface flood peak {peak}");
+    let peak = check(Attack::CacheFlood, "memory budget exceeded by the pixmap cache", 3);
+    assert!(peak < 48 << 20, "cache flood peak {peak} beyond the 48 MiB budget");
     check(Attack::EndlessLength, "message size over limit", 1);
-}
-
-#[test]
-fn slow_drip_times_out() {
     check(Attack::SlowDrip, "timeout after 4 s: no display frame received", 1);
-}
-
-#[test]
-fn garbage_ends_the_session() {
     check(Attack::Garbage, "protocol error on display channel 0", 1);
 }
