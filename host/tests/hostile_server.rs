@@ -227,7 +227,9 @@ fn serve_one(mut s: TcpStream, key: &RsaPrivateKey, der: &[u8], a: Attack) -> st
     s.read_exact(&mut auth)?;
     let mut ticket = [0u8; 128];
     s.read_exact(&mut ticket)?;
-    let plain = key.decrypt(Oaep::new::<sha1::Sha1>(), &ticket).map_err(std::io::Error::other)?;
+    let plain = key
+        .decrypt(Oaep::new::<sha1::Sha1>(), &ticket)
+        .map_err(std::io::Error::other)?;
     let ok = plain.strip_suffix(&[0]) == Some(PASSWORD);
     s.write_all(&(if ok { 0u32 } else { 7 }).to_le_bytes())?;
     if !ok {
@@ -250,7 +252,12 @@ fn serve_one(mut s: TcpStream, key: &RsaPrivateKey, der: &[u8], a: Attack) -> st
 
 fn start(a: Attack) -> u16 {
     let key = RsaPrivateKey::new(&mut StdRng::seed_from_u64(3), 1024).unwrap();
-    let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+    let der = key
+        .to_public_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -284,17 +291,28 @@ fn budget_mib(a: Attack) -> &'static str {
 
 fn argv(port: u16, a: Attack) -> Vec<String> {
     let snap = std::env::temp_dir().join(format!("rel-hostile-{}-{port}.png", std::process::id()));
-    let mut v: Vec<String> = ["--server", &format!("127.0.0.1:{port}"), "--snapshot"].map(String::from).to_vec();
+    let mut v: Vec<String> = ["--server", &format!("127.0.0.1:{port}"), "--snapshot"]
+        .map(String::from)
+        .to_vec();
     v.push(snap.display().to_string());
-    v.extend(["--password-file".to_string(), password_file().display().to_string()]);
+    v.extend([
+        "--password-file".to_string(),
+        password_file().display().to_string(),
+    ]);
     v.extend(["--timeout-s", "4", "--memory-budget-mib", budget_mib(a)].map(String::from));
     v
 }
 
 /// The barespice-host binary against `a`: (exit code, stderr).
 fn run_binary(a: Attack) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_barespice-host")).args(argv(start(a), a)).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_barespice-host"))
+        .args(argv(start(a), a))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The client library in this process against `a`: its error, the live
@@ -326,12 +344,21 @@ const SLACK: isize = 64 * 1024;
 fn check(a: Attack, reason: &str, code: i32) -> usize {
     let (rc, err) = run_binary(a);
     assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
-    assert!(err.starts_with("barespice-host: ") && err.contains(reason), "{a:?}: {err}");
+    assert!(
+        err.starts_with("barespice-host: ") && err.contains(reason),
+        "{a:?}: {err}"
+    );
     assert_eq!(rc, code, "{a:?}: {err}");
     let (err, left, peak) = run_in_process(a);
     assert!(err.contains(reason), "{a:?}: {err}");
-    assert!(left <= SLACK, "{a:?}: {left} bytes still live after the session ended");
-    eprintln!("{a:?}: peak {} KiB above baseline, {left} bytes left after teardown: {err}", peak >> 10);
+    assert!(
+        left <= SLACK,
+        "{a:?}: {left} bytes still live after the session ended"
+    );
+    eprintln!(
+        "{a:?}: peak {} KiB above baseline, {left} bytes left after teardown: {err}",
+        peak >> 10
+    );
     peak
 }
 
@@ -341,15 +368,40 @@ fn check(a: Attack, reason: &str, code: i32) -> usize {
 fn every_attack_ends_the_session_with_its_reason_and_frees_everything() {
     // The 28-byte LZ header claiming 4096 x 4096 is refused before its
     // 64 MiB exist (the budget here would allow them).
-    let peak = check(Attack::OversizedLz, "LZ image larger than its data can encode", 1);
-    assert!(peak < 16 << 20, "the LZ header made the client allocate {peak} bytes");
+    let peak = check(
+        Attack::OversizedLz,
+        "LZ image larger than its data can encode",
+        1,
+    );
+    assert!(
+        peak < 16 << 20,
+        "the LZ header made the client allocate {peak} bytes"
+    );
     // The first 64 MiB surface is held (so the count sees the session), the
     // second does not fit the 160 MiB budget with the 37 MiB of caches.
-    let peak = check(Attack::SurfaceFlood, "memory budget exceeded by a surface", 3);
-    assert!((64 << 20..128 << 20).contains(&peak), "surface flood peak {peak}");
-    let peak = check(Attack::CacheFlood, "memory budget exceeded by the pixmap cache", 3);
-    assert!(peak < 48 << 20, "cache flood peak {peak} beyond the 48 MiB budget");
+    let peak = check(
+        Attack::SurfaceFlood,
+        "memory budget exceeded by a surface",
+        3,
+    );
+    assert!(
+        (64 << 20..128 << 20).contains(&peak),
+        "surface flood peak {peak}"
+    );
+    let peak = check(
+        Attack::CacheFlood,
+        "memory budget exceeded by the pixmap cache",
+        3,
+    );
+    assert!(
+        peak < 48 << 20,
+        "cache flood peak {peak} beyond the 48 MiB budget"
+    );
     check(Attack::EndlessLength, "message size over limit", 1);
-    check(Attack::SlowDrip, "timeout after 4 s: no display frame received", 1);
+    check(
+        Attack::SlowDrip,
+        "timeout after 4 s: no display frame received",
+        1,
+    );
     check(Attack::Garbage, "protocol error on display channel 0", 1);
 }

@@ -83,13 +83,22 @@ impl Default for Budget {
 impl Budget {
     /// A budget of `limit` bytes, nothing charged yet.
     pub fn new(limit: usize) -> Self {
-        Self { account: Arc::new(Account { limit, used: AtomicUsize::new(0), high_water: AtomicUsize::new(0) }) }
+        Self {
+            account: Arc::new(Account {
+                limit,
+                used: AtomicUsize::new(0),
+                high_water: AtomicUsize::new(0),
+            }),
+        }
     }
 
     /// Take `bytes` for `what`, or fail without taking anything.
     pub fn charge(&self, bytes: usize, what: Use) -> Result<Charge, WireError> {
         self.take(bytes, what)?;
-        Ok(Charge { account: Some(self.account.clone()), bytes })
+        Ok(Charge {
+            account: Some(self.account.clone()),
+            bytes,
+        })
     }
 
     /// Whether `bytes` more would fit now (for a size read from the network,
@@ -102,8 +111,14 @@ impl Budget {
         let a = &self.account;
         let mut used = a.used.load(Ordering::Relaxed);
         loop {
-            let new = used.checked_add(bytes).filter(|&n| n <= a.limit).ok_or(WireError::new(0, what.reason()))?;
-            match a.used.compare_exchange_weak(used, new, Ordering::Relaxed, Ordering::Relaxed) {
+            let new = used
+                .checked_add(bytes)
+                .filter(|&n| n <= a.limit)
+                .ok_or(WireError::new(0, what.reason()))?;
+            match a
+                .used
+                .compare_exchange_weak(used, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     a.high_water.fetch_max(new, Ordering::Relaxed);
                     return Ok(());
@@ -170,7 +185,9 @@ impl Drop for Charge {
 /// Bytes of `width x height` 32-bit pixels (saturating, so an absurd size
 /// simply does not fit).
 pub fn pixel_bytes(width: u32, height: u32) -> usize {
-    (width as usize).saturating_mul(height as usize).saturating_mul(4)
+    (width as usize)
+        .saturating_mul(height as usize)
+        .saturating_mul(4)
 }
 
 #[cfg(test)]
@@ -200,7 +217,10 @@ mod tests {
         let b = Budget::new(10);
         let mut c = b.charge(2, Use::Message).unwrap();
         c.resize(10, Use::Message).unwrap();
-        assert_eq!(c.resize(11, Use::Message).unwrap_err().reason, Use::Message.reason());
+        assert_eq!(
+            c.resize(11, Use::Message).unwrap_err().reason,
+            Use::Message.reason()
+        );
         assert_eq!((c.bytes(), b.used()), (10, 10));
         c.resize(3, Use::Message).unwrap();
         assert_eq!(b.used(), 3);
@@ -214,6 +234,11 @@ mod tests {
     #[test]
     fn pixel_bytes_saturates() {
         assert_eq!(pixel_bytes(2, 3), 24);
-        assert_eq!(pixel_bytes(u32::MAX, u32::MAX), (u32::MAX as usize).saturating_mul(u32::MAX as usize).saturating_mul(4));
+        assert_eq!(
+            pixel_bytes(u32::MAX, u32::MAX),
+            (u32::MAX as usize)
+                .saturating_mul(u32::MAX as usize)
+                .saturating_mul(4)
+        );
     }
 }
