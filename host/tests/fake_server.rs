@@ -2,6 +2,9 @@
 //! one-line failure messages and exit codes. (Pictures are checked against
 //! the real QEMU server by tests/e2e.)
 
+mod common;
+
+use common::{hold_open, mini, serve_main};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsa::pkcs8::EncodePublicKey;
@@ -22,12 +25,6 @@ enum Script {
     BadDrawCopy,
 }
 
-fn mini(t: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = t.to_le_bytes().to_vec();
-    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    v.extend_from_slice(body);
-    v
-}
 
 fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()> {
     let mut hdr = [0u8; 16];
@@ -68,21 +65,11 @@ fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()
         return Ok(());
     }
     match channel_type {
-        1 => {
-            let mut init = Vec::new();
-            for v in [7u32, 1, 1, 1, 0, 0, 0, 0] {
-                init.extend_from_slice(&v.to_le_bytes());
-            }
-            s.write_all(&mini(103, &init))?;
-            s.write_all(&mini(104, &[1, 0, 0, 0, 2, 0]))?;
-        }
+        1 => serve_main(&mut s)?,
         2 => s.write_all(&mini(304, &[1, 2, 3]))?,
         _ => {}
     }
-    // Keep the connection open until the client goes away.
-    let mut sink = [0u8; 4096];
-    while s.read(&mut sink)? > 0 {}
-    Ok(())
+    hold_open(&mut s)
 }
 
 fn start(script: Script) -> u16 {

@@ -9,7 +9,10 @@
 //! byte the session allocated must be freed again (live heap back to its
 //! baseline). The pictures against the real QEMU server are tests/e2e's.
 
+mod common;
+
 use barespice_host::{args, client};
+use common::{hold_open, mini, serve_main};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use rsa::pkcs8::EncodePublicKey;
@@ -104,12 +107,6 @@ enum Attack {
     Garbage,
 }
 
-fn mini(t: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = t.to_le_bytes().to_vec();
-    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    v.extend_from_slice(body);
-    v
-}
 
 fn le(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -236,18 +233,11 @@ fn serve_one(mut s: TcpStream, key: &RsaPrivateKey, der: &[u8], a: Attack) -> st
         return Ok(());
     }
     match channel_type {
-        1 => {
-            // MAIN INIT (session 7, ...), then CHANNELS_LIST: display 0.
-            s.write_all(&mini(103, &le(&[7, 1, 1, 1, 0, 0, 0, 0])))?;
-            s.write_all(&mini(104, &[1, 0, 0, 0, 2, 0]))?;
-        }
+        1 => serve_main(&mut s)?,
         2 => attack(&mut s, a)?,
         _ => {}
     }
-    // Keep the connection open until the client goes away.
-    let mut sink = [0u8; 4096];
-    while s.read(&mut sink)? > 0 {}
-    Ok(())
+    hold_open(&mut s)
 }
 
 fn start(a: Attack) -> u16 {

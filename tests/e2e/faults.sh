@@ -9,7 +9,8 @@
 #                 seconds and resumed (SIGCONT)
 #   fault-link    the client's network link is cut (QMP set_link net0 off on
 #                 the client QEMU) for FAULT_HOLD_S seconds and restored
-#   fault-kill    the lab server is killed and restarted (fw_reconnect)
+#   fault-kill    the lab server is killed and restarted (fw_reconnect, its 5 s
+#                 deadline not applied: the time is measured instead)
 # After each fault: the client did not panic (no "panicked" in its serial log),
 # and its screen is the server's live screen again, pixel for pixel (fw_watch);
 # the time from the fault clearing to that is recorded. Every case prints
@@ -55,9 +56,9 @@ fault_loop() {
         trap - EXIT
         t0=$(now_ms) ;;
       link)
-        fw_qmp cmd set_link '{"name": "net0", "up": false}' > /dev/null
+        fw_qmp hmp 'set_link net0 off' > /dev/null
         sleep "$FAULT_HOLD_S"
-        fw_qmp cmd set_link '{"name": "net0", "up": true}' > /dev/null
+        fw_qmp hmp 'set_link net0 on' > /dev/null
         t0=$(now_ms) ;;
     esac
     ms=$(fault_recover "$t0" "$CASE_DIR/run-$i")
@@ -77,20 +78,30 @@ fault_loop() {
 fault_pause() { fault_loop pause; }
 fault_link() { fault_loop link; }
 
-# fault_kill: fw_reconnect (kill, notice, restart, pixel-exact within 5 s) FAULT_RUNS times.
+# fault_kill: fw_reconnect (kill, notice on screen and in the log, restart)
+# FAULT_RUNS times. Its 5 s deadline is fw-reconnect's business: here a run has
+# recovered when the client showed the restarted server's screen and then its
+# first scene pixel-exact at all; the time counted is from the server listening.
 fault_kill() {
   local i times=() base=$CASE_DIR ms
   for i in $(seq 1 "$FAULT_RUNS"); do
     CASE_DIR=$base/run-$i
     mkdir -p "$CASE_DIR"
-    ( fw_reconnect off ) > "$CASE_DIR/reconnect.txt" 2>&1 || { cat "$CASE_DIR/reconnect.txt"; CASE_DIR=$base; fail "kill/restart run $i not recovered"; }
-    ms=$(sed -n 's/^reconnect: desktop back \([0-9]*\) ms after listen.*/\1/p' "$CASE_DIR/reconnect.txt")
-    grep -a -E '^client log: |^reconnect:' "$CASE_DIR/reconnect.txt" | sed "s/^/  run $i /"
-    times+=("$ms")
+    ( fw_reconnect off ) > "$CASE_DIR/reconnect.txt" 2>&1 || true
+    grep -a -E 'client log: .*(closed:|linked|first frame)|pixel-exact' "$CASE_DIR/reconnect.txt" | sed "s/^ */  run $i /"
+    ms=$(sed -n 's/^server listening -> client pixel-exact: \([0-9]*\) ms; guest.s first scene -> client pixel-exact: [0-9]* ms.*/\1/p' "$CASE_DIR/reconnect.txt")
+    if [ -n "$ms" ]; then
+      times+=("$ms")
+      echo "run $i: kill/restart -> desktop pixel-exact $ms ms after the server listened"
+    else
+      echo "run $i: kill/restart -> NOT recovered: $(tail -n1 "$CASE_DIR/reconnect.txt")"
+    fi
   done
   CASE_DIR=$base
+  fw_client_ensure off
   grep -aq 'panicked' "$FW_LOG" && fail "the client panicked (see $FW_LOG)"
   echo "fault kill: faults injected $FAULT_RUNS, recovered ${#times[@]}, time to recover (from listening) $(fault_stats "${times[@]}")"
+  [ "${#times[@]}" = "$FAULT_RUNS" ] || fail "$((FAULT_RUNS - ${#times[@]})) of $FAULT_RUNS kill/restart faults not recovered"
 }
 
 # fault_cases: on the shared "off" server and its firmware client.
