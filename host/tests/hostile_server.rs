@@ -12,7 +12,7 @@
 mod common;
 
 use barespice_host::{args, client};
-use common::{hold_open, mini, serve_main};
+use common::{hold_open, mini, read_link, send_link_reply, serve_main};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use rsa::pkcs8::EncodePublicKey;
@@ -106,7 +106,6 @@ enum Attack {
     /// Random bytes.
     Garbage,
 }
-
 
 fn le(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -203,22 +202,8 @@ fn attack(s: &mut TcpStream, a: Attack) -> std::io::Result<()> {
 }
 
 fn serve_one(mut s: TcpStream, key: &RsaPrivateKey, der: &[u8], a: Attack) -> std::io::Result<()> {
-    let mut hdr = [0u8; 16];
-    s.read_exact(&mut hdr)?;
-    assert_eq!(&hdr[..4], b"REDQ");
-    let size = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]) as usize;
-    let mut mess = vec![0u8; size];
-    s.read_exact(&mut mess)?;
-    let channel_type = mess[4];
-    // SpiceLinkReply: error 0, public key, one common caps word
-    // (AUTH_SELECTION, AUTH_SPICE, MINI_HEADER), no channel caps.
-    let mut body = 0u32.to_le_bytes().to_vec();
-    body.extend_from_slice(der);
-    body.extend_from_slice(&le(&[1, 0, 178, 0b1011]));
-    let mut out = b"REDQ".to_vec();
-    out.extend_from_slice(&le(&[2, 2, body.len() as u32]));
-    out.extend_from_slice(&body);
-    s.write_all(&out)?;
+    let channel_type = read_link(&mut s)?;
+    send_link_reply(&mut s, 0, der)?;
     // SpiceLinkAuthMechanism (AUTH_SPICE), then the 128-byte RSA ticket.
     let mut auth = [0u8; 4];
     s.read_exact(&mut auth)?;

@@ -26,3 +26,30 @@ pub fn hold_open(s: &mut TcpStream) -> std::io::Result<()> {
     while s.read(&mut sink)? > 0 {}
     Ok(())
 }
+
+/// Read the client's SpiceLinkHeader + SpiceLinkMess; returns its channel type.
+pub fn read_link(s: &mut TcpStream) -> std::io::Result<u8> {
+    let mut hdr = [0u8; 16];
+    s.read_exact(&mut hdr)?;
+    assert_eq!(&hdr[..4], b"REDQ");
+    let size = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]) as usize;
+    let mut mess = vec![0u8; size];
+    s.read_exact(&mut mess)?;
+    Ok(mess[4])
+}
+
+/// SpiceLinkReply with `error`, the public key `der`, one common caps word
+/// (AUTH_SELECTION, AUTH_SPICE, MINI_HEADER) and no channel caps.
+pub fn send_link_reply(s: &mut TcpStream, error: u32, der: &[u8]) -> std::io::Result<()> {
+    let mut body = error.to_le_bytes().to_vec();
+    body.extend_from_slice(der);
+    for v in [1u32, 0, 178, 0b1011] {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut out = b"REDQ".to_vec();
+    for v in [2u32, 2, body.len() as u32] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&body);
+    s.write_all(&out)
+}
