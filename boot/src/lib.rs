@@ -27,11 +27,18 @@ pub mod mmu;
 pub mod psci;
 
 use core::sync::atomic::{AtomicU8, Ordering};
-use embedded_alloc::LlffHeap;
 use mmu::Range;
 
+mod heap;
+pub use heap::HeapStats;
+
 #[global_allocator]
-static HEAP: LlffHeap = LlffHeap::empty();
+static HEAP: heap::CountingHeap = heap::CountingHeap::empty();
+
+/// The heap's figures now (size, bytes in use, high-water, live allocations).
+pub fn heap_stats() -> HeapStats {
+    HEAP.stats()
+}
 
 static ENTRY_EL: AtomicU8 = AtomicU8::new(0);
 

@@ -54,6 +54,7 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
         status::reset_from(Step::ServerAddress);
         let started = Instant::now();
         let failure = attempt_once(stack, &cfg, &mut rng).await;
+        crate::heap_log::log("after teardown");
         presenter::show_status();
         status::failed(failure.step, failure.detail, failure.hint);
         if started.elapsed() > STABLE {

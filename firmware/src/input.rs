@@ -108,8 +108,9 @@ pub async fn task(mut source: Box<dyn InputSource>) {
         };
         if let Some(ev) = out {
             defmt::debug!("input: {}", ev);
-            if presenter::showing_remote() {
-                let _ = QUEUE.try_send(ev);
+            if presenter::showing_remote() && QUEUE.try_send(ev).is_err() {
+                // Say so: a soak counts typed lines that lose keys.
+                defmt::warn!("input: queue full, event dropped");
             }
         }
     }

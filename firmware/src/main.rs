@@ -15,6 +15,7 @@ extern crate alloc;
 
 mod clock;
 mod connection;
+mod heap_log;
 mod input;
 mod keys;
 mod net;
@@ -110,6 +111,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         }
         spawner.spawn(input::task(board.input).expect("input task"));
         spawner.spawn(bringup_reports().expect("bring-up report task"));
+        spawner.spawn(heap_log::task().expect("heap log task"));
         if let Some(service) = board.service {
             spawner.spawn(board_service(service).expect("board service task"));
         }

@@ -100,7 +100,11 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
     let mut free = bufs.iter_mut();
 
     let session_rng = BoardRng::from_seed_of(rng);
-    let config = SessionConfig { password: cfg.password.as_bytes().to_vec(), ..SessionConfig::default() };
+    let heap = barespice_boot::heap_stats();
+    let memory_budget = crate::heap_log::session_budget(heap.size.saturating_sub(heap.in_use));
+    defmt::info!("session: memory budget {=usize} MiB", memory_budget >> 20);
+    let config =
+        SessionConfig { password: cfg.password.as_bytes().to_vec(), memory_budget, ..SessionConfig::default() };
     let mut session = match Session::new(config, Box::new(session_rng)) {
         Ok(s) => s,
         Err(e) => return Ok(session_failure(e)),

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 /// Usage text printed on `--help` and on bad arguments.
 pub const USAGE: &str = "usage: barespice-host (FILE.vv | --server HOST:PORT) [--password-file F] --snapshot OUT.png \
-[--idle-ms N] [--timeout-s N] [--type TEXT] [--compression off|lz|lz4|quic|glz|auto] [--record DIR] [--log]";
+[--idle-ms N] [--timeout-s N] [--type TEXT] [--compression off|lz|lz4|quic|glz|auto] [--record DIR] \
+[--memory-budget-mib N] [--log]";
 
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Args {
     pub record: Option<PathBuf>,
     /// Print a traffic summary to stderr.
     pub log: bool,
+    /// The session's memory budget in bytes (`--memory-budget-mib`).
+    pub memory_budget: usize,
 }
 
 /// Map a `--compression` word to `SPICE_IMAGE_COMPRESSION_*`.
@@ -66,6 +69,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         compression: None,
         record: None,
         log: false,
+        memory_budget: spice_core::budget::DEFAULT_BUDGET,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -82,6 +86,10 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.compression = Some(compression(&w).ok_or_else(|| format!("--compression: unknown value {w}"))?);
             }
             "--record" => a.record = Some(value("--record")?.into()),
+            "--memory-budget-mib" => {
+                let mib = number("--memory-budget-mib", value("--memory-budget-mib")?)?;
+                a.memory_budget = usize::try_from(mib).ok().and_then(|m| m.checked_mul(1 << 20)).ok_or("--memory-budget-mib: too large")?;
+            }
             "--log" | "-v" | "--verbose" => a.log = true,
             "--help" | "-h" => return Err(String::new()),
             other if !other.starts_with('-') && a.vv.is_none() => a.vv = Some(other.into()),

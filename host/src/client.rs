@@ -148,6 +148,7 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
         password: read_password(&args)?,
         preferred_compression: args.compression,
         record_display: args.record.is_some(),
+        memory_budget: args.memory_budget,
         ..SessionConfig::default()
     };
     let session = Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;

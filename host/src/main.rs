@@ -5,9 +5,13 @@
 //! display has been quiet for `--idle-ms` after the first frame. Exits 0 on
 //! success; otherwise prints one line saying why and what to check, and
 //! exits with the failure's code (README "Exit codes": 3-11 for connection
-//! failures, 2 for bad arguments, 1 for anything else).
+//! failures, 12 when the server made the session exceed its memory budget,
+//! 2 for bad arguments, 1 for anything else).
 
 use barespice_host::{args, client};
+
+/// Exit code when the server made the session exceed its memory budget.
+const EXIT_OVER_BUDGET: i32 = 12;
 
 fn main() {
     let a = match args::parse(std::env::args().skip(1)) {
@@ -24,11 +28,12 @@ fn main() {
         Ok(()) => {}
         Err(client::Exit::Failure(f)) => {
             eprintln!("barespice-host: {f} (check {})", f.hint());
-            std::process::exit(f.exit_code());
+            let over_budget = f.to_string().contains(spice_core::budget::OVER_BUDGET);
+            std::process::exit(if over_budget { EXIT_OVER_BUDGET } else { f.exit_code() });
         }
         Err(client::Exit::Other(msg)) => {
             eprintln!("barespice-host: {msg}");
-            std::process::exit(1);
+            std::process::exit(if msg.contains(spice_core::budget::OVER_BUDGET) { EXIT_OVER_BUDGET } else { 1 });
         }
     }
 }

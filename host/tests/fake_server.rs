@@ -2,6 +2,9 @@
 //! one-line failure messages and exit codes. (Pictures are checked against
 //! the real QEMU server by tests/e2e.)
 
+mod common;
+
+use common::{hold_open, mini, read_link, send_link_reply, serve_main};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rsa::pkcs8::EncodePublicKey;
@@ -22,38 +25,13 @@ enum Script {
     BadDrawCopy,
 }
 
-fn mini(t: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = t.to_le_bytes().to_vec();
-    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
 fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()> {
-    let mut hdr = [0u8; 16];
-    s.read_exact(&mut hdr)?;
-    assert_eq!(&hdr[..4], b"REDQ");
-    let size = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]) as usize;
-    let mut mess = vec![0u8; size];
-    s.read_exact(&mut mess)?;
-    let channel_type = mess[4];
-    // SpiceLinkReply: error, pub key, 1 common caps word (AUTH_SELECTION,
-    // AUTH_SPICE, MINI_HEADER), no channel caps, caps at 178.
+    let channel_type = read_link(&mut s)?;
     let reply_error = match script {
         Script::RefuseReply(e) => e,
         _ => 0,
     };
-    let mut body = reply_error.to_le_bytes().to_vec();
-    body.extend_from_slice(der);
-    for v in [1u32, 0, 178, 0b1011] {
-        body.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut out = b"REDQ".to_vec();
-    for v in [2u32, 2, body.len() as u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out.extend_from_slice(&body);
-    s.write_all(&out)?;
+    send_link_reply(&mut s, reply_error, der)?;
     if reply_error != 0 {
         return Ok(());
     }
@@ -68,21 +46,11 @@ fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()
         return Ok(());
     }
     match channel_type {
-        1 => {
-            let mut init = Vec::new();
-            for v in [7u32, 1, 1, 1, 0, 0, 0, 0] {
-                init.extend_from_slice(&v.to_le_bytes());
-            }
-            s.write_all(&mini(103, &init))?;
-            s.write_all(&mini(104, &[1, 0, 0, 0, 2, 0]))?;
-        }
+        1 => serve_main(&mut s)?,
         2 => s.write_all(&mini(304, &[1, 2, 3]))?,
         _ => {}
     }
-    // Keep the connection open until the client goes away.
-    let mut sink = [0u8; 4096];
-    while s.read(&mut sink)? > 0 {}
-    Ok(())
+    hold_open(&mut s)
 }
 
 fn start(script: Script) -> u16 {

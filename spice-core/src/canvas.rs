@@ -10,6 +10,7 @@
 
 use crate::enums::*;
 use crate::error::WireError;
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::image::{alloc_pixels, Image};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -800,6 +801,9 @@ fn over(s: u32, d: u32, ga: u32, src_alpha: bool) -> u32 {
 #[derive(Debug, Default)]
 pub struct Canvas {
     surfaces: BTreeMap<u32, Surface>,
+    /// What each surface costs the session's budget.
+    charges: BTreeMap<u32, Charge>,
+    budget: Budget,
     primary: Option<u32>,
     dirty: Option<Rect>,
 }
@@ -809,9 +813,14 @@ pub struct Canvas {
 pub const MAX_SURFACES: usize = 1024;
 
 impl Canvas {
-    /// No surfaces.
+    /// No surfaces; they will be charged to the default budget.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No surfaces; each one created is charged to `budget`.
+    pub fn with_budget(budget: Budget) -> Self {
+        Self { budget, ..Self::default() }
     }
 
     /// Create (or re-create) surface `id`; `primary` makes it the screen.
@@ -819,8 +828,13 @@ impl Canvas {
         if !self.surfaces.contains_key(&id) && self.surfaces.len() >= MAX_SURFACES {
             return Err(WireError::new(0, "too many surfaces"));
         }
+        // A re-created surface gives its old pixels back first.
+        self.charges.remove(&id);
+        self.surfaces.remove(&id);
+        let charge = self.budget.charge(pixel_bytes(width, height), Use::Surface)?;
         let s = Surface::new(width, height, format)?;
         self.surfaces.insert(id, s);
+        self.charges.insert(id, charge);
         if primary {
             self.primary = Some(id);
             self.dirty = Some(Rect::of_size(width, height));
@@ -831,6 +845,7 @@ impl Canvas {
     /// Destroy surface `id` (forgetting the primary if it was).
     pub fn destroy_surface(&mut self, id: u32) {
         self.surfaces.remove(&id);
+        self.charges.remove(&id);
         if self.primary == Some(id) {
             self.primary = None;
             self.dirty = None;
@@ -840,6 +855,7 @@ impl Canvas {
     /// Drop every surface.
     pub fn clear(&mut self) {
         self.surfaces.clear();
+        self.charges.clear();
         self.primary = None;
         self.dirty = None;
     }

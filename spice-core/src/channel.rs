@@ -14,6 +14,7 @@
 //! received top-level message counts once (a LIST counts once, its
 //! sub-messages do not); after `window` of them one ACK is sent.
 
+use crate::budget::{Budget, Charge, Use};
 use crate::enums::*;
 use crate::error::{ProtocolError, WireError};
 use crate::outbox::Outbox;
@@ -46,12 +47,22 @@ pub struct Deframer {
     start: usize,
     mini: bool,
     max_size: u32,
+    /// The session budget and the charge for `buf`'s capacity, if any.
+    budget: Option<(Budget, Charge)>,
 }
 
 impl Deframer {
     /// A deframer for the negotiated header form.
     pub fn new(mini: bool) -> Self {
-        Self { buf: Vec::new(), start: 0, mini, max_size: MAX_MESSAGE_SIZE }
+        Self { buf: Vec::new(), start: 0, mini, max_size: MAX_MESSAGE_SIZE, budget: None }
+    }
+
+    /// Charge the receive buffer to `budget` from now on, and refuse a
+    /// message whose announced size would not fit it.
+    pub fn set_budget(&mut self, budget: Budget) -> Result<(), WireError> {
+        let charge = budget.charge(self.buf.capacity(), Use::Message)?;
+        self.budget = Some((budget, charge));
+        Ok(())
     }
 
     /// Set a different body size limit.
@@ -60,15 +71,38 @@ impl Deframer {
         self
     }
 
-    /// Append received bytes.
-    pub fn push(&mut self, data: &[u8]) {
+    /// Append received bytes (failing, with nothing appended, when the
+    /// buffer cannot grow within the memory budget or the heap).
+    pub fn push(&mut self, data: &[u8]) -> Result<(), WireError> {
         // Drop consumed bytes when they are the larger part of the buffer,
         // keeping the amortised cost linear.
         if self.start > 0 && (self.start == self.buf.len() || self.start >= self.buf.len() / 2) {
             self.buf.drain(..self.start);
             self.start = 0;
+            if self.buf.capacity() > 4 * self.buf.len().max(64 * 1024) {
+                self.buf.shrink_to(self.buf.len().max(64 * 1024));
+            }
+        }
+        let need = self.buf.len().saturating_add(data.len());
+        if need > self.buf.capacity() {
+            // Grow geometrically, but never past what the budget allows.
+            let want = need.max(self.buf.capacity().saturating_mul(2)).max(4096);
+            let fits = |n: usize| match &self.budget {
+                Some((b, c)) => b.fits(n.saturating_sub(c.bytes())),
+                None => true,
+            };
+            let target = if fits(want) { want } else { need };
+            if let Some((_, charge)) = &mut self.budget {
+                charge.resize(target, Use::Message)?;
+            }
+            let more = target - self.buf.len();
+            self.buf.try_reserve_exact(more).map_err(|_| WireError::new(0, "out of memory for a message"))?;
         }
         self.buf.extend_from_slice(data);
+        if let Some((_, charge)) = &mut self.budget {
+            charge.resize(self.buf.capacity(), Use::Message)?;
+        }
+        Ok(())
     }
 
     /// Bytes buffered but not yet returned as frames.
@@ -87,6 +121,13 @@ impl Deframer {
         let header = DataHeader::parse(avail, self.mini).map_err(|e| (0, e))?;
         if header.size > self.max_size {
             return Err((header.msg_type, WireError::new(0, "message size over limit")));
+        }
+        if let Some((budget, charge)) = &self.budget {
+            // Refuse at the header a message the budget could never hold.
+            let whole = self.start.saturating_add(hlen).saturating_add(header.size as usize);
+            if !budget.fits(whole.saturating_sub(charge.bytes())) {
+                return Err((header.msg_type, WireError::new(0, Use::Message.reason())));
+            }
         }
         let total = hlen + header.size as usize;
         if avail.len() < total {
@@ -182,6 +223,11 @@ impl Channel {
         }
     }
 
+    /// Charge this channel's receive buffer to the session's `budget`.
+    pub fn set_budget(&mut self, budget: Budget) -> Result<(), ProtocolError> {
+        self.deframer.set_budget(budget).map_err(|e| self.error(0, e))
+    }
+
     /// Start keeping a copy of every received top-level message (see
     /// [`Channel::take_recorded`]).
     pub fn set_recording(&mut self, on: bool) {
@@ -232,7 +278,9 @@ impl Channel {
     where
         F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
     {
-        self.deframer.push(data);
+        if let Err(e) = self.deframer.push(data) {
+            return Err(self.error(0, e));
+        }
         let mut out = Outbox::new();
         loop {
             let frame = match self.deframer.next_frame() {
@@ -356,7 +404,7 @@ mod tests {
     /// Split the queued output back into (type, body) pairs (mini header).
     fn sent(c: &mut Channel) -> Vec<(u16, Vec<u8>)> {
         let mut d = Deframer::new(true);
-        d.push(c.tx.pending());
+        d.push(c.tx.pending()).unwrap();
         let n = c.tx.pending().len();
         c.tx.consume(n);
         let mut v = Vec::new();

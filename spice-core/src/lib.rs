@@ -22,6 +22,7 @@ extern crate std;
 
 pub mod enums;
 pub mod error;
+pub mod budget;
 pub mod wire;
 pub mod outbox;
 pub mod link;

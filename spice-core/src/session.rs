@@ -33,6 +33,8 @@ use crate::link::{check_password, Link, LinkError, LinkStatus};
 use crate::main_channel::{MainChannel, MainEvent};
 use crate::outbox::Outbox;
 use alloc::boxed::Box;
+use crate::budget::Budget;
+use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -57,6 +59,8 @@ pub struct SessionConfig {
     /// Keep a copy of every message received on display channels (see
     /// [`Session::take_recorded`]).
     pub record_display: bool,
+    /// Bytes the server may make this session hold (see [`crate::budget`]).
+    pub memory_budget: usize,
 }
 
 impl Default for SessionConfig {
@@ -68,6 +72,7 @@ impl Default for SessionConfig {
             pixmap_cache_pixels: 5 * 1024 * 1024,
             prefer_client_mouse: true,
             record_display: false,
+            memory_budget: crate::budget::DEFAULT_BUDGET,
         }
     }
 }
@@ -265,6 +270,7 @@ pub struct Session {
     events: VecDeque<Event>,
     glz: BTreeMap<u8, GlzWindow>,
     session_id: Option<u32>,
+    budget: Budget,
 }
 
 impl fmt::Debug for Session {
@@ -286,7 +292,9 @@ impl Session {
     /// OAEP padding randomness for every channel's ticket.
     pub fn new(config: SessionConfig, rng: Box<dyn CryptoRngCore + Send>) -> Result<Self, SessionError> {
         check_password(&config.password).map_err(SessionError::Config)?;
-        let mut s = Self { config, rng, slots: Vec::new(), events: VecDeque::new(), glz: BTreeMap::new(), session_id: None };
+        let budget = Budget::new(config.memory_budget);
+        let mut s =
+            Self { config, rng, slots: Vec::new(), events: VecDeque::new(), glz: BTreeMap::new(), session_id: None, budget };
         s.add_slot(SPICE_CHANNEL_MAIN as u8, 0, 0)?;
         Ok(s)
     }
@@ -294,6 +302,11 @@ impl Session {
     /// The MAIN channel's handle.
     pub fn main_handle(&self) -> ChannelHandle {
         ChannelHandle(0)
+    }
+
+    /// The session's memory budget (what is charged now, its high-water).
+    pub fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// The session id from MAIN INIT, once known.
@@ -312,7 +325,10 @@ impl Session {
                     glz_dictionary_id: GLZ_DICTIONARY_ID,
                     pixmap_cache_id: PIXMAP_CACHE_ID,
                 };
-                (Kind::Display(Box::new(Display::new(channel_id, cfg)), None), Display::client_caps())
+                let d = Display::with_budget(channel_id, cfg, self.budget.clone()).map_err(|error| {
+                    SessionError::Protocol(ProtocolError { channel_type, channel_id, msg_type: 0, error })
+                })?;
+                (Kind::Display(Box::new(d), None), Display::client_caps())
             }
             SPICE_CHANNEL_INPUTS => (Kind::Inputs(InputsChannel::new()), InputsChannel::client_caps()),
             SPICE_CHANNEL_CURSOR => (Kind::Cursor(CursorChannel::new()), CursorChannel::client_caps()),
@@ -425,6 +441,10 @@ impl Session {
                 Ok(LinkStatus::Linked { consumed, linked }) => {
                     let tx = core::mem::take(tx);
                     let mut ch = Channel::new(channel_type, channel_id, linked.mini_header, tx);
+                    if let Err(e) = ch.set_budget(self.budget.clone()) {
+                        self.close_slot(h, CloseReason::Protocol(e));
+                        return Err(SessionError::Protocol(e));
+                    }
                     ch.set_recording(self.config.record_display && channel_type as u32 == SPICE_CHANNEL_DISPLAY);
                     let mut out = Outbox::new();
                     if let Kind::Display(d, _) = &mut slot.kind {
@@ -450,11 +470,15 @@ impl Session {
         let mut main_events = Vec::new();
         let glz = &mut self.glz;
         let glz_pixels = self.config.glz_window_pixels;
+        let budget = &self.budget;
         let kind = &mut slot.kind;
         let result = ch.receive(data, &mut common, |t, body, out| match kind {
             Kind::Main(m) => m.handle(t, body, out, &mut main_events),
             Kind::Display(d, _) => {
-                let win = glz.entry(GLZ_DICTIONARY_ID).or_insert_with(|| GlzWindow::new(glz_pixels));
+                let win = match glz.entry(GLZ_DICTIONARY_ID) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(GlzWindow::with_budget(glz_pixels, budget)?),
+                };
                 d.handle(t, body, win, out)
             }
             Kind::Inputs(inp) => inp.handle(t, body, out),
@@ -757,7 +781,7 @@ mod tests {
         let bytes = s.pending(h).to_vec();
         s.consume(h, bytes.len());
         let mut d = Deframer::new(true);
-        d.push(&bytes[skip..]);
+        d.push(&bytes[skip..]).unwrap();
         let mut v = Vec::new();
         while let Some(f) = d.next_frame().unwrap() {
             v.push((f.header.msg_type, f.body.to_vec()));

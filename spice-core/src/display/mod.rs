@@ -11,12 +11,13 @@
 pub mod stream;
 pub mod wire;
 
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::canvas::{scale_image, Canvas, Mask, Paint, Rect, Rop, RopInput, ScaleMode, Surface};
 use crate::enums::*;
 use crate::error::WireError;
-use crate::image::cache::{PaletteCache, PixmapCache};
+use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
-use crate::image::{decode_image, DecodeContext, Decoded, Image};
+use crate::image::{decode_bytes, decode_image, DecodeContext, Decoded, Image, MAX_PALETTE_ENTRIES};
 use crate::outbox::Outbox;
 use crate::wire::{Reader, Writer};
 use alloc::collections::BTreeMap;
@@ -98,6 +99,9 @@ pub struct Display {
     monitors: Vec<Head>,
     max_monitors: u16,
     stats: DisplayStats,
+    budget: Budget,
+    /// The up-front charge for the pixmap and palette caches.
+    _caches: Charge,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -143,18 +147,37 @@ impl LoadedMask {
 }
 
 impl Display {
-    /// A display channel handler for channel `channel_id`.
+    /// A display channel handler for channel `channel_id`, with no
+    /// memory limit beyond each object's own (tools and tests).
     pub fn new(channel_id: u8, config: DisplayConfig) -> Self {
+        Self::build(channel_id, config, Budget::new(usize::MAX), Charge::default(), PixmapCache::new(config.pixmap_cache_pixels))
+    }
+
+    /// A display channel handler that charges everything the server makes
+    /// it hold to `budget`: the pixmap cache at its announced size and the
+    /// palette cache at its maximum now, surfaces and images as they come.
+    pub fn with_budget(channel_id: u8, config: DisplayConfig, budget: Budget) -> Result<Self, WireError> {
+        let pixmap_bytes = pixel_bytes(config.pixmap_cache_pixels.clamp(0, u32::MAX as i64) as u32, 1);
+        let palette_bytes = MAX_PALETTES * MAX_PALETTE_ENTRIES * 4;
+        let mut caches = budget.charge(pixmap_bytes, Use::PixmapCache)?;
+        caches.resize(pixmap_bytes + palette_bytes, Use::PaletteCache)?;
+        let pixmaps = PixmapCache::with_budget(config.pixmap_cache_pixels, &budget)?;
+        Ok(Self::build(channel_id, config, budget, caches, pixmaps))
+    }
+
+    fn build(channel_id: u8, config: DisplayConfig, budget: Budget, caches: Charge, pixmaps: PixmapCache) -> Self {
         Self {
             channel_id,
             config,
-            canvas: Canvas::new(),
-            pixmaps: PixmapCache::new(config.pixmap_cache_pixels),
+            canvas: Canvas::with_budget(budget.clone()),
+            pixmaps,
             palettes: PaletteCache::new(),
             streams: BTreeMap::new(),
             monitors: Vec::new(),
             max_monitors: 0,
             stats: DisplayStats::default(),
+            budget,
+            _caches: caches,
         }
     }
 
@@ -290,7 +313,7 @@ impl Display {
             SPICE_MSG_DISPLAY_STREAM_DATA | SPICE_MSG_DISPLAY_STREAM_DATA_SIZED => {
                 let sized = msg_type == SPICE_MSG_DISPLAY_STREAM_DATA_SIZED;
                 let d = wire::stream_data(&mut r, sized)?;
-                self.stream_frame(d, out);
+                self.stream_frame(d, out)?;
             }
             SPICE_MSG_DISPLAY_STREAM_CLIP => {
                 let id = r.u32()?;
@@ -391,7 +414,8 @@ impl Display {
 
     /// Decode an image reference with this channel's caches.
     fn decode(&mut self, body: &[u8], ptr: u32, glz: &mut GlzWindow, as_mask: bool) -> Result<Decoded, WireError> {
-        let mut ctx = DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz };
+        let mut ctx =
+            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz, budget: &self.budget };
         let decoded = decode_image(body, ptr, &mut ctx, as_mask)?;
         // The descriptor's type byte follows its u64 id.
         let kind = body.get((ptr as usize).saturating_add(8)).map_or(u32::MAX, |&k| k as u32);
@@ -621,15 +645,22 @@ impl Display {
         self.canvas.mark_dirty(base.surface_id, base.bbox);
     }
 
-    fn stream_frame(&mut self, d: wire::StreamData<'_>, out: &mut Outbox) {
+    /// Draw one stream frame; an undecodable frame is dropped (and
+    /// counted), one the budget cannot hold ends the channel.
+    fn stream_frame(&mut self, d: wire::StreamData<'_>, out: &mut Outbox) -> Result<(), WireError> {
         let Some(stream) = self.streams.get_mut(&d.id) else {
             self.stats.dropped_frames += 1;
-            return;
+            return Ok(());
         };
         if let Some((_, _, dest)) = d.sized {
             stream.dest = dest;
         }
         let frame = if stream.codec as u32 == SPICE_VIDEO_CODEC_TYPE_MJPEG {
+            // Abbreviated frames may not parse on their own: then the size
+            // the stream was created with (or larger, which the decoder
+            // caps at 4096 x 4096) is what it costs.
+            let (w, h) = crate::image::jpeg::frame_size(d.data).unwrap_or(stream.stream_size);
+            let _decoding = self.budget.charge(decode_bytes(w, h), Use::Image)?;
             crate::image::jpeg::decode(d.data).ok()
         } else {
             None
@@ -640,7 +671,7 @@ impl Display {
         }
         let Some(mut frame) = frame else {
             self.stats.dropped_frames += 1;
-            return;
+            return Ok(());
         };
         if !stream.top_down() {
             frame.flip_rows();
@@ -649,6 +680,7 @@ impl Display {
         let src = Source { area: Rect::of_size(frame.width, frame.height), image: Arc::new(frame), from_surface: false };
         self.paint(&base, |s, piece| blit_source(s, piece, &src, base.bbox, ScaleMode::Nearest, Rop::Copy, None));
         self.stats.frames += 1;
+        Ok(())
     }
 }
 

@@ -462,3 +462,31 @@ fn hostile_bodies_never_panic() {
     b.u32(0).u32(u32::MAX).u32(u32::MAX).u32(XRGB).u32(1);
     assert!(r.send(SPICE_MSG_DISPLAY_SURFACE_CREATE, &b.0).is_err());
 }
+
+#[test]
+fn surfaces_are_charged_refused_over_budget_and_given_back() {
+    use crate::budget::Budget;
+    // Caches: 1 Mi pixels (4 MiB) + 256 x 1024 palette entries (1 MiB).
+    let caches = (4 << 20) + (1 << 20);
+    assert!(Display::with_budget(0, config(), Budget::new(caches - 1)).is_err());
+    let budget = Budget::new(caches + 3 * 64 * 64 * 4);
+    let mut d = Display::with_budget(0, config(), budget.clone()).unwrap();
+    assert_eq!(budget.used(), caches);
+    let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+    let mut create = |d: &mut Display, id: u32| {
+        let mut b = Body::default();
+        b.u32(id).u32(64).u32(64).u32(XRGB).u32(0);
+        d.handle(SPICE_MSG_DISPLAY_SURFACE_CREATE, &b.0, &mut glz, &mut out)
+    };
+    for id in 0..3 {
+        create(&mut d, id).unwrap();
+    }
+    // Re-creating a surface replaces its charge rather than adding one.
+    create(&mut d, 1).unwrap();
+    assert_eq!(create(&mut d, 3).unwrap_err().reason, "memory budget exceeded by a surface");
+    assert!(d.canvas().surface(3).is_none());
+    assert_eq!(budget.used(), caches + 3 * 64 * 64 * 4);
+    drop(d);
+    assert_eq!(budget.used(), 0);
+    assert_eq!(budget.high_water(), caches + 3 * 64 * 64 * 4);
+}

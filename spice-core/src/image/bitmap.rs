@@ -73,9 +73,11 @@ pub struct BitmapInfo {
 /// formats. `data` must hold `stride * (height - 1)` bytes plus one full row.
 pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
     let bpp = bits_per_pixel(info.format).ok_or(WireError::new(0, "unknown bitmap format"))?;
-    let mut pixels = alloc_pixels(info.width, info.height)?;
     let w = info.width as usize;
     let h = info.height as usize;
+    if w == 0 || h == 0 {
+        return Err(WireError::new(0, "empty image"));
+    }
     let row_bytes = (w * bpp as usize).div_ceil(8);
     let stride = info.stride as usize;
     if stride < row_bytes {
@@ -88,6 +90,8 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
     if data.len() < needed {
         return Err(WireError::new(data.len(), "bitmap data truncated"));
     }
+    // Only now, with the rows known to be there, is the image allocated.
+    let mut pixels = alloc_pixels(info.width, info.height)?;
     let indexed = bpp <= 8 && info.format as u32 != SPICE_BITMAP_FMT_8BIT_A;
     let palette = if indexed {
         Some(palette.ok_or(WireError::new(0, "indexed bitmap without palette"))?)

@@ -9,6 +9,8 @@
 //! client announced in DISPLAY_INIT.
 
 use super::Image;
+use crate::budget::{Budget, Charge, Use};
+use crate::error::WireError;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -28,7 +30,15 @@ pub struct PixmapCache {
     next_seq: u64,
     used: u64,
     budget: u64,
+    /// The session-budget charge for the entries' bookkeeping (the pixels
+    /// are covered by the owner's charge for the announced cache size).
+    overhead: Charge,
 }
+
+/// Bytes of bookkeeping one cached image costs besides its pixels (map
+/// entries, `Arc` and `Vec` headers), charged so that a flood of tiny
+/// images cannot outgrow the budget while staying within the pixel count.
+pub const ENTRY_OVERHEAD: usize = 256;
 
 impl PixmapCache {
     /// A cache holding at most `budget_pixels` pixels (negative = none).
@@ -39,7 +49,13 @@ impl PixmapCache {
             next_seq: 0,
             used: 0,
             budget: budget_pixels.max(0) as u64,
+            overhead: Charge::default(),
         }
+    }
+
+    /// Like [`new`](Self::new), charging each entry's bookkeeping to `budget`.
+    pub fn with_budget(budget_pixels: i64, budget: &Budget) -> Result<Self, WireError> {
+        Ok(Self { overhead: budget.charge(0, Use::PixmapCache)?, ..Self::new(budget_pixels) })
     }
 
     fn size_of(image: &Image) -> u64 {
@@ -47,13 +63,16 @@ impl PixmapCache {
     }
 
     /// Insert (or replace) `id`. Returns false if the image alone is larger
-    /// than the whole budget (then it is not kept).
-    pub fn insert(&mut self, id: u64, image: Arc<Image>, lossy: bool) -> bool {
+    /// than the whole budget (then it is not kept); fails when one more
+    /// entry does not fit the session budget.
+    pub fn insert(&mut self, id: u64, image: Arc<Image>, lossy: bool) -> Result<bool, WireError> {
         let size = Self::size_of(&image);
         if size > self.budget {
-            return false;
+            return Ok(false);
         }
         self.remove(id);
+        let entries = self.entries.len().saturating_add(1);
+        self.overhead.resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
         while self.used + size > self.budget {
             let Some((_, old)) = self.order.pop_first() else { break };
             if let Some(e) = self.entries.remove(&old) {
@@ -65,7 +84,14 @@ impl PixmapCache {
         self.order.insert(seq, id);
         self.used += size;
         self.entries.insert(id, Entry { image, lossy, seq });
-        true
+        self.charge_entries();
+        Ok(true)
+    }
+
+    /// Shrink the bookkeeping charge to the entries held now.
+    fn charge_entries(&mut self) {
+        // Shrinking never fails.
+        let _ = self.overhead.resize(self.entries.len() * ENTRY_OVERHEAD, Use::PixmapCache);
     }
 
     /// The image cached as `id`.
@@ -84,6 +110,7 @@ impl PixmapCache {
             self.order.remove(&e.seq);
             self.used -= Self::size_of(&e.image);
         }
+        self.charge_entries();
     }
 
     /// Forget everything.
@@ -91,6 +118,7 @@ impl PixmapCache {
         self.entries.clear();
         self.order.clear();
         self.used = 0;
+        self.charge_entries();
     }
 
     /// Pixels currently held.
@@ -109,7 +137,8 @@ impl PixmapCache {
     }
 }
 
-/// Most palettes kept at once (each at most 65535 entries).
+/// Most palettes kept at once (each at most
+/// [`MAX_PALETTE_ENTRIES`](super::MAX_PALETTE_ENTRIES) entries).
 pub const MAX_PALETTES: usize = 1024;
 
 /// Palette cache keyed by `SpicePalette.unique`.
@@ -154,25 +183,46 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_tiny_entries_hits_the_session_budget_and_gives_it_back() {
+        let b = Budget::new(10 * ENTRY_OVERHEAD);
+        let mut c = PixmapCache::with_budget(1 << 20, &b).unwrap();
+        for id in 0..10 {
+            assert!(c.insert(id, img(1, 1), false).unwrap());
+        }
+        let e = c.insert(10, img(1, 1), false).unwrap_err();
+        assert_eq!(e.reason, "memory budget exceeded by the pixmap cache");
+        assert!(c.get(10).is_none());
+        assert_eq!((c.len(), b.used()), (10, 10 * ENTRY_OVERHEAD));
+        // Replacing an entry costs nothing extra.
+        assert!(c.insert(3, img(1, 1), false).unwrap());
+        c.remove(3);
+        assert_eq!(b.used(), 9 * ENTRY_OVERHEAD);
+        c.clear();
+        assert_eq!(b.used(), 0);
+        drop(c);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
     fn pixmap_budget_evicts_oldest_and_refuses_oversize() {
         let mut c = PixmapCache::new(100);
-        assert!(c.insert(1, img(5, 10), false));
-        assert!(c.insert(2, img(5, 10), true));
+        assert!(c.insert(1, img(5, 10), false).unwrap());
+        assert!(c.insert(2, img(5, 10), true).unwrap());
         assert_eq!(c.used_pixels(), 100);
-        assert!(c.insert(3, img(1, 10), false));
+        assert!(c.insert(3, img(1, 10), false).unwrap());
         assert!(c.get(1).is_none());
         assert!(c.get(2).is_some());
         assert_eq!(c.is_lossy(2), Some(true));
         assert_eq!(c.used_pixels(), 60);
-        assert!(!c.insert(4, img(11, 10), false));
-        c.insert(2, img(1, 1), false);
+        assert!(!c.insert(4, img(11, 10), false).unwrap());
+        c.insert(2, img(1, 1), false).unwrap();
         assert_eq!(c.used_pixels(), 11);
         c.remove(3);
         c.remove(3);
         assert_eq!(c.used_pixels(), 1);
         c.clear();
         assert!(c.is_empty());
-        assert!(!PixmapCache::new(-5).insert(1, img(1, 1), false));
+        assert!(!PixmapCache::new(-5).insert(1, img(1, 1), false).unwrap());
     }
 
     #[test]

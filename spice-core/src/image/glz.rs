@@ -31,6 +31,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_RGB32, LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -415,12 +416,22 @@ pub struct GlzWindow {
     /// The lowest id not yet received in the run of consecutive ids that
     /// started with the first image seen (spice-gtk's "tail gap").
     tail_gap: Option<u64>,
+    /// The session-budget charge for the whole window (taken up front).
+    _charge: Charge,
 }
 
 impl GlzWindow {
     /// A window that holds up to `window_pixels` decoded pixels.
     pub fn new(window_pixels: u32) -> Self {
         Self { window_pixels: window_pixels as u64, ..Self::default() }
+    }
+
+    /// Like [`new`](Self::new), with the window's full size (one 32-bit
+    /// unit per pixel) charged to `budget` now, so the window can never push
+    /// the session over it later.
+    pub fn with_budget(window_pixels: u32, budget: &Budget) -> Result<Self, WireError> {
+        let charge = budget.charge(pixel_bytes(window_pixels, 1), Use::GlzWindow)?;
+        Ok(Self { _charge: charge, ..Self::new(window_pixels) })
     }
 
     /// Forget every image (on a display reset or a new dictionary).

@@ -153,6 +153,15 @@ const fn standard_dht() -> [u8; 420] {
     out
 }
 
+/// The frame size a JPEG's headers declare (read without decoding, so a
+/// budget can be asked first); `None` if the headers do not parse.
+pub fn frame_size(data: &[u8]) -> Option<(u32, u32)> {
+    let options = DecoderOptions::default().set_max_width(MAX_JPEG_SIDE).set_max_height(MAX_JPEG_SIDE).set_strict_mode(false);
+    let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options);
+    dec.decode_headers().ok()?;
+    dec.info().map(|i| (i.width as u32, i.height as u32))
+}
+
 /// Decode a JPEG that carries its Huffman tables.
 fn decode_complete(data: &[u8]) -> Result<Image, WireError> {
     let options = DecoderOptions::default()

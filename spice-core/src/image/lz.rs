@@ -211,12 +211,28 @@ fn alloc_bytes(n: usize) -> Result<Vec<u8>, WireError> {
     Ok(v)
 }
 
+/// Most output units one input byte can stand for: a match's length grows
+/// by at most 255 per extension byte (plus the few of its control byte).
+const MAX_UNITS_PER_BYTE: u64 = 264;
+
+/// Refuse a header whose size its data could never produce, before anything
+/// is allocated for it (28 bytes must not buy a 64 MiB buffer).
+fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
+    let units = if is_plt(h.kind) { h.stride as u64 * h.height as u64 } else { h.width as u64 * h.height as u64 };
+    let coded = data_len.saturating_sub(LZ_HEADER_SIZE) as u64;
+    if units > coded.saturating_mul(MAX_UNITS_PER_BYTE) {
+        return Err(WireError::new(LZ_HEADER_SIZE, "LZ image larger than its data can encode"));
+    }
+    Ok(())
+}
+
 /// Decode an LZ payload (header + stream) into an image.
 ///
 /// `palette` (`0x00RRGGBB` entries) is required for the PLT types; an index
 /// beyond the palette yields black.
 pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
     let h = parse_header(data)?;
+    check_expansion(&h, data.len())?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
     let (w, ht) = (h.width as usize, h.height as usize);
     let image = match h.kind {
@@ -318,6 +334,17 @@ pub fn decode_alpha(data: &[u8], image: &mut Image) -> Result<(), WireError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_28_byte_header_cannot_claim_a_large_image() {
+        let mut d = Vec::new();
+        for word in [LZ_MAGIC, LZ_VERSION, LZ_IMAGE_TYPE_RGB32, 4096, 4096, 16384, 1] {
+            d.extend_from_slice(&word.to_be_bytes());
+        }
+        assert_eq!(decode(&d, None).unwrap_err().reason, "LZ image larger than its data can encode");
+        d.extend_from_slice(&[0; 16]);
+        assert_eq!(decode(&d, None).unwrap_err().reason, "LZ image larger than its data can encode");
+    }
+
     use super::*;
     use alloc::vec;
 

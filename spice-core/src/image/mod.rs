@@ -72,6 +72,7 @@ pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
 // ---------------------------------------------------------------------------
 // The SpiceImage dispatcher.
 
+use crate::budget::{pixel_bytes, Budget, Use};
 use crate::enums::*;
 use crate::wire::Reader;
 use alloc::sync::Arc;
@@ -124,13 +125,50 @@ pub struct DecodeContext<'a> {
     pub palettes: &'a mut PaletteCache,
     /// Shared GLZ window.
     pub glz: &'a mut GlzWindow,
+    /// The session's budget, asked before each image is decoded.
+    pub budget: &'a Budget,
 }
+
+/// Bytes to reserve while decoding an image of `width x height`: its pixels
+/// and as much again for the decoders' working buffers (GLZ units, LZ alpha
+/// and palette rows, JPEG planes).
+pub fn decode_bytes(width: u32, height: u32) -> usize {
+    pixel_bytes(width, height).saturating_mul(2)
+}
+
+/// The size the codec header of `data` claims (what the decoder will
+/// allocate), read without decoding; the descriptor's size when the codec
+/// has no header of its own or it does not parse (the decoder then fails).
+fn claimed_size(kind: u32, data: &[u8], desc: &ImageDescriptor) -> (u32, u32) {
+    let parsed = match kind {
+        SPICE_IMAGE_TYPE_LZ_RGB | SPICE_IMAGE_TYPE_LZ_PLT => lz::parse_header(data).map(|h| (h.width, h.height)).ok(),
+        SPICE_IMAGE_TYPE_GLZ_RGB => glz::GlzHeader::parse(data).map(|h| (h.width, h.height)).ok(),
+        SPICE_IMAGE_TYPE_QUIC => quic::parse_header(data).map(|h| (h.width, h.height)).ok(),
+        SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA => jpeg::frame_size(data),
+        _ => None,
+    };
+    let (w, h) = parsed.unwrap_or((desc.width, desc.height));
+    // Charge the larger of the two claims.
+    if pixel_bytes(w, h) >= pixel_bytes(desc.width, desc.height) {
+        (w, h)
+    } else {
+        (desc.width, desc.height)
+    }
+}
+
+/// Most entries a palette may have: the largest indexed format (8 bits per
+/// pixel) can address 256.
+pub const MAX_PALETTE_ENTRIES: usize = 256;
 
 /// Read a `SpicePalette` at body offset `ptr`.
 fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Vec<u32>), WireError> {
     let mut r = body.at(ptr)?;
     let unique = r.u64()?;
+    let at = r.pos();
     let n = r.u16()? as usize;
+    if n > MAX_PALETTE_ENTRIES {
+        return Err(WireError::new(at, "palette has more than 256 entries"));
+    }
     if n * 4 > r.remaining() {
         return Err(r.error("palette truncated"));
     }
@@ -168,6 +206,25 @@ fn palette_field(
     Ok(Some(ents))
 }
 
+/// The codec payload of a `kind` image whose descriptor `r` has just read,
+/// for [`claimed_size`] (empty when the layout has no plain `data_size`
+/// field right there, or it is truncated).
+fn peek_data<'a>(kind: u32, r: &Reader<'a>) -> &'a [u8] {
+    let mut r = *r;
+    let skip = match kind {
+        SPICE_IMAGE_TYPE_JPEG_ALPHA => 5,
+        _ => 0,
+    };
+    let sized = matches!(
+        kind,
+        SPICE_IMAGE_TYPE_LZ_RGB | SPICE_IMAGE_TYPE_GLZ_RGB | SPICE_IMAGE_TYPE_QUIC | SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA
+    );
+    if !sized || r.bytes(skip).is_err() {
+        return &[];
+    }
+    sized_data(&mut r).map(|(_, d)| d).unwrap_or(&[])
+}
+
 /// `data_size` followed by that many bytes.
 fn sized_data<'a>(r: &mut Reader<'a>) -> Result<(usize, &'a [u8]), WireError> {
     let size = r.u32()? as usize;
@@ -187,6 +244,10 @@ pub fn decode_image(
     let mut r = Reader::new(body).at(ptr)?;
     let desc = ImageDescriptor::parse(&mut r)?;
     let kind = desc.kind as u32;
+    // Ask the budget before any decoder allocates (given back on return;
+    // a cached result is paid for by the cache's own charge).
+    let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
+    let _decoding = ctx.budget.charge(decode_bytes(cw, ch), Use::Image).map_err(|e| e.at_base(ptr as usize))?;
     let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
     let image: Image = match kind {
         SPICE_IMAGE_TYPE_FROM_CACHE | SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS => {
@@ -261,7 +322,7 @@ pub fn decode_image(
     let image = Arc::new(image);
     let flags = desc.flags as u32;
     if flags & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
-        ctx.pixmaps.insert(desc.id, image.clone(), lossy);
+        ctx.pixmaps.insert(desc.id, image.clone(), lossy).map_err(|e| e.at_base(ptr as usize))?;
     }
     Ok(Decoded::Image(image))
 }
@@ -276,13 +337,19 @@ mod tests {
         pixmaps: PixmapCache,
         palettes: PaletteCache,
         glz: GlzWindow,
+        budget: Budget,
     }
     impl Caches {
         fn new() -> Self {
-            Self { pixmaps: PixmapCache::new(1 << 20), palettes: PaletteCache::new(), glz: GlzWindow::new(0) }
+            Self {
+                pixmaps: PixmapCache::new(1 << 20),
+                palettes: PaletteCache::new(),
+                glz: GlzWindow::new(0),
+                budget: Budget::new(1 << 20),
+            }
         }
         fn ctx(&mut self) -> DecodeContext<'_> {
-            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz: &mut self.glz }
+            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz: &mut self.glz, budget: &self.budget }
         }
     }
 
@@ -396,6 +463,40 @@ mod tests {
         descriptor(&mut w, 6, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
         w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8).u32(lz.len() as u32).u64(42).bytes(&lz);
         assert_eq!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err().reason, "palette not in cache");
+    }
+
+    #[test]
+    fn palettes_over_256_entries_and_images_over_budget_are_refused() {
+        let mut w = Writer::new();
+        descriptor(&mut w, 0, SPICE_IMAGE_TYPE_BITMAP, 0, 1, 1);
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8(SPICE_BITMAP_FLAGS_PAL_CACHE_ME as u8);
+        w.u32(1).u32(1).u32(1);
+        let ptr_at = w.buf.len();
+        w.u32(0).u8(0);
+        let pal_at = w.buf.len() as u32;
+        w.buf[ptr_at..ptr_at + 4].copy_from_slice(&pal_at.to_le_bytes());
+        w.u64(9).u16(257);
+        for i in 0..257 {
+            w.u32(i);
+        }
+        let mut c = Caches::new();
+        let e = decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err();
+        assert_eq!(e.reason, "palette has more than 256 entries");
+        assert!(c.palettes.get(9).is_none());
+
+        // A 1x1 descriptor whose LZ header claims 512 x 512 is charged for
+        // the header's size (2 MiB with working space) before decoding.
+        let mut w = Writer::new();
+        descriptor(&mut w, 1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1);
+        let mut lz = Vec::new();
+        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, 512, 512, 2048, 1] {
+            lz.extend_from_slice(&word.to_be_bytes());
+        }
+        lz.resize(lz.len() + 2048, 0);
+        w.u32(lz.len() as u32).bytes(&lz);
+        let e = decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err();
+        assert_eq!(e.reason, "memory budget exceeded by an image");
+        assert_eq!(c.budget.used(), 0);
     }
 
     #[test]
