@@ -27,7 +27,7 @@
 #   tls-fw-all          the firmware (virt) over TLS through the Proxmox-style
 #                       proxy: its screen == the server's screendump, and its
 #                       serial log has a handshake time per channel
-#   tls-fw-refusals     the firmware with a wrong CA, a wrong password, an expired
+#   tls-fw-refusals     the firmware with a wrong CA, a wrong host-subject, a wrong password, an expired
 #                       certificate (clock unknown: build-date rule) and, with
 #                       its clock set by SNTP (x-barespice-ntp, a server of ours
 #                       saying 2019-06-01), a not-yet-valid one: the status
@@ -366,6 +366,8 @@ tls_fw_refusals() {
   tls_fw_ready
   tls_vv "$CASE_DIR/wrong-ca.vv" 10.0.2.2 "reconnect-max=2" "ca=$(tls_pem "$TLS_DIR/other/ca-cert.pem")"
   tls_fw_refused wrong-ca "$CASE_DIR/wrong-ca.vv" 'failed: certificate untrusted: not issued by the CA'
+  tls_vv "$CASE_DIR/wrong-subject.vv" 10.0.2.2 "reconnect-max=2" "host-subject=OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve2"
+  tls_fw_refused wrong-subject "$CASE_DIR/wrong-subject.vv" 'failed: certificate mismatch: expected host-subject .*CN=pve2'
   tls_vv "$CASE_DIR/wrong-password.vv" 10.0.2.2 "reconnect-max=2" "password=not-the-ticket"
   tls_fw_refused wrong-password "$CASE_DIR/wrong-password.vv" 'failed: wrong password, or ticket expired or already used, get a new connection file'
   eport=$(BARESPICE_TEST_PORT=$((TLS_PORT + 10)) free_port)
@@ -396,7 +398,7 @@ while True:
   tls_fw_refused not-yet-valid "$CASE_DIR/sntp.vv" 'failed: certificate not valid before [0-9-]+ \(clock 2019-06-01\)' || { kill "$npid"; exit 1; }
   kill "$npid" 2>/dev/null || true
   grep -aq 'clock: SNTP 10.0.2.2:[0-9]*: 2019-06-01' "$FW_LOG" || fail "no SNTP clock line"
-  echo "firmware: wrong CA, wrong password, expired certificate, not yet valid (SNTP clock) each shown, retried without crashing"
+  echo "firmware: wrong CA, wrong host-subject, wrong password, expired certificate, not yet valid (SNTP clock) each shown, retried without crashing"
 }
 
 # tls_fw_cases FLAGS: the firmware cases on the TLS server (FLAGS as run_case's).
