@@ -20,6 +20,8 @@
 
 extern crate alloc;
 
+pub mod pve;
+
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -64,6 +66,8 @@ pub struct Config {
     pub pubkey_sha256: Option<String>,
     /// `x-barespice-ntp`: SNTP server (name or IPv4) for certificate time.
     pub ntp: Option<String>,
+    /// `x-barespice-pve-*` / `barespice.pve-*`: the Proxmox kiosk (issue 17).
+    pub pve: pve::PveConfig,
 }
 
 impl Default for Config {
@@ -83,6 +87,7 @@ impl Default for Config {
             delete_this_file: false,
             pubkey_sha256: None,
             ntp: None,
+            pve: pve::PveConfig::default(),
         }
     }
 }
@@ -208,6 +213,7 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             cfg.ntp = Some(value.to_string());
             Ok(())
         }
+        k if k.starts_with("x-barespice-pve-") => cfg.pve.apply(k.trim_start_matches("x-barespice-pve-"), value),
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
     }
@@ -224,6 +230,8 @@ fn parse_port(v: &str) -> Result<Option<u16>, &'static str> {
 fn masked(key: &str, line: &str) -> String {
     if key == "password" {
         "password=********".to_string()
+    } else if key.strip_prefix("x-barespice-pve-").or(key.strip_prefix("pve-")).is_some_and(pve::is_secret) {
+        [key, "=********"].concat()
     } else {
         line.chars().take(80).collect()
     }
@@ -276,8 +284,15 @@ impl Config {
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
-            let Some(setting) = word.strip_prefix("spice.") else { continue };
             let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
+            if let Some(setting) = word.strip_prefix("barespice.pve-") {
+                let (k, v) = setting.split_once('=').unwrap_or((setting, ""));
+                if let Err(reason) = self.pve.apply(k, v) {
+                    issues.push(issue(reason, masked(&["pve-", k].concat(), word)));
+                }
+                continue;
+            }
+            let Some(setting) = word.strip_prefix("spice.") else { continue };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));
                 continue;
@@ -297,7 +312,9 @@ impl Config {
 
     /// What is missing before a connection can be attempted.
     pub fn missing(&self) -> Option<&'static str> {
-        if self.host.is_none() {
+        if self.pve.enabled() {
+            self.pve.missing()
+        } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {
             Some("no server port: set port= (or tls-port=)")
