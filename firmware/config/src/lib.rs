@@ -12,6 +12,9 @@
 //!    `resolution` (`WIDTHxHEIGHT` of the local display) and
 //!    `reconnect-max` (longest back-off between reconnects, in seconds).
 //!
+//! 3. The Proxmox kiosk keys `x-barespice-pve-*` (file) and
+//!    `barespice.pve-*` (command line), kept in [`pve::PveConfig`].
+//!
 //! Bad lines are reported as [`Issue`]s and skipped, never fatal. Must not:
 //! do I/O or know where the bytes came from; it is `no_std` and tested on the host.
 #![no_std]
@@ -312,8 +315,8 @@ impl Config {
 
     /// What is missing before a connection can be attempted.
     pub fn missing(&self) -> Option<&'static str> {
-        if self.pve.enabled() {
-            self.pve.missing()
+        if let Some(why) = self.pve.missing() {
+            Some(why)
         } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {

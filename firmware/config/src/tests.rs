@@ -180,8 +180,7 @@ fn pve_keys_from_vv() {
     );
     assert!(cfg.pve.ca.as_deref().unwrap().contains("\nMIIB\n"));
     assert!(cfg.pve.start);
-    // No host= needed: the ticket brings it.
-    assert_eq!(cfg.missing(), None);
+    assert_eq!(cfg.pve.missing(), None);
     let shown = std::format!("{cfg:?}");
     assert!(!shown.contains("0d4c-secret"), "{shown}");
 }
