@@ -69,13 +69,19 @@ pub fn fetch_ticket(p: &PveConfig) -> Result<String, String> {
         }
     }
     eprintln!("barespice-host: pve: asking Proxmox for a ticket");
-    let ticket = pve::parse_spiceproxy(&call(api.spiceproxy(&vm, None))?, &vm).map_err(|e| e.to_string())?;
+    let ticket =
+        pve::parse_spiceproxy(&call(api.spiceproxy(&vm, None))?, &vm).map_err(|e| e.to_string())?;
     Ok(ticket.to_vv())
 }
 
 /// One request over a fresh TLS connection, the whole answer back.
 fn exchange(endpoint: &Endpoint, req: &[u8]) -> Result<Response, String> {
-    let api = |e: barespice_transport::Failure| format!("Proxmox API: {e}");
+    // The transport names the SPICE keys; here the API's own keys apply.
+    let api = |e: barespice_transport::Failure| {
+        format!("Proxmox API: {e}")
+            .replace("x-barespice-pubkey-sha256", "x-barespice-pve-pubkey-sha256")
+            .replace("(ca=)", "(x-barespice-pve-ca=)")
+    };
     let mut link = endpoint.connect(true).map_err(api)?;
     let Some(tls) = link.tls.as_mut() else {
         return Err("Proxmox API: no TLS".into());
@@ -86,20 +92,27 @@ fn exchange(endpoint: &Endpoint, req: &[u8]) -> Result<Response, String> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         if !tls.outgoing().is_empty() {
-            link.stream.write_all(tls.outgoing()).map_err(|e| format!("Proxmox API: {e}"))?;
+            link.stream
+                .write_all(tls.outgoing())
+                .map_err(|e| format!("Proxmox API: {e}"))?;
             let n = tls.outgoing().len();
             tls.consume(n);
         }
         let n = if tls.peer_closed() {
             0
         } else {
-            link.stream.read(&mut buf).map_err(|e| format!("Proxmox API: {e}"))?
+            link.stream
+                .read(&mut buf)
+                .map_err(|e| format!("Proxmox API: {e}"))?
         };
         if n == 0 {
             return reader.finish().map_err(|e| e.to_string());
         }
         tls.receive(&buf[..n]).map_err(api)?;
-        if let Some(r) = reader.push(&tls.take_plaintext()).map_err(|e| e.to_string())? {
+        if let Some(r) = reader
+            .push(&tls.take_plaintext())
+            .map_err(|e| e.to_string())?
+        {
             return Ok(r);
         }
     }

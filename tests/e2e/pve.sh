@@ -134,7 +134,7 @@ pve_host_refusals() {
   local pin
   pin=$(openssl x509 -pubkey -noout -in "$TLS_DIR/other/ca-cert.pem" | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)
   pve_vv "$CASE_DIR/pin.vv" "x-barespice-pve-ca=" "x-barespice-pve-pubkey-sha256=$pin"
-  pve_refusal pin 'Proxmox API: certificate' "$CASE_DIR/pin.vv"
+  pve_refusal pin 'Proxmox API: certificate untrusted: .*x-barespice-pve-pubkey-sha256' "$CASE_DIR/pin.vv"
   pve_vv "$CASE_DIR/vmid.vv" "x-barespice-pve-vmid=999"
   pve_refusal vmid "VM not found: VM 999 on node lab: Configuration file 'nodes/lab/qemu-server/999.conf' does not exist" "$CASE_DIR/vmid.vv"
   echo "wrong token, wrong API pin, unknown VM: each refused with its reason"
