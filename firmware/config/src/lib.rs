@@ -317,6 +317,8 @@ impl Config {
     pub fn missing(&self) -> Option<&'static str> {
         if let Some(why) = self.pve.missing() {
             Some(why)
+        } else if self.host.is_none() && self.pve.enabled() {
+            Some("Proxmox keys found, but this firmware does not fetch Proxmox tickets yet (barespice-host does): set host= and tls-port=")
         } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {

@@ -181,6 +181,7 @@ fn pve_keys_from_vv() {
     assert!(cfg.pve.ca.as_deref().unwrap().contains("\nMIIB\n"));
     assert!(cfg.pve.start);
     assert_eq!(cfg.pve.missing(), None);
+    assert!(cfg.missing().is_some_and(|m| m.contains("does not fetch Proxmox tickets yet")));
     let shown = std::format!("{cfg:?}");
     assert!(!shown.contains("0d4c-secret"), "{shown}");
 }
