@@ -62,9 +62,16 @@ pub struct Link {
 pub fn from_vv(path: &std::path::Path) -> Result<(Endpoint, String), String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read connection file {}: {e}", path.display()))?;
-    let (cfg, issues) = barespice_config::load(&bytes, "");
+    let (mut cfg, issues) = barespice_config::load(&bytes, "");
     for i in &issues {
         eprintln!("barespice-host: warning: {}: {i}", path.display());
+    }
+    if cfg.pve.enabled() {
+        if let Some(why) = cfg.pve.missing() {
+            return Err(format!("{}: {why}", path.display()));
+        }
+        let vv = crate::pve::fetch_ticket(&cfg.pve)?;
+        cfg = barespice_config::load(vv.as_bytes(), "").0;
     }
     if cfg.delete_this_file {
         std::fs::remove_file(path)

@@ -3,11 +3,13 @@
 //! Owns the host-side pieces only: argument parsing ([`args`]), where and
 //! how channels connect (plain, TLS, proxy; [`endpoint`]), the socket
 //! loop and snapshot policy ([`client`]), the recording format
-//! ([`record`]) and PNG output ([`snapshot`]). Protocol logic lives in
+//! ([`record`]), PNG output ([`snapshot`]) and the Proxmox ticket
+//! flow ([`pve`]). Protocol logic lives in
 //! spice-core and must not be duplicated here.
 
 pub mod args;
 pub mod client;
 pub mod endpoint;
+pub mod pve;
 pub mod record;
 pub mod snapshot;

@@ -9,10 +9,11 @@
 //!   `x-barespice-pubkey-sha256` pin) and the rule for an unknown clock;
 //! - [`cert`]: the X.509 fields those rules read;
 //! - [`proxy`]: HTTP CONNECT (`proxy=http://HOST:PORT`);
+//! - [`pve`]: the Proxmox VE API calls of a kiosk (fresh SPICE tickets);
 //! - [`failure`]: every way connecting can fail, in user-facing words with
 //!   what to check and the host's exit code.
 //!
-//! Nothing here is SPICE-specific: the Proxmox API client reuses it.
+//! Only [`pve`] knows SPICE's Proxmox ticket shape; the rest is generic.
 //! Must not: open sockets, read clocks or touch hardware (callers do), or
 //! panic on network bytes.
 #![no_std]
@@ -26,6 +27,7 @@ extern crate std;
 pub mod cert;
 pub mod failure;
 pub mod proxy;
+pub mod pve;
 pub mod tls;
 pub mod verify;
 

@@ -16,6 +16,9 @@
 //!    name in the `.vv` file are configuration too and win over the file
 //!    (`barespice.display` = `x-barespice-display`: `resize`, `fit` or `1:1`).
 //!
+//! 4. The Proxmox kiosk keys `x-barespice-pve-*` (file) and
+//!    `barespice.pve-*` (command line), kept in [`pve::PveConfig`].
+//!
 //! Bad lines are reported as [`Issue`]s and skipped, never fatal. Must not:
 //! do I/O or know where the bytes came from; it is `no_std` and tested on the host.
 #![no_std]
@@ -23,6 +26,8 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
+
+pub mod pve;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -77,6 +82,8 @@ pub struct Config {
     /// through the agent, as `VD_AGENT_DISPLAY_CONFIG_FLAG_*` bits
     /// (wallpaper 1, font-smooth 2, animation 4); 0 sends nothing.
     pub disable_effects: u32,
+    /// `x-barespice-pve-*` / `barespice.pve-*`: the Proxmox kiosk (issue 17).
+    pub pve: pve::PveConfig,
 }
 
 /// How the remote desktop is fitted to the local display
@@ -124,6 +131,7 @@ impl Default for Config {
             resolution_given: false,
             display: DisplayMode::Resize,
             disable_effects: 0,
+            pve: pve::PveConfig::default(),
         }
     }
 }
@@ -276,6 +284,7 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             cfg.disable_effects = flags;
             Ok(())
         }
+        k if k.starts_with("x-barespice-pve-") => cfg.pve.apply(k.trim_start_matches("x-barespice-pve-"), value),
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
     }
@@ -292,6 +301,8 @@ fn parse_port(v: &str) -> Result<Option<u16>, &'static str> {
 fn masked(key: &str, line: &str) -> String {
     if key == "password" {
         "password=********".to_string()
+    } else if key.strip_prefix("x-barespice-pve-").or(key.strip_prefix("pve-")).is_some_and(pve::is_secret) {
+        [key, "=********"].concat()
     } else {
         line.chars().take(80).collect()
     }
@@ -345,12 +356,19 @@ impl Config {
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
+            let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
+            if let Some(setting) = word.strip_prefix("barespice.pve-") {
+                let (k, v) = setting.split_once('=').unwrap_or((setting, ""));
+                if let Err(reason) = self.pve.apply(k, v) {
+                    issues.push(issue(reason, masked(&["pve-", k].concat(), word)));
+                }
+                continue;
+            }
             let own = word.strip_prefix("barespice.").and_then(|s| {
                 let (k, v) = s.split_once('=')?;
                 BARESPICE_KEYS.contains(&k).then(|| alloc::format!("x-barespice-{k}={v}"))
             });
             let Some(setting) = own.as_deref().or_else(|| word.strip_prefix("spice.")) else { continue };
-            let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));
                 continue;
@@ -370,7 +388,11 @@ impl Config {
 
     /// What is missing before a connection can be attempted.
     pub fn missing(&self) -> Option<&'static str> {
-        if self.host.is_none() {
+        if let Some(why) = self.pve.missing() {
+            Some(why)
+        } else if self.host.is_none() && self.pve.enabled() {
+            Some("Proxmox keys found, but this firmware does not fetch Proxmox tickets yet (barespice-host does): set host= and tls-port=")
+        } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {
             Some("no server port: set port= (or tls-port=)")

@@ -198,3 +198,83 @@ host-subject=CN=a\\\\,b\nca=nope\nx-barespice-pubkey-sha256=zz\nx-other=1\n";
     assert_eq!(issues.len(), 2, "{issues:?}");
     assert_eq!(c.ca, None);
 }
+
+const PVE_VV: &str = "\
+[virt-viewer]
+type=spice
+x-barespice-pve-api=https://pve.lab:8006
+x-barespice-pve-token=kiosk@pve!room1
+x-barespice-pve-secret=0d4c-secret
+x-barespice-pve-node=pve1
+x-barespice-pve-vmid=104
+x-barespice-pve-ca=-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n
+x-barespice-pve-start=1
+";
+
+#[test]
+fn pve_keys_from_vv() {
+    let (cfg, issues) = load(PVE_VV.as_bytes(), "");
+    assert!(issues.is_empty(), "{issues:?}");
+    assert!(cfg.pve.enabled());
+    assert_eq!(cfg.pve.api.as_deref(), Some("https://pve.lab:8006"));
+    assert_eq!(cfg.pve.token_id.as_deref(), Some("kiosk@pve!room1"));
+    assert_eq!(cfg.pve.token_secret.as_deref(), Some("0d4c-secret"));
+    assert_eq!(
+        (cfg.pve.node.as_deref(), cfg.pve.vmid),
+        (Some("pve1"), Some(104))
+    );
+    assert!(cfg.pve.ca.as_deref().unwrap().contains("\nMIIB\n"));
+    assert!(cfg.pve.start);
+    assert_eq!(cfg.pve.missing(), None);
+    assert!(cfg.missing().is_some_and(|m| m.contains("does not fetch Proxmox tickets yet")));
+    let shown = std::format!("{cfg:?}");
+    assert!(!shown.contains("0d4c-secret"), "{shown}");
+}
+
+#[test]
+fn pve_cmdline_overrides_and_masks() {
+    let (cfg, issues) = load(
+        PVE_VV.as_bytes(),
+        "console=ttyAMA0 barespice.pve-vm-name=\"front desk\" barespice.pve-start=0 barespice.pve-secret=bad\x01 barespice.pve-bogus=1",
+    );
+    assert_eq!(cfg.pve.vm_name.as_deref(), Some("front desk"));
+    assert!(!cfg.pve.start);
+    assert_eq!(
+        cfg.pve.token_secret.as_deref(),
+        Some("0d4c-secret"),
+        "a bad secret is skipped"
+    );
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert!(issues.iter().all(|i| i.source == Source::CommandLine));
+    assert!(
+        !std::format!("{issues:?}").contains("bad\x01"),
+        "secret masked in issues"
+    );
+}
+
+#[test]
+fn pve_bad_values_and_missing() {
+    let mut issues = Vec::new();
+    let mut cfg = Config::default();
+    cfg.apply_vv(
+        "[virt-viewer]\nx-barespice-pve-api=http://pve:8006\nx-barespice-pve-token=kiosk\nx-barespice-pve-vmid=abc\nx-barespice-pve-secret=a b\n",
+        &mut issues,
+    );
+    assert_eq!(issues.len(), 4, "{issues:?}");
+    assert!(issues
+        .iter()
+        .any(|i| i.text == "password=********" || i.text.contains("********")));
+    assert!(!issues.iter().any(|i| i.text.contains("a b")));
+    let mut p = pve::PveConfig::default();
+    p.apply("api", "https://pve:8006").unwrap();
+    assert!(p.missing().unwrap().contains("pve-token"));
+    p.apply("token", "k@pve!t").unwrap();
+    p.apply("secret", "s").unwrap();
+    assert!(p.missing().unwrap().contains("pve-vmid"));
+    p.apply("vmid", "104").unwrap();
+    assert!(p.missing().unwrap().contains("pve-node"));
+    p.apply("node", "pve1").unwrap();
+    assert!(p.missing().unwrap().contains("pve-ca"));
+    p.apply("pubkey-sha256", &"ab".repeat(32)).unwrap();
+    assert_eq!(p.missing(), None);
+}
