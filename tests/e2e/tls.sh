@@ -37,6 +37,9 @@
 #                       (tls-channel / plaintext-channel); .vv with
 #                       secure-channels=main;display: pixel-exact, the log shows
 #                       which channel used TLS
+#   tls-fw-mix          the firmware (virt) on that second server with the same
+#                       secure-channels: screen == server screendump, its serial
+#                       log has TLS handshakes for main and display only
 # Must not: start the shared lab server by itself (run_case does, with the flags
 # given here).
 
@@ -402,6 +405,27 @@ while True:
 }
 
 # tls_fw_cases FLAGS: the firmware cases on the TLS server (FLAGS as run_case's).
+# tls_fw_mix: the firmware with main+display on TLS and inputs+cursor in
+# plaintext (the second server's tls-channel/plaintext-channel split).
+tls_fw_mix() {
+  local dir=$CASE_DIR/fw ch
+  tls_fw_ready
+  tls_vv "$CASE_DIR/fw-mix.vv" 10.0.2.2 "port=$LAB_PORT" "secure-channels=main;display" "reconnect-max=2"
+  tls_fw_start "$dir" "$CASE_DIR/fw-mix.vv" 'timeline: first frame' 150 || exit 1
+  fw_expect_desktop 20 || { emu_stop "$dir"; exit 1; }
+  cat "$CASE_DIR/match.txt"
+  emu_stop "$dir"
+  grep -a 'timeline: tls' "$FW_LOG"
+  for ch in main display; do
+    grep -aEq "timeline: tls $ch channel handshake" "$FW_LOG" || fail "the $ch channel did not use TLS"
+  done
+  for ch in inputs cursor; do
+    ! grep -aEq "timeline: tls $ch channel handshake" "$FW_LOG" || fail "the $ch channel used TLS"
+  done
+  ! grep -aq "$TLS_PW" "$FW_LOG" || fail "the password is in the serial log"
+  echo "firmware: main+display TLS, inputs+cursor plaintext: screen == server screendump"
+}
+
 tls_fw_cases() {
   any_selected tls-fw-all tls-fw-refusals || return 0
   [ -s "$E2E_OUT/build-firmware.log" ] || fw_build
@@ -413,7 +437,7 @@ tls_fw_cases() {
 # mix case on a second configuration, last).
 tls_cases() {
   any_selected tls-host-all tls-host-secured tls-host-refusals tls-proxy-tinyproxy tls-proxy-pve tls-capture \
-    tls-fw-all tls-fw-refusals tls-host-mix || return 0
+    tls-fw-all tls-fw-refusals tls-host-mix tls-fw-mix || return 0
   TLS_DIR=$E2E_OUT/tls-pki
   rm -rf "$TLS_DIR"
   if ! tls_pki "$TLS_DIR"; then
@@ -429,5 +453,10 @@ tls_cases() {
   run_case tls-proxy-pve "$flags --tls-channel default" tls_proxy_pve
   run_case tls-capture "$flags --tls-channel default" tls_capture
   tls_fw_cases "$flags --tls-channel default"
-  run_case tls-host-mix "$flags --tls-channel main --tls-channel display --plaintext-channel inputs --plaintext-channel cursor" tls_host_mix
+  local mix="$flags --tls-channel main --tls-channel display --plaintext-channel inputs --plaintext-channel cursor"
+  run_case tls-host-mix "$mix" tls_host_mix
+  if selected tls-fw-mix; then
+    [ -s "$E2E_OUT/build-firmware.log" ] || fw_build
+    run_case tls-fw-mix "$mix" tls_fw_mix
+  fi
 }
