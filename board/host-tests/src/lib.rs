@@ -1,5 +1,6 @@
 //! Host unit tests for `barespice-board`'s code that does no I/O: the
-//! VideoCore mailbox property message format, the throttled (power) report, device-tree `ranges`, the USB
+//! VideoCore mailbox property message format, the BCM2712 (Pi 5)
+//! detection and address table, the throttled (power) report, device-tree `ranges`, the USB
 //! device record (route string, transaction translator), xHCI rings, TRBs and
 //! contexts, the DWC2 split-transaction state machine, the LAN95xx/LAN78xx
 //! Ethernet framing, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
@@ -22,6 +23,9 @@ pub mod property;
 pub mod edid;
 #[path = "../../src/rpi/power.rs"]
 pub mod power;
+
+#[path = "../../src/rpi/bcm2712.rs"]
+pub mod bcm2712;
 
 #[path = "../../src/rpi/ranges.rs"]
 pub mod ranges;

@@ -1,5 +1,6 @@
 //! The Raspberry Pi 3 and 4 (BCM2837 / BCM2711), on hardware and on QEMU's
-//! `raspi3b` / `raspi4b`.
+//! `raspi3b` / `raspi4b`, and the Pi 5's base support (BCM2712: console,
+//! reset, mailbox framebuffer, RNG; [`bcm2712`], not yet run on hardware).
 //!
 //! Owns: telling the models apart, the peripheral map, and bringing up the
 //! console (PL011 on GPIO14/15), the wake-up interrupt for the generic timer,
@@ -14,9 +15,11 @@
 //! Which Pi: the device tree's root `compatible` (the GPU firmware passes the
 //! `.dtb` that config.txt names; QEMU passes `-dtb`). Without one (QEMU booting
 //! a raw image gives x0 = 0x100, no tree) the main ID register decides:
-//! Cortex-A53 is a Pi 3, Cortex-A72 a Pi 4. The peripheral base comes from
+//! Cortex-A53 is a Pi 3, Cortex-A72 a Pi 4, Cortex-A76 a Pi 5. The peripheral base comes from
 //! `/soc/ranges` when present, else 0x3F00_0000 (Pi 3) / 0xFE00_0000 (Pi 4, low
-//! peripheral mode, the firmware default).
+//! peripheral mode, the firmware default); the Pi 5's window is fixed
+//! ([`bcm2712::IO_BASE`]). On the Pi 5, Ethernet and USB sit behind RP1 (a
+//! PCIe device) and are a later step: the status screen says so.
 //!
 //! Interrupts (see [`crate::irq`]): PSTATE.I stays masked; only the EL1 virtual
 //! timer is routed so that its interrupt ends WFI. Pi 3: the BCM2836 per-core
@@ -32,6 +35,7 @@
 //! Caches: the mailbox and the DWC2 do not snoop the ARM caches; their buffers
 //! are cleaned and invalidated around each use ([`dma::PiDma`]).
 
+pub mod bcm2712;
 pub mod dma;
 pub mod edid;
 pub mod fb;
@@ -65,6 +69,8 @@ pub enum Model {
     Pi3,
     /// BCM2711: Pi 4 B, Pi 400, CM4 (Cortex-A72).
     Pi4,
+    /// BCM2712: Pi 5, Pi 500, CM5 (Cortex-A76). Base support only.
+    Pi5,
 }
 
 // Offsets from the peripheral base.
@@ -120,14 +126,21 @@ pub fn detect(fdt: Option<&fdt::Fdt<'_>>) -> Option<(Model, usize)> {
                 | "raspberrypi,3-model-b"
                 | "raspberrypi,3-model-b-plus" => Some(Model::Pi3),
                 "brcm,bcm2711" | "raspberrypi,4-model-b" | "raspberrypi,400" => Some(Model::Pi4),
+                c if bcm2712::is_bcm2712(c) => Some(Model::Pi5),
                 _ => None,
             })?;
-            Some((model, soc_base(f).unwrap_or(default_base(model))))
+            // The BCM2712's /soc/ranges has no 0x7e00_0000 window to look up.
+            let base = match model {
+                Model::Pi5 => default_base(model),
+                _ => soc_base(f).unwrap_or(default_base(model)),
+            };
+            Some((model, base))
         }
         None => {
             let model = match midr_part() {
                 0xd03 => Model::Pi3,
                 0xd08 => Model::Pi4,
+                bcm2712::CORTEX_A76_PART => Model::Pi5,
                 _ => return None,
             };
             Some((model, default_base(model)))
@@ -139,6 +152,7 @@ fn default_base(model: Model) -> usize {
     match model {
         Model::Pi3 => PI3_PERIPHERALS,
         Model::Pi4 => PI4_PERIPHERALS,
+        Model::Pi5 => bcm2712::IO_BASE,
     }
 }
 
@@ -187,6 +201,13 @@ fn window(base: usize, len: usize) -> Mmio {
     unsafe { Mmio::new(base, len) }
 }
 
+/// Pi 5: PSCI SYSTEM_RESET through the firmware's TF-A (`smc`, as the
+/// BCM2712 device tree's /psci node says).
+fn psci_reset() {
+    use barespice_boot::psci;
+    psci::call(psci::Conduit::Smc, psci::SYSTEM_RESET);
+}
+
 fn watchdog_reset() {
     let base = PM_BASE.load(Ordering::Relaxed);
     if base == 0 {
@@ -203,7 +224,11 @@ fn watchdog_reset() {
 }
 
 fn mailbox(p: &Pi) -> Mailbox {
-    Mailbox::new(window(p.peripherals + MAILBOX, mailbox::REGS_LEN), &DMA)
+    let offset = match p.model {
+        Model::Pi5 => bcm2712::offset::MAILBOX,
+        _ => MAILBOX,
+    };
+    Mailbox::new(window(p.peripherals + offset, mailbox::REGS_LEN), &DMA)
 }
 
 /// Console, timer wake-up and reset. Called by `early_init`.
@@ -216,13 +241,20 @@ pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str
     };
     let mb = mailbox(&pi);
     let uart_clock = mb.clock_rate(mailbox::CLOCK_UART).unwrap_or(48_000_000);
-    uart::select_pins(window(peripherals + GPIO, uart::GPIO_LEN), model);
-    let uart_regs = window(peripherals + UART0, uart::UART_LEN);
-    uart::configure(uart_regs, uart_clock);
-    console::install(Box::leak(Box::new(Pl011::new(uart_regs))));
-
-    PM_BASE.store(peripherals + PM, Ordering::Relaxed);
-    barespice_boot::fatal::set_reset_hook(watchdog_reset);
+    if model == Model::Pi5 {
+        // uart10 (debug connector): left as the bootloader configured it
+        // (`enable_uart=1` in [pi5]); see the bcm2712 module's doc.
+        let uart_regs = window(peripherals + bcm2712::offset::UART10, uart::UART_LEN);
+        console::install(Box::leak(Box::new(Pl011::new(uart_regs))));
+        barespice_boot::fatal::set_reset_hook(psci_reset);
+    } else {
+        uart::select_pins(window(peripherals + GPIO, uart::GPIO_LEN), model);
+        let uart_regs = window(peripherals + UART0, uart::UART_LEN);
+        uart::configure(uart_regs, uart_clock);
+        console::install(Box::leak(Box::new(Pl011::new(uart_regs))));
+        PM_BASE.store(peripherals + PM, Ordering::Relaxed);
+        barespice_boot::fatal::set_reset_hook(watchdog_reset);
+    }
 
     match model {
         Model::Pi3 => {
@@ -236,6 +268,19 @@ pub(crate) fn early(model: Model, peripherals: usize) -> Result<Pi, &'static str
         Model::Pi4 => {
             let gic = Gic::new(window(PI4_GICD, 0x1000), window(PI4_GICC, 0x2000));
             crate::irq::init(gic, VTIMER_PPI);
+        }
+        Model::Pi5 => {
+            let gic = Gic::new(
+                window(bcm2712::address(bcm2712::offset::GICD), 0x1000),
+                window(bcm2712::address(bcm2712::offset::GICC), 0x2000),
+            );
+            crate::irq::init(gic, VTIMER_PPI);
+            defmt::info!(
+                "board: BCM2712: uart10 at {=usize:#x}, mailbox at {=usize:#x}, RNG200 at {=usize:#x}, reset by PSCI (smc); written to the references, not yet run on hardware",
+                bcm2712::address(bcm2712::offset::UART10),
+                bcm2712::address(bcm2712::offset::MAILBOX),
+                bcm2712::address(bcm2712::offset::RNG200)
+            );
         }
     }
 
@@ -292,12 +337,39 @@ fn board_name(revision: u32, model: Model) -> &'static str {
             0x11 => return "Raspberry Pi 4 Model B",
             0x13 => return "Raspberry Pi 400",
             0x14 => return "Raspberry Pi Compute Module 4",
+            0x17 => return "Raspberry Pi 5",
+            0x18 => return "Raspberry Pi Compute Module 5",
+            0x19 => return "Raspberry Pi 500",
             _ => {}
         }
     }
     match model {
         Model::Pi3 => "Raspberry Pi 3 (BCM2837)",
         Model::Pi4 => "Raspberry Pi 4 (BCM2711)",
+        Model::Pi5 => "Raspberry Pi 5 (BCM2712)",
+    }
+}
+
+/// The Pi 5's board so far: display, serial log, RNG and reset, but no
+/// network and no input. Its Ethernet (Cadence GEM) and USB (DWC3 xHCI) are
+/// in RP1, behind PCIe: a later step, which the status screen says plainly.
+fn pi5_without_rp1(pi: Pi, framebuffer: Option<Box<dyn Framebuffer>>, rng: BoardRng) -> Board {
+    for part in ["Ethernet", "USB"] {
+        crate::bringup::report(
+            part,
+            crate::bringup::Outcome::Absent,
+            alloc::format!("Pi 5: {part} goes through RP1 (PCIe), not supported yet; a later step"),
+            "",
+        );
+    }
+    Board {
+        name: pi.name,
+        nic: None,
+        framebuffer,
+        // No USB stack runs: nothing ever arrives here.
+        input: Box::new(usb::input::UsbInputs),
+        rng,
+        service: None,
     }
 }
 
@@ -396,7 +468,11 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         defmt::warn!("rng: QEMU raspi4b has no RNG200");
         None
     } else {
-        rng::seed(window(pi.peripherals + RNG, rng::REGS_LEN), pi.model)
+        let offset = match pi.model {
+            Model::Pi5 => bcm2712::offset::RNG200,
+            _ => RNG,
+        };
+        rng::seed(window(pi.peripherals + offset, rng::REGS_LEN), pi.model)
     };
     let rng = match seed {
         Some(seed) => BoardRng::from_device_seed(seed),
@@ -411,6 +487,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
     let (usb3, genet) = match pi.model {
         Model::Pi4 => (pi4::usb3(&pi, fdt, &mb), pi4::ethernet(&pi, fdt, mac)),
         Model::Pi3 => (None, None),
+        Model::Pi5 => return pi5_without_rp1(pi, framebuffer, rng),
     };
 
     // USB: power the controller through the firmware, then hand the stack to a task.

@@ -1,5 +1,6 @@
 //! Hardware random number generators: the bcm2835-rng of the Pi 3 and the
-//! iproc RNG200 of the Pi 4 (both at peripheral base + 0x104000). Only used to
+//! iproc RNG200 of the Pi 4 (both at peripheral base + 0x104000) and of the
+//! Pi 5 (at 0x10_7d20_8000, not yet run on hardware). Only used to
 //! seed the board's ChaCha20 CSPRNG ([`crate::rng::BoardRng`]).
 //!
 //! Owns: enabling the generator and reading 32 bytes with a time limit. Must
@@ -53,7 +54,7 @@ pub fn seed(regs: Mmio, model: Model) -> Option<[u8; 32]> {
                 w.copy_from_slice(&regs.read32(RNG_DATA).to_le_bytes());
             }
         }
-        Model::Pi4 => {
+        Model::Pi4 | Model::Pi5 => {
             if regs.read32(R200_CTRL) & R200_CTRL_RBG_MASK == 0 {
                 // Reset the generator and its bit generator, clear interrupts, enable.
                 regs.write32(R200_SOFT_RESET, 1);

@@ -63,6 +63,8 @@ pub fn select_pins(gpio: Mmio, model: Model) {
             let v = gpio.read32(GPIO_PUP_PDN_CNTRL0) & !((0b11 << 28) | (0b11 << 30));
             gpio.write32(GPIO_PUP_PDN_CNTRL0, v);
         }
+        // Not called for the Pi 5: its uart10 has dedicated debug-connector pins.
+        Model::Pi5 => {}
     }
 }
 
