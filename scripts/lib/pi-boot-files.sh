@@ -64,7 +64,8 @@ pi_blobs() {
 write_config_txt() {
   cat <<'EOF'
 # barespice: configuration read by the Raspberry Pi GPU firmware (start*.elf) at power-on.
-# One image serves the Pi 3 (start.elf) and the Pi 4 (start4.elf); both read this file.
+# One image serves the Pi 3 (start.elf), the Pi 4 (start4.elf) and the Pi 5 (its EEPROM
+# bootloader); all read this file.
 [all]
 # Start the ARM cores in AArch64 and load our raw image (it carries an arm64 Image
 # header) at 0x80000, where the linker placed it. Without kernel_address newer
@@ -101,6 +102,17 @@ device_tree=barespice-pi3.dtb
 device_tree=barespice-pi3.dtb
 [pi4]
 device_tree=barespice-pi4.dtb
+# Pi 5 (base support, not yet run on hardware): its EEPROM bootloader reads this file
+# itself (no start*.elf) and takes kernel=barespice.img from [all] instead of
+# kernel_2712.img. We ship no BCM2712 device tree, and os_check (on by default) would
+# refuse to boot a kernel without one for the board: os_check=0 skips that check.
+# barespice then tells the Pi 5 by the firmware's tree or, without one, by its
+# Cortex-A76. enable_uart=1 has the bootloader set up uart10 (the 3-pin debug
+# connector, 115200 8N1), which carries the defmt log; Ethernet and USB sit behind RP1,
+# a later step.
+[pi5]
+os_check=0
+enable_uart=1
 [all]
 EOF
   if [ "$PI_DEBUG" = 1 ]; then
