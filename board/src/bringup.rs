@@ -20,6 +20,9 @@ pub enum Outcome {
     Absent,
     /// The device is there but did not come up.
     Failed,
+    /// The device is there but barespice has no driver for it yet (the Pi 5's
+    /// RP1 Ethernet and USB): shown on the status screen, not a failure.
+    Unsupported,
 }
 
 /// One step's result.

@@ -168,14 +168,15 @@ async fn board_service(service: core::pin::Pin<alloc::boxed::Box<dyn core::futur
 }
 
 /// Shows the board's hardware bring-up results on the status screen: what
-/// works, and for a failure what to check (absent devices only go to the log).
+/// works, what has no driver yet, and for a failure what to check (absent
+/// devices only go to the log).
 #[embassy_executor::task]
 async fn bringup_reports() {
     use barespice_board::bringup::{next, Outcome};
     loop {
         let r = next().await;
         match r.outcome {
-            Outcome::Ok => status::part_note(r.part, r.detail),
+            Outcome::Ok | Outcome::Unsupported => status::part_note(r.part, r.detail),
             Outcome::Failed => status::part_note(r.part, format!("FAILED: {} (check: {})", r.detail, r.check)),
             Outcome::Absent => {}
         }

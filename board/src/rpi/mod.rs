@@ -357,8 +357,10 @@ fn pi5_without_rp1(pi: Pi, framebuffer: Option<Box<dyn Framebuffer>>, rng: Board
     for part in ["Ethernet", "USB"] {
         crate::bringup::report(
             part,
-            crate::bringup::Outcome::Absent,
-            alloc::format!("Pi 5: {part} goes through RP1 (PCIe), not supported yet; a later step"),
+            crate::bringup::Outcome::Unsupported,
+            alloc::string::String::from(
+                "goes through RP1 (PCIe) on the Pi 5: not supported yet, a later step",
+            ),
             "",
         );
     }
