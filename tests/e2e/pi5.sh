@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Raspberry Pi 5 base support (issue 9, item 5), sourced by scripts/test after
-# firmware.sh (it uses emu_start, fw_qmp and fw_expect_desktop from there).
+# firmware.sh (it uses fw_build, emu_start, fw_qmp and fw_expect_desktop from
+# there).
 #
 # Owns: the one check QEMU can make of the Pi 5 path. QEMU has no BCM2712
 # machine, so the Pi 5's CPU is what runs here:
@@ -13,27 +14,21 @@
 # Must not: start or stop the shared lab server (run_case does).
 
 P5_DIR="$E2E_OUT/pi5-a76-client"
-P5_BUILD_ERROR=""
-
-p5_build() {
-  echo "--- build firmware (scripts/build-firmware --board virt) for the Cortex-A76 case"
-  if ! "$REPO/scripts/build-firmware" --board virt > "$E2E_OUT/build-firmware-pi5.log" 2>&1; then
-    P5_BUILD_ERROR="scripts/build-firmware failed (see $E2E_OUT/build-firmware-pi5.log)"
-    echo "$P5_BUILD_ERROR"
-  fi
-}
 
 p5_a76() {
-  [ -z "$P5_BUILD_ERROR" ] || fail "$P5_BUILD_ERROR"
+  [ -z "$FW_BUILD_ERROR" ] || fail "$FW_BUILD_ERROR"
   FW_QMP=$P5_DIR/qmp.sock
   FW_LOG=$P5_DIR/serial.log
   emu_start "$P5_DIR" virt "Cortex-A76 client" 150 -- --cpu cortex-a76 \
     --append "barespice.display=1:1" --timeout 600
-  local cpus
+  # The CPU's QOM type, from QEMU itself (query-cpus-fast names its object).
+  local cpus path type
   cpus=$(fw_qmp cmd query-cpus-fast) || fail "QMP query-cpus-fast failed"
-  grep -q '"qom-type": "cortex-a76-arm-cpu"' <<< "$cpus" ||
-    fail "QEMU does not report a Cortex-A76: $(tr -d '\n' <<< "$cpus" | head -c 300)"
-  echo "QEMU reports the CPU: $(grep -m1 '"qom-type"' <<< "$cpus" | tr -d ' ,')"
+  path=$(sed -nE 's/.*"qom-path": "([^"]+)".*/\1/p' <<< "$cpus" | head -n1)
+  [ -n "$path" ] || fail "query-cpus-fast named no CPU: $(tr -d '\n' <<< "$cpus" | head -c 300)"
+  type=$(fw_qmp cmd qom-get "{\"path\": \"$path\", \"property\": \"type\"}" | tr -d '" \n')
+  [ "$type" = cortex-a76-arm-cpu ] || fail "QEMU's CPU $path is '$type', not cortex-a76-arm-cpu"
+  echo "QEMU reports the CPU $path as $type"
   local want
   for want in 'timeline: entry barespice' 'step Firmware: Done' 'timeline: first frame'; do
     grep -aq "$want" "$FW_LOG" || { tail -n 20 "$FW_LOG"; fail "missing from the log: $want"; }
@@ -54,7 +49,7 @@ pi5_cases() {
   eval "prev=${prev% EXIT}"
   # shellcheck disable=SC2064
   trap "emu_stop '$P5_DIR'; ${prev:-:}" EXIT
-  p5_build
+  fw_build # firmware.sh's virt build: incremental when its cases just built it
   run_case virt-a76-pi5-cpu "--image-compression off" p5_a76
   emu_stop "$P5_DIR"
 }
