@@ -234,3 +234,23 @@ emu_stop() {
   fi
   rm -f "$dir/emulate.pid"
 }
+
+# kbd_replug_type QMP WAIT FROM TEXT ADD_ARGS...: after the client's keyboard
+# kbd0 was unplugged, plugs a usb-kbd back (device_add with ADD_ARGS through the
+# board's QMP function), waits (the board's WAIT function, log lines after FROM)
+# until the firmware enumerated and bound it, and types TEXT on it, which the
+# lab guest must see. Shared by the raspi and virt-xhci replug cases.
+kbd_replug_type() {
+  local qmp_fn=$1 wait_fn=$2 from=$3 text=$4 since
+  shift 4
+  echo "+ qmp (client) device_add usb-kbd id=kbd0 $*"
+  "$qmp_fn" device_add usb-kbd id=kbd0 "$@"
+  "$wait_fn" "$from" 'usb: device [0-9]+ .*"QEMU USB Keyboard" on hub [0-9]+ port 1$' 30 "the new keyboard was not enumerated"
+  "$wait_fn" "$from" 'usb: boot keyboard at [0-9]+ ' 30 "the new keyboard was not bound"
+  since=$(lab lines)
+  echo "+ qmp (client) type '$text' (60 ms between keys)"
+  "$qmp_fn" type "$text" --delay-ms 60
+  lab wait-typed "$text" --since-line "$since" --timeout 30 ||
+    fail "the lab guest did not see '$text' typed on the re-plugged keyboard"
+  echo "guest serial shows: TYPED: $text"
+}

@@ -122,21 +122,12 @@ xh_input() {
 
 xh_replug() {
   xh_client_ensure
-  local n since text='typed after xhci replug 8'
+  local n text='typed after xhci replug 8'
   n=$(wc -l < "$FW_LOG")
   echo "+ qmp (client) device_del kbd0"
   fw_qmp device_del kbd0
   xh_wait_log "$n" 'usb: keyboard at [0-9]+ detached' 30 "the firmware did not notice the keyboard leaving"
-  echo "+ qmp (client) device_add usb-kbd id=kbd0 bus=xhci.0 port=1.1"
-  fw_qmp device_add usb-kbd id=kbd0 bus=xhci.0 port=1.1
-  xh_wait_log "$n" 'usb: device [0-9]+ .*"QEMU USB Keyboard" on hub [0-9]+ port 1$' 30 "the new keyboard was not enumerated"
-  xh_wait_log "$n" 'usb: boot keyboard at [0-9]+ ' 30 "the new keyboard was not bound"
-  since=$(lab lines)
-  echo "+ qmp (client) type '$text' (60 ms between keys)"
-  fw_qmp type "$text" --delay-ms 60
-  lab wait-typed "$text" --since-line "$since" --timeout 30 ||
-    fail "the lab guest did not see '$text' typed on the re-plugged keyboard"
-  echo "guest serial shows: TYPED: $text"
+  kbd_replug_type fw_qmp xh_wait_log "$n" "$text" bus=xhci.0 port=1.1
   lab scene next > /dev/null
   fw_expect_desktop 20
   xh_session_intact "$n"
