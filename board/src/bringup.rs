@@ -44,11 +44,29 @@ static QUEUE: Channel<CriticalSectionRawMutex, Report, 16> = Channel::new();
 pub fn report(part: &'static str, outcome: Outcome, detail: String, check: &'static str) {
     match outcome {
         Outcome::Failed => {
-            defmt::warn!("bring-up: {=str} failed: {=str} (check: {=str})", part, detail.as_str(), check)
+            defmt::warn!(
+                "bring-up: {=str} failed: {=str} (check: {=str})",
+                part,
+                detail.as_str(),
+                check
+            )
         }
-        _ => defmt::info!("bring-up: {=str} {}: {=str}", part, outcome, detail.as_str()),
+        _ => defmt::info!(
+            "bring-up: {=str} {}: {=str}",
+            part,
+            outcome,
+            detail.as_str()
+        ),
     }
-    if QUEUE.try_send(Report { part, outcome, detail, check }).is_err() {
+    if QUEUE
+        .try_send(Report {
+            part,
+            outcome,
+            detail,
+            check,
+        })
+        .is_err()
+    {
         defmt::warn!("bring-up: report queue full; {=str} report dropped", part);
     }
 }

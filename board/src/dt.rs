@@ -20,7 +20,11 @@ pub fn reg_n(node: &FdtNode<'_, '_>, index: usize) -> Option<(usize, usize)> {
 
 fn cells<'a>(node: &FdtNode<'_, 'a>, name: &str) -> Option<impl Iterator<Item = u32> + 'a> {
     let p = node.property(name)?;
-    Some(p.value.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+    Some(
+        p.value
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+    )
 }
 
 /// The GIC interrupt id of a node's `index`-th interrupt, for a GIC parent
@@ -48,7 +52,10 @@ pub fn find<'b, 'a>(fdt: &'b Fdt<'a>, compat: &str) -> Option<FdtNode<'b, 'a>> {
 }
 
 /// All nodes whose `compatible` contains `compat`.
-pub fn find_all<'b, 'a: 'b>(fdt: &'b Fdt<'a>, compat: &'b str) -> impl Iterator<Item = FdtNode<'b, 'a>> + 'b {
+pub fn find_all<'b, 'a: 'b>(
+    fdt: &'b Fdt<'a>,
+    compat: &'b str,
+) -> impl Iterator<Item = FdtNode<'b, 'a>> + 'b {
     fdt.all_nodes()
         .filter(move |n| n.compatible().is_some_and(|c| c.all().any(|s| s == compat)))
 }

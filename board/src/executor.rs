@@ -17,8 +17,9 @@ fn pender(_context: *mut ()) {
 
 /// Creates the executor, lets `init` spawn the first tasks, and runs for ever.
 pub fn run(init: impl FnOnce(Spawner)) -> ! {
-    let exec: &'static raw::Executor =
-        alloc::boxed::Box::leak(alloc::boxed::Box::new(raw::Executor::new(core::ptr::null_mut())));
+    let exec: &'static raw::Executor = alloc::boxed::Box::leak(alloc::boxed::Box::new(
+        raw::Executor::new(core::ptr::null_mut()),
+    ));
     init(exec.spawner());
     loop {
         PENDED.store(false, Ordering::SeqCst);

@@ -22,5 +22,8 @@ pub fn take() -> Option<(&'static mut [u32], FbInfo)> {
     // SAFETY: `register` was given a live, leaked allocation of stride*height
     // pixels. `take` hands it out once, on the fatal path, when no task runs
     // any more; the presenter's reference to it is never used again.
-    Some((unsafe { core::slice::from_raw_parts_mut(addr as *mut u32, len) }, info))
+    Some((
+        unsafe { core::slice::from_raw_parts_mut(addr as *mut u32, len) },
+        info,
+    ))
 }

@@ -50,13 +50,15 @@ impl Gic {
         if id >= 32 {
             self.dist.write8(GICD_ITARGETSR + id, 1);
         }
-        self.dist.write32(GICD_ISENABLER + 4 * (id / 32), 1 << (id % 32));
+        self.dist
+            .write32(GICD_ISENABLER + 4 * (id / 32), 1 << (id % 32));
     }
 
     /// Stops interrupt `id` from reaching this core (it stays pending).
     pub fn disable(&self, id: u32) {
         let id = id as usize;
-        self.dist.write32(GICD_ICENABLER + 4 * (id / 32), 1 << (id % 32));
+        self.dist
+            .write32(GICD_ICENABLER + 4 * (id / 32), 1 << (id % 32));
     }
 
     /// Acknowledges the highest-priority pending interrupt, if any.

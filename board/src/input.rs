@@ -46,7 +46,10 @@ pub struct VirtioInputs {
 impl VirtioInputs {
     /// An empty set.
     pub fn new() -> Self {
-        Self { devs: Vec::new(), pending: Default::default() }
+        Self {
+            devs: Vec::new(),
+            pending: Default::default(),
+        }
     }
 
     /// Adds the device behind `transport`; logs and skips it if it fails.
@@ -72,7 +75,15 @@ impl VirtioInputs {
             (0, 0)
         };
         defmt::info!("input: {=str} (absolute: {=bool})", name.as_str(), has_abs);
-        self.devs.push(Device { dev, irq, abs_max, abs: (0, 0), abs_dirty: false, rel: (0, 0), rel_dirty: false });
+        self.devs.push(Device {
+            dev,
+            irq,
+            abs_max,
+            abs: (0, 0),
+            abs_dirty: false,
+            rel: (0, 0),
+            rel_dirty: false,
+        });
     }
 
     /// Number of devices.
@@ -100,14 +111,30 @@ impl Default for VirtioInputs {
     }
 }
 
-fn translate(d: &mut Device, ty: u16, code: u16, value: u32, out: &mut alloc::collections::VecDeque<InputEvent>) {
+fn translate(
+    d: &mut Device,
+    ty: u16,
+    code: u16,
+    value: u32,
+    out: &mut alloc::collections::VecDeque<InputEvent>,
+) {
     match (ty, code) {
-        (EV_KEY, BTN_LEFT) => out.push_back(InputEvent::Button { button: PointerButton::Left, pressed: value != 0 }),
-        (EV_KEY, BTN_RIGHT) => out.push_back(InputEvent::Button { button: PointerButton::Right, pressed: value != 0 }),
-        (EV_KEY, BTN_MIDDLE) => out.push_back(InputEvent::Button { button: PointerButton::Middle, pressed: value != 0 }),
-        (EV_KEY, c) if c < 0x100 => {
-            out.push_back(InputEvent::Key { code: KeyCode::Evdev(c), pressed: value != 0 })
-        }
+        (EV_KEY, BTN_LEFT) => out.push_back(InputEvent::Button {
+            button: PointerButton::Left,
+            pressed: value != 0,
+        }),
+        (EV_KEY, BTN_RIGHT) => out.push_back(InputEvent::Button {
+            button: PointerButton::Right,
+            pressed: value != 0,
+        }),
+        (EV_KEY, BTN_MIDDLE) => out.push_back(InputEvent::Button {
+            button: PointerButton::Middle,
+            pressed: value != 0,
+        }),
+        (EV_KEY, c) if c < 0x100 => out.push_back(InputEvent::Key {
+            code: KeyCode::Evdev(c),
+            pressed: value != 0,
+        }),
         (EV_ABS, ABS_X) => {
             d.abs.0 = value;
             d.abs_dirty = true;
@@ -124,7 +151,9 @@ fn translate(d: &mut Device, ty: u16, code: u16, value: u32, out: &mut alloc::co
             d.rel.1 = d.rel.1.saturating_add(value as i32);
             d.rel_dirty = true;
         }
-        (EV_REL, REL_WHEEL) => out.push_back(InputEvent::Wheel { delta: value as i32 }),
+        (EV_REL, REL_WHEEL) => out.push_back(InputEvent::Wheel {
+            delta: value as i32,
+        }),
         (EV_SYN, _) => {
             if d.abs_dirty {
                 d.abs_dirty = false;
@@ -137,7 +166,10 @@ fn translate(d: &mut Device, ty: u16, code: u16, value: u32, out: &mut alloc::co
             }
             if d.rel_dirty {
                 d.rel_dirty = false;
-                out.push_back(InputEvent::PointerRelative { dx: d.rel.0, dy: d.rel.1 });
+                out.push_back(InputEvent::PointerRelative {
+                    dx: d.rel.0,
+                    dy: d.rel.1,
+                });
                 d.rel = (0, 0);
             }
         }

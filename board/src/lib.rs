@@ -177,14 +177,24 @@ pub enum AnyTx<'a> {
 }
 
 impl embassy_net_driver::Driver for AnyNic {
-    type RxToken<'a> = AnyRx<'a> where Self: 'a;
-    type TxToken<'a> = AnyTx<'a> where Self: 'a;
+    type RxToken<'a>
+        = AnyRx<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = AnyTx<'a>
+    where
+        Self: 'a;
 
     fn receive(&mut self, cx: &mut Context<'_>) -> Option<(AnyRx<'_>, AnyTx<'_>)> {
         match self {
-            AnyNic::Virtio(n) => n.receive(cx).map(|(r, t)| (AnyRx::Virtio(r), AnyTx::Virtio(t))),
+            AnyNic::Virtio(n) => n
+                .receive(cx)
+                .map(|(r, t)| (AnyRx::Virtio(r), AnyTx::Virtio(t))),
             AnyNic::Usb(n) => n.receive(cx).map(|(r, t)| (AnyRx::Usb(r), AnyTx::Usb(t))),
-            AnyNic::Genet(n) => n.receive(cx).map(|(r, t)| (AnyRx::Genet(r), AnyTx::Genet(t))),
+            AnyNic::Genet(n) => n
+                .receive(cx)
+                .map(|(r, t)| (AnyRx::Genet(r), AnyTx::Genet(t))),
         }
     }
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<AnyTx<'_>> {
@@ -290,7 +300,10 @@ pub fn early_init(info: &barespice_boot::BootInfo) -> Result<Early, &'static str
     // A Raspberry Pi booted from a raw image by QEMU gets no device tree at
     // all; rpi::detect then goes by the CPU type.
     let fdt = fdt::Fdt::new(info.dtb).ok();
-    let kind = if let Some(f) = fdt.as_ref().filter(|f| dt::machine_compatible(f).any(|c| c == "linux,dummy-virt")) {
+    let kind = if let Some(f) = fdt
+        .as_ref()
+        .filter(|f| dt::machine_compatible(f).any(|c| c == "linux,dummy-virt"))
+    {
         virt::early(f)?;
         BoardKind::Virt
     } else if let Some((model, peripherals)) = rpi::detect(fdt.as_ref()) {
@@ -307,7 +320,12 @@ pub fn early_init(info: &barespice_boot::BootInfo) -> Result<Early, &'static str
         Some((s, e)) => unsafe { core::slice::from_raw_parts(s as *const u8, (e - s) as usize) },
         None => &[],
     };
-    Ok(Early { fdt, bootargs, initrd, kind })
+    Ok(Early {
+        fdt,
+        bootargs,
+        initrd,
+        kind,
+    })
 }
 
 impl Early {

@@ -26,7 +26,10 @@ impl Mmio {
     }
 
     fn check(&self, off: usize, width: usize) -> usize {
-        assert!(off.is_multiple_of(width) && off + width <= self.len, "MMIO offset out of window");
+        assert!(
+            off.is_multiple_of(width) && off + width <= self.len,
+            "MMIO offset out of window"
+        );
         self.base + off
     }
 

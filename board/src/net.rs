@@ -39,7 +39,11 @@ impl VirtioNic {
             }
         };
         let mac = dev.mac_address();
-        Some(Self { dev: alloc::boxed::Box::new(RefCell::new(dev)), irq, mac })
+        Some(Self {
+            dev: alloc::boxed::Box::new(RefCell::new(dev)),
+            irq,
+            mac,
+        })
     }
 
     /// The device's MAC address.
@@ -72,8 +76,14 @@ pub struct NicTx<'a> {
 }
 
 impl embassy_net_driver::Driver for VirtioNic {
-    type RxToken<'a> = NicRx<'a> where Self: 'a;
-    type TxToken<'a> = NicTx<'a> where Self: 'a;
+    type RxToken<'a>
+        = NicRx<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = NicTx<'a>
+    where
+        Self: 'a;
 
     fn receive(&mut self, cx: &mut Context<'_>) -> Option<(NicRx<'_>, NicTx<'_>)> {
         let ready = {
@@ -89,7 +99,13 @@ impl embassy_net_driver::Driver for VirtioNic {
             return None;
         }
         let buf = self.dev.borrow_mut().receive().ok()?;
-        Some((NicRx { buf: Some(buf), dev: &self.dev }, NicTx { dev: &self.dev }))
+        Some((
+            NicRx {
+                buf: Some(buf),
+                dev: &self.dev,
+            },
+            NicTx { dev: &self.dev },
+        ))
     }
 
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<NicTx<'_>> {
@@ -124,7 +140,10 @@ impl embassy_net_driver::RxToken for NicRx<'_> {
         let mut buf = self.buf.take().expect("rx token consumed once");
         let r = f(buf.packet_mut());
         if let Err(e) = self.dev.borrow_mut().recycle_rx_buffer(buf) {
-            defmt::warn!("virtio-net: rx buffer not recycled: {}", defmt::Debug2Format(&e));
+            defmt::warn!(
+                "virtio-net: rx buffer not recycled: {}",
+                defmt::Debug2Format(&e)
+            );
         }
         r
     }

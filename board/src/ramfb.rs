@@ -89,7 +89,8 @@ impl FwCfg {
         });
         let addr = &*access as *const DmaAccess as u64;
         barespice_boot::cpu::dsb();
-        self.regs.write32(FW_CFG_DMA_HI, ((addr >> 32) as u32).to_be());
+        self.regs
+            .write32(FW_CFG_DMA_HI, ((addr >> 32) as u32).to_be());
         self.regs.write32(FW_CFG_DMA_LO, (addr as u32).to_be());
         loop {
             // SAFETY: `access` is live and aligned; QEMU updates `control` by
@@ -116,7 +117,9 @@ impl Ramfb {
     /// Allocates `width` x `height` pixels and hands them to QEMU.
     pub fn new(fw: &FwCfg, width: u32, height: u32) -> Result<Self, RamfbError> {
         let (sel, _) = fw.find_file("etc/ramfb").ok_or(RamfbError::NotPresent)?;
-        let count = (width as usize).checked_mul(height as usize).ok_or(RamfbError::TooLarge)?;
+        let count = (width as usize)
+            .checked_mul(height as usize)
+            .ok_or(RamfbError::TooLarge)?;
         let layout = Layout::array::<u32>(count)
             .and_then(|l| l.align_to(4096))
             .map_err(|_| RamfbError::TooLarge)?;
@@ -140,7 +143,11 @@ impl Ramfb {
         cfg[20..24].copy_from_slice(&height.to_be_bytes());
         cfg[24..28].copy_from_slice(&stride.to_be_bytes());
         fw.dma_write(sel, &cfg)?;
-        let info = FbInfo { width, height, stride: width };
+        let info = FbInfo {
+            width,
+            height,
+            stride: width,
+        };
         crate::fatal_screen::register(ptr as usize, info);
         Ok(Self { pixels, info })
     }

@@ -50,7 +50,10 @@ impl BoardRng {
             Err(_) => false,
         };
         if ok {
-            Self { rng: ChaCha20Rng::from_seed(seed), source: EntropySource::Device }
+            Self {
+                rng: ChaCha20Rng::from_seed(seed),
+                source: EntropySource::Device,
+            }
         } else {
             defmt::warn!("virtio-rng unusable; falling back to timer jitter");
             Self::from_jitter()
@@ -59,7 +62,10 @@ impl BoardRng {
 
     /// Seeds from 32 bytes read from a hardware generator (Raspberry Pi RNGs).
     pub fn from_device_seed(seed: [u8; 32]) -> Self {
-        Self { rng: ChaCha20Rng::from_seed(seed), source: EntropySource::Device }
+        Self {
+            rng: ChaCha20Rng::from_seed(seed),
+            source: EntropySource::Device,
+        }
     }
 
     /// Seeds from counter jitter (weak; see module docs).
@@ -83,7 +89,10 @@ impl BoardRng {
             }
             mix = ChaCha20Rng::from_seed(seed);
         }
-        Self { rng: ChaCha20Rng::from_seed(seed), source: EntropySource::TimerJitter }
+        Self {
+            rng: ChaCha20Rng::from_seed(seed),
+            source: EntropySource::TimerJitter,
+        }
     }
 
     /// Which source seeded this generator.
@@ -115,7 +124,10 @@ impl BoardRng {
     pub fn from_seed_of(parent: &mut BoardRng) -> Self {
         let mut seed = [0u8; 32];
         parent.fill_bytes(&mut seed);
-        Self { rng: ChaCha20Rng::from_seed(seed), source: parent.source }
+        Self {
+            rng: ChaCha20Rng::from_seed(seed),
+            source: parent.source,
+        }
     }
 }
 
@@ -130,7 +142,9 @@ static GETRANDOM: critical_section::Mutex<core::cell::RefCell<Option<ChaCha20Rng
 pub fn install_getrandom(parent: &mut BoardRng) {
     let mut seed = [0u8; 32];
     parent.fill_bytes(&mut seed);
-    critical_section::with(|cs| *GETRANDOM.borrow(cs).borrow_mut() = Some(ChaCha20Rng::from_seed(seed)));
+    critical_section::with(|cs| {
+        *GETRANDOM.borrow(cs).borrow_mut() = Some(ChaCha20Rng::from_seed(seed))
+    });
 }
 
 fn board_getrandom(dest: &mut [u8]) -> Result<(), getrandom::Error> {

@@ -46,15 +46,25 @@ pub(crate) fn early(fdt: &fdt::Fdt<'_>) -> Result<(), &'static str> {
     let uart = fdt
         .chosen()
         .stdout()
-        .filter(|n| n.compatible().is_some_and(|c| c.all().any(|s| s == "arm,pl011")))
+        .filter(|n| {
+            n.compatible()
+                .is_some_and(|c| c.all().any(|s| s == "arm,pl011"))
+        })
         .or_else(|| dt::find(fdt, "arm,pl011"))
         .ok_or("no PL011 in the device tree")?;
     let regs = mmio(&uart, 0).ok_or("PL011 without registers")?;
     console::install(Box::leak(Box::new(Pl011::new(regs))));
 
     if let Some(p) = fdt.find_node("/psci") {
-        let method = p.property("method").and_then(|m| m.as_str()).unwrap_or("hvc");
-        let c = if method == "smc" { Conduit::Smc } else { Conduit::Hvc };
+        let method = p
+            .property("method")
+            .and_then(|m| m.as_str())
+            .unwrap_or("hvc");
+        let c = if method == "smc" {
+            Conduit::Smc
+        } else {
+            Conduit::Hvc
+        };
         critical_section::with(|cs| CONDUIT.borrow(cs).set(c));
         barespice_boot::fatal::set_reset_hook(psci_reset);
     }
@@ -92,7 +102,9 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
                 })
             }
             DeviceType::Input => inputs.add(found.transport, found.irq),
-            DeviceType::EntropySource if rng.is_none() => rng = Some(BoardRng::from_virtio(found.transport)),
+            DeviceType::EntropySource if rng.is_none() => {
+                rng = Some(BoardRng::from_virtio(found.transport))
+            }
             _ => {}
         }
     }
@@ -101,35 +113,51 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
     if nic.is_none() {
         match start_usb(fdt) {
             Some((task, device)) => {
-                defmt::info!("net: no virtio-net; using USB Ethernet and USB input behind the xHCI");
+                defmt::info!(
+                    "net: no virtio-net; using USB Ethernet and USB input behind the xHCI"
+                );
                 nic = Some(AnyNic::Usb(device));
                 input = Box::new(crate::usb::input::UsbInputs);
                 service = Some(task);
             }
-            None => defmt::warn!("net: no virtio-net device (add -device virtio-net-device) and no xHCI"),
+            None => defmt::warn!(
+                "net: no virtio-net device (add -device virtio-net-device) and no xHCI"
+            ),
         }
     }
     let rng = rng.unwrap_or_else(BoardRng::from_jitter);
     defmt::info!("rng: seeded from {}", rng.source());
 
-    let framebuffer: Option<Box<dyn Framebuffer>> = match dt::find(fdt, "qemu,fw-cfg-mmio").and_then(|n| mmio(&n, 0)) {
-        Some(regs) => match Ramfb::new(&FwCfg::new(regs), opts.fb_width, opts.fb_height) {
-            Ok(fb) => {
-                defmt::info!("display: ramfb {=u32}x{=u32}", opts.fb_width, opts.fb_height);
-                Some(Box::new(fb))
-            }
-            Err(e) => {
-                defmt::warn!("display: ramfb unavailable: {}", e);
+    let framebuffer: Option<Box<dyn Framebuffer>> =
+        match dt::find(fdt, "qemu,fw-cfg-mmio").and_then(|n| mmio(&n, 0)) {
+            Some(regs) => match Ramfb::new(&FwCfg::new(regs), opts.fb_width, opts.fb_height) {
+                Ok(fb) => {
+                    defmt::info!(
+                        "display: ramfb {=u32}x{=u32}",
+                        opts.fb_width,
+                        opts.fb_height
+                    );
+                    Some(Box::new(fb))
+                }
+                Err(e) => {
+                    defmt::warn!("display: ramfb unavailable: {}", e);
+                    None
+                }
+            },
+            None => {
+                defmt::warn!("display: no fw_cfg in the device tree");
                 None
             }
-        },
-        None => {
-            defmt::warn!("display: no fw_cfg in the device tree");
-            None
-        }
-    };
+        };
     let _ = String::new();
-    Board { name: "QEMU virt", nic, framebuffer, input, rng, service }
+    Board {
+        name: "QEMU virt",
+        nic,
+        framebuffer,
+        input,
+        rng,
+        service,
+    }
 }
 
 /// How PCI devices on virt see RAM: 1:1 (no IOMMU), and QEMU keeps DMA
@@ -158,7 +186,9 @@ static VIRT_DMA: VirtDma = VirtDma;
 
 /// Finds the generic ECAM bridge, enumerates it and, if it carries an xHCI,
 /// returns the USB task and Ethernet device.
-fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(crate::usb::host::UsbTask, crate::usb::cdc_ecm::NetDevice)> {
+fn start_usb(
+    fdt: &fdt::Fdt<'_>,
+) -> Option<(crate::usb::host::UsbTask, crate::usb::cdc_ecm::NetDevice)> {
     use crate::pci::{self, ecam};
     let node = dt::find(fdt, "pci-host-ecam-generic")?;
     let Some(bridge) = ecam::parse(&node) else {
@@ -175,24 +205,42 @@ fn start_usb(fdt: &fdt::Fdt<'_>) -> Option<(crate::usb::host::UsbTask, crate::us
     );
     // Only the 32-bit window is used: the 64-bit one lies past the 39-bit map.
     let window = pci::Window {
-        size: bridge.memory.size.min(0x1_0000_0000 - bridge.memory.cpu.min(0xffff_ffff)),
+        size: bridge
+            .memory
+            .size
+            .min(0x1_0000_0000 - bridge.memory.cpu.min(0xffff_ffff)),
         ..bridge.memory
     };
     // SAFETY: the device tree describes the ECAM window; boot maps every
     // non-RAM address as Device memory; it is wrapped once, here.
-    let cfg = ecam::Ecam::new(unsafe { Mmio::new(bridge.config.0, bridge.config.1) }, bridge.buses.0, bridge.buses.1);
+    let cfg = ecam::Ecam::new(
+        unsafe { Mmio::new(bridge.config.0, bridge.config.1) },
+        bridge.buses.0,
+        bridge.buses.1,
+    );
     let functions = pci::enumerate(&cfg, cfg.first_bus(), &window);
     let Some(f) = functions.iter().find(|f| f.class == pci::CLASS_XHCI) else {
-        defmt::warn!("pci: no xHCI (class 0c0330) among {} functions", functions.len());
+        defmt::warn!(
+            "pci: no xHCI (class 0c0330) among {} functions",
+            functions.len()
+        );
         return None;
     };
     let Some(bar) = f.bars[0] else {
         defmt::warn!("pci: xHCI {} has no memory BAR 0", f.bdf);
         return None;
     };
-    defmt::info!("usb: xHCI {=u16:04x}:{=u16:04x} at {} registers {=u64:#x}", f.vendor, f.device, f.bdf, bar.cpu);
+    defmt::info!(
+        "usb: xHCI {=u16:04x}:{=u16:04x} at {} registers {=u64:#x}",
+        f.vendor,
+        f.device,
+        f.bdf,
+        bar.cpu
+    );
     // SAFETY: BAR 0 was just assigned to this window of the bridge's memory
     // range (Device memory in boot's map) and is wrapped once, here.
     let regs = unsafe { Mmio::new(bar.cpu as usize, bar.size as usize) };
-    Some(crate::usb::host::start(crate::usb::xhci::Xhci::new(regs, &VIRT_DMA)))
+    Some(crate::usb::host::start(crate::usb::xhci::Xhci::new(
+        regs, &VIRT_DMA,
+    )))
 }

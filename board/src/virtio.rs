@@ -66,16 +66,30 @@ pub struct Found {
 pub fn probe(fdt: &fdt::Fdt<'_>) -> Vec<Found> {
     let mut out = Vec::new();
     for node in crate::dt::find_all(fdt, "virtio,mmio") {
-        let Some((base, size)) = crate::dt::reg(&node) else { continue };
-        let Some(header) = NonNull::new(base as *mut VirtIOHeader) else { continue };
+        let Some((base, size)) = crate::dt::reg(&node) else {
+            continue;
+        };
+        let Some(header) = NonNull::new(base as *mut VirtIOHeader) else {
+            continue;
+        };
         // SAFETY: the device tree says a virtio-mmio register block of `size`
         // bytes is at `base`; it is mapped as Device memory and each slot is
         // probed once, so this transport is its only user.
-        let Ok(transport) = (unsafe { MmioTransport::new(header, size) }) else { continue };
+        let Ok(transport) = (unsafe { MmioTransport::new(header, size) }) else {
+            continue;
+        };
         let kind = transport.device_type();
         let irq = crate::dt::gic_interrupt(&node, 0).and_then(IrqLine::new);
-        defmt::debug!("virtio-mmio at {=usize:#x}: {}", base, defmt::Debug2Format(&kind));
-        out.push(Found { transport, kind, irq });
+        defmt::debug!(
+            "virtio-mmio at {=usize:#x}: {}",
+            base,
+            defmt::Debug2Format(&kind)
+        );
+        out.push(Found {
+            transport,
+            kind,
+            irq,
+        });
     }
     out
 }

@@ -22,7 +22,9 @@ pub fn counter() -> u64 {
     let v: u64;
     // SAFETY: `isb` + reading CNTVCT_EL0 has no side effects; EL1 access is
     // enabled (CNTHCTL_EL2 set by the entry code when we came from EL2).
-    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
@@ -47,7 +49,13 @@ pub fn virtual_timer_arm(at: u64) {
 #[inline]
 pub fn virtual_timer_disarm() {
     // SAFETY: as above; writing 0 to CNTV_CTL_EL0 only stops the timer.
-    unsafe { asm!("msr cntv_ctl_el0, xzr", "isb", options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!(
+            "msr cntv_ctl_el0, xzr",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
 }
 
 /// Waits for an interrupt. With PSTATE.I masked (as it always is in barespice)
@@ -92,14 +100,18 @@ fn each_line(addr: usize, len: usize, op: impl Fn(usize)) {
 /// the point of coherency (for non-coherent DMA and framebuffers on hardware).
 pub fn dcache_clean_invalidate(addr: usize, len: usize) {
     // SAFETY: `dc civac` on a mapped address only writes back/evicts the line.
-    each_line(addr, len, |a| unsafe { asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags)) });
+    each_line(addr, len, |a| unsafe {
+        asm!("dc civac, {}", in(reg) a, options(nostack, preserves_flags))
+    });
 }
 
 /// Cleans (writes back) the data cache lines covering `[addr, addr+len)` to
 /// the point of coherency: a buffer the CPU filled, before a device reads it.
 pub fn dcache_clean(addr: usize, len: usize) {
     // SAFETY: `dc cvac` on a mapped address only writes the line back.
-    each_line(addr, len, |a| unsafe { asm!("dc cvac, {}", in(reg) a, options(nostack, preserves_flags)) });
+    each_line(addr, len, |a| unsafe {
+        asm!("dc cvac, {}", in(reg) a, options(nostack, preserves_flags))
+    });
 }
 
 /// Invalidates (discards) the data cache lines covering `[addr, addr+len)`:
@@ -109,7 +121,9 @@ pub fn dcache_clean(addr: usize, len: usize) {
 pub fn dcache_invalidate(addr: usize, len: usize) {
     // SAFETY: `dc ivac` on a mapped address only drops the line; callers pass
     // whole DMA buffer lines holding no CPU data (see above).
-    each_line(addr, len, |a| unsafe { asm!("dc ivac, {}", in(reg) a, options(nostack, preserves_flags)) });
+    each_line(addr, len, |a| unsafe {
+        asm!("dc ivac, {}", in(reg) a, options(nostack, preserves_flags))
+    });
 }
 
 /// Which exception level the entry code was started at (1, or 2 before it dropped to 1).
@@ -123,6 +137,8 @@ pub fn fault_for_test() -> u64 {
     let v: u64;
     // SAFETY: the load faults synchronously into our vectors, which report
     // and reset; it never returns a value to safe code.
-    unsafe { asm!("ldr {}, [{}]", out(reg) v, in(reg) 0xffff_dead_0000_0000u64, options(nostack, readonly)) };
+    unsafe {
+        asm!("ldr {}, [{}]", out(reg) v, in(reg) 0xffff_dead_0000_0000u64, options(nostack, readonly))
+    };
     v
 }

@@ -84,10 +84,22 @@ pub struct Frame {
 }
 
 const KINDS: [&str; 16] = [
-    "sync (EL1t)", "irq (EL1t)", "fiq (EL1t)", "serror (EL1t)",
-    "sync (EL1h)", "irq (EL1h)", "fiq (EL1h)", "serror (EL1h)",
-    "sync (EL0 a64)", "irq (EL0 a64)", "fiq (EL0 a64)", "serror (EL0 a64)",
-    "sync (EL0 a32)", "irq (EL0 a32)", "fiq (EL0 a32)", "serror (EL0 a32)",
+    "sync (EL1t)",
+    "irq (EL1t)",
+    "fiq (EL1t)",
+    "serror (EL1t)",
+    "sync (EL1h)",
+    "irq (EL1h)",
+    "fiq (EL1h)",
+    "serror (EL1h)",
+    "sync (EL0 a64)",
+    "irq (EL0 a64)",
+    "fiq (EL0 a64)",
+    "serror (EL0 a64)",
+    "sync (EL0 a32)",
+    "irq (EL0 a32)",
+    "fiq (EL0 a32)",
+    "serror (EL0 a32)",
 ];
 
 /// Human name of the exception class in ESR_EL1.EC.

@@ -68,7 +68,10 @@ pub struct MessageBuf {
 impl MessageBuf {
     /// An empty buffer.
     pub const fn new() -> Self {
-        Self { buf: [0; 480], len: 0 }
+        Self {
+            buf: [0; 480],
+            len: 0,
+        }
     }
 
     /// The text so far (always valid UTF-8: cut at character boundaries).
@@ -104,7 +107,10 @@ impl fmt::Write for MessageBuf {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let mut msg = MessageBuf::new();
     let _ = match info.location() {
-        Some(l) => fmt::write(&mut msg, format_args!("panic at {}:{}\n{}", l.file(), l.line(), info.message())),
+        Some(l) => fmt::write(
+            &mut msg,
+            format_args!("panic at {}:{}\n{}", l.file(), l.line(), info.message()),
+        ),
         None => fmt::write(&mut msg, format_args!("panic\n{}", info.message())),
     };
     die(msg.as_str())

@@ -80,7 +80,10 @@ unsafe extern "C" {
 /// `[start, end)` of the loaded image including bss and stack.
 pub(crate) fn image_range() -> (usize, usize) {
     // Linker-script symbols: only their addresses are taken.
-    (core::ptr::addr_of!(__image_start) as usize, core::ptr::addr_of!(__image_end) as usize)
+    (
+        core::ptr::addr_of!(__image_start) as usize,
+        core::ptr::addr_of!(__image_end) as usize,
+    )
 }
 
 const MAX_RANGES: usize = 8;
@@ -93,7 +96,10 @@ struct Ranges {
 
 impl Ranges {
     const fn new() -> Self {
-        Self { r: [Range { start: 0, end: 0 }; MAX_RANGES], n: 0 }
+        Self {
+            r: [Range { start: 0, end: 0 }; MAX_RANGES],
+            n: 0,
+        }
     }
     fn push(&mut self, start: u64, end: u64) {
         if end > start {
@@ -120,7 +126,10 @@ fn largest_gap(start: u64, end: u64, holes: &[Range]) -> Range {
             .min_by_key(|h| h.start);
         let gap_end = next.map_or(end, |h| h.start.max(cur));
         if gap_end - cur > best.end - best.start {
-            best = Range { start: cur, end: gap_end };
+            best = Range {
+                start: cur,
+                end: gap_end,
+            };
         }
         match next {
             Some(h) => cur = h.end.max(cur),
@@ -136,12 +145,19 @@ fn largest_gap(start: u64, end: u64, holes: &[Range]) -> Range {
 #[unsafe(no_mangle)]
 extern "C" fn barespice_boot_rust(dtb_addr: usize, entry_el: u64) -> ! {
     let (img_start, img_end) = image_range();
-    let img = Range { start: img_start as u64, end: img_end as u64 };
+    let img = Range {
+        start: img_start as u64,
+        end: img_end as u64,
+    };
 
-    // SAFETY: the loader passes the DTB address in x0 (Linux arm64 boot
-    // protocol); `from_ptr` checks the magic and header before trusting sizes.
     // A zero address (no DTB) is rejected before dereferencing.
-    let fdt = if dtb_addr != 0 { unsafe { fdt::Fdt::from_ptr(dtb_addr as *const u8).ok() } } else { None };
+    let fdt = if dtb_addr != 0 {
+        // SAFETY: the loader passes the DTB address in x0 (Linux arm64 boot
+        // protocol); `from_ptr` checks the magic and header before trusting sizes.
+        unsafe { fdt::Fdt::from_ptr(dtb_addr as *const u8).ok() }
+    } else {
+        None
+    };
 
     let mut ram = Ranges::new();
     let mut holes = Ranges::new();
@@ -181,13 +197,21 @@ extern "C" fn barespice_boot_rust(dtb_addr: usize, entry_el: u64) -> ! {
         .iter()
         .find(|r| r.start <= img.start && img.end <= r.end)
         .copied()
-        .unwrap_or(Range { start: img.end, end: img.end + (64 << 20) });
+        .unwrap_or(Range {
+            start: img.end,
+            end: img.end + (64 << 20),
+        });
     let heap = largest_gap(img.end, region.end, holes.as_slice());
     // SAFETY: `heap` lies in RAM, after the image, outside the DTB, initrd and
     // reserved ranges, and nothing else uses it; called exactly once.
     unsafe { HEAP.init(heap.start as usize, (heap.end - heap.start) as usize) };
 
-    let info = BootInfo { dtb, heap, image: img, entry_el: entry_el as u8 };
+    let info = BootInfo {
+        dtb,
+        heap,
+        image: img,
+        entry_el: entry_el as u8,
+    };
     // SAFETY: `barespice_main` is defined by the firmware through `entry!`
     // with exactly this signature.
     unsafe { barespice_main(info) }

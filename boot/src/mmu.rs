@@ -98,7 +98,11 @@ pub unsafe fn enable(ram: &[Range]) {
             next_l2 += 1;
             for (j, d) in l2.0.iter_mut().enumerate() {
                 let s = start + j as u64 * MIB2;
-                let attr = if overlaps(ram, s, s + MIB2) { ATTR_NORMAL } else { ATTR_DEVICE };
+                let attr = if overlaps(ram, s, s + MIB2) {
+                    ATTR_NORMAL
+                } else {
+                    ATTR_DEVICE
+                };
                 *d = block(s, attr);
             }
             (l2 as *const Table as u64) | DESC_TABLE

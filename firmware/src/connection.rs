@@ -61,9 +61,16 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
             backoff = 1;
         }
         // The banner is only on screen; say it in the log too (tests and headless setups read it).
-        defmt::info!("reconnecting in {=u32} s (attempt {=u32})", backoff, attempt + 1);
+        defmt::info!(
+            "reconnecting in {=u32} s (attempt {=u32})",
+            backoff,
+            attempt + 1
+        );
         for left in (1..=backoff).rev() {
-            status::banner(Some(format!("Reconnecting in {left} s (attempt {})", attempt + 1)));
+            status::banner(Some(format!(
+                "Reconnecting in {left} s (attempt {})",
+                attempt + 1
+            )));
             Timer::after(Duration::from_secs(1)).await;
         }
         backoff = (backoff * 2).min(cfg.reconnect_max_secs.max(1));
@@ -96,7 +103,11 @@ pub fn from_transport(f: barespice_transport::Failure) -> Failure {
         barespice_transport::Failure::Protocol { .. } => Step::SpiceLink,
         _ => Step::Connect,
     };
-    Failure { step, hint: f.hint(), detail: format!("{f}") }
+    Failure {
+        step,
+        hint: f.hint(),
+        detail: format!("{f}"),
+    }
 }
 
 /// SNTP when `x-barespice-ntp` is set; otherwise (or when it fails) the
@@ -110,7 +121,10 @@ async fn set_clock(stack: Stack<'static>, cfg: &Config) {
         match crate::sntp::query(stack, server).await {
             Ok(t) => {
                 crate::clock::set_now(t);
-                let text = format!("clock: SNTP {server}: {}", barespice_transport::failure::date(t));
+                let text = format!(
+                    "clock: SNTP {server}: {}",
+                    barespice_transport::failure::date(t)
+                );
                 defmt::info!("{=str}", text.as_str());
                 status::note(text);
                 return;
@@ -127,7 +141,13 @@ async fn attempt_once(stack: Stack<'static>, cfg: &Config, rng: &mut BoardRng) -
     let host = cfg.host.clone().unwrap_or_default();
     let proxy = match cfg.proxy.as_deref().map(ProxyAddr::parse) {
         Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return Failure { step: Step::Connect, detail: format!("proxy=: {e}"), hint: "proxy=http://HOST:PORT in the .vv file" },
+        Some(Err(e)) => {
+            return Failure {
+                step: Step::Connect,
+                detail: format!("proxy=: {e}"),
+                hint: "proxy=http://HOST:PORT in the .vv file",
+            }
+        }
         None => None,
     };
     // With a proxy only the proxy's name is resolved here.
@@ -160,7 +180,10 @@ async fn attempt_once(stack: Stack<'static>, cfg: &Config, rng: &mut BoardRng) -
         trust: Trust {
             ca_pem: cfg.ca.clone(),
             host_subject: cfg.host_subject.clone(),
-            pubkey_sha256: cfg.pubkey_sha256.as_deref().and_then(barespice_transport::cert::parse_pin),
+            pubkey_sha256: cfg
+                .pubkey_sha256
+                .as_deref()
+                .and_then(barespice_transport::cert::parse_pin),
             host,
         },
     };
@@ -195,23 +218,35 @@ pub async fn open_channel<'a>(
     };
     let mut tls_client = match tls {
         true => Some(
-            TlsClient::new(&route.trust, Arc::new(crate::clock::FirmwareClock), crate::clock::build_time()).map_err(from_transport)?,
+            TlsClient::new(
+                &route.trust,
+                Arc::new(crate::clock::FirmwareClock),
+                crate::clock::build_time(),
+            )
+            .map_err(from_transport)?,
         ),
         false => None,
     };
     let mut sock = match &route.proxy {
         Some(p) => {
             let mut sock = open(stack, route.addr, route.proxy_port, rx, tx).await?;
-            write_all(&mut sock, &proxy::connect_request(&route.host, port)).await.map_err(|_| closed(p))?;
+            write_all(&mut sock, &proxy::connect_request(&route.host, port))
+                .await
+                .map_err(|_| closed(p))?;
             let mut answer = Vec::new();
             let mut byte = [0u8; 1];
             // Byte by byte so nothing after the answer is consumed here.
             loop {
-                match embassy_time::with_timeout(Duration::from_secs(10), sock.read(&mut byte)).await {
+                match embassy_time::with_timeout(Duration::from_secs(10), sock.read(&mut byte))
+                    .await
+                {
                     Ok(Ok(1)) => answer.push(byte[0]),
                     _ => return Err(closed(p)),
                 }
-                if proxy::parse_response(&answer, p).map_err(from_transport)?.is_some() {
+                if proxy::parse_response(&answer, p)
+                    .map_err(from_transport)?
+                    .is_some()
+                {
                     break;
                 }
             }
@@ -222,10 +257,16 @@ pub async fn open_channel<'a>(
     if let Some(t) = tls_client.as_mut() {
         let start = Instant::now();
         let target = format!("{}:{port}", route.host);
-        let fail = |detail: String| Failure { step: Step::Connect, detail, hint: "that tls-port is the server's TLS port" };
+        let fail = |detail: String| Failure {
+            step: Step::Connect,
+            detail,
+            hint: "that tls-port is the server's TLS port",
+        };
         loop {
             if !t.outgoing().is_empty() {
-                write_all(&mut sock, t.outgoing()).await.map_err(|_| fail(format!("{target}: connection closed in the TLS handshake")))?;
+                write_all(&mut sock, t.outgoing()).await.map_err(|_| {
+                    fail(format!("{target}: connection closed in the TLS handshake"))
+                })?;
                 let n = t.outgoing().len();
                 t.consume(n);
             }
@@ -235,18 +276,33 @@ pub async fn open_channel<'a>(
             let mut buf = [0u8; 2048];
             match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
                 Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(from_transport)?,
-                Ok(_) => return Err(fail(format!("{target}: connection closed in the TLS handshake"))),
+                Ok(_) => {
+                    return Err(fail(format!(
+                        "{target}: connection closed in the TLS handshake"
+                    )))
+                }
                 Err(_) => return Err(fail(format!("{target}: TLS handshake timed out"))),
             }
         }
         let ms = start.elapsed().as_millis();
-        defmt::info!("timeline: tls {=str} channel handshake {=u64} ms ({=str})", name, ms, t.version().unwrap_or("TLS"));
+        defmt::info!(
+            "timeline: tls {=str} channel handshake {=u64} ms ({=str})",
+            name,
+            ms,
+            t.version().unwrap_or("TLS")
+        );
     }
-    Ok(Conn { sock, tls: tls_client })
+    Ok(Conn {
+        sock,
+        tls: tls_client,
+    })
 }
 
 fn closed(proxy: &str) -> Failure {
-    from_transport(barespice_transport::Failure::ProxyRefused { proxy: String::from(proxy), status: String::from("closed without an answer") })
+    from_transport(barespice_transport::Failure::ProxyRefused {
+        proxy: String::from(proxy),
+        status: String::from("closed without an answer"),
+    })
 }
 
 /// Writes all of `data` (false if the connection ended).
@@ -269,7 +325,11 @@ async fn open<'a>(
     tx: &'a mut [u8],
 ) -> Result<TcpSocket<'a>, Failure> {
     let mut sock = TcpSocket::new(stack, rx, tx);
-    defmt::debug!("tcp: rx buffer {=usize} bytes, tx {=usize}", sock.recv_capacity(), sock.send_capacity());
+    defmt::debug!(
+        "tcp: rx buffer {=usize} bytes, tx {=usize}",
+        sock.recv_capacity(),
+        sock.send_capacity()
+    );
     sock.set_timeout(Some(Duration::from_secs(20)));
     match sock.connect((ip, port)).await {
         Ok(()) => {

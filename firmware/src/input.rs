@@ -79,20 +79,30 @@ pub async fn task(mut source: Box<dyn InputSource>) {
     loop {
         let ev = source.next_event().await;
         let out = match ev {
-            InputEvent::Key { code: KeyCode::Evdev(c), pressed } => {
-                evdev_to_key(c).map(|key| RemoteInput::Key { key, down: pressed })
-            }
-            InputEvent::Key { code: KeyCode::UsbHid(u), pressed } => {
-                crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed })
-            }
+            InputEvent::Key {
+                code: KeyCode::Evdev(c),
+                pressed,
+            } => evdev_to_key(c).map(|key| RemoteInput::Key { key, down: pressed }),
+            InputEvent::Key {
+                code: KeyCode::UsbHid(u),
+                pressed,
+            } => crate::keys::hid_to_key(u).map(|key| RemoteInput::Key { key, down: pressed }),
             InputEvent::PointerAbsolute { x, y, max_x, max_y } => {
-                let Some(layout) = presenter::layout() else { continue };
+                let Some(layout) = presenter::layout() else {
+                    continue;
+                };
                 // Device units -> screen pixel -> the remote pixel shown there
                 // (the display mode's layout: scaled to fit, or centred 1:1).
-                let fx = (u64::from(x) * u64::from(layout.screen_w) / (u64::from(max_x) + 1)) as i32;
-                let fy = (u64::from(y) * u64::from(layout.screen_h) / (u64::from(max_y) + 1)) as i32;
+                let fx =
+                    (u64::from(x) * u64::from(layout.screen_w) / (u64::from(max_x) + 1)) as i32;
+                let fy =
+                    (u64::from(y) * u64::from(layout.screen_h) / (u64::from(max_y) + 1)) as i32;
                 let (rx, ry) = layout.to_remote(fx, fy);
-                Some(RemoteInput::Position { x: rx, y: ry, buttons })
+                Some(RemoteInput::Position {
+                    x: rx,
+                    y: ry,
+                    buttons,
+                })
             }
             InputEvent::PointerRelative { dx, dy } => Some(RemoteInput::Motion { dx, dy, buttons }),
             InputEvent::Button { button, pressed } => {
@@ -102,7 +112,11 @@ pub async fn task(mut source: Box<dyn InputSource>) {
                 } else {
                     buttons &= !(1 << bit);
                 }
-                Some(RemoteInput::Button { button: bit, down: pressed, buttons })
+                Some(RemoteInput::Button {
+                    button: bit,
+                    down: pressed,
+                    buttons,
+                })
             }
             InputEvent::Wheel { delta } => Some(RemoteInput::Wheel { delta, buttons }),
         };

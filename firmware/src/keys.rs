@@ -46,15 +46,18 @@ pub fn hid_to_key(usage: u16) -> Option<u16> {
 fn hid_to_evdev(usage: u16) -> Option<u16> {
     // Letters a..z (usages 0x04..=0x1D) in alphabetical order.
     const LETTERS: [u16; 26] = [
-        30, 48, 46, 32, 18, 33, 34, 35, 23, 36, 37, 38, 50, 49, 24, 25, 16, 19, 31, 20, 22, 47, 17, 45, 21, 44,
+        30, 48, 46, 32, 18, 33, 34, 35, 23, 36, 37, 38, 50, 49, 24, 25, 16, 19, 31, 20, 22, 47, 17,
+        45, 21, 44,
     ];
     // Usages 0x28..=0x38: Enter, Esc, Backspace, Tab, Space, - = [ ] \ non-US-# ; ' ` , . /
-    const PUNCT: [u16; 17] = [28, 1, 14, 15, 57, 12, 13, 26, 27, 43, 43, 39, 40, 41, 51, 52, 53];
+    const PUNCT: [u16; 17] = [
+        28, 1, 14, 15, 57, 12, 13, 26, 27, 43, 43, 39, 40, 41, 51, 52, 53,
+    ];
     // Usages 0x46..=0x63: PrintScreen, ScrollLock, Pause, Insert, Home, PageUp,
     // Delete, End, PageDown, Right, Left, Down, Up, NumLock, KP / * - + Enter 1..9 0 .
     const NAV_KP: [u16; 30] = [
-        99, 70, 119, 110, 102, 104, 111, 107, 109, 106, 105, 108, 103, 69, 98, 55, 74, 78, 96, 79, 80, 81, 75, 76,
-        77, 71, 72, 73, 82, 83,
+        99, 70, 119, 110, 102, 104, 111, 107, 109, 106, 105, 108, 103, 69, 98, 55, 74, 78, 96, 79,
+        80, 81, 75, 76, 77, 71, 72, 73, 82, 83,
     ];
     // Usages 0xE0..=0xE7: left Ctrl Shift Alt GUI, right Ctrl Shift Alt GUI.
     const MODIFIERS: [u16; 8] = [29, 42, 56, 125, 97, 54, 100, 126];
@@ -64,13 +67,13 @@ fn hid_to_evdev(usage: u16) -> Option<u16> {
         0x1e..=0x26 => usage - 0x1e + 2, // 1..9
         0x27 => 11,                      // 0
         0x28..=0x38 => PUNCT[u - 0x28],
-        0x39 => 58,                      // Caps Lock
+        0x39 => 58,                       // Caps Lock
         0x3a..=0x43 => usage - 0x3a + 59, // F1..F10
-        0x44 => 87,                      // F11
-        0x45 => 88,                      // F12
+        0x44 => 87,                       // F11
+        0x45 => 88,                       // F12
         0x46..=0x63 => NAV_KP[u - 0x46],
-        0x64 => 86,                      // non-US \ and |
-        0x65 => 127,                     // Application (Menu)
+        0x64 => 86,  // non-US \ and |
+        0x65 => 127, // Application (Menu)
         0xe0..=0xe7 => MODIFIERS[u - 0xe0],
         _ => return None,
     })

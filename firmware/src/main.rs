@@ -57,7 +57,11 @@ fn main(info: barespice_boot::BootInfo) -> ! {
 
     let bootargs = early.bootargs;
     let (cfg, issues) = barespice_config::load(early.initrd, bootargs);
-    defmt::info!("config: {=usize}-byte .vv, cmdline {=str}", early.initrd.len(), early.bootargs);
+    defmt::info!(
+        "config: {=usize}-byte .vv, cmdline {=str}",
+        early.initrd.len(),
+        early.bootargs
+    );
     for i in &issues {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
@@ -72,7 +76,10 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     barespice_board::install_getrandom(&mut rng);
     presenter::install(board.framebuffer, board.name);
     presenter::set_display_mode(cfg.display);
-    status::done(Step::Firmware, format!("{} {}", board.name, env!("CARGO_PKG_VERSION")));
+    status::done(
+        Step::Firmware,
+        format!("{} {}", board.name, env!("CARGO_PKG_VERSION")),
+    );
     for i in &issues {
         status::note(format!("{i}"));
     }
@@ -81,10 +88,18 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         (Some(h), None, Some(t)) => format!("{h}:{t} (TLS)"),
         _ => String::from("?"),
     };
-    status::set_title(cfg.title.clone().unwrap_or_else(|| format!("Server {server}")));
+    status::set_title(
+        cfg.title
+            .clone()
+            .unwrap_or_else(|| format!("Server {server}")),
+    );
     let ready = match cfg.missing() {
         Some(why) => {
-            status::failed(Step::Configuration, why, "the .vv file given as initrd, or spice.host=/spice.port= on the command line");
+            status::failed(
+                Step::Configuration,
+                why,
+                "the .vv file given as initrd, or spice.host=/spice.port= on the command line",
+            );
             false
         }
         None => {
@@ -116,7 +131,11 @@ fn main(info: barespice_boot::BootInfo) -> ! {
             spawner.spawn(board_service(service).expect("board service task"));
         }
         let Some(nic) = board.nic else {
-            status::failed(Step::Link, "no network interface found", "the network hardware (QEMU: -device virtio-net-device)");
+            status::failed(
+                Step::Link,
+                "no network interface found",
+                "the network hardware (QEMU: -device virtio-net-device)",
+            );
             return;
         };
         static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
@@ -159,7 +178,9 @@ async fn fail_later(t: SelfTest) {
 
 /// The board's own background work (the USB host stack on the Raspberry Pis).
 #[embassy_executor::task]
-async fn board_service(service: core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()>>>) {
+async fn board_service(
+    service: core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()>>>,
+) {
     service.await;
     // It only ends when it failed: show why on the status screen.
     if let Some((detail, hint)) = barespice_board::usb::host::failure() {
@@ -177,7 +198,9 @@ async fn bringup_reports() {
         let r = next().await;
         match r.outcome {
             Outcome::Ok | Outcome::Unsupported => status::part_note(r.part, r.detail),
-            Outcome::Failed => status::part_note(r.part, format!("FAILED: {} (check: {})", r.detail, r.check)),
+            Outcome::Failed => {
+                status::part_note(r.part, format!("FAILED: {} (check: {})", r.detail, r.check))
+            }
             Outcome::Absent => {}
         }
     }

@@ -9,11 +9,11 @@
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use core::cell::{Cell, RefCell};
 use barespice_board::{FbInfo, Framebuffer};
+use barespice_config::DisplayMode;
+use core::cell::{Cell, RefCell};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::blocking_mutex::Mutex;
-use barespice_config::DisplayMode;
 use spice_core::canvas::{Rect, Surface};
 use spice_core::cursor::CursorShape;
 use spice_core::fit::Layout;
@@ -27,11 +27,14 @@ enum Mode {
     Remote,
 }
 
-static FB: Mutex<CriticalSectionRawMutex, RefCell<Option<Box<dyn Framebuffer>>>> = Mutex::new(RefCell::new(None));
+static FB: Mutex<CriticalSectionRawMutex, RefCell<Option<Box<dyn Framebuffer>>>> =
+    Mutex::new(RefCell::new(None));
 static MODE: Mutex<CriticalSectionRawMutex, Cell<Mode>> = Mutex::new(Cell::new(Mode::Status));
-static REMOTE: Mutex<CriticalSectionRawMutex, Cell<Option<(u32, u32)>>> = Mutex::new(Cell::new(None));
+static REMOTE: Mutex<CriticalSectionRawMutex, Cell<Option<(u32, u32)>>> =
+    Mutex::new(Cell::new(None));
 static BOARD: Mutex<CriticalSectionRawMutex, Cell<&'static str>> = Mutex::new(Cell::new(""));
-static DISPLAY: Mutex<CriticalSectionRawMutex, Cell<DisplayMode>> = Mutex::new(Cell::new(DisplayMode::Resize));
+static DISPLAY: Mutex<CriticalSectionRawMutex, Cell<DisplayMode>> =
+    Mutex::new(Cell::new(DisplayMode::Resize));
 
 /// Sets the display mode (from the configuration) and shows it on the
 /// status screen. Call after [`install`].
@@ -39,7 +42,9 @@ pub fn set_display_mode(mode: DisplayMode) {
     DISPLAY.lock(|d| d.set(mode));
     let size = fb_info().map_or(String::from("?"), |i| format!("{}x{}", i.width, i.height));
     status::set_display(match mode {
-        DisplayMode::Resize => format!("resize (asks the guest's agent for {size}, fit until then)"),
+        DisplayMode::Resize => {
+            format!("resize (asks the guest's agent for {size}, fit until then)")
+        }
         DisplayMode::Fit => format!("fit (scaled to {size}, aspect ratio kept)"),
         DisplayMode::OneToOne => format!("1:1 (centred on {size})"),
     });
@@ -108,7 +113,8 @@ pub struct CursorView<'a> {
     pub shape: &'a CursorShape,
 }
 
-static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> = Mutex::new(Cell::new(None));
+static CURSOR_RECT: Mutex<CriticalSectionRawMutex, Cell<Option<Rect>>> =
+    Mutex::new(Cell::new(None));
 
 /// Shows `dirty` of the remote primary surface and the pointer. The first
 /// call after the status screen (or a size change) clears the screen and
@@ -124,11 +130,17 @@ pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView
         let info = fb.info();
         let stride = info.stride as usize;
         let layout = layout_for(info, size);
-        let new_rect = cursor.as_ref().map(|c| layout.cursor_rect(c.x, c.y, c.shape));
+        let new_rect = cursor
+            .as_ref()
+            .map(|c| layout.cursor_rect(c.x, c.y, c.shape));
         let old_rect = CURSOR_RECT.lock(|r| r.replace(new_rect));
         // Dirty area on screen, where the pointer was, and under the new
         // pointer too, so a moved pointer never smears.
-        let mut areas = [dirty.map(|d| layout.to_screen_rect(d)), old_rect, new_rect.filter(|_| dirty.is_some())];
+        let mut areas = [
+            dirty.map(|d| layout.to_screen_rect(d)),
+            old_rect,
+            new_rect.filter(|_| dirty.is_some()),
+        ];
         if first {
             screen::clear_black(fb.pixels());
             fb.flush(0, 0, info.width, info.height);
@@ -148,7 +160,12 @@ pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView
 }
 
 fn flush(fb: &mut dyn Framebuffer, r: Rect) {
-    fb.flush(r.left as u32, r.top as u32, r.width() as u32, r.height() as u32);
+    fb.flush(
+        r.left as u32,
+        r.top as u32,
+        r.width() as u32,
+        r.height() as u32,
+    );
 }
 
 /// Redraws the status screen whenever it changes (while it is shown).

@@ -46,8 +46,15 @@ impl DrawTarget for Target<'_> {
     type Color = Rgb888;
     type Error = core::convert::Infallible;
 
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
-        let (w, h, stride) = (self.info.width as i32, self.info.height as i32, self.info.stride as usize);
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
+        let (w, h, stride) = (
+            self.info.width as i32,
+            self.info.height as i32,
+            self.info.stride as usize,
+        );
         for Pixel(p, c) in pixels {
             if p.x >= 0 && p.y >= 0 && p.x < w && p.y < h {
                 if let Some(d) = self.px.get_mut(p.y as usize * stride + p.x as usize) {
@@ -60,12 +67,17 @@ impl DrawTarget for Target<'_> {
 
     fn fill_solid(&mut self, area: &Rectangle, color: Rgb888) -> Result<(), Self::Error> {
         let area = area.intersection(&self.bounding_box());
-        let Some(br) = area.bottom_right() else { return Ok(()) };
+        let Some(br) = area.bottom_right() else {
+            return Ok(());
+        };
         let v = rgb(color);
         let stride = self.info.stride as usize;
         for y in area.top_left.y..=br.y {
             let row = y as usize * stride;
-            if let Some(s) = self.px.get_mut(row + area.top_left.x as usize..=row + br.x as usize) {
+            if let Some(s) = self
+                .px
+                .get_mut(row + area.top_left.x as usize..=row + br.x as usize)
+            {
                 s.fill(v);
             }
         }
@@ -98,7 +110,10 @@ impl<'t, 'a> Scaled<'t, 'a> {
         let (x0, y0) = (self.phys(r.top_left.x), self.phys(r.top_left.y));
         let x1 = self.phys(r.top_left.x + r.size.width as i32);
         let y1 = self.phys(r.top_left.y + r.size.height as i32);
-        Rectangle::new(Point::new(x0, y0), Size::new((x1 - x0).max(0) as u32, (y1 - y0).max(0) as u32))
+        Rectangle::new(
+            Point::new(x0, y0),
+            Size::new((x1 - x0).max(0) as u32, (y1 - y0).max(0) as u32),
+        )
     }
 }
 
@@ -106,7 +121,10 @@ impl OriginDimensions for Scaled<'_, '_> {
     fn size(&self) -> Size {
         let info = self.inner.info;
         let h = info.height.max(1);
-        Size::new((u64::from(info.width) * u64::from(LOGICAL_HEIGHT) / u64::from(h)) as u32, LOGICAL_HEIGHT)
+        Size::new(
+            (u64::from(info.width) * u64::from(LOGICAL_HEIGHT) / u64::from(h)) as u32,
+            LOGICAL_HEIGHT,
+        )
     }
 }
 
@@ -114,7 +132,10 @@ impl DrawTarget for Scaled<'_, '_> {
     type Color = Rgb888;
     type Error = core::convert::Infallible;
 
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), Self::Error> {
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(
+        &mut self,
+        pixels: I,
+    ) -> Result<(), Self::Error> {
         for Pixel(p, c) in pixels {
             let r = self.phys_rect(&Rectangle::new(p, Size::new(1, 1)));
             self.inner.fill_solid(&r, c)?;
@@ -135,14 +156,37 @@ const OK: Rgb888 = Rgb888::new(0x40, 0xc0, 0x60);
 const BAD: Rgb888 = Rgb888::new(0xff, 0x50, 0x50);
 const BUSY: Rgb888 = Rgb888::new(0xf0, 0xc0, 0x40);
 
-fn text(t: &mut Scaled<'_, '_>, s: &str, x: i32, y: i32, font: &'static MonoFont<'static>, c: Rgb888) {
-    let _ = Text::with_baseline(s, Point::new(x, y), MonoTextStyle::new(font, c), Baseline::Top).draw(t);
+fn text(
+    t: &mut Scaled<'_, '_>,
+    s: &str,
+    x: i32,
+    y: i32,
+    font: &'static MonoFont<'static>,
+    c: Rgb888,
+) {
+    let _ = Text::with_baseline(
+        s,
+        Point::new(x, y),
+        MonoTextStyle::new(font, c),
+        Baseline::Top,
+    )
+    .draw(t);
 }
 
 /// Draws `s` from (`x`, `y`) in lines of at most `cols` characters, at
 /// most `max_lines` of them (the last one clipped); returns the y below.
 #[allow(clippy::too_many_arguments)]
-fn wrapped(t: &mut Scaled<'_, '_>, s: &str, x: i32, mut y: i32, cols: usize, max_lines: usize, step: i32, font: &'static MonoFont<'static>, c: Rgb888) -> i32 {
+fn wrapped(
+    t: &mut Scaled<'_, '_>,
+    s: &str,
+    x: i32,
+    mut y: i32,
+    cols: usize,
+    max_lines: usize,
+    step: i32,
+    font: &'static MonoFont<'static>,
+    c: Rgb888,
+) -> i32 {
     let mut rest = s;
     for n in 1..=max_lines {
         if rest.is_empty() {
@@ -174,7 +218,14 @@ pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
     let detail_cols = ((w - left - 280 - 8) / 10).clamp(8, 48) as usize;
     let mut y = 12;
     text(t, "barespice", left, y, &FONT_10X20, FG);
-    text(t, &format!("SPICE thin client on {board}"), left + 120, y + 4, &FONT_9X18_BOLD, DIM);
+    text(
+        t,
+        &format!("SPICE thin client on {board}"),
+        left + 120,
+        y + 4,
+        &FONT_9X18_BOLD,
+        DIM,
+    );
     y += 30;
     if !st.title.is_empty() {
         text(t, &st.title, left, y, &FONT_9X18_BOLD, FG);
@@ -182,7 +233,17 @@ pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
     y += 24;
     if !st.display.is_empty() {
         let cols = ((w - left - 8) / 9).max(8) as usize;
-        y = wrapped(t, &format!("Display: {}", st.display), left, y, cols, 2, 20, &FONT_9X18_BOLD, DIM);
+        y = wrapped(
+            t,
+            &format!("Display: {}", st.display),
+            left,
+            y,
+            cols,
+            2,
+            20,
+            &FONT_9X18_BOLD,
+            DIM,
+        );
     }
     y += 12;
     for (step, e) in STEPS.iter().zip(st.entries.iter()) {
@@ -193,12 +254,36 @@ pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
             State::Failed => ("[FAIL]", BAD),
         };
         text(t, mark, left, y, &FONT_10X20, colour);
-        text(t, step.label(), left + 80, y, &FONT_10X20, if e.state == State::Pending { DIM } else { FG });
-        text(t, &clip(&e.detail, detail_cols), left + 280, y, &FONT_10X20, DIM);
+        text(
+            t,
+            step.label(),
+            left + 80,
+            y,
+            &FONT_10X20,
+            if e.state == State::Pending { DIM } else { FG },
+        );
+        text(
+            t,
+            &clip(&e.detail, detail_cols),
+            left + 280,
+            y,
+            &FONT_10X20,
+            DIM,
+        );
         y += 24;
         if e.state == State::Failed && !e.hint.is_empty() {
             let cols = ((w - left - 80 - 8) / 9).max(8) as usize;
-            y = wrapped(t, &format!("check: {}", e.hint), left + 80, y, cols, 3, 20, &FONT_9X18_BOLD, BAD) + 2;
+            y = wrapped(
+                t,
+                &format!("check: {}", e.hint),
+                left + 80,
+                y,
+                cols,
+                3,
+                20,
+                &FONT_9X18_BOLD,
+                BAD,
+            ) + 2;
         }
     }
     y += 16;
@@ -207,7 +292,14 @@ pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
         y += 30;
     }
     for n in st.notes.iter().take(5) {
-        text(t, &clip(n, ((w - left - 8) / 6).max(8) as usize), left, y, &FONT_6X13, BUSY);
+        text(
+            t,
+            &clip(n, ((w - left - 8) / 6).max(8) as usize),
+            left,
+            y,
+            &FONT_6X13,
+            BUSY,
+        );
         y += 16;
     }
 }
@@ -229,7 +321,14 @@ pub fn draw_fatal(screen: &mut Target<'_>, message: &str) {
     let w = t.size().width as i32;
     let left = 40;
     let mut y = 40;
-    text(t, "barespice stopped: firmware error", left, y, &FONT_10X20, Rgb888::WHITE);
+    text(
+        t,
+        "barespice stopped: firmware error",
+        left,
+        y,
+        &FONT_10X20,
+        Rgb888::WHITE,
+    );
     y += 40;
     for line in message.lines() {
         let mut rest = line;
@@ -247,7 +346,14 @@ pub fn draw_fatal(screen: &mut Target<'_>, message: &str) {
     }
     y += 24;
     let secs = barespice_boot::fatal::RESET_DELAY_SECS;
-    text(t, &format!("Restarting in {secs} seconds. The serial console has the details."), left, y, &FONT_10X20, Rgb888::new(0xff, 0xd0, 0xd0));
+    text(
+        t,
+        &format!("Restarting in {secs} seconds. The serial console has the details."),
+        left,
+        y,
+        &FONT_10X20,
+        Rgb888::new(0xff, 0xd0, 0xd0),
+    );
 }
 
 /// Fills the framebuffer with the colour around a remote desktop.

@@ -10,22 +10,25 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use barespice_board::BoardRng;
+use barespice_config::{Config, DisplayMode};
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use barespice_board::BoardRng;
-use barespice_config::{Config, DisplayMode};
 use embassy_futures::select::{select3, Either3};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use spice_core::agent::AgentEvent;
 use spice_core::enums::{
     SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT,
-    SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
-    VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
+    SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP,
+    SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG,
+    VD_AGENT_SUCCESS,
 };
 use spice_core::link::LinkError;
-use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
+use spice_core::session::{
+    ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
+};
 
 use crate::connection::{self, Conn, Failure, Route};
 use crate::input::{RemoteInput, QUEUE};
@@ -52,34 +55,57 @@ struct MainNeedsTls;
 
 fn link_failure(error: &LinkError, what: String) -> Failure {
     match error {
-        LinkError::PermissionDenied => connection::from_transport(barespice_transport::Failure::Authentication),
+        LinkError::PermissionDenied => {
+            connection::from_transport(barespice_transport::Failure::Authentication)
+        }
         LinkError::NeedSecured => Failure {
             step: Step::SpiceLink,
             detail: format!("{what}: server requires TLS"),
             hint: "tls-port= in the .vv file",
         },
-        _ => Failure { step: Step::SpiceLink, detail: format!("{what}: {error}"), hint: "that this is a SPICE server, and its log" },
+        _ => Failure {
+            step: Step::SpiceLink,
+            detail: format!("{what}: {error}"),
+            hint: "that this is a SPICE server, and its log",
+        },
     }
 }
 
 fn session_failure(e: SessionError) -> Failure {
     match e {
-        SessionError::Link { error, channel_type, channel_id } => {
-            link_failure(&error, format!("{} channel {channel_id}", spice_core::error::channel_name(channel_type)))
-        }
+        SessionError::Link {
+            error,
+            channel_type,
+            channel_id,
+        } => link_failure(
+            &error,
+            format!(
+                "{} channel {channel_id}",
+                spice_core::error::channel_name(channel_type)
+            ),
+        ),
         SessionError::Config(error) => Failure {
             step: Step::Authentication,
             detail: format!("{error}"),
             hint: "the password (at most 60 bytes)",
         },
-        other => Failure { step: Step::SpiceLink, detail: other.to_string(), hint: "the server's log" },
+        other => Failure {
+            step: Step::SpiceLink,
+            detail: other.to_string(),
+            hint: "the server's log",
+        },
     }
 }
 
 /// Connects and runs one session; returns why it ended. A plain main
 /// channel refused with NEED_SECURED is retried at once on the TLS port
 /// (the ticket was not looked at, so none is spent).
-pub async fn run(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut BoardRng) -> Failure {
+pub async fn run(
+    stack: Stack<'static>,
+    route: &Route,
+    cfg: &Config,
+    rng: &mut BoardRng,
+) -> Failure {
     let main_tls = cfg.wants_tls("main");
     match run_once(stack, route, cfg, rng, main_tls).await {
         Ok(f) => f,
@@ -94,27 +120,47 @@ pub async fn run(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut B
     }
 }
 
-async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut BoardRng, main_tls: bool) -> Result<Failure, MainNeedsTls> {
+async fn run_once(
+    stack: Stack<'static>,
+    route: &Route,
+    cfg: &Config,
+    rng: &mut BoardRng,
+    main_tls: bool,
+) -> Result<Failure, MainNeedsTls> {
     // Buffers for every channel socket live as long as this session.
-    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> = (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
+    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> =
+        (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
     let mut free = bufs.iter_mut();
 
     let session_rng = BoardRng::from_seed_of(rng);
     let heap = barespice_boot::heap_stats();
     let memory_budget = crate::heap_log::session_budget(heap.size.saturating_sub(heap.in_use));
     defmt::info!("session: memory budget {=usize} MiB", memory_budget >> 20);
-    let config =
-        SessionConfig { password: cfg.password.as_bytes().to_vec(), memory_budget, ..SessionConfig::default() };
+    let config = SessionConfig {
+        password: cfg.password.as_bytes().to_vec(),
+        memory_budget,
+        ..SessionConfig::default()
+    };
     let mut session = match Session::new(config, Box::new(session_rng)) {
         Ok(s) => s,
         Err(e) => return Ok(session_failure(e)),
     };
 
     let port = if main_tls { route.tls_port } else { route.port }.unwrap_or(0);
-    let via = route.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
-    let what = format!("{}:{port}{}{via}", route.host, if main_tls { " (TLS)" } else { "" });
+    let via = route
+        .proxy
+        .as_ref()
+        .map(|p| format!(" via proxy {p}"))
+        .unwrap_or_default();
+    let what = format!(
+        "{}:{port}{}{via}",
+        route.host,
+        if main_tls { " (TLS)" } else { "" }
+    );
     status::active(Step::Connect, what.clone());
-    let Some((rx, tx)) = free.next() else { return Ok(internal("no buffers")) };
+    let Some((rx, tx)) = free.next() else {
+        return Ok(internal("no buffers"));
+    };
     let conn = match connection::open_channel(stack, route, "main", main_tls, rx, tx).await {
         Ok(c) => c,
         Err(f) => return Ok(f),
@@ -122,7 +168,11 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
     status::done(Step::Connect, what);
     status::active(Step::SpiceLink, "main channel");
     let mut chans: Vec<Chan<'_>> = Vec::new();
-    chans.push(Chan { handle: session.main_handle(), conn, open: true });
+    chans.push(Chan {
+        handle: session.main_handle(),
+        conn,
+        open: true,
+    });
 
     let mut client_mouse = false;
     let mut first_frame = true;
@@ -130,7 +180,9 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
     let mut last_pos: Option<(u32, u32)> = None;
     let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
     // resize mode: the local size to ask the guest for, and since when we wait.
-    let want = presenter::fb_info().map(|i| (i.width, i.height)).filter(|_| cfg.display == DisplayMode::Resize);
+    let want = presenter::fb_info()
+        .map(|i| (i.width, i.height))
+        .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
     loop {
         // 1. Send what the session queued, on every channel.
@@ -141,7 +193,10 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                     let n = pending.len();
                     let queued = n == 0 || tls.send(pending).is_ok();
                     session.consume(c.handle, n);
-                    let ok = queued && connection::write_all(&mut c.conn.sock, tls.outgoing()).await.is_ok();
+                    let ok = queued
+                        && connection::write_all(&mut c.conn.sock, tls.outgoing())
+                            .await
+                            .is_ok();
                     let out = tls.outgoing().len();
                     tls.consume(out);
                     ok
@@ -149,7 +204,9 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                 None => {
                     let pending = session.pending(c.handle);
                     let n = pending.len();
-                    let ok = connection::write_all(&mut c.conn.sock, pending).await.is_ok();
+                    let ok = connection::write_all(&mut c.conn.sock, pending)
+                        .await
+                        .is_ok();
                     session.consume(c.handle, n);
                     ok
                 }
@@ -163,25 +220,45 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
         // 2. Act on events.
         while let Some(ev) = session.poll_event() {
             match ev {
-                Event::OpenChannel { channel_type, channel_id } => {
+                Event::OpenChannel {
+                    channel_type,
+                    channel_id,
+                } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: opening {=str} channel {=u8}", name, channel_id);
                     let Some((rx, tx)) = free.next() else {
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
                     };
-                    match connection::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx).await {
+                    match connection::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx)
+                        .await
+                    {
                         Ok(conn) => match session.open(channel_type, channel_id) {
-                            Ok(handle) => chans.push(Chan { handle, conn, open: true }),
-                            Err(e) => defmt::warn!("session: cannot open {=str}: {=str}", name, e.to_string().as_str()),
+                            Ok(handle) => chans.push(Chan {
+                                handle,
+                                conn,
+                                open: true,
+                            }),
+                            Err(e) => defmt::warn!(
+                                "session: cannot open {=str}: {=str}",
+                                name,
+                                e.to_string().as_str()
+                            ),
                         },
                         Err(f) => return Ok(f),
                     }
                 }
                 Event::ChannelSkipped { channel_type, .. } => {
-                    defmt::info!("session: server offers {=str} (not used)", spice_core::error::channel_name(channel_type));
+                    defmt::info!(
+                        "session: server offers {=str} (not used)",
+                        spice_core::error::channel_name(channel_type)
+                    );
                 }
-                Event::Linked { channel_type, channel_id, .. } => {
+                Event::Linked {
+                    channel_type,
+                    channel_id,
+                    ..
+                } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
@@ -202,49 +279,87 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                         status::active(Step::Display, "waiting for the display channel");
                     }
                 }
-                Event::ChannelClosed { handle, channel_type, channel_id, reason } => {
+                Event::ChannelClosed {
+                    handle,
+                    channel_type,
+                    channel_id,
+                    reason,
+                } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
-                    let plain = chans.iter().any(|c| c.handle == handle && c.conn.tls.is_none());
-                    if reason == CloseReason::LinkFailed(LinkError::NeedSecured) && plain && route.tls_port.is_some() {
+                    let plain = chans
+                        .iter()
+                        .any(|c| c.handle == handle && c.conn.tls.is_none());
+                    if reason == CloseReason::LinkFailed(LinkError::NeedSecured)
+                        && plain
+                        && route.tls_port.is_some()
+                    {
                         if channel_type as u32 == SPICE_CHANNEL_MAIN {
                             return Err(MainNeedsTls);
                         }
-                        defmt::info!("session: {=str} requires TLS, relinking on tls-port", what.as_str());
-                        let Some((rx, tx)) = free.next() else { return Ok(internal("no buffers")) };
+                        defmt::info!(
+                            "session: {=str} requires TLS, relinking on tls-port",
+                            what.as_str()
+                        );
+                        let Some((rx, tx)) = free.next() else {
+                            return Ok(internal("no buffers"));
+                        };
                         match connection::open_channel(stack, route, name, true, rx, tx).await {
                             Ok(conn) => match session.open(channel_type, channel_id) {
-                                Ok(handle) => chans.push(Chan { handle, conn, open: true }),
-                                Err(e) => defmt::warn!("session: cannot open {=str}: {=str}", name, e.to_string().as_str()),
+                                Ok(handle) => chans.push(Chan {
+                                    handle,
+                                    conn,
+                                    open: true,
+                                }),
+                                Err(e) => defmt::warn!(
+                                    "session: cannot open {=str}: {=str}",
+                                    name,
+                                    e.to_string().as_str()
+                                ),
                             },
                             Err(f) => return Ok(f),
                         }
                         continue;
                     }
-                    defmt::warn!("session: {=str} closed: {=str}", what.as_str(), reason.to_string().as_str());
-                    let essential =
-                        channel_type as u32 == SPICE_CHANNEL_MAIN || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
+                    defmt::warn!(
+                        "session: {=str} closed: {=str}",
+                        what.as_str(),
+                        reason.to_string().as_str()
+                    );
+                    let essential = channel_type as u32 == SPICE_CHANNEL_MAIN
+                        || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
                     if essential {
                         return Ok(match reason {
                             CloseReason::LinkFailed(e) => link_failure(&e, what),
                             other => Failure {
-                                step: if first_frame { Step::Display } else { Step::Connect },
+                                step: if first_frame {
+                                    Step::Display
+                                } else {
+                                    Step::Connect
+                                },
                                 detail: format!("{what}: {other}"),
-                                hint: "the server (was the VM stopped or the connection taken over?)",
+                                hint:
+                                    "the server (was the VM stopped or the connection taken over?)",
                             },
                         });
                     }
                 }
                 Event::MouseMode { current, .. } => {
                     client_mouse = current == SPICE_MOUSE_MODE_CLIENT;
-                    defmt::info!("session: mouse mode {=str}", if client_mouse { "client" } else { "server" });
+                    defmt::info!(
+                        "session: mouse mode {=str}",
+                        if client_mouse { "client" } else { "server" }
+                    );
                 }
                 Event::SurfaceResized { width, height, .. } => {
                     defmt::info!("session: remote display {=u32}x{=u32}", width, height);
                 }
                 Event::Name(n) => status::set_title(n),
                 Event::Notify { text, .. } => defmt::info!("server: {=str}", text.as_str()),
-                Event::Agent(on) => defmt::info!("session: guest agent {=str}", if on { "connected" } else { "gone" }),
+                Event::Agent(on) => defmt::info!(
+                    "session: guest agent {=str}",
+                    if on { "connected" } else { "gone" }
+                ),
                 Event::FromAgent(e) => on_agent(e, want, &mut resize_wait),
                 Event::Uuid(_) => {}
             }
@@ -252,7 +367,9 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
 
         if resize_wait.is_some_and(|t| t.elapsed() >= Duration::from_secs(AGENT_ANSWER_SECS)) {
             resize_wait = None;
-            status::set_display(format!("resize: no agent answer in {AGENT_ANSWER_SECS} s, showing fit"));
+            status::set_display(format!(
+                "resize: no agent answer in {AGENT_ANSWER_SECS} s, showing fit"
+            ));
         }
 
         // 3. New pixels, and the pointer (local position in client mouse
@@ -268,11 +385,20 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
             if let Some(surface) = session.primary() {
                 if first_frame {
                     first_frame = false;
-                    defmt::info!("timeline: first frame {=u32}x{=u32}", surface.width, surface.height);
-                    status::done(Step::Display, format!("{}x{}", surface.width, surface.height));
+                    defmt::info!(
+                        "timeline: first frame {=u32}x{=u32}",
+                        surface.width,
+                        surface.height
+                    );
+                    status::done(
+                        Step::Display,
+                        format!("{}x{}", surface.width, surface.height),
+                    );
                 }
                 let shape = session.cursor().and_then(|c| c.shape.as_deref());
-                let view = cursor_pos.zip(shape).map(|((x, y), shape)| presenter::CursorView { x, y, shape });
+                let view = cursor_pos
+                    .zip(shape)
+                    .map(|((x, y), shape)| presenter::CursorView { x, y, shape });
                 presenter::present(surface, dirty, view);
                 drawn_cursor = cursor_key;
             }
@@ -281,7 +407,14 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
         rig.update(session.primary(), dirty.is_some());
 
         // Output queued by the events above goes out before we sleep.
-        if chans.iter().any(|c| c.open && (!session.pending(c.handle).is_empty() || c.conn.tls.as_ref().is_some_and(|t| !t.outgoing().is_empty()))) {
+        if chans.iter().any(|c| {
+            c.open
+                && (!session.pending(c.handle).is_empty()
+                    || c.conn
+                        .tls
+                        .as_ref()
+                        .is_some_and(|t| !t.outgoing().is_empty()))
+        }) {
             continue;
         }
 
@@ -295,7 +428,13 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
             }
             Poll::Pending
         });
-        match select3(readable, QUEUE.receive(), Timer::after(rig.sleep(Duration::from_secs(1)))).await {
+        match select3(
+            readable,
+            QUEUE.receive(),
+            Timer::after(rig.sleep(Duration::from_secs(1))),
+        )
+        .await
+        {
             Either3::First(()) => {}
             Either3::Second(ev) => {
                 apply_input(&mut session, ev, client_mouse, &mut last_pos);
@@ -319,7 +458,11 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                             Some(t) => match t.receive(buf) {
                                 Ok(()) => {
                                     let plain = t.take_plaintext();
-                                    if plain.is_empty() { Ok(Ok(())) } else { Ok(session.receive(h, &plain)) }
+                                    if plain.is_empty() {
+                                        Ok(Ok(()))
+                                    } else {
+                                        Ok(session.receive(h, &plain))
+                                    }
                                 }
                                 Err(f) => Err(f),
                             },
@@ -331,11 +474,17 @@ async fn run_once(stack: Stack<'static>, route: &Route, cfg: &Config, rng: &mut 
                 match r {
                     Ok(Ok(Ok(()))) => {}
                     Ok(Ok(Err(e))) => {
-                        if let SessionError::Link { error: LinkError::NeedSecured, .. } = e {
+                        if let SessionError::Link {
+                            error: LinkError::NeedSecured,
+                            ..
+                        } = e
+                        {
                             // Handled at the channel's ChannelClosed event.
                             continue;
                         }
-                        if matches!(e, SessionError::Link { .. } | SessionError::Config(_)) && h == session.main_handle() {
+                        if matches!(e, SessionError::Link { .. } | SessionError::Config(_))
+                            && h == session.main_handle()
+                        {
                             return Ok(session_failure(e));
                         }
                         defmt::warn!("session: {=str}", e.to_string().as_str());
@@ -357,9 +506,15 @@ fn on_agent(e: AgentEvent, want: Option<(u32, u32)>, wait: &mut Option<Instant>)
     let Some((w, h)) = want else { return };
     match e {
         AgentEvent::MonitorsConfigSent { width, height } => {
-            defmt::info!("display: asked the guest agent for {=u32}x{=u32}", width, height);
+            defmt::info!(
+                "display: asked the guest agent for {=u32}x{=u32}",
+                width,
+                height
+            );
         }
-        AgentEvent::Capabilities(caps) if !spice_core::wire::agent::has_cap(&caps, VD_AGENT_CAP_MONITORS_CONFIG) => {
+        AgentEvent::Capabilities(caps)
+            if !spice_core::wire::agent::has_cap(&caps, VD_AGENT_CAP_MONITORS_CONFIG) =>
+        {
             *wait = None;
             status::set_display("resize: the guest agent cannot resize, showing fit");
         }
@@ -368,7 +523,9 @@ fn on_agent(e: AgentEvent, want: Option<(u32, u32)>, wait: &mut Option<Instant>)
             if error == VD_AGENT_SUCCESS {
                 status::set_display(format!("resize: the guest agent set {w}x{h}"));
             } else {
-                status::set_display(format!("resize: the guest agent refused {w}x{h}, showing fit"));
+                status::set_display(format!(
+                    "resize: the guest agent refused {w}x{h}, showing fit"
+                ));
             }
         }
         _ => {}
@@ -376,7 +533,11 @@ fn on_agent(e: AgentEvent, want: Option<(u32, u32)>, wait: &mut Option<Instant>)
 }
 
 fn internal(what: &str) -> Failure {
-    Failure { step: Step::SpiceLink, detail: String::from(what), hint: "the firmware log" }
+    Failure {
+        step: Step::SpiceLink,
+        detail: String::from(what),
+        hint: "the firmware log",
+    }
 }
 
 fn spice_button(b: u8) -> u8 {
@@ -387,7 +548,12 @@ fn spice_button(b: u8) -> u8 {
     }) as u8
 }
 
-fn apply_input(session: &mut Session, ev: RemoteInput, client_mouse: bool, last: &mut Option<(u32, u32)>) {
+fn apply_input(
+    session: &mut Session,
+    ev: RemoteInput,
+    client_mouse: bool,
+    last: &mut Option<(u32, u32)>,
+) {
     let r = match ev {
         RemoteInput::Key { key, down: true } => session.key_down(key),
         RemoteInput::Key { key, down: false } => session.key_up(key),
@@ -402,13 +568,25 @@ fn apply_input(session: &mut Session, ev: RemoteInput, client_mouse: bool, last:
             }
         }
         RemoteInput::Motion { dx, dy, .. } => session.mouse_motion(dx, dy),
-        RemoteInput::Button { button, down: true, .. } => session.mouse_press(spice_button(button)),
-        RemoteInput::Button { button, down: false, .. } => session.mouse_release(spice_button(button)),
+        RemoteInput::Button {
+            button, down: true, ..
+        } => session.mouse_press(spice_button(button)),
+        RemoteInput::Button {
+            button,
+            down: false,
+            ..
+        } => session.mouse_release(spice_button(button)),
         RemoteInput::Wheel { delta, .. } => {
-            let b = if delta > 0 { SPICE_MOUSE_BUTTON_UP } else { SPICE_MOUSE_BUTTON_DOWN } as u8;
+            let b = if delta > 0 {
+                SPICE_MOUSE_BUTTON_UP
+            } else {
+                SPICE_MOUSE_BUTTON_DOWN
+            } as u8;
             let mut r = Ok(());
             for _ in 0..delta.unsigned_abs().min(10) {
-                r = session.mouse_press(b).and_then(|_| session.mouse_release(b));
+                r = session
+                    .mouse_press(b)
+                    .and_then(|_| session.mouse_release(b));
             }
             r
         }

@@ -114,7 +114,11 @@ impl Status {
         Self {
             entries: STEPS
                 .iter()
-                .map(|_| Entry { state: State::Pending, detail: String::new(), hint: "" })
+                .map(|_| Entry {
+                    state: State::Pending,
+                    detail: String::new(),
+                    hint: "",
+                })
                 .collect(),
             title: String::new(),
             notes: Vec::new(),
@@ -124,7 +128,8 @@ impl Status {
     }
 }
 
-static STATUS: Mutex<CriticalSectionRawMutex, RefCell<Option<Status>>> = Mutex::new(RefCell::new(None));
+static STATUS: Mutex<CriticalSectionRawMutex, RefCell<Option<Status>>> =
+    Mutex::new(RefCell::new(None));
 /// Raised whenever the status changes.
 pub static CHANGED: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 
@@ -145,12 +150,21 @@ pub fn snapshot() -> Status {
 pub fn set(step: Step, state: State, detail: impl Into<String>, hint: &'static str) {
     let detail = detail.into();
     match state {
-        State::Failed => defmt::warn!("step {}: failed: {=str} (check: {=str})", step, detail.as_str(), hint),
+        State::Failed => defmt::warn!(
+            "step {}: failed: {=str} (check: {=str})",
+            step,
+            detail.as_str(),
+            hint
+        ),
         _ => defmt::info!("step {}: {} {=str}", step, state, detail.as_str()),
     }
     update(|s| {
         if let Some(e) = s.entries.get_mut(step.index()) {
-            *e = Entry { state, detail, hint };
+            *e = Entry {
+                state,
+                detail,
+                hint,
+            };
         }
     });
 }
@@ -174,7 +188,11 @@ pub fn failed(step: Step, detail: impl Into<String>, hint: &'static str) {
 pub fn reset_from(from: Step) {
     update(|s| {
         for e in s.entries.iter_mut().skip(from.index()) {
-            *e = Entry { state: State::Pending, detail: String::new(), hint: "" };
+            *e = Entry {
+                state: State::Pending,
+                detail: String::new(),
+                hint: "",
+            };
         }
     });
 }
@@ -196,10 +214,12 @@ pub fn note(n: impl Into<String>) {
 pub fn part_note(part: &str, text: impl Into<String>) {
     let line = alloc::format!("{part}: {}", text.into());
     let prefix = alloc::format!("{part}: ");
-    update(|s| match s.notes.iter_mut().find(|n| n.starts_with(&prefix)) {
-        Some(n) => *n = line,
-        None => s.notes.push(line),
-    });
+    update(
+        |s| match s.notes.iter_mut().find(|n| n.starts_with(&prefix)) {
+            Some(n) => *n = line,
+            None => s.notes.push(line),
+        },
+    );
 }
 
 /// Sets or clears the reconnect banner.

@@ -39,8 +39,13 @@ fn main() {
     // The recording is a mini-header stream: the channel engine reads it as is.
     let mut ch = Channel::new(SPICE_CHANNEL_DISPLAY as u8, 0, true, TxQueue::default());
     let mut events = Vec::new();
-    if let Err(e) = ch.receive(stream, &mut events, |t, body, out| display.handle(t, body, &mut glz, out)) {
-        eprintln!("replay: message {} offset {}: {}", e.msg_type, e.error.offset, e.error.reason);
+    if let Err(e) = ch.receive(stream, &mut events, |t, body, out| {
+        display.handle(t, body, &mut glz, out)
+    }) {
+        eprintln!(
+            "replay: message {} offset {}: {}",
+            e.msg_type, e.error.offset, e.error.reason
+        );
         std::process::exit(1);
     }
     let Some(s) = display.primary() else {

@@ -73,22 +73,34 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        let number = |name: &str, v: String| v.parse::<u64>().map_err(|_| format!("{name}: not a number: {v}"));
+        let number = |name: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--server" => server = Some(value("--server")?),
             "--password-file" => a.password_file = Some(value("--password-file")?.into()),
             "--snapshot" => snapshot = Some(PathBuf::from(value("--snapshot")?)),
-            "--idle-ms" => a.idle = Duration::from_millis(number("--idle-ms", value("--idle-ms")?)?),
-            "--timeout-s" => a.timeout = Duration::from_secs(number("--timeout-s", value("--timeout-s")?)?),
+            "--idle-ms" => {
+                a.idle = Duration::from_millis(number("--idle-ms", value("--idle-ms")?)?)
+            }
+            "--timeout-s" => {
+                a.timeout = Duration::from_secs(number("--timeout-s", value("--timeout-s")?)?)
+            }
             "--type" => a.type_text = Some(value("--type")?),
             "--compression" => {
                 let w = value("--compression")?;
-                a.compression = Some(compression(&w).ok_or_else(|| format!("--compression: unknown value {w}"))?);
+                a.compression = Some(
+                    compression(&w).ok_or_else(|| format!("--compression: unknown value {w}"))?,
+                );
             }
             "--record" => a.record = Some(value("--record")?.into()),
             "--memory-budget-mib" => {
                 let mib = number("--memory-budget-mib", value("--memory-budget-mib")?)?;
-                a.memory_budget = usize::try_from(mib).ok().and_then(|m| m.checked_mul(1 << 20)).ok_or("--memory-budget-mib: too large")?;
+                a.memory_budget = usize::try_from(mib)
+                    .ok()
+                    .and_then(|m| m.checked_mul(1 << 20))
+                    .ok_or("--memory-budget-mib: too large")?;
             }
             "--log" | "-v" | "--verbose" => a.log = true,
             "--help" | "-h" => return Err(String::new()),
@@ -114,8 +126,10 @@ mod tests {
 
     #[test]
     fn parses_all_flags() {
-        let a = p("--server 127.0.0.1:5931 --password-file pw --snapshot o.png --idle-ms 200 \
-                   --timeout-s 9 --type hello --compression lz4 --record rec --log")
+        let a = p(
+            "--server 127.0.0.1:5931 --password-file pw --snapshot o.png --idle-ms 200 \
+                   --timeout-s 9 --type hello --compression lz4 --record rec --log",
+        )
         .unwrap();
         assert_eq!(a.server.as_deref(), Some("127.0.0.1:5931"));
         assert_eq!(a.idle, Duration::from_millis(200));
@@ -134,7 +148,13 @@ mod tests {
         assert!(p("--server h:1 --snapshot o.png --idle-ms x").is_err());
         assert!(p("a.vv --server h:1 --snapshot o.png").is_err());
         assert!(p("a.vv b.vv --snapshot o.png").is_err());
-        assert_eq!(p("a.vv --snapshot o.png").unwrap().vv, Some(PathBuf::from("a.vv")));
-        assert_eq!(compression("auto"), Some(SPICE_IMAGE_COMPRESSION_AUTO_GLZ as u8));
+        assert_eq!(
+            p("a.vv --snapshot o.png").unwrap().vv,
+            Some(PathBuf::from("a.vv"))
+        );
+        assert_eq!(
+            compression("auto"),
+            Some(SPICE_IMAGE_COMPRESSION_AUTO_GLZ as u8)
+        );
     }
 }

@@ -9,15 +9,17 @@
 
 use crate::args::Args;
 use crate::endpoint::Endpoint;
-use barespice_transport::{Failure, TlsClient};
-use spice_core::link::LinkError;
 use crate::record::Recorder;
+use barespice_transport::{Failure, TlsClient};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use spice_core::display::COUNTED_IMAGE_TYPES;
 use spice_core::enums::*;
 use spice_core::error::channel_name;
-use spice_core::session::{ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError};
+use spice_core::link::LinkError;
+use spice_core::session::{
+    ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
+};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -75,8 +77,14 @@ impl From<Failure> for Exit {
 fn link_failure(error: &LinkError, what: String) -> Failure {
     match error {
         LinkError::PermissionDenied => Failure::Authentication,
-        LinkError::NeedSecured => Failure::Protocol { detail: format!("{what}: server requires TLS (NEED_SECURED) but the connection has no tls-port") },
-        other => Failure::Protocol { detail: format!("{what}: {other}") },
+        LinkError::NeedSecured => Failure::Protocol {
+            detail: format!(
+                "{what}: server requires TLS (NEED_SECURED) but the connection has no tls-port"
+            ),
+        },
+        other => Failure::Protocol {
+            detail: format!("{what}: {other}"),
+        },
     }
 }
 
@@ -123,8 +131,11 @@ struct Client {
 }
 
 fn read_password(args: &Args) -> Result<Vec<u8>, String> {
-    let Some(path) = &args.password_file else { return Ok(args.password.clone().unwrap_or_default().into_bytes()) };
-    let mut pw = std::fs::read(path).map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
+    let Some(path) = &args.password_file else {
+        return Ok(args.password.clone().unwrap_or_default().into_bytes());
+    };
+    let mut pw = std::fs::read(path)
+        .map_err(|e| format!("cannot read password file {}: {e}", path.display()))?;
     if let Some(i) = pw.iter().position(|&b| b == b'\n' || b == b'\r') {
         pw.truncate(i);
     }
@@ -151,7 +162,8 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
         memory_budget: args.memory_budget,
         ..SessionConfig::default()
     };
-    let session = Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
+    let session =
+        Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
     let (tx, rx) = channel();
     let mut c = Client {
         args,
@@ -191,15 +203,33 @@ impl Client {
         let link = self.endpoint.connect(tls)?;
         if let Some(d) = link.handshake {
             let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
-            let v = link.tls.as_ref().and_then(TlsClient::version).unwrap_or("TLS");
+            let v = link
+                .tls
+                .as_ref()
+                .and_then(TlsClient::version)
+                .unwrap_or("TLS");
             if self.args.log {
-                eprintln!("barespice-host: {} channel {id}: {v} handshake {} ms", channel_name(t), d.as_millis());
+                eprintln!(
+                    "barespice-host: {} channel {id}: {v} handshake {} ms",
+                    channel_name(t),
+                    d.as_millis()
+                );
             }
         }
-        let reader = link.stream.try_clone().map_err(|e| format!("socket clone failed: {e}"))?;
+        let reader = link
+            .stream
+            .try_clone()
+            .map_err(|e| format!("socket clone failed: {e}"))?;
         self.serial += 1;
         spawn_reader(self.serial, h, reader, self.tx.clone());
-        self.conns.insert(h, Conn { stream: link.stream, tls: link.tls, serial: self.serial });
+        self.conns.insert(
+            h,
+            Conn {
+                stream: link.stream,
+                tls: link.tls,
+                serial: self.serial,
+            },
+        );
         Ok(self.flush()?)
     }
 
@@ -216,10 +246,13 @@ impl Client {
             record_display: self.args.record.is_some(),
             ..SessionConfig::default()
         };
-        self.session = Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
+        self.session =
+            Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
         let main = self.session.main_handle();
         if self.args.log {
-            eprintln!("barespice-host: main channel: server requires TLS, reconnecting on tls-port");
+            eprintln!(
+                "barespice-host: main channel: server requires TLS, reconnecting on tls-port"
+            );
         }
         self.attach(main, true)
     }
@@ -233,7 +266,8 @@ impl Client {
             let written = match conn.tls.as_mut() {
                 Some(tls) => {
                     if n > 0 {
-                        tls.send(pending).map_err(|e| format!("{} channel {id}: {e}", channel_name(t)))?;
+                        tls.send(pending)
+                            .map_err(|e| format!("{} channel {id}: {e}", channel_name(t)))?;
                         self.session.consume(*h, n);
                     }
                     let out = tls.outgoing().len();
@@ -249,7 +283,10 @@ impl Client {
                 None => Ok(()),
             };
             if let Err(e) = written {
-                return Err(format!("write to {} channel {id} failed: {e}", channel_name(t)));
+                return Err(format!(
+                    "write to {} channel {id} failed: {e}",
+                    channel_name(t)
+                ));
             }
         }
         Ok(())
@@ -266,7 +303,11 @@ impl Client {
     fn on_receive_error(&mut self, h: ChannelHandle, e: SessionError) -> Result<(), Exit> {
         let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
         let what = format!("{} channel {id}", channel_name(t));
-        if let SessionError::Link { error: LinkError::NeedSecured, .. } = &e {
+        if let SessionError::Link {
+            error: LinkError::NeedSecured,
+            ..
+        } = &e
+        {
             let plain = self.conns.get(&h).is_some_and(|c| c.tls.is_none());
             if plain && self.endpoint.tls_port.is_some() {
                 if t as u32 == SPICE_CHANNEL_MAIN {
@@ -278,13 +319,22 @@ impl Client {
         }
         let msg: Exit = match &e {
             SessionError::Link { error, .. } => link_failure(error, what.clone()).into(),
-            SessionError::Protocol(_) => Failure::Protocol { detail: e.to_string() }.into(),
+            SessionError::Protocol(_) => Failure::Protocol {
+                detail: e.to_string(),
+            }
+            .into(),
             _ => e.to_string().into(),
         };
         if self.fatal_channel(t) {
             Err(msg)
         } else {
-            eprintln!("barespice-host: warning: {what}: {}", match msg { Exit::Failure(f) => f.to_string(), Exit::Other(s) => s });
+            eprintln!(
+                "barespice-host: warning: {what}: {}",
+                match msg {
+                    Exit::Failure(f) => f.to_string(),
+                    Exit::Other(s) => s,
+                }
+            );
             Ok(())
         }
     }
@@ -292,29 +342,54 @@ impl Client {
     fn handle_events(&mut self) -> Result<(), Exit> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
-                Event::OpenChannel { channel_type, channel_id } => {
-                    let h = self.session.open(channel_type, channel_id).map_err(|e| e.to_string())?;
+                Event::OpenChannel {
+                    channel_type,
+                    channel_id,
+                } => {
+                    let h = self
+                        .session
+                        .open(channel_type, channel_id)
+                        .map_err(|e| e.to_string())?;
                     if channel_type as u32 == SPICE_CHANNEL_DISPLAY {
                         if let Some(dir) = &self.args.record {
-                            let r = Recorder::create(dir, channel_id)
-                                .map_err(|e| format!("cannot create recording in {}: {e}", dir.display()))?;
+                            let r = Recorder::create(dir, channel_id).map_err(|e| {
+                                format!("cannot create recording in {}: {e}", dir.display())
+                            })?;
                             self.recorders.insert(h, r);
                         }
                     }
                     let tls = self.endpoint.wants_tls(channel_name(channel_type));
                     self.attach(h, tls)?;
                 }
-                Event::ChannelSkipped { channel_type, channel_id } => {
+                Event::ChannelSkipped {
+                    channel_type,
+                    channel_id,
+                } => {
                     if self.args.log {
-                        eprintln!("barespice-host: skipping {} channel {channel_id}", channel_name(channel_type));
+                        eprintln!(
+                            "barespice-host: skipping {} channel {channel_id}",
+                            channel_name(channel_type)
+                        );
                     }
                 }
-                Event::Linked { channel_type, channel_id, .. } => {
+                Event::Linked {
+                    channel_type,
+                    channel_id,
+                    ..
+                } => {
                     if self.args.log {
-                        eprintln!("barespice-host: {} channel {channel_id} linked", channel_name(channel_type));
+                        eprintln!(
+                            "barespice-host: {} channel {channel_id} linked",
+                            channel_name(channel_type)
+                        );
                     }
                 }
-                Event::ChannelClosed { handle, channel_type, channel_id, reason } => {
+                Event::ChannelClosed {
+                    handle,
+                    channel_type,
+                    channel_id,
+                    reason,
+                } => {
                     let what = format!("{} channel {channel_id}", channel_name(channel_type));
                     let was_plain = self.conns.get(&handle).is_some_and(|c| c.tls.is_none());
                     if reason == CloseReason::LinkFailed(LinkError::NeedSecured)
@@ -329,21 +404,37 @@ impl Client {
                         if self.args.log {
                             eprintln!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
                         }
-                        let h = self.session.open(channel_type, channel_id).map_err(|e| e.to_string())?;
+                        let h = self
+                            .session
+                            .open(channel_type, channel_id)
+                            .map_err(|e| e.to_string())?;
                         self.attach(h, true)?;
                         continue;
                     }
                     let msg: Exit = match &reason {
                         CloseReason::LinkFailed(e) => link_failure(e, what).into(),
-                        CloseReason::Protocol(e) => Failure::Protocol { detail: SessionError::Protocol(*e).to_string() }.into(),
+                        CloseReason::Protocol(e) => Failure::Protocol {
+                            detail: SessionError::Protocol(*e).to_string(),
+                        }
+                        .into(),
                         other => format!("{what}: {other}").into(),
                     };
                     if self.fatal_channel(channel_type) {
                         return Err(msg);
                     }
-                    eprintln!("barespice-host: warning: {}", match msg { Exit::Failure(f) => f.to_string(), Exit::Other(s) => s });
+                    eprintln!(
+                        "barespice-host: warning: {}",
+                        match msg {
+                            Exit::Failure(f) => f.to_string(),
+                            Exit::Other(s) => s,
+                        }
+                    );
                 }
-                Event::SurfaceResized { channel_id, width, height } => {
+                Event::SurfaceResized {
+                    channel_id,
+                    width,
+                    height,
+                } => {
                     if self.args.log {
                         eprintln!("barespice-host: display {channel_id} surface {width}x{height}");
                     }
@@ -351,9 +442,17 @@ impl Client {
                         self.last_change = Instant::now();
                     }
                 }
-                Event::Notify { channel_type, channel_id, text, .. } => {
+                Event::Notify {
+                    channel_type,
+                    channel_id,
+                    text,
+                    ..
+                } => {
                     if self.args.log {
-                        eprintln!("barespice-host: server notice on {} channel {channel_id}: {text}", channel_name(channel_type));
+                        eprintln!(
+                            "barespice-host: server notice on {} channel {channel_id}: {text}",
+                            channel_name(channel_type)
+                        );
                     }
                 }
                 Event::MouseMode { supported, current } => {
@@ -386,7 +485,8 @@ impl Client {
         let r = self.session.receive(h, data);
         if let Some(rec) = self.recorders.get_mut(&h) {
             let framed = self.session.take_recorded(h);
-            rec.append(&framed).map_err(|e| format!("recording failed: {e}"))?;
+            rec.append(&framed)
+                .map_err(|e| format!("recording failed: {e}"))?;
         }
         match r {
             Ok(()) => Ok(()),
@@ -401,16 +501,24 @@ impl Client {
             let now = Instant::now();
             if now >= deadline {
                 return Err(Exit::Other(if self.frames == 0 {
-                    format!("timeout after {} s: no display frame received", self.args.timeout.as_secs())
+                    format!(
+                        "timeout after {} s: no display frame received",
+                        self.args.timeout.as_secs()
+                    )
                 } else {
-                    format!("timeout after {} s: display never became idle", self.args.timeout.as_secs())
+                    format!(
+                        "timeout after {} s: display never became idle",
+                        self.args.timeout.as_secs()
+                    )
                 }));
             }
             let wait = (deadline - now).min(Duration::from_millis(20));
             let first = match rx.recv_timeout(wait) {
                 Ok(i) => Some(i),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return Err(Exit::Other("all connections ended".into())),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Exit::Other("all connections ended".into()))
+                }
             };
             // Take everything already queued before flushing replies.
             let mut batch: Vec<Input> = first.into_iter().collect();
@@ -418,7 +526,8 @@ impl Client {
             for input in batch {
                 match input {
                     // Stale readers of connections replaced after NEED_SECURED.
-                    Input::Data(serial, h, _) | Input::Closed(serial, h) if self.conns.get(&h).map(|c| c.serial) != Some(serial) => {}
+                    Input::Data(serial, h, _) | Input::Closed(serial, h)
+                        if self.conns.get(&h).map(|c| c.serial) != Some(serial) => {}
                     Input::Data(_, h, d) => self.on_data(h, &d)?,
                     Input::Closed(_, h) => self.session.closed(h),
                 }
@@ -427,17 +536,27 @@ impl Client {
             self.flush()?;
             if let Some(r) = self.session.take_dirty() {
                 if self.args.log {
-                    eprintln!("barespice-host: {:>6} ms dirty {r:?}", start.elapsed().as_millis());
+                    eprintln!(
+                        "barespice-host: {:>6} ms dirty {r:?}",
+                        start.elapsed().as_millis()
+                    );
                 }
                 self.frames += 1;
                 self.last_change = Instant::now();
             }
-            if self.frames > 0 && !self.typed && self.session.inputs_ready() && Instant::now() >= self.next_key {
+            if self.frames > 0
+                && !self.typed
+                && self.session.inputs_ready()
+                && Instant::now() >= self.next_key
+            {
                 // One character per KEY_INTERVAL: the guest's PS/2 queue is
                 // small and silently drops scancodes sent in a burst.
                 match self.to_type.pop_front() {
                     Some(c) => {
-                        let skipped = self.session.type_text(c.encode_utf8(&mut [0; 4])).map_err(|e| e.to_string())?;
+                        let skipped = self
+                            .session
+                            .type_text(c.encode_utf8(&mut [0; 4]))
+                            .map_err(|e| e.to_string())?;
                         if skipped > 0 {
                             eprintln!("barespice-host: warning: no US key for {c:?}; skipped");
                         }
@@ -455,11 +574,20 @@ impl Client {
     }
 
     fn snapshot(&self) -> Result<(), Exit> {
-        let s = self.session.primary().ok_or("display has no primary surface")?;
+        let s = self
+            .session
+            .primary()
+            .ok_or("display has no primary surface")?;
         let path = &self.args.snapshot;
         crate::snapshot::write_png(path, s).map_err(Exit::Other)?;
         if self.args.log {
-            eprintln!("barespice-host: wrote {}x{} snapshot to {} after {} frames", s.width, s.height, path.display(), self.frames);
+            eprintln!(
+                "barespice-host: wrote {}x{} snapshot to {} after {} frames",
+                s.width,
+                s.height,
+                path.display(),
+                self.frames
+            );
         }
         Ok(())
     }
@@ -471,7 +599,10 @@ impl Client {
         }
         for ((t, id), bytes) in &self.stats.bytes {
             let msgs = per_channel.get(&(*t, *id)).map(|v| {
-                v.iter().map(|(m, n)| format!("{m}x{n}")).collect::<Vec<_>>().join(" ")
+                v.iter()
+                    .map(|(m, n)| format!("{m}x{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             });
             eprintln!(
                 "barespice-host: {} channel {id}: {bytes} bytes; messages {}",
@@ -480,12 +611,20 @@ impl Client {
             );
         }
         if let Some(c) = self.session.cursor() {
-            eprintln!("barespice-host: cursor at ({}, {}) visible {} shape {:?}", c.x, c.y, c.visible,
-                c.shape.as_ref().map(|s| (s.width, s.height)));
+            eprintln!(
+                "barespice-host: cursor at ({}, {}) visible {} shape {:?}",
+                c.x,
+                c.y,
+                c.visible,
+                c.shape.as_ref().map(|s| (s.width, s.height))
+            );
         }
         if let Some(d) = self.session.display(0) {
             if let Some(s) = d.primary() {
-                eprintln!("barespice-host: display 0: primary {}x{} format {}", s.width, s.height, s.format);
+                eprintln!(
+                    "barespice-host: display 0: primary {}x{} format {}",
+                    s.width, s.height, s.format
+                );
             }
             eprintln!("barespice-host: display 0: {:?}", d.stats());
             let st = d.stats();
@@ -497,7 +636,11 @@ impl Client {
                 .collect();
             eprintln!(
                 "barespice-host: display 0: images {}; stream frames {} dropped {}",
-                if images.is_empty() { "none".to_string() } else { images.join(" ") },
+                if images.is_empty() {
+                    "none".to_string()
+                } else {
+                    images.join(" ")
+                },
                 st.frames,
                 st.dropped_frames
             );

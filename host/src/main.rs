@@ -29,11 +29,19 @@ fn main() {
         Err(client::Exit::Failure(f)) => {
             eprintln!("barespice-host: {f} (check {})", f.hint());
             let over_budget = f.to_string().contains(spice_core::budget::OVER_BUDGET);
-            std::process::exit(if over_budget { EXIT_OVER_BUDGET } else { f.exit_code() });
+            std::process::exit(if over_budget {
+                EXIT_OVER_BUDGET
+            } else {
+                f.exit_code()
+            });
         }
         Err(client::Exit::Other(msg)) => {
             eprintln!("barespice-host: {msg}");
-            std::process::exit(if msg.contains(spice_core::budget::OVER_BUDGET) { EXIT_OVER_BUDGET } else { 1 });
+            std::process::exit(if msg.contains(spice_core::budget::OVER_BUDGET) {
+                EXIT_OVER_BUDGET
+            } else {
+                1
+            });
         }
     }
 }

@@ -41,14 +41,20 @@ pub fn read(path: &Path) -> io::Result<Vec<(u16, Vec<u8>)>> {
     let mut data = Vec::new();
     File::open(path)?.read_to_end(&mut data)?;
     let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
-    let rest = data.strip_prefix(MAGIC.as_slice()).ok_or_else(|| bad("not a barespice recording"))?;
+    let rest = data
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| bad("not a barespice recording"))?;
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < rest.len() {
-        let hdr = rest.get(pos..pos + 6).ok_or_else(|| bad("truncated record header"))?;
+        let hdr = rest
+            .get(pos..pos + 6)
+            .ok_or_else(|| bad("truncated record header"))?;
         let t = u16::from_le_bytes([hdr[0], hdr[1]]);
         let n = u32::from_le_bytes([hdr[2], hdr[3], hdr[4], hdr[5]]) as usize;
-        let body = rest.get(pos + 6..pos + 6 + n).ok_or_else(|| bad("truncated record body"))?;
+        let body = rest
+            .get(pos + 6..pos + 6 + n)
+            .ok_or_else(|| bad("truncated record body"))?;
         out.push((t, body.to_vec()));
         pos += 6 + n;
     }

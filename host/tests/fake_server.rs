@@ -55,7 +55,12 @@ fn serve_one(mut s: TcpStream, der: &[u8], script: Script) -> std::io::Result<()
 
 fn start(script: Script) -> u16 {
     let key = RsaPrivateKey::new(&mut StdRng::seed_from_u64(3), 1024).unwrap();
-    let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+    let der = key
+        .to_public_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -79,7 +84,10 @@ fn run_client(port: u16) -> (i32, String) {
         .output()
         .unwrap();
     assert!(!snap.exists(), "no snapshot on failure");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -103,15 +111,29 @@ fn malformed_display_message_names_channel_message_and_offset() {
     let (rc, err) = run_client(start(Script::BadDrawCopy));
     assert_eq!(rc, 11);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("barespice-host: protocol error on display channel 0, message 304, offset "), "{err}");
+    assert!(
+        err.starts_with(
+            "barespice-host: protocol error on display channel 0, message 304, offset "
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn connection_refused_names_the_address() {
     // Bind then drop a listener to get a port nobody listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (rc, err) = run_client(port);
     assert_eq!(rc, 4);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with(&format!("barespice-host: connection refused by 127.0.0.1:{port} (check ")), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "barespice-host: connection refused by 127.0.0.1:{port} (check "
+        )),
+        "{err}"
+    );
 }

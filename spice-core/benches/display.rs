@@ -28,7 +28,15 @@ struct LzStream {
 impl LzStream {
     fn new(w: u32, h: u32) -> Self {
         let mut out = Vec::new();
-        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, w, h, w * 4, 1] {
+        for word in [
+            lz::LZ_MAGIC,
+            lz::LZ_VERSION,
+            lz::LZ_IMAGE_TYPE_RGB32,
+            w,
+            h,
+            w * 4,
+            1,
+        ] {
             out.extend_from_slice(&word.to_be_bytes());
         }
         Self { out }
@@ -37,7 +45,8 @@ impl LzStream {
         for chunk in px.chunks(32) {
             self.out.push(chunk.len() as u8 - 1);
             for p in chunk {
-                self.out.extend_from_slice(&[*p as u8, (*p >> 8) as u8, (*p >> 16) as u8]);
+                self.out
+                    .extend_from_slice(&[*p as u8, (*p >> 8) as u8, (*p >> 16) as u8]);
             }
         }
     }
@@ -94,8 +103,15 @@ fn desktop_lz() -> Vec<u8> {
 }
 
 fn frame() -> Image {
-    let pixels = (0..W * H).map(|i| i.wrapping_mul(2_654_435_761) & 0xffffff).collect();
-    Image { width: W, height: H, pixels, has_alpha: false }
+    let pixels = (0..W * H)
+        .map(|i| i.wrapping_mul(2_654_435_761) & 0xffffff)
+        .collect();
+    Image {
+        width: W,
+        height: H,
+        pixels,
+        has_alpha: false,
+    }
 }
 
 /// Best-of-`n` seconds for `f`.
@@ -123,12 +139,28 @@ fn summary() {
     });
     let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
     let full = surf.bounds();
-    let blit = best(30, || surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None));
+    let blit = best(30, || {
+        surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None)
+    });
     let fill = best(30, || surf.fill(full, 0x336699, Rop::Copy, None));
-    let xor = best(15, || surf.blit(full, black_box(&src), 0, 0, Rop::Xor, None));
+    let xor = best(15, || {
+        surf.blit(full, black_box(&src), 0, 0, Rop::Xor, None)
+    });
     let half = Rect::new(0, 0, W as i32 / 2, H as i32 / 2);
-    let scaled = best(10, || surf.blit_scaled(full, &src, half, full, ScaleMode::Nearest, Rop::Copy, None));
-    let bilinear = best(5, || surf.blit_scaled(full, &src, half, full, ScaleMode::Interpolate, Rop::Copy, None));
+    let scaled = best(10, || {
+        surf.blit_scaled(full, &src, half, full, ScaleMode::Nearest, Rop::Copy, None)
+    });
+    let bilinear = best(5, || {
+        surf.blit_scaled(
+            full,
+            &src,
+            half,
+            full,
+            ScaleMode::Interpolate,
+            Rop::Copy,
+            None,
+        )
+    });
     // fit: a 1024x768 remote surface redrawn on a 1920x1080 screen (1440x1080
     // picture), and a 1920x1080 one (the copy path); ratios per output pixel.
     let mut remote = Surface::new(1024, 768, SPICE_SURFACE_FMT_32_xRGB).unwrap();
@@ -142,7 +174,10 @@ fn summary() {
     let fit_same = best(30, || {
         black_box(same.render(black_box(&surf), &mut screen, W as usize, same.picture()));
     });
-    println!("display bench, {W}x{H} ({} LZ bytes), best-of-n, ratio = memcpy time / op time", stream.len());
+    println!(
+        "display bench, {W}x{H} ({} LZ bytes), best-of-n, ratio = memcpy time / op time",
+        stream.len()
+    );
     for (name, t) in [
         ("memcpy (baseline)", memcpy),
         ("lz decode rgb32", lz_t),
@@ -152,11 +187,22 @@ fn summary() {
         ("scaled 2x nearest", scaled),
         ("scaled 2x bilinear", bilinear),
     ] {
-        println!("  {name:<20} {:>9.1} MPix/s  ratio {:.3}", px / t / 1e6, memcpy / t);
+        println!(
+            "  {name:<20} {:>9.1} MPix/s  ratio {:.3}",
+            px / t / 1e6,
+            memcpy / t
+        );
     }
-    for (name, t, out) in [("fit 1024x768 bilinear", fit_up, up.w * up.h), ("fit 1920x1080 (copy)", fit_same, W * H)] {
+    for (name, t, out) in [
+        ("fit 1024x768 bilinear", fit_up, up.w * up.h),
+        ("fit 1920x1080 (copy)", fit_same, W * H),
+    ] {
         let out = out as f64;
-        println!("  {name:<20} {:>9.1} MPix/s  ratio {:.3} (per output pixel)", out / t / 1e6, (memcpy / px) / (t / out));
+        println!(
+            "  {name:<20} {:>9.1} MPix/s  ratio {:.3} (per output pixel)",
+            out / t / 1e6,
+            (memcpy / px) / (t / out)
+        );
     }
 }
 
@@ -170,10 +216,14 @@ fn benches(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("memcpy", "baseline"), |b| {
         b.iter(|| dst.copy_from_slice(black_box(&src.pixels)))
     });
-    g.bench_function("lz_decode_rgb32", |b| b.iter(|| lz::decode(black_box(&stream), None).unwrap()));
+    g.bench_function("lz_decode_rgb32", |b| {
+        b.iter(|| lz::decode(black_box(&stream), None).unwrap())
+    });
     let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
     let full = surf.bounds();
-    g.bench_function("blit_op_put", |b| b.iter(|| surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None)));
+    g.bench_function("blit_op_put", |b| {
+        b.iter(|| surf.blit(full, black_box(&src), 0, 0, Rop::Copy, None))
+    });
     g.finish();
 }
 

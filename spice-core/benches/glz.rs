@@ -39,13 +39,17 @@ impl GlzStream {
         }
         out.extend_from_slice(&id.to_be_bytes());
         out.extend_from_slice(&win_head_dist.to_be_bytes());
-        Self { out, lits: Vec::new() }
+        Self {
+            out,
+            lits: Vec::new(),
+        }
     }
     fn flush(&mut self) {
         for chunk in self.lits.chunks(32) {
             self.out.push(chunk.len() as u8 - 1);
             for p in chunk {
-                self.out.extend_from_slice(&[*p as u8, (*p >> 8) as u8, (*p >> 16) as u8]);
+                self.out
+                    .extend_from_slice(&[*p as u8, (*p >> 8) as u8, (*p >> 16) as u8]);
             }
         }
         self.lits.clear();
@@ -162,9 +166,16 @@ fn inputs() -> Inputs {
     let (c1, c2) = (columns(&f1, W, H), columns(&f2, W, H));
     let n = c1.len();
     let cw = COLUMN as usize;
-    let cols1: Vec<Vec<u8>> = c1.iter().enumerate().map(|(k, c)| encode(c, cw, h, k as u64, None)).collect();
-    let cols2: Vec<Vec<u8>> =
-        c2.iter().enumerate().map(|(k, c)| encode(c, cw, h, (n + k) as u64, Some((&c1[k], n as u32)))).collect();
+    let cols1: Vec<Vec<u8>> = c1
+        .iter()
+        .enumerate()
+        .map(|(k, c)| encode(c, cw, h, k as u64, None))
+        .collect();
+    let cols2: Vec<Vec<u8>> = c2
+        .iter()
+        .enumerate()
+        .map(|(k, c)| encode(c, cw, h, (n + k) as u64, Some((&c1[k], n as u32))))
+        .collect();
     // Sanity: the decoder gives the pictures back.
     let mut win = GlzWindow::new(WINDOW);
     assert_eq!(win.decode(&first, None).unwrap().pixels, f1);
@@ -174,7 +185,13 @@ fn inputs() -> Inputs {
         assert_eq!(&win.decode(d, None).unwrap().pixels, c);
     }
     let second_zlib = zlib_stored(&second);
-    Inputs { first, second, second_zlib, cols1, cols2 }
+    Inputs {
+        first,
+        second,
+        second_zlib,
+        cols1,
+        cols2,
+    }
 }
 
 /// GLZ window of the benches (as advertised by a client), in pixels.
@@ -201,7 +218,10 @@ fn summary(i: &Inputs) {
     });
     let mut win = window_with(std::slice::from_ref(&i.first));
     let t3 = best(15, || {
-        black_box(win.decode_zlib(black_box(&i.second_zlib), i.second.len() as u32).unwrap());
+        black_box(
+            win.decode_zlib(black_box(&i.second_zlib), i.second.len() as u32)
+                .unwrap(),
+        );
     });
     let mut win = GlzWindow::new(WINDOW);
     let c1 = best(15, || {
@@ -240,9 +260,13 @@ fn main() {
     g.throughput(Throughput::Elements((W * H) as u64));
     g.sample_size(20);
     let mut win = GlzWindow::new(WINDOW);
-    g.bench_function("frame1_intra", |b| b.iter(|| win.decode(black_box(&i.first), None).unwrap()));
+    g.bench_function("frame1_intra", |b| {
+        b.iter(|| win.decode(black_box(&i.first), None).unwrap())
+    });
     let mut win = window_with(std::slice::from_ref(&i.first));
-    g.bench_function("frame2_refs", |b| b.iter(|| win.decode(black_box(&i.second), None).unwrap()));
+    g.bench_function("frame2_refs", |b| {
+        b.iter(|| win.decode(black_box(&i.second), None).unwrap())
+    });
     let mut win = window_with(&i.cols1);
     g.bench_function("frame2_columns_refs", |b| {
         b.iter(|| {

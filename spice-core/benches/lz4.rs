@@ -40,7 +40,10 @@ fn main() {
     let rows = bytes(&frame);
     let (data, block) = payload(&rows);
     assert_eq!(lz4::decode(&data, W, H).unwrap().pixels, frame);
-    let cols: Vec<Vec<u8>> = columns(&frame, W, H).iter().map(|c| payload(&bytes(c)).0).collect();
+    let cols: Vec<Vec<u8>> = columns(&frame, W, H)
+        .iter()
+        .map(|c| payload(&bytes(c)).0)
+        .collect();
 
     let px = (W * H) as f64;
     let memcpy = memcpy_time(W, H);
@@ -71,7 +74,9 @@ fn main() {
     let mut g = c.benchmark_group("lz4_1080p");
     g.throughput(Throughput::Elements((W * H) as u64));
     g.sample_size(20);
-    g.bench_function("decode", |b| b.iter(|| lz4::decode(black_box(&data), W, H).unwrap()));
+    g.bench_function("decode", |b| {
+        b.iter(|| lz4::decode(black_box(&data), W, H).unwrap())
+    });
     g.finish();
     c.final_summary();
 }

@@ -8,9 +8,9 @@
 //! so no rectangle, however wild, can index out of bounds. It must not parse
 //! wire bytes (that is `display`) nor decode images (`image`).
 
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::enums::*;
 use crate::error::WireError;
-use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::image::{alloc_pixels, Image};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -31,11 +31,21 @@ pub struct Rect {
 impl Rect {
     /// A rectangle from its four edges.
     pub const fn new(left: i32, top: i32, right: i32, bottom: i32) -> Self {
-        Self { left, top, right, bottom }
+        Self {
+            left,
+            top,
+            right,
+            bottom,
+        }
     }
     /// A rectangle at the origin of `width x height`.
     pub fn of_size(width: u32, height: u32) -> Self {
-        Self::new(0, 0, width.min(i32::MAX as u32) as i32, height.min(i32::MAX as u32) as i32)
+        Self::new(
+            0,
+            0,
+            width.min(i32::MAX as u32) as i32,
+            height.min(i32::MAX as u32) as i32,
+        )
     }
     /// Width (0 when empty or inverted).
     pub fn width(&self) -> i32 {
@@ -268,7 +278,11 @@ impl Mask<'_> {
             return false;
         }
         let i = my as usize * self.image.width as usize + mx as usize;
-        let bit = self.image.pixels.get(i).is_some_and(|p| p & 0x00ff_ffff != 0);
+        let bit = self
+            .image
+            .pixels
+            .get(i)
+            .is_some_and(|p| p & 0x00ff_ffff != 0);
         bit != self.invert
     }
 }
@@ -357,7 +371,12 @@ pub struct Surface {
 impl Surface {
     /// A black surface of `width x height` (refuses empty or over-limit sizes).
     pub fn new(width: u32, height: u32, format: u32) -> Result<Self, WireError> {
-        Ok(Self { width, height, format, pixels: alloc_pixels(width, height)? })
+        Ok(Self {
+            width,
+            height,
+            format,
+            pixels: alloc_pixels(width, height)?,
+        })
     }
 
     /// The whole surface as a rectangle.
@@ -394,7 +413,15 @@ impl Surface {
     }
 
     /// Tile `tile` over `r`; the tile's origin sits at `(ox, oy)`.
-    pub fn tile(&mut self, r: Rect, tile: &Image, ox: i32, oy: i32, rop: Rop, mask: Option<&Mask<'_>>) {
+    pub fn tile(
+        &mut self,
+        r: Rect,
+        tile: &Image,
+        ox: i32,
+        oy: i32,
+        rop: Rop,
+        mask: Option<&Mask<'_>>,
+    ) {
         let r = r.intersect(&self.bounds());
         let (tw, th) = (tile.width as i64, tile.height as i64);
         if r.is_empty() || tw == 0 || th == 0 || tile.pixels.len() as i64 != tw * th {
@@ -417,7 +444,15 @@ impl Surface {
 
     /// Copy `src` onto `r`, where destination `(x, y)` takes source pixel
     /// `(x - dx, y - dy)`; parts of `r` with no source pixel are left alone.
-    pub fn blit(&mut self, r: Rect, src: &Image, dx: i32, dy: i32, rop: Rop, mask: Option<&Mask<'_>>) {
+    pub fn blit(
+        &mut self,
+        r: Rect,
+        src: &Image,
+        dx: i32,
+        dy: i32,
+        rop: Rop,
+        mask: Option<&Mask<'_>>,
+    ) {
         if src.pixels.len() != src.width as usize * src.height as usize {
             return;
         }
@@ -491,7 +526,9 @@ impl Surface {
             let fx = map(x, dst_box.left, src_area.left, aw, bw);
             cols.push(match mode {
                 ScaleMode::Nearest => (cx((fx + 32768) >> 16), 0, 0),
-                ScaleMode::Interpolate => (cx(fx >> 16), cx((fx >> 16) + 1), (fx & 0xffff) as u32 >> 8),
+                ScaleMode::Interpolate => {
+                    (cx(fx >> 16), cx((fx >> 16) + 1), (fx & 0xffff) as u32 >> 8)
+                }
             });
         }
         spans(r, mask, |y, x0, x1| {
@@ -518,12 +555,17 @@ impl Surface {
                     let ra = &src.pixels[ya * sw..(ya + 1) * sw];
                     let rb = &src.pixels[yb * sw..(yb + 1) * sw];
                     for (d, &(xa, xb, wx)) in row.iter_mut().zip(taps) {
-                        let (Some(&a), Some(&b), Some(&c), Some(&e)) = (ra.get(xa), ra.get(xb), rb.get(xa), rb.get(xb))
+                        let (Some(&a), Some(&b), Some(&c), Some(&e)) =
+                            (ra.get(xa), ra.get(xb), rb.get(xa), rb.get(xb))
                         else {
                             continue;
                         };
                         let p = bilerp(a, b, c, e, wx, wy);
-                        *d = if rop == Rop::Copy { p } else { rop.apply(p, *d) } & keep;
+                        *d = if rop == Rop::Copy {
+                            p
+                        } else {
+                            rop.apply(p, *d)
+                        } & keep;
                     }
                 }
             }
@@ -536,7 +578,9 @@ impl Surface {
         if src.pixels.len() != src.width as usize * src.height as usize {
             return;
         }
-        let r = r.intersect(&self.bounds()).intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
+        let r = r
+            .intersect(&self.bounds())
+            .intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
         let keep = self.keep();
         let sw = src.width as usize;
         spans(r, None, |y, x0, x1| {
@@ -554,11 +598,21 @@ impl Surface {
     /// Blend `src` (premultiplied when `src_alpha`) over `r` with the global
     /// `alpha` (DRAW_ALPHA_BLEND, pixman OVER).
     #[allow(clippy::too_many_arguments)]
-    pub fn blit_alpha(&mut self, r: Rect, src: &Image, dx: i32, dy: i32, alpha: u8, src_alpha: bool) {
+    pub fn blit_alpha(
+        &mut self,
+        r: Rect,
+        src: &Image,
+        dx: i32,
+        dy: i32,
+        alpha: u8,
+        src_alpha: bool,
+    ) {
         if src.pixels.len() != src.width as usize * src.height as usize {
             return;
         }
-        let r = r.intersect(&self.bounds()).intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
+        let r = r
+            .intersect(&self.bounds())
+            .intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
         let keep = self.keep();
         let sw = src.width as usize;
         let ga = alpha as u32;
@@ -575,7 +629,9 @@ impl Surface {
     /// Copy the pixels of `r - (dx, dy)` to `r` within this surface,
     /// handling overlap (COPY_BITS).
     pub fn copy_bits(&mut self, r: Rect, dx: i32, dy: i32) {
-        let r = r.intersect(&self.bounds()).intersect(&self.bounds().translate(dx, dy));
+        let r = r
+            .intersect(&self.bounds())
+            .intersect(&self.bounds().translate(dx, dy));
         if r.is_empty() || (dx == 0 && dy == 0) {
             return;
         }
@@ -611,7 +667,15 @@ impl Surface {
             row.copy_from_slice(&self.pixels[s..s + w as usize]);
         }
         let has_alpha = self.keep() == !0;
-        Ok((Image { width: w, height: h, pixels, has_alpha }, a))
+        Ok((
+            Image {
+                width: w,
+                height: h,
+                pixels,
+                has_alpha,
+            },
+            a,
+        ))
     }
 }
 
@@ -662,11 +726,22 @@ impl Surface {
     /// Combine `paint`, `src` (offset as in [`blit`](Self::blit)) and the
     /// destination over `r` with the ternary op `code` (DRAW_ROP3).
     #[allow(clippy::too_many_arguments)]
-    pub fn blit_rop3(&mut self, r: Rect, src: &Image, dx: i32, dy: i32, paint: Paint<'_>, code: u8, mask: Option<&Mask<'_>>) {
+    pub fn blit_rop3(
+        &mut self,
+        r: Rect,
+        src: &Image,
+        dx: i32,
+        dy: i32,
+        paint: Paint<'_>,
+        code: u8,
+        mask: Option<&Mask<'_>>,
+    ) {
         if src.pixels.len() != src.width as usize * src.height as usize {
             return;
         }
-        let r = r.intersect(&self.bounds()).intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
+        let r = r
+            .intersect(&self.bounds())
+            .intersect(&Rect::of_size(src.width, src.height).translate(dx, dy));
         let keep = self.keep();
         let sw = src.width as usize;
         spans(r, mask, |y, x0, x1| {
@@ -699,7 +774,11 @@ impl Surface {
                     continue;
                 }
                 let p = paint.at(x0 + i as i32, y);
-                *d = if a == 255 { p & keep } else { mix(p, *d, a as u32) & keep };
+                *d = if a == 255 {
+                    p & keep
+                } else {
+                    mix(p, *d, a as u32) & keep
+                };
             }
         });
     }
@@ -707,7 +786,16 @@ impl Surface {
     /// A zero-width line from `(x0, y0)` towards `(x1, y1)`, end point
     /// excluded (Windows cosmetic lines), drawn only inside `clip`.
     #[allow(clippy::too_many_arguments)]
-    pub fn line(&mut self, clip: Rect, x0: i32, y0: i32, x1: i32, y1: i32, paint: Paint<'_>, rop: Rop) {
+    pub fn line(
+        &mut self,
+        clip: Rect,
+        x0: i32,
+        y0: i32,
+        x1: i32,
+        y1: i32,
+        paint: Paint<'_>,
+        rop: Rop,
+    ) {
         let clip = clip.intersect(&self.bounds());
         if clip.is_empty() || rop == Rop::Noop {
             return;
@@ -719,22 +807,50 @@ impl Surface {
         // clip; the minor coordinate is the rounded exact position.
         let x_major = dx.abs() >= dy.abs();
         let (steps, s0, lo, hi, major_d, minor_d, m0) = if x_major {
-            (dx.abs(), x0 as i64, clip.left as i64, clip.right as i64, dx, dy, y0 as i64)
+            (
+                dx.abs(),
+                x0 as i64,
+                clip.left as i64,
+                clip.right as i64,
+                dx,
+                dy,
+                y0 as i64,
+            )
         } else {
-            (dy.abs(), y0 as i64, clip.top as i64, clip.bottom as i64, dy, dx, x0 as i64)
+            (
+                dy.abs(),
+                y0 as i64,
+                clip.top as i64,
+                clip.bottom as i64,
+                dy,
+                dx,
+                x0 as i64,
+            )
         };
         if steps == 0 {
             return;
         }
         let dir = major_d.signum();
-        let (k_lo, k_hi) = if dir > 0 { (lo - s0, hi - s0) } else { (s0 - hi + 1, s0 - lo + 1) };
+        let (k_lo, k_hi) = if dir > 0 {
+            (lo - s0, hi - s0)
+        } else {
+            (s0 - hi + 1, s0 - lo + 1)
+        };
         let (k_lo, k_hi) = (k_lo.max(0), k_hi.min(steps));
         for k in k_lo..k_hi.max(k_lo) {
             let major = s0 + k * dir;
             let num = k as i128 * minor_d as i128 * 2 + steps as i128;
             let minor = m0 + num.div_euclid(2 * steps as i128) as i64;
-            let (x, y) = if x_major { (major, minor) } else { (minor, major) };
-            if x >= clip.left as i64 && x < clip.right as i64 && y >= clip.top as i64 && y < clip.bottom as i64 {
+            let (x, y) = if x_major {
+                (major, minor)
+            } else {
+                (minor, major)
+            };
+            if x >= clip.left as i64
+                && x < clip.right as i64
+                && y >= clip.top as i64
+                && y < clip.bottom as i64
+            {
                 let i = y as usize * w + x as usize;
                 let d = self.pixels[i];
                 self.pixels[i] = rop.apply(paint.at(x as i32, y as i32), d) & keep;
@@ -760,11 +876,22 @@ pub const MAX_SCALE_EXTENT: i32 = 1 << 16;
 
 /// `src_area` of `src` resampled to `width x height` (for operations that
 /// need a same-size source).
-pub fn scale_image(src: &Image, src_area: Rect, width: u32, height: u32, mode: ScaleMode) -> Result<Image, WireError> {
+pub fn scale_image(
+    src: &Image,
+    src_area: Rect,
+    width: u32,
+    height: u32,
+    mode: ScaleMode,
+) -> Result<Image, WireError> {
     let mut tmp = Surface::new(width, height, SPICE_SURFACE_FMT_32_ARGB)?;
     let b = tmp.bounds();
     tmp.blit_scaled(b, src, src_area, b, mode, Rop::Copy, None);
-    Ok(Image { width, height, pixels: tmp.pixels, has_alpha: src.has_alpha })
+    Ok(Image {
+        width,
+        height,
+        pixels: tmp.pixels,
+        has_alpha: src.has_alpha,
+    })
 }
 
 /// Blend two pixels, all four channels at once: `a*(256-w) + b*w`, `w` in 0..=256.
@@ -820,18 +947,30 @@ impl Canvas {
 
     /// No surfaces; each one created is charged to `budget`.
     pub fn with_budget(budget: Budget) -> Self {
-        Self { budget, ..Self::default() }
+        Self {
+            budget,
+            ..Self::default()
+        }
     }
 
     /// Create (or re-create) surface `id`; `primary` makes it the screen.
-    pub fn create_surface(&mut self, id: u32, width: u32, height: u32, format: u32, primary: bool) -> Result<(), WireError> {
+    pub fn create_surface(
+        &mut self,
+        id: u32,
+        width: u32,
+        height: u32,
+        format: u32,
+        primary: bool,
+    ) -> Result<(), WireError> {
         if !self.surfaces.contains_key(&id) && self.surfaces.len() >= MAX_SURFACES {
             return Err(WireError::new(0, "too many surfaces"));
         }
         // A re-created surface gives its old pixels back first.
         self.charges.remove(&id);
         self.surfaces.remove(&id);
-        let charge = self.budget.charge(pixel_bytes(width, height), Use::Surface)?;
+        let charge = self
+            .budget
+            .charge(pixel_bytes(width, height), Use::Surface)?;
         let s = Surface::new(width, height, format)?;
         self.surfaces.insert(id, s);
         self.charges.insert(id, charge);
@@ -885,7 +1024,9 @@ impl Canvas {
         if self.primary != Some(id) {
             return;
         }
-        let Some(s) = self.surfaces.get(&id) else { return };
+        let Some(s) = self.surfaces.get(&id) else {
+            return;
+        };
         let r = r.intersect(&s.bounds());
         if r.is_empty() {
             return;
@@ -909,7 +1050,12 @@ mod tests {
     }
 
     fn img(w: u32, h: u32, pixels: Vec<u32>) -> Image {
-        Image { width: w, height: h, pixels, has_alpha: false }
+        Image {
+            width: w,
+            height: h,
+            pixels,
+            has_alpha: false,
+        }
     }
 
     #[test]
@@ -917,28 +1063,55 @@ mod tests {
         use RopInput::*;
         let r = |d: u32| Rop::from_descriptor(d as u16, Src, Dest);
         assert_eq!(r(SPICE_ROPD_OP_PUT), Rop::Copy);
-        assert_eq!(r(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_SRC), Rop::CopyInverted);
-        assert_eq!(r(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_RES), Rop::Copy);
+        assert_eq!(
+            r(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_SRC),
+            Rop::CopyInverted
+        );
+        assert_eq!(
+            r(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_RES),
+            Rop::Copy
+        );
         assert_eq!(r(SPICE_ROPD_OP_OR), Rop::Or);
         assert_eq!(r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_RES), Rop::Nor);
         assert_eq!(r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_SRC), Rop::OrInverted);
         assert_eq!(r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_DEST), Rop::OrReverse);
-        assert_eq!(r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST), Rop::Nand);
-        assert_eq!(r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_RES), Rop::AndReverse);
+        assert_eq!(
+            r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST),
+            Rop::Nand
+        );
+        assert_eq!(
+            r(SPICE_ROPD_OP_OR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_RES),
+            Rop::AndReverse
+        );
         assert_eq!(r(SPICE_ROPD_OP_AND), Rop::And);
         assert_eq!(r(SPICE_ROPD_OP_AND | SPICE_ROPD_INVERS_RES), Rop::Nand);
-        assert_eq!(r(SPICE_ROPD_OP_AND | SPICE_ROPD_INVERS_SRC), Rop::AndInverted);
-        assert_eq!(r(SPICE_ROPD_OP_AND | SPICE_ROPD_INVERS_DEST), Rop::AndReverse);
+        assert_eq!(
+            r(SPICE_ROPD_OP_AND | SPICE_ROPD_INVERS_SRC),
+            Rop::AndInverted
+        );
+        assert_eq!(
+            r(SPICE_ROPD_OP_AND | SPICE_ROPD_INVERS_DEST),
+            Rop::AndReverse
+        );
         assert_eq!(r(SPICE_ROPD_OP_XOR), Rop::Xor);
         assert_eq!(r(SPICE_ROPD_OP_XOR | SPICE_ROPD_INVERS_RES), Rop::Equiv);
-        assert_eq!(r(SPICE_ROPD_OP_XOR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST), Rop::Xor);
-        assert_eq!(r(SPICE_ROPD_OP_BLACKNESS | SPICE_ROPD_INVERS_RES), Rop::Clear);
+        assert_eq!(
+            r(SPICE_ROPD_OP_XOR | SPICE_ROPD_INVERS_SRC | SPICE_ROPD_INVERS_DEST),
+            Rop::Xor
+        );
+        assert_eq!(
+            r(SPICE_ROPD_OP_BLACKNESS | SPICE_ROPD_INVERS_RES),
+            Rop::Clear
+        );
         assert_eq!(r(SPICE_ROPD_OP_WHITENESS), Rop::Set);
         assert_eq!(r(SPICE_ROPD_OP_INVERS), Rop::Invert);
         assert_eq!(r(0), Rop::Copy);
         // For a fill the brush inversion bit is the one that counts.
         let f = |d: u32| Rop::from_descriptor(d as u16, Brush, Dest);
-        assert_eq!(f(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_BRUSH), Rop::CopyInverted);
+        assert_eq!(
+            f(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_BRUSH),
+            Rop::CopyInverted
+        );
         assert_eq!(f(SPICE_ROPD_OP_PUT | SPICE_ROPD_INVERS_SRC), Rop::Copy);
     }
 
@@ -954,11 +1127,19 @@ mod tests {
     fn fill_clips_to_surface_and_masks_alpha() {
         let mut s = surf(4, 3);
         s.fill(Rect::new(-5, 1, 2, 100), 0xff123456, Rop::Copy, None);
-        assert_eq!(s.pixels, vec![0, 0, 0, 0, 0x123456, 0x123456, 0, 0, 0x123456, 0x123456, 0, 0]);
+        assert_eq!(
+            s.pixels,
+            vec![0, 0, 0, 0, 0x123456, 0x123456, 0, 0, 0x123456, 0x123456, 0, 0]
+        );
         s.fill(Rect::new(0, 0, 4, 3), 0, Rop::Invert, None);
         assert_eq!(s.pixels[0], 0xffffff);
         assert_eq!(s.pixels[4], 0xedcba9);
-        s.fill(Rect::new(i32::MIN, i32::MIN, i32::MAX, i32::MAX), 0, Rop::Clear, None);
+        s.fill(
+            Rect::new(i32::MIN, i32::MIN, i32::MAX, i32::MAX),
+            0,
+            Rop::Clear,
+            None,
+        );
         assert!(s.pixels.iter().all(|&p| p == 0));
     }
 
@@ -1000,17 +1181,52 @@ mod tests {
         let mut s = surf(4, 2);
         let src = img(2, 1, vec![0x10, 0x20]);
         let b = Rect::new(0, 0, 4, 2);
-        s.blit_scaled(b, &src, Rect::new(0, 0, 2, 1), b, ScaleMode::Nearest, Rop::Copy, None);
-        assert_eq!(s.pixels, vec![0x10, 0x10, 0x20, 0x20, 0x10, 0x10, 0x20, 0x20]);
+        s.blit_scaled(
+            b,
+            &src,
+            Rect::new(0, 0, 2, 1),
+            b,
+            ScaleMode::Nearest,
+            Rop::Copy,
+            None,
+        );
+        assert_eq!(
+            s.pixels,
+            vec![0x10, 0x10, 0x20, 0x20, 0x10, 0x10, 0x20, 0x20]
+        );
         // interpolate between 0x00 and 0xff across 4 pixels: monotonic, ends clamped
         let src = img(2, 1, vec![0x00, 0xff]);
-        s.blit_scaled(b, &src, Rect::new(0, 0, 2, 1), b, ScaleMode::Interpolate, Rop::Copy, None);
+        s.blit_scaled(
+            b,
+            &src,
+            Rect::new(0, 0, 2, 1),
+            b,
+            ScaleMode::Interpolate,
+            Rop::Copy,
+            None,
+        );
         assert_eq!(s.pixels[0], 0);
         assert_eq!(s.pixels[3], 0xff);
         assert!(s.pixels[1] > 0 && s.pixels[1] < s.pixels[2] && s.pixels[2] < 0xff);
         // bogus areas do nothing and do not panic
-        s.blit_scaled(b, &src, Rect::new(5, 5, 9, 9), b, ScaleMode::Nearest, Rop::Copy, None);
-        s.blit_scaled(b, &src, Rect::new(0, 0, 2, 1), Rect::new(0, 0, 0, 0), ScaleMode::Nearest, Rop::Copy, None);
+        s.blit_scaled(
+            b,
+            &src,
+            Rect::new(5, 5, 9, 9),
+            b,
+            ScaleMode::Nearest,
+            Rop::Copy,
+            None,
+        );
+        s.blit_scaled(
+            b,
+            &src,
+            Rect::new(0, 0, 2, 1),
+            Rect::new(0, 0, 0, 0),
+            ScaleMode::Nearest,
+            Rop::Copy,
+            None,
+        );
     }
 
     #[test]
@@ -1020,10 +1236,20 @@ mod tests {
         s.tile(Rect::new(0, 0, 3, 2), &t, 1, 0, Rop::Copy, None);
         assert_eq!(s.pixels, vec![8, 7, 8, 8, 7, 8]);
         let m = img(2, 2, vec![0xffffff, 0, 0, 0xffffff]);
-        let mask = Mask { image: &m, x: 1, y: 0, invert: false };
+        let mask = Mask {
+            image: &m,
+            x: 1,
+            y: 0,
+            invert: false,
+        };
         s.fill(Rect::new(0, 0, 3, 2), 1, Rop::Copy, Some(&mask));
         assert_eq!(s.pixels, vec![8, 1, 8, 8, 7, 1]);
-        let mask = Mask { image: &m, x: 1, y: 0, invert: true };
+        let mask = Mask {
+            image: &m,
+            x: 1,
+            y: 0,
+            invert: true,
+        };
         s.fill(Rect::new(0, 0, 3, 2), 2, Rop::Copy, Some(&mask));
         assert_eq!(s.pixels, vec![8, 1, 2, 8, 2, 1]);
     }
@@ -1032,10 +1258,23 @@ mod tests {
     fn colorkey_and_alpha() {
         let mut s = surf(2, 1);
         s.pixels = vec![0x111111, 0x111111];
-        s.blit_colorkey(Rect::new(0, 0, 2, 1), &img(2, 1, vec![0xff00ff, 0x222222]), 0, 0, 0xff00ff);
+        s.blit_colorkey(
+            Rect::new(0, 0, 2, 1),
+            &img(2, 1, vec![0xff00ff, 0x222222]),
+            0,
+            0,
+            0xff00ff,
+        );
         assert_eq!(s.pixels, vec![0x111111, 0x222222]);
         s.pixels = vec![0x000000, 0xffffff];
-        s.blit_alpha(Rect::new(0, 0, 2, 1), &img(2, 1, vec![0xffffff, 0x000000]), 0, 0, 128, false);
+        s.blit_alpha(
+            Rect::new(0, 0, 2, 1),
+            &img(2, 1, vec![0xffffff, 0x000000]),
+            0,
+            0,
+            128,
+            false,
+        );
         assert_eq!(s.pixels, vec![0x808080, 0x7f7f7f]);
     }
 
@@ -1050,9 +1289,24 @@ mod tests {
         let mut s = surf(2, 1);
         s.pixels = vec![0x0f, 0xf0];
         let t = img(1, 1, vec![0xff]);
-        s.blit_rop3(Rect::new(0, 0, 2, 1), &img(2, 1, vec![0, 0]), 0, 0, Paint::Tile(&t, 0, 0), 0x5a, None);
+        s.blit_rop3(
+            Rect::new(0, 0, 2, 1),
+            &img(2, 1, vec![0, 0]),
+            0,
+            0,
+            Paint::Tile(&t, 0, 0),
+            0x5a,
+            None,
+        );
         assert_eq!(s.pixels, vec![0xf0, 0x0f]);
-        let scaled = scale_image(&img(1, 1, vec![5]), Rect::new(0, 0, 1, 1), 2, 2, ScaleMode::Nearest).unwrap();
+        let scaled = scale_image(
+            &img(1, 1, vec![5]),
+            Rect::new(0, 0, 1, 1),
+            2,
+            2,
+            ScaleMode::Nearest,
+        )
+        .unwrap();
         assert_eq!(scaled.pixels, vec![5; 4]);
     }
 
@@ -1060,11 +1314,30 @@ mod tests {
     fn lines_exclude_end_point_and_clip() {
         let mut s = surf(4, 4);
         s.line(s.bounds(), 0, 0, 3, 3, Paint::Solid(1), Rop::Copy);
-        assert_eq!((s.pixels[0], s.pixels[5], s.pixels[10], s.pixels[15]), (1, 1, 1, 0));
-        s.line(Rect::new(0, 0, 2, 4), 0, 3, 4, 3, Paint::Solid(2), Rop::Copy);
+        assert_eq!(
+            (s.pixels[0], s.pixels[5], s.pixels[10], s.pixels[15]),
+            (1, 1, 1, 0)
+        );
+        s.line(
+            Rect::new(0, 0, 2, 4),
+            0,
+            3,
+            4,
+            3,
+            Paint::Solid(2),
+            Rop::Copy,
+        );
         assert_eq!(&s.pixels[12..16], &[2, 2, 0, 0]);
         // far outside: terminates quickly, draws nothing
-        s.line(s.bounds(), i32::MIN, i32::MIN, i32::MAX, i32::MIN + 5, Paint::Solid(3), Rop::Copy);
+        s.line(
+            s.bounds(),
+            i32::MIN,
+            i32::MIN,
+            i32::MAX,
+            i32::MIN + 5,
+            Paint::Solid(3),
+            Rop::Copy,
+        );
         assert!(!s.pixels.contains(&3));
     }
 
@@ -1072,14 +1345,20 @@ mod tests {
     fn coverage_blends_paint() {
         let mut s = surf(3, 1);
         s.pixels = vec![0, 0, 0xffffff];
-        s.paint_coverage(s.bounds(), &[255, 128, 0], Rect::new(0, 0, 3, 1), Paint::Solid(0xff));
+        s.paint_coverage(
+            s.bounds(),
+            &[255, 128, 0],
+            Rect::new(0, 0, 3, 1),
+            Paint::Solid(0xff),
+        );
         assert_eq!(s.pixels, vec![0xff, 0x80, 0xffffff]);
     }
 
     #[test]
     fn canvas_dirty_tracking() {
         let mut c = Canvas::new();
-        c.create_surface(0, 10, 10, SPICE_SURFACE_FMT_32_xRGB, true).unwrap();
+        c.create_surface(0, 10, 10, SPICE_SURFACE_FMT_32_xRGB, true)
+            .unwrap();
         assert_eq!(c.take_dirty(), Some(Rect::new(0, 0, 10, 10)));
         assert_eq!(c.take_dirty(), None);
         c.mark_dirty(0, Rect::new(1, 1, 2, 2));

@@ -54,7 +54,13 @@ pub struct Deframer {
 impl Deframer {
     /// A deframer for the negotiated header form.
     pub fn new(mini: bool) -> Self {
-        Self { buf: Vec::new(), start: 0, mini, max_size: MAX_MESSAGE_SIZE, budget: None }
+        Self {
+            buf: Vec::new(),
+            start: 0,
+            mini,
+            max_size: MAX_MESSAGE_SIZE,
+            budget: None,
+        }
     }
 
     /// Charge the receive buffer to `budget` from now on, and refuse a
@@ -96,7 +102,9 @@ impl Deframer {
                 charge.resize(target, Use::Message)?;
             }
             let more = target - self.buf.len();
-            self.buf.try_reserve_exact(more).map_err(|_| WireError::new(0, "out of memory for a message"))?;
+            self.buf
+                .try_reserve_exact(more)
+                .map_err(|_| WireError::new(0, "out of memory for a message"))?;
         }
         self.buf.extend_from_slice(data);
         if let Some((_, charge)) = &mut self.budget {
@@ -120,11 +128,17 @@ impl Deframer {
         }
         let header = DataHeader::parse(avail, self.mini).map_err(|e| (0, e))?;
         if header.size > self.max_size {
-            return Err((header.msg_type, WireError::new(0, "message size over limit")));
+            return Err((
+                header.msg_type,
+                WireError::new(0, "message size over limit"),
+            ));
         }
         if let Some((budget, charge)) = &self.budget {
             // Refuse at the header a message the budget could never hold.
-            let whole = self.start.saturating_add(hlen).saturating_add(header.size as usize);
+            let whole = self
+                .start
+                .saturating_add(hlen)
+                .saturating_add(header.size as usize);
             if !budget.fits(whole.saturating_sub(charge.bytes())) {
                 return Err((header.msg_type, WireError::new(0, Use::Message.reason())));
             }
@@ -135,7 +149,10 @@ impl Deframer {
         }
         let start = self.start + hlen;
         self.start += total;
-        Ok(Some(Frame { header, body: &self.buf[start..start + header.size as usize] }))
+        Ok(Some(Frame {
+            header,
+            body: &self.buf[start..start + header.size as usize],
+        }))
     }
 }
 
@@ -225,7 +242,9 @@ impl Channel {
 
     /// Charge this channel's receive buffer to the session's `budget`.
     pub fn set_budget(&mut self, budget: Budget) -> Result<(), ProtocolError> {
-        self.deframer.set_budget(budget).map_err(|e| self.error(0, e))
+        self.deframer
+            .set_budget(budget)
+            .map_err(|e| self.error(0, e))
     }
 
     /// Start keeping a copy of every received top-level message (see
@@ -237,7 +256,10 @@ impl Channel {
     /// Take the recorded messages: each as `{u16 type, u32 size}` (LE) then
     /// the body, i.e. the mini-header framing, whatever the negotiated form.
     pub fn take_recorded(&mut self) -> Vec<u8> {
-        self.record.as_mut().map(core::mem::take).unwrap_or_default()
+        self.record
+            .as_mut()
+            .map(core::mem::take)
+            .unwrap_or_default()
     }
 
     /// How many messages of each type were received (sub-messages included).
@@ -248,7 +270,12 @@ impl Channel {
     /// Frame and queue one message.
     pub fn send(&mut self, msg_type: u16, body: &[u8]) {
         self.out_serial += 1;
-        let h = DataHeader { serial: self.out_serial, msg_type, size: body.len() as u32, sub_list: 0 };
+        let h = DataHeader {
+            serial: self.out_serial,
+            msg_type,
+            size: body.len() as u32,
+            sub_list: 0,
+        };
         let mut w = Writer::new();
         h.emit(self.mini, &mut w);
         self.tx.extend(&w.finish());
@@ -263,7 +290,12 @@ impl Channel {
     }
 
     fn error(&self, msg_type: u16, error: WireError) -> ProtocolError {
-        ProtocolError { channel_type: self.channel_type, channel_id: self.channel_id, msg_type, error }
+        ProtocolError {
+            channel_type: self.channel_type,
+            channel_id: self.channel_id,
+            msg_type,
+            error,
+        }
     }
 
     /// Feed received bytes. Common messages are answered here; others go to
@@ -288,7 +320,12 @@ impl Channel {
                 Ok(None) => return Ok(()),
                 Err((t, e)) => {
                     let (ct, ci) = (self.channel_type, self.channel_id);
-                    return Err(ProtocolError { channel_type: ct, channel_id: ci, msg_type: t, error: e });
+                    return Err(ProtocolError {
+                        channel_type: ct,
+                        channel_id: ci,
+                        msg_type: t,
+                        error: e,
+                    });
                 }
             };
             let Frame { header, body } = frame;
@@ -316,7 +353,14 @@ impl Channel {
                             if s.msg_type == SPICE_MSG_LIST {
                                 continue; // no nesting
                             }
-                            let r = dispatch(s.msg_type, sub_body, &mut out, events, &mut ack, &mut handler);
+                            let r = dispatch(
+                                s.msg_type,
+                                sub_body,
+                                &mut out,
+                                events,
+                                &mut ack,
+                                &mut handler,
+                            );
                             if let Err(e) = r {
                                 result = Err((s.msg_type, e.at_base(s.offset)));
                                 break;
@@ -328,8 +372,15 @@ impl Channel {
             }
             *self.counts.entry(header.msg_type).or_insert(0) += 1;
             if result.is_ok() && header.msg_type != SPICE_MSG_LIST {
-                result = dispatch(header.msg_type, body, &mut out, events, &mut ack, &mut handler)
-                    .map_err(|e| (header.msg_type, e));
+                result = dispatch(
+                    header.msg_type,
+                    body,
+                    &mut out,
+                    events,
+                    &mut ack,
+                    &mut handler,
+                )
+                .map_err(|e| (header.msg_type, e));
             }
             if let Some(a) = ack {
                 self.ack_window = a.window;
@@ -422,8 +473,16 @@ mod tests {
     fn set_ack_then_ack_every_window_messages() {
         let mut c = Channel::new(2, 0, true, TxQueue::default());
         let mut ev = Vec::new();
-        c.receive(&mini(SPICE_MSG_SET_ACK, &[7, 0, 0, 0, 3, 0, 0, 0]), &mut ev, no_handler).unwrap();
-        assert_eq!(sent(&mut c), [(SPICE_MSGC_ACK_SYNC, alloc::vec![7, 0, 0, 0])]);
+        c.receive(
+            &mini(SPICE_MSG_SET_ACK, &[7, 0, 0, 0, 3, 0, 0, 0]),
+            &mut ev,
+            no_handler,
+        )
+        .unwrap();
+        assert_eq!(
+            sent(&mut c),
+            [(SPICE_MSGC_ACK_SYNC, alloc::vec![7, 0, 0, 0])]
+        );
         let mut stream = Vec::new();
         for _ in 0..7 {
             stream.extend(mini(302, &[]));
@@ -434,10 +493,20 @@ mod tests {
         }
         let acks = sent(&mut c);
         assert_eq!(acks.len(), 2); // after messages 3 and 6
-        assert!(acks.iter().all(|(t, b)| *t == SPICE_MSGC_ACK && b.is_empty()));
+        assert!(acks
+            .iter()
+            .all(|(t, b)| *t == SPICE_MSGC_ACK && b.is_empty()));
         // a LIST counts once, not once per sub-message (2 more -> 9th message acks)
-        let list = [&[3u8, 0][..], &[14, 0, 0, 0, 20, 0, 0, 0, 26, 0, 0, 0], &mini(302, &[]), &mini(302, &[]), &mini(302, &[])].concat();
-        c.receive(&mini(SPICE_MSG_LIST, &list), &mut ev, no_handler).unwrap();
+        let list = [
+            &[3u8, 0][..],
+            &[14, 0, 0, 0, 20, 0, 0, 0, 26, 0, 0, 0],
+            &mini(302, &[]),
+            &mini(302, &[]),
+            &mini(302, &[]),
+        ]
+        .concat();
+        c.receive(&mini(SPICE_MSG_LIST, &list), &mut ev, no_handler)
+            .unwrap();
         assert!(sent(&mut c).is_empty());
         c.receive(&mini(302, &[]), &mut ev, no_handler).unwrap();
         assert_eq!(sent(&mut c).len(), 1);
@@ -450,7 +519,8 @@ mod tests {
         body[..4].copy_from_slice(&9u32.to_le_bytes());
         body[4..12].copy_from_slice(&0x1122334455667788u64.to_le_bytes());
         let mut ev = Vec::new();
-        c.receive(&mini(SPICE_MSG_PING, &body), &mut ev, no_handler).unwrap();
+        c.receive(&mini(SPICE_MSG_PING, &body), &mut ev, no_handler)
+            .unwrap();
         let s = sent(&mut c);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].0, SPICE_MSGC_PONG);
@@ -460,7 +530,14 @@ mod tests {
     #[test]
     fn list_dispatches_sub_messages_with_offsets() {
         let mut c = Channel::new(2, 0, true, TxQueue::default());
-        let list = [&[2u8, 0][..], &[10, 0, 0, 0, 19, 0, 0, 0], &mini(5, &[0]), &[1, 0], &mini(105, &[1, 2, 3])].concat();
+        let list = [
+            &[2u8, 0][..],
+            &[10, 0, 0, 0, 19, 0, 0, 0],
+            &mini(5, &[0]),
+            &[1, 0],
+            &mini(105, &[1, 2, 3]),
+        ]
+        .concat();
         // second offset points at the 105 message (after the 7-byte first one + 2 padding)
         let mut seen = Vec::new();
         let mut ev = Vec::new();
@@ -472,7 +549,9 @@ mod tests {
         assert_eq!(seen, [(105, alloc::vec![1, 2, 3])]);
         // a handler error in a sub-message reports the sub type and the offset in the LIST body
         let err = c
-            .receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |_, _, _| Err(WireError::new(1, "bad")))
+            .receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |_, _, _| {
+                Err(WireError::new(1, "bad"))
+            })
             .unwrap_err();
         assert_eq!((err.msg_type, err.error.offset), (105, 26));
     }
@@ -490,9 +569,21 @@ mod tests {
         notify.u64(0).u32(0).u32(0).u32(0).u32(2).bytes(b"ok");
         let body = notify.finish();
         let mut msg = Writer::new();
-        DataHeader { serial: 1, msg_type: SPICE_MSG_NOTIFY, size: body.len() as u32, sub_list: 0 }.emit(false, &mut msg);
+        DataHeader {
+            serial: 1,
+            msg_type: SPICE_MSG_NOTIFY,
+            size: body.len() as u32,
+            sub_list: 0,
+        }
+        .emit(false, &mut msg);
         msg.bytes(&body);
-        DataHeader { serial: 2, msg_type: SPICE_MSG_DISCONNECTING, size: 12, sub_list: 0 }.emit(false, &mut msg);
+        DataHeader {
+            serial: 2,
+            msg_type: SPICE_MSG_DISCONNECTING,
+            size: 12,
+            sub_list: 0,
+        }
+        .emit(false, &mut msg);
         msg.u64(0).u32(3);
         let mut ev = Vec::new();
         c.receive(&msg.finish(), &mut ev, no_handler).unwrap();
@@ -509,7 +600,9 @@ mod tests {
         let e = c.receive(&h, &mut ev, no_handler).unwrap_err();
         assert_eq!((e.channel_type, e.msg_type), (2, 304));
         let mut c = Channel::new(2, 0, true, TxQueue::default());
-        let e = c.receive(&mini(SPICE_MSG_SET_ACK, &[1, 2]), &mut ev, no_handler).unwrap_err();
+        let e = c
+            .receive(&mini(SPICE_MSG_SET_ACK, &[1, 2]), &mut ev, no_handler)
+            .unwrap_err();
         assert_eq!((e.msg_type, e.error.offset), (SPICE_MSG_SET_ACK, 0));
     }
 

@@ -12,7 +12,9 @@
 use crate::enums::*;
 use crate::error::WireError;
 use crate::outbox::Outbox;
-use crate::wire::cursor::{parse_inval_one, parse_move, parse_trail, CursorInit, CursorRef, CursorSet};
+use crate::wire::cursor::{
+    parse_inval_one, parse_move, parse_trail, CursorInit, CursorRef, CursorSet,
+};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -72,12 +74,18 @@ pub struct CursorChannel {
 }
 
 fn bit(mask: &[u8], stride: usize, x: usize, y: usize) -> Option<bool> {
-    mask.get(y * stride + x / 8).map(|b| b & (0x80 >> (x % 8)) != 0)
+    mask.get(y * stride + x / 8)
+        .map(|b| b & (0x80 >> (x % 8)) != 0)
 }
 
 /// Decode shape data of `cursor_type` into ARGB pixels; `None` for an
 /// unsupported type. Errors carry offsets relative to `data`.
-pub fn decode_shape(cursor_type: u8, width: u16, height: u16, data: &[u8]) -> Result<Option<Vec<u32>>, WireError> {
+pub fn decode_shape(
+    cursor_type: u8,
+    width: u16,
+    height: u16,
+    data: &[u8],
+) -> Result<Option<Vec<u32>>, WireError> {
     let (w, h) = (width as usize, height as usize);
     let n = w * h;
     let stride = w.div_ceil(8);
@@ -108,7 +116,10 @@ pub fn decode_shape(cursor_type: u8, width: u16, height: u16, data: &[u8]) -> Re
     let px = match cursor_type as u32 {
         SPICE_CURSOR_TYPE_ALPHA => {
             need(n * 4)?;
-            data.chunks_exact(4).take(n).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            data.chunks_exact(4)
+                .take(n)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
         }
         SPICE_CURSOR_TYPE_MONO => {
             // AND mask then XOR mask, rows padded to bytes.
@@ -118,8 +129,8 @@ pub fn decode_shape(cursor_type: u8, width: u16, height: u16, data: &[u8]) -> Re
                 .map(|i| {
                     let (x, y) = (i % w, i / w);
                     match (bit(and, stride, x, y), bit(xor, stride, x, y)) {
-                        (Some(true), Some(false)) => 0,                 // transparent
-                        (Some(false), Some(true)) => 0xFFFF_FFFF,       // white
+                        (Some(true), Some(false)) => 0,           // transparent
+                        (Some(false), Some(true)) => 0xFFFF_FFFF, // white
                         _ => 0xFF00_0000, // black; "invert" also drawn black
                     }
                 })
@@ -127,7 +138,14 @@ pub fn decode_shape(cursor_type: u8, width: u16, height: u16, data: &[u8]) -> Re
         }
         SPICE_CURSOR_TYPE_COLOR32 => {
             need(n * 4 + mask_len)?;
-            let get = |i: usize| u32::from_le_bytes([data[i * 4], data[i * 4 + 1], data[i * 4 + 2], data[i * 4 + 3]]);
+            let get = |i: usize| {
+                u32::from_le_bytes([
+                    data[i * 4],
+                    data[i * 4 + 1],
+                    data[i * 4 + 2],
+                    data[i * 4 + 3],
+                ])
+            };
             masked(&get, &data[n * 4..])
         }
         SPICE_CURSOR_TYPE_COLOR16 => {
@@ -172,7 +190,10 @@ impl CursorChannel {
     }
 
     fn cache_find(&self, unique: u64) -> Option<Arc<CursorShape>> {
-        self.cache.iter().find(|(u, _)| *u == unique).map(|(_, s)| s.clone())
+        self.cache
+            .iter()
+            .find(|(u, _)| *u == unique)
+            .map(|(_, s)| s.clone())
     }
 
     fn cache_remove(&mut self, unique: u64) {
@@ -220,7 +241,8 @@ impl CursorChannel {
         if h.width > MAX_CURSOR_SIDE || h.height > MAX_CURSOR_SIDE {
             return Err(WireError::new(c.data_offset, "cursor too large"));
         }
-        let pixels = decode_shape(h.cursor_type, h.width, h.height, c.data).map_err(|e| e.at_base(c.data_offset))?;
+        let pixels = decode_shape(h.cursor_type, h.width, h.height, c.data)
+            .map_err(|e| e.at_base(c.data_offset))?;
         let Some(pixels) = pixels else {
             self.unsupported += 1;
             return Ok(None);
@@ -239,7 +261,12 @@ impl CursorChannel {
     }
 
     /// Handle one cursor-channel message (type > `SPICE_MSG_BASE_LAST`).
-    pub fn handle(&mut self, msg_type: u16, body: &[u8], _out: &mut Outbox) -> Result<(), WireError> {
+    pub fn handle(
+        &mut self,
+        msg_type: u16,
+        body: &[u8],
+        _out: &mut Outbox,
+    ) -> Result<(), WireError> {
         let st = &mut self.state;
         match msg_type {
             SPICE_MSG_CURSOR_INIT => {
@@ -296,17 +323,33 @@ mod tests {
         let mut out = Outbox::new();
         let px = [0x80FF0000u32, 0xFF00FF00];
         let data: Vec<u8> = px.iter().flat_map(|p| p.to_le_bytes()).collect();
-        c.handle(SPICE_MSG_CURSOR_SET, &set_msg(2, 42, 0, 2, 1, &data), &mut out).unwrap();
+        c.handle(
+            SPICE_MSG_CURSOR_SET,
+            &set_msg(2, 42, 0, 2, 1, &data),
+            &mut out,
+        )
+        .unwrap();
         let s = c.state.shape.clone().unwrap();
         assert_eq!(s.pixels, px);
         assert_eq!((s.hot_x, s.hot_y), (1, 1)); // hot y 9 clamped to height 1
         assert_eq!((c.state.x, c.state.y, c.state.visible), (3, 4, true));
         c.handle(SPICE_MSG_CURSOR_HIDE, &[], &mut out).unwrap();
         assert!(!c.state.visible);
-        c.handle(SPICE_MSG_CURSOR_SET, &set_msg(4, 42, 0, 0, 0, &[]), &mut out).unwrap();
+        c.handle(
+            SPICE_MSG_CURSOR_SET,
+            &set_msg(4, 42, 0, 0, 0, &[]),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(c.state.shape.as_deref(), Some(&*s));
-        c.handle(SPICE_MSG_CURSOR_INVAL_ONE, &42u64.to_le_bytes(), &mut out).unwrap();
-        c.handle(SPICE_MSG_CURSOR_SET, &set_msg(4, 42, 0, 0, 0, &[]), &mut out).unwrap();
+        c.handle(SPICE_MSG_CURSOR_INVAL_ONE, &42u64.to_le_bytes(), &mut out)
+            .unwrap();
+        c.handle(
+            SPICE_MSG_CURSOR_SET,
+            &set_msg(4, 42, 0, 0, 0, &[]),
+            &mut out,
+        )
+        .unwrap();
         assert!(c.state.shape.is_none());
         assert_eq!(c.cache_misses, 1);
     }
@@ -315,9 +358,13 @@ mod tests {
     fn mono_truth_table() {
         // 2x1: AND row [1,0], XOR row [0,1] -> transparent, white
         // second message 2x1: AND [0,1], XOR [0,1] -> black, invert(black)
-        let p = decode_shape(1, 2, 1, &[0b1000_0000, 0b0100_0000]).unwrap().unwrap();
+        let p = decode_shape(1, 2, 1, &[0b1000_0000, 0b0100_0000])
+            .unwrap()
+            .unwrap();
         assert_eq!(p, [0, 0xFFFF_FFFF]);
-        let p = decode_shape(1, 2, 1, &[0b0100_0000, 0b0100_0000]).unwrap().unwrap();
+        let p = decode_shape(1, 2, 1, &[0b0100_0000, 0b0100_0000])
+            .unwrap()
+            .unwrap();
         assert_eq!(p, [0xFF00_0000, 0xFF00_0000]);
         assert!(decode_shape(1, 9, 1, &[0, 0, 0]).is_err()); // needs 2 bytes per mask row
     }
@@ -325,7 +372,9 @@ mod tests {
     #[test]
     fn color_types_use_and_mask() {
         // COLOR16 2x1: red (0x7C00) opaque, blue masked -> transparent
-        let p = decode_shape(4, 2, 1, &[0x00, 0x7C, 0x1F, 0x00, 0b0100_0000]).unwrap().unwrap();
+        let p = decode_shape(4, 2, 1, &[0x00, 0x7C, 0x1F, 0x00, 0b0100_0000])
+            .unwrap()
+            .unwrap();
         assert_eq!(p, [0xFFFF_0000, 0]);
         // COLOR4 2x1: indices 1, 0 with palette[1] = green
         let mut d = alloc::vec![0x10u8];
@@ -333,7 +382,10 @@ mod tests {
         pal[1] = 0x00FF00;
         d.extend(pal.iter().flat_map(|p| p.to_le_bytes()));
         d.push(0);
-        assert_eq!(decode_shape(2, 2, 1, &d).unwrap().unwrap(), [0xFF00_FF00, 0xFF00_0000]);
+        assert_eq!(
+            decode_shape(2, 2, 1, &d).unwrap().unwrap(),
+            [0xFF00_FF00, 0xFF00_0000]
+        );
         assert_eq!(decode_shape(3, 1, 1, &[0; 8]).unwrap(), None); // COLOR8 unsupported
     }
 
@@ -341,11 +393,28 @@ mod tests {
     fn errors_and_limits() {
         let mut c = CursorChannel::new();
         let mut out = Outbox::new();
-        let e = c.handle(SPICE_MSG_CURSOR_SET, &set_msg(0, 1, 0, 2, 2, &[0; 15]), &mut out).unwrap_err();
+        let e = c
+            .handle(
+                SPICE_MSG_CURSOR_SET,
+                &set_msg(0, 1, 0, 2, 2, &[0; 15]),
+                &mut out,
+            )
+            .unwrap_err();
         assert_eq!(e.offset, 24 + 15);
-        assert!(c.handle(SPICE_MSG_CURSOR_SET, &set_msg(0, 1, 0, 1000, 1, &[]), &mut out).is_err());
+        assert!(c
+            .handle(
+                SPICE_MSG_CURSOR_SET,
+                &set_msg(0, 1, 0, 1000, 1, &[]),
+                &mut out
+            )
+            .is_err());
         for u in 0..300u64 {
-            c.handle(SPICE_MSG_CURSOR_SET, &set_msg(2, u, 0, 1, 1, &[0; 4]), &mut out).unwrap();
+            c.handle(
+                SPICE_MSG_CURSOR_SET,
+                &set_msg(2, u, 0, 1, 1, &[0; 4]),
+                &mut out,
+            )
+            .unwrap();
         }
         assert_eq!(c.cache_len(), CURSOR_CACHE_ENTRIES);
         c.handle(SPICE_MSG_CURSOR_RESET, &[], &mut out).unwrap();
@@ -355,9 +424,18 @@ mod tests {
     #[test]
     fn random_bodies() {
         let mut errors = 0;
-        for (i, input) in crate::wire::testutil::random_inputs(5, 3000, 200).into_iter().enumerate() {
+        for (i, input) in crate::wire::testutil::random_inputs(5, 3000, 200)
+            .into_iter()
+            .enumerate()
+        {
             let mut c = CursorChannel::new();
-            if c.handle(SPICE_MSG_CURSOR_INIT + (i % 8) as u16, &input, &mut Outbox::new()).is_err() {
+            if c.handle(
+                SPICE_MSG_CURSOR_INIT + (i % 8) as u16,
+                &input,
+                &mut Outbox::new(),
+            )
+            .is_err()
+            {
                 errors += 1;
             }
         }

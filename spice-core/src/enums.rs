@@ -3,7 +3,6 @@
 //! Do not edit by hand: regenerate instead.
 #![allow(missing_docs, dead_code, non_upper_case_globals)]
 
-
 // SpiceLinkErr
 pub const SPICE_LINK_ERR_OK: u32 = 0;
 pub const SPICE_LINK_ERR_ERROR: u32 = 1;

@@ -26,7 +26,10 @@ impl WireError {
     /// Shift the offset by `base` (when a sub-parser worked on a slice that
     /// starts `base` bytes into the message).
     pub const fn at_base(self, base: usize) -> Self {
-        Self { offset: self.offset.saturating_add(base), reason: self.reason }
+        Self {
+            offset: self.offset.saturating_add(base),
+            reason: self.reason,
+        }
     }
 }
 

@@ -59,7 +59,12 @@ impl InputsChannel {
     }
 
     /// Handle one inputs-channel message (type > `SPICE_MSG_BASE_LAST`).
-    pub fn handle(&mut self, msg_type: u16, body: &[u8], out: &mut Outbox) -> Result<(), WireError> {
+    pub fn handle(
+        &mut self,
+        msg_type: u16,
+        body: &[u8],
+        out: &mut Outbox,
+    ) -> Result<(), WireError> {
         match msg_type {
             SPICE_MSG_INPUTS_INIT | SPICE_MSG_INPUTS_KEY_MODIFIERS => {
                 self.modifiers = w::parse_modifiers(body)?;
@@ -75,7 +80,10 @@ impl InputsChannel {
 
     /// Key press of a set-1 key number (see [`crate::keymap`]).
     pub fn key_down(&mut self, key: u16, out: &mut Outbox) {
-        out.push(SPICE_MSGC_INPUTS_KEY_DOWN, w::key(make_scancode(key, false)));
+        out.push(
+            SPICE_MSGC_INPUTS_KEY_DOWN,
+            w::key(make_scancode(key, false)),
+        );
     }
 
     /// Key release of a set-1 key number.
@@ -120,13 +128,19 @@ impl InputsChannel {
     fn flush_pointer(&mut self, out: &mut Outbox) {
         if self.can_send() {
             if let Some((dx, dy)) = self.pending_motion.take() {
-                out.push(SPICE_MSGC_INPUTS_MOUSE_MOTION, w::mouse_motion(dx, dy, self.buttons));
+                out.push(
+                    SPICE_MSGC_INPUTS_MOUSE_MOTION,
+                    w::mouse_motion(dx, dy, self.buttons),
+                );
                 self.unacked += 1;
             }
         }
         if self.can_send() {
             if let Some((x, y, d)) = self.pending_position.take() {
-                out.push(SPICE_MSGC_INPUTS_MOUSE_POSITION, w::mouse_position(x, y, self.buttons, d));
+                out.push(
+                    SPICE_MSGC_INPUTS_MOUSE_POSITION,
+                    w::mouse_position(x, y, self.buttons, d),
+                );
                 self.unacked += 1;
             }
         }
@@ -160,14 +174,20 @@ impl InputsChannel {
     pub fn mouse_press(&mut self, button: u8, out: &mut Outbox) {
         self.force_flush(out);
         self.buttons |= button_mask(button);
-        out.push(SPICE_MSGC_INPUTS_MOUSE_PRESS, w::mouse_button(button, self.buttons));
+        out.push(
+            SPICE_MSGC_INPUTS_MOUSE_PRESS,
+            w::mouse_button(button, self.buttons),
+        );
     }
 
     /// Button release (`SPICE_MOUSE_BUTTON_*`).
     pub fn mouse_release(&mut self, button: u8, out: &mut Outbox) {
         self.force_flush(out);
         self.buttons &= !button_mask(button);
-        out.push(SPICE_MSGC_INPUTS_MOUSE_RELEASE, w::mouse_button(button, self.buttons));
+        out.push(
+            SPICE_MSGC_INPUTS_MOUSE_RELEASE,
+            w::mouse_button(button, self.buttons),
+        );
     }
 
     fn force_flush(&mut self, out: &mut Outbox) {
@@ -224,11 +244,21 @@ mod tests {
         }
         let sent = drain(&mut out);
         assert_eq!(sent.len(), MAX_UNACKED_MOTION as usize);
-        assert_eq!(sent[0], (SPICE_MSGC_INPUTS_MOUSE_MOTION, w::mouse_motion(1, 2, 0)));
+        assert_eq!(
+            sent[0],
+            (SPICE_MSGC_INPUTS_MOUSE_MOTION, w::mouse_motion(1, 2, 0))
+        );
         // one ACK frees a bunch: the 12 held-back motions go out as one message
-        i.handle(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK, &[], &mut out).unwrap();
-        assert_eq!(drain(&mut out), [(SPICE_MSGC_INPUTS_MOUSE_MOTION, w::mouse_motion(12, 24, 0))]);
-        assert_eq!(i.unacked_motion(), MAX_UNACKED_MOTION - SPICE_INPUT_MOTION_ACK_BUNCH + 1);
+        i.handle(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK, &[], &mut out)
+            .unwrap();
+        assert_eq!(
+            drain(&mut out),
+            [(SPICE_MSGC_INPUTS_MOUSE_MOTION, w::mouse_motion(12, 24, 0))]
+        );
+        assert_eq!(
+            i.unacked_motion(),
+            MAX_UNACKED_MOTION - SPICE_INPUT_MOTION_ACK_BUNCH + 1
+        );
     }
 
     #[test]
@@ -242,10 +272,19 @@ mod tests {
         // press: the latest held-back position is sent first, then the press with LEFT set
         i.mouse_press(SPICE_MOUSE_BUTTON_LEFT as u8, &mut out);
         let m = drain(&mut out);
-        assert_eq!(m[0], (SPICE_MSGC_INPUTS_MOUSE_POSITION, w::mouse_position(9, 5, 0, 0)));
+        assert_eq!(
+            m[0],
+            (
+                SPICE_MSGC_INPUTS_MOUSE_POSITION,
+                w::mouse_position(9, 5, 0, 0)
+            )
+        );
         assert_eq!(m[1], (SPICE_MSGC_INPUTS_MOUSE_PRESS, alloc::vec![1, 1, 0]));
         i.mouse_release(SPICE_MOUSE_BUTTON_LEFT as u8, &mut out);
-        assert_eq!(drain(&mut out), [(SPICE_MSGC_INPUTS_MOUSE_RELEASE, alloc::vec![1, 0, 0])]);
+        assert_eq!(
+            drain(&mut out),
+            [(SPICE_MSGC_INPUTS_MOUSE_RELEASE, alloc::vec![1, 0, 0])]
+        );
     }
 
     #[test]
@@ -254,8 +293,11 @@ mod tests {
         let mut out = Outbox::new();
         i.handle(SPICE_MSG_INPUTS_INIT, &[2, 0], &mut out).unwrap();
         assert_eq!(i.modifiers, SPICE_KEYBOARD_MODIFIER_FLAGS_NUM_LOCK as u16);
-        assert!(i.handle(SPICE_MSG_INPUTS_KEY_MODIFIERS, &[], &mut out).is_err());
-        i.handle(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK, &[], &mut out).unwrap();
+        assert!(i
+            .handle(SPICE_MSG_INPUTS_KEY_MODIFIERS, &[], &mut out)
+            .is_err());
+        i.handle(SPICE_MSG_INPUTS_MOUSE_MOTION_ACK, &[], &mut out)
+            .unwrap();
         assert_eq!(i.unacked_motion(), 0);
     }
 }

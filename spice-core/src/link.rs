@@ -92,19 +92,27 @@ impl fmt::Display for LinkError {
             Self::InvalidData => write!(f, "server rejected our link message (INVALID_DATA)"),
             Self::VersionMismatch => write!(f, "protocol version mismatch (VERSION_MISMATCH)"),
             Self::NeedSecured => write!(f, "server requires TLS (NEED_SECURED)"),
-            Self::NeedUnsecured => write!(f, "server requires a non-TLS connection (NEED_UNSECURED)"),
+            Self::NeedUnsecured => {
+                write!(f, "server requires a non-TLS connection (NEED_UNSECURED)")
+            }
             Self::PermissionDenied => write!(f, "wrong password (server said PERMISSION_DENIED)"),
             Self::BadConnectionId => write!(f, "unknown session (BAD_CONNECTION_ID)"),
             Self::ChannelNotAvailable => write!(f, "channel not available (CHANNEL_NOT_AVAILABLE)"),
             Self::Unknown(c) => write!(f, "server link error {c}"),
             Self::BadMagic => write!(f, "not a SPICE server (bad link magic)"),
             Self::ServerVersion { major, minor } => {
-                write!(f, "server speaks SPICE protocol {major}.{minor}, we speak 2.2")
+                write!(
+                    f,
+                    "server speaks SPICE protocol {major}.{minor}, we speak 2.2"
+                )
             }
             Self::BadReply(e) => write!(f, "malformed link reply: {e}"),
             Self::BadPublicKey => write!(f, "server public key is not RSA-1024"),
             Self::BadPassword => write!(f, "password too long (max 60 bytes) or contains NUL"),
-            Self::NoSpiceAuth => write!(f, "server offers no SPICE ticket authentication (SASL only?)"),
+            Self::NoSpiceAuth => write!(
+                f,
+                "server offers no SPICE ticket authentication (SASL only?)"
+            ),
             Self::Encrypt => write!(f, "ticket encryption failed"),
         }
     }
@@ -145,7 +153,8 @@ pub fn encrypt_ticket(
     msg.extend_from_slice(password);
     msg.push(0);
     let mut rng = rng;
-    key.encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), &msg).map_err(|_| LinkError::Encrypt)
+    key.encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), &msg)
+        .map_err(|_| LinkError::Encrypt)
 }
 
 /// What the link needs next.
@@ -197,7 +206,9 @@ pub struct Link {
 
 impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Link").field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("Link")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,7 +232,12 @@ impl Link {
             channel_caps,
         };
         tx.extend_from_slice(&mess.emit_with_header());
-        Ok(Self { state: State::ReplyHeader, buf: Vec::new(), password: password.into(), server: None })
+        Ok(Self {
+            state: State::ReplyHeader,
+            buf: Vec::new(),
+            password: password.into(),
+            server: None,
+        })
     }
 
     /// Take bytes from `need` total into the internal buffer; returns how many
@@ -274,7 +290,10 @@ impl Link {
                         });
                     }
                     if h.size < 4 || h.size > MAX_LINK_REPLY_SIZE {
-                        return Err(LinkError::BadReply(WireError::new(12, "absurd link reply size")));
+                        return Err(LinkError::BadReply(WireError::new(
+                            12,
+                            "absurd link reply size",
+                        )));
                     }
                     self.buf.clear();
                     self.state = State::ReplyBody(h.size as usize);
@@ -290,7 +309,10 @@ impl Link {
                         return Err(LinkError::from_code(error));
                     }
                     if self.buf.len() < LINK_REPLY_SIZE {
-                        return Err(LinkError::BadReply(WireError::new(self.buf.len(), "link reply too short")));
+                        return Err(LinkError::BadReply(WireError::new(
+                            self.buf.len(),
+                            "link reply too short",
+                        )));
                     }
                     let reply = LinkReply::parse(&self.buf).map_err(LinkError::BadReply)?;
                     self.send_auth(&reply, rng, tx)?;
@@ -304,7 +326,8 @@ impl Link {
                     if !full {
                         return Ok(LinkStatus::Pending);
                     }
-                    let code = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+                    let code =
+                        u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
                     self.state = State::Done;
                     self.password.iter_mut().for_each(|b| *b = 0);
                     if code != SPICE_LINK_ERR_OK {
@@ -314,11 +337,18 @@ impl Link {
                     let mini_header = has_cap(&common_caps, SPICE_COMMON_CAP_MINI_HEADER);
                     return Ok(LinkStatus::Linked {
                         consumed: pos,
-                        linked: Linked { common_caps, channel_caps, mini_header },
+                        linked: Linked {
+                            common_caps,
+                            channel_caps,
+                            mini_header,
+                        },
                     });
                 }
                 State::Done => {
-                    return Err(LinkError::BadReply(WireError::new(0, "bytes after link finished")));
+                    return Err(LinkError::BadReply(WireError::new(
+                        0,
+                        "bytes after link finished",
+                    )));
                 }
             }
         }
@@ -356,7 +386,12 @@ mod tests {
     fn keypair() -> (RsaPrivateKey, Vec<u8>) {
         let mut rng = StdRng::seed_from_u64(7);
         let key = RsaPrivateKey::new(&mut rng, 1024).unwrap();
-        let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+        let der = key
+            .to_public_key()
+            .to_public_key_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec();
         (key, der)
     }
 
@@ -364,7 +399,11 @@ mod tests {
     fn server_reply(error: u32, der: &[u8], common: u32) -> Vec<u8> {
         let mut body = Writer::new();
         body.u32(error).bytes(der);
-        body.u32(1).u32(1).u32(LINK_REPLY_SIZE as u32).u32(common).u32(0);
+        body.u32(1)
+            .u32(1)
+            .u32(LINK_REPLY_SIZE as u32)
+            .u32(common)
+            .u32(0);
         let body = body.finish();
         let mut w = Writer::new();
         LinkHeader::ours(body.len() as u32).emit(&mut w);
@@ -389,8 +428,14 @@ mod tests {
             assert_eq!(&plain[..plain.len() - 1], pw);
             assert_eq!(plain.last(), Some(&0));
         }
-        assert_eq!(encrypt_ticket(&der, &[b'a'; 61], &mut rng), Err(LinkError::BadPassword));
-        assert_eq!(encrypt_ticket(&der[..100], b"", &mut rng), Err(LinkError::BadPublicKey));
+        assert_eq!(
+            encrypt_ticket(&der, &[b'a'; 61], &mut rng),
+            Err(LinkError::BadPassword)
+        );
+        assert_eq!(
+            encrypt_ticket(&der[..100], b"", &mut rng),
+            Err(LinkError::BadPublicKey)
+        );
     }
 
     #[test]
@@ -398,7 +443,8 @@ mod tests {
         let (key, der) = keypair();
         let mut rng = StdRng::seed_from_u64(2);
         let mut tx = Vec::new();
-        let mut link = Link::start(0, SPICE_CHANNEL_MAIN as u8, 0, Vec::new(), b"pw", &mut tx).unwrap();
+        let mut link =
+            Link::start(0, SPICE_CHANNEL_MAIN as u8, 0, Vec::new(), b"pw", &mut tx).unwrap();
         // first flight: header (16) + mess (18) + one common caps word
         assert_eq!(tx.len(), LINK_HEADER_SIZE + LINK_MESS_SIZE + 4);
         assert_eq!(&tx[34..38], &[0b1011, 0, 0, 0]);
@@ -409,7 +455,9 @@ mod tests {
         let mut status = LinkStatus::Pending;
         let mut last = 0;
         for (i, b) in input.iter().enumerate() {
-            status = link.receive(core::slice::from_ref(b), &mut rng, &mut tx).unwrap();
+            status = link
+                .receive(core::slice::from_ref(b), &mut rng, &mut tx)
+                .unwrap();
             if let LinkStatus::Linked { consumed, .. } = &status {
                 assert_eq!(*consumed, 1);
                 last = i;
@@ -465,11 +513,17 @@ mod tests {
         r.extend_from_slice(&SPICE_LINK_ERR_PERMISSION_DENIED.to_le_bytes());
         assert_eq!(run(&r, &mut rng), Err(LinkError::PermissionDenied));
         // an HTTP server
-        assert_eq!(run(b"HTTP/1.1 400 Bad Request\r\n", &mut rng), Err(LinkError::BadMagic));
+        assert_eq!(
+            run(b"HTTP/1.1 400 Bad Request\r\n", &mut rng),
+            Err(LinkError::BadMagic)
+        );
         // wrong major version
         let mut r = server_reply(0, &der, 0);
         r[4] = 1;
-        assert_eq!(run(&r, &mut rng), Err(LinkError::ServerVersion { major: 1, minor: 2 }));
+        assert_eq!(
+            run(&r, &mut rng),
+            Err(LinkError::ServerVersion { major: 1, minor: 2 })
+        );
         // absurd size
         let mut r = server_reply(0, &der, 0);
         r[12..16].copy_from_slice(&100_000u32.to_le_bytes());
@@ -478,7 +532,10 @@ mod tests {
         let mut w = Writer::new();
         LinkHeader::ours(8).emit(&mut w);
         w.u32(0).u32(0);
-        assert!(matches!(run(&w.finish(), &mut rng), Err(LinkError::BadReply(_))));
+        assert!(matches!(
+            run(&w.finish(), &mut rng),
+            Err(LinkError::BadReply(_))
+        ));
         // garbage key
         let r = server_reply(0, &[0x30; 162], 0);
         assert_eq!(run(&r, &mut rng), Err(LinkError::BadPublicKey));

@@ -12,11 +12,11 @@ use crate::agent::{Agent, AgentEvent};
 use crate::enums::*;
 use crate::error::WireError;
 use crate::outbox::Outbox;
+use crate::wire::link::caps_from_bits;
 use crate::wire::main::{
     mouse_mode_request, parse_channels_list, parse_mouse_mode, parse_name, parse_u32, parse_uuid,
     MainInit,
 };
-use crate::wire::link::caps_from_bits;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -80,16 +80,28 @@ pub struct MainChannel {
 impl MainChannel {
     /// A main channel that asks for client mouse mode when `prefer_client_mouse`.
     pub fn new(prefer_client_mouse: bool) -> Self {
-        Self { prefer_client_mouse, ..Self::default() }
+        Self {
+            prefer_client_mouse,
+            ..Self::default()
+        }
     }
 
     /// Channel caps the client advertises on MAIN: NAME_AND_UUID and
     /// AGENT_CONNECTED_TOKENS (no migration caps).
     pub fn client_caps() -> Vec<u32> {
-        caps_from_bits(&[SPICE_MAIN_CAP_NAME_AND_UUID, SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS])
+        caps_from_bits(&[
+            SPICE_MAIN_CAP_NAME_AND_UUID,
+            SPICE_MAIN_CAP_AGENT_CONNECTED_TOKENS,
+        ])
     }
 
-    fn set_mouse_mode(&mut self, supported: u32, current: u32, out: &mut Outbox, ev: &mut Vec<MainEvent>) {
+    fn set_mouse_mode(
+        &mut self,
+        supported: u32,
+        current: u32,
+        out: &mut Outbox,
+        ev: &mut Vec<MainEvent>,
+    ) {
         self.supported_mouse_modes = supported;
         self.mouse_mode = current;
         ev.push(MainEvent::MouseMode { supported, current });
@@ -97,13 +109,22 @@ impl MainChannel {
             && current != SPICE_MOUSE_MODE_CLIENT
             && supported & SPICE_MOUSE_MODE_CLIENT != 0
         {
-            out.push(SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, mouse_mode_request(SPICE_MOUSE_MODE_CLIENT));
+            out.push(
+                SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST,
+                mouse_mode_request(SPICE_MOUSE_MODE_CLIENT),
+            );
         }
     }
 
     /// Ask the guest agent for this local display size (sent when the agent
     /// is ready, and again whenever the size changes).
-    pub fn set_monitor_size(&mut self, width: u32, height: u32, out: &mut Outbox, ev: &mut Vec<MainEvent>) {
+    pub fn set_monitor_size(
+        &mut self,
+        width: u32,
+        height: u32,
+        out: &mut Outbox,
+        ev: &mut Vec<MainEvent>,
+    ) {
         let mut agent_ev = Vec::new();
         self.agent.set_monitor(width, height, out, &mut agent_ev);
         ev.extend(agent_ev.into_iter().map(MainEvent::FromAgent));
@@ -138,7 +159,9 @@ impl MainChannel {
                 self.agent_tokens = i.agent_tokens;
                 self.multi_media_time = i.multi_media_time;
                 self.agent_connected = i.agent_connected != 0;
-                ev.push(MainEvent::Init { session_id: i.session_id });
+                ev.push(MainEvent::Init {
+                    session_id: i.session_id,
+                });
                 self.set_mouse_mode(i.supported_mouse_modes, i.current_mouse_mode, out, ev);
                 if self.agent_connected {
                     ev.push(MainEvent::Agent(true));
@@ -149,7 +172,9 @@ impl MainChannel {
                     self.agent.on_connected(out);
                 }
             }
-            SPICE_MSG_MAIN_CHANNELS_LIST => ev.push(MainEvent::Channels(parse_channels_list(body)?)),
+            SPICE_MSG_MAIN_CHANNELS_LIST => {
+                ev.push(MainEvent::Channels(parse_channels_list(body)?))
+            }
             SPICE_MSG_MAIN_MOUSE_MODE => {
                 let (supported, current) = parse_mouse_mode(body)?;
                 self.set_mouse_mode(supported, current, out, ev);
@@ -224,7 +249,8 @@ mod tests {
         let mut m = MainChannel::new(true);
         let mut out = Outbox::new();
         let mut ev = Vec::new();
-        m.handle(SPICE_MSG_MAIN_INIT, &init(3, 1, 0), &mut out, &mut ev).unwrap();
+        m.handle(SPICE_MSG_MAIN_INIT, &init(3, 1, 0), &mut out, &mut ev)
+            .unwrap();
         assert_eq!(m.session_id, Some(77));
         let sent: Vec<_> = out.drain().collect();
         assert_eq!(
@@ -237,13 +263,22 @@ mod tests {
         assert_eq!(ev[0], MainEvent::Init { session_id: 77 });
         // server-only mouse: no request
         let mut m = MainChannel::new(true);
-        m.handle(SPICE_MSG_MAIN_INIT, &init(1, 1, 1), &mut out, &mut ev).unwrap();
+        m.handle(SPICE_MSG_MAIN_INIT, &init(1, 1, 1), &mut out, &mut ev)
+            .unwrap();
         let sent: Vec<_> = out.drain().map(|(t, _)| t).collect();
         // agent connected at INIT: AGENT_START and our capabilities follow the attach
-        assert_eq!(sent, [SPICE_MSGC_MAIN_ATTACH_CHANNELS, SPICE_MSGC_MAIN_AGENT_START, SPICE_MSGC_MAIN_AGENT_DATA]);
+        assert_eq!(
+            sent,
+            [
+                SPICE_MSGC_MAIN_ATTACH_CHANNELS,
+                SPICE_MSGC_MAIN_AGENT_START,
+                SPICE_MSGC_MAIN_AGENT_DATA
+            ]
+        );
         assert!(m.agent_connected);
         // switch to client mode announced: no new request
-        m.handle(SPICE_MSG_MAIN_MOUSE_MODE, &[3, 0, 2, 0], &mut out, &mut ev).unwrap();
+        m.handle(SPICE_MSG_MAIN_MOUSE_MODE, &[3, 0, 2, 0], &mut out, &mut ev)
+            .unwrap();
         assert!(out.is_empty());
         assert_eq!(m.mouse_mode, SPICE_MOUSE_MODE_CLIENT);
     }
@@ -253,25 +288,46 @@ mod tests {
         let mut m = MainChannel::new(false);
         let mut out = Outbox::new();
         let mut ev = Vec::new();
-        m.handle(SPICE_MSG_MAIN_CHANNELS_LIST, &[2, 0, 0, 0, 2, 0, 9, 0], &mut out, &mut ev).unwrap();
+        m.handle(
+            SPICE_MSG_MAIN_CHANNELS_LIST,
+            &[2, 0, 0, 0, 2, 0, 9, 0],
+            &mut out,
+            &mut ev,
+        )
+        .unwrap();
         assert_eq!(ev, [MainEvent::Channels(alloc::vec![(2, 0), (9, 0)])]);
         // not a VD_AGENT stream (protocol 0x01010101): the channel fails
-        assert!(m.handle(SPICE_MSG_MAIN_AGENT_DATA, &[1; 100], &mut out, &mut ev).is_err());
+        assert!(m
+            .handle(SPICE_MSG_MAIN_AGENT_DATA, &[1; 100], &mut out, &mut ev)
+            .is_err());
         assert_eq!(m.agent_bytes, 100);
         out.drain().count();
-        m.handle(SPICE_MSG_MAIN_MIGRATE_BEGIN, &[], &mut out, &mut ev).unwrap();
-        assert_eq!(out.drain().next(), Some((SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR, Vec::new())));
-        assert!(m.handle(SPICE_MSG_MAIN_INIT, &[0; 31], &mut out, &mut ev).is_err());
-        assert!(m.handle(SPICE_MSG_MAIN_UUID, &[0; 15], &mut out, &mut ev).is_err());
+        m.handle(SPICE_MSG_MAIN_MIGRATE_BEGIN, &[], &mut out, &mut ev)
+            .unwrap();
+        assert_eq!(
+            out.drain().next(),
+            Some((SPICE_MSGC_MAIN_MIGRATE_CONNECT_ERROR, Vec::new()))
+        );
+        assert!(m
+            .handle(SPICE_MSG_MAIN_INIT, &[0; 31], &mut out, &mut ev)
+            .is_err());
+        assert!(m
+            .handle(SPICE_MSG_MAIN_UUID, &[0; 15], &mut out, &mut ev)
+            .is_err());
     }
 
     #[test]
     fn random_bodies_for_every_type() {
         let mut errors = 0;
-        for (i, input) in crate::wire::testutil::random_inputs(11, 2000, 64).into_iter().enumerate() {
+        for (i, input) in crate::wire::testutil::random_inputs(11, 2000, 64)
+            .into_iter()
+            .enumerate()
+        {
             let t = SPICE_MSG_MAIN_MIGRATE_BEGIN + (i % 20) as u16;
             let mut m = MainChannel::new(true);
-            if m.handle(t, &input, &mut Outbox::new(), &mut Vec::new()).is_err() {
+            if m.handle(t, &input, &mut Outbox::new(), &mut Vec::new())
+                .is_err()
+            {
                 errors += 1;
             }
         }

@@ -21,6 +21,7 @@
 //! padding uses the caller's RNG). A malformed message ends its channel with
 //! a [`ProtocolError`]; the caller decides whether the session goes on.
 
+use crate::budget::Budget;
 use crate::canvas::{Rect, Surface};
 use crate::channel::{Channel, CommonEvent, TxQueue};
 use crate::cursor::{CursorChannel, CursorState};
@@ -33,7 +34,6 @@ use crate::link::{check_password, Link, LinkError, LinkStatus};
 use crate::main_channel::{MainChannel, MainEvent};
 use crate::outbox::Outbox;
 use alloc::boxed::Box;
-use crate::budget::Budget;
 use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -216,8 +216,16 @@ impl fmt::Display for SessionError {
         match self {
             Self::UnknownHandle => write!(f, "unknown channel handle"),
             Self::Closed => write!(f, "channel closed"),
-            Self::Link { channel_type, channel_id, error } => {
-                write!(f, "{error} (on {} channel {channel_id})", channel_name(*channel_type))
+            Self::Link {
+                channel_type,
+                channel_id,
+                error,
+            } => {
+                write!(
+                    f,
+                    "{error} (on {} channel {channel_id})",
+                    channel_name(*channel_type)
+                )
             }
             Self::Protocol(e) => write!(
                 f,
@@ -228,7 +236,10 @@ impl fmt::Display for SessionError {
                 e.error.offset,
                 e.error.reason
             ),
-            Self::NotReady => write!(f, "not ready (main channel not initialised or channel not linked)"),
+            Self::NotReady => write!(
+                f,
+                "not ready (main channel not initialised or channel not linked)"
+            ),
             Self::Unsupported => write!(f, "channel type not supported"),
             Self::Config(e) => write!(f, "bad configuration: {e}"),
         }
@@ -290,11 +301,21 @@ impl Session {
     /// A new session; the MAIN channel (handle [`Session::main_handle`]) is
     /// created at once with its link message pending. `rng` supplies the
     /// OAEP padding randomness for every channel's ticket.
-    pub fn new(config: SessionConfig, rng: Box<dyn CryptoRngCore + Send>) -> Result<Self, SessionError> {
+    pub fn new(
+        config: SessionConfig,
+        rng: Box<dyn CryptoRngCore + Send>,
+    ) -> Result<Self, SessionError> {
         check_password(&config.password).map_err(SessionError::Config)?;
         let budget = Budget::new(config.memory_budget);
-        let mut s =
-            Self { config, rng, slots: Vec::new(), events: VecDeque::new(), glz: BTreeMap::new(), session_id: None, budget };
+        let mut s = Self {
+            config,
+            rng,
+            slots: Vec::new(),
+            events: VecDeque::new(),
+            glz: BTreeMap::new(),
+            session_id: None,
+            budget,
+        };
         s.add_slot(SPICE_CHANNEL_MAIN as u8, 0, 0)?;
         Ok(s)
     }
@@ -314,9 +335,17 @@ impl Session {
         self.session_id
     }
 
-    fn add_slot(&mut self, channel_type: u8, channel_id: u8, connection_id: u32) -> Result<ChannelHandle, SessionError> {
+    fn add_slot(
+        &mut self,
+        channel_type: u8,
+        channel_id: u8,
+        connection_id: u32,
+    ) -> Result<ChannelHandle, SessionError> {
         let (kind, caps) = match channel_type as u32 {
-            SPICE_CHANNEL_MAIN => (Kind::Main(MainChannel::new(self.config.prefer_client_mouse)), MainChannel::client_caps()),
+            SPICE_CHANNEL_MAIN => (
+                Kind::Main(MainChannel::new(self.config.prefer_client_mouse)),
+                MainChannel::client_caps(),
+            ),
             SPICE_CHANNEL_DISPLAY => {
                 let cfg = DisplayConfig {
                     preferred_compression: self.config.preferred_compression,
@@ -325,30 +354,64 @@ impl Session {
                     glz_dictionary_id: GLZ_DICTIONARY_ID,
                     pixmap_cache_id: PIXMAP_CACHE_ID,
                 };
-                let d = Display::with_budget(channel_id, cfg, self.budget.clone()).map_err(|error| {
-                    SessionError::Protocol(ProtocolError { channel_type, channel_id, msg_type: 0, error })
-                })?;
+                let d = Display::with_budget(channel_id, cfg, self.budget.clone()).map_err(
+                    |error| {
+                        SessionError::Protocol(ProtocolError {
+                            channel_type,
+                            channel_id,
+                            msg_type: 0,
+                            error,
+                        })
+                    },
+                )?;
                 (Kind::Display(Box::new(d), None), Display::client_caps())
             }
-            SPICE_CHANNEL_INPUTS => (Kind::Inputs(InputsChannel::new()), InputsChannel::client_caps()),
-            SPICE_CHANNEL_CURSOR => (Kind::Cursor(CursorChannel::new()), CursorChannel::client_caps()),
+            SPICE_CHANNEL_INPUTS => (
+                Kind::Inputs(InputsChannel::new()),
+                InputsChannel::client_caps(),
+            ),
+            SPICE_CHANNEL_CURSOR => (
+                Kind::Cursor(CursorChannel::new()),
+                CursorChannel::client_caps(),
+            ),
             _ => return Err(SessionError::Unsupported),
         };
         let mut tx = TxQueue::default();
-        let link = Link::start(connection_id, channel_type, channel_id, caps, &self.config.password, tx.raw())
-            .map_err(SessionError::Config)?;
-        self.slots.push(Slot { channel_type, channel_id, phase: Phase::Linking(link, tx), kind, disconnect_reason: None, recorded: Vec::new() });
+        let link = Link::start(
+            connection_id,
+            channel_type,
+            channel_id,
+            caps,
+            &self.config.password,
+            tx.raw(),
+        )
+        .map_err(SessionError::Config)?;
+        self.slots.push(Slot {
+            channel_type,
+            channel_id,
+            phase: Phase::Linking(link, tx),
+            kind,
+            disconnect_reason: None,
+            recorded: Vec::new(),
+        });
         Ok(ChannelHandle(self.slots.len() as u32 - 1))
     }
 
     /// Whether this client implements `channel_type`.
     pub fn supports(channel_type: u8) -> bool {
-        matches!(channel_type as u32, SPICE_CHANNEL_DISPLAY | SPICE_CHANNEL_INPUTS | SPICE_CHANNEL_CURSOR)
+        matches!(
+            channel_type as u32,
+            SPICE_CHANNEL_DISPLAY | SPICE_CHANNEL_INPUTS | SPICE_CHANNEL_CURSOR
+        )
     }
 
     /// Start linking another channel (after [`Event::OpenChannel`]); its link
     /// message is pending on the returned handle.
-    pub fn open(&mut self, channel_type: u8, channel_id: u8) -> Result<ChannelHandle, SessionError> {
+    pub fn open(
+        &mut self,
+        channel_type: u8,
+        channel_id: u8,
+    ) -> Result<ChannelHandle, SessionError> {
         if !Self::supports(channel_type) {
             return Err(SessionError::Unsupported);
         }
@@ -357,7 +420,9 @@ impl Session {
     }
 
     fn slot(&self, h: ChannelHandle) -> Result<&Slot, SessionError> {
-        self.slots.get(h.0 as usize).ok_or(SessionError::UnknownHandle)
+        self.slots
+            .get(h.0 as usize)
+            .ok_or(SessionError::UnknownHandle)
     }
 
     /// Bytes waiting to be written to `h`'s socket.
@@ -422,7 +487,10 @@ impl Session {
     /// [`Event::ChannelClosed`] unless the channel had already ended.
     pub fn closed(&mut self, h: ChannelHandle) {
         let reason = match self.slot(h) {
-            Ok(s) => s.disconnect_reason.map_or(CloseReason::TransportClosed, CloseReason::ServerDisconnected),
+            Ok(s) => s.disconnect_reason.map_or(
+                CloseReason::TransportClosed,
+                CloseReason::ServerDisconnected,
+            ),
             Err(_) => return,
         };
         self.close_slot(h, reason);
@@ -445,24 +513,36 @@ impl Session {
                         self.close_slot(h, CloseReason::Protocol(e));
                         return Err(SessionError::Protocol(e));
                     }
-                    ch.set_recording(self.config.record_display && channel_type as u32 == SPICE_CHANNEL_DISPLAY);
+                    ch.set_recording(
+                        self.config.record_display && channel_type as u32 == SPICE_CHANNEL_DISPLAY,
+                    );
                     let mut out = Outbox::new();
                     if let Kind::Display(d, _) = &mut slot.kind {
                         d.on_linked(&linked.channel_caps, &mut out);
                     }
                     ch.send_all(&mut out);
                     slot.phase = Phase::Open(ch);
-                    self.events.push_back(Event::Linked { handle: h, channel_type, channel_id });
+                    self.events.push_back(Event::Linked {
+                        handle: h,
+                        channel_type,
+                        channel_id,
+                    });
                     data = &data[consumed..];
                 }
                 Err(error) => {
                     self.close_slot(h, CloseReason::LinkFailed(error.clone()));
-                    return Err(SessionError::Link { channel_type, channel_id, error });
+                    return Err(SessionError::Link {
+                        channel_type,
+                        channel_id,
+                        error,
+                    });
                 }
             }
         }
         let slot = &mut self.slots[i];
-        let Phase::Open(ch) = &mut slot.phase else { return Err(SessionError::Closed) };
+        let Phase::Open(ch) = &mut slot.phase else {
+            return Err(SessionError::Closed);
+        };
         if data.is_empty() {
             return Ok(());
         }
@@ -501,7 +581,11 @@ impl Session {
             if now != *last {
                 *last = now;
                 if let Some((width, height)) = now {
-                    self.events.push_back(Event::SurfaceResized { channel_id, width, height });
+                    self.events.push_back(Event::SurfaceResized {
+                        channel_id,
+                        width,
+                        height,
+                    });
                 }
             }
         }
@@ -521,19 +605,28 @@ impl Session {
             MainEvent::Channels(list) => {
                 for (channel_type, channel_id) in list {
                     let open = self.slots.iter().any(|s| {
-                        (s.channel_type, s.channel_id) == (channel_type, channel_id) && !matches!(s.phase, Phase::Closed)
+                        (s.channel_type, s.channel_id) == (channel_type, channel_id)
+                            && !matches!(s.phase, Phase::Closed)
                     });
                     if open {
                         continue; // listed again (e.g. a second CHANNELS_LIST): already running
                     }
                     self.events.push_back(if Self::supports(channel_type) {
-                        Event::OpenChannel { channel_type, channel_id }
+                        Event::OpenChannel {
+                            channel_type,
+                            channel_id,
+                        }
                     } else {
-                        Event::ChannelSkipped { channel_type, channel_id }
+                        Event::ChannelSkipped {
+                            channel_type,
+                            channel_id,
+                        }
                     });
                 }
             }
-            MainEvent::MouseMode { supported, current } => self.events.push_back(Event::MouseMode { supported, current }),
+            MainEvent::MouseMode { supported, current } => self
+                .events
+                .push_back(Event::MouseMode { supported, current }),
             MainEvent::Agent(on) => self.events.push_back(Event::Agent(on)),
             MainEvent::FromAgent(e) => self.events.push_back(Event::FromAgent(e)),
             MainEvent::Name(n) => self.events.push_back(Event::Name(n)),
@@ -561,7 +654,11 @@ impl Session {
     /// The display channel `channel_id`'s handler, if that channel exists.
     pub fn display(&self, channel_id: u8) -> Option<&Display> {
         self.slots.iter().find_map(|s| match &s.kind {
-            Kind::Display(d, _) if s.channel_id == channel_id && !matches!(s.phase, Phase::Closed) => Some(&**d),
+            Kind::Display(d, _)
+                if s.channel_id == channel_id && !matches!(s.phase, Phase::Closed) =>
+            {
+                Some(&**d)
+            }
             _ => None,
         })
     }
@@ -574,7 +671,9 @@ impl Session {
     /// Union of display 0's primary-surface changes since the last call.
     pub fn take_dirty(&mut self) -> Option<Rect> {
         self.slots.iter_mut().find_map(|s| match &mut s.kind {
-            Kind::Display(d, _) if s.channel_id == 0 && !matches!(s.phase, Phase::Closed) => Some(d.take_dirty()),
+            Kind::Display(d, _) if s.channel_id == 0 && !matches!(s.phase, Phase::Closed) => {
+                Some(d.take_dirty())
+            }
             _ => None,
         })?
     }
@@ -592,7 +691,10 @@ impl Session {
     /// size}` little-endian then the body.
     /// The message that ended a channel with a protocol error is included.
     pub fn take_recorded(&mut self, h: ChannelHandle) -> Vec<u8> {
-        self.slots.get_mut(h.0 as usize).map(|s| core::mem::take(&mut s.recorded)).unwrap_or_default()
+        self.slots
+            .get_mut(h.0 as usize)
+            .map(|s| core::mem::take(&mut s.recorded))
+            .unwrap_or_default()
     }
 
     /// Per channel, how many messages of each type were received:
@@ -601,14 +703,21 @@ impl Session {
         let mut v = Vec::new();
         for s in &self.slots {
             if let Phase::Open(ch) = &s.phase {
-                v.extend(ch.counts().iter().map(|(t, n)| (s.channel_type, s.channel_id, *t, *n)));
+                v.extend(
+                    ch.counts()
+                        .iter()
+                        .map(|(t, n)| (s.channel_type, s.channel_id, *t, *n)),
+                );
             }
         }
         v
     }
 
     /// Run `f` on the linked inputs channel and send what it queues.
-    fn with_inputs<R>(&mut self, f: impl FnOnce(&mut InputsChannel, &mut Outbox) -> R) -> Result<R, SessionError> {
+    fn with_inputs<R>(
+        &mut self,
+        f: impl FnOnce(&mut InputsChannel, &mut Outbox) -> R,
+    ) -> Result<R, SessionError> {
         let slot = self
             .slots
             .iter_mut()
@@ -625,7 +734,9 @@ impl Session {
 
     /// Whether the inputs channel is linked (input calls succeed).
     pub fn inputs_ready(&self) -> bool {
-        self.slots.iter().any(|s| matches!((&s.kind, &s.phase), (Kind::Inputs(_), Phase::Open(_))))
+        self.slots
+            .iter()
+            .any(|s| matches!((&s.kind, &s.phase), (Kind::Inputs(_), Phase::Open(_))))
     }
 
     /// Press a key (set-1 key number, `keymap::EXTENDED` for E0 keys).
@@ -682,7 +793,10 @@ impl Session {
     }
 
     /// Run `f` on the linked main channel, send what it queues and publish its events.
-    fn with_main(&mut self, f: impl FnOnce(&mut MainChannel, &mut Outbox, &mut Vec<MainEvent>)) -> Result<(), SessionError> {
+    fn with_main(
+        &mut self,
+        f: impl FnOnce(&mut MainChannel, &mut Outbox, &mut Vec<MainEvent>),
+    ) -> Result<(), SessionError> {
         let slot = self
             .slots
             .iter_mut()
@@ -737,7 +851,12 @@ mod tests {
     impl Server {
         fn new() -> Self {
             let key = RsaPrivateKey::new(&mut StdRng::seed_from_u64(9), 1024).unwrap();
-            let der = key.to_public_key().to_public_key_der().unwrap().as_bytes().to_vec();
+            let der = key
+                .to_public_key()
+                .to_public_key_der()
+                .unwrap()
+                .as_bytes()
+                .to_vec();
             Self { key, der }
         }
 
@@ -750,7 +869,10 @@ mod tests {
             ]);
             let mut body = Writer::new();
             body.u32(0).bytes(&self.der);
-            body.u32(1).u32(channel_caps.len() as u32).u32(LINK_REPLY_SIZE as u32).u32(common[0]);
+            body.u32(1)
+                .u32(channel_caps.len() as u32)
+                .u32(LINK_REPLY_SIZE as u32)
+                .u32(common[0]);
             for c in channel_caps {
                 body.u32(*c);
             }
@@ -764,7 +886,10 @@ mod tests {
         /// Check and strip the client's auth mechanism + ticket; returns the password.
         fn take_ticket(&self, sent: &[u8]) -> (Vec<u8>, usize) {
             assert_eq!(&sent[..4], &SPICE_COMMON_CAP_AUTH_SPICE.to_le_bytes());
-            let plain = self.key.decrypt(Oaep::new::<sha1::Sha1>(), &sent[4..132]).unwrap();
+            let plain = self
+                .key
+                .decrypt(Oaep::new::<sha1::Sha1>(), &sent[4..132])
+                .unwrap();
             (plain, 132)
         }
     }
@@ -846,25 +971,56 @@ mod tests {
         let types: Vec<u16> = msgs.iter().map(|m| m.0).collect();
         assert_eq!(
             types,
-            [SPICE_MSGC_ACK_SYNC, SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST, SPICE_MSGC_MAIN_ATTACH_CHANNELS]
+            [
+                SPICE_MSGC_ACK_SYNC,
+                SPICE_MSGC_MAIN_MOUSE_MODE_REQUEST,
+                SPICE_MSGC_MAIN_ATTACH_CHANNELS
+            ]
         );
         assert_eq!(msgs[0].1, [5, 0, 0, 0]);
         assert_eq!(s.session_id(), Some(0xC0FFEE));
         let ev = events(&mut s);
-        assert_eq!(ev[0], Event::Linked { handle: main, channel_type: 1, channel_id: 0 });
-        assert!(ev.contains(&Event::MouseMode { supported: 3, current: 1 }));
+        assert_eq!(
+            ev[0],
+            Event::Linked {
+                handle: main,
+                channel_type: 1,
+                channel_id: 0
+            }
+        );
+        assert!(ev.contains(&Event::MouseMode {
+            supported: 3,
+            current: 1
+        }));
         // second message of the window: ACK
         let list = [4u8, 0, 0, 0, 2, 0, 3, 0, 4, 0, 5, 0];
-        s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &list)).unwrap();
+        s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &list))
+            .unwrap();
         assert_eq!(sent_after(&mut s, main, 0), [(SPICE_MSGC_ACK, Vec::new())]);
-        s.receive(main, &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &[1, 0, 0, 0, 1, 0])).unwrap();
+        s.receive(
+            main,
+            &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &[1, 0, 0, 0, 1, 0]),
+        )
+        .unwrap();
         assert_eq!(
             events(&mut s),
             [
-                Event::OpenChannel { channel_type: 2, channel_id: 0 },
-                Event::OpenChannel { channel_type: 3, channel_id: 0 },
-                Event::OpenChannel { channel_type: 4, channel_id: 0 },
-                Event::ChannelSkipped { channel_type: 5, channel_id: 0 },
+                Event::OpenChannel {
+                    channel_type: 2,
+                    channel_id: 0
+                },
+                Event::OpenChannel {
+                    channel_type: 3,
+                    channel_id: 0
+                },
+                Event::OpenChannel {
+                    channel_type: 4,
+                    channel_id: 0
+                },
+                Event::ChannelSkipped {
+                    channel_type: 5,
+                    channel_id: 0
+                },
             ]
         );
     }
@@ -887,7 +1043,13 @@ mod tests {
         assert_eq!(pw, b"\0");
         let msgs = sent_after(&mut s, d, n);
         assert_eq!(msgs[0].0, SPICE_MSGC_DISPLAY_INIT);
-        assert_eq!(msgs[1], (SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION, alloc::vec![SPICE_IMAGE_COMPRESSION_LZ as u8]));
+        assert_eq!(
+            msgs[1],
+            (
+                SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION,
+                alloc::vec![SPICE_IMAGE_COMPRESSION_LZ as u8]
+            )
+        );
         // inputs
         assert_eq!(s.key_down(0x1E), Err(SessionError::NotReady));
         let i = s.open(SPICE_CHANNEL_INPUTS as u8, 0).unwrap();
@@ -901,17 +1063,29 @@ mod tests {
         assert_eq!(
             sent_after(&mut s, i, 0),
             [
-                (SPICE_MSGC_INPUTS_KEY_DOWN, make_scancode(0x1E, false).to_le_bytes().to_vec()),
-                (SPICE_MSGC_INPUTS_KEY_UP, make_scancode(0x1E, true).to_le_bytes().to_vec()),
+                (
+                    SPICE_MSGC_INPUTS_KEY_DOWN,
+                    make_scancode(0x1E, false).to_le_bytes().to_vec()
+                ),
+                (
+                    SPICE_MSGC_INPUTS_KEY_UP,
+                    make_scancode(0x1E, true).to_le_bytes().to_vec()
+                ),
             ]
         );
-        assert_eq!(s.open(SPICE_CHANNEL_PLAYBACK as u8, 0), Err(SessionError::Unsupported));
+        assert_eq!(
+            s.open(SPICE_CHANNEL_PLAYBACK as u8, 0),
+            Err(SessionError::Unsupported)
+        );
     }
 
     #[test]
     fn recording_keeps_the_message_that_broke_the_channel() {
         let srv = Server::new();
-        let config = SessionConfig { record_display: true, ..SessionConfig::default() };
+        let config = SessionConfig {
+            record_display: true,
+            ..SessionConfig::default()
+        };
         let mut s = Session::new(config, Box::new(StdRng::seed_from_u64(2))).unwrap();
         bring_up(&srv, &mut s);
         let d = s.open(SPICE_CHANNEL_DISPLAY as u8, 0).unwrap();
@@ -919,7 +1093,9 @@ mod tests {
         let mark = mini(SPICE_MSG_DISPLAY_MARK, &[]);
         let bad = mini(SPICE_MSG_DISPLAY_DRAW_COPY, &[1, 2, 3]);
         let r = s.receive(d, &[mark.clone(), bad.clone()].concat());
-        assert!(matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_DISPLAY_DRAW_COPY));
+        assert!(
+            matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_DISPLAY_DRAW_COPY)
+        );
         assert_eq!(s.take_recorded(d), [mark, bad].concat());
         assert!(s.take_recorded(d).is_empty());
     }
@@ -932,7 +1108,11 @@ mod tests {
         let r = s.receive(main, &srv.link(&[], SPICE_LINK_ERR_PERMISSION_DENIED));
         assert_eq!(
             r,
-            Err(SessionError::Link { channel_type: 1, channel_id: 0, error: LinkError::PermissionDenied })
+            Err(SessionError::Link {
+                channel_type: 1,
+                channel_id: 0,
+                error: LinkError::PermissionDenied
+            })
         );
         assert_eq!(
             events(&mut s),
@@ -957,14 +1137,27 @@ mod tests {
         events(&mut s);
         let main = s.main_handle();
         // NAME claiming 10 bytes but carrying 2: truncated at offset 4
-        let e = s.receive(main, &mini(SPICE_MSG_MAIN_NAME, &[10, 0, 0, 0, b'x', b'y'])).unwrap_err();
-        let SessionError::Protocol(pe) = e.clone() else { panic!("{e:?}") };
-        assert_eq!((pe.channel_type, pe.channel_id, pe.msg_type, pe.error.offset), (1, 0, SPICE_MSG_MAIN_NAME, 4));
+        let e = s
+            .receive(main, &mini(SPICE_MSG_MAIN_NAME, &[10, 0, 0, 0, b'x', b'y']))
+            .unwrap_err();
+        let SessionError::Protocol(pe) = e.clone() else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (pe.channel_type, pe.channel_id, pe.msg_type, pe.error.offset),
+            (1, 0, SPICE_MSG_MAIN_NAME, 4)
+        );
         let text = alloc::format!("{e}");
-        assert_eq!(text, "protocol error on main channel 0, message 113, offset 4: truncated");
+        assert_eq!(
+            text,
+            "protocol error on main channel 0, message 113, offset 4: truncated"
+        );
         assert!(matches!(
             events(&mut s).as_slice(),
-            [Event::ChannelClosed { reason: CloseReason::Protocol(_), .. }]
+            [Event::ChannelClosed {
+                reason: CloseReason::Protocol(_),
+                ..
+            }]
         ));
     }
 
@@ -975,18 +1168,30 @@ mod tests {
         bring_up(&srv, &mut s);
         events(&mut s);
         let main = s.main_handle();
-        s.receive(main, &mini(SPICE_MSG_DISCONNECTING, &[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0])).unwrap();
+        s.receive(
+            main,
+            &mini(
+                SPICE_MSG_DISCONNECTING,
+                &[0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
+            ),
+        )
+        .unwrap();
         s.closed(main);
         assert!(matches!(
             events(&mut s).as_slice(),
-            [Event::ChannelClosed { reason: CloseReason::ServerDisconnected(1), .. }]
+            [Event::ChannelClosed {
+                reason: CloseReason::ServerDisconnected(1),
+                ..
+            }]
         ));
     }
 
     #[test]
     fn agent_gets_the_monitor_size_through_the_main_channel() {
         use crate::agent::AgentEvent;
-        use crate::wire::agent::{announce_capabilities, message, parse_monitors_config, AgentHeader, AGENT_HEADER_SIZE};
+        use crate::wire::agent::{
+            announce_capabilities, message, parse_monitors_config, AgentHeader, AGENT_HEADER_SIZE,
+        };
         let srv = Server::new();
         let mut s = session(b"");
         bring_up(&srv, &mut s);
@@ -994,32 +1199,67 @@ mod tests {
         let n = s.pending(main).len();
         s.consume(main, n); // ticket and the first replies
         events(&mut s);
-        assert_eq!(s.set_monitor_size(1280, 800), Ok(()), "remembered until the agent is ready");
+        assert_eq!(
+            s.set_monitor_size(1280, 800),
+            Ok(()),
+            "remembered until the agent is ready"
+        );
         // The agent connects with 10 tokens and announces MONITORS_CONFIG.
-        s.receive(main, &mini(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, &10u32.to_le_bytes())).unwrap();
+        s.receive(
+            main,
+            &mini(SPICE_MSG_MAIN_AGENT_CONNECTED_TOKENS, &10u32.to_le_bytes()),
+        )
+        .unwrap();
         let caps = caps_from_bits(&[VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_CAP_REPLY]);
-        let data = message(VD_AGENT_ANNOUNCE_CAPABILITIES, &announce_capabilities(false, &caps));
-        s.receive(main, &mini(SPICE_MSG_MAIN_AGENT_DATA, &data)).unwrap();
-        let sent: Vec<_> = sent_after(&mut s, main, 0).into_iter().filter(|m| m.0 != SPICE_MSGC_ACK).collect();
-        assert_eq!(sent[0], (SPICE_MSGC_MAIN_AGENT_START, crate::agent::GRANTED_TOKENS.to_le_bytes().to_vec()));
-        let stream: Vec<u8> =
-            sent.iter().filter(|m| m.0 == SPICE_MSGC_MAIN_AGENT_DATA).flat_map(|m| m.1.iter().copied()).collect();
+        let data = message(
+            VD_AGENT_ANNOUNCE_CAPABILITIES,
+            &announce_capabilities(false, &caps),
+        );
+        s.receive(main, &mini(SPICE_MSG_MAIN_AGENT_DATA, &data))
+            .unwrap();
+        let sent: Vec<_> = sent_after(&mut s, main, 0)
+            .into_iter()
+            .filter(|m| m.0 != SPICE_MSGC_ACK)
+            .collect();
+        assert_eq!(
+            sent[0],
+            (
+                SPICE_MSGC_MAIN_AGENT_START,
+                crate::agent::GRANTED_TOKENS.to_le_bytes().to_vec()
+            )
+        );
+        let stream: Vec<u8> = sent
+            .iter()
+            .filter(|m| m.0 == SPICE_MSGC_MAIN_AGENT_DATA)
+            .flat_map(|m| m.1.iter().copied())
+            .collect();
         // our capabilities, then the monitors config
         let first = AgentHeader::parse(&stream).unwrap();
         let rest = &stream[AGENT_HEADER_SIZE + first.size as usize..];
         let h = AgentHeader::parse(rest).unwrap();
         assert_eq!(h.msg_type, VD_AGENT_MONITORS_CONFIG);
-        assert_eq!(parse_monitors_config(&rest[AGENT_HEADER_SIZE..]).unwrap(), (1280, 800));
+        assert_eq!(
+            parse_monitors_config(&rest[AGENT_HEADER_SIZE..]).unwrap(),
+            (1280, 800)
+        );
         let ev = events(&mut s);
         assert!(ev.contains(&Event::Agent(true)));
-        assert!(ev.contains(&Event::FromAgent(AgentEvent::MonitorsConfigSent { width: 1280, height: 800 })));
+        assert!(
+            ev.contains(&Event::FromAgent(AgentEvent::MonitorsConfigSent {
+                width: 1280,
+                height: 800
+            }))
+        );
     }
 
     #[test]
     fn random_traffic_after_link_never_panics() {
         let srv = Server::new();
         let mut failures = 0;
-        for (k, input) in crate::wire::testutil::random_inputs(21, 300, 400).into_iter().enumerate() {
+        for (k, input) in crate::wire::testutil::random_inputs(21, 300, 400)
+            .into_iter()
+            .enumerate()
+        {
             let mut s = session(b"");
             bring_up(&srv, &mut s);
             // valid mini header with a random type in the main range, random body

@@ -62,8 +62,15 @@ impl Painted {
     /// (ours, screendump) for every covered pixel; at least half the screen.
     fn compared(&self, fixture: &str) -> (Vec<u32>, Vec<u32>) {
         let idx: Vec<usize> = (0..self.got.len()).filter(|&i| self.covered[i]).collect();
-        assert!(idx.len() * 2 >= self.got.len(), "{fixture}: only {} pixels covered", idx.len());
-        (idx.iter().map(|&i| self.got[i]).collect(), idx.iter().map(|&i| self.want[i]).collect())
+        assert!(
+            idx.len() * 2 >= self.got.len(),
+            "{fixture}: only {} pixels covered",
+            idx.len()
+        );
+        (
+            idx.iter().map(|&i| self.got[i]).collect(),
+            idx.iter().map(|&i| self.want[i]).collect(),
+        )
     }
 }
 
@@ -77,10 +84,22 @@ fn paint(fixture: &str, screen: &str, mut decode: impl FnMut(&Draw) -> Image) ->
     for d in draws(&format!("{fixture}.draws")) {
         let [sl, st, sr, sb] = d.src;
         let [dl, dt, dr, db] = d.dst;
-        assert_eq!((sr - sl, sb - st), (dr - dl, db - dt), "{fixture}: scaled draw");
-        let img = if d.data.is_empty() { None } else { Some(decode(&d)) };
+        assert_eq!(
+            (sr - sl, sb - st),
+            (dr - dl, db - dt),
+            "{fixture}: scaled draw"
+        );
+        let img = if d.data.is_empty() {
+            None
+        } else {
+            Some(decode(&d))
+        };
         if let Some(img) = &img {
-            assert_eq!((img.width, img.height), (d.width, d.height), "{fixture}: decoded size");
+            assert_eq!(
+                (img.width, img.height),
+                (d.width, d.height),
+                "{fixture}: decoded size"
+            );
             assert_eq!(img.pixels.len(), (img.width * img.height) as usize);
             types.push(d.image_type);
         }
@@ -89,19 +108,28 @@ fn paint(fixture: &str, screen: &str, mut decode: impl FnMut(&Draw) -> Image) ->
                 let o = ((dt + y) as u32 * w + (dl + x) as u32) as usize;
                 covered[o] = img.is_some();
                 if let Some(img) = &img {
-                    got[o] = img.pixels[((st + y) as u32 * img.width + (sl + x) as u32) as usize] & 0x00ff_ffff;
+                    got[o] = img.pixels[((st + y) as u32 * img.width + (sl + x) as u32) as usize]
+                        & 0x00ff_ffff;
                 }
             }
         }
     }
-    Painted { width: w, got, want, covered, types }
+    Painted {
+        width: w,
+        got,
+        want,
+        covered,
+        types,
+    }
 }
 
 fn assert_exact(fixture: &str, p: &Painted) {
     let (got, want) = p.compared(fixture);
     let bad = got.iter().zip(&want).filter(|(a, b)| a != b).count();
     if bad != 0 {
-        let i = (0..p.got.len()).find(|&i| p.covered[i] && p.got[i] != p.want[i]).unwrap_or(0);
+        let i = (0..p.got.len())
+            .find(|&i| p.covered[i] && p.got[i] != p.want[i])
+            .unwrap_or(0);
         panic!(
             "{fixture}: {bad} of {} pixels differ; first at ({}, {}): got {:06x}, screendump {:06x}",
             got.len(),
@@ -212,7 +240,10 @@ fn real_glz_payloads_truncated_or_corrupted_are_errors_not_panics() {
         };
         let mut w = fresh();
         for n in prefixes(d.data.len()) {
-            assert!(w.decode(&d.data[..n], None).is_err(), "draw {k}, prefix {n}");
+            assert!(
+                w.decode(&d.data[..n], None).is_err(),
+                "draw {k}, prefix {n}"
+            );
         }
         for _ in 0..200 {
             let _ = fresh().decode(&corrupt(&d.data, &mut rng), None);
@@ -222,7 +253,12 @@ fn real_glz_payloads_truncated_or_corrupted_are_errors_not_panics() {
     }
     let z = &draws("glz/zlib.draws")[0];
     for n in prefixes(z.data.len()) {
-        assert!(GlzWindow::new(GLZ_WINDOW_PIXELS).decode_zlib(&z.data[..n], z.extra).is_err(), "zlib prefix {n}");
+        assert!(
+            GlzWindow::new(GLZ_WINDOW_PIXELS)
+                .decode_zlib(&z.data[..n], z.extra)
+                .is_err(),
+            "zlib prefix {n}"
+        );
     }
     for _ in 0..300 {
         let _ = GlzWindow::new(GLZ_WINDOW_PIXELS).decode_zlib(&corrupt(&z.data, &mut rng), z.extra);
@@ -232,9 +268,15 @@ fn real_glz_payloads_truncated_or_corrupted_are_errors_not_panics() {
 #[test]
 fn real_lz4_payloads_truncated_or_corrupted_are_errors_not_panics() {
     let mut rng = 0x2545_f491_4f6c_dd1d;
-    for d in draws("lz4/scene2.draws").iter().filter(|d| !d.data.is_empty()) {
+    for d in draws("lz4/scene2.draws")
+        .iter()
+        .filter(|d| !d.data.is_empty())
+    {
         for n in prefixes(d.data.len()) {
-            assert!(lz4::decode(&d.data[..n], d.width, d.height).is_err(), "prefix {n}");
+            assert!(
+                lz4::decode(&d.data[..n], d.width, d.height).is_err(),
+                "prefix {n}"
+            );
         }
         for _ in 0..300 {
             let _ = lz4::decode(&corrupt(&d.data, &mut rng), d.width, d.height);
@@ -260,7 +302,11 @@ fn jpeg_frame_larger_than_the_limit_is_refused() {
     let d = &draws("jpeg/panel.draws")[0];
     assert!(jpeg::decode(&d.data).is_ok());
     // SOF0 (FF C0): length u16, precision u8, height u16, width u16 (ITU T.81 B.2.2).
-    let sof = d.data.windows(2).position(|w| w == [0xff, 0xc0]).expect("baseline SOF0");
+    let sof = d
+        .data
+        .windows(2)
+        .position(|w| w == [0xff, 0xc0])
+        .expect("baseline SOF0");
     for (hi, wi) in [(0xffffu16, 0xffffu16), (4097, 32), (32, 4097)] {
         let mut big = d.data.clone();
         big[sof + 5..sof + 7].copy_from_slice(&hi.to_be_bytes());

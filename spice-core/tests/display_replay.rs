@@ -53,7 +53,8 @@ fn replay(rec: &[u8]) -> Display {
     let mut out = Outbox::new();
     for (t, body) in messages(rec) {
         if t >= 101 {
-            d.handle(t, body, &mut glz, &mut out).unwrap_or_else(|e| panic!("message {t}: {e}"));
+            d.handle(t, body, &mut glz, &mut out)
+                .unwrap_or_else(|e| panic!("message {t}: {e}"));
         }
     }
     d
@@ -62,13 +63,21 @@ fn replay(rec: &[u8]) -> Display {
 #[test]
 fn lz_session_matches_server_screendump() {
     let rec = read("lz-192x144.spicerec");
-    let copies = messages(&rec).iter().filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY).count();
+    let copies = messages(&rec)
+        .iter()
+        .filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY)
+        .count();
     assert!(copies >= 10, "fixture should hold the recorded LZ draws");
     let mut d = replay(&rec);
     let (w, h, want) = common::screendump("display/lz-192x144.png");
     let s = d.primary().expect("primary surface");
     assert_eq!((s.width, s.height), (w, h));
-    let bad = s.pixels.iter().zip(&want).filter(|(a, b)| (**a & 0x00ff_ffff) != **b).count();
+    let bad = s
+        .pixels
+        .iter()
+        .zip(&want)
+        .filter(|(a, b)| (**a & 0x00ff_ffff) != **b)
+        .count();
     assert_eq!(bad, 0, "{bad} pixels differ from the screendump");
     assert_eq!(d.stats().draws, copies as u64);
     assert!(d.take_dirty().is_some());

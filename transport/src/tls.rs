@@ -259,15 +259,31 @@ mod tests {
     }
 
     fn pinned() -> Trust {
-        Trust { pubkey_sha256: Some([7; 32]), host: String::from("spice.lab"), ..Trust::default() }
+        Trust {
+            pubkey_sha256: Some([7; 32]),
+            host: String::from("spice.lab"),
+            ..Trust::default()
+        }
     }
 
     #[test]
     fn nothing_to_trust_is_refused_before_connecting() {
-        let t = Trust { host: String::from("h"), ..Trust::default() };
-        assert_eq!(TlsClient::new(&t, Arc::new(Unknown), 0).err(), Some(Failure::NoTrustAnchor));
-        let bad_ca = Trust { ca_pem: Some(String::from("not pem")), ..t };
-        assert!(matches!(TlsClient::new(&bad_ca, Arc::new(Unknown), 0), Err(Failure::Untrusted { .. })));
+        let t = Trust {
+            host: String::from("h"),
+            ..Trust::default()
+        };
+        assert_eq!(
+            TlsClient::new(&t, Arc::new(Unknown), 0).err(),
+            Some(Failure::NoTrustAnchor)
+        );
+        let bad_ca = Trust {
+            ca_pem: Some(String::from("not pem")),
+            ..t
+        };
+        assert!(matches!(
+            TlsClient::new(&bad_ca, Arc::new(Unknown), 0),
+            Err(Failure::Untrusted { .. })
+        ));
     }
 
     #[test]
@@ -284,7 +300,10 @@ mod tests {
         c.send(b"secret").unwrap();
         assert!(c.outgoing().is_empty());
         // A plain SPICE server's answer is not TLS.
-        assert!(matches!(c.receive(b"REDQ\x02\x00\x00\x00\x02\x00\x00\x00"), Err(Failure::Protocol { .. })));
+        assert!(matches!(
+            c.receive(b"REDQ\x02\x00\x00\x00\x02\x00\x00\x00"),
+            Err(Failure::Protocol { .. })
+        ));
     }
 
     #[test]

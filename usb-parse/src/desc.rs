@@ -65,7 +65,16 @@ impl Setup {
         let v = self.value.to_le_bytes();
         let i = self.index.to_le_bytes();
         let l = self.length.to_le_bytes();
-        [self.request_type, self.request, v[0], v[1], i[0], i[1], l[0], l[1]]
+        [
+            self.request_type,
+            self.request,
+            v[0],
+            v[1],
+            i[0],
+            i[1],
+            l[0],
+            l[1],
+        ]
     }
 
     /// Direction of the data stage.
@@ -95,7 +104,13 @@ impl Setup {
 
     /// A request without a data stage.
     pub fn no_data(request_type: u8, request: u8, value: u16, index: u16) -> Self {
-        Setup { request_type, request, value, index, length: 0 }
+        Setup {
+            request_type,
+            request,
+            value,
+            index,
+            length: 0,
+        }
     }
 }
 
@@ -170,7 +185,11 @@ impl ConfigHeader {
         if b.len() < 9 || b[1] != DT_CONFIGURATION || b[0] < 9 {
             return None;
         }
-        Some(ConfigHeader { total_length: le16(b, 2)?, interfaces: b[4], value: b[5] })
+        Some(ConfigHeader {
+            total_length: le16(b, 2)?,
+            interfaces: b[4],
+            value: b[5],
+        })
     }
 }
 
@@ -263,7 +282,11 @@ impl EndpointDescriptor {
         }
         Some(EndpointDescriptor {
             number: d[2] & 0x0f,
-            direction: if d[2] & 0x80 != 0 { Direction::In } else { Direction::Out },
+            direction: if d[2] & 0x80 != 0 {
+                Direction::In
+            } else {
+                Direction::Out
+            },
             kind: EndpointKind::from_attributes(d[3]),
             max_packet,
             interval: d[6],
@@ -285,12 +308,23 @@ pub struct Interface<'a> {
 impl<'a> Interface<'a> {
     /// The endpoint descriptors of this alternate setting.
     pub fn endpoints(&self) -> impl Iterator<Item = EndpointDescriptor> + 'a {
-        Descriptors::new(self.body).filter_map(|(t, d)| if t == DT_ENDPOINT { EndpointDescriptor::parse(d) } else { None })
+        Descriptors::new(self.body).filter_map(|(t, d)| {
+            if t == DT_ENDPOINT {
+                EndpointDescriptor::parse(d)
+            } else {
+                None
+            }
+        })
     }
 
     /// The first endpoint with this direction and type.
-    pub fn find_endpoint(&self, direction: Direction, kind: EndpointKind) -> Option<EndpointDescriptor> {
-        self.endpoints().find(|e| e.direction == direction && e.kind == kind)
+    pub fn find_endpoint(
+        &self,
+        direction: Direction,
+        kind: EndpointKind,
+    ) -> Option<EndpointDescriptor> {
+        self.endpoints()
+            .find(|e| e.direction == direction && e.kind == kind)
     }
 
     /// Class-specific descriptors of type `kind` in this interface's body.
@@ -325,7 +359,10 @@ pub fn interfaces(config: &[u8]) -> impl Iterator<Item = Interface<'_>> {
             end += d.len();
         }
         offset = end;
-        Some(Interface { desc, body: config.get(body_start..end)? })
+        Some(Interface {
+            desc,
+            body: config.get(body_start..end)?,
+        })
     })
 }
 
@@ -340,7 +377,11 @@ pub fn string_to_ascii(d: &[u8], out: &mut [u8]) -> usize {
     for pair in d.get(2..len).unwrap_or(&[]).chunks_exact(2) {
         let Some(slot) = out.get_mut(n) else { break };
         let c = u16::from_le_bytes([pair[0], pair[1]]);
-        *slot = if (0x20..0x7f).contains(&c) { c as u8 } else { b'?' };
+        *slot = if (0x20..0x7f).contains(&c) {
+            c as u8
+        } else {
+            b'?'
+        };
         n += 1;
     }
     n
@@ -390,11 +431,15 @@ mod tests {
         assert_eq!(ifs.len(), 3);
         assert_eq!((ifs[0].desc.class, ifs[0].desc.subclass), (2, 6));
         assert_eq!(ifs[0].class_descriptors(DT_CS_INTERFACE).count(), 3);
-        let int = ifs[0].find_endpoint(Direction::In, EndpointKind::Interrupt).unwrap();
+        let int = ifs[0]
+            .find_endpoint(Direction::In, EndpointKind::Interrupt)
+            .unwrap();
         assert_eq!((int.number, int.max_packet, int.interval), (1, 16, 32));
         assert_eq!(ifs[1].endpoints().count(), 0);
         assert_eq!((ifs[2].desc.number, ifs[2].desc.alternate), (1, 1));
-        let out = ifs[2].find_endpoint(Direction::Out, EndpointKind::Bulk).unwrap();
+        let out = ifs[2]
+            .find_endpoint(Direction::Out, EndpointKind::Bulk)
+            .unwrap();
         assert_eq!((out.number, out.max_packet), (2, 64));
     }
 
@@ -409,21 +454,32 @@ mod tests {
     #[test]
     fn device_descriptor_from_8_and_18_bytes() {
         // QEMU usb-kbd: bcdUSB 1.00, bMaxPacketSize0 8, VID 0x0627 PID 0x0001.
-        let d = [18u8, 1, 0x00, 0x01, 0, 0, 0, 8, 0x27, 0x06, 0x01, 0x00, 0, 0, 1, 4, 5, 1];
+        let d = [
+            18u8, 1, 0x00, 0x01, 0, 0, 0, 8, 0x27, 0x06, 0x01, 0x00, 0, 0, 1, 4, 5, 1,
+        ];
         let short = DeviceDescriptor::parse(&d[..8]).unwrap();
         assert_eq!(short.max_packet0, 8);
         assert_eq!(short.vendor, 0);
         let full = DeviceDescriptor::parse(&d).unwrap();
-        assert_eq!((full.vendor, full.product, full.configurations), (0x0627, 1, 1));
+        assert_eq!(
+            (full.vendor, full.product, full.configurations),
+            (0x0627, 1, 1)
+        );
         assert!(DeviceDescriptor::parse(&d[..7]).is_none());
     }
 
     #[test]
     fn setup_encoding_matches_chapter_9() {
         // GET_DESCRIPTOR(DEVICE) for 18 bytes: 80 06 00 01 00 00 12 00.
-        assert_eq!(Setup::get_descriptor(DT_DEVICE, 0, 18).to_bytes(), [0x80, 6, 0, 1, 0, 0, 0x12, 0]);
+        assert_eq!(
+            Setup::get_descriptor(DT_DEVICE, 0, 18).to_bytes(),
+            [0x80, 6, 0, 1, 0, 0, 0x12, 0]
+        );
         // SET_ADDRESS(5): 00 05 05 00 00 00 00 00.
-        assert_eq!(Setup::no_data(0, REQ_SET_ADDRESS, 5, 0).to_bytes(), [0, 5, 5, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Setup::no_data(0, REQ_SET_ADDRESS, 5, 0).to_bytes(),
+            [0, 5, 5, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -437,7 +493,10 @@ mod tests {
     #[test]
     fn mac_string() {
         // QEMU usb-net's iMACAddress string: "400102030405".
-        assert_eq!(mac_from_hex(b"400102030405"), Some([0x40, 0x01, 0x02, 0x03, 0x04, 0x05]));
+        assert_eq!(
+            mac_from_hex(b"400102030405"),
+            Some([0x40, 0x01, 0x02, 0x03, 0x04, 0x05])
+        );
         assert_eq!(mac_from_hex(b"40010203040"), None);
         assert_eq!(mac_from_hex(b"4001020304zz"), None);
     }

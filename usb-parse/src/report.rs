@@ -24,23 +24,35 @@ pub fn keyboard_diff(old: &[u8; 8], new: &[u8; 8], emit: &mut dyn FnMut(UsbInput
     for bit in 0..8u8 {
         let (was, is) = (old[0] & (1 << bit) != 0, new[0] & (1 << bit) != 0);
         if was && !is {
-            emit(UsbInput::Key { usage: 0xe0 + bit, pressed: false });
+            emit(UsbInput::Key {
+                usage: 0xe0 + bit,
+                pressed: false,
+            });
         }
     }
     for &k in &old[2..] {
         if k > 3 && !new[2..].contains(&k) {
-            emit(UsbInput::Key { usage: k, pressed: false });
+            emit(UsbInput::Key {
+                usage: k,
+                pressed: false,
+            });
         }
     }
     for bit in 0..8u8 {
         let (was, is) = (old[0] & (1 << bit) != 0, new[0] & (1 << bit) != 0);
         if is && !was {
-            emit(UsbInput::Key { usage: 0xe0 + bit, pressed: true });
+            emit(UsbInput::Key {
+                usage: 0xe0 + bit,
+                pressed: true,
+            });
         }
     }
     for &k in &new[2..] {
         if k > 3 && !old[2..].contains(&k) {
-            emit(UsbInput::Key { usage: k, pressed: true });
+            emit(UsbInput::Key {
+                usage: k,
+                pressed: true,
+            });
         }
     }
 }
@@ -165,17 +177,33 @@ impl PointerLayout {
                             usages[(k as usize).min(n_usages - 1)]
                         } else if let (Some(lo), Some(hi)) = (umin, umax) {
                             let full = lo.saturating_add(k);
-                            if (full & 0xffff) > (hi & 0xffff) { 0 } else { full }
+                            if (full & 0xffff) > (hi & 0xffff) {
+                                0
+                            } else {
+                                full
+                            }
                         } else {
                             0
                         };
-                        let field = Field { bit: offsets[slot], size: g.size, min: g.min, max: g.max };
+                        let field = Field {
+                            bit: offsets[slot],
+                            size: g.size,
+                            min: g.min,
+                            max: g.max,
+                        };
                         offsets[slot] = offsets[slot].saturating_add(g.size);
                         if constant {
                             continue;
                         }
-                        let (page, id) = if usage > 0xffff { (usage >> 16, usage & 0xffff) } else { (g.page, usage) };
-                        let entry = found[slot].get_or_insert(PointerLayout { report_id: g.id, ..Default::default() });
+                        let (page, id) = if usage > 0xffff {
+                            (usage >> 16, usage & 0xffff)
+                        } else {
+                            (g.page, usage)
+                        };
+                        let entry = found[slot].get_or_insert(PointerLayout {
+                            report_id: g.id,
+                            ..Default::default()
+                        });
                         match (page, id) {
                             (PAGE_GENERIC_DESKTOP, USAGE_X) => {
                                 entry.x = field;
@@ -183,7 +211,9 @@ impl PointerLayout {
                             }
                             (PAGE_GENERIC_DESKTOP, USAGE_Y) => entry.y = field,
                             (PAGE_GENERIC_DESKTOP, USAGE_WHEEL) => entry.wheel = Some(field),
-                            (PAGE_BUTTON, b @ 1..=3) => entry.buttons[(b - 1) as usize] = Some(field),
+                            (PAGE_BUTTON, b @ 1..=3) => {
+                                entry.buttons[(b - 1) as usize] = Some(field)
+                            }
                             _ => {}
                         }
                     }
@@ -225,7 +255,11 @@ impl PointerLayout {
                 _ => {}
             }
         }
-        found.iter().flatten().find(|l| l.x.size > 0 && l.y.size > 0).copied()
+        found
+            .iter()
+            .flatten()
+            .find(|l| l.x.size > 0 && l.y.size > 0)
+            .copied()
     }
 
     /// Decodes one report (`data` as received, including the report ID byte when
@@ -254,7 +288,12 @@ impl PointerLayout {
         let x = self.x.read(body)?;
         let y = self.y.read(body)?;
         Some(if self.absolute {
-            UsbInput::PointerAbsolute { x: scale(x, &self.x), y: scale(y, &self.y), wheel, buttons }
+            UsbInput::PointerAbsolute {
+                x: scale(x, &self.x),
+                y: scale(y, &self.y),
+                wheel,
+                buttons,
+            }
         } else {
             UsbInput::PointerRelative {
                 dx: x.clamp(i16::MIN.into(), i16::MAX.into()) as i16,
@@ -285,14 +324,18 @@ mod tests {
     // absolute X and Y with logical range 0..32767, 8-bit relative wheel -127..127
     // (HID 1.11 items written out from the item table of §6.2.2).
     const TABLET: [u8; 74] = [
-        0x05, 0x01, 0x09, 0x01, 0xa1, 0x01, 0x09, 0x01, 0xa1, 0x00, // page GD, usage pointer, collections
-        0x05, 0x09, 0x19, 0x01, 0x29, 0x03, 0x15, 0x00, 0x25, 0x01, // buttons 1..3, logical 0..1
+        0x05, 0x01, 0x09, 0x01, 0xa1, 0x01, 0x09, 0x01, 0xa1,
+        0x00, // page GD, usage pointer, collections
+        0x05, 0x09, 0x19, 0x01, 0x29, 0x03, 0x15, 0x00, 0x25,
+        0x01, // buttons 1..3, logical 0..1
         0x95, 0x03, 0x75, 0x01, 0x81, 0x02, // 3 x 1 bit, input data var abs
         0x95, 0x01, 0x75, 0x05, 0x81, 0x01, // 5 bits constant
         0x05, 0x01, 0x09, 0x30, 0x09, 0x31, // page GD, X, Y
-        0x15, 0x00, 0x26, 0xff, 0x7f, 0x35, 0x00, 0x46, 0xff, 0x7f, // logical/physical 0..0x7fff
+        0x15, 0x00, 0x26, 0xff, 0x7f, 0x35, 0x00, 0x46, 0xff,
+        0x7f, // logical/physical 0..0x7fff
         0x75, 0x10, 0x95, 0x02, 0x81, 0x02, // 2 x 16 bits, abs
-        0x05, 0x01, 0x09, 0x38, 0x15, 0x81, 0x25, 0x7f, 0x35, 0x00, 0x45, 0x00, // wheel -127..127
+        0x05, 0x01, 0x09, 0x38, 0x15, 0x81, 0x25, 0x7f, 0x35, 0x00, 0x45,
+        0x00, // wheel -127..127
         0x75, 0x08, 0x95, 0x01, 0x81, 0x06, // 1 x 8 bits, relative
         0xc0, 0xc0,
     ];
@@ -316,7 +359,15 @@ mod tests {
         assert_eq!(l.wheel.map(|w| (w.bit, w.size)), Some((40, 8)));
         // Left button, X = 0x4000, Y = 0x7fff, wheel -1.
         let ev = l.decode(&[0x01, 0x00, 0x40, 0xff, 0x7f, 0xff]).unwrap();
-        assert_eq!(ev, UsbInput::PointerAbsolute { x: 0x4000, y: 0x7fff, wheel: -1, buttons: 1 });
+        assert_eq!(
+            ev,
+            UsbInput::PointerAbsolute {
+                x: 0x4000,
+                y: 0x7fff,
+                wheel: -1,
+                buttons: 1
+            }
+        );
         assert_eq!(l.decode(&[0x01, 0x00, 0x40]), None);
     }
 
@@ -326,7 +377,15 @@ mod tests {
         assert!(!l.absolute);
         assert_eq!(l.report_id, 2);
         let ev = l.decode(&[0x02, 0x02, 0xfe, 0x05, 0x01]).unwrap();
-        assert_eq!(ev, UsbInput::PointerRelative { dx: -2, dy: 5, wheel: 1, buttons: 2 });
+        assert_eq!(
+            ev,
+            UsbInput::PointerRelative {
+                dx: -2,
+                dy: 5,
+                wheel: 1,
+                buttons: 2
+            }
+        );
         assert_eq!(l.decode(&[0x01, 0x02, 0xfe, 0x05, 0x01]), None);
     }
 
@@ -336,19 +395,52 @@ mod tests {
             let _ = PointerLayout::parse(&TABLET[..len]);
         }
         assert_eq!(PointerLayout::parse(&[0xfe, 0xff]), None);
-        assert_eq!(PointerLayout::parse(&[0x75, 0xff, 0x95, 0xff, 0x81, 0x02]), None);
+        assert_eq!(
+            PointerLayout::parse(&[0x75, 0xff, 0x95, 0xff, 0x81, 0x02]),
+            None
+        );
     }
 
     #[test]
     fn keyboard_boot_report_diff() {
         let mut ev = Vec::new();
         // Left shift + 'a' (0x04) down.
-        keyboard_diff(&[0; 8], &[0x02, 0, 0x04, 0, 0, 0, 0, 0], &mut |e| ev.push(e));
-        assert_eq!(ev, [UsbInput::Key { usage: 0xe1, pressed: true }, UsbInput::Key { usage: 0x04, pressed: true }]);
+        keyboard_diff(&[0; 8], &[0x02, 0, 0x04, 0, 0, 0, 0, 0], &mut |e| {
+            ev.push(e)
+        });
+        assert_eq!(
+            ev,
+            [
+                UsbInput::Key {
+                    usage: 0xe1,
+                    pressed: true
+                },
+                UsbInput::Key {
+                    usage: 0x04,
+                    pressed: true
+                }
+            ]
+        );
         ev.clear();
         // 'a' up, 'b' (0x05) down, shift still held.
-        keyboard_diff(&[0x02, 0, 0x04, 0, 0, 0, 0, 0], &[0x02, 0, 0x05, 0, 0, 0, 0, 0], &mut |e| ev.push(e));
-        assert_eq!(ev, [UsbInput::Key { usage: 0x04, pressed: false }, UsbInput::Key { usage: 0x05, pressed: true }]);
+        keyboard_diff(
+            &[0x02, 0, 0x04, 0, 0, 0, 0, 0],
+            &[0x02, 0, 0x05, 0, 0, 0, 0, 0],
+            &mut |e| ev.push(e),
+        );
+        assert_eq!(
+            ev,
+            [
+                UsbInput::Key {
+                    usage: 0x04,
+                    pressed: false
+                },
+                UsbInput::Key {
+                    usage: 0x05,
+                    pressed: true
+                }
+            ]
+        );
         ev.clear();
         // Rollover error reports change nothing.
         keyboard_diff(&[0; 8], &[0, 0, 1, 1, 1, 1, 1, 1], &mut |e| ev.push(e));

@@ -20,7 +20,11 @@ pub struct Ecam {
 impl Ecam {
     /// An ECAM window whose first MiB is bus `first_bus`.
     pub fn new(regs: Mmio, first_bus: u8, last_bus: u8) -> Self {
-        Ecam { regs, first_bus, last_bus }
+        Ecam {
+            regs,
+            first_bus,
+            last_bus,
+        }
     }
 
     /// First bus number behind the bridge.
@@ -29,7 +33,11 @@ impl Ecam {
     }
 
     fn offset(&self, bdf: Bdf, offset: u16) -> Option<usize> {
-        if bdf.bus < self.first_bus || bdf.bus > self.last_bus || bdf.device > 31 || bdf.function > 7 || offset > 0xffc
+        if bdf.bus < self.first_bus
+            || bdf.bus > self.last_bus
+            || bdf.device > 31
+            || bdf.function > 7
+            || offset > 0xffc
         {
             return None;
         }
@@ -44,7 +52,8 @@ impl Ecam {
 
 impl ConfigAccess for Ecam {
     fn read32(&self, bdf: Bdf, offset: u16) -> u32 {
-        self.offset(bdf, offset).map_or(u32::MAX, |o| self.regs.read32(o))
+        self.offset(bdf, offset)
+            .map_or(u32::MAX, |o| self.regs.read32(o))
     }
 
     fn write32(&self, bdf: Bdf, offset: u16, value: u32) {
@@ -90,5 +99,9 @@ pub fn parse(node: &FdtNode<'_, '_>) -> Option<EcamNode> {
         let size = (be32(e, 5)? << 32) | be32(e, 6)?;
         Some(Window { cpu, pci, size })
     })?;
-    Some(EcamNode { config, buses, memory })
+    Some(EcamNode {
+        config,
+        buses,
+        memory,
+    })
 }

@@ -33,13 +33,25 @@ pub struct Bdf {
 
 impl defmt::Format for Bdf {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{=u8:02x}:{=u8:02x}.{=u8}", self.bus, self.device, self.function)
+        defmt::write!(
+            f,
+            "{=u8:02x}:{=u8:02x}.{=u8}",
+            self.bus,
+            self.device,
+            self.function
+        )
     }
 }
 
 impl defmt::Format for Window {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "cpu {=u64:#x} -> pci {=u64:#x} ({=u64:#x} bytes)", self.cpu, self.pci, self.size)
+        defmt::write!(
+            f,
+            "cpu {=u64:#x} -> pci {=u64:#x} ({=u64:#x} bytes)",
+            self.cpu,
+            self.pci,
+            self.size
+        )
     }
 }
 
@@ -105,7 +117,15 @@ pub fn enumerate(cfg: &dyn ConfigAccess, first_bus: u8, window: &Window) -> Vec<
     let mut found = Vec::new();
     let mut alloc = BarAllocator::new(window);
     let mut next_bus = first_bus;
-    scan_bus(cfg, first_bus, &mut next_bus, window, &mut alloc, &mut found, 0);
+    scan_bus(
+        cfg,
+        first_bus,
+        &mut next_bus,
+        window,
+        &mut alloc,
+        &mut found,
+        0,
+    );
     found
 }
 
@@ -120,7 +140,11 @@ fn scan_bus(
 ) {
     for device in 0..32u8 {
         for function in 0..8u8 {
-            let bdf = Bdf { bus, device, function };
+            let bdf = Bdf {
+                bus,
+                device,
+                function,
+            };
             let id = cfg.read32(bdf, VENDOR_DEVICE);
             if id & 0xffff == 0xffff || id == 0 {
                 if function == 0 {
@@ -130,7 +154,13 @@ fn scan_bus(
             }
             let header = (cfg.read32(bdf, HEADER) >> 16) as u8;
             let class = cfg.read32(bdf, CLASS_REV) >> 8;
-            let mut f = Function { bdf, vendor: id as u16, device: (id >> 16) as u16, class, bars: [None; 6] };
+            let mut f = Function {
+                bdf,
+                vendor: id as u16,
+                device: (id >> 16) as u16,
+                class,
+                bars: [None; 6],
+            };
             defmt::info!(
                 "pci: {=u8:02x}:{=u8:02x}.{} {=u16:04x}:{=u16:04x} class {=u32:06x}{}",
                 bus,
@@ -154,7 +184,11 @@ fn scan_bus(
                     let secondary = *next_bus;
                     // Primary, secondary, subordinate (open until the scan below is done).
                     let buses = cfg.read32(bdf, BUSES) & 0xff00_0000;
-                    cfg.write32(bdf, BUSES, buses | (0xff << 16) | (u32::from(secondary) << 8) | u32::from(bus));
+                    cfg.write32(
+                        bdf,
+                        BUSES,
+                        buses | (0xff << 16) | (u32::from(secondary) << 8) | u32::from(bus),
+                    );
                     alloc.align_to(0x10_0000);
                     let start = alloc.next();
                     scan_bus(cfg, secondary, next_bus, window, alloc, found, depth + 1);
@@ -163,12 +197,19 @@ fn scan_bus(
                     cfg.write32(
                         bdf,
                         BUSES,
-                        buses | (u32::from(*next_bus) << 16) | (u32::from(secondary) << 8) | u32::from(bus),
+                        buses
+                            | (u32::from(*next_bus) << 16)
+                            | (u32::from(secondary) << 8)
+                            | u32::from(bus),
                     );
                     // Memory window in 1 MiB units: base bits 15:4, limit bits 31:20.
                     if end > start {
                         let limit = end - 1;
-                        cfg.write32(bdf, MEMORY_WINDOW, ((start >> 16) as u32 & 0xfff0) | (limit as u32 & 0xfff0_0000));
+                        cfg.write32(
+                            bdf,
+                            MEMORY_WINDOW,
+                            ((start >> 16) as u32 & 0xfff0) | (limit as u32 & 0xfff0_0000),
+                        );
                     } else {
                         cfg.write32(bdf, MEMORY_WINDOW, 0x0000_fff0);
                     }
@@ -244,7 +285,10 @@ fn assign_bars(
             i += step;
             continue;
         }
-        match alloc.alloc(size, 0x1000.min(size)).and_then(|pci| Some((pci, window.cpu_address(pci)?))) {
+        match alloc
+            .alloc(size, 0x1000.min(size))
+            .and_then(|pci| Some((pci, window.cpu_address(pci)?)))
+        {
             Some((pci, cpu)) => {
                 cfg.write32(bdf, off, pci as u32);
                 if is64 {
@@ -262,7 +306,12 @@ fn assign_bars(
             }
             None => {
                 cfg.write32(bdf, off, orig);
-                defmt::warn!("pci: {}: BAR {} of {=u64:#x} bytes does not fit the window", bdf, i, size);
+                defmt::warn!(
+                    "pci: {}: BAR {} of {=u64:#x} bytes does not fit the window",
+                    bdf,
+                    i,
+                    size
+                );
             }
         }
         i += step;

@@ -36,7 +36,10 @@ pub struct BarAllocator {
 impl BarAllocator {
     /// Allocates from the PCI side of `w`.
     pub fn new(w: &Window) -> Self {
-        BarAllocator { next: w.pci, end: w.pci.saturating_add(w.size) }
+        BarAllocator {
+            next: w.pci,
+            end: w.pci.saturating_add(w.size),
+        }
     }
 
     /// A range of `size` bytes (a power of two) aligned to `align.max(size)`;
@@ -97,7 +100,11 @@ pub fn bar_size(lo: u32, hi: Option<u32>) -> u64 {
 mod tests {
     use super::*;
 
-    const VIRT: Window = Window { cpu: 0x1000_0000, pci: 0x1000_0000, size: 0x2eff_0000 };
+    const VIRT: Window = Window {
+        cpu: 0x1000_0000,
+        pci: 0x1000_0000,
+        size: 0x2eff_0000,
+    };
 
     #[test]
     fn bars_are_naturally_aligned_and_packed() {
@@ -114,7 +121,11 @@ mod tests {
 
     #[test]
     fn refuses_bad_sizes_and_overflow() {
-        let mut a = BarAllocator::new(&Window { cpu: 0x6_0000_0000, pci: 0xf800_0000, size: 0x400_0000 });
+        let mut a = BarAllocator::new(&Window {
+            cpu: 0x6_0000_0000,
+            pci: 0xf800_0000,
+            size: 0x400_0000,
+        });
         assert_eq!(a.alloc(0, 1), None);
         assert_eq!(a.alloc(0x3000, 1), None);
         assert_eq!(a.alloc(0x800_0000, 1), None, "bigger than the window");
@@ -125,7 +136,11 @@ mod tests {
 
     #[test]
     fn window_translates_pci_to_cpu() {
-        let w = Window { cpu: 0x6_0000_0000, pci: 0xf800_0000, size: 0x400_0000 };
+        let w = Window {
+            cpu: 0x6_0000_0000,
+            pci: 0xf800_0000,
+            size: 0x400_0000,
+        };
         assert_eq!(w.cpu_address(0xf800_1000), Some(0x6_0000_1000));
         assert_eq!(w.cpu_address(0xfc00_0000), None);
         assert_eq!(w.cpu_address(0x1000), None);

@@ -48,21 +48,40 @@ impl MailboxFb {
         let order = m.tag(mailbox::TAG_FB_SET_PIXEL_ORDER, &[ORDER_BGR], 1);
         let alloc = m.tag(mailbox::TAG_FB_ALLOCATE, &[4096, 0], 2);
         let pitch = m.tag(mailbox::TAG_FB_GET_PITCH, &[], 1);
-        mb.call(&mut m).map_err(|_| "mailbox framebuffer request failed")?;
+        mb.call(&mut m)
+            .map_err(|_| "mailbox framebuffer request failed")?;
 
         let v = m.values(virt).ok_or("no virtual size in answer")?;
         let (w, h) = (*v.first().unwrap_or(&0), *v.get(1).unwrap_or(&0));
         if m.values(depth).and_then(|d| d.first().copied()) != Some(32) {
             return Err("firmware refused 32 bits per pixel");
         }
-        let a = m.values(alloc).ok_or("firmware did not allocate a framebuffer")?;
+        let a = m
+            .values(alloc)
+            .ok_or("firmware did not allocate a framebuffer")?;
         let (bus, size) = (*a.first().unwrap_or(&0), *a.get(1).unwrap_or(&0) as usize);
-        let pitch = m.values(pitch).and_then(|p| p.first().copied()).unwrap_or(0) as usize;
-        let order = m.values(order).and_then(|o| o.first().copied()).unwrap_or(ORDER_BGR);
-        if w == 0 || h == 0 || bus == 0 || pitch < w as usize * 4 || !pitch.is_multiple_of(4) || size < pitch * h as usize {
+        let pitch = m
+            .values(pitch)
+            .and_then(|p| p.first().copied())
+            .unwrap_or(0) as usize;
+        let order = m
+            .values(order)
+            .and_then(|o| o.first().copied())
+            .unwrap_or(ORDER_BGR);
+        if w == 0
+            || h == 0
+            || bus == 0
+            || pitch < w as usize * 4
+            || !pitch.is_multiple_of(4)
+            || size < pitch * h as usize
+        {
             return Err("firmware framebuffer geometry is inconsistent");
         }
-        let info = FbInfo { width: w, height: h, stride: w };
+        let info = FbInfo {
+            width: w,
+            height: h,
+            stride: w,
+        };
         defmt::info!(
             "display: mailbox framebuffer {=u32}x{=u32} at {=usize:#x}, pitch {=usize}, order {=u32}",
             w,
@@ -143,6 +162,9 @@ impl Framebuffer for MailboxFb {
     }
 
     fn describe(&self) -> String {
-        format!("mailbox framebuffer {}x{}", self.info.width, self.info.height)
+        format!(
+            "mailbox framebuffer {}x{}",
+            self.info.width, self.info.height
+        )
     }
 }

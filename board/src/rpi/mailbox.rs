@@ -102,7 +102,10 @@ impl Mailbox {
         for (chunk, w) in buf.as_mut_slice().chunks_exact_mut(4).zip(words.iter()) {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
-        let bus = self.dma.bus_address(buf.addr()).ok_or(MailboxError::NoBuffer)?;
+        let bus = self
+            .dma
+            .bus_address(buf.addr())
+            .ok_or(MailboxError::NoBuffer)?;
         self.dma.before_dma(buf.addr(), bytes);
 
         let deadline = barespice_boot::cpu::counter() + barespice_boot::cpu::counter_frequency();
@@ -157,6 +160,7 @@ impl Mailbox {
     /// Powers a device on and waits until it is stable; true if it reports on.
     pub fn power_on(&self, device: u32) -> Result<bool, MailboxError> {
         // State bit 0: on; bit 1: wait for the device to be stable.
-        self.get::<2>(TAG_SET_POWER_STATE, &[device, 3]).map(|v| v[1] & 1 != 0)
+        self.get::<2>(TAG_SET_POWER_STATE, &[device, 3])
+            .map(|v| v[1] & 1 != 0)
     }
 }

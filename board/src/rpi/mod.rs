@@ -385,11 +385,20 @@ fn monitor_mode(mb: &Mailbox, fallback: (u32, u32)) -> (u32, u32) {
     };
     match mode {
         Ok((w, h)) => {
-            defmt::info!("display: monitor's preferred mode {=u32}x{=u32} (EDID)", w, h);
+            defmt::info!(
+                "display: monitor's preferred mode {=u32}x{=u32} (EDID)",
+                w,
+                h
+            );
             (w.min(4096), h.min(4096))
         }
         Err(why) => {
-            defmt::warn!("display: {=str}; using {=u32}x{=u32}", why, fallback.0, fallback.1);
+            defmt::warn!(
+                "display: {=str}; using {=u32}x{=u32}",
+                why,
+                fallback.0,
+                fallback.1
+            );
             fallback
         }
     }
@@ -438,32 +447,33 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         Err(_) => defmt::info!("board: the firmware does not report throttling"),
     }
 
-    let (fb_w, fb_h) = if opts.fb_from_monitor { monitor_mode(&mb, (opts.fb_width, opts.fb_height)) } else { (opts.fb_width, opts.fb_height) };
-    let framebuffer: Option<Box<dyn Framebuffer>> =
-        match fb::MailboxFb::new(&mb, fb_w, fb_h) {
-            Ok(fb) => {
-                // Write-combining instead of Device memory for the GPU's
-                // buffer, when its 2 MiB blocks stay clear of the registers.
-                let (start, end) = fb.hw_range();
-                let clear_of_mmio = end.next_multiple_of(2 << 20) <= pi.peripherals
-                    || start >= pi.peripherals + PERIPHERALS_LEN;
-                if clear_of_mmio && barespice_boot::mmu::map_normal_nc(start as u64, end as u64) {
-                    defmt::info!(
-                        "display: framebuffer mapped Normal non-cacheable; fatal screen registered"
-                    );
-                    fb.register_fatal();
-                } else {
-                    defmt::warn!(
-                        "display: framebuffer stays Device memory (no fatal screen on it)"
-                    );
-                }
-                Some(Box::new(fb))
+    let (fb_w, fb_h) = if opts.fb_from_monitor {
+        monitor_mode(&mb, (opts.fb_width, opts.fb_height))
+    } else {
+        (opts.fb_width, opts.fb_height)
+    };
+    let framebuffer: Option<Box<dyn Framebuffer>> = match fb::MailboxFb::new(&mb, fb_w, fb_h) {
+        Ok(fb) => {
+            // Write-combining instead of Device memory for the GPU's
+            // buffer, when its 2 MiB blocks stay clear of the registers.
+            let (start, end) = fb.hw_range();
+            let clear_of_mmio = end.next_multiple_of(2 << 20) <= pi.peripherals
+                || start >= pi.peripherals + PERIPHERALS_LEN;
+            if clear_of_mmio && barespice_boot::mmu::map_normal_nc(start as u64, end as u64) {
+                defmt::info!(
+                    "display: framebuffer mapped Normal non-cacheable; fatal screen registered"
+                );
+                fb.register_fatal();
+            } else {
+                defmt::warn!("display: framebuffer stays Device memory (no fatal screen on it)");
             }
-            Err(e) => {
-                defmt::warn!("display: {=str}", e);
-                None
-            }
-        };
+            Some(Box::new(fb))
+        }
+        Err(e) => {
+            defmt::warn!("display: {=str}", e);
+            None
+        }
+    };
 
     // QEMU's raspi4b maps nothing at the RNG200's address: touching it faults.
     let seed = if pi.emulated && pi.model == Model::Pi4 {

@@ -22,7 +22,10 @@ pub struct Message {
 impl Message {
     /// An empty message.
     pub fn new() -> Self {
-        Self { words: alloc::vec![0, CODE_REQUEST], closed: false }
+        Self {
+            words: alloc::vec![0, CODE_REQUEST],
+            closed: false,
+        }
     }
 
     /// Appends tag `id` with `args` and room for `answer_words` words of answer;

@@ -31,7 +31,9 @@ impl RangeEntry {
 }
 
 fn read_cells(bytes: &[u8]) -> u128 {
-    bytes.chunks_exact(4).fold(0u128, |acc, c| (acc << 32) | u128::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+    bytes.chunks_exact(4).fold(0u128, |acc, c| {
+        (acc << 32) | u128::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+    })
 }
 
 /// The entries of a `ranges`-style property with the given cell counts.
@@ -43,13 +45,23 @@ pub fn parse(
     parent_cells: usize,
     size_cells: usize,
 ) -> impl Iterator<Item = RangeEntry> + '_ {
-    let ok = (1..=3).contains(&child_cells) && (1..=2).contains(&parent_cells) && (1..=2).contains(&size_cells);
+    let ok = (1..=3).contains(&child_cells)
+        && (1..=2).contains(&parent_cells)
+        && (1..=2).contains(&size_cells);
     let stride = (child_cells + parent_cells + size_cells) * 4;
-    let chunks = if ok { prop.chunks_exact(stride) } else { prop[..0].chunks_exact(1) };
+    let chunks = if ok {
+        prop.chunks_exact(stride)
+    } else {
+        prop[..0].chunks_exact(1)
+    };
     chunks.filter(move |_| ok).map(move |e| {
         let c = child_cells * 4;
         let p = c + parent_cells * 4;
-        RangeEntry { child: read_cells(&e[..c]), parent: read_cells(&e[c..p]) as u64, size: read_cells(&e[p..]) as u64 }
+        RangeEntry {
+            child: read_cells(&e[..c]),
+            parent: read_cells(&e[c..p]) as u64,
+            size: read_cells(&e[p..]) as u64,
+        }
     })
 }
 
@@ -97,11 +109,24 @@ mod tests {
             0x4000_0000,
         ]);
         assert_eq!(parse(&p, 2, 2, 2).count(), 2);
-        assert_eq!(translate(parse(&p, 2, 2, 2), 0x7d58_0000), Some(0xfd58_0000));
-        assert_eq!(translate(parse(&p, 2, 2, 2), 0x7d50_0000), Some(0xfd50_0000));
-        assert_eq!(translate(parse(&p, 2, 2, 2), 0x6_0000_1000), Some(0x6_0000_1000));
+        assert_eq!(
+            translate(parse(&p, 2, 2, 2), 0x7d58_0000),
+            Some(0xfd58_0000)
+        );
+        assert_eq!(
+            translate(parse(&p, 2, 2, 2), 0x7d50_0000),
+            Some(0xfd50_0000)
+        );
+        assert_eq!(
+            translate(parse(&p, 2, 2, 2), 0x6_0000_1000),
+            Some(0x6_0000_1000)
+        );
         assert_eq!(translate(parse(&p, 2, 2, 2), 0x7bff_ffff), None);
-        assert_eq!(translate(parse(&p, 2, 2, 2), 0x7f80_0000), None, "one past the end");
+        assert_eq!(
+            translate(parse(&p, 2, 2, 2), 0x7f80_0000),
+            None,
+            "one past the end"
+        );
     }
 
     #[test]
@@ -118,8 +143,14 @@ mod tests {
 
     #[test]
     fn reg_first_address() {
-        assert_eq!(first_address(&be(&[0x0, 0x7d58_0000, 0x0, 0x1_0000]), 2), Some(0x7d58_0000));
-        assert_eq!(first_address(&be(&[0x7e20_0000, 0x100]), 1), Some(0x7e20_0000));
+        assert_eq!(
+            first_address(&be(&[0x0, 0x7d58_0000, 0x0, 0x1_0000]), 2),
+            Some(0x7d58_0000)
+        );
+        assert_eq!(
+            first_address(&be(&[0x7e20_0000, 0x100]), 1),
+            Some(0x7e20_0000)
+        );
         assert_eq!(first_address(&be(&[0x1]), 2), None, "short property");
         assert_eq!(first_address(&be(&[0x1, 0x2, 0x3]), 3), None);
     }

@@ -23,7 +23,8 @@
 use super::mailbox::{Mailbox, MailboxError};
 use super::pcie::fields::{bdf_address, XhciCaps};
 use super::pcie::{
-    BrcmPcie, PcieDma, Window, CFG_BAR0, CFG_BAR1, CFG_CLASS, CFG_COMMAND, CFG_ID, COMMAND_MASTER, COMMAND_MEMORY,
+    BrcmPcie, PcieDma, Window, CFG_BAR0, CFG_BAR1, CFG_CLASS, CFG_COMMAND, CFG_ID, COMMAND_MASTER,
+    COMMAND_MEMORY,
 };
 use crate::mmio::Mmio;
 
@@ -81,7 +82,12 @@ impl Vl805 {
         pcie.configure_root_port(BAR_SPAN);
         let id = pcie.read32(1, 0, 0, CFG_ID);
         let class = pcie.read32(1, 0, 0, CFG_CLASS) >> 8;
-        defmt::info!("vl805: 01:00.0 id {=u16:04x}:{=u16:04x} class {=u32:06x}", id as u16, (id >> 16) as u16, class);
+        defmt::info!(
+            "vl805: 01:00.0 id {=u16:04x}:{=u16:04x} class {=u32:06x}",
+            id as u16,
+            (id >> 16) as u16,
+            class
+        );
         if id as u16 != VENDOR_VIA || (id >> 16) as u16 != DEVICE_VL805 || class != CLASS_XHCI {
             return Err(Vl805Error::NotVl805 { id });
         }
@@ -95,7 +101,13 @@ impl Vl805 {
             return Err(Vl805Error::BadBar { bar });
         }
         let cmd = pcie.read32(1, 0, 0, CFG_COMMAND);
-        pcie.write32(1, 0, 0, CFG_COMMAND, (cmd & 0xffff) | COMMAND_MEMORY | COMMAND_MASTER);
+        pcie.write32(
+            1,
+            0,
+            0,
+            CFG_COMMAND,
+            (cmd & 0xffff) | COMMAND_MEMORY | COMMAND_MASTER,
+        );
 
         let mut version = pcie.read32(1, 0, 0, CFG_FIRMWARE_VERSION);
         if version == 0 {
@@ -103,14 +115,16 @@ impl Vl805 {
                 "vl805: no firmware running; asking the GPU firmware to load it (tag {=u32:#x})",
                 TAG_NOTIFY_XHCI_RESET
             );
-            mb.get::<1>(TAG_NOTIFY_XHCI_RESET, &[bdf_address(1, 0, 0)]).map_err(Vl805Error::Firmware)?;
+            mb.get::<1>(TAG_NOTIFY_XHCI_RESET, &[bdf_address(1, 0, 0)])
+                .map_err(Vl805Error::Firmware)?;
             barespice_boot::cpu::delay_us(200);
             version = pcie.read32(1, 0, 0, CFG_FIRMWARE_VERSION);
         }
         defmt::info!("vl805: firmware version {=u32:08x}", version);
 
-        let xhci_cpu =
-            out.to_cpu(u64::from(bar & !0xf) | (u64::from(pcie.read32(1, 0, 0, CFG_BAR1)) << 32)).unwrap_or(out.cpu);
+        let xhci_cpu = out
+            .to_cpu(u64::from(bar & !0xf) | (u64::from(pcie.read32(1, 0, 0, CFG_BAR1)) << 32))
+            .unwrap_or(out.cpu);
         // SAFETY: BAR 0 now decodes at the start of the outbound window, which
         // boot's MMU maps as Device memory; only the capability dwords are read.
         let caps_regs = unsafe { Mmio::new(xhci_cpu as usize, 8) };
@@ -128,7 +142,12 @@ impl Vl805 {
             caps.max_slots,
             caps.max_interrupters
         );
-        Ok(Self { xhci_cpu, dma: pcie.inbound(), firmware_version: version, caps })
+        Ok(Self {
+            xhci_cpu,
+            dma: pcie.inbound(),
+            firmware_version: version,
+            caps,
+        })
     }
 
     /// CPU address of the xHCI registers (capability registers first).

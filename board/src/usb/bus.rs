@@ -36,7 +36,12 @@ impl Bus {
     /// Wraps an initialised controller.
     pub fn new(hc: Box<dyn HostController>, net: Option<NetRunner>) -> Result<Self, UsbError> {
         let data = DmaBuf::new_aligned(CONTROL_DATA, CONTROL_DATA).ok_or(UsbError::NoMemory)?;
-        Ok(Self { hc, data, addresses: 1, net })
+        Ok(Self {
+            hc,
+            data,
+            addresses: 1,
+            net,
+        })
     }
 
     /// Takes the lowest free device address.
@@ -57,7 +62,12 @@ impl Bus {
     }
 
     /// A control transfer with an IN data stage; returns the bytes received.
-    pub async fn control_in(&mut self, dev: &Device, setup: Setup, out: &mut [u8]) -> Result<usize, UsbError> {
+    pub async fn control_in(
+        &mut self,
+        dev: &Device,
+        setup: Setup,
+        out: &mut [u8],
+    ) -> Result<usize, UsbError> {
         let mut last = UsbError::Timeout;
         for _ in 0..3 {
             match self.hc.control(dev, setup, &mut self.data).await {
@@ -66,7 +76,9 @@ impl Bus {
                     out[..n].copy_from_slice(&self.data.as_slice()[..n]);
                     return Ok(n);
                 }
-                Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => last = e,
+                Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => {
+                    last = e
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -74,7 +86,12 @@ impl Bus {
     }
 
     /// A control transfer with an OUT data stage (or none when `data` is empty).
-    pub async fn control_out(&mut self, dev: &Device, setup: Setup, data: &[u8]) -> Result<(), UsbError> {
+    pub async fn control_out(
+        &mut self,
+        dev: &Device,
+        setup: Setup,
+        data: &[u8],
+    ) -> Result<(), UsbError> {
         let n = data.len().min(usize::from(setup.length));
         if n > self.data.len() {
             return Err(UsbError::BufferTooSmall);
@@ -84,7 +101,9 @@ impl Bus {
             self.data.as_mut_slice()[..n].copy_from_slice(&data[..n]);
             match self.hc.control(dev, setup, &mut self.data).await {
                 Ok(_) => return Ok(()),
-                Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => last = e,
+                Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => {
+                    last = e
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -94,26 +113,58 @@ impl Bus {
     /// Reads a whole configuration descriptor (header first, then wTotalLength).
     pub async fn read_config(&mut self, dev: &Device, index: u8) -> Result<Vec<u8>, UsbError> {
         let mut head = [0u8; 9];
-        let n = self.control_in(dev, Setup::get_descriptor(desc::DT_CONFIGURATION, index, 9), &mut head).await?;
+        let n = self
+            .control_in(
+                dev,
+                Setup::get_descriptor(desc::DT_CONFIGURATION, index, 9),
+                &mut head,
+            )
+            .await?;
         let h = ConfigHeader::parse(&head[..n]).ok_or(UsbError::BadDescriptor)?;
         let total = usize::from(h.total_length).clamp(9, CONTROL_DATA);
         let mut all = alloc::vec![0u8; total];
-        let n =
-            self.control_in(dev, Setup::get_descriptor(desc::DT_CONFIGURATION, index, total as u16), &mut all).await?;
+        let n = self
+            .control_in(
+                dev,
+                Setup::get_descriptor(desc::DT_CONFIGURATION, index, total as u16),
+                &mut all,
+            )
+            .await?;
         all.truncate(n);
         Ok(all)
     }
 
     /// Reads string descriptor `index` (first language) as ASCII into `out`.
-    pub async fn read_string(&mut self, dev: &Device, index: u8, out: &mut [u8]) -> Result<usize, UsbError> {
+    pub async fn read_string(
+        &mut self,
+        dev: &Device,
+        index: u8,
+        out: &mut [u8],
+    ) -> Result<usize, UsbError> {
         if index == 0 {
             return Ok(0);
         }
         let mut langs = [0u8; 4];
-        let n = self.control_in(dev, Setup::get_descriptor(desc::DT_STRING, 0, 4), &mut langs).await?;
-        let lang = if n >= 4 { u16::from_le_bytes([langs[2], langs[3]]) } else { 0x0409 };
+        let n = self
+            .control_in(
+                dev,
+                Setup::get_descriptor(desc::DT_STRING, 0, 4),
+                &mut langs,
+            )
+            .await?;
+        let lang = if n >= 4 {
+            u16::from_le_bytes([langs[2], langs[3]])
+        } else {
+            0x0409
+        };
         let mut raw = [0u8; 255];
-        let n = self.control_in(dev, Setup::get_descriptor_lang(desc::DT_STRING, index, lang, 255), &mut raw).await?;
+        let n = self
+            .control_in(
+                dev,
+                Setup::get_descriptor_lang(desc::DT_STRING, index, lang, 255),
+                &mut raw,
+            )
+            .await?;
         Ok(desc::string_to_ascii(&raw[..n], out))
     }
 
@@ -141,7 +192,9 @@ impl Bus {
         known: fn(&DeviceDescriptor, &[u8]) -> bool,
     ) -> Result<Vec<u8>, UsbError> {
         let mut head = [0u8; 8];
-        let n = self.control_in(dev, Setup::get_descriptor(desc::DT_DEVICE, 0, 8), &mut head).await?;
+        let n = self
+            .control_in(dev, Setup::get_descriptor(desc::DT_DEVICE, 0, 8), &mut head)
+            .await?;
         let d = DeviceDescriptor::parse(&head[..n]).ok_or(UsbError::BadDescriptor)?;
         dev.max_packet0 = match (dev.speed, d.max_packet0) {
             // USB 3: bMaxPacketSize0 is an exponent (9 = 512 bytes).
@@ -170,11 +223,20 @@ impl Bus {
         known: fn(&DeviceDescriptor, &[u8]) -> bool,
     ) -> Result<Vec<u8>, UsbError> {
         let mut full = [0u8; 18];
-        let n = self.control_in(dev, Setup::get_descriptor(desc::DT_DEVICE, 0, 18), &mut full).await?;
+        let n = self
+            .control_in(
+                dev,
+                Setup::get_descriptor(desc::DT_DEVICE, 0, 18),
+                &mut full,
+            )
+            .await?;
         dev.descriptor = DeviceDescriptor::parse(&full[..n]).ok_or(UsbError::BadDescriptor)?;
         let d = dev.descriptor;
         let mut name = [0u8; 48];
-        let name_len = self.read_string(dev, d.product_string, &mut name).await.unwrap_or(0);
+        let name_len = self
+            .read_string(dev, d.product_string, &mut name)
+            .await
+            .unwrap_or(0);
         defmt::info!(
             "usb: device {} {:04x}:{:04x} class {:02x} usb {:x} {} ep0 {} configs {} \"{}\" on {}",
             dev.address,
@@ -226,7 +288,12 @@ impl Bus {
                 );
             }
         }
-        self.control_out(dev, Setup::no_data(0, desc::REQ_SET_CONFIGURATION, header.value.into(), 0), &[]).await?;
+        self.control_out(
+            dev,
+            Setup::no_data(0, desc::REQ_SET_CONFIGURATION, header.value.into(), 0),
+            &[],
+        )
+        .await?;
         Ok(config)
     }
 }
@@ -250,7 +317,13 @@ struct Topology<'a>(&'a Device);
 impl defmt::Format for Topology<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         let d = self.0;
-        defmt::write!(f, "root port {}, route {=u32:05x}, slot {}", d.root_port, d.route, d.slot);
+        defmt::write!(
+            f,
+            "root port {}, route {=u32:05x}, slot {}",
+            d.root_port,
+            d.route,
+            d.slot
+        );
         match d.tt {
             Some(tt) => defmt::write!(f, ", TT of hub {} port {}", tt.hub_address, tt.port),
             None => defmt::write!(f, ", no TT"),
@@ -272,11 +345,17 @@ pub struct Pipe {
 
 impl Pipe {
     /// Opens endpoint `ep` of `dev` with a buffer of at least `buf_len` bytes.
-    pub async fn open(bus: &mut Bus, dev: &Device, ep: &EndpointDescriptor, buf_len: usize) -> Result<Self, UsbError> {
+    pub async fn open(
+        bus: &mut Bus,
+        dev: &Device,
+        ep: &EndpointDescriptor,
+        buf_len: usize,
+    ) -> Result<Self, UsbError> {
         let len = buf_len.max(usize::from(ep.max_packet));
         // Naturally aligned (up to a page), so no buffer crosses a 64 KiB
         // boundary: xHCI TRBs must not.
-        let buf = DmaBuf::new_aligned(len, len.next_power_of_two().clamp(64, 4096)).ok_or(UsbError::NoMemory)?;
+        let buf = DmaBuf::new_aligned(len, len.next_power_of_two().clamp(64, 4096))
+            .ok_or(UsbError::NoMemory)?;
         let id = bus.hc.open_pipe(dev, ep).await?;
         let frames = match (ep.kind, dev.speed) {
             (EndpointKind::Interrupt, Speed::High | Speed::Super) => {
@@ -285,7 +364,13 @@ impl Pipe {
             (EndpointKind::Interrupt, _) => u64::from(ep.interval),
             _ => 0,
         };
-        Ok(Pipe { id, ep: *ep, buf, interval: Duration::from_millis(frames.max(1)), next_due: Instant::now() })
+        Ok(Pipe {
+            id,
+            ep: *ep,
+            buf,
+            interval: Duration::from_millis(frames.max(1)),
+            next_due: Instant::now(),
+        })
     }
 
     /// For IN pipes: starts a transfer of up to `len` bytes when idle and due;
@@ -300,7 +385,11 @@ impl Pipe {
         if hc.busy(self.id) {
             return match hc.poll(self.id)? {
                 Ok(n) => {
-                    self.next_due = if hc.paces_periodic() { now } else { now + self.interval };
+                    self.next_due = if hc.paces_periodic() {
+                        now
+                    } else {
+                        now + self.interval
+                    };
                     Some(Ok(n))
                 }
                 Err(UsbError::Nak) => {
@@ -395,7 +484,11 @@ pub trait HubPorts {
     /// Returns and clears the bitmap of ports (bit n = port n) with changes.
     fn take_pending(&mut self) -> u32;
     /// Reads and acknowledges a port's changes; resets a newly attached device.
-    fn port_change<'a>(&'a mut self, bus: &'a mut Bus, port: u8) -> BoxFut<'a, Result<PortEvent, UsbError>>;
+    fn port_change<'a>(
+        &'a mut self,
+        bus: &'a mut Bus,
+        port: u8,
+    ) -> BoxFut<'a, Result<PortEvent, UsbError>>;
 }
 
 /// A class driver's entry in [`super::classes::CLASSES`].
@@ -414,7 +507,8 @@ pub type Bound = Vec<Box<dyn ClassDriver>>;
 
 /// A class driver's probe: binds to a configured device, given the chosen
 /// configuration's descriptors.
-pub type ProbeFn = for<'a> fn(&'a mut Bus, &'a Device, &'a [u8]) -> BoxFut<'a, Result<Bound, UsbError>>;
+pub type ProbeFn =
+    for<'a> fn(&'a mut Bus, &'a Device, &'a [u8]) -> BoxFut<'a, Result<Bound, UsbError>>;
 
 /// Helper for [`ClassEntry::matches`]: true when some interface of `config`
 /// satisfies `f`.

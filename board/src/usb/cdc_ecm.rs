@@ -11,7 +11,8 @@
 use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, Pipe};
 use super::controller::{Device, HostController, PipeId};
 use super::desc::{
-    self, DeviceDescriptor, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS, RT_INTERFACE,
+    self, DeviceDescriptor, Interface, Setup, DT_CS_INTERFACE, REQ_SET_INTERFACE, RT_CLASS,
+    RT_INTERFACE,
 };
 use super::{Direction, EndpointKind, UsbError};
 use alloc::boxed::Box;
@@ -36,8 +37,11 @@ const PACKET_FILTER: u16 = 0x0004 | 0x0008 | 0x0002;
 const NOTIFY_NETWORK_CONNECTION: u8 = 0x00;
 
 /// The CDC-ECM driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry =
-    ClassEntry { name: "cdc-ecm", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry = ClassEntry {
+    name: "cdc-ecm",
+    matches,
+    probe: |bus, dev, config| Box::pin(probe(bus, dev, config)),
+};
 
 fn is_ecm(i: &Interface<'_>) -> bool {
     i.desc.class == CLASS_COMM && i.desc.subclass == SUBCLASS_ECM
@@ -50,23 +54,44 @@ pub fn matches(_d: &DeviceDescriptor, config: &[u8]) -> bool {
 
 /// Binds to the device's ECM function if it has one and the Ethernet channel
 /// is free (only one network interface is used).
-async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
+async fn probe(
+    bus: &mut Bus,
+    dev: &Device,
+    config: &[u8],
+) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
     let Some(control) = desc::interfaces(config).find(is_ecm) else {
         return Ok(Vec::new());
     };
     if bus.net.is_none() {
-        defmt::info!("usb: ethernet at {} not used: another adapter has the network", dev.address);
+        defmt::info!(
+            "usb: ethernet at {} not used: another adapter has the network",
+            dev.address
+        );
         return Ok(Vec::new());
     }
     let (mac, data_if, rx, tx, notify) = bind(bus, dev, config, &control).await?;
-    let Some(mut runner) = bus.net.take() else { return Ok(Vec::new()) };
+    let Some(mut runner) = bus.net.take() else {
+        return Ok(Vec::new());
+    };
     {
         {
             runner.set_hardware_address(HardwareAddress::Ethernet(mac));
             runner.set_link_state(embassy_net_driver::LinkState::Up);
-            defmt::info!("usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}", dev.address, data_if, mac);
-            let f: Box<dyn ClassDriver> =
-                Box::new(Ecm { dev: *dev, rx, tx, notify, runner, zlp_pending: false, link_up: true });
+            defmt::info!(
+                "usb: CDC-ECM ethernet at {} (data interface {}), MAC {=[u8]:02x}",
+                dev.address,
+                data_if,
+                mac
+            );
+            let f: Box<dyn ClassDriver> = Box::new(Ecm {
+                dev: *dev,
+                rx,
+                tx,
+                notify,
+                runner,
+                zlp_pending: false,
+                link_up: true,
+            });
             Ok(alloc::vec![f])
         }
     }
@@ -74,7 +99,12 @@ async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn
 
 type Bound = ([u8; 6], u8, Pipe, Pipe, Option<Pipe>);
 
-async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_>) -> Result<Bound, UsbError> {
+async fn bind(
+    bus: &mut Bus,
+    dev: &Device,
+    config: &[u8],
+    control: &Interface<'_>,
+) -> Result<Bound, UsbError> {
     // Functional descriptors: the union names the data interface, the Ethernet
     // descriptor names the string that holds the MAC address.
     let mut data_if = control.desc.number.wrapping_add(1);
@@ -87,10 +117,16 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
         }
     }
     let data = desc::interfaces(config)
-        .find(|i| i.desc.number == data_if && i.desc.class == CLASS_CDC_DATA && i.desc.endpoints >= 2)
+        .find(|i| {
+            i.desc.number == data_if && i.desc.class == CLASS_CDC_DATA && i.desc.endpoints >= 2
+        })
         .ok_or(UsbError::BadDescriptor)?;
-    let ep_in = data.find_endpoint(Direction::In, EndpointKind::Bulk).ok_or(UsbError::BadDescriptor)?;
-    let ep_out = data.find_endpoint(Direction::Out, EndpointKind::Bulk).ok_or(UsbError::BadDescriptor)?;
+    let ep_in = data
+        .find_endpoint(Direction::In, EndpointKind::Bulk)
+        .ok_or(UsbError::BadDescriptor)?;
+    let ep_out = data
+        .find_endpoint(Direction::Out, EndpointKind::Bulk)
+        .ok_or(UsbError::BadDescriptor)?;
 
     let mut text = [0u8; 12];
     let n = bus.read_string(dev, mac_string, &mut text).await?;
@@ -100,7 +136,12 @@ async fn bind(bus: &mut Bus, dev: &Device, config: &[u8], control: &Interface<'_
     // one with the bulk pair starts the function (CDC ECM 1.2 §3.3).
     bus.control_out(
         dev,
-        Setup::no_data(desc::RT_INTERFACE, REQ_SET_INTERFACE, data.desc.alternate.into(), data_if.into()),
+        Setup::no_data(
+            desc::RT_INTERFACE,
+            REQ_SET_INTERFACE,
+            data.desc.alternate.into(),
+            data_if.into(),
+        ),
         &[],
     )
     .await?;
@@ -163,7 +204,8 @@ impl ClassDriver for Ecm {
     }
 
     fn release_net(mut self: Box<Self>) -> Option<NetRunner> {
-        self.runner.set_link_state(embassy_net_driver::LinkState::Down);
+        self.runner
+            .set_link_state(embassy_net_driver::LinkState::Down);
         Some(self.runner)
     }
 

@@ -82,11 +82,18 @@ impl Device {
     /// A device just reset on port `port` of `hub`; `hub_multi_tt` tells whether
     /// that hub (if high speed) has a TT per port.
     pub fn behind_hub(hub: &Device, port: u8, speed: Speed, hub_multi_tt: bool) -> Self {
-        let route = if hub.depth < 5 { hub.route | (u32::from(port.min(15)) << (4 * hub.depth)) } else { hub.route };
+        let route = if hub.depth < 5 {
+            hub.route | (u32::from(port.min(15)) << (4 * hub.depth))
+        } else {
+            hub.route
+        };
         let tt = match (hub.speed, speed) {
-            (Speed::High, Speed::Low | Speed::Full) => {
-                Some(Tt { hub_address: hub.address, hub_slot: hub.slot, port, multi: hub_multi_tt })
-            }
+            (Speed::High, Speed::Low | Speed::Full) => Some(Tt {
+                hub_address: hub.address,
+                hub_slot: hub.slot,
+                port,
+                multi: hub_multi_tt,
+            }),
             (Speed::Low | Speed::Full, _) => hub.tt,
             _ => None,
         };
@@ -141,7 +148,11 @@ pub trait HostController {
     /// Moves the device to `address` (`dev.max_packet0` is final by now) and
     /// stores the address the device answers at in `dev.address` (xHCI picks
     /// its own).
-    fn set_address<'a>(&'a mut self, dev: &'a mut Device, address: u8) -> BoxFut<'a, Result<(), UsbError>>;
+    fn set_address<'a>(
+        &'a mut self,
+        dev: &'a mut Device,
+        address: u8,
+    ) -> BoxFut<'a, Result<(), UsbError>>;
     /// Tells the controller that `dev` is a hub with `ports` ports (xHCI slot
     /// context: Hub, Number of Ports, TT think time, MTT).
     fn set_hub<'a>(
@@ -162,8 +173,11 @@ pub trait HostController {
         buf: &'a mut DmaBuf,
     ) -> BoxFut<'a, Result<usize, UsbError>>;
     /// Opens a bulk or interrupt endpoint of a configured device.
-    fn open_pipe<'a>(&'a mut self, dev: &'a Device, ep: &'a EndpointDescriptor)
-        -> BoxFut<'a, Result<PipeId, UsbError>>;
+    fn open_pipe<'a>(
+        &'a mut self,
+        dev: &'a Device,
+        ep: &'a EndpointDescriptor,
+    ) -> BoxFut<'a, Result<PipeId, UsbError>>;
     /// Closes a pipe (stopping a transfer in flight).
     fn close_pipe(&mut self, pipe: PipeId) -> BoxFut<'_, ()>;
     /// Starts one transfer of `len` bytes from/into `buf` on `pipe` (its
@@ -210,14 +224,30 @@ mod tests {
     fn low_and_full_speed_behind_a_high_speed_hub_get_its_tt() {
         let hs_hub = addressed(Device::on_root_port(1, Speed::High), 4, 7);
         let fs_dev = Device::behind_hub(&hs_hub, 2, Speed::Full, true);
-        assert_eq!(fs_dev.tt, Some(Tt { hub_address: 4, hub_slot: 7, port: 2, multi: true }));
+        assert_eq!(
+            fs_dev.tt,
+            Some(Tt {
+                hub_address: 4,
+                hub_slot: 7,
+                port: 2,
+                multi: true
+            })
+        );
         let hs_dev = Device::behind_hub(&hs_hub, 3, Speed::High, true);
         assert_eq!(hs_dev.tt, None);
         // A full-speed hub behind the high-speed one: its children keep the
         // high-speed hub's TT (on the port the full-speed hub hangs off).
         let fs_hub = addressed(Device::behind_hub(&hs_hub, 4, Speed::Full, false), 5, 8);
         let ls_kbd = Device::behind_hub(&fs_hub, 1, Speed::Low, false);
-        assert_eq!(ls_kbd.tt, Some(Tt { hub_address: 4, hub_slot: 7, port: 4, multi: false }));
+        assert_eq!(
+            ls_kbd.tt,
+            Some(Tt {
+                hub_address: 4,
+                hub_slot: 7,
+                port: 4,
+                multi: false
+            })
+        );
         // Everything on a root port or a full-speed root hub tree: no TT.
         assert_eq!(Device::on_root_port(1, Speed::Low).tt, None);
     }

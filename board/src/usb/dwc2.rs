@@ -236,7 +236,13 @@ impl Dwc2 {
     /// A driver for the controller at `regs` (a window of at least
     /// [`REGS_LEN`] bytes); call [`Dwc2::init`] next.
     pub fn new(regs: Mmio, hal: &'static dyn DmaHal) -> Self {
-        Self { regs, hal, channels: 0, used: 0, inflight: [None; MAX_CHANNELS] }
+        Self {
+            regs,
+            hal,
+            channels: 0,
+            used: 0,
+            inflight: [None; MAX_CHANNELS],
+        }
     }
 
     /// True when the signature register identifies a DWC2 core.
@@ -257,13 +263,16 @@ impl Dwc2 {
         // PHY with an 8-bit interface: no external ULPI VBUS, no ULPI, no 16-bit.
         let cfg = r.read32(GUSBCFG) & !(GUSBCFG_ULPI_EXT_VBUS_DRV | GUSBCFG_TERM_SEL_DL_PULSE);
         r.write32(GUSBCFG, cfg);
-        self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
+        self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100)
+            .await?;
         r.write32(GRSTCTL, GRSTCTL_CSFTRST);
         self.wait_bits(GRSTCTL, GRSTCTL_CSFTRST, 0, 100).await?;
-        self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100).await?;
+        self.wait_bits(GRSTCTL, GRSTCTL_AHBIDLE, GRSTCTL_AHBIDLE, 100)
+            .await?;
         Timer::after_millis(20).await;
 
-        let cfg = r.read32(GUSBCFG) & !(GUSBCFG_FORCE_DEV | GUSBCFG_ULPI_UTMI_SEL | GUSBCFG_PHYIF_16);
+        let cfg =
+            r.read32(GUSBCFG) & !(GUSBCFG_FORCE_DEV | GUSBCFG_ULPI_UTMI_SEL | GUSBCFG_PHYIF_16);
         r.write32(GUSBCFG, cfg | GUSBCFG_FORCE_HOST);
         // The core needs at least 25 ms to switch modes.
         Timer::after_millis(50).await;
@@ -275,7 +284,10 @@ impl Dwc2 {
 
         r.write32(GRXFSIZ, RX_FIFO_WORDS);
         r.write32(GNPTXFSIZ, (NP_TX_FIFO_WORDS << 16) | RX_FIFO_WORDS);
-        r.write32(HPTXFSIZ, (P_TX_FIFO_WORDS << 16) | (RX_FIFO_WORDS + NP_TX_FIFO_WORDS));
+        r.write32(
+            HPTXFSIZ,
+            (P_TX_FIFO_WORDS << 16) | (RX_FIFO_WORDS + NP_TX_FIFO_WORDS),
+        );
         r.write32(GRSTCTL, GRSTCTL_TXFFLSH | GRSTCTL_TXFNUM_ALL);
         self.wait_bits(GRSTCTL, GRSTCTL_TXFFLSH, 0, 100).await?;
         r.write32(GRSTCTL, GRSTCTL_RXFFLSH);
@@ -294,7 +306,11 @@ impl Dwc2 {
         if p & HPRT0_PWR == 0 {
             r.write32(HPRT0, p | HPRT0_PWR);
         }
-        defmt::info!("dwc2: core {=u32:x}, {} host channels", r.read32(GSNPSID), self.channels);
+        defmt::info!(
+            "dwc2: core {=u32:x}, {} host channels",
+            r.read32(GSNPSID),
+            self.channels
+        );
         Ok(())
     }
 
@@ -328,7 +344,10 @@ impl Dwc2 {
         let p = r.read32(HPRT0);
         // Acknowledge the change bits the reset raised (write them back as 1s),
         // without writing ENA, which would disable the port.
-        r.write32(HPRT0, (p & !HPRT0_ENA) | (p & (HPRT0_CONNDET | HPRT0_ENACHG | HPRT0_OVRCURRCHG)));
+        r.write32(
+            HPRT0,
+            (p & !HPRT0_ENA) | (p & (HPRT0_CONNDET | HPRT0_ENACHG | HPRT0_OVRCURRCHG)),
+        );
         if p & HPRT0_ENA == 0 {
             return Err(UsbError::PortDisabled);
         }
@@ -341,10 +360,12 @@ impl Dwc2 {
 
     /// Claims a free host channel.
     pub fn alloc_channel(&mut self) -> Option<u8> {
-        (0..self.channels).find(|&c| self.used & (1 << c) == 0).map(|c| {
-            self.used |= 1 << c;
-            c as u8
-        })
+        (0..self.channels)
+            .find(|&c| self.used & (1 << c) == 0)
+            .map(|c| {
+                self.used |= 1 << c;
+                c as u8
+            })
     }
 
     /// Returns a channel claimed with [`Dwc2::alloc_channel`]; it must be idle.

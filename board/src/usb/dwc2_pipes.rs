@@ -105,11 +105,18 @@ impl Dwc2Host {
         r
     }
 
-    async fn control_stages(&mut self, dev: &Device, setup: Setup, buf: &mut DmaBuf) -> Result<usize, UsbError> {
+    async fn control_stages(
+        &mut self,
+        dev: &Device,
+        setup: Setup,
+        buf: &mut DmaBuf,
+    ) -> Result<usize, UsbError> {
         let mut t = Self::target0(dev);
         let ch = self.ctrl_ch;
         self.setup.as_mut_slice()[..8].copy_from_slice(&setup.to_bytes());
-        self.hc.transfer(ch, &t, Pid::Setup, &self.setup, 8, CONTROL_TIMEOUT).await?;
+        self.hc
+            .transfer(ch, &t, Pid::Setup, &self.setup, 8, CONTROL_TIMEOUT)
+            .await?;
         let len = usize::from(setup.length);
         if len > buf.len() {
             return Err(UsbError::BufferTooSmall);
@@ -117,11 +124,21 @@ impl Dwc2Host {
         let mut got = 0;
         if len > 0 {
             t.direction = setup.direction();
-            got = self.hc.transfer(ch, &t, Pid::Data1, buf, len, CONTROL_TIMEOUT).await?.len;
+            got = self
+                .hc
+                .transfer(ch, &t, Pid::Data1, buf, len, CONTROL_TIMEOUT)
+                .await?
+                .len;
         }
         // Status stage: opposite direction to the data (IN when there was none).
-        t.direction = if len > 0 && setup.direction() == Direction::In { Direction::Out } else { Direction::In };
-        self.hc.transfer(ch, &t, Pid::Data1, &self.setup, 0, CONTROL_TIMEOUT).await?;
+        t.direction = if len > 0 && setup.direction() == Direction::In {
+            Direction::Out
+        } else {
+            Direction::In
+        };
+        self.hc
+            .transfer(ch, &t, Pid::Data1, &self.setup, 0, CONTROL_TIMEOUT)
+            .await?;
         Ok(got)
     }
 
@@ -155,7 +172,11 @@ impl HostController for Dwc2Host {
         Box::pin(async { Ok(()) })
     }
 
-    fn set_address<'a>(&'a mut self, dev: &'a mut Device, address: u8) -> BoxFut<'a, Result<(), UsbError>> {
+    fn set_address<'a>(
+        &'a mut self,
+        dev: &'a mut Device,
+        address: u8,
+    ) -> BoxFut<'a, Result<(), UsbError>> {
         Box::pin(async move {
             let setup = Setup::no_data(0, desc::REQ_SET_ADDRESS, address.into(), 0);
             let mut none = DmaBuf::new(64).ok_or(UsbError::NoMemory)?;
@@ -167,7 +188,9 @@ impl HostController for Dwc2Host {
                         dev.slot = address;
                         return Ok(());
                     }
-                    Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => last = e,
+                    Err(e @ (UsbError::Transaction | UsbError::Timeout | UsbError::DataToggle)) => {
+                        last = e
+                    }
                     Err(e) => return Err(e),
                 }
             }

@@ -8,7 +8,9 @@
 
 use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, Pipe};
 use super::controller::{Device, HostController, PipeId};
-use super::desc::{self, DeviceDescriptor, Interface, Setup, REQ_GET_DESCRIPTOR, RT_CLASS, RT_IN, RT_INTERFACE};
+use super::desc::{
+    self, DeviceDescriptor, Interface, Setup, REQ_GET_DESCRIPTOR, RT_CLASS, RT_IN, RT_INTERFACE,
+};
 use super::report::{is_rollover_error, keyboard_diff, PointerLayout};
 use super::{Direction, EndpointKind, UsbError};
 use alloc::boxed::Box;
@@ -23,8 +25,11 @@ const REQ_SET_IDLE: u8 = 0x0a;
 const REQ_SET_PROTOCOL: u8 = 0x0b;
 
 /// The HID driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry =
-    ClassEntry { name: "hid", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry = ClassEntry {
+    name: "hid",
+    matches,
+    probe: |bus, dev, config| Box::pin(probe(bus, dev, config)),
+};
 
 /// True for any HID interface (keyboards and pointers are sorted out in probe).
 pub fn matches(_d: &DeviceDescriptor, config: &[u8]) -> bool {
@@ -32,30 +37,57 @@ pub fn matches(_d: &DeviceDescriptor, config: &[u8]) -> bool {
 }
 
 /// Binds a driver to every HID interface of `dev` it understands.
-async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
+async fn probe(
+    bus: &mut Bus,
+    dev: &Device,
+    config: &[u8],
+) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
     let mut bound = Vec::new();
-    for iface in desc::interfaces(config).filter(|i| i.desc.alternate == 0 && i.desc.class == CLASS_HID) {
+    for iface in
+        desc::interfaces(config).filter(|i| i.desc.alternate == 0 && i.desc.class == CLASS_HID)
+    {
         match probe_interface(bus, dev, &iface).await {
             Ok(f) => bound.push(f),
-            Err(e) => defmt::warn!("usb: hid probe on interface {} failed: {}", iface.desc.number, e),
+            Err(e) => defmt::warn!(
+                "usb: hid probe on interface {} failed: {}",
+                iface.desc.number,
+                e
+            ),
         }
     }
     Ok(bound)
 }
 
 /// Binds a driver to HID interface `iface` of `dev`.
-async fn probe_interface(bus: &mut Bus, dev: &Device, iface: &Interface<'_>) -> Result<Box<dyn ClassDriver>, UsbError> {
-    let ep = iface.find_endpoint(Direction::In, EndpointKind::Interrupt).ok_or(UsbError::BadDescriptor)?;
+async fn probe_interface(
+    bus: &mut Bus,
+    dev: &Device,
+    iface: &Interface<'_>,
+) -> Result<Box<dyn ClassDriver>, UsbError> {
+    let ep = iface
+        .find_endpoint(Direction::In, EndpointKind::Interrupt)
+        .ok_or(UsbError::BadDescriptor)?;
     let number = u16::from(iface.desc.number);
     let class_if = RT_CLASS | RT_INTERFACE;
     if iface.desc.subclass == SUBCLASS_BOOT && iface.desc.protocol == PROTOCOL_KEYBOARD {
         // Boot protocol: a fixed 8-byte report whatever the report descriptor says.
-        bus.control_out(dev, Setup::no_data(class_if, REQ_SET_PROTOCOL, 0, number), &[]).await?;
+        bus.control_out(
+            dev,
+            Setup::no_data(class_if, REQ_SET_PROTOCOL, 0, number),
+            &[],
+        )
+        .await?;
         // Report only on change (idle rate 0). Optional in the spec: ignore a STALL.
-        let _ = bus.control_out(dev, Setup::no_data(class_if, REQ_SET_IDLE, 0, number), &[]).await;
+        let _ = bus
+            .control_out(dev, Setup::no_data(class_if, REQ_SET_IDLE, 0, number), &[])
+            .await;
         let pipe = Pipe::open(bus, dev, &ep, 8).await?;
         defmt::info!("usb: boot keyboard at {} interface {}", dev.address, number);
-        return Ok(Box::new(Keyboard { dev: *dev, pipe, last: [0; 8] }));
+        return Ok(Box::new(Keyboard {
+            dev: *dev,
+            pipe,
+            last: [0; 8],
+        }));
     }
 
     // Everything else: read the report descriptor and look for a pointer.
@@ -70,15 +102,25 @@ async fn probe_interface(bus: &mut Bus, dev: &Device, iface: &Interface<'_>) -> 
     };
     let n = bus.control_in(dev, setup, &mut rd).await?;
     let layout = PointerLayout::parse(&rd[..n]).ok_or(UsbError::BadDescriptor)?;
-    let _ = bus.control_out(dev, Setup::no_data(class_if, REQ_SET_IDLE, 0, number), &[]).await;
+    let _ = bus
+        .control_out(dev, Setup::no_data(class_if, REQ_SET_IDLE, 0, number), &[])
+        .await;
     let pipe = Pipe::open(bus, dev, &ep, usize::from(ep.max_packet)).await?;
     defmt::info!(
         "usb: {} pointer at {} interface {}",
-        if layout.absolute { "absolute" } else { "relative" },
+        if layout.absolute {
+            "absolute"
+        } else {
+            "relative"
+        },
         dev.address,
         number
     );
-    Ok(Box::new(Pointer { dev: *dev, pipe, layout }))
+    Ok(Box::new(Pointer {
+        dev: *dev,
+        pipe,
+        layout,
+    }))
 }
 
 /// wDescriptorLength of the report descriptor, from the interface's HID descriptor.

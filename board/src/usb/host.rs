@@ -41,7 +41,9 @@ where
         defmt::debug!("usb: host task started");
         let result = async {
             let hc = init.await?;
-            UsbHost::new(Box::new(hc), Some(runner), super::input::sink())?.run().await
+            UsbHost::new(Box::new(hc), Some(runner), super::input::sink())?
+                .run()
+                .await
         };
         let Err(e) = result.await;
         defmt::error!("usb: host stack stopped: {}", e);
@@ -61,7 +63,9 @@ pub fn failure() -> Option<(alloc::string::String, &'static str)> {
         UsbError::NoController => {
             "the USB host controller (QEMU: -device qemu-xhci; Pi 4: PCIe link and VL805 firmware)"
         }
-        UsbError::Timeout => "the USB host controller did not respond (serial log: the register it waited for)",
+        UsbError::Timeout => {
+            "the USB host controller did not respond (serial log: the register it waited for)"
+        }
         _ => "the USB host controller (serial log: usb:/xhci:/dwc2: lines)",
     };
     Some((alloc::format!("USB host stack stopped: {:?}", e), hint))
@@ -85,13 +89,23 @@ impl UsbHost {
         net: Option<NetRunner>,
         input: Box<dyn FnMut(UsbInput)>,
     ) -> Result<Self, UsbError> {
-        Ok(Self { bus: Bus::new(hc, net)?, functions: Vec::new(), devices: Vec::new(), input, root_attached: 0 })
+        Ok(Self {
+            bus: Bus::new(hc, net)?,
+            functions: Vec::new(),
+            devices: Vec::new(),
+            input,
+            root_attached: 0,
+        })
     }
 
     /// The task body: brings up the root ports, enumerates everything behind
     /// them and then services the class drivers every millisecond, forever.
     pub async fn run(mut self) -> Result<core::convert::Infallible, UsbError> {
-        defmt::info!("usb: {} with {} root ports", self.bus.hc.name(), self.bus.hc.root_ports());
+        defmt::info!(
+            "usb: {} with {} root ports",
+            self.bus.hc.name(),
+            self.bus.hc.root_ports()
+        );
         let mut last_root_check = Instant::from_ticks(0);
         let mut idle_rounds = 0u32;
         loop {
@@ -102,7 +116,10 @@ impl UsbHost {
                 self.check_roots().await;
             }
             let now = Instant::now();
-            let mut cx = Context { input: &mut *self.input, active: false };
+            let mut cx = Context {
+                input: &mut *self.input,
+                active: false,
+            };
             for f in self.functions.iter_mut() {
                 f.poll(&mut *self.bus.hc, now, &mut cx);
             }
@@ -158,7 +175,12 @@ impl UsbHost {
                     return Ok(());
                 }
                 Ok(_) => {}
-                Err(e) => defmt::warn!("usb: {} probe on device {} failed: {}", class.name, dev.address, e),
+                Err(e) => defmt::warn!(
+                    "usb: {} probe on device {} failed: {}",
+                    class.name,
+                    dev.address,
+                    e
+                ),
             }
         }
         defmt::info!("usb: no driver for device {}", dev.address);
@@ -188,7 +210,11 @@ impl UsbHost {
 
     async fn service_hub_port(&mut self, hub_dev: Device, multi_tt: bool, port: u8) {
         // Attaching or detaching may have moved drivers around: find it again.
-        let Some(f) = self.functions.iter_mut().find(|f| f.device().address == hub_dev.address) else {
+        let Some(f) = self
+            .functions
+            .iter_mut()
+            .find(|f| f.device().address == hub_dev.address)
+        else {
             return;
         };
         let Some(hub) = f.hub() else { return };
@@ -196,7 +222,12 @@ impl UsbHost {
             Ok(PortEvent::Connected(speed)) => {
                 let dev = Device::behind_hub(&hub_dev, port, speed, multi_tt);
                 if let Err(e) = self.attach(dev).await {
-                    defmt::warn!("usb: device on hub {} port {} failed: {}", hub_dev.address, port, e);
+                    defmt::warn!(
+                        "usb: device on hub {} port {} failed: {}",
+                        hub_dev.address,
+                        port,
+                        e
+                    );
                 }
             }
             Ok(PortEvent::Disconnected) => self.detach_port(hub_dev.address, port).await,
@@ -207,7 +238,12 @@ impl UsbHost {
 
     /// Drops every device on hub `hub`'s port `port` (and, for hubs, below it).
     async fn detach_port(&mut self, hub: u8, port: u8) {
-        let gone: Vec<u8> = self.devices.iter().filter(|d| d.parent == Some((hub, port))).map(|d| d.address).collect();
+        let gone: Vec<u8> = self
+            .devices
+            .iter()
+            .filter(|d| d.parent == Some((hub, port)))
+            .map(|d| d.address)
+            .collect();
         for a in gone {
             Box::pin(self.detach_address(a)).await;
         }
@@ -215,8 +251,12 @@ impl UsbHost {
 
     /// Drops the device on root port `port` and everything below it.
     async fn detach_root(&mut self, port: u8) {
-        let gone: Vec<u8> =
-            self.devices.iter().filter(|d| d.parent.is_none() && d.root_port == port).map(|d| d.address).collect();
+        let gone: Vec<u8> = self
+            .devices
+            .iter()
+            .filter(|d| d.parent.is_none() && d.root_port == port)
+            .map(|d| d.address)
+            .collect();
         for a in gone {
             self.detach_address(a).await;
         }
@@ -225,8 +265,12 @@ impl UsbHost {
     /// Drops device `address`: its children first (if a hub), then its
     /// drivers' pipes, then the controller's record and its address.
     async fn detach_address(&mut self, address: u8) {
-        let children: Vec<u8> =
-            self.devices.iter().filter(|d| d.parent.is_some_and(|(h, _)| h == address)).map(|d| d.address).collect();
+        let children: Vec<u8> = self
+            .devices
+            .iter()
+            .filter(|d| d.parent.is_some_and(|(h, _)| h == address))
+            .map(|d| d.address)
+            .collect();
         for a in children {
             Box::pin(self.detach_address(a)).await;
         }

@@ -10,8 +10,8 @@
 use super::bus::{any_interface, Bus, ClassDriver, ClassEntry, Context, HubPorts, Pipe, PortEvent};
 use super::controller::{BoxFut, Device, HostController, PipeId};
 use super::desc::{
-    DeviceDescriptor, Setup, REQ_CLEAR_FEATURE, REQ_GET_DESCRIPTOR, REQ_GET_STATUS, REQ_SET_FEATURE, RT_CLASS, RT_IN,
-    RT_OTHER,
+    DeviceDescriptor, Setup, REQ_CLEAR_FEATURE, REQ_GET_DESCRIPTOR, REQ_GET_STATUS,
+    REQ_SET_FEATURE, RT_CLASS, RT_IN, RT_OTHER,
 };
 use super::{Direction, EndpointKind, Speed, UsbError};
 use alloc::boxed::Box;
@@ -43,15 +43,22 @@ const PC_RESET: u16 = 1 << 4;
 const MAX_PORTS: u8 = 31;
 
 /// The hub driver's entry in [`super::classes::CLASSES`].
-pub const CLASS: ClassEntry =
-    ClassEntry { name: "hub", matches, probe: |bus, dev, config| Box::pin(probe(bus, dev, config)) };
+pub const CLASS: ClassEntry = ClassEntry {
+    name: "hub",
+    matches,
+    probe: |bus, dev, config| Box::pin(probe(bus, dev, config)),
+};
 
 /// True for a hub device.
 pub fn matches(d: &DeviceDescriptor, config: &[u8]) -> bool {
     d.class == CLASS_HUB || any_interface(config, |i| i.desc.class == CLASS_HUB)
 }
 
-async fn probe(bus: &mut Bus, dev: &Device, config: &[u8]) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
+async fn probe(
+    bus: &mut Bus,
+    dev: &Device,
+    config: &[u8],
+) -> Result<Vec<Box<dyn ClassDriver>>, UsbError> {
     let hub: Box<dyn ClassDriver> = Box::new(Hub::probe(bus, *dev, config).await?);
     Ok(alloc::vec![hub])
 }
@@ -70,8 +77,12 @@ impl Hub {
     /// Reads the hub descriptor, powers every port and opens the status-change
     /// endpoint. All ports start out pending so already-attached devices are found.
     async fn probe(bus: &mut Bus, dev: Device, config: &[u8]) -> Result<Hub, UsbError> {
-        let iface = super::desc::interfaces(config).next().ok_or(UsbError::BadDescriptor)?;
-        let ep = iface.find_endpoint(Direction::In, EndpointKind::Interrupt).ok_or(UsbError::BadDescriptor)?;
+        let iface = super::desc::interfaces(config)
+            .next()
+            .ok_or(UsbError::BadDescriptor)?;
+        let ep = iface
+            .find_endpoint(Direction::In, EndpointKind::Interrupt)
+            .ok_or(UsbError::BadDescriptor)?;
         let mut hd = [0u8; 16];
         let setup = Setup {
             request_type: RT_IN | RT_CLASS,
@@ -96,15 +107,33 @@ impl Hub {
             (Speed::High, false) => "one TT",
             _ => "no TT",
         };
-        defmt::info!("usb: hub {} with {} ports ({}, {})", dev.address, ports, dev.speed, tt);
+        defmt::info!(
+            "usb: hub {} with {} ports ({}, {})",
+            dev.address,
+            ports,
+            dev.speed,
+            tt
+        );
         bus.hc.set_hub(&dev, ports, think_time, multi_tt).await?;
         for port in 1..=ports {
-            bus.control_out(&dev, port_request(REQ_SET_FEATURE, PORT_POWER, port), &[]).await?;
+            bus.control_out(&dev, port_request(REQ_SET_FEATURE, PORT_POWER, port), &[])
+                .await?;
         }
         Timer::after_millis(power_good_ms.max(20) + 20).await;
         let status = Pipe::open(bus, &dev, &ep, 8).await?;
-        let all = if ports == 0 { 0 } else { ((1u64 << (ports + 1)) - 2) as u32 };
-        Ok(Hub { dev, ports, status, multi_tt, pending: all, attached: 0 })
+        let all = if ports == 0 {
+            0
+        } else {
+            ((1u64 << (ports + 1)) - 2) as u32
+        };
+        Ok(Hub {
+            dev,
+            ports,
+            status,
+            multi_tt,
+            pending: all,
+            attached: 0,
+        })
     }
 }
 
@@ -152,7 +181,11 @@ impl HubPorts for Hub {
         core::mem::take(&mut self.pending)
     }
 
-    fn port_change<'a>(&'a mut self, bus: &'a mut Bus, port: u8) -> BoxFut<'a, Result<PortEvent, UsbError>> {
+    fn port_change<'a>(
+        &'a mut self,
+        bus: &'a mut Bus,
+        port: u8,
+    ) -> BoxFut<'a, Result<PortEvent, UsbError>> {
         Box::pin(self.change(bus, port))
     }
 }
@@ -169,7 +202,12 @@ impl Hub {
             (4, C_PORT_RESET),
         ] {
             if change & (1 << bit) != 0 {
-                bus.control_out(&self.dev, port_request(REQ_CLEAR_FEATURE, feature, port), &[]).await?;
+                bus.control_out(
+                    &self.dev,
+                    port_request(REQ_CLEAR_FEATURE, feature, port),
+                    &[],
+                )
+                .await?;
             }
         }
         let mask = 1u32 << port;
@@ -186,13 +224,23 @@ impl Hub {
         }
         // USB 2.0 §7.1.7.3: let the connection settle, then reset (10-20 ms).
         Timer::after_millis(100).await;
-        bus.control_out(&self.dev, port_request(REQ_SET_FEATURE, PORT_RESET, port), &[]).await?;
+        bus.control_out(
+            &self.dev,
+            port_request(REQ_SET_FEATURE, PORT_RESET, port),
+            &[],
+        )
+        .await?;
         let end = Instant::now() + Duration::from_millis(500);
         let (status, _) = loop {
             Timer::after_millis(10).await;
             let (s, c) = port_status(bus, &self.dev, port).await?;
             if c & PC_RESET != 0 {
-                bus.control_out(&self.dev, port_request(REQ_CLEAR_FEATURE, C_PORT_RESET, port), &[]).await?;
+                bus.control_out(
+                    &self.dev,
+                    port_request(REQ_CLEAR_FEATURE, C_PORT_RESET, port),
+                    &[],
+                )
+                .await?;
                 break (s, c);
             }
             if Instant::now() > end {
@@ -233,5 +281,8 @@ async fn port_status(bus: &mut Bus, hub: &Device, port: u8) -> Result<(u16, u16)
     if n < 4 {
         return Err(UsbError::BadDescriptor);
     }
-    Ok((u16::from_le_bytes([s[0], s[1]]), u16::from_le_bytes([s[2], s[3]])))
+    Ok((
+        u16::from_le_bytes([s[0], s[1]]),
+        u16::from_le_bytes([s[2], s[3]]),
+    ))
 }

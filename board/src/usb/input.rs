@@ -48,10 +48,18 @@ impl Translator {
     pub fn translate(&mut self, ev: UsbInput, emit: &mut dyn FnMut(InputEvent)) {
         let (buttons, wheel) = match ev {
             UsbInput::Key { usage, pressed } => {
-                emit(InputEvent::Key { code: KeyCode::UsbHid(u16::from(usage)), pressed });
+                emit(InputEvent::Key {
+                    code: KeyCode::UsbHid(u16::from(usage)),
+                    pressed,
+                });
                 return;
             }
-            UsbInput::PointerAbsolute { x, y, wheel, buttons } => {
+            UsbInput::PointerAbsolute {
+                x,
+                y,
+                wheel,
+                buttons,
+            } => {
                 emit(InputEvent::PointerAbsolute {
                     x: u32::from(x),
                     y: u32::from(y),
@@ -60,21 +68,38 @@ impl Translator {
                 });
                 (buttons, wheel)
             }
-            UsbInput::PointerRelative { dx, dy, wheel, buttons } => {
+            UsbInput::PointerRelative {
+                dx,
+                dy,
+                wheel,
+                buttons,
+            } => {
                 if dx != 0 || dy != 0 {
-                    emit(InputEvent::PointerRelative { dx: dx.into(), dy: dy.into() });
+                    emit(InputEvent::PointerRelative {
+                        dx: dx.into(),
+                        dy: dy.into(),
+                    });
                 }
                 (buttons, wheel)
             }
         };
-        for (bit, button) in [(1u8, PointerButton::Left), (2, PointerButton::Right), (4, PointerButton::Middle)] {
+        for (bit, button) in [
+            (1u8, PointerButton::Left),
+            (2, PointerButton::Right),
+            (4, PointerButton::Middle),
+        ] {
             if (self.buttons ^ buttons) & bit != 0 {
-                emit(InputEvent::Button { button, pressed: buttons & bit != 0 });
+                emit(InputEvent::Button {
+                    button,
+                    pressed: buttons & bit != 0,
+                });
             }
         }
         self.buttons = buttons;
         if wheel != 0 {
-            emit(InputEvent::Wheel { delta: wheel.into() });
+            emit(InputEvent::Wheel {
+                delta: wheel.into(),
+            });
         }
     }
 }

@@ -170,11 +170,29 @@ impl fmt::Display for Issue {
 
 /// Keys of `[virt-viewer]` that barespice accepts but does not use.
 const IGNORED_KEYS: &[&str] = &[
-    "fullscreen", "enable-smartcard", "enable-usbredir", "enable-usb-autoshare",
-    "usb-filter", "color-depth", "hotkeys", "release-cursor", "toggle-fullscreen",
-    "secure-attention", "smartcard-insert", "smartcard-remove", "zoom-in", "zoom-out", "versions",
-    "newer-version-url", "username", "disable-channels", "tls-ciphers",
-    "zoom", "enable-usbredir", "kiosk", "kiosk-quit",
+    "fullscreen",
+    "enable-smartcard",
+    "enable-usbredir",
+    "enable-usb-autoshare",
+    "usb-filter",
+    "color-depth",
+    "hotkeys",
+    "release-cursor",
+    "toggle-fullscreen",
+    "secure-attention",
+    "smartcard-insert",
+    "smartcard-remove",
+    "zoom-in",
+    "zoom-out",
+    "versions",
+    "newer-version-url",
+    "username",
+    "disable-channels",
+    "tls-ciphers",
+    "zoom",
+    "enable-usbredir",
+    "kiosk",
+    "kiosk-quit",
 ];
 
 /// `barespice.KEY` command-line words that stand for the `.vv` key `x-barespice-KEY`.
@@ -209,9 +227,17 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             Ok(())
         }
         "resolution" => {
-            let (w, h) = value.split_once(['x', 'X']).ok_or("resolution must be WIDTHxHEIGHT")?;
-            let w: u32 = w.trim().parse().map_err(|_| "resolution width is not a number")?;
-            let h: u32 = h.trim().parse().map_err(|_| "resolution height is not a number")?;
+            let (w, h) = value
+                .split_once(['x', 'X'])
+                .ok_or("resolution must be WIDTHxHEIGHT")?;
+            let w: u32 = w
+                .trim()
+                .parse()
+                .map_err(|_| "resolution width is not a number")?;
+            let h: u32 = h
+                .trim()
+                .parse()
+                .map_err(|_| "resolution height is not a number")?;
             if w == 0 || h == 0 || w > MAX_DIMENSION || h > MAX_DIMENSION {
                 return Err("resolution out of range (1..=8192)");
             }
@@ -236,7 +262,12 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             Ok(())
         }
         "secure-channels" => {
-            cfg.secure_channels = value.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+            cfg.secure_channels = value
+                .split([';', ','])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
             Ok(())
         }
         "proxy" => {
@@ -278,13 +309,17 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
                     "font-smooth" => 2,
                     "animation" => 4,
                     "all" => 7,
-                    _ => return Err("disable-effects takes wallpaper, font-smooth, animation, all"),
+                    _ => {
+                        return Err("disable-effects takes wallpaper, font-smooth, animation, all")
+                    }
                 };
             }
             cfg.disable_effects = flags;
             Ok(())
         }
-        k if k.starts_with("x-barespice-pve-") => cfg.pve.apply(k.trim_start_matches("x-barespice-pve-"), value),
+        k if k.starts_with("x-barespice-pve-") => cfg
+            .pve
+            .apply(k.trim_start_matches("x-barespice-pve-"), value),
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
     }
@@ -294,14 +329,21 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
 fn parse_port(v: &str) -> Result<Option<u16>, &'static str> {
     match v.trim() {
         "-1" | "0" | "" => Ok(None),
-        s => s.parse::<u16>().map(Some).map_err(|_| "port must be 1..65535"),
+        s => s
+            .parse::<u16>()
+            .map(Some)
+            .map_err(|_| "port must be 1..65535"),
     }
 }
 
 fn masked(key: &str, line: &str) -> String {
     if key == "password" {
         "password=********".to_string()
-    } else if key.strip_prefix("x-barespice-pve-").or(key.strip_prefix("pve-")).is_some_and(pve::is_secret) {
+    } else if key
+        .strip_prefix("x-barespice-pve-")
+        .or(key.strip_prefix("pve-"))
+        .is_some_and(pve::is_secret)
+    {
         [key, "=********"].concat()
     } else {
         line.chars().take(80).collect()
@@ -315,7 +357,12 @@ impl Config {
         let mut saw_section = false;
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
-            let issue = |reason, text: String| Issue { source: Source::VvFile, line: i + 1, reason, text };
+            let issue = |reason, text: String| Issue {
+                source: Source::VvFile,
+                line: i + 1,
+                reason,
+                text,
+            };
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
@@ -356,7 +403,12 @@ impl Config {
     /// someone else's and are skipped silently. Double quotes group words.
     pub fn apply_cmdline(&mut self, cmdline: &str, issues: &mut Vec<Issue>) {
         for (i, word) in split_cmdline(cmdline).iter().enumerate() {
-            let issue = |reason, text: String| Issue { source: Source::CommandLine, line: i + 1, reason, text };
+            let issue = |reason, text: String| Issue {
+                source: Source::CommandLine,
+                line: i + 1,
+                reason,
+                text,
+            };
             if let Some(setting) = word.strip_prefix("barespice.pve-") {
                 let (k, v) = setting.split_once('=').unwrap_or((setting, ""));
                 if let Err(reason) = self.pve.apply(k, v) {
@@ -366,9 +418,13 @@ impl Config {
             }
             let own = word.strip_prefix("barespice.").and_then(|s| {
                 let (k, v) = s.split_once('=')?;
-                BARESPICE_KEYS.contains(&k).then(|| alloc::format!("x-barespice-{k}={v}"))
+                BARESPICE_KEYS
+                    .contains(&k)
+                    .then(|| alloc::format!("x-barespice-{k}={v}"))
             });
-            let Some(setting) = own.as_deref().or_else(|| word.strip_prefix("spice.")) else { continue };
+            let Some(setting) = own.as_deref().or_else(|| word.strip_prefix("spice.")) else {
+                continue;
+            };
             let Some((k, v)) = setting.split_once('=') else {
                 issues.push(issue("expected spice.key=value", masked("", word)));
                 continue;
@@ -415,7 +471,9 @@ pub fn load(vv: &[u8], cmdline: &str) -> (Config, Vec<Issue>) {
         Err(e) => {
             issues.push(Issue {
                 source: Source::VvFile,
-                line: 1 + body.get(..e.valid_up_to()).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()),
+                line: 1 + body
+                    .get(..e.valid_up_to())
+                    .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()),
                 reason: "not UTF-8 text; file ignored",
                 text: String::new(),
             });
@@ -438,7 +496,10 @@ pub fn barespice_option(cmdline: &str, key: &str) -> Option<String> {
 /// Whether channel `name` must use TLS, given the plain `port` and the
 /// `secure-channels` list (see [`Config::wants_tls`]).
 pub fn channel_wants_tls(port: Option<u16>, secure_channels: &[String], name: &str) -> bool {
-    port.is_none() || secure_channels.iter().any(|c| c == "all" || c.eq_ignore_ascii_case(name))
+    port.is_none()
+        || secure_channels
+            .iter()
+            .any(|c| c == "all" || c.eq_ignore_ascii_case(name))
 }
 
 /// Undoes GKeyFile's value escapes (`\n`, `\t`, `\r`, `\s`, `\\`), as

@@ -48,7 +48,10 @@ fn command_line_overrides_file() {
 fn bad_lines_are_reported_not_fatal() {
     let vv = "[virt-viewer]\ntype=spice\nhost=h\nport=99999\nthis line has no equals\ncolour=blue\npassword=x\nport=5900\n";
     let (c, issues) = load(vv.as_bytes(), "spice.resolution=wide spice.password");
-    let lines: Vec<(Source, usize, &str)> = issues.iter().map(|i| (i.source, i.line, i.reason)).collect();
+    let lines: Vec<(Source, usize, &str)> = issues
+        .iter()
+        .map(|i| (i.source, i.line, i.reason))
+        .collect();
     assert_eq!(
         lines,
         [
@@ -65,7 +68,10 @@ fn bad_lines_are_reported_not_fatal() {
 
 #[test]
 fn passwords_never_appear_in_issues() {
-    let (_, issues) = load(b"[virt-viewer]\ntype=vnc\n", "spice.password=hunter2 spice.port=x");
+    let (_, issues) = load(
+        b"[virt-viewer]\ntype=vnc\n",
+        "spice.password=hunter2 spice.port=x",
+    );
     assert_eq!(issues.len(), 2);
     for i in &issues {
         assert!(!i.to_string().contains("hunter2"), "{i}");
@@ -93,7 +99,10 @@ fn padded_initrd_and_garbage() {
 
     let (_, issues) = load(&[b'a', b'\n', 0xff, 0xfe], "");
     assert_eq!(issues.len(), 1);
-    assert_eq!((issues[0].line, issues[0].reason), (2, "not UTF-8 text; file ignored"));
+    assert_eq!(
+        (issues[0].line, issues[0].reason),
+        (2, "not UTF-8 text; file ignored")
+    );
 
     let (_, issues) = load(b"host=x\n", "");
     assert_eq!(issues[0].reason, "no [virt-viewer] section");
@@ -113,13 +122,22 @@ fn resolution_limits() {
 #[test]
 fn display_mode_from_file_and_command_line() {
     let (c, issues) = load(VV.as_bytes(), "");
-    assert_eq!((c.display, issues.len(), c.resolution_given), (DisplayMode::Resize, 0, false));
+    assert_eq!(
+        (c.display, issues.len(), c.resolution_given),
+        (DisplayMode::Resize, 0, false)
+    );
     let vv = "[virt-viewer]\nhost=h\nport=1\nx-barespice-display=fit\n";
     let (c, _) = load(vv.as_bytes(), "");
     assert_eq!(c.display, DisplayMode::Fit);
     // The command line wins; barespice.display and spice.x-barespice-display both work.
-    let (c, issues) = load(vv.as_bytes(), "quiet barespice.display=1:1 spice.resolution=1024x768");
-    assert_eq!((c.display, c.resolution_given), (DisplayMode::OneToOne, true));
+    let (c, issues) = load(
+        vv.as_bytes(),
+        "quiet barespice.display=1:1 spice.resolution=1024x768",
+    );
+    assert_eq!(
+        (c.display, c.resolution_given),
+        (DisplayMode::OneToOne, true)
+    );
     assert!(issues.is_empty(), "{issues:?}");
     let (c, _) = load(vv.as_bytes(), "spice.x-barespice-display=resize");
     assert_eq!(c.display.name(), "resize");
@@ -127,12 +145,18 @@ fn display_mode_from_file_and_command_line() {
     let (c, issues) = load(vv.as_bytes(), "barespice.display=zoom barespice.test=panic");
     assert_eq!(c.display, DisplayMode::Fit);
     assert_eq!(issues.len(), 1);
-    assert_eq!((issues[0].line, issues[0].reason), (1, "display must be resize, fit or 1:1"));
+    assert_eq!(
+        (issues[0].line, issues[0].reason),
+        (1, "display must be resize, fit or 1:1")
+    );
 }
 
 #[test]
 fn disable_effects_become_display_config_flags() {
-    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\ndisable-effects=wallpaper,animation\n", "");
+    let (c, issues) = load(
+        b"[virt-viewer]\nhost=h\nport=1\ndisable-effects=wallpaper,animation\n",
+        "",
+    );
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(c.disable_effects, 1 | 4);
     let (c, _) = load(b"", "spice.disable-effects=all");
@@ -144,10 +168,18 @@ fn disable_effects_become_display_config_flags() {
 #[test]
 fn barespice_options_are_read_by_key() {
     let line = "console=ttyAMA0 barespice.rig=1 spice.host=h barespice.test=panic \"barespice.x=a b\" barespice.rig=0";
-    assert_eq!(barespice_option(line, "rig").as_deref(), Some("0"), "the last word wins");
+    assert_eq!(
+        barespice_option(line, "rig").as_deref(),
+        Some("0"),
+        "the last word wins"
+    );
     assert_eq!(barespice_option(line, "test").as_deref(), Some("panic"));
     assert_eq!(barespice_option(line, "x").as_deref(), Some("a b"));
-    assert_eq!(barespice_option(line, "host"), None, "spice.* keys are not barespice options");
+    assert_eq!(
+        barespice_option(line, "host"),
+        None,
+        "spice.* keys are not barespice options"
+    );
     assert_eq!(barespice_option("barespice.rig", "rig"), None, "no value");
     assert_eq!(barespice_option("", "rig"), None);
     // barespice.* words are not config issues.
@@ -178,8 +210,14 @@ x-barespice-ntp=10.0.2.2\n";
     assert_eq!(c.port, None);
     assert_eq!(c.tls_port, Some(61000));
     assert_eq!(c.proxy.as_deref(), Some("http://pve1:3128"));
-    assert_eq!(c.ca.as_deref(), Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"));
-    assert_eq!(c.host_subject.as_deref(), Some("OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1"));
+    assert_eq!(
+        c.ca.as_deref(),
+        Some("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    );
+    assert_eq!(
+        c.host_subject.as_deref(),
+        Some("OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=pve1")
+    );
     assert!(c.delete_this_file);
     assert_eq!(c.ntp.as_deref(), Some("10.0.2.2"));
     assert!(c.wants_tls("main") && c.wants_tls("display"));
@@ -188,7 +226,8 @@ x-barespice-ntp=10.0.2.2\n";
 
 #[test]
 fn secure_channels_mix_and_escapes() {
-    let vv = "[virt-viewer]\ntype=spice\nhost=h\nport=1\ntls-port=2\nsecure-channels=main;display\n\
+    let vv =
+        "[virt-viewer]\ntype=spice\nhost=h\nport=1\ntls-port=2\nsecure-channels=main;display\n\
 host-subject=CN=a\\\\,b\nca=nope\nx-barespice-pubkey-sha256=zz\nx-other=1\n";
     let (c, issues) = load(vv.as_bytes(), "");
     assert!(c.wants_tls("main") && c.wants_tls("display"));
@@ -226,7 +265,9 @@ fn pve_keys_from_vv() {
     assert!(cfg.pve.ca.as_deref().unwrap().contains("\nMIIB\n"));
     assert!(cfg.pve.start);
     assert_eq!(cfg.pve.missing(), None);
-    assert!(cfg.missing().is_some_and(|m| m.contains("does not fetch Proxmox tickets yet")));
+    assert!(cfg
+        .missing()
+        .is_some_and(|m| m.contains("does not fetch Proxmox tickets yet")));
     let shown = std::format!("{cfg:?}");
     assert!(!shown.contains("0d4c-secret"), "{shown}");
 }

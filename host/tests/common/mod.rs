@@ -15,7 +15,10 @@ pub fn mini(t: u16, body: &[u8]) -> Vec<u8> {
 
 /// MAIN INIT (session 7, ...), then CHANNELS_LIST with display 0.
 pub fn serve_main(s: &mut TcpStream) -> std::io::Result<()> {
-    let init: Vec<u8> = [7u32, 1, 1, 1, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let init: Vec<u8> = [7u32, 1, 1, 1, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     s.write_all(&mini(103, &init))?;
     s.write_all(&mini(104, &[1, 0, 0, 0, 2, 0]))
 }

@@ -58,7 +58,9 @@ pub fn desktop(w: u32, h: u32, variant: u32) -> Vec<u32> {
     }
     // Glyphs: 64 patterns of 7x12.
     let mut grng = Rng::new(0x5eed_0002);
-    let glyphs: Vec<u128> = (0..64).map(|_| (grng.next() as u128) << 64 | grng.next() as u128).collect();
+    let glyphs: Vec<u128> = (0..64)
+        .map(|_| (grng.next() as u128) << 64 | grng.next() as u128)
+        .collect();
     let mut trng = Rng::new(0x5eed_0003 + variant);
     for win in 0..4usize {
         let wx = 40 + win * 90 + variant as usize * 24;
@@ -114,7 +116,11 @@ pub fn memcpy_time(w: u32, h: u32) -> f64 {
 
 /// Print one summary line: MPix/s and the ratio memcpy time / op time.
 pub fn report(name: &str, pixels: f64, t: f64, memcpy: f64) {
-    println!("  {name:<34} {:>9.1} MPix/s  ratio {:.3}", pixels / t / 1e6, memcpy / t);
+    println!(
+        "  {name:<34} {:>9.1} MPix/s  ratio {:.3}",
+        pixels / t / 1e6,
+        memcpy / t
+    );
 }
 
 /// Width of the columns QEMU cuts each display update into

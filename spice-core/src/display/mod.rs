@@ -17,7 +17,9 @@ use crate::enums::*;
 use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
-use crate::image::{decode_bytes, decode_image, DecodeContext, Decoded, Image, MAX_PALETTE_ENTRIES};
+use crate::image::{
+    decode_bytes, decode_image, DecodeContext, Decoded, Image, MAX_PALETTE_ENTRIES,
+};
 use crate::outbox::Outbox;
 use crate::wire::{Reader, Writer};
 use alloc::collections::BTreeMap;
@@ -83,7 +85,12 @@ pub struct DisplayStats {
 impl DisplayStats {
     /// How many images of `SPICE_IMAGE_TYPE_*` `kind` were decoded.
     pub fn image_count(&self, kind: u32) -> u64 {
-        COUNTED_IMAGE_TYPES.iter().position(|&(t, _)| t == kind).and_then(|i| self.images.get(i)).copied().unwrap_or(0)
+        COUNTED_IMAGE_TYPES
+            .iter()
+            .position(|&(t, _)| t == kind)
+            .and_then(|i| self.images.get(i))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -113,14 +120,20 @@ fn set_cap(words: &mut Vec<u32>, cap: u32) {
 }
 
 fn has_cap(words: &[u32], cap: u32) -> bool {
-    words.get((cap / 32) as usize).is_some_and(|w| w & (1 << (cap % 32)) != 0)
+    words
+        .get((cap / 32) as usize)
+        .is_some_and(|w| w & (1 << (cap % 32)) != 0)
 }
 
 /// The rectangles a draw touches: `bbox` cut by each clip rectangle.
 fn clip_pieces(bbox: Rect, clip: &Option<Vec<Rect>>) -> Vec<Rect> {
     match clip {
         None => alloc::vec![bbox],
-        Some(rects) => rects.iter().map(|c| c.intersect(&bbox)).filter(|r| !r.is_empty()).collect(),
+        Some(rects) => rects
+            .iter()
+            .map(|c| c.intersect(&bbox))
+            .filter(|r| !r.is_empty())
+            .collect(),
     }
 }
 
@@ -142,7 +155,12 @@ struct LoadedMask {
 
 impl LoadedMask {
     fn as_mask(&self) -> Mask<'_> {
-        Mask { image: &self.image, x: self.x, y: self.y, invert: self.invert }
+        Mask {
+            image: &self.image,
+            x: self.x,
+            y: self.y,
+            invert: self.invert,
+        }
     }
 }
 
@@ -150,14 +168,27 @@ impl Display {
     /// A display channel handler for channel `channel_id`, with no
     /// memory limit beyond each object's own (tools and tests).
     pub fn new(channel_id: u8, config: DisplayConfig) -> Self {
-        Self::build(channel_id, config, Budget::new(usize::MAX), Charge::default(), PixmapCache::new(config.pixmap_cache_pixels))
+        Self::build(
+            channel_id,
+            config,
+            Budget::new(usize::MAX),
+            Charge::default(),
+            PixmapCache::new(config.pixmap_cache_pixels),
+        )
     }
 
     /// A display channel handler that charges everything the server makes
     /// it hold to `budget`: the pixmap cache at its announced size and the
     /// palette cache at its maximum now, surfaces and images as they come.
-    pub fn with_budget(channel_id: u8, config: DisplayConfig, budget: Budget) -> Result<Self, WireError> {
-        let pixmap_bytes = pixel_bytes(config.pixmap_cache_pixels.clamp(0, u32::MAX as i64) as u32, 1);
+    pub fn with_budget(
+        channel_id: u8,
+        config: DisplayConfig,
+        budget: Budget,
+    ) -> Result<Self, WireError> {
+        let pixmap_bytes = pixel_bytes(
+            config.pixmap_cache_pixels.clamp(0, u32::MAX as i64) as u32,
+            1,
+        );
         let palette_bytes = MAX_PALETTES * MAX_PALETTE_ENTRIES * 4;
         let mut caches = budget.charge(pixmap_bytes, Use::PixmapCache)?;
         caches.resize(pixmap_bytes + palette_bytes, Use::PaletteCache)?;
@@ -165,7 +196,13 @@ impl Display {
         Ok(Self::build(channel_id, config, budget, caches, pixmaps))
     }
 
-    fn build(channel_id: u8, config: DisplayConfig, budget: Budget, caches: Charge, pixmaps: PixmapCache) -> Self {
+    fn build(
+        channel_id: u8,
+        config: DisplayConfig,
+        budget: Budget,
+        caches: Charge,
+        pixmaps: PixmapCache,
+    ) -> Self {
         Self {
             channel_id,
             config,
@@ -250,7 +287,13 @@ impl Display {
     }
 
     /// Handle one display-specific message (type >= 101).
-    pub fn handle(&mut self, msg_type: u16, body: &[u8], glz: &mut GlzWindow, out: &mut Outbox) -> Result<(), WireError> {
+    pub fn handle(
+        &mut self,
+        msg_type: u16,
+        body: &[u8],
+        glz: &mut GlzWindow,
+        out: &mut Outbox,
+    ) -> Result<(), WireError> {
         let mut r = Reader::new(body);
         match msg_type {
             SPICE_MSG_DISPLAY_MODE => {
@@ -291,7 +334,8 @@ impl Display {
             SPICE_MSG_DISPLAY_SURFACE_CREATE => {
                 let s = wire::surface_create(&mut r)?;
                 let primary = s.flags & SPICE_SURFACE_FLAGS_PRIMARY != 0;
-                self.canvas.create_surface(s.surface_id, s.width, s.height, s.format, primary)?;
+                self.canvas
+                    .create_surface(s.surface_id, s.width, s.height, s.format, primary)?;
             }
             SPICE_MSG_DISPLAY_SURFACE_DESTROY => {
                 let id = r.u32()?;
@@ -348,7 +392,9 @@ impl Display {
                 let o = wire::opaque(&mut r)?;
                 self.draw_opaque(body, &base, &o, glz)?;
             }
-            SPICE_MSG_DISPLAY_DRAW_BLACKNESS | SPICE_MSG_DISPLAY_DRAW_WHITENESS | SPICE_MSG_DISPLAY_DRAW_INVERS => {
+            SPICE_MSG_DISPLAY_DRAW_BLACKNESS
+            | SPICE_MSG_DISPLAY_DRAW_WHITENESS
+            | SPICE_MSG_DISPLAY_DRAW_INVERS => {
                 let base = wire::display_base(&mut r)?;
                 let m = wire::qmask(&mut r)?;
                 let (color, rop) = match msg_type {
@@ -357,7 +403,14 @@ impl Display {
                     _ => (0, Rop::Invert),
                 };
                 let mask = self.load_mask(body, &m, base.bbox, glz)?;
-                self.paint(&base, |s, piece| s.fill(piece, color, rop, mask.as_ref().map(|m| m.as_mask()).as_ref()));
+                self.paint(&base, |s, piece| {
+                    s.fill(
+                        piece,
+                        color,
+                        rop,
+                        mask.as_ref().map(|m| m.as_mask()).as_ref(),
+                    )
+                });
             }
             SPICE_MSG_DISPLAY_DRAW_ROP3 => {
                 let base = wire::display_base(&mut r)?;
@@ -367,15 +420,31 @@ impl Display {
             SPICE_MSG_DISPLAY_DRAW_TRANSPARENT => {
                 let base = wire::display_base(&mut r)?;
                 let t = wire::transparent(&mut r)?;
-                let src = self.load_scaled_source(body, t.src, t.src_area, base.bbox, ScaleMode::Nearest, glz)?;
+                let src = self.load_scaled_source(
+                    body,
+                    t.src,
+                    t.src_area,
+                    base.bbox,
+                    ScaleMode::Nearest,
+                    glz,
+                )?;
                 let (dx, dy) = offset(base.bbox, src.area);
                 let key = t.true_color;
-                self.paint(&base, |s, piece| s.blit_colorkey(piece, &src.image, dx, dy, key));
+                self.paint(&base, |s, piece| {
+                    s.blit_colorkey(piece, &src.image, dx, dy, key)
+                });
             }
             SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND => {
                 let base = wire::display_base(&mut r)?;
                 let a = wire::alpha_blend(&mut r)?;
-                let src = self.load_scaled_source(body, a.src, a.src_area, base.bbox, ScaleMode::Nearest, glz)?;
+                let src = self.load_scaled_source(
+                    body,
+                    a.src,
+                    a.src_area,
+                    base.bbox,
+                    ScaleMode::Nearest,
+                    glz,
+                )?;
                 if a.alpha == 0 {
                     return Ok(());
                 }
@@ -385,7 +454,9 @@ impl Display {
                 } else {
                     src.image.has_alpha
                 };
-                self.paint(&base, |s, piece| s.blit_alpha(piece, &src.image, dx, dy, a.alpha, src_alpha));
+                self.paint(&base, |s, piece| {
+                    s.blit_alpha(piece, &src.image, dx, dy, a.alpha, src_alpha)
+                });
             }
             SPICE_MSG_DISPLAY_DRAW_TEXT => {
                 let base = wire::display_base(&mut r)?;
@@ -404,7 +475,9 @@ impl Display {
                 self.stats.unsupported += 1;
                 self.stats.last_unsupported = msg_type;
             }
-            SPICE_MSG_DISPLAY_GL_SCANOUT_UNIX | SPICE_MSG_DISPLAY_GL_DRAW | SPICE_MSG_DISPLAY_QUALITY_INDICATOR => {
+            SPICE_MSG_DISPLAY_GL_SCANOUT_UNIX
+            | SPICE_MSG_DISPLAY_GL_DRAW
+            | SPICE_MSG_DISPLAY_QUALITY_INDICATOR => {
                 // Local-only GL messages (never sent without GL_SCANOUT) and a hint.
             }
             _ => self.stats.unknown += 1,
@@ -413,12 +486,24 @@ impl Display {
     }
 
     /// Decode an image reference with this channel's caches.
-    fn decode(&mut self, body: &[u8], ptr: u32, glz: &mut GlzWindow, as_mask: bool) -> Result<Decoded, WireError> {
-        let mut ctx =
-            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz, budget: &self.budget };
+    fn decode(
+        &mut self,
+        body: &[u8],
+        ptr: u32,
+        glz: &mut GlzWindow,
+        as_mask: bool,
+    ) -> Result<Decoded, WireError> {
+        let mut ctx = DecodeContext {
+            pixmaps: &mut self.pixmaps,
+            palettes: &mut self.palettes,
+            glz,
+            budget: &self.budget,
+        };
         let decoded = decode_image(body, ptr, &mut ctx, as_mask)?;
         // The descriptor's type byte follows its u64 id.
-        let kind = body.get((ptr as usize).saturating_add(8)).map_or(u32::MAX, |&k| k as u32);
+        let kind = body
+            .get((ptr as usize).saturating_add(8))
+            .map_or(u32::MAX, |&k| k as u32);
         if let Some(i) = COUNTED_IMAGE_TYPES.iter().position(|&(t, _)| t == kind) {
             if let Some(n) = self.stats.images.get_mut(i) {
                 *n += 1;
@@ -428,16 +513,33 @@ impl Display {
     }
 
     /// The source image of a draw, with `area` in the image's coordinates.
-    fn load_source(&mut self, body: &[u8], ptr: u32, area: Rect, glz: &mut GlzWindow) -> Result<Source, WireError> {
+    fn load_source(
+        &mut self,
+        body: &[u8],
+        ptr: u32,
+        area: Rect,
+        glz: &mut GlzWindow,
+    ) -> Result<Source, WireError> {
         if ptr == 0 {
             return Err(WireError::new(0, "draw without source image"));
         }
         match self.decode(body, ptr, glz, false)? {
-            Decoded::Image(image) => Ok(Source { image, area, from_surface: false }),
+            Decoded::Image(image) => Ok(Source {
+                image,
+                area,
+                from_surface: false,
+            }),
             Decoded::Surface(id) => {
-                let s = self.canvas.surface(id).ok_or(WireError::new(ptr as usize, "source surface does not exist"))?;
+                let s = self.canvas.surface(id).ok_or(WireError::new(
+                    ptr as usize,
+                    "source surface does not exist",
+                ))?;
                 let (img, got) = s.extract(area).map_err(|e| e.at_base(ptr as usize))?;
-                Ok(Source { image: Arc::new(img), area: area.translate(-got.left, -got.top), from_surface: true })
+                Ok(Source {
+                    image: Arc::new(img),
+                    area: area.translate(-got.left, -got.top),
+                    from_surface: true,
+                })
             }
         }
     }
@@ -458,18 +560,32 @@ impl Display {
             return Ok(src);
         }
         let (w, h) = (bbox.width() as u32, bbox.height() as u32);
-        let img = scale_image(&src.image, src.area, w, h, mode).map_err(|e| e.at_base(ptr as usize))?;
-        Ok(Source { image: Arc::new(img), area: Rect::of_size(w, h), from_surface: src.from_surface })
+        let img =
+            scale_image(&src.image, src.area, w, h, mode).map_err(|e| e.at_base(ptr as usize))?;
+        Ok(Source {
+            image: Arc::new(img),
+            area: Rect::of_size(w, h),
+            from_surface: src.from_surface,
+        })
     }
 
-    fn load_mask(&mut self, body: &[u8], m: &QMask, bbox: Rect, glz: &mut GlzWindow) -> Result<Option<LoadedMask>, WireError> {
+    fn load_mask(
+        &mut self,
+        body: &[u8],
+        m: &QMask,
+        bbox: Rect,
+        glz: &mut GlzWindow,
+    ) -> Result<Option<LoadedMask>, WireError> {
         if m.bitmap == 0 {
             return Ok(None);
         }
         let image = match self.decode(body, m.bitmap, glz, true)? {
             Decoded::Image(i) => i,
             Decoded::Surface(id) => {
-                let s = self.canvas.surface(id).ok_or(WireError::new(m.bitmap as usize, "mask surface does not exist"))?;
+                let s = self.canvas.surface(id).ok_or(WireError::new(
+                    m.bitmap as usize,
+                    "mask surface does not exist",
+                ))?;
                 Arc::new(s.extract(s.bounds())?.0)
             }
         };
@@ -495,17 +611,29 @@ impl Display {
         self.canvas.mark_dirty(base.surface_id, base.bbox);
     }
 
-    fn brush_image(&mut self, body: &[u8], b: &Brush, glz: &mut GlzWindow) -> Result<Option<Arc<Image>>, WireError> {
+    fn brush_image(
+        &mut self,
+        body: &[u8],
+        b: &Brush,
+        glz: &mut GlzWindow,
+    ) -> Result<Option<Arc<Image>>, WireError> {
         match *b {
             Brush::Pattern { image, .. } => {
-                let src = self.load_source(body, image, Rect::new(0, 0, i32::MAX, i32::MAX), glz)?;
+                let src =
+                    self.load_source(body, image, Rect::new(0, 0, i32::MAX, i32::MAX), glz)?;
                 Ok(Some(src.image))
             }
             _ => Ok(None),
         }
     }
 
-    fn draw_fill(&mut self, body: &[u8], base: &DisplayBase, f: &wire::FillData, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_fill(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        f: &wire::FillData,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &f.mask, base.bbox, glz)?;
         let tile = self.brush_image(body, &f.brush, glz)?;
         let rop = Rop::from_descriptor(f.rop, RopInput::Brush, RopInput::Dest);
@@ -514,11 +642,19 @@ impl Display {
         }
         let m = mask.as_ref().map(|m| m.as_mask());
         let brush = f.brush;
-        self.paint(base, |s, piece| draw_brush(s, piece, &brush, tile.as_deref(), rop, m.as_ref()));
+        self.paint(base, |s, piece| {
+            draw_brush(s, piece, &brush, tile.as_deref(), rop, m.as_ref())
+        });
         Ok(())
     }
 
-    fn draw_copy(&mut self, body: &[u8], base: &DisplayBase, c: &wire::CopyData, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_copy(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        c: &wire::CopyData,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &c.mask, base.bbox, glz)?;
         let rop = Rop::from_descriptor(c.rop, RopInput::Src, RopInput::Dest);
         // Decode even for a no-op: the image may carry CACHE_ME.
@@ -529,11 +665,19 @@ impl Display {
         let m = mask.as_ref().map(|m| m.as_mask());
         let mode = ScaleMode::from_wire(c.scale_mode);
         let bbox = base.bbox;
-        self.paint(base, |s, piece| blit_source(s, piece, &src, bbox, mode, rop, m.as_ref()));
+        self.paint(base, |s, piece| {
+            blit_source(s, piece, &src, bbox, mode, rop, m.as_ref())
+        });
         Ok(())
     }
 
-    fn draw_opaque(&mut self, body: &[u8], base: &DisplayBase, o: &wire::OpaqueData, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_opaque(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        o: &wire::OpaqueData,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &o.mask, base.bbox, glz)?;
         let src = self.load_source(body, o.src, o.src_area, glz)?;
         let tile = self.brush_image(body, &o.brush, glz)?;
@@ -552,7 +696,13 @@ impl Display {
         Ok(())
     }
 
-    fn draw_rop3(&mut self, body: &[u8], base: &DisplayBase, d: &wire::Rop3Data, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_rop3(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        d: &wire::Rop3Data,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &d.mask, base.bbox, glz)?;
         let mode = ScaleMode::from_wire(d.scale_mode);
         let src = self.load_scaled_source(body, d.src, d.src_area, base.bbox, mode, glz)?;
@@ -561,11 +711,19 @@ impl Display {
         let m = mask.as_ref().map(|m| m.as_mask());
         let (dx, dy) = offset(base.bbox, src.area);
         let code = d.rop3;
-        self.paint(base, |s, piece| s.blit_rop3(piece, &src.image, dx, dy, paint, code, m.as_ref()));
+        self.paint(base, |s, piece| {
+            s.blit_rop3(piece, &src.image, dx, dy, paint, code, m.as_ref())
+        });
         Ok(())
     }
 
-    fn draw_text(&mut self, body: &[u8], base: &DisplayBase, t: &wire::TextData, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_text(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        t: &wire::TextData,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let (bpp, top_down, glyphs) = wire::glyph_string(body, t.str_ptr)?;
         let fore_tile = self.brush_image(body, &t.fore_brush, glz)?;
         let back_tile = self.brush_image(body, &t.back_brush, glz)?;
@@ -578,18 +736,29 @@ impl Display {
         let aw = area.width() as usize;
         let mut cov = alloc::vec![0u8; aw * area.height() as usize];
         for g in &glyphs {
-            let gbox = Rect::new(g.left, g.top, g.left.saturating_add(g.width as i32), g.top.saturating_add(g.height as i32));
+            let gbox = Rect::new(
+                g.left,
+                g.top,
+                g.left.saturating_add(g.width as i32),
+                g.top.saturating_add(g.height as i32),
+            );
             let vis = gbox.intersect(&area);
             let stride = (g.width as usize * bpp as usize).div_ceil(8);
             for y in vis.top..vis.bottom {
                 let gy = (y - gbox.top) as usize;
-                let row = if top_down { gy } else { g.height as usize - 1 - gy };
+                let row = if top_down {
+                    gy
+                } else {
+                    g.height as usize - 1 - gy
+                };
                 let src = &g.data[row * stride..(row + 1) * stride];
                 for x in vis.left..vis.right {
                     let gx = (x - gbox.left) as usize;
                     let a = match bpp {
                         1 => ((src[gx / 8] >> (7 - gx % 8)) & 1) * 255,
-                        4 => ((src[gx / 2] >> if gx.is_multiple_of(2) { 4 } else { 0 }) & 0x0f) * 17,
+                        4 => {
+                            ((src[gx / 2] >> if gx.is_multiple_of(2) { 4 } else { 0 }) & 0x0f) * 17
+                        }
                         _ => src[gx],
                     };
                     let c = &mut cov[(y - area.top) as usize * aw + (x - area.left) as usize];
@@ -601,14 +770,27 @@ impl Display {
         let (back_area, back_brush) = (t.back_area, t.back_brush);
         self.paint(base, |s, piece| {
             if !back_area.is_empty() {
-                draw_brush(s, piece.intersect(&back_area), &back_brush, back_tile.as_deref(), Rop::Copy, None);
+                draw_brush(
+                    s,
+                    piece.intersect(&back_area),
+                    &back_brush,
+                    back_tile.as_deref(),
+                    Rop::Copy,
+                    None,
+                );
             }
             s.paint_coverage(piece, &cov, area, fore);
         });
         Ok(())
     }
 
-    fn draw_stroke(&mut self, body: &[u8], base: &DisplayBase, st: &wire::StrokeData, glz: &mut GlzWindow) -> Result<(), WireError> {
+    fn draw_stroke(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase,
+        st: &wire::StrokeData,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
         let segs = wire::path(body, st.path_ptr)?;
         let tile = self.brush_image(body, &st.brush, glz)?;
         let rop = Rop::from_descriptor(st.fore_mode, RopInput::Brush, RopInput::Dest);
@@ -630,8 +812,16 @@ impl Display {
         let mut pieces = clip_pieces(base.bbox, &base.clip);
         // Move pieces whose source another piece would overwrite first.
         pieces.sort_by_key(|p| {
-            let ky = if dy > 0 { -(p.top as i64) } else { p.top as i64 };
-            let kx = if dx > 0 { -(p.left as i64) } else { p.left as i64 };
+            let ky = if dy > 0 {
+                -(p.top as i64)
+            } else {
+                p.top as i64
+            };
+            let kx = if dx > 0 {
+                -(p.left as i64)
+            } else {
+                p.left as i64
+            };
             (ky, kx)
         });
         let Some(s) = self.canvas.surface_mut(base.surface_id) else {
@@ -676,9 +866,27 @@ impl Display {
         if !stream.top_down() {
             frame.flip_rows();
         }
-        let base = DisplayBase { surface_id: stream.surface_id, bbox: stream.dest, clip: stream.clip.clone() };
-        let src = Source { area: Rect::of_size(frame.width, frame.height), image: Arc::new(frame), from_surface: false };
-        self.paint(&base, |s, piece| blit_source(s, piece, &src, base.bbox, ScaleMode::Nearest, Rop::Copy, None));
+        let base = DisplayBase {
+            surface_id: stream.surface_id,
+            bbox: stream.dest,
+            clip: stream.clip.clone(),
+        };
+        let src = Source {
+            area: Rect::of_size(frame.width, frame.height),
+            image: Arc::new(frame),
+            from_surface: false,
+        };
+        self.paint(&base, |s, piece| {
+            blit_source(
+                s,
+                piece,
+                &src,
+                base.bbox,
+                ScaleMode::Nearest,
+                Rop::Copy,
+                None,
+            )
+        });
         self.stats.frames += 1;
         Ok(())
     }
@@ -767,10 +975,21 @@ fn brush_paint<'a>(b: &Brush, tile: Option<&'a Image>) -> Paint<'a> {
 
 /// Destination-minus-source offset for same-size draws.
 fn offset(bbox: Rect, area: Rect) -> (i32, i32) {
-    (bbox.left.saturating_sub(area.left), bbox.top.saturating_sub(area.top))
+    (
+        bbox.left.saturating_sub(area.left),
+        bbox.top.saturating_sub(area.top),
+    )
 }
 
-fn blit_source(s: &mut Surface, piece: Rect, src: &Source, bbox: Rect, mode: ScaleMode, rop: Rop, mask: Option<&Mask<'_>>) {
+fn blit_source(
+    s: &mut Surface,
+    piece: Rect,
+    src: &Source,
+    bbox: Rect,
+    mode: ScaleMode,
+    rop: Rop,
+    mask: Option<&Mask<'_>>,
+) {
     if src.area.same_size(&bbox) {
         let (dx, dy) = offset(bbox, src.area);
         s.blit(piece, &src.image, dx, dy, rop, mask);
@@ -779,7 +998,14 @@ fn blit_source(s: &mut Surface, piece: Rect, src: &Source, bbox: Rect, mode: Sca
     }
 }
 
-fn draw_brush(s: &mut Surface, piece: Rect, brush: &Brush, tile: Option<&Image>, rop: Rop, mask: Option<&Mask<'_>>) {
+fn draw_brush(
+    s: &mut Surface,
+    piece: Rect,
+    brush: &Brush,
+    tile: Option<&Image>,
+    rop: Rop,
+    mask: Option<&Mask<'_>>,
+) {
     match (*brush, tile) {
         (Brush::Solid(c), _) => s.fill(piece, c, rop, mask),
         (Brush::Pattern { x, y, .. }, Some(t)) => s.tile(piece, t, x, y, rop, mask),

@@ -124,10 +124,23 @@ mod tests {
         });
         assert!(s.top_down());
         assert!(s.on_frame(3, 10, false).is_none());
-        s.activate_report(&ActivateReport { stream_id: 3, unique_id: 9, max_window_size: 2, timeout_ms: 100 });
+        s.activate_report(&ActivateReport {
+            stream_id: 3,
+            unique_id: 9,
+            max_window_size: 2,
+            timeout_ms: 100,
+        });
         assert!(s.on_frame(3, 20, false).is_none());
         let r = s.on_frame(3, 30, true).unwrap();
-        assert_eq!((r.stream_id, r.unique_id, r.start_frame_mm_time, r.end_frame_mm_time), (3, 9, 20, 30));
+        assert_eq!(
+            (
+                r.stream_id,
+                r.unique_id,
+                r.start_frame_mm_time,
+                r.end_frame_mm_time
+            ),
+            (3, 9, 20, 30)
+        );
         assert_eq!((r.num_frames, r.num_drops), (2, 1));
         assert!(s.on_frame(3, 40, false).is_none());
     }

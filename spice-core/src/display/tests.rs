@@ -47,7 +47,12 @@ impl Body {
         self.i32(top).i32(left).i32(bottom).i32(right)
     }
     /// DisplayBase with clip NONE or RECTS.
-    fn base(&mut self, surface: u32, bbox: (i32, i32, i32, i32), clip: &[(i32, i32, i32, i32)]) -> &mut Self {
+    fn base(
+        &mut self,
+        surface: u32,
+        bbox: (i32, i32, i32, i32),
+        clip: &[(i32, i32, i32, i32)],
+    ) -> &mut Self {
         self.u32(surface).rect(bbox.0, bbox.1, bbox.2, bbox.3);
         if clip.is_empty() {
             self.u8(SPICE_CLIP_TYPE_NONE as u8)
@@ -76,10 +81,27 @@ impl Body {
     /// SpiceImage: descriptor + BitmapData (32BIT, no palette) with rows as given.
     fn bitmap32(&mut self, id: u64, flags: u32, rows: &[&[u32]], top_down: bool) -> &mut Self {
         let (w, h) = (rows[0].len() as u32, rows.len() as u32);
-        self.u64(id).u8(SPICE_IMAGE_TYPE_BITMAP as u8).u8(flags as u8).u32(w).u32(h);
-        let bflags = if top_down { SPICE_BITMAP_FLAGS_TOP_DOWN } else { 0 };
-        self.u8(SPICE_BITMAP_FMT_32BIT as u8).u8(bflags as u8).u32(w).u32(h).u32(w * 4).u32(0);
-        let order: Vec<&[u32]> = if top_down { rows.to_vec() } else { rows.iter().rev().copied().collect() };
+        self.u64(id)
+            .u8(SPICE_IMAGE_TYPE_BITMAP as u8)
+            .u8(flags as u8)
+            .u32(w)
+            .u32(h);
+        let bflags = if top_down {
+            SPICE_BITMAP_FLAGS_TOP_DOWN
+        } else {
+            0
+        };
+        self.u8(SPICE_BITMAP_FMT_32BIT as u8)
+            .u8(bflags as u8)
+            .u32(w)
+            .u32(h)
+            .u32(w * 4)
+            .u32(0);
+        let order: Vec<&[u32]> = if top_down {
+            rows.to_vec()
+        } else {
+            rows.iter().rev().copied().collect()
+        };
         for row in order {
             for &p in row {
                 self.u32(p);
@@ -97,9 +119,17 @@ struct Rig {
 
 impl Rig {
     fn new(w: u32, h: u32) -> Self {
-        let mut r = Rig { d: Display::new(0, config()), glz: GlzWindow::new(0), out: Outbox::new() };
+        let mut r = Rig {
+            d: Display::new(0, config()),
+            glz: GlzWindow::new(0),
+            out: Outbox::new(),
+        };
         let mut b = Body::default();
-        b.u32(0).u32(w).u32(h).u32(XRGB).u32(SPICE_SURFACE_FLAGS_PRIMARY);
+        b.u32(0)
+            .u32(w)
+            .u32(h)
+            .u32(XRGB)
+            .u32(SPICE_SURFACE_FLAGS_PRIMARY);
         r.send(SPICE_MSG_DISPLAY_SURFACE_CREATE, &b.0).unwrap();
         r.d.take_dirty();
         r
@@ -112,10 +142,19 @@ impl Rig {
     }
 }
 
-fn fill_msg(surface: u32, bbox: (i32, i32, i32, i32), clip: &[(i32, i32, i32, i32)], color: u32, rop: u32) -> Vec<u8> {
+fn fill_msg(
+    surface: u32,
+    bbox: (i32, i32, i32, i32),
+    clip: &[(i32, i32, i32, i32)],
+    color: u32,
+    rop: u32,
+) -> Vec<u8> {
     let mut b = Body::default();
     b.base(surface, bbox, clip);
-    b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(color).u16(rop as u16).no_mask();
+    b.u8(SPICE_BRUSH_TYPE_SOLID as u8)
+        .u32(color)
+        .u16(rop as u16)
+        .no_mask();
     b.0
 }
 
@@ -131,7 +170,13 @@ fn link_sends_init_and_preferred_compression() {
     assert_eq!(msgs[0].0, SPICE_MSGC_DISPLAY_INIT);
     // pixmap_cache_id u8, pixmap_cache_size i64, glz_dictionary_id u8, glz_window_size i32
     assert_eq!(msgs[0].1, vec![2, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
-    assert_eq!(msgs[1], (SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION, vec![SPICE_IMAGE_COMPRESSION_LZ as u8]));
+    assert_eq!(
+        msgs[1],
+        (
+            SPICE_MSGC_DISPLAY_PREFERRED_COMPRESSION,
+            vec![SPICE_IMAGE_COMPRESSION_LZ as u8]
+        )
+    );
     d.on_linked(&[], &mut out);
     assert_eq!(out.drain().count(), 1);
     let caps = Display::client_caps();
@@ -144,7 +189,13 @@ fn link_sends_init_and_preferred_compression() {
 fn surface_create_and_fill_with_clip() {
     let mut r = Rig::new(4, 3);
     assert_eq!(r.d.primary().unwrap().width, 4);
-    let body = fill_msg(0, (0, 0, 4, 3), &[(0, 0, 2, 1), (3, 2, 4, 3)], 0x00ff0000, SPICE_ROPD_OP_PUT);
+    let body = fill_msg(
+        0,
+        (0, 0, 4, 3),
+        &[(0, 0, 2, 1), (3, 2, 4, 3)],
+        0x00ff0000,
+        SPICE_ROPD_OP_PUT,
+    );
     r.send(SPICE_MSG_DISPLAY_DRAW_FILL, &body).unwrap();
     let red = 0xff0000;
     assert_eq!(r.px(), vec![red, red, 0, 0, 0, 0, 0, 0, 0, 0, 0, red]);
@@ -163,7 +214,10 @@ fn draw_copy_bitmap_bottom_up_with_src_area() {
     b.base(0, (1, 0, 3, 2), &[]);
     let p = b.ptr();
     // src_area: the right half of a 3x2 bitmap -> columns 1..3
-    b.rect(1, 0, 3, 2).u16(SPICE_ROPD_OP_PUT as u16).u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8).no_mask();
+    b.rect(1, 0, 3, 2)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
+        .no_mask();
     b.patch(p);
     b.bitmap32(0, 0, &[&[1, 2, 3], &[4, 5, 6]], false);
     r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &b.0).unwrap();
@@ -176,7 +230,10 @@ fn draw_copy_scaled_nearest() {
     let mut b = Body::default();
     b.base(0, (0, 0, 4, 2), &[]);
     let p = b.ptr();
-    b.rect(0, 0, 2, 1).u16(SPICE_ROPD_OP_PUT as u16).u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8).no_mask();
+    b.rect(0, 0, 2, 1)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
+        .no_mask();
     b.patch(p);
     b.bitmap32(0, 0, &[&[0x10, 0x20]], true);
     r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &b.0).unwrap();
@@ -189,7 +246,10 @@ fn pixmap_cache_me_from_cache_and_inval() {
     let mut b = Body::default();
     b.base(0, (0, 0, 1, 1), &[]);
     let p = b.ptr();
-    b.rect(0, 0, 1, 1).u16(SPICE_ROPD_OP_PUT as u16).u8(0).no_mask();
+    b.rect(0, 0, 1, 1)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .no_mask();
     b.patch(p);
     b.bitmap32(0xabc, SPICE_IMAGE_FLAGS_CACHE_ME, &[&[0x77]], true);
     r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &b.0).unwrap();
@@ -197,9 +257,16 @@ fn pixmap_cache_me_from_cache_and_inval() {
     let mut b = Body::default();
     b.base(0, (1, 0, 2, 1), &[]);
     let p = b.ptr();
-    b.rect(0, 0, 1, 1).u16(SPICE_ROPD_OP_PUT as u16).u8(0).no_mask();
+    b.rect(0, 0, 1, 1)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .no_mask();
     b.patch(p);
-    b.u64(0xabc).u8(SPICE_IMAGE_TYPE_FROM_CACHE as u8).u8(0).u32(1).u32(1);
+    b.u64(0xabc)
+        .u8(SPICE_IMAGE_TYPE_FROM_CACHE as u8)
+        .u8(0)
+        .u32(1)
+        .u32(1);
     let from_cache = b.0.clone();
     r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &from_cache).unwrap();
     assert_eq!(r.px(), vec![0x77, 0x77]);
@@ -210,7 +277,13 @@ fn pixmap_cache_me_from_cache_and_inval() {
     assert!(r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &from_cache).is_err());
     // Per-type counters: one BITMAP, one FROM_CACHE; the failed lookup is not counted.
     let st = r.d.stats();
-    assert_eq!((st.image_count(SPICE_IMAGE_TYPE_BITMAP), st.image_count(SPICE_IMAGE_TYPE_FROM_CACHE)), (1, 1));
+    assert_eq!(
+        (
+            st.image_count(SPICE_IMAGE_TYPE_BITMAP),
+            st.image_count(SPICE_IMAGE_TYPE_FROM_CACHE)
+        ),
+        (1, 1)
+    );
     assert_eq!(st.images.iter().sum::<u64>(), 2);
 }
 
@@ -231,15 +304,27 @@ fn surface_source_from_offscreen_surface() {
     let mut b = Body::default();
     b.u32(5).u32(2).u32(1).u32(XRGB).u32(0);
     r.send(SPICE_MSG_DISPLAY_SURFACE_CREATE, &b.0).unwrap();
-    r.send(SPICE_MSG_DISPLAY_DRAW_FILL, &fill_msg(5, (1, 0, 2, 1), &[], 0x123456, SPICE_ROPD_OP_PUT)).unwrap();
+    r.send(
+        SPICE_MSG_DISPLAY_DRAW_FILL,
+        &fill_msg(5, (1, 0, 2, 1), &[], 0x123456, SPICE_ROPD_OP_PUT),
+    )
+    .unwrap();
     // Drawing on an off-screen surface does not dirty the primary.
     assert_eq!(r.d.take_dirty(), None);
     let mut b = Body::default();
     b.base(0, (0, 0, 1, 1), &[]);
     let p = b.ptr();
-    b.rect(1, 0, 2, 1).u16(SPICE_ROPD_OP_PUT as u16).u8(0).no_mask();
+    b.rect(1, 0, 2, 1)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .no_mask();
     b.patch(p);
-    b.u64(0).u8(SPICE_IMAGE_TYPE_SURFACE as u8).u8(0).u32(2).u32(1).u32(5);
+    b.u64(0)
+        .u8(SPICE_IMAGE_TYPE_SURFACE as u8)
+        .u8(0)
+        .u32(2)
+        .u32(1)
+        .u32(5);
     r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &b.0).unwrap();
     assert_eq!(r.px(), vec![0x123456, 0]);
     let mut b = Body::default();
@@ -270,13 +355,24 @@ fn fill_with_mask_bitmap() {
     let mut r = Rig::new(4, 1);
     let mut b = Body::default();
     b.base(0, (0, 0, 4, 1), &[]);
-    b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x0000ff).u16(SPICE_ROPD_OP_PUT as u16);
+    b.u8(SPICE_BRUSH_TYPE_SOLID as u8)
+        .u32(0x0000ff)
+        .u16(SPICE_ROPD_OP_PUT as u16);
     // QMask: flags, pos (mask pixel at bbox origin), bitmap pointer
     b.u8(0).i32(0).i32(0);
     let p = b.ptr();
     b.patch(p);
-    b.u64(0).u8(SPICE_IMAGE_TYPE_BITMAP as u8).u8(0).u32(4).u32(1);
-    b.u8(SPICE_BITMAP_FMT_1BIT_BE as u8).u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8).u32(4).u32(1).u32(1).u32(0);
+    b.u64(0)
+        .u8(SPICE_IMAGE_TYPE_BITMAP as u8)
+        .u8(0)
+        .u32(4)
+        .u32(1);
+    b.u8(SPICE_BITMAP_FMT_1BIT_BE as u8)
+        .u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8)
+        .u32(4)
+        .u32(1)
+        .u32(1)
+        .u32(0);
     b.u8(0b1001_0000);
     r.send(SPICE_MSG_DISPLAY_DRAW_FILL, &b.0).unwrap();
     assert_eq!(r.px(), vec![0xff, 0, 0, 0xff]);
@@ -300,7 +396,11 @@ fn opaque_copies_then_applies_brush() {
 #[test]
 fn transparent_skips_key_colour() {
     let mut r = Rig::new(2, 1);
-    r.send(SPICE_MSG_DISPLAY_DRAW_FILL, &fill_msg(0, (0, 0, 2, 1), &[], 0x111111, SPICE_ROPD_OP_PUT)).unwrap();
+    r.send(
+        SPICE_MSG_DISPLAY_DRAW_FILL,
+        &fill_msg(0, (0, 0, 2, 1), &[], 0x111111, SPICE_ROPD_OP_PUT),
+    )
+    .unwrap();
     let mut b = Body::default();
     b.base(0, (0, 0, 2, 1), &[]);
     let p = b.ptr();
@@ -315,13 +415,23 @@ fn transparent_skips_key_colour() {
 fn streams_report_and_drop_unsupported_codecs() {
     let mut r = Rig::new(4, 4);
     let mut b = Body::default();
-    b.u32(0).u32(2).u8(SPICE_STREAM_FLAGS_TOP_DOWN as u8).u8(SPICE_VIDEO_CODEC_TYPE_VP8 as u8).u64(0);
-    b.u32(4).u32(4).u32(4).u32(4).rect(0, 0, 4, 4).u8(SPICE_CLIP_TYPE_NONE as u8);
+    b.u32(0)
+        .u32(2)
+        .u8(SPICE_STREAM_FLAGS_TOP_DOWN as u8)
+        .u8(SPICE_VIDEO_CODEC_TYPE_VP8 as u8)
+        .u64(0);
+    b.u32(4)
+        .u32(4)
+        .u32(4)
+        .u32(4)
+        .rect(0, 0, 4, 4)
+        .u8(SPICE_CLIP_TYPE_NONE as u8);
     r.send(SPICE_MSG_DISPLAY_STREAM_CREATE, &b.0).unwrap();
     assert_eq!(r.d.streams().len(), 1);
     let mut b = Body::default();
     b.u32(2).u32(1).u32(1).u32(1000); // stream_id, unique_id, max_window_size, timeout_ms
-    r.send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT, &b.0).unwrap();
+    r.send(SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT, &b.0)
+        .unwrap();
     let mut b = Body::default();
     b.u32(2).u32(500).u32(3).u8(1).u8(2).u8(3);
     r.send(SPICE_MSG_DISPLAY_STREAM_DATA, &b.0).unwrap();
@@ -330,15 +440,31 @@ fn streams_report_and_drop_unsupported_codecs() {
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].0, SPICE_MSGC_DISPLAY_STREAM_REPORT);
     // stream_id, unique_id, start, end, num_frames, num_drops
-    assert_eq!(&msgs[0].1[..24], &[2, 0, 0, 0, 1, 0, 0, 0, 0xf4, 1, 0, 0, 0xf4, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
+    assert_eq!(
+        &msgs[0].1[..24],
+        &[2, 0, 0, 0, 1, 0, 0, 0, 0xf4, 1, 0, 0, 0xf4, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]
+    );
     let mut b = Body::default();
-    b.u32(2).u8(SPICE_CLIP_TYPE_RECTS as u8).u32(1).rect(0, 0, 1, 1);
+    b.u32(2)
+        .u8(SPICE_CLIP_TYPE_RECTS as u8)
+        .u32(1)
+        .rect(0, 0, 1, 1);
     r.send(SPICE_MSG_DISPLAY_STREAM_CLIP, &b.0).unwrap();
     assert_eq!(r.d.streams()[&2].clip, Some(vec![Rect::new(0, 0, 1, 1)]));
     r.send(SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL, &[]).unwrap();
     assert!(r.d.streams().is_empty());
     let mut b = Body::default();
-    b.u32(0).u32(64).u8(0).u8(1).u64(0).u32(1).u32(1).u32(1).u32(1).rect(0, 0, 1, 1).u8(0);
+    b.u32(0)
+        .u32(64)
+        .u8(0)
+        .u8(1)
+        .u64(0)
+        .u32(1)
+        .u32(1)
+        .u32(1)
+        .u32(1)
+        .rect(0, 0, 1, 1)
+        .u8(0);
     assert!(r.send(SPICE_MSG_DISPLAY_STREAM_CREATE, &b.0).is_err());
 }
 
@@ -351,7 +477,8 @@ fn text_a1_glyph_over_background() {
     b.rect(0, 0, 4, 1); // back_area: top row
     b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x0000ff); // fore
     b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x00ff00); // back
-    b.u16(SPICE_ROPD_OP_PUT as u16).u16(SPICE_ROPD_OP_PUT as u16);
+    b.u16(SPICE_ROPD_OP_PUT as u16)
+        .u16(SPICE_ROPD_OP_PUT as u16);
     b.patch(p);
     // String: length, flags, glyph {render_pos, glyph_origin, width, height, data}
     b.u16(1).u8(SPICE_STRING_FLAGS_RASTER_A1 as u8);
@@ -372,10 +499,13 @@ fn stroke_polyline_closed_and_endpoint_exclusive() {
     let p = b.ptr();
     b.u8(0); // line flags
     b.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x7);
-    b.u16(SPICE_ROPD_OP_PUT as u16).u16(SPICE_ROPD_OP_PUT as u16);
+    b.u16(SPICE_ROPD_OP_PUT as u16)
+        .u16(SPICE_ROPD_OP_PUT as u16);
     b.patch(p);
     // Path: one segment BEGIN|END|CLOSE with (0,0) (2,0) (2,2) in 28.4 fixed point
-    b.u32(1).u8((SPICE_PATH_BEGIN | SPICE_PATH_END | SPICE_PATH_CLOSE) as u8).u32(3);
+    b.u32(1)
+        .u8((SPICE_PATH_BEGIN | SPICE_PATH_END | SPICE_PATH_CLOSE) as u8)
+        .u32(3);
     for (x, y) in [(0, 0), (2, 0), (2, 2)] {
         b.i32(x * 16).i32(y * 16);
     }
@@ -390,7 +520,15 @@ fn stroke_polyline_closed_and_endpoint_exclusive() {
 fn monitors_config_is_recorded() {
     let mut r = Rig::new(1, 1);
     let mut b = Body::default();
-    b.u16(1).u16(4).u32(0).u32(0).u32(1024).u32(768).u32(0).u32(0).u32(0);
+    b.u16(1)
+        .u16(4)
+        .u32(0)
+        .u32(0)
+        .u32(1024)
+        .u32(768)
+        .u32(0)
+        .u32(0)
+        .u32(0);
     r.send(SPICE_MSG_DISPLAY_MONITORS_CONFIG, &b.0).unwrap();
     let (heads, max) = r.d.monitors();
     assert_eq!(max, 4);
@@ -405,17 +543,33 @@ fn hostile_bodies_never_panic() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     // Valid messages to truncate and corrupt.
     let mut valid: Vec<(u16, Vec<u8>)> = Vec::new();
-    valid.push((SPICE_MSG_DISPLAY_DRAW_FILL, fill_msg(0, (0, 0, 4, 4), &[(0, 0, 2, 2)], 1, SPICE_ROPD_OP_PUT)));
+    valid.push((
+        SPICE_MSG_DISPLAY_DRAW_FILL,
+        fill_msg(0, (0, 0, 4, 4), &[(0, 0, 2, 2)], 1, SPICE_ROPD_OP_PUT),
+    ));
     let mut b = Body::default();
     b.base(0, (0, 0, 4, 2), &[]);
     let p = b.ptr();
-    b.rect(0, 0, 2, 1).u16(SPICE_ROPD_OP_PUT as u16).u8(0).no_mask();
+    b.rect(0, 0, 2, 1)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .no_mask();
     b.patch(p);
     b.bitmap32(1, SPICE_IMAGE_FLAGS_CACHE_ME, &[&[1, 2]], false);
     valid.push((SPICE_MSG_DISPLAY_DRAW_COPY, b.0.clone()));
     valid.push((SPICE_MSG_DISPLAY_DRAW_OPAQUE, b.0.clone()));
     let mut b = Body::default();
-    b.u32(0).u32(1).u8(1).u8(1).u64(0).u32(4).u32(4).u32(4).u32(4).rect(0, 0, 4, 4).u8(0);
+    b.u32(0)
+        .u32(1)
+        .u8(1)
+        .u8(1)
+        .u64(0)
+        .u32(4)
+        .u32(4)
+        .u32(4)
+        .u32(4)
+        .rect(0, 0, 4, 4)
+        .u8(0);
     valid.push((SPICE_MSG_DISPLAY_STREAM_CREATE, b.0.clone()));
     for (t, body) in valid.clone() {
         let mut r = Rig::new(8, 8);
@@ -447,11 +601,18 @@ fn hostile_bodies_never_panic() {
     // Extreme rectangles on every draw primitive.
     let big = (i32::MIN, i32::MIN, i32::MAX, i32::MAX);
     let mut r = Rig::new(4, 4);
-    r.send(SPICE_MSG_DISPLAY_DRAW_FILL, &fill_msg(0, big, &[big], 5, SPICE_ROPD_OP_XOR)).unwrap();
+    r.send(
+        SPICE_MSG_DISPLAY_DRAW_FILL,
+        &fill_msg(0, big, &[big], 5, SPICE_ROPD_OP_XOR),
+    )
+    .unwrap();
     let mut b = Body::default();
     b.base(0, big, &[]);
     let p = b.ptr();
-    b.rect(big.0, big.1, big.2, big.3).u16(SPICE_ROPD_OP_PUT as u16).u8(0).no_mask();
+    b.rect(big.0, big.1, big.2, big.3)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .no_mask();
     b.patch(p);
     b.bitmap32(0, 0, &[&[1, 2]], true);
     let _ = r.send(SPICE_MSG_DISPLAY_DRAW_COPY, &b.0);
@@ -483,7 +644,10 @@ fn surfaces_are_charged_refused_over_budget_and_given_back() {
     }
     // Re-creating a surface replaces its charge rather than adding one.
     create(&mut d, 1).unwrap();
-    assert_eq!(create(&mut d, 3).unwrap_err().reason, "memory budget exceeded by a surface");
+    assert_eq!(
+        create(&mut d, 3).unwrap_err().reason,
+        "memory budget exceeded by a surface"
+    );
     assert!(d.canvas().surface(3).is_none());
     assert_eq!(budget.used(), caches + 3 * 64 * 64 * 4);
     drop(d);

@@ -22,7 +22,12 @@ pub fn rect(r: &mut Reader<'_>) -> Result<Rect, WireError> {
     let left = r.i32()?;
     let bottom = r.i32()?;
     let right = r.i32()?;
-    Ok(Rect { left, top, right, bottom })
+    Ok(Rect {
+        left,
+        top,
+        right,
+        bottom,
+    })
 }
 
 /// `Point`: x, y (int32).
@@ -64,7 +69,11 @@ pub struct DisplayBase {
 
 /// Parse a `DisplayBase`.
 pub fn display_base(r: &mut Reader<'_>) -> Result<DisplayBase, WireError> {
-    Ok(DisplayBase { surface_id: r.u32()?, bbox: rect(r)?, clip: clip(r)? })
+    Ok(DisplayBase {
+        surface_id: r.u32()?,
+        bbox: rect(r)?,
+        clip: clip(r)?,
+    })
 }
 
 /// `Brush`.
@@ -113,7 +122,11 @@ pub struct QMask {
 
 /// Parse a `QMask`.
 pub fn qmask(r: &mut Reader<'_>) -> Result<QMask, WireError> {
-    Ok(QMask { flags: r.u8()?, pos: point(r)?, bitmap: r.u32()? })
+    Ok(QMask {
+        flags: r.u8()?,
+        pos: point(r)?,
+        bitmap: r.u32()?,
+    })
 }
 
 /// `Copy` (also `Blend`): source image, area, ROP descriptor, scale, mask.
@@ -133,7 +146,13 @@ pub struct CopyData {
 
 /// Parse `Copy` / `Blend`.
 pub fn copy(r: &mut Reader<'_>) -> Result<CopyData, WireError> {
-    Ok(CopyData { src: r.u32()?, src_area: rect(r)?, rop: r.u16()?, scale_mode: r.u8()?, mask: qmask(r)? })
+    Ok(CopyData {
+        src: r.u32()?,
+        src_area: rect(r)?,
+        rop: r.u16()?,
+        scale_mode: r.u8()?,
+        mask: qmask(r)?,
+    })
 }
 
 /// `Fill`: brush, ROP descriptor, mask.
@@ -149,7 +168,11 @@ pub struct FillData {
 
 /// Parse `Fill`.
 pub fn fill(r: &mut Reader<'_>) -> Result<FillData, WireError> {
-    Ok(FillData { brush: brush(r)?, rop: r.u16()?, mask: qmask(r)? })
+    Ok(FillData {
+        brush: brush(r)?,
+        rop: r.u16()?,
+        mask: qmask(r)?,
+    })
 }
 
 /// `Opaque`: source, area, brush, ROP descriptor, scale, mask.
@@ -225,7 +248,12 @@ pub struct TransparentData {
 
 /// Parse `Transparent`.
 pub fn transparent(r: &mut Reader<'_>) -> Result<TransparentData, WireError> {
-    Ok(TransparentData { src: r.u32()?, src_area: rect(r)?, src_color: r.u32()?, true_color: r.u32()? })
+    Ok(TransparentData {
+        src: r.u32()?,
+        src_area: rect(r)?,
+        src_color: r.u32()?,
+        true_color: r.u32()?,
+    })
 }
 
 /// `AlphaBlend`: flags, global alpha, source, area.
@@ -243,7 +271,12 @@ pub struct AlphaBlendData {
 
 /// Parse `AlphaBlend`.
 pub fn alpha_blend(r: &mut Reader<'_>) -> Result<AlphaBlendData, WireError> {
-    Ok(AlphaBlendData { alpha_flags: r.u8()?, alpha: r.u8()?, src: r.u32()?, src_area: rect(r)? })
+    Ok(AlphaBlendData {
+        alpha_flags: r.u8()?,
+        alpha: r.u8()?,
+        src: r.u32()?,
+        src_area: rect(r)?,
+    })
 }
 
 /// `surface_create` (`SpiceMsgSurfaceCreate`).
@@ -263,7 +296,13 @@ pub struct SurfaceCreate {
 
 /// Parse `surface_create`.
 pub fn surface_create(r: &mut Reader<'_>) -> Result<SurfaceCreate, WireError> {
-    Ok(SurfaceCreate { surface_id: r.u32()?, width: r.u32()?, height: r.u32()?, format: r.u32()?, flags: r.u32()? })
+    Ok(SurfaceCreate {
+        surface_id: r.u32()?,
+        width: r.u32()?,
+        height: r.u32()?,
+        format: r.u32()?,
+        flags: r.u32()?,
+    })
 }
 
 /// `Text`: the string pointer, background area, brushes and modes.
@@ -312,7 +351,10 @@ pub struct Glyph<'a> {
 
 /// A parsed `String`: bits per glyph pixel (1, 4 or 8), whether rows are
 /// top-down, and the glyphs (laid out one after another on the wire).
-pub fn glyph_string<'a>(body: &'a [u8], ptr: u32) -> Result<(u32, bool, Vec<Glyph<'a>>), WireError> {
+pub fn glyph_string<'a>(
+    body: &'a [u8],
+    ptr: u32,
+) -> Result<(u32, bool, Vec<Glyph<'a>>), WireError> {
     let mut r = Reader::new(body).at(ptr)?;
     let n = r.u16()? as usize;
     let at = r.pos();
@@ -338,7 +380,13 @@ pub fn glyph_string<'a>(body: &'a [u8], ptr: u32) -> Result<(u32, bool, Vec<Glyp
         let height = r.u16()?;
         let stride = (width as usize * bpp as usize).div_ceil(8);
         let data = r.bytes(stride * height as usize)?;
-        glyphs.push(Glyph { left: rx.saturating_add(ox), top: ry.saturating_add(oy), width, height, data });
+        glyphs.push(Glyph {
+            left: rx.saturating_add(ox),
+            top: ry.saturating_add(oy),
+            width,
+            height,
+            data,
+        });
     }
     Ok((bpp, flags & SPICE_STRING_FLAGS_RASTER_TOP_DOWN != 0, glyphs))
 }
@@ -367,7 +415,13 @@ pub fn stroke(r: &mut Reader<'_>) -> Result<StrokeData, WireError> {
         r.u8()?; // style_nseg
         r.u32()?; // fixed28_4 *style
     }
-    Ok(StrokeData { path_ptr, line_flags, brush: brush(r)?, fore_mode: r.u16()?, back_mode: r.u16()? })
+    Ok(StrokeData {
+        path_ptr,
+        line_flags,
+        brush: brush(r)?,
+        fore_mode: r.u16()?,
+        back_mode: r.u16()?,
+    })
 }
 
 /// One `PathSegment`: `SPICE_PATH_*` flags and 28.4 fixed-point points.
@@ -464,9 +518,18 @@ pub struct StreamData<'a> {
 pub fn stream_data<'a>(r: &mut Reader<'a>, sized: bool) -> Result<StreamData<'a>, WireError> {
     let id = r.u32()?;
     let mm_time = r.u32()?;
-    let sized = if sized { Some((r.u32()?, r.u32()?, rect(r)?)) } else { None };
+    let sized = if sized {
+        Some((r.u32()?, r.u32()?, rect(r)?))
+    } else {
+        None
+    };
     let size = r.u32()? as usize;
-    Ok(StreamData { id, mm_time, sized, data: r.bytes(size)? })
+    Ok(StreamData {
+        id,
+        mm_time,
+        sized,
+        data: r.bytes(size)?,
+    })
 }
 
 /// `stream_activate_report`.
@@ -484,7 +547,12 @@ pub struct ActivateReport {
 
 /// Parse `stream_activate_report`.
 pub fn activate_report(r: &mut Reader<'_>) -> Result<ActivateReport, WireError> {
-    Ok(ActivateReport { stream_id: r.u32()?, unique_id: r.u32()?, max_window_size: r.u32()?, timeout_ms: r.u32()? })
+    Ok(ActivateReport {
+        stream_id: r.u32()?,
+        unique_id: r.u32()?,
+        max_window_size: r.u32()?,
+        timeout_ms: r.u32()?,
+    })
 }
 
 /// One `Head` of `monitors_config`.
@@ -597,7 +665,15 @@ mod tests {
     #[test]
     fn rect_field_order_is_top_left_bottom_right() {
         let b = [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0];
-        assert_eq!(rect(&mut Reader::new(&b)).unwrap(), Rect { top: 1, left: 2, bottom: 3, right: 4 });
+        assert_eq!(
+            rect(&mut Reader::new(&b)).unwrap(),
+            Rect {
+                top: 1,
+                left: 2,
+                bottom: 3,
+                right: 4
+            }
+        );
     }
 
     #[test]
@@ -620,7 +696,10 @@ mod tests {
         bad[21..25].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(display_base(&mut Reader::new(&bad)).is_err());
         bad[20] = 9;
-        assert_eq!(display_base(&mut Reader::new(&bad)).unwrap_err().reason, "unknown clip type");
+        assert_eq!(
+            display_base(&mut Reader::new(&bad)).unwrap_err().reason,
+            "unknown clip type"
+        );
     }
 
     #[test]
@@ -640,7 +719,13 @@ mod tests {
 
     #[test]
     fn stream_report_is_32_bytes_in_proto_order() {
-        let r = StreamReport { stream_id: 1, unique_id: 2, num_frames: 5, last_frame_delay: -1, ..Default::default() };
+        let r = StreamReport {
+            stream_id: 1,
+            unique_id: 2,
+            num_frames: 5,
+            last_frame_delay: -1,
+            ..Default::default()
+        };
         let b = r.to_bytes();
         assert_eq!(b.len(), 32);
         assert_eq!(&b[0..8], &[1, 0, 0, 0, 2, 0, 0, 0]);

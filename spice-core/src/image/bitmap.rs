@@ -139,7 +139,12 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
         }
     }
     let has_alpha = matches!(fmt, SPICE_BITMAP_FMT_RGBA | SPICE_BITMAP_FMT_8BIT_A);
-    Ok(Image { width: info.width, height: info.height, pixels, has_alpha })
+    Ok(Image {
+        width: info.width,
+        height: info.height,
+        pixels,
+        has_alpha,
+    })
 }
 
 /// Decode a 1-bit bitmap as a mask: one `bool` per pixel, `true` where the
@@ -159,7 +164,13 @@ mod tests {
     use alloc::vec;
 
     fn info(format: u32, flags: u32, w: u32, h: u32, stride: u32) -> BitmapInfo {
-        BitmapInfo { format: format as u8, flags: flags as u8, width: w, height: h, stride }
+        BitmapInfo {
+            format: format as u8,
+            flags: flags as u8,
+            width: w,
+            height: h,
+            stride,
+        }
     }
 
     #[test]
@@ -195,17 +206,47 @@ mod tests {
     fn indexed_formats() {
         let pal = [0x000000, 0x0000ff, 0x00ff00, 0xff0000];
         let td = SPICE_BITMAP_FLAGS_TOP_DOWN;
-        let img = decode(&info(SPICE_BITMAP_FMT_1BIT_BE, td, 3, 1, 1), &[0b0100_0000], Some(&pal)).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_1BIT_BE, td, 3, 1, 1),
+            &[0b0100_0000],
+            Some(&pal),
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0, 0xff, 0]);
-        let img = decode(&info(SPICE_BITMAP_FMT_1BIT_LE, td, 3, 1, 1), &[0b0000_0010], Some(&pal)).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_1BIT_LE, td, 3, 1, 1),
+            &[0b0000_0010],
+            Some(&pal),
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0, 0xff, 0]);
-        let img = decode(&info(SPICE_BITMAP_FMT_4BIT_BE, td, 3, 1, 2), &[0x23, 0x10], Some(&pal)).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_4BIT_BE, td, 3, 1, 2),
+            &[0x23, 0x10],
+            Some(&pal),
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0x00ff00, 0xff0000, 0x0000ff]);
-        let img = decode(&info(SPICE_BITMAP_FMT_4BIT_LE, td, 3, 1, 2), &[0x23, 0x01], Some(&pal)).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_4BIT_LE, td, 3, 1, 2),
+            &[0x23, 0x01],
+            Some(&pal),
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0xff0000, 0x00ff00, 0x0000ff]);
-        let img = decode(&info(SPICE_BITMAP_FMT_8BIT, td, 2, 1, 2), &[3, 200], Some(&pal)).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_8BIT, td, 2, 1, 2),
+            &[3, 200],
+            Some(&pal),
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0xff0000, 0]);
-        let img = decode(&info(SPICE_BITMAP_FMT_8BIT_A, td, 2, 1, 2), &[0x80, 0xff], None).unwrap();
+        let img = decode(
+            &info(SPICE_BITMAP_FMT_8BIT_A, td, 2, 1, 2),
+            &[0x80, 0xff],
+            None,
+        )
+        .unwrap();
         assert_eq!(img.pixels, vec![0x8000_0000, 0xff00_0000]);
     }
 
@@ -217,6 +258,11 @@ mod tests {
         assert!(decode(&info(SPICE_BITMAP_FMT_8BIT, td, 2, 1, 2), &[0; 2], None).is_err());
         assert!(decode(&info(0, td, 2, 1, 8), &[0; 8], None).is_err());
         assert!(decode(&info(SPICE_BITMAP_FMT_32BIT, td, 0, 1, 8), &[0; 8], None).is_err());
-        assert!(decode(&info(SPICE_BITMAP_FMT_32BIT, td, 65536, 65536, u32::MAX), &[0; 8], None).is_err());
+        assert!(decode(
+            &info(SPICE_BITMAP_FMT_32BIT, td, 65536, 65536, u32::MAX),
+            &[0; 8],
+            None
+        )
+        .is_err());
     }
 }

@@ -55,7 +55,10 @@ impl PixmapCache {
 
     /// Like [`new`](Self::new), charging each entry's bookkeeping to `budget`.
     pub fn with_budget(budget_pixels: i64, budget: &Budget) -> Result<Self, WireError> {
-        Ok(Self { overhead: budget.charge(0, Use::PixmapCache)?, ..Self::new(budget_pixels) })
+        Ok(Self {
+            overhead: budget.charge(0, Use::PixmapCache)?,
+            ..Self::new(budget_pixels)
+        })
     }
 
     fn size_of(image: &Image) -> u64 {
@@ -72,9 +75,12 @@ impl PixmapCache {
         }
         self.remove(id);
         let entries = self.entries.len().saturating_add(1);
-        self.overhead.resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
+        self.overhead
+            .resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
         while self.used + size > self.budget {
-            let Some((_, old)) = self.order.pop_first() else { break };
+            let Some((_, old)) = self.order.pop_first() else {
+                break;
+            };
             if let Some(e) = self.entries.remove(&old) {
                 self.used -= Self::size_of(&e.image);
             }
@@ -91,7 +97,9 @@ impl PixmapCache {
     /// Shrink the bookkeeping charge to the entries held now.
     fn charge_entries(&mut self) {
         // Shrinking never fails.
-        let _ = self.overhead.resize(self.entries.len() * ENTRY_OVERHEAD, Use::PixmapCache);
+        let _ = self
+            .overhead
+            .resize(self.entries.len() * ENTRY_OVERHEAD, Use::PixmapCache);
     }
 
     /// The image cached as `id`.
@@ -179,7 +187,12 @@ mod tests {
     use alloc::vec;
 
     fn img(w: u32, h: u32) -> Arc<Image> {
-        Arc::new(Image { width: w, height: h, pixels: vec![0; (w * h) as usize], has_alpha: false })
+        Arc::new(Image {
+            width: w,
+            height: h,
+            pixels: vec![0; (w * h) as usize],
+            has_alpha: false,
+        })
     }
 
     #[test]
@@ -232,7 +245,10 @@ mod tests {
             p.insert(i, Arc::new(vec![i as u32]));
         }
         assert_eq!(p.map.len(), MAX_PALETTES);
-        assert_eq!(p.get(MAX_PALETTES as u64 + 9).unwrap()[0], MAX_PALETTES as u32 + 9);
+        assert_eq!(
+            p.get(MAX_PALETTES as u64 + 9).unwrap()[0],
+            MAX_PALETTES as u32 + 9
+        );
         p.remove(MAX_PALETTES as u64 + 9);
         assert!(p.get(MAX_PALETTES as u64 + 9).is_none());
     }

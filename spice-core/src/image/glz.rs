@@ -23,8 +23,8 @@
 //! Units are pixels for RGB types and bytes for palette types. The server
 //! only matches images of the same LZ type.
 
-use super::input::Input;
 use super::bitmap::expand_indexed;
+use super::input::Input;
 use super::lz::{
     rgb555_to_xrgb, LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE,
     LZ_IMAGE_TYPE_PLT4_LE, LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24,
@@ -152,7 +152,11 @@ enum Op {
     /// Copy `len` units: from `ofs` units back in this image when
     /// `image_dist` is 0 (bias already removed), else from unit `ofs` of
     /// image `id - image_dist`.
-    Match { len: usize, image_dist: u64, ofs: usize },
+    Match {
+        len: usize,
+        image_dist: u64,
+        ofs: usize,
+    },
 }
 
 /// Read one control sequence; `len_bias` is the pass's match-length bias.
@@ -195,7 +199,11 @@ fn next_op(inp: &mut Input, len_bias: usize) -> Result<Op, WireError> {
     if image_dist == 0 {
         ofs += 1;
     }
-    Ok(Op::Match { len: len + len_bias, image_dist, ofs })
+    Ok(Op::Match {
+        len: len + len_bias,
+        image_dist,
+        ofs,
+    })
 }
 
 /// The units of image `id - image_dist` from `ofs`, `len` long, checked;
@@ -210,16 +218,16 @@ fn window_units<'w>(
     len: usize,
     at: usize,
 ) -> Result<&'w [u32], WireError> {
-    let ref_id = h
-        .id
-        .checked_sub(image_dist)
-        .ok_or(WireError::new(at, "GLZ: reference before the first image"))?;
+    let ref_id =
+        h.id.checked_sub(image_dist)
+            .ok_or(WireError::new(at, "GLZ: reference before the first image"))?;
     let img = match *last {
         Some((id, img)) if id == ref_id => img,
         _ => {
-            let img = window
-                .get(&ref_id)
-                .ok_or(WireError::new(at, "GLZ: referenced image not in the window"))?;
+            let img = window.get(&ref_id).ok_or(WireError::new(
+                at,
+                "GLZ: referenced image not in the window",
+            ))?;
             *last = Some((ref_id, img));
             img
         }
@@ -229,7 +237,10 @@ fn window_units<'w>(
     }
     img.units
         .get(ofs..ofs.saturating_add(len))
-        .ok_or(WireError::new(at, "GLZ: reference outside the referenced image"))
+        .ok_or(WireError::new(
+            at,
+            "GLZ: reference outside the referenced image",
+        ))
 }
 
 /// Append `len` copies of the units starting `back` units before the end
@@ -286,7 +297,10 @@ impl Literals for Rgb16 {
     #[inline(always)]
     fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
         let src = inp.take(n * 2)?;
-        out.extend(src.chunks_exact(2).map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))));
+        out.extend(
+            src.chunks_exact(2)
+                .map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))),
+        );
         Ok(())
     }
 }
@@ -317,21 +331,36 @@ fn decode_colour<L: Literals>(
         match next_op(inp, L::LEN_BIAS)? {
             Op::Literals(n) => {
                 if n > end - out.len() {
-                    return Err(WireError::new(at, "GLZ: literals run past the end of the image"));
+                    return Err(WireError::new(
+                        at,
+                        "GLZ: literals run past the end of the image",
+                    ));
                 }
                 L::push(inp, out, n)?;
             }
-            Op::Match { len, image_dist, ofs } => {
+            Op::Match {
+                len,
+                image_dist,
+                ofs,
+            } => {
                 if len > end - out.len() {
-                    return Err(WireError::new(at, "GLZ: match runs past the end of the image"));
+                    return Err(WireError::new(
+                        at,
+                        "GLZ: match runs past the end of the image",
+                    ));
                 }
                 if image_dist == 0 {
                     if ofs > out.len() {
-                        return Err(WireError::new(at, "GLZ: match before the start of the image"));
+                        return Err(WireError::new(
+                            at,
+                            "GLZ: match before the start of the image",
+                        ));
                     }
                     extend_from_back(out, ofs, len);
                 } else {
-                    out.extend_from_slice(window_units(window, &mut last, h, image_dist, ofs, len, at)?);
+                    out.extend_from_slice(window_units(
+                        window, &mut last, h, image_dist, ofs, len, at,
+                    )?);
                 }
             }
         }
@@ -356,21 +385,32 @@ fn decode_alpha(
         let at = inp.pos;
         match next_op(inp, ALPHA_LEN_BIAS)? {
             Op::Literals(n) => {
-                let dst = out
-                    .get_mut(op..op + n)
-                    .ok_or(WireError::new(at, "GLZ: literals run past the end of the image"))?;
+                let dst = out.get_mut(op..op + n).ok_or(WireError::new(
+                    at,
+                    "GLZ: literals run past the end of the image",
+                ))?;
                 for (o, &a) in dst.iter_mut().zip(inp.take(n)?) {
                     set(o, (a as u32) << 24);
                 }
                 op += n;
             }
-            Op::Match { len, image_dist, ofs } => {
+            Op::Match {
+                len,
+                image_dist,
+                ofs,
+            } => {
                 if len > end - op {
-                    return Err(WireError::new(at, "GLZ: match runs past the end of the image"));
+                    return Err(WireError::new(
+                        at,
+                        "GLZ: match runs past the end of the image",
+                    ));
                 }
                 if image_dist == 0 {
                     if ofs > op {
-                        return Err(WireError::new(at, "GLZ: match before the start of the image"));
+                        return Err(WireError::new(
+                            at,
+                            "GLZ: match before the start of the image",
+                        ));
                     }
                     for i in op..op + len {
                         let a = out[i - ofs];
@@ -423,7 +463,10 @@ pub struct GlzWindow {
 impl GlzWindow {
     /// A window that holds up to `window_pixels` decoded pixels.
     pub fn new(window_pixels: u32) -> Self {
-        Self { window_pixels: window_pixels as u64, ..Self::default() }
+        Self {
+            window_pixels: window_pixels as u64,
+            ..Self::default()
+        }
     }
 
     /// Like [`new`](Self::new), with the window's full size (one 32-bit
@@ -431,7 +474,10 @@ impl GlzWindow {
     /// the session over it later.
     pub fn with_budget(window_pixels: u32, budget: &Budget) -> Result<Self, WireError> {
         let charge = budget.charge(pixel_bytes(window_pixels, 1), Use::GlzWindow)?;
-        Ok(Self { _charge: charge, ..Self::new(window_pixels) })
+        Ok(Self {
+            _charge: charge,
+            ..Self::new(window_pixels)
+        })
     }
 
     /// Forget every image (on a display reset or a new dictionary).
@@ -468,7 +514,10 @@ impl GlzWindow {
         let body = data.get(GLZ_HEADER_LEN..).unwrap_or(&[]);
         let units_n = h.units();
         if units_n > body.len().saturating_mul(MAX_UNITS_PER_BYTE) {
-            return Err(WireError::new(GLZ_HEADER_LEN, "GLZ: image larger than its data can encode"));
+            return Err(WireError::new(
+                GLZ_HEADER_LEN,
+                "GLZ: image larger than its data can encode",
+            ));
         }
         if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
@@ -477,7 +526,9 @@ impl GlzWindow {
         let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
         let images = &self.images;
         match h.image_type {
-            LZ_IMAGE_TYPE_RGB16 => decode_colour::<Rgb16>(&mut inp, &mut units, units_n, &h, images)?,
+            LZ_IMAGE_TYPE_RGB16 => {
+                decode_colour::<Rgb16>(&mut inp, &mut units, units_n, &h, images)?
+            }
             LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
                 decode_colour::<Rgb32>(&mut inp, &mut units, units_n, &h, images)?
             }
@@ -555,7 +606,9 @@ impl GlzWindow {
         // the lowest ids except the image just added (which may itself have
         // the lowest id when a server sends ids out of order).
         while self.total_pixels > self.window_pixels {
-            let Some(&victim) = self.images.keys().find(|&&k| k != id) else { break };
+            let Some(&victim) = self.images.keys().find(|&&k| k != id) else {
+                break;
+            };
             if let Some(old) = self.images.remove(&victim) {
                 self.total_pixels -= old.gross_pixels;
             }
@@ -567,7 +620,8 @@ impl GlzWindow {
 /// against [`MAX_IMAGE_PIXELS`] with the header).
 fn units_vec(n: usize) -> Result<Vec<u32>, WireError> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| WireError::new(0, "GLZ: out of memory for image"))?;
+    v.try_reserve_exact(n)
+        .map_err(|_| WireError::new(0, "GLZ: out of memory for image"))?;
     Ok(v)
 }
 
@@ -586,12 +640,20 @@ fn expand_palette(units: &[u32], h: &GlzHeader, palette: &[u32]) -> Result<Image
     let mut row = alloc::vec![0u8; stride];
     for (y, out) in pixels.chunks_exact_mut(w).enumerate() {
         let src_row = if h.top_down { y } else { height - 1 - y };
-        for (b, &u) in row.iter_mut().zip(&units[src_row * stride..src_row * stride + stride]) {
+        for (b, &u) in row
+            .iter_mut()
+            .zip(&units[src_row * stride..src_row * stride + stride])
+        {
             *b = u as u8;
         }
         expand_indexed(&row, bits, msb_first, palette, out);
     }
-    Ok(Image { width: h.width, height: h.height, pixels, has_alpha: false })
+    Ok(Image {
+        width: h.width,
+        height: h.height,
+        pixels,
+        has_alpha: false,
+    })
 }
 
 /// Largest GLZ payload accepted from ZLIB_GLZ: a maximal RGBA image coded
@@ -611,7 +673,10 @@ fn inflate_exact(data: &[u8], size: u32) -> Result<Vec<u8>, WireError> {
         return Err(WireError::new(0, "ZLIB_GLZ: glz_data_size too large"));
     }
     if size64 > (data.len() as u64).saturating_mul(MAX_DEFLATE_RATIO) {
-        return Err(WireError::new(0, "ZLIB_GLZ: glz_data_size larger than the data can inflate to"));
+        return Err(WireError::new(
+            0,
+            "ZLIB_GLZ: glz_data_size larger than the data can inflate to",
+        ));
     }
     let mut out = Vec::new();
     out.try_reserve_exact(size as usize)
@@ -623,10 +688,14 @@ fn inflate_exact(data: &[u8], size: u32) -> Result<Vec<u8>, WireError> {
     let (status, in_used, out_len) = decompress(&mut state, data, &mut out, 0, flags);
     match status {
         TINFLStatus::Done if out_len == out.len() => Ok(out),
-        TINFLStatus::Done => Err(WireError::new(in_used, "ZLIB_GLZ: inflated data shorter than glz_data_size")),
-        TINFLStatus::HasMoreOutput => {
-            Err(WireError::new(in_used, "ZLIB_GLZ: inflated data longer than glz_data_size"))
-        }
+        TINFLStatus::Done => Err(WireError::new(
+            in_used,
+            "ZLIB_GLZ: inflated data shorter than glz_data_size",
+        )),
+        TINFLStatus::HasMoreOutput => Err(WireError::new(
+            in_used,
+            "ZLIB_GLZ: inflated data longer than glz_data_size",
+        )),
         TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
             Err(WireError::new(in_used, "ZLIB_GLZ: truncated zlib stream"))
         }
@@ -644,7 +713,15 @@ mod tests {
     use alloc::vec;
 
     /// A GLZ header for `image_type` (with the top-down bit when asked).
-    fn header(image_type: u32, top_down: bool, w: u32, h: u32, stride: u32, id: u64, whd: u32) -> Vec<u8> {
+    fn header(
+        image_type: u32,
+        top_down: bool,
+        w: u32,
+        h: u32,
+        stride: u32,
+        id: u64,
+        whd: u32,
+    ) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&LZ_MAGIC.to_be_bytes());
         v.extend_from_slice(&LZ_VERSION.to_be_bytes());
@@ -681,7 +758,16 @@ mod tests {
 
     #[test]
     fn header_fields_are_big_endian() {
-        let h = GlzHeader::parse(&header(LZ_IMAGE_TYPE_RGB32, true, 3, 2, 12, 0x0102_0304_0506_0708, 9)).unwrap();
+        let h = GlzHeader::parse(&header(
+            LZ_IMAGE_TYPE_RGB32,
+            true,
+            3,
+            2,
+            12,
+            0x0102_0304_0506_0708,
+            9,
+        ))
+        .unwrap();
         assert_eq!(
             h,
             GlzHeader {
@@ -701,7 +787,9 @@ mod tests {
         // A B, then a match of 4 at distance 2 (coded distance 1, length unbiased).
         let mut s = lit(&[A_BGR, B_BGR]);
         s.extend_from_slice(&[4 << 5 | 1, 0x00, 0x00]);
-        let img = GlzWindow::new(1 << 20).decode(&rgb32(6, 0, 0, &s), None).unwrap();
+        let img = GlzWindow::new(1 << 20)
+            .decode(&rgb32(6, 0, 0, &s), None)
+            .unwrap();
         assert_eq!(img.pixels, vec![A, B, A, B, A, B]);
         assert!(!img.has_alpha);
     }
@@ -711,16 +799,21 @@ mod tests {
         // One literal, then a run (distance 1) of 300: length 7 + 255 + 38.
         let mut s = lit(&[A_BGR]);
         s.extend_from_slice(&[7 << 5, 255, 38, 0x00, 0x00]);
-        let img = GlzWindow::new(1 << 20).decode(&rgb32(301, 0, 0, &s), None).unwrap();
+        let img = GlzWindow::new(1 << 20)
+            .decode(&rgb32(301, 0, 0, &s), None)
+            .unwrap();
         assert_eq!(img.pixels, vec![A; 301]);
     }
 
     #[test]
     fn reference_into_an_earlier_image() {
         let mut w = GlzWindow::new(1 << 20);
-        w.decode(&rgb32(3, 7, 0, &lit(&[A_BGR, B_BGR, A_BGR])), None).unwrap();
+        w.decode(&rgb32(3, 7, 0, &lit(&[A_BGR, B_BGR, A_BGR])), None)
+            .unwrap();
         // Image 8: 2 pixels from image 8-1 at offset 1 (no bias for other images).
-        let img = w.decode(&rgb32(2, 8, 1, &[2 << 5 | 1, 0x00, 0x01]), None).unwrap();
+        let img = w
+            .decode(&rgb32(2, 8, 1, &[2 << 5 | 1, 0x00, 0x01]), None)
+            .unwrap();
         assert_eq!(img.pixels, vec![B, A]);
         // Same with a medium pixel offset (>= 4096): pixel_flag set, one image-distance byte.
         let mut s = lit(&[A_BGR]);
@@ -745,16 +838,23 @@ mod tests {
     #[test]
     fn bad_references_are_errors() {
         let mut w = GlzWindow::new(1 << 20);
-        w.decode(&rgb32(2, 5, 0, &lit(&[A_BGR, B_BGR])), None).unwrap();
+        w.decode(&rgb32(2, 5, 0, &lit(&[A_BGR, B_BGR])), None)
+            .unwrap();
         // Image 4 is not in the window.
-        let e = w.decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x02]), None).unwrap_err();
+        let e = w
+            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x02]), None)
+            .unwrap_err();
         assert_eq!(e.reason, "GLZ: referenced image not in the window");
         assert_eq!(e.offset, GLZ_HEADER_LEN);
         // Past the end of image 5.
-        let e = w.decode(&rgb32(2, 6, 0, &[2 << 5 | 1, 0x00, 0x01]), None).unwrap_err();
+        let e = w
+            .decode(&rgb32(2, 6, 0, &[2 << 5 | 1, 0x00, 0x01]), None)
+            .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference outside the referenced image");
         // Distance larger than the id.
-        let e = w.decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x07]), None).unwrap_err();
+        let e = w
+            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x07]), None)
+            .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference before the first image");
         // Within the image, before its start.
         let mut s = lit(&[A_BGR]);
@@ -767,12 +867,17 @@ mod tests {
         let e = w.decode(&rgb32(3, 6, 0, &s), None).unwrap_err();
         assert_eq!(e.reason, "GLZ: match runs past the end of the image");
         // More literals than pixels.
-        let e = w.decode(&rgb32(1, 6, 0, &lit(&[A_BGR, B_BGR])), None).unwrap_err();
+        let e = w
+            .decode(&rgb32(1, 6, 0, &lit(&[A_BGR, B_BGR])), None)
+            .unwrap_err();
         assert_eq!(e.reason, "GLZ: literals run past the end of the image");
         // Referenced image of another type (RGB24 referring to RGB32 image 5).
         let mut v = header(LZ_IMAGE_TYPE_RGB24, true, 2, 1, 6, 6, 0);
         v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
-        assert_eq!(w.decode(&v, None).unwrap_err().reason, "GLZ: referenced image has another type");
+        assert_eq!(
+            w.decode(&v, None).unwrap_err().reason,
+            "GLZ: referenced image has another type"
+        );
         // None of the failures entered the window.
         assert_eq!(w.len(), 1);
     }
@@ -786,25 +891,43 @@ mod tests {
         assert_eq!(w.decode(&bad, None).unwrap_err().reason, "GLZ: bad magic");
         let mut bad = good.clone();
         bad[7] = 2;
-        assert_eq!(w.decode(&bad, None).unwrap_err().reason, "GLZ: unsupported version");
+        assert_eq!(
+            w.decode(&bad, None).unwrap_err().reason,
+            "GLZ: unsupported version"
+        );
         for t in [0, LZ_IMAGE_TYPE_XXXA, LZ_IMAGE_TYPE_A8, 15] {
             let mut bad = good.clone();
             bad[8] = t as u8;
-            assert_eq!(w.decode(&bad, None).unwrap_err().reason, "GLZ: unsupported image type");
+            assert_eq!(
+                w.decode(&bad, None).unwrap_err().reason,
+                "GLZ: unsupported image type"
+            );
         }
         // Huge sizes are refused before any allocation.
-        let e = w.decode(&header(LZ_IMAGE_TYPE_RGB32, true, 0xffff_ffff, 0xffff_ffff, 0, 0, 0), None);
+        let e = w.decode(
+            &header(LZ_IMAGE_TYPE_RGB32, true, 0xffff_ffff, 0xffff_ffff, 0, 0, 0),
+            None,
+        );
         assert_eq!(e.unwrap_err().reason, "GLZ: image too large");
         let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 4096, 4096, 4096 * 4, 0, 0);
         v.extend_from_slice(&[0; 16]);
-        assert_eq!(w.decode(&v, None).unwrap_err().reason, "GLZ: image larger than its data can encode");
+        assert_eq!(
+            w.decode(&v, None).unwrap_err().reason,
+            "GLZ: image larger than its data can encode"
+        );
         let v = header(LZ_IMAGE_TYPE_RGB32, true, 0, 5, 0, 0, 0);
         assert_eq!(w.decode(&v, None).unwrap_err().reason, "GLZ: empty image");
         let v = header(LZ_IMAGE_TYPE_PLT8, true, 8, 1, 7, 0, 0);
-        assert_eq!(w.decode(&v, Some(&[0])).unwrap_err().reason, "GLZ: palette stride shorter than a row");
+        assert_eq!(
+            w.decode(&v, Some(&[0])).unwrap_err().reason,
+            "GLZ: palette stride shorter than a row"
+        );
         let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 1, 1, 1, 0, 0);
         v.extend_from_slice(&[0, 0]);
-        assert_eq!(w.decode(&v, None).unwrap_err().reason, "GLZ: palette image without a palette");
+        assert_eq!(
+            w.decode(&v, None).unwrap_err().reason,
+            "GLZ: palette image without a palette"
+        );
     }
 
     #[test]
@@ -825,7 +948,16 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mut s = lit(&[A_BGR, B_BGR, A_BGR]);
-        s.extend_from_slice(&[4 << 5 | 1, 0x00, 0x00, 2 << 5 | 16 | 3, 0x10, 0x41, 0x01, 0x7f]);
+        s.extend_from_slice(&[
+            4 << 5 | 1,
+            0x00,
+            0x00,
+            2 << 5 | 16 | 3,
+            0x10,
+            0x41,
+            0x01,
+            0x7f,
+        ]);
         let base = rgb32(40, 3, 1, &s);
         for _ in 0..20_000 {
             let mut w = GlzWindow::new(1 << 16);
@@ -877,7 +1009,10 @@ mod tests {
         v.extend_from_slice(&[2 << 5, 0x00, 0x00]);
         let img = GlzWindow::new(1 << 20).decode(&v, None).unwrap();
         let grey = 0x0084_8484; // 16 -> (16 << 3) | (16 >> 2) = 0x84
-        assert_eq!(img.pixels, vec![0x00ff_0000, 0x0000_ff00, grey, grey, grey, grey]);
+        assert_eq!(
+            img.pixels,
+            vec![0x00ff_0000, 0x0000_ff00, grey, grey, grey, grey]
+        );
     }
 
     #[test]
@@ -888,7 +1023,10 @@ mod tests {
         // PLT8, bottom-up, 2x2 (stride 2): stream rows are bottom first.
         let mut v = header(LZ_IMAGE_TYPE_PLT8, false, 2, 2, 2, 0, 0);
         v.extend_from_slice(&[3, 0, 1, 2, 3]);
-        assert_eq!(w.decode(&v, Some(&pal)).unwrap().pixels, vec![p2, p3, p0, p1]);
+        assert_eq!(
+            w.decode(&v, Some(&pal)).unwrap().pixels,
+            vec![p2, p3, p0, p1]
+        );
         // PLT1_BE: first pixel in bit 7; 10 pixels in a stride of 2.
         let mut v = header(LZ_IMAGE_TYPE_PLT1_BE, true, 10, 1, 2, 1, 0);
         v.extend_from_slice(&[1, 0b1010_0000, 0b0100_0000]);
@@ -904,7 +1042,10 @@ mod tests {
         // PLT8 match: 2 literals then 3 more at distance 2 (coded 1; length biased by 2).
         let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 5, 1, 5, 4, 0);
         v.extend_from_slice(&[1, 1, 2, 1 << 5 | 1, 0x00, 0x00]);
-        assert_eq!(w.decode(&v, Some(&pal)).unwrap().pixels, vec![p1, p2, p1, p2, p1]);
+        assert_eq!(
+            w.decode(&v, Some(&pal)).unwrap().pixels,
+            vec![p1, p2, p1, p2, p1]
+        );
         // An index beyond the palette gives black, as for LZ_PLT and BITMAP.
         let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 2, 1, 2, 5, 0);
         v.extend_from_slice(&[1, 9, 1]);
@@ -915,7 +1056,8 @@ mod tests {
     fn window_releases_what_the_server_no_longer_uses() {
         let mut w = GlzWindow::new(1 << 20);
         for id in 0..3 {
-            w.decode(&rgb32(4, id, 10, &lit(&[A_BGR; 4])), None).unwrap();
+            w.decode(&rgb32(4, id, 10, &lit(&[A_BGR; 4])), None)
+                .unwrap();
         }
         assert_eq!(w.len(), 3);
         // Image 3 says the server's window starts at image 3 - 1 = 2.
@@ -940,7 +1082,8 @@ mod tests {
     fn window_never_exceeds_its_pixel_budget() {
         let mut w = GlzWindow::new(10);
         for id in 0..5 {
-            w.decode(&rgb32(4, id, 100, &lit(&[A_BGR; 4])), None).unwrap();
+            w.decode(&rgb32(4, id, 100, &lit(&[A_BGR; 4])), None)
+                .unwrap();
             assert!(w.pixels() <= 10);
             assert!(w.contains(id));
         }
@@ -973,17 +1116,29 @@ mod tests {
         assert_eq!(w.decode_zlib(&z, n).unwrap().pixels, vec![A, B, A]);
         assert!(w.contains(0));
         let e = w.decode_zlib(&z, n - 1).unwrap_err();
-        assert_eq!(e.reason, "ZLIB_GLZ: inflated data longer than glz_data_size");
+        assert_eq!(
+            e.reason,
+            "ZLIB_GLZ: inflated data longer than glz_data_size"
+        );
         let e = w.decode_zlib(&z, n + 1).unwrap_err();
-        assert_eq!(e.reason, "ZLIB_GLZ: inflated data shorter than glz_data_size");
+        assert_eq!(
+            e.reason,
+            "ZLIB_GLZ: inflated data shorter than glz_data_size"
+        );
         let e = w.decode_zlib(&z, u32::MAX).unwrap_err();
         assert_eq!(e.reason, "ZLIB_GLZ: glz_data_size too large");
         let e = w.decode_zlib(&z[..10], 1 << 20).unwrap_err();
-        assert_eq!(e.reason, "ZLIB_GLZ: glz_data_size larger than the data can inflate to");
+        assert_eq!(
+            e.reason,
+            "ZLIB_GLZ: glz_data_size larger than the data can inflate to"
+        );
         let mut bad = z.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert_eq!(w.decode_zlib(&bad, n).unwrap_err().reason, "ZLIB_GLZ: corrupt zlib stream");
+        assert_eq!(
+            w.decode_zlib(&bad, n).unwrap_err().reason,
+            "ZLIB_GLZ: corrupt zlib stream"
+        );
         for k in 0..z.len() {
             assert!(w.decode_zlib(&z[..k], n).is_err(), "prefix {k}");
         }
@@ -994,10 +1149,14 @@ mod tests {
     #[test]
     fn last_possible_id_does_not_overflow() {
         let mut w = GlzWindow::new(1 << 20);
-        let img = w.decode(&rgb32(1, u64::MAX, 0, &lit(&[A_BGR])), None).unwrap();
+        let img = w
+            .decode(&rgb32(1, u64::MAX, 0, &lit(&[A_BGR])), None)
+            .unwrap();
         assert_eq!(img.pixels, vec![A]);
         assert!(w.contains(u64::MAX));
-        let img = w.decode(&rgb32(1, u64::MAX - 1, 0, &lit(&[B_BGR])), None).unwrap();
+        let img = w
+            .decode(&rgb32(1, u64::MAX - 1, 0, &lit(&[B_BGR])), None)
+            .unwrap();
         assert_eq!(img.pixels, vec![B]);
     }
 
@@ -1009,7 +1168,8 @@ mod tests {
         let mut w = GlzWindow::new(4);
         for id in [50, 40, 30, 20] {
             // 3 pixels each, win_head_dist far back so only the size check evicts.
-            w.decode(&rgb32(3, id, 100, &lit(&[A_BGR, B_BGR, A_BGR])), None).unwrap();
+            w.decode(&rgb32(3, id, 100, &lit(&[A_BGR, B_BGR, A_BGR])), None)
+                .unwrap();
             assert_eq!(w.pixels(), 3, "after id {id}");
             assert!(w.contains(id));
         }

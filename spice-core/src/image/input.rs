@@ -19,7 +19,11 @@ impl<'a> Input<'a> {
     /// A cursor at `pos` of `data`; `truncated` is the reason reported when
     /// the stream ends early.
     pub(crate) fn new(data: &'a [u8], pos: usize, truncated: &'static str) -> Self {
-        Self { data, pos, truncated }
+        Self {
+            data,
+            pos,
+            truncated,
+        }
     }
 
     /// The next byte.

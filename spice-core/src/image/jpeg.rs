@@ -156,7 +156,10 @@ const fn standard_dht() -> [u8; 420] {
 /// The frame size a JPEG's headers declare (read without decoding, so a
 /// budget can be asked first); `None` if the headers do not parse.
 pub fn frame_size(data: &[u8]) -> Option<(u32, u32)> {
-    let options = DecoderOptions::default().set_max_width(MAX_JPEG_SIDE).set_max_height(MAX_JPEG_SIDE).set_strict_mode(false);
+    let options = DecoderOptions::default()
+        .set_max_width(MAX_JPEG_SIDE)
+        .set_max_height(MAX_JPEG_SIDE)
+        .set_strict_mode(false);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options);
     dec.decode_headers().ok()?;
     dec.info().map(|i| (i.width as u32, i.height as u32))
@@ -170,8 +173,11 @@ fn decode_complete(data: &[u8]) -> Result<Image, WireError> {
         .set_max_height(MAX_JPEG_SIDE)
         .set_strict_mode(false);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options);
-    dec.decode_headers().map_err(|_| WireError::new(0, "JPEG: bad or unsupported header"))?;
-    let info = dec.info().ok_or(WireError::new(0, "JPEG: no frame header"))?;
+    dec.decode_headers()
+        .map_err(|_| WireError::new(0, "JPEG: bad or unsupported header"))?;
+    let info = dec
+        .info()
+        .ok_or(WireError::new(0, "JPEG: no frame header"))?;
     let (width, height) = (info.width as u32, info.height as u32);
     if dec.output_colorspace() != Some(ColorSpace::BGRA) {
         return Err(WireError::new(0, "JPEG: unsupported colour space"));
@@ -188,7 +194,12 @@ fn decode_complete(data: &[u8]) -> Result<Image, WireError> {
     for p in &mut pixels {
         *p = p.swap_bytes();
     }
-    Ok(Image { width, height, pixels, has_alpha: false })
+    Ok(Image {
+        width,
+        height,
+        pixels,
+        has_alpha: false,
+    })
 }
 
 #[cfg(test)]
@@ -202,22 +213,34 @@ mod tests {
         let mut seen = alloc::vec::Vec::new();
         while p < STANDARD_DHT.len() {
             seen.push(STANDARD_DHT[p]);
-            let n: usize = STANDARD_DHT[p + 1..p + 17].iter().map(|&c| c as usize).sum();
+            let n: usize = STANDARD_DHT[p + 1..p + 17]
+                .iter()
+                .map(|&c| c as usize)
+                .sum();
             p += 17 + n;
         }
         assert_eq!(p, STANDARD_DHT.len());
         assert_eq!(seen, [0x00, 0x10, 0x01, 0x11]);
-        assert_eq!(u16::from_be_bytes([STANDARD_DHT[2], STANDARD_DHT[3]]) as usize, STANDARD_DHT.len() - 2);
+        assert_eq!(
+            u16::from_be_bytes([STANDARD_DHT[2], STANDARD_DHT[3]]) as usize,
+            STANDARD_DHT.len() - 2
+        );
     }
 
     #[test]
     fn huffman_table_detection() {
         // SOI, APP0 (length 4), DHT: tables present.
-        assert!(has_huffman_tables(&[0xff, SOI, 0xff, 0xe0, 0, 4, 1, 2, 0xff, DHT, 0, 2]));
+        assert!(has_huffman_tables(&[
+            0xff, SOI, 0xff, 0xe0, 0, 4, 1, 2, 0xff, DHT, 0, 2
+        ]));
         // SOI, DQT (length 3), SOS: none before the scan.
-        assert!(!has_huffman_tables(&[0xff, SOI, 0xff, 0xdb, 0, 3, 9, 0xff, SOS, 0, 2, 0xff, DHT]));
+        assert!(!has_huffman_tables(&[
+            0xff, SOI, 0xff, 0xdb, 0, 3, 9, 0xff, SOS, 0, 2, 0xff, DHT
+        ]));
         // Fill bytes before a marker.
-        assert!(!has_huffman_tables(&[0xff, SOI, 0xff, 0xff, 0xff, SOS, 0, 2]));
+        assert!(!has_huffman_tables(&[
+            0xff, SOI, 0xff, 0xff, 0xff, SOS, 0, 2
+        ]));
         // Not walkable: left to the decoder to reject.
         assert!(has_huffman_tables(&[0xff, SOI, 0x12]));
         assert!(has_huffman_tables(b"GIF89a"));

@@ -206,7 +206,8 @@ fn alloc_bytes(n: usize) -> Result<Vec<u8>, WireError> {
         return Err(WireError::new(0, "image too large"));
     }
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| WireError::new(0, "out of memory for image"))?;
+    v.try_reserve_exact(n)
+        .map_err(|_| WireError::new(0, "out of memory for image"))?;
     v.resize(n, 0);
     Ok(v)
 }
@@ -218,10 +219,17 @@ const MAX_UNITS_PER_BYTE: u64 = 264;
 /// Refuse a header whose size its data could never produce, before anything
 /// is allocated for it (28 bytes must not buy a 64 MiB buffer).
 fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
-    let units = if is_plt(h.kind) { h.stride as u64 * h.height as u64 } else { h.width as u64 * h.height as u64 };
+    let units = if is_plt(h.kind) {
+        h.stride as u64 * h.height as u64
+    } else {
+        h.width as u64 * h.height as u64
+    };
     let coded = data_len.saturating_sub(LZ_HEADER_SIZE) as u64;
     if units > coded.saturating_mul(MAX_UNITS_PER_BYTE) {
-        return Err(WireError::new(LZ_HEADER_SIZE, "LZ image larger than its data can encode"));
+        return Err(WireError::new(
+            LZ_HEADER_SIZE,
+            "LZ image larger than its data can encode",
+        ));
     }
     Ok(())
 }
@@ -249,10 +257,15 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
                 LZ_IMAGE_TYPE_PLT4_LE | LZ_IMAGE_TYPE_PLT4_BE => 4,
                 _ => 1,
             };
-            if stride.checked_mul(8 / bits as usize).is_none_or(|px| px < w) {
+            if stride
+                .checked_mul(8 / bits as usize)
+                .is_none_or(|px| px < w)
+            {
                 return Err(WireError::new(20, "LZ stride too small for width"));
             }
-            let total = stride.checked_mul(ht).ok_or(WireError::new(20, "LZ size overflows"))?;
+            let total = stride
+                .checked_mul(ht)
+                .ok_or(WireError::new(20, "LZ size overflows"))?;
             let mut bytes = alloc_bytes(total)?;
             decompress(&mut inp, &mut bytes, 3, byte_literal)?;
             let bit_order_be = matches!(h.kind, LZ_IMAGE_TYPE_PLT1_BE | LZ_IMAGE_TYPE_PLT4_BE);
@@ -261,12 +274,22 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
                 let out = &mut pixels[d..d + w];
                 super::bitmap::expand_indexed(row, bits, bit_order_be, palette, out);
             }
-            Image { width: h.width, height: h.height, pixels, has_alpha: false }
+            Image {
+                width: h.width,
+                height: h.height,
+                pixels,
+                has_alpha: false,
+            }
         }
         LZ_IMAGE_TYPE_RGB16 => {
             let mut pixels = alloc_pixels(h.width, h.height)?;
             decompress(&mut inp, &mut pixels, 2, rgb16_literal)?;
-            Image { width: h.width, height: h.height, pixels, has_alpha: false }
+            Image {
+                width: h.width,
+                height: h.height,
+                pixels,
+                has_alpha: false,
+            }
         }
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
             let mut pixels = alloc_pixels(h.width, h.height)?;
@@ -279,7 +302,12 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
                     *p |= (a as u32) << 24;
                 }
             }
-            Image { width: h.width, height: h.height, pixels, has_alpha }
+            Image {
+                width: h.width,
+                height: h.height,
+                pixels,
+                has_alpha,
+            }
         }
         LZ_IMAGE_TYPE_A8 => {
             let mut pixels = alloc_pixels(h.width, h.height)?;
@@ -288,7 +316,12 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
             for (p, a) in pixels.iter_mut().zip(alpha) {
                 *p = (a as u32) << 24;
             }
-            Image { width: h.width, height: h.height, pixels, has_alpha: true }
+            Image {
+                width: h.width,
+                height: h.height,
+                pixels,
+                has_alpha: true,
+            }
         }
         _ => return Err(WireError::new(8, "LZ type not decodable on its own")),
     };
@@ -337,12 +370,26 @@ mod tests {
     #[test]
     fn a_28_byte_header_cannot_claim_a_large_image() {
         let mut d = Vec::new();
-        for word in [LZ_MAGIC, LZ_VERSION, LZ_IMAGE_TYPE_RGB32, 4096, 4096, 16384, 1] {
+        for word in [
+            LZ_MAGIC,
+            LZ_VERSION,
+            LZ_IMAGE_TYPE_RGB32,
+            4096,
+            4096,
+            16384,
+            1,
+        ] {
             d.extend_from_slice(&word.to_be_bytes());
         }
-        assert_eq!(decode(&d, None).unwrap_err().reason, "LZ image larger than its data can encode");
+        assert_eq!(
+            decode(&d, None).unwrap_err().reason,
+            "LZ image larger than its data can encode"
+        );
         d.extend_from_slice(&[0; 16]);
-        assert_eq!(decode(&d, None).unwrap_err().reason, "LZ image larger than its data can encode");
+        assert_eq!(
+            decode(&d, None).unwrap_err().reason,
+            "LZ image larger than its data can encode"
+        );
     }
 
     use super::*;
@@ -368,7 +415,9 @@ mod tests {
     fn rgb32_literals_top_down() {
         let mut d = header(LZ_IMAGE_TYPE_RGB32, 2, 2, 8, 1);
         // ctrl 3 = four literals, each b, g, r.
-        d.extend_from_slice(&[3, 0x01, 0x02, 0x03, 0x10, 0x20, 0x30, 0xff, 0, 0, 0, 0, 0xff]);
+        d.extend_from_slice(&[
+            3, 0x01, 0x02, 0x03, 0x10, 0x20, 0x30, 0xff, 0, 0, 0, 0, 0xff,
+        ]);
         let img = decode(&d, None).unwrap();
         assert_eq!(img.pixels, vec![0x030201, 0x302010, 0x0000ff, 0xff0000]);
         assert!(!img.has_alpha);
@@ -458,10 +507,16 @@ mod tests {
         let pal = [0x000000, 0xffffff];
         let mut d = header(LZ_IMAGE_TYPE_PLT1_BE, 4, 1, 1, 1);
         d.extend_from_slice(&[0, 0b1010_0000]);
-        assert_eq!(decode(&d, Some(&pal)).unwrap().pixels, vec![0xffffff, 0, 0xffffff, 0]);
+        assert_eq!(
+            decode(&d, Some(&pal)).unwrap().pixels,
+            vec![0xffffff, 0, 0xffffff, 0]
+        );
         let mut d = header(LZ_IMAGE_TYPE_PLT1_LE, 4, 1, 1, 1);
         d.extend_from_slice(&[0, 0b0000_0101]);
-        assert_eq!(decode(&d, Some(&pal)).unwrap().pixels, vec![0xffffff, 0, 0xffffff, 0]);
+        assert_eq!(
+            decode(&d, Some(&pal)).unwrap().pixels,
+            vec![0xffffff, 0, 0xffffff, 0]
+        );
     }
 
     #[test]
@@ -470,7 +525,10 @@ mod tests {
         let mut d = header(LZ_IMAGE_TYPE_PLT4_BE, 2, 2, 1, 0);
         d.extend_from_slice(&[1, 0x12, 0x30]);
         // first coded row (0x12) is the bottom row.
-        assert_eq!(decode(&d, Some(&pal)).unwrap().pixels, vec![0x30, 0x0, 0x10, 0x20]);
+        assert_eq!(
+            decode(&d, Some(&pal)).unwrap().pixels,
+            vec![0x30, 0x0, 0x10, 0x20]
+        );
         let mut d = header(LZ_IMAGE_TYPE_PLT4_LE, 2, 1, 1, 1);
         d.extend_from_slice(&[0, 0x12]);
         assert_eq!(decode(&d, Some(&pal)).unwrap().pixels, vec![0x20, 0x10]);
@@ -486,11 +544,19 @@ mod tests {
 
     #[test]
     fn alpha_plane_into_existing_image() {
-        let mut img = Image { width: 2, height: 2, pixels: vec![1, 2, 3, 4], has_alpha: false };
+        let mut img = Image {
+            width: 2,
+            height: 2,
+            pixels: vec![1, 2, 3, 4],
+            has_alpha: false,
+        };
         let mut d = header(LZ_IMAGE_TYPE_XXXA, 2, 2, 8, 0);
         d.extend_from_slice(&[3, 0x10, 0x20, 0x30, 0x40]);
         decode_alpha(&d, &mut img).unwrap();
-        assert_eq!(img.pixels, vec![0x30000001, 0x40000002, 0x10000003, 0x20000004]);
+        assert_eq!(
+            img.pixels,
+            vec![0x30000001, 0x40000002, 0x10000003, 0x20000004]
+        );
         assert!(img.has_alpha);
     }
 
@@ -498,7 +564,10 @@ mod tests {
     fn bad_streams_are_errors() {
         let mut d = header(LZ_IMAGE_TYPE_RGB32, 2, 1, 8, 1);
         d.extend_from_slice(&[0x20, 0]); // reference before any output
-        assert_eq!(decode(&d, None).unwrap_err().reason, "LZ reference before start of image");
+        assert_eq!(
+            decode(&d, None).unwrap_err().reason,
+            "LZ reference before start of image"
+        );
         let mut d = header(LZ_IMAGE_TYPE_RGB32, 2, 1, 8, 1);
         d.extend_from_slice(&[5, 1, 2, 3]); // 6 literals for 2 pixels
         assert!(decode(&d, None).is_err());
@@ -519,11 +588,22 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for i in 0..3000 {
             let kind = i % 12;
-            let mut d = header(kind, rng.gen_range(0..40), rng.gen_range(0..40), rng.gen_range(0..200), i & 1);
+            let mut d = header(
+                kind,
+                rng.gen_range(0..40),
+                rng.gen_range(0..40),
+                rng.gen_range(0..200),
+                i & 1,
+            );
             let n = rng.gen_range(0..300);
             d.extend((0..n).map(|_| rng.gen::<u8>()));
             let _ = decode(&d, Some(&[1, 2, 3]));
-            let mut img = Image { width: 3, height: 3, pixels: vec![0; 9], has_alpha: false };
+            let mut img = Image {
+                width: 3,
+                height: 3,
+                pixels: vec![0; 9],
+                has_alpha: false,
+            };
             let _ = decode_alpha(&d, &mut img);
         }
     }

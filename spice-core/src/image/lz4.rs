@@ -19,8 +19,8 @@ use super::bitmap::{self, BitmapInfo};
 use super::glz::extend_from_back;
 use super::{Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
-    SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT,
-    SPICE_BITMAP_FMT_RGBA,
+    SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT,
+    SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
 };
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -34,8 +34,12 @@ const MIN_MATCH: usize = 4;
 
 /// Decode an LZ4 image payload of `width x height` (from the image descriptor).
 pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> {
-    let (&top_down, rest) = data.split_first().ok_or(WireError::new(0, "LZ4: missing header"))?;
-    let (&format, _) = rest.split_first().ok_or(WireError::new(1, "LZ4: missing header"))?;
+    let (&top_down, rest) = data
+        .split_first()
+        .ok_or(WireError::new(0, "LZ4: missing header"))?;
+    let (&format, _) = rest
+        .split_first()
+        .ok_or(WireError::new(1, "LZ4: missing header"))?;
     let bpp = match format as u32 {
         SPICE_BITMAP_FMT_16BIT => 2,
         SPICE_BITMAP_FMT_24BIT => 3,
@@ -48,7 +52,10 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     }
     let total = n * bpp;
     if total > data.len().saturating_mul(MAX_EXPANSION) {
-        return Err(WireError::new(0, "LZ4: image larger than its data can encode"));
+        return Err(WireError::new(
+            0,
+            "LZ4: image larger than its data can encode",
+        ));
     }
     let mut bytes = Vec::new();
     bytes
@@ -57,8 +64,11 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 
     let mut pos = 2;
     loop {
-        let len_bytes = data.get(pos..pos + 4).ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
-        let n = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        let len_bytes = data
+            .get(pos..pos + 4)
+            .ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
+        let n =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
         pos += 4;
         let block = data
             .get(pos..pos.saturating_add(n))
@@ -70,10 +80,23 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
         }
     }
     if bytes.len() != total {
-        return Err(WireError::new(pos, "LZ4: decoded size differs from the image size"));
+        return Err(WireError::new(
+            pos,
+            "LZ4: decoded size differs from the image size",
+        ));
     }
-    let flags = if top_down != 0 { SPICE_BITMAP_FLAGS_TOP_DOWN as u8 } else { 0 };
-    let info = BitmapInfo { format, flags, width, height, stride: width * bpp as u32 };
+    let flags = if top_down != 0 {
+        SPICE_BITMAP_FLAGS_TOP_DOWN as u8
+    } else {
+        0
+    };
+    let info = BitmapInfo {
+        format,
+        flags,
+        width,
+        height,
+        stride: width * bpp as u32,
+    };
     bitmap::decode(&info, &bytes, None)
 }
 
@@ -81,7 +104,9 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 #[inline(always)]
 fn extend_len(block: &[u8], ip: &mut usize, mut len: usize) -> Result<usize, WireError> {
     loop {
-        let b = *block.get(*ip).ok_or(WireError::new(*ip, "LZ4: truncated length"))?;
+        let b = *block
+            .get(*ip)
+            .ok_or(WireError::new(*ip, "LZ4: truncated length"))?;
         *ip += 1;
         len += b as usize;
         if b != 255 {
@@ -99,17 +124,23 @@ pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(),
     }
     let mut ip = 0;
     loop {
-        let token = *block.get(ip).ok_or(WireError::new(ip, "LZ4: truncated block"))?;
+        let token = *block
+            .get(ip)
+            .ok_or(WireError::new(ip, "LZ4: truncated block"))?;
         ip += 1;
         let mut lit = (token >> 4) as usize;
         if lit == 15 {
             lit = extend_len(block, &mut ip, lit)?;
         }
-        let src = block
-            .get(ip..ip.saturating_add(lit))
-            .ok_or(WireError::new(ip, "LZ4: literals past the end of the block"))?;
+        let src = block.get(ip..ip.saturating_add(lit)).ok_or(WireError::new(
+            ip,
+            "LZ4: literals past the end of the block",
+        ))?;
         if lit > limit - out.len() {
-            return Err(WireError::new(ip, "LZ4: literals past the end of the image"));
+            return Err(WireError::new(
+                ip,
+                "LZ4: literals past the end of the image",
+            ));
         }
         out.extend_from_slice(src);
         ip += lit;
@@ -117,7 +148,9 @@ pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(),
             return Ok(());
         }
         let at = ip;
-        let ofs = block.get(ip..ip + 2).ok_or(WireError::new(ip, "LZ4: truncated match offset"))?;
+        let ofs = block
+            .get(ip..ip + 2)
+            .ok_or(WireError::new(ip, "LZ4: truncated match offset"))?;
         let offset = u16::from_le_bytes([ofs[0], ofs[1]]) as usize;
         ip += 2;
         let mut len = (token & 0x0f) as usize;
@@ -164,7 +197,10 @@ mod tests {
         b.extend_from_slice(&[4, 0, 0x40]);
         b.extend_from_slice(&Q);
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
-        assert_eq!(img.pixels, vec![0x0011_2233, 0x0011_2233, 0x0011_2233, 0x0044_5566]);
+        assert_eq!(
+            img.pixels,
+            vec![0x0011_2233, 0x0011_2233, 0x0011_2233, 0x0044_5566]
+        );
         assert!(!img.has_alpha);
         // RGBA keeps the fourth byte as alpha.
         let img = decode(&payload(1, SPICE_BITMAP_FMT_RGBA, &[&b]), 2, 2).unwrap();
@@ -172,7 +208,10 @@ mod tests {
         assert!(img.has_alpha);
         // Bottom-up: the last row in the stream is the top row.
         let img = decode(&payload(0, SPICE_BITMAP_FMT_32BIT, &[&b]), 2, 2).unwrap();
-        assert_eq!(img.pixels, vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0011_2233]);
+        assert_eq!(
+            img.pixels,
+            vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0011_2233]
+        );
     }
 
     #[test]
@@ -183,7 +222,10 @@ mod tests {
         // No literals, match of 8 at offset 8 (into block 1), then an empty literal run.
         let b2 = [0x04, 8, 0, 0x00];
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b2]), 4, 1).unwrap();
-        assert_eq!(img.pixels, vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0044_5566]);
+        assert_eq!(
+            img.pixels,
+            vec![0x0011_2233, 0x0044_5566, 0x0011_2233, 0x0044_5566]
+        );
     }
 
     #[test]
@@ -208,22 +250,64 @@ mod tests {
         let f = SPICE_BITMAP_FMT_32BIT;
         let err = |d: &[u8], w, h| decode(d, w, h).unwrap_err().reason;
         assert_eq!(err(&[1], 1, 1), "LZ4: missing header");
-        assert_eq!(err(&payload(1, 5, &[&[0x40, 1, 2, 3, 4]]), 1, 1), "LZ4: unsupported bitmap format");
-        assert_eq!(err(&[1, f as u8, 0, 0], 1, 1), "LZ4: truncated block length");
-        assert_eq!(err(&[1, f as u8, 0, 0, 0, 9, 0x40], 1, 1), "LZ4: block longer than the data");
+        assert_eq!(
+            err(&payload(1, 5, &[&[0x40, 1, 2, 3, 4]]), 1, 1),
+            "LZ4: unsupported bitmap format"
+        );
+        assert_eq!(
+            err(&[1, f as u8, 0, 0], 1, 1),
+            "LZ4: truncated block length"
+        );
+        assert_eq!(
+            err(&[1, f as u8, 0, 0, 0, 9, 0x40], 1, 1),
+            "LZ4: block longer than the data"
+        );
         assert_eq!(err(&payload(1, f, &[&[]]), 1, 1), "LZ4: empty block");
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3]]), 1, 1), "LZ4: literals past the end of the block");
-        assert_eq!(err(&payload(1, f, &[&[0x50, 1, 2, 3, 4, 5]]), 1, 1), "LZ4: literals past the end of the image");
-        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1), "LZ4: match offset outside the output");
-        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 2, 0, 0x00]]), 2, 1), "LZ4: match offset outside the output");
-        assert_eq!(err(&payload(1, f, &[&[0x1f, 1, 1, 0, 200, 0x00]]), 2, 1), "LZ4: match past the end of the image");
-        assert_eq!(err(&payload(1, f, &[&[0x10, 1, 1]]), 2, 1), "LZ4: truncated match offset");
-        assert_eq!(err(&payload(1, f, &[&[0x1f, 1, 1, 0]]), 2, 1), "LZ4: truncated length");
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 2, 1), "LZ4: decoded size differs from the image size");
+        assert_eq!(
+            err(&payload(1, f, &[&[0x40, 1, 2, 3]]), 1, 1),
+            "LZ4: literals past the end of the block"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x50, 1, 2, 3, 4, 5]]), 1, 1),
+            "LZ4: literals past the end of the image"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1),
+            "LZ4: match offset outside the output"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x10, 1, 2, 0, 0x00]]), 2, 1),
+            "LZ4: match offset outside the output"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x1f, 1, 1, 0, 200, 0x00]]), 2, 1),
+            "LZ4: match past the end of the image"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x10, 1, 1]]), 2, 1),
+            "LZ4: truncated match offset"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x1f, 1, 1, 0]]), 2, 1),
+            "LZ4: truncated length"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 2, 1),
+            "LZ4: decoded size differs from the image size"
+        );
         // Header sizes the data cannot fill are refused before allocating.
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 4096, 4096), "LZ4: image larger than its data can encode");
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 5000, 5000), "LZ4: image size out of range");
-        assert_eq!(err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 0, 5), "LZ4: image size out of range");
+        assert_eq!(
+            err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 4096, 4096),
+            "LZ4: image larger than its data can encode"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 5000, 5000),
+            "LZ4: image size out of range"
+        );
+        assert_eq!(
+            err(&payload(1, f, &[&[0x40, 1, 2, 3, 4]]), 0, 5),
+            "LZ4: image size out of range"
+        );
         // A decoding error reports the offset in the whole payload.
         let e = decode(&payload(1, f, &[&[0x10, 1, 0, 0, 0x00]]), 2, 1).unwrap_err();
         assert_eq!(e.offset, 2 + 4 + 2);

@@ -64,7 +64,8 @@ pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
         return Err(WireError::new(0, "image too large"));
     }
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| WireError::new(0, "out of memory for image"))?;
+    v.try_reserve_exact(n)
+        .map_err(|_| WireError::new(0, "out of memory for image"))?;
     v.resize(n, 0);
     Ok(v)
 }
@@ -101,7 +102,13 @@ pub struct ImageDescriptor {
 impl ImageDescriptor {
     /// Read a descriptor at the reader's position.
     pub fn parse(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Self { id: r.u64()?, kind: r.u8()?, flags: r.u8()?, width: r.u32()?, height: r.u32()? })
+        Ok(Self {
+            id: r.u64()?,
+            kind: r.u8()?,
+            flags: r.u8()?,
+            width: r.u32()?,
+            height: r.u32()?,
+        })
     }
 }
 
@@ -141,8 +148,12 @@ pub fn decode_bytes(width: u32, height: u32) -> usize {
 /// has no header of its own or it does not parse (the decoder then fails).
 fn claimed_size(kind: u32, data: &[u8], desc: &ImageDescriptor) -> (u32, u32) {
     let parsed = match kind {
-        SPICE_IMAGE_TYPE_LZ_RGB | SPICE_IMAGE_TYPE_LZ_PLT => lz::parse_header(data).map(|h| (h.width, h.height)).ok(),
-        SPICE_IMAGE_TYPE_GLZ_RGB => glz::GlzHeader::parse(data).map(|h| (h.width, h.height)).ok(),
+        SPICE_IMAGE_TYPE_LZ_RGB | SPICE_IMAGE_TYPE_LZ_PLT => {
+            lz::parse_header(data).map(|h| (h.width, h.height)).ok()
+        }
+        SPICE_IMAGE_TYPE_GLZ_RGB => glz::GlzHeader::parse(data)
+            .map(|h| (h.width, h.height))
+            .ok(),
         SPICE_IMAGE_TYPE_QUIC => quic::parse_header(data).map(|h| (h.width, h.height)).ok(),
         SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA => jpeg::frame_size(data),
         _ => None,
@@ -173,7 +184,8 @@ fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Vec<u32>), WireErro
         return Err(r.error("palette truncated"));
     }
     let mut ents = Vec::new();
-    ents.try_reserve_exact(n).map_err(|_| r.error("out of memory for palette"))?;
+    ents.try_reserve_exact(n)
+        .map_err(|_| r.error("out of memory for palette"))?;
     for _ in 0..n {
         ents.push(r.u32()?);
     }
@@ -192,7 +204,10 @@ fn palette_field(
     if flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE != 0 {
         let at = r.pos();
         let id = r.u64()?;
-        return palettes.get(id).map(Some).ok_or(WireError::new(at, "palette not in cache"));
+        return palettes
+            .get(id)
+            .map(Some)
+            .ok_or(WireError::new(at, "palette not in cache"));
     }
     let ptr = r.u32()?;
     if ptr == 0 {
@@ -217,7 +232,11 @@ fn peek_data<'a>(kind: u32, r: &Reader<'a>) -> &'a [u8] {
     };
     let sized = matches!(
         kind,
-        SPICE_IMAGE_TYPE_LZ_RGB | SPICE_IMAGE_TYPE_GLZ_RGB | SPICE_IMAGE_TYPE_QUIC | SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA
+        SPICE_IMAGE_TYPE_LZ_RGB
+            | SPICE_IMAGE_TYPE_GLZ_RGB
+            | SPICE_IMAGE_TYPE_QUIC
+            | SPICE_IMAGE_TYPE_JPEG
+            | SPICE_IMAGE_TYPE_JPEG_ALPHA
     );
     if !sized || r.bytes(skip).is_err() {
         return &[];
@@ -247,7 +266,10 @@ pub fn decode_image(
     // Ask the budget before any decoder allocates (given back on return;
     // a cached result is paid for by the cache's own charge).
     let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
-    let _decoding = ctx.budget.charge(decode_bytes(cw, ch), Use::Image).map_err(|e| e.at_base(ptr as usize))?;
+    let _decoding = ctx
+        .budget
+        .charge(decode_bytes(cw, ch), Use::Image)
+        .map_err(|e| e.at_base(ptr as usize))?;
     let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
     let image: Image = match kind {
         SPICE_IMAGE_TYPE_FROM_CACHE | SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS => {
@@ -261,7 +283,13 @@ pub fn decode_image(
         SPICE_IMAGE_TYPE_BITMAP => {
             let format = r.u8()?;
             let flags = r.u8()?;
-            let info = bitmap::BitmapInfo { format, flags, width: r.u32()?, height: r.u32()?, stride: r.u32()? };
+            let info = bitmap::BitmapInfo {
+                format,
+                flags,
+                width: r.u32()?,
+                height: r.u32()?,
+                stride: r.u32()?,
+            };
             let palette = palette_field(&mut r, flags, ctx.palettes)?;
             let at = r.pos();
             let data = r.rest();
@@ -291,7 +319,9 @@ pub fn decode_image(
         SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB => {
             let glz_size = r.u32()?;
             let (at, data) = sized_data(&mut r)?;
-            ctx.glz.decode_zlib(data, glz_size).map_err(|e| e.at_base(at))?
+            ctx.glz
+                .decode_zlib(data, glz_size)
+                .map_err(|e| e.at_base(at))?
         }
         SPICE_IMAGE_TYPE_QUIC => {
             let (at, data) = sized_data(&mut r)?;
@@ -322,7 +352,9 @@ pub fn decode_image(
     let image = Arc::new(image);
     let flags = desc.flags as u32;
     if flags & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
-        ctx.pixmaps.insert(desc.id, image.clone(), lossy).map_err(|e| e.at_base(ptr as usize))?;
+        ctx.pixmaps
+            .insert(desc.id, image.clone(), lossy)
+            .map_err(|e| e.at_base(ptr as usize))?;
     }
     Ok(Decoded::Image(image))
 }
@@ -349,13 +381,22 @@ mod tests {
             }
         }
         fn ctx(&mut self) -> DecodeContext<'_> {
-            DecodeContext { pixmaps: &mut self.pixmaps, palettes: &mut self.palettes, glz: &mut self.glz, budget: &self.budget }
+            DecodeContext {
+                pixmaps: &mut self.pixmaps,
+                palettes: &mut self.palettes,
+                glz: &mut self.glz,
+                budget: &self.budget,
+            }
         }
     }
 
     /// SpiceImageDescriptor as laid out in spice.proto.
     fn descriptor(w: &mut Writer, id: u64, kind: u32, flags: u32, width: u32, height: u32) {
-        w.u64(id).u8(kind as u8).u8(flags as u8).u32(width).u32(height);
+        w.u64(id)
+            .u8(kind as u8)
+            .u8(flags as u8)
+            .u32(width)
+            .u32(height);
     }
 
     fn unwrap_image(d: Decoded) -> Arc<Image> {
@@ -370,9 +411,17 @@ mod tests {
         // Image at offset 4 (after 4 bytes of "message"), palette placed after the data.
         let mut w = Writer::new();
         w.u32(0xdeadbeef);
-        descriptor(&mut w, 77, SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_FLAGS_CACHE_ME, 2, 1);
+        descriptor(
+            &mut w,
+            77,
+            SPICE_IMAGE_TYPE_BITMAP,
+            SPICE_IMAGE_FLAGS_CACHE_ME,
+            2,
+            1,
+        );
         // BitmapData: format, flags, x, y, stride, palette ptr, data
-        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8((SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_CACHE_ME) as u8);
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8)
+            .u8((SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_CACHE_ME) as u8);
         w.u32(2).u32(1).u32(2);
         let pal_ptr_at = w.buf.len();
         w.u32(0);
@@ -395,7 +444,8 @@ mod tests {
         // PAL_FROM_CACHE: u64 palette id in place of the pointer.
         let mut w = Writer::new();
         descriptor(&mut w, 0, SPICE_IMAGE_TYPE_BITMAP, 0, 1, 1);
-        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8);
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8)
+            .u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8);
         w.u32(1).u32(1).u32(1).u64(0x5000).u8(1);
         let img3 = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
         assert_eq!(img3.pixels, vec![0x0000bb00]);
@@ -406,7 +456,15 @@ mod tests {
         let mut w = Writer::new();
         descriptor(&mut w, 1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1);
         let mut lz = Vec::new();
-        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, 1, 1, 4, 1] {
+        for word in [
+            lz::LZ_MAGIC,
+            lz::LZ_VERSION,
+            lz::LZ_IMAGE_TYPE_RGB32,
+            1,
+            1,
+            4,
+            1,
+        ] {
             lz.extend_from_slice(&word.to_be_bytes());
         }
         lz.extend_from_slice(&[0, 0x33, 0x22, 0x11]);
@@ -418,11 +476,19 @@ mod tests {
         let mut w = Writer::new();
         descriptor(&mut w, 1, SPICE_IMAGE_TYPE_SURFACE, 0, 1, 1);
         w.u32(5);
-        assert!(matches!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap(), Decoded::Surface(5)));
+        assert!(matches!(
+            decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap(),
+            Decoded::Surface(5)
+        ));
 
         let mut w = Writer::new();
         descriptor(&mut w, 99, SPICE_IMAGE_TYPE_FROM_CACHE, 0, 1, 1);
-        assert_eq!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err().reason, "image not in pixmap cache");
+        assert_eq!(
+            decode_image(&w.finish(), 0, &mut c.ctx(), false)
+                .unwrap_err()
+                .reason,
+            "image not in pixmap cache"
+        );
         let mut w = Writer::new();
         descriptor(&mut w, 1, 55, 0, 1, 1);
         assert!(decode_image(&w.finish(), 0, &mut c.ctx(), false).is_err());
@@ -438,13 +504,22 @@ mod tests {
     fn lz_plt_with_palette_pointer_then_from_cache() {
         // LZPLTData: flags u8, data_size u32, palette ptr (or u64 id), data.
         let mut lz = Vec::new();
-        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_PLT8, 2, 1, 2, 1] {
+        for word in [
+            lz::LZ_MAGIC,
+            lz::LZ_VERSION,
+            lz::LZ_IMAGE_TYPE_PLT8,
+            2,
+            1,
+            2,
+            1,
+        ] {
             lz.extend_from_slice(&word.to_be_bytes());
         }
         lz.extend_from_slice(&[1, 1, 0]);
         let mut w = Writer::new();
         descriptor(&mut w, 5, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
-        w.u8((SPICE_BITMAP_FLAGS_PAL_CACHE_ME | SPICE_BITMAP_FLAGS_TOP_DOWN) as u8).u32(lz.len() as u32);
+        w.u8((SPICE_BITMAP_FLAGS_PAL_CACHE_ME | SPICE_BITMAP_FLAGS_TOP_DOWN) as u8)
+            .u32(lz.len() as u32);
         let pal_at = w.buf.len();
         w.u32(0).bytes(&lz);
         let here = w.buf.len() as u32;
@@ -455,21 +530,33 @@ mod tests {
         assert_eq!(img.pixels, vec![0xbbbbbb, 0xaaaaaa]);
         let mut w = Writer::new();
         descriptor(&mut w, 6, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
-        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8).u32(lz.len() as u32).u64(42).bytes(&lz);
+        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8)
+            .u32(lz.len() as u32)
+            .u64(42)
+            .bytes(&lz);
         let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap());
         assert_eq!(img.pixels, vec![0xbbbbbb, 0xaaaaaa]);
         c.palettes.clear();
         let mut w = Writer::new();
         descriptor(&mut w, 6, SPICE_IMAGE_TYPE_LZ_PLT, 0, 2, 1);
-        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8).u32(lz.len() as u32).u64(42).bytes(&lz);
-        assert_eq!(decode_image(&w.finish(), 0, &mut c.ctx(), false).unwrap_err().reason, "palette not in cache");
+        w.u8(SPICE_BITMAP_FLAGS_PAL_FROM_CACHE as u8)
+            .u32(lz.len() as u32)
+            .u64(42)
+            .bytes(&lz);
+        assert_eq!(
+            decode_image(&w.finish(), 0, &mut c.ctx(), false)
+                .unwrap_err()
+                .reason,
+            "palette not in cache"
+        );
     }
 
     #[test]
     fn palettes_over_256_entries_and_images_over_budget_are_refused() {
         let mut w = Writer::new();
         descriptor(&mut w, 0, SPICE_IMAGE_TYPE_BITMAP, 0, 1, 1);
-        w.u8(SPICE_BITMAP_FMT_8BIT as u8).u8(SPICE_BITMAP_FLAGS_PAL_CACHE_ME as u8);
+        w.u8(SPICE_BITMAP_FMT_8BIT as u8)
+            .u8(SPICE_BITMAP_FLAGS_PAL_CACHE_ME as u8);
         w.u32(1).u32(1).u32(1);
         let ptr_at = w.buf.len();
         w.u32(0).u8(0);
@@ -489,7 +576,15 @@ mod tests {
         let mut w = Writer::new();
         descriptor(&mut w, 1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1);
         let mut lz = Vec::new();
-        for word in [lz::LZ_MAGIC, lz::LZ_VERSION, lz::LZ_IMAGE_TYPE_RGB32, 512, 512, 2048, 1] {
+        for word in [
+            lz::LZ_MAGIC,
+            lz::LZ_VERSION,
+            lz::LZ_IMAGE_TYPE_RGB32,
+            512,
+            512,
+            2048,
+            1,
+        ] {
             lz.extend_from_slice(&word.to_be_bytes());
         }
         lz.resize(lz.len() + 2048, 0);
@@ -503,10 +598,14 @@ mod tests {
     fn mask_bitmap_uses_bits_not_palette() {
         let mut w = Writer::new();
         descriptor(&mut w, 1, SPICE_IMAGE_TYPE_BITMAP, 0, 3, 1);
-        w.u8(SPICE_BITMAP_FMT_1BIT_BE as u8).u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8);
+        w.u8(SPICE_BITMAP_FMT_1BIT_BE as u8)
+            .u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8);
         w.u32(3).u32(1).u32(1).u32(0).u8(0b1010_0000);
         let mut c = Caches::new();
         let img = unwrap_image(decode_image(&w.finish(), 0, &mut c.ctx(), true).unwrap());
-        assert_eq!(img.pixels.iter().map(|&p| p != 0).collect::<Vec<_>>(), vec![true, false, true]);
+        assert_eq!(
+            img.pixels.iter().map(|&p| p != 0).collect::<Vec<_>>(),
+            vec![true, false, true]
+        );
     }
 }

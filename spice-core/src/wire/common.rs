@@ -43,9 +43,19 @@ impl DataHeader {
     pub fn parse(buf: &[u8], mini: bool) -> Result<Self, WireError> {
         let mut r = Reader::new(buf);
         if mini {
-            Ok(Self { serial: 0, msg_type: r.u16()?, size: r.u32()?, sub_list: 0 })
+            Ok(Self {
+                serial: 0,
+                msg_type: r.u16()?,
+                size: r.u32()?,
+                sub_list: 0,
+            })
         } else {
-            Ok(Self { serial: r.u64()?, msg_type: r.u16()?, size: r.u32()?, sub_list: r.u32()? })
+            Ok(Self {
+                serial: r.u64()?,
+                msg_type: r.u16()?,
+                size: r.u32()?,
+                sub_list: r.u32()?,
+            })
         }
     }
 
@@ -89,8 +99,13 @@ pub fn parse_sub_list(body: &[u8], list_at: u32) -> Result<Vec<SubMessage>, Wire
         let msg_type = s.u16()?;
         let len = s.u32()? as usize;
         let offset = s.pos();
-        s.skip(len).map_err(|_| WireError::new(offset, "sub-message beyond end of message"))?;
-        subs.push(SubMessage { msg_type, offset, len });
+        s.skip(len)
+            .map_err(|_| WireError::new(offset, "sub-message beyond end of message"))?;
+        subs.push(SubMessage {
+            msg_type,
+            offset,
+            len,
+        });
     }
     Ok(subs)
 }
@@ -108,7 +123,10 @@ impl SetAck {
     /// Parse the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        Ok(Self { generation: r.u32()?, window: r.u32()? })
+        Ok(Self {
+            generation: r.u32()?,
+            window: r.u32()?,
+        })
     }
 }
 
@@ -127,7 +145,11 @@ impl Ping {
     /// Parse the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        Ok(Self { id: r.u32()?, timestamp: r.u64()?, data_len: r.rest().len() })
+        Ok(Self {
+            id: r.u32()?,
+            timestamp: r.u64()?,
+            data_len: r.rest().len(),
+        })
     }
 
     /// The `SPICE_MSGC_PONG` body answering this ping.
@@ -156,7 +178,10 @@ impl Disconnecting {
     /// Parse the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        Ok(Self { time_stamp: r.u64()?, reason: r.u32()? })
+        Ok(Self {
+            time_stamp: r.u64()?,
+            reason: r.u32()?,
+        })
     }
 }
 
@@ -187,7 +212,13 @@ impl Notify {
         let raw = r.bytes(len)?;
         let end = raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
         let text = String::from_utf8_lossy(&raw[..end]).into_owned();
-        Ok(Self { time_stamp, severity, visibility, what, text })
+        Ok(Self {
+            time_stamp,
+            severity,
+            visibility,
+            what,
+            text,
+        })
     }
 }
 
@@ -220,7 +251,15 @@ mod tests {
         assert_eq!(w.finish(), mini);
         let full = [1, 0, 0, 0, 0, 0, 0, 0, 0x30, 0x01, 5, 0, 0, 0, 2, 0, 0, 0];
         let h = DataHeader::parse(&full, false).unwrap();
-        assert_eq!(h, DataHeader { serial: 1, msg_type: 304, size: 5, sub_list: 2 });
+        assert_eq!(
+            h,
+            DataHeader {
+                serial: 1,
+                msg_type: 304,
+                size: 5,
+                sub_list: 2
+            }
+        );
         let mut w = Writer::new();
         h.emit(false, &mut w);
         assert_eq!(w.finish(), full);
@@ -235,12 +274,26 @@ mod tests {
             &[2u8, 0][..],
             &[10, 0, 0, 0, 19, 0, 0, 0],
             &[5, 0, 3, 0, 0, 0, 0xAA, 0xBB, 0xCC], // WAIT_FOR_CHANNELS, 3 bytes
-            &[105, 0, 0, 0, 0, 0],                  // INVAL_LIST, empty
+            &[105, 0, 0, 0, 0, 0],                 // INVAL_LIST, empty
         ]
         .concat();
         let subs = parse_sub_list(&body, 0).unwrap();
-        assert_eq!(subs[0], SubMessage { msg_type: 5, offset: 16, len: 3 });
-        assert_eq!(subs[1], SubMessage { msg_type: 105, offset: 25, len: 0 });
+        assert_eq!(
+            subs[0],
+            SubMessage {
+                msg_type: 5,
+                offset: 16,
+                len: 3
+            }
+        );
+        assert_eq!(
+            subs[1],
+            SubMessage {
+                msg_type: 105,
+                offset: 25,
+                len: 0
+            }
+        );
         assert_prefixes_rejected(&body, |b| parse_sub_list(b, 0));
         assert!(parse_sub_list(&body, 100).is_err());
         let mut big = body.clone();
@@ -256,7 +309,13 @@ mod tests {
         assert_eq!(p.pong(), ping[..12]);
         assert_prefixes_rejected(&ping[..12], Ping::parse);
         let ack = [1, 0, 0, 0, 20, 0, 0, 0];
-        assert_eq!(SetAck::parse(&ack).unwrap(), SetAck { generation: 1, window: 20 });
+        assert_eq!(
+            SetAck::parse(&ack).unwrap(),
+            SetAck {
+                generation: 1,
+                window: 20
+            }
+        );
         assert_prefixes_rejected(&ack, SetAck::parse);
         assert_eq!(ack_sync(1), [1, 0, 0, 0]);
         let mut n = Writer::new();

@@ -53,7 +53,12 @@ fn parse_cursor<'a>(r: &mut Reader<'a>) -> Result<CursorRef<'a>, WireError> {
         })
     };
     let data_offset = r.pos();
-    Ok(CursorRef { flags, header, data: r.rest(), data_offset })
+    Ok(CursorRef {
+        flags,
+        header,
+        data: r.rest(),
+        data_offset,
+    })
 }
 
 /// `SPICE_MSG_CURSOR_INIT`.
@@ -79,7 +84,13 @@ impl<'a> CursorInit<'a> {
         let trail_length = r.u16()?;
         let trail_frequency = r.u16()?;
         let visible = r.u8()? != 0;
-        Ok(Self { position, trail_length, trail_frequency, visible, cursor: parse_cursor(&mut r)? })
+        Ok(Self {
+            position,
+            trail_length,
+            trail_frequency,
+            visible,
+            cursor: parse_cursor(&mut r)?,
+        })
     }
 }
 
@@ -100,7 +111,11 @@ impl<'a> CursorSet<'a> {
         let mut r = Reader::new(body);
         let position = (r.i16()?, r.i16()?);
         let visible = r.u8()? != 0;
-        Ok(Self { position, visible, cursor: parse_cursor(&mut r)? })
+        Ok(Self {
+            position,
+            visible,
+            cursor: parse_cursor(&mut r)?,
+        })
     }
 }
 
@@ -138,7 +153,10 @@ mod tests {
         assert_eq!(s.position, (10, -2));
         assert!(s.visible);
         let h = s.cursor.header.unwrap();
-        assert_eq!((h.unique, h.cursor_type, h.width, h.height, h.hot_spot_x), (0xABCD, 0, 2, 1, 1));
+        assert_eq!(
+            (h.unique, h.cursor_type, h.width, h.height, h.hot_spot_x),
+            (0xABCD, 0, 2, 1, 1)
+        );
         assert_eq!(s.cursor.data_offset, 24);
         assert_eq!(s.cursor.data.len(), 8);
         assert_prefixes_rejected(&b[..24], |b| CursorSet::parse(b).map(|_| ()));
@@ -152,7 +170,10 @@ mod tests {
     fn init_and_small_messages() {
         let init = [1, 0, 2, 0, 3, 0, 4, 0, 1, 1, 0];
         let i = CursorInit::parse(&init).unwrap();
-        assert_eq!((i.position, i.trail_length, i.trail_frequency, i.visible), ((1, 2), 3, 4, true));
+        assert_eq!(
+            (i.position, i.trail_length, i.trail_frequency, i.visible),
+            ((1, 2), 3, 4, true)
+        );
         assert_prefixes_rejected(&init, |b| CursorInit::parse(b).map(|_| ()));
         assert_eq!(parse_move(&[0xFF, 0xFF, 5, 0]), Ok((-1, 5)));
         assert_eq!(parse_trail(&[1, 0, 2, 0]), Ok((1, 2)));

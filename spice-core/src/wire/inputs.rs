@@ -55,8 +55,14 @@ mod tests {
     fn layouts_match_spice_proto() {
         assert_eq!(key(0x48E0), [0xE0, 0x48, 0, 0]);
         assert_eq!(key_modifiers(5), [5, 0]);
-        assert_eq!(mouse_motion(-1, 2, 4), [0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 4, 0]);
-        assert_eq!(mouse_position(640, 480, 1, 0), [0x80, 2, 0, 0, 0xE0, 1, 0, 0, 1, 0, 0]);
+        assert_eq!(
+            mouse_motion(-1, 2, 4),
+            [0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 4, 0]
+        );
+        assert_eq!(
+            mouse_position(640, 480, 1, 0),
+            [0x80, 2, 0, 0, 0xE0, 1, 0, 0, 1, 0, 0]
+        );
         assert_eq!(mouse_button(3, 4), [3, 4, 0]);
         assert_eq!(parse_modifiers(&[4, 0]), Ok(4));
         assert!(parse_modifiers(&[4]).is_err());

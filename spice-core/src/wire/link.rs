@@ -36,7 +36,11 @@ pub struct LinkHeader {
 impl LinkHeader {
     /// A header of our protocol version announcing `size` following bytes.
     pub fn ours(size: u32) -> Self {
-        Self { major_version: SPICE_VERSION_MAJOR, minor_version: SPICE_VERSION_MINOR, size }
+        Self {
+            major_version: SPICE_VERSION_MAJOR,
+            minor_version: SPICE_VERSION_MINOR,
+            size,
+        }
     }
 
     /// Parse the 16 header bytes. A wrong magic is reported at offset 0.
@@ -46,12 +50,19 @@ impl LinkHeader {
         if magic != SPICE_MAGIC {
             return Err(WireError::new(0, "bad link magic (not a SPICE server?)"));
         }
-        Ok(Self { major_version: r.u32()?, minor_version: r.u32()?, size: r.u32()? })
+        Ok(Self {
+            major_version: r.u32()?,
+            minor_version: r.u32()?,
+            size: r.u32()?,
+        })
     }
 
     /// Append the header to `w`.
     pub fn emit(&self, w: &mut Writer) {
-        w.bytes(&SPICE_MAGIC).u32(self.major_version).u32(self.minor_version).u32(self.size);
+        w.bytes(&SPICE_MAGIC)
+            .u32(self.major_version)
+            .u32(self.minor_version)
+            .u32(self.size);
     }
 }
 
@@ -124,21 +135,29 @@ impl LinkReply {
         let total = (n_common as u64) + (n_channel as u64);
         let end = (caps_offset as u64) + 4 * total;
         if end > body.len() as u64 {
-            return Err(WireError::new(caps_at, "link reply capabilities beyond end of reply"));
+            return Err(WireError::new(
+                caps_at,
+                "link reply capabilities beyond end of reply",
+            ));
         }
         let mut c = r.at(caps_offset)?;
-        let mut read = |n: u32| -> Result<Vec<u32>, WireError> {
-            (0..n).map(|_| c.u32()).collect()
-        };
+        let mut read =
+            |n: u32| -> Result<Vec<u32>, WireError> { (0..n).map(|_| c.u32()).collect() };
         let common_caps = read(n_common)?;
         let channel_caps = read(n_channel)?;
-        Ok(Self { error, pub_key, common_caps, channel_caps })
+        Ok(Self {
+            error,
+            pub_key,
+            common_caps,
+            channel_caps,
+        })
     }
 }
 
 /// True when bit `cap` is set in the capability words `caps`.
 pub fn has_cap(caps: &[u32], cap: u32) -> bool {
-    caps.get((cap / 32) as usize).is_some_and(|w| w & (1 << (cap % 32)) != 0)
+    caps.get((cap / 32) as usize)
+        .is_some_and(|w| w & (1 << (cap % 32)) != 0)
 }
 
 /// Capability words with each bit of `bits` set (as many words as needed).
@@ -183,7 +202,9 @@ mod tests {
     fn reply_bytes(error: u32, caps_offset: u32, common: &[u32], channel: &[u32]) -> Vec<u8> {
         let mut w = Writer::new();
         w.u32(error).bytes(&[0xAB; 162]);
-        w.u32(common.len() as u32).u32(channel.len() as u32).u32(caps_offset);
+        w.u32(common.len() as u32)
+            .u32(channel.len() as u32)
+            .u32(caps_offset);
         for c in common.iter().chain(channel) {
             w.u32(*c);
         }

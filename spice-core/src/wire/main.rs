@@ -106,15 +106,24 @@ mod tests {
         }
         let b = w.finish();
         let i = MainInit::parse(&b).unwrap();
-        assert_eq!((i.session_id, i.supported_mouse_modes, i.current_mouse_mode), (0xDEAD, 3, 1));
-        assert_eq!((i.agent_tokens, i.multi_media_time, i.ram_hint), (10, 1234, 256));
+        assert_eq!(
+            (i.session_id, i.supported_mouse_modes, i.current_mouse_mode),
+            (0xDEAD, 3, 1)
+        );
+        assert_eq!(
+            (i.agent_tokens, i.multi_media_time, i.ram_hint),
+            (10, 1234, 256)
+        );
         assert_prefixes_rejected(&b, MainInit::parse);
     }
 
     #[test]
     fn small_messages() {
         let list = [3, 0, 0, 0, 2, 0, 3, 0, 4, 0];
-        assert_eq!(parse_channels_list(&list).unwrap(), [(2, 0), (3, 0), (4, 0)]);
+        assert_eq!(
+            parse_channels_list(&list).unwrap(),
+            [(2, 0), (3, 0), (4, 0)]
+        );
         assert_prefixes_rejected(&list, parse_channels_list);
         assert!(parse_channels_list(&[0xFF, 0xFF, 0xFF, 0xFF, 1, 0]).is_err());
         assert_eq!(parse_mouse_mode(&[3, 0, 2, 0]).unwrap(), (3, 2));

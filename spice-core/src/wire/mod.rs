@@ -4,16 +4,16 @@
 //! here (that is `channel`, `session` and the per-channel modules). Every
 //! accessor checks lengths first and returns a [`WireError`](crate::error::WireError).
 
-pub mod reader;
-pub mod writer;
-pub mod link;
-pub mod common;
-pub mod main;
 pub mod agent;
-pub mod inputs;
+pub mod common;
 pub mod cursor;
+pub mod inputs;
+pub mod link;
+pub mod main;
+pub mod reader;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod writer;
 
 pub use reader::Reader;
 pub use writer::Writer;

@@ -29,7 +29,10 @@ impl<'a> Reader<'a> {
         if offset > self.buf.len() {
             return Err(WireError::new(offset, "pointer beyond end of message"));
         }
-        Ok(Self { buf: self.buf, pos: offset })
+        Ok(Self {
+            buf: self.buf,
+            pos: offset,
+        })
     }
 
     /// Current absolute offset.

@@ -23,7 +23,10 @@ pub fn random_inputs(seed: u32, count: usize, max_len: usize) -> Vec<Vec<u8>> {
 
 /// Assert that every strict prefix of the valid message `msg` is rejected
 /// by `parse` (for layouts with no optional tail).
-pub fn assert_prefixes_rejected<T>(msg: &[u8], parse: impl Fn(&[u8]) -> Result<T, crate::error::WireError>) {
+pub fn assert_prefixes_rejected<T>(
+    msg: &[u8],
+    parse: impl Fn(&[u8]) -> Result<T, crate::error::WireError>,
+) {
     for n in 0..msg.len() {
         assert!(parse(&msg[..n]).is_err(), "prefix of {n} bytes accepted");
     }
@@ -32,11 +35,18 @@ pub fn assert_prefixes_rejected<T>(msg: &[u8], parse: impl Fn(&[u8]) -> Result<T
 
 /// Run `parse` over random inputs; inputs shorter than `min_len` must be
 /// rejected, and nothing may panic. Returns how many inputs were accepted.
-pub fn fuzz_parser<T>(min_len: usize, parse: impl Fn(&[u8]) -> Result<T, crate::error::WireError>) -> usize {
+pub fn fuzz_parser<T>(
+    min_len: usize,
+    parse: impl Fn(&[u8]) -> Result<T, crate::error::WireError>,
+) -> usize {
     let mut ok = 0;
     for input in random_inputs(0x9E37_79B9, 3000, 300) {
         if parse(&input).is_ok() {
-            assert!(input.len() >= min_len, "accepted {} bytes, minimum is {min_len}", input.len());
+            assert!(
+                input.len() >= min_len,
+                "accepted {} bytes, minimum is {min_len}",
+                input.len()
+            );
             ok += 1;
         }
     }

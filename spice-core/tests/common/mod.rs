@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 /// The bytes of `tests/data/PATH`; panics naming the file when it is missing.
 pub fn read(path: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -43,7 +45,15 @@ pub fn draws(path: &str) -> Vec<Draw> {
         let src = [i(4), i(5), i(6), i(7)];
         let (width, height, extra, len) = (i(8) as u32, i(9) as u32, i(10) as u32, i(11) as usize);
         let start = p + 1 + 48;
-        out.push(Draw { image_type, dst, src, width, height, extra, data: raw[start..start + len].to_vec() });
+        out.push(Draw {
+            image_type,
+            dst,
+            src,
+            width,
+            height,
+            extra,
+            data: raw[start..start + len].to_vec(),
+        });
         p = start + len;
     }
     out

@@ -218,7 +218,10 @@ impl Genet {
         if !phy::is_bcm54213pe(id) {
             // Some Pi 400 / CM4 carriers have another PHY; drive it as a generic
             // Clause 22 PHY, as U-Boot does for every PHY it has no entry for.
-            defmt::warn!("genet: PHY id {=u32:#010x} is not a BCM54213PE; treating it as a generic PHY", id);
+            defmt::warn!(
+                "genet: PHY id {=u32:#010x} is not a BCM54213PE; treating it as a generic PHY",
+                id
+            );
         }
         g.phy_start()?;
         g.mac_start();
@@ -248,14 +251,22 @@ impl Genet {
     }
 
     fn mdio_read(&self, reg: u8) -> Result<u16, GenetError> {
-        self.regs.write32(MDIO_CMD, phy::mdio_read_cmd(self.phy, reg));
-        self.regs.write32(MDIO_CMD, phy::mdio_read_cmd(self.phy, reg) | phy::MDIO_START_BUSY);
+        self.regs
+            .write32(MDIO_CMD, phy::mdio_read_cmd(self.phy, reg));
+        self.regs.write32(
+            MDIO_CMD,
+            phy::mdio_read_cmd(self.phy, reg) | phy::MDIO_START_BUSY,
+        );
         phy::mdio_read_result(self.mdio_wait()?).ok_or(GenetError::Mdio)
     }
 
     fn mdio_write(&self, reg: u8, value: u16) -> Result<(), GenetError> {
-        self.regs.write32(MDIO_CMD, phy::mdio_write_cmd(self.phy, reg, value));
-        self.regs.write32(MDIO_CMD, phy::mdio_write_cmd(self.phy, reg, value) | phy::MDIO_START_BUSY);
+        self.regs
+            .write32(MDIO_CMD, phy::mdio_write_cmd(self.phy, reg, value));
+        self.regs.write32(
+            MDIO_CMD,
+            phy::mdio_write_cmd(self.phy, reg, value) | phy::MDIO_START_BUSY,
+        );
         self.mdio_wait().map(|_| ())
     }
 
@@ -387,14 +398,20 @@ impl Genet {
                 RxPoll::Empty => break,
                 RxPoll::Ready(s) => s,
                 RxPoll::Overrun(n) => {
-                    defmt::warn!("genet: receive producer {=u32} ahead by {=u32}; resynchronising", prod, n);
+                    defmt::warn!(
+                        "genet: receive producer {=u32} ahead by {=u32}; resynchronising",
+                        prod,
+                        n
+                    );
                     let c = self.rx.resync(prod);
                     self.regs.write32(RDMA_RING + RING_SW_INDEX, c);
                     return true;
                 }
             };
             any = true;
-            let word = self.regs.read32(RX_DESC_BASE + slot * DESC_SIZE + DESC_LEN_STATUS);
+            let word = self
+                .regs
+                .read32(RX_DESC_BASE + slot * DESC_SIZE + DESC_LEN_STATUS);
             match ring::rx_frame(word, BUF_LEN) {
                 RxFrame::Frame { len } => {
                     let start = self.rx_bufs.addr() + slot * BUF_LEN;
@@ -407,7 +424,11 @@ impl Genet {
                     }
                 }
                 RxFrame::Bad(w) => {
-                    defmt::debug!("genet: receive descriptor {=usize} dropped, status {=u32:#x}", slot, w)
+                    defmt::debug!(
+                        "genet: receive descriptor {=usize} dropped, status {=u32:#x}",
+                        slot,
+                        w
+                    )
                 }
             }
             let c = self.rx.advance();
@@ -439,7 +460,8 @@ impl Genet {
             dcache_clean(addr, sent);
             let d = TX_DESC_BASE + slot * DESC_SIZE;
             self.regs.write32(d + DESC_ADDR_LO, addr as u32);
-            self.regs.write32(d + DESC_ADDR_HI, (addr as u64 >> 32) as u32);
+            self.regs
+                .write32(d + DESC_ADDR_HI, (addr as u64 >> 32) as u32);
             self.regs.write32(d + DESC_LEN_STATUS, ring::tx_word(sent));
             let p = self.tx.push();
             self.regs.write32(TDMA_RING + RING_SW_INDEX, p);
@@ -491,7 +513,10 @@ impl Genet {
                     },
                     Err(e) => defmt::warn!("genet: PHY poll failed: {}", e),
                 }
-                if monitor.link().is_none() && !reported_no_link && now - started >= LINK_REPORT_AFTER {
+                if monitor.link().is_none()
+                    && !reported_no_link
+                    && now - started >= LINK_REPORT_AFTER
+                {
                     reported_no_link = true;
                     bringup::report(
                         "Ethernet",
@@ -501,7 +526,8 @@ impl Genet {
                     );
                 }
             }
-            let busy = monitor.link().is_some() && (self.service_rx(&mut rx) | self.service_tx(&mut tx));
+            let busy =
+                monitor.link().is_some() && (self.service_rx(&mut rx) | self.service_tx(&mut tx));
             if busy {
                 embassy_futures::yield_now().await;
             } else {

@@ -28,7 +28,10 @@ pub fn mdio_read_cmd(phy: u8, reg: u8) -> u32 {
 
 /// The UniMAC MDIO command word for writing `value` to `reg` of the PHY at `phy`.
 pub fn mdio_write_cmd(phy: u8, reg: u8, value: u16) -> u32 {
-    MDIO_WR | (u32::from(phy & 0x1f) << MDIO_PHY_SHIFT) | (u32::from(reg & 0x1f) << MDIO_REG_SHIFT) | u32::from(value)
+    MDIO_WR
+        | (u32::from(phy & 0x1f) << MDIO_PHY_SHIFT)
+        | (u32::from(reg & 0x1f) << MDIO_REG_SHIFT)
+        | u32::from(value)
 }
 
 /// The result of a finished read (busy clear): the value, or `None` when the
@@ -128,13 +131,22 @@ pub fn resolve(ctrl1000: u16, stat1000: u16, anar: u16, anlpar: u16) -> Link {
     // STAT1000 bits 11/10 (partner 1000 full/half) line up with CTRL1000 bits 9/8 shifted by 2.
     let giga = stat1000 & (ctrl1000 << 2);
     if giga & 0x0c00 != 0 {
-        return Link { mbps: 1000, full_duplex: giga & 0x0800 != 0 };
+        return Link {
+            mbps: 1000,
+            full_duplex: giga & 0x0800 != 0,
+        };
     }
     let common = anar & anlpar;
     if common & 0x0180 != 0 {
-        Link { mbps: 100, full_duplex: common & 0x0100 != 0 }
+        Link {
+            mbps: 100,
+            full_duplex: common & 0x0100 != 0,
+        }
     } else {
-        Link { mbps: 10, full_duplex: common & 0x0040 != 0 }
+        Link {
+            mbps: 10,
+            full_duplex: common & 0x0040 != 0,
+        }
     }
 }
 
@@ -226,26 +238,74 @@ mod tests {
     #[test]
     fn resolution_picks_best_common_mode() {
         // Both gigabit full.
-        assert_eq!(resolve(CTRL1000_ALL, 0x0800, ANAR_ALL, 0x01e1), Link { mbps: 1000, full_duplex: true });
+        assert_eq!(
+            resolve(CTRL1000_ALL, 0x0800, ANAR_ALL, 0x01e1),
+            Link {
+                mbps: 1000,
+                full_duplex: true
+            }
+        );
         // Partner gigabit half only.
-        assert_eq!(resolve(CTRL1000_ALL, 0x0400, ANAR_ALL, 0x01e1), Link { mbps: 1000, full_duplex: false });
+        assert_eq!(
+            resolve(CTRL1000_ALL, 0x0400, ANAR_ALL, 0x01e1),
+            Link {
+                mbps: 1000,
+                full_duplex: false
+            }
+        );
         // We did not advertise gigabit: fall back to 100 full.
-        assert_eq!(resolve(0, 0x0c00, ANAR_ALL, 0x01e1), Link { mbps: 100, full_duplex: true });
+        assert_eq!(
+            resolve(0, 0x0c00, ANAR_ALL, 0x01e1),
+            Link {
+                mbps: 100,
+                full_duplex: true
+            }
+        );
         // Partner 100 half + 10 full: 100 half wins.
-        assert_eq!(resolve(0, 0, ANAR_ALL, 0x00c1), Link { mbps: 100, full_duplex: false });
+        assert_eq!(
+            resolve(0, 0, ANAR_ALL, 0x00c1),
+            Link {
+                mbps: 100,
+                full_duplex: false
+            }
+        );
         // Partner 10 full only.
-        assert_eq!(resolve(0, 0, ANAR_ALL, 0x0041), Link { mbps: 10, full_duplex: true });
+        assert_eq!(
+            resolve(0, 0, ANAR_ALL, 0x0041),
+            Link {
+                mbps: 10,
+                full_duplex: true
+            }
+        );
         // Nothing in common: 10 half.
-        assert_eq!(resolve(0, 0, ANAR_ALL, 0x0001), Link { mbps: 10, full_duplex: false });
+        assert_eq!(
+            resolve(0, 0, ANAR_ALL, 0x0001),
+            Link {
+                mbps: 10,
+                full_duplex: false
+            }
+        );
     }
 
     #[test]
     fn monitor_reports_changes_only() {
         let mut m = LinkMonitor::default();
-        let down = PhyStatus { bmsr: 0x7949, ctrl1000: CTRL1000_ALL, stat1000: 0, anar: ANAR_ALL, anlpar: 0 };
+        let down = PhyStatus {
+            bmsr: 0x7949,
+            ctrl1000: CTRL1000_ALL,
+            stat1000: 0,
+            anar: ANAR_ALL,
+            anlpar: 0,
+        };
         assert_eq!(m.update(down), None, "starts down");
         // Link without negotiation complete is not up yet.
-        assert_eq!(m.update(PhyStatus { bmsr: 0x7949 | BMSR_LINK, ..down }), None);
+        assert_eq!(
+            m.update(PhyStatus {
+                bmsr: 0x7949 | BMSR_LINK,
+                ..down
+            }),
+            None
+        );
         let up = PhyStatus {
             bmsr: 0x7969 | BMSR_LINK,
             ctrl1000: CTRL1000_ALL,
@@ -253,11 +313,23 @@ mod tests {
             anar: ANAR_ALL,
             anlpar: 0xc5e1,
         };
-        assert_eq!(m.update(up), Some(LinkEvent::Up(Link { mbps: 1000, full_duplex: true })));
+        assert_eq!(
+            m.update(up),
+            Some(LinkEvent::Up(Link {
+                mbps: 1000,
+                full_duplex: true
+            }))
+        );
         assert_eq!(m.update(up), None);
         // Renegotiated at 100 (e.g. a different switch port).
         let up100 = PhyStatus { stat1000: 0, ..up };
-        assert_eq!(m.update(up100), Some(LinkEvent::Up(Link { mbps: 100, full_duplex: true })));
+        assert_eq!(
+            m.update(up100),
+            Some(LinkEvent::Up(Link {
+                mbps: 100,
+                full_duplex: true
+            }))
+        );
         assert_eq!(m.update(down), Some(LinkEvent::Down));
         assert_eq!(m.link(), None);
     }
@@ -267,7 +339,11 @@ mod tests {
         assert_eq!(PhyMode::from_dt(Some("rgmii")), PhyMode::Rgmii);
         assert_eq!(PhyMode::from_dt(Some("rgmii-rxid")), PhyMode::RgmiiRxid);
         assert_eq!(PhyMode::from_dt(Some("rgmii-txid")), PhyMode::RgmiiOther);
-        assert_eq!(PhyMode::from_dt(None), PhyMode::RgmiiRxid, "the Pi 4's wiring");
+        assert_eq!(
+            PhyMode::from_dt(None),
+            PhyMode::RgmiiRxid,
+            "the Pi 4's wiring"
+        );
         assert_eq!(PhyMode::from_dt(Some("sgmii")), PhyMode::RgmiiRxid);
         assert!(PhyMode::Rgmii.mac_id_mode_disabled() && PhyMode::RgmiiRxid.mac_id_mode_disabled());
         assert!(!PhyMode::RgmiiOther.mac_id_mode_disabled());
@@ -275,6 +351,9 @@ mod tests {
 
     #[test]
     fn umac_speed_codes() {
-        assert_eq!((umac_speed(1000), umac_speed(100), umac_speed(10)), (2, 1, 0));
+        assert_eq!(
+            (umac_speed(1000), umac_speed(100), umac_speed(10)),
+            (2, 1, 0)
+        );
     }
 }

@@ -41,7 +41,10 @@ impl RxRing {
     /// it cannot be reset, so the consumer is aligned to it).
     pub fn new(size: u32, cons: u32) -> Self {
         debug_assert!(size.is_power_of_two() && (2..=256).contains(&size));
-        Self { size, cons: cons & INDEX_MASK }
+        Self {
+            size,
+            cons: cons & INDEX_MASK,
+        }
     }
 
     /// The consumer counter to write back to the hardware.
@@ -88,7 +91,10 @@ impl TxRing {
     /// (the hardware's consumer counter at set-up).
     pub fn new(size: u32, prod: u32) -> Self {
         debug_assert!(size.is_power_of_two() && (2..=256).contains(&size));
-        Self { size, prod: prod & INDEX_MASK }
+        Self {
+            size,
+            prod: prod & INDEX_MASK,
+        }
     }
 
     /// Frames handed to the hardware and not yet sent; a consumer counter
@@ -197,7 +203,11 @@ mod tests {
     #[test]
     fn rx_rejects_impossible_producer() {
         let mut r = RxRing::new(64, 10);
-        assert_eq!(r.poll(10 + 64), RxPoll::Ready(10), "a full ring is possible");
+        assert_eq!(
+            r.poll(10 + 64),
+            RxPoll::Ready(10),
+            "a full ring is possible"
+        );
         assert_eq!(r.poll(10 + 65), RxPoll::Overrun(65));
         assert_eq!(r.resync(75), 75);
         assert_eq!(r.poll(75), RxPoll::Empty);
@@ -228,15 +238,26 @@ mod tests {
         assert_eq!(rx_free_word(2048), 0x0800_8000);
         assert_eq!(rx_free_word(1536), (1536 << 16) | 0x8000);
         assert_eq!(rx_free_word(4096), 0x8000, "cut to the 12-bit field");
-        assert_eq!(tx_word(60), (60 << 16) | (0x3f << 7) | 0x40 | 0x2000 | 0x4000);
+        assert_eq!(
+            tx_word(60),
+            (60 << 16) | (0x3f << 7) | 0x40 | 0x2000 | 0x4000
+        );
     }
 
     #[test]
     fn received_frames_are_bounded() {
         let ok = (66u32 << 16) | DESC_SOP | DESC_EOP;
         assert_eq!(rx_frame(ok, 2048), RxFrame::Frame { len: 64 });
-        assert_eq!(rx_frame(ok | 0x02, 2048), RxFrame::Bad(ok | 0x02), "CRC error");
-        assert_eq!(rx_frame((66 << 16) | DESC_SOP, 2048), RxFrame::Bad((66 << 16) | DESC_SOP), "no EOP");
+        assert_eq!(
+            rx_frame(ok | 0x02, 2048),
+            RxFrame::Bad(ok | 0x02),
+            "CRC error"
+        );
+        assert_eq!(
+            rx_frame((66 << 16) | DESC_SOP, 2048),
+            RxFrame::Bad((66 << 16) | DESC_SOP),
+            "no EOP"
+        );
         let long = (1600u32 << 16) | DESC_SOP | DESC_EOP;
         assert_eq!(rx_frame(long, 1536), RxFrame::Bad(long));
         let short = (10u32 << 16) | DESC_SOP | DESC_EOP;

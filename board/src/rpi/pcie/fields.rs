@@ -47,7 +47,9 @@ impl LinkStatus {
     /// Why the link is not usable, for the log and the status screen.
     pub fn why_not(self) -> Option<&'static str> {
         match (self.phy_up, self.data_link_active, self.root_complex) {
-            (false, _, _) => Some("PHY link down (no device trained: VL805 unpowered or held in reset)"),
+            (false, _, _) => {
+                Some("PHY link down (no device trained: VL805 unpowered or held in reset)")
+            }
             (true, false, _) => Some("PHY up but data link inactive"),
             (true, true, false) => Some("controller strapped as an endpoint, not a root complex"),
             (true, true, true) => None,
@@ -69,22 +71,34 @@ pub struct Window {
 impl Window {
     /// The Pi 4 device tree's outbound window: CPU 0x6_0000_0000 is PCIe
     /// 0xc000_0000, 1 GiB.
-    pub const PI4_OUTBOUND: Window = Window { cpu: 0x6_0000_0000, pci: 0xc000_0000, size: 1 << 30 };
+    pub const PI4_OUTBOUND: Window = Window {
+        cpu: 0x6_0000_0000,
+        pci: 0xc000_0000,
+        size: 1 << 30,
+    };
     /// The Pi 4 device tree's inbound (DMA) window: RAM 1:1, 3 GiB (the
     /// hardware window is rounded up to 4 GiB).
-    pub const PI4_INBOUND: Window = Window { cpu: 0, pci: 0, size: 0xc000_0000 };
+    pub const PI4_INBOUND: Window = Window {
+        cpu: 0,
+        pci: 0,
+        size: 0xc000_0000,
+    };
 
     /// The PCIe address of CPU address `cpu`, if the window covers it (the DMA
     /// translation for the inbound window).
     pub fn to_pci(&self, cpu: u64) -> Option<u64> {
         let off = cpu.checked_sub(self.cpu)?;
-        (off < self.size).then(|| self.pci.checked_add(off)).flatten()
+        (off < self.size)
+            .then(|| self.pci.checked_add(off))
+            .flatten()
     }
 
     /// The CPU address of PCIe address `pci` (BARs behind the outbound window).
     pub fn to_cpu(&self, pci: u64) -> Option<u64> {
         let off = pci.checked_sub(self.pci)?;
-        (off < self.size).then(|| self.cpu.checked_add(off)).flatten()
+        (off < self.size)
+            .then(|| self.cpu.checked_add(off))
+            .flatten()
     }
 }
 
@@ -200,7 +214,10 @@ pub fn link_info(lnksta: u16) -> LinkInfo {
         3 => "8.0",
         _ => "?",
     };
-    LinkInfo { speed, width: ((lnksta >> 4) & 0x3f) as u8 }
+    LinkInfo {
+        speed,
+        width: ((lnksta >> 4) & 0x3f) as u8,
+    }
 }
 
 /// What the xHCI capability registers at the start of BAR 0 say.
@@ -233,7 +250,10 @@ impl XhciCaps {
     /// Plausible values: an all-ones read (no device answering) or a zero
     /// capability length is not an xHCI.
     pub fn plausible(&self) -> bool {
-        self.cap_length >= 0x20 && self.version != 0xffff && self.version != 0 && self.max_ports != 0
+        self.cap_length >= 0x20
+            && self.version != 0xffff
+            && self.version != 0
+            && self.max_ports != 0
     }
 }
 
@@ -250,23 +270,45 @@ mod tests {
         let s = LinkStatus::decode(0x80);
         assert!(!s.up());
         assert!(s.why_not().unwrap().starts_with("PHY link down"));
-        assert_eq!(LinkStatus::decode(0x90).why_not(), Some("PHY up but data link inactive"));
-        assert!(LinkStatus::decode(0x30).why_not().unwrap().contains("endpoint"));
+        assert_eq!(
+            LinkStatus::decode(0x90).why_not(),
+            Some("PHY up but data link inactive")
+        );
+        assert!(LinkStatus::decode(0x30)
+            .why_not()
+            .unwrap()
+            .contains("endpoint"));
     }
 
     #[test]
     fn window_translation() {
         let out = Window::PI4_OUTBOUND;
         assert_eq!(out.to_cpu(0xc000_0000), Some(0x6_0000_0000));
-        assert_eq!(out.to_cpu(0xc000_0000 + (1 << 30)), None, "one past the end");
+        assert_eq!(
+            out.to_cpu(0xc000_0000 + (1 << 30)),
+            None,
+            "one past the end"
+        );
         assert_eq!(out.to_cpu(0xbfff_ffff), None);
-        let inb = Window { cpu: 0x1000, pci: 0x8000_0000, size: 0x1000 };
+        let inb = Window {
+            cpu: 0x1000,
+            pci: 0x8000_0000,
+            size: 0x1000,
+        };
         assert_eq!(inb.to_pci(0x1fff), Some(0x8000_0fff));
         assert_eq!(inb.to_pci(0x2000), None);
         assert_eq!(inb.to_pci(0xfff), None);
-        assert_eq!(Window::PI4_INBOUND.to_pci(0x3b40_0000), Some(0x3b40_0000), "RAM 1:1");
+        assert_eq!(
+            Window::PI4_INBOUND.to_pci(0x3b40_0000),
+            Some(0x3b40_0000),
+            "RAM 1:1"
+        );
         assert_eq!(Window::PI4_INBOUND.to_pci(0xc000_0000), None);
-        let wraps = Window { cpu: 0, pci: u64::MAX, size: 0x10 };
+        let wraps = Window {
+            cpu: 0,
+            pci: u64::MAX,
+            size: 0x10,
+        };
         assert_eq!(wraps.to_pci(1), None);
     }
 
@@ -322,13 +364,23 @@ mod tests {
     fn serdes_mdio_packets() {
         assert_eq!(pcie_mdio_packet(0, 0x1f, false), 0x1f);
         assert_eq!(pcie_mdio_packet(0, 0x2, true), 0x0010_0002);
-        assert_eq!(pcie_mdio_packet(3, 0x1_0001, true), 0x0013_0001, "register cut to 16 bits");
+        assert_eq!(
+            pcie_mdio_packet(3, 0x1_0001, true),
+            0x0013_0001,
+            "register cut to 16 bits"
+        );
     }
 
     #[test]
     fn link_status_register() {
         // Gen 2, x1.
-        assert_eq!(link_info(0x1012), LinkInfo { speed: "5.0", width: 1 });
+        assert_eq!(
+            link_info(0x1012),
+            LinkInfo {
+                speed: "5.0",
+                width: 1
+            }
+        );
         assert_eq!(link_info(0x0011).speed, "2.5");
         assert_eq!(link_info(0x0040).speed, "?");
         assert_eq!(link_info(0x0040).width, 4);
@@ -338,7 +390,16 @@ mod tests {
     fn xhci_capabilities() {
         // A VL805-like controller: CAPLENGTH 0x20, xHCI 1.0, 32 slots, 8 intrs, 5 ports.
         let c = XhciCaps::decode(0x0100_0020, 0x0500_0820);
-        assert_eq!(c, XhciCaps { cap_length: 0x20, version: 0x100, max_slots: 32, max_interrupters: 8, max_ports: 5 });
+        assert_eq!(
+            c,
+            XhciCaps {
+                cap_length: 0x20,
+                version: 0x100,
+                max_slots: 32,
+                max_interrupters: 8,
+                max_ports: 5
+            }
+        );
         assert!(c.plausible());
         assert!(!XhciCaps::decode(0xffff_ffff, 0xffff_ffff).plausible());
         assert!(!XhciCaps::decode(0, 0).plausible());

@@ -153,7 +153,11 @@ impl BrcmPcie {
         ssc: bool,
     ) -> Result<Self, PcieError> {
         let rev = regs.read32(MISC_REVISION);
-        defmt::info!("pcie: brcmstb root complex at {=usize:#x}, revision {=u32:#x}", regs.base(), rev & 0xffff);
+        defmt::info!(
+            "pcie: brcmstb root complex at {=usize:#x}, revision {=u32:#x}",
+            regs.base(),
+            rev & 0xffff
+        );
         let set = |off: usize, bits: u32| regs.write32(off, regs.read32(off) | bits);
         let clear = |off: usize, bits: u32| regs.write32(off, regs.read32(off) & !bits);
 
@@ -165,7 +169,10 @@ impl BrcmPcie {
         delay_us(100); // SerDes settles
 
         let ctrl = regs.read32(MISC_CTRL) & !MISC_CTRL_MAX_BURST_MASK;
-        regs.write32(MISC_CTRL, ctrl | MISC_CTRL_SCB_ACCESS_EN | MISC_CTRL_CFG_READ_UR_MODE); // burst 128 = 0
+        regs.write32(
+            MISC_CTRL,
+            ctrl | MISC_CTRL_SCB_ACCESS_EN | MISC_CTRL_CFG_READ_UR_MODE,
+        ); // burst 128 = 0
 
         // Inbound: PCIe address = CPU address + offset, one power-of-two window.
         let offset = inbound.pci.wrapping_sub(inbound.cpu);
@@ -174,10 +181,16 @@ impl BrcmPcie {
         if code == 0 {
             return Err(PcieError::BadWindow);
         }
-        regs.write32(RC_BAR2_CONFIG_LO, fields::with_field(offset as u32, RC_BAR_SIZE_MASK, code));
+        regs.write32(
+            RC_BAR2_CONFIG_LO,
+            fields::with_field(offset as u32, RC_BAR_SIZE_MASK, code),
+        );
         regs.write32(RC_BAR2_CONFIG_HI, (offset >> 32) as u32);
         let ctrl = regs.read32(MISC_CTRL);
-        regs.write32(MISC_CTRL, fields::with_field(ctrl, MISC_CTRL_SCB0_SIZE_MASK, fields::scb_size_code(size)));
+        regs.write32(
+            MISC_CTRL,
+            fields::with_field(ctrl, MISC_CTRL_SCB0_SIZE_MASK, fields::scb_size_code(size)),
+        );
         // No PCIe -> GISB (BAR1) or second SCB (BAR3) window.
         clear(RC_BAR1_CONFIG_LO, RC_BAR_SIZE_MASK);
         clear(RC_BAR3_CONFIG_LO, RC_BAR_SIZE_MASK);
@@ -210,7 +223,8 @@ impl BrcmPcie {
             return Err(PcieError::EndpointMode { status: raw });
         }
 
-        let f = fields::outbound_fields(outbound.cpu, outbound.pci, outbound.size).ok_or(PcieError::BadWindow)?;
+        let f = fields::outbound_fields(outbound.cpu, outbound.pci, outbound.size)
+            .ok_or(PcieError::BadWindow)?;
         program_outbound(&regs, &f);
 
         // Present the root port as a PCI-PCI bridge (the reset default is an endpoint class).
@@ -232,7 +246,11 @@ impl BrcmPcie {
         regs.write32(VENDOR_SPECIFIC_REG1, v & !ENDIAN_MODE_BAR2_MASK);
         clear(PRIV1_LINK_CAPABILITY, ASPM_SUPPORT_MASK);
 
-        Ok(Self { regs, outbound, inbound })
+        Ok(Self {
+            regs,
+            outbound,
+            inbound,
+        })
     }
 
     /// The link state right now.
@@ -264,7 +282,8 @@ impl BrcmPcie {
         if !self.link().up() {
             return None;
         }
-        self.regs.write32(EXT_CFG_INDEX, fields::bdf_address(bus, dev, func));
+        self.regs
+            .write32(EXT_CFG_INDEX, fields::bdf_address(bus, dev, func));
         Some(EXT_CFG_DATA + off)
     }
 
@@ -296,7 +315,13 @@ impl BrcmPcie {
         let window = (((last >> 16) as u32 & 0xfff0) << 16) | ((start >> 16) as u32 & 0xfff0);
         self.write32(0, 0, 0, CFG_MEMORY_WINDOW, window);
         let cmd = self.read32(0, 0, 0, CFG_COMMAND);
-        self.write32(0, 0, 0, CFG_COMMAND, (cmd & 0xffff) | COMMAND_MEMORY | COMMAND_MASTER);
+        self.write32(
+            0,
+            0,
+            0,
+            CFG_COMMAND,
+            (cmd & 0xffff) | COMMAND_MEMORY | COMMAND_MASTER,
+        );
     }
 }
 
@@ -317,7 +342,9 @@ impl PcieDma {
 
 impl DmaHal for PcieDma {
     fn bus_address(&self, addr: usize) -> Option<u32> {
-        self.inbound.to_pci(addr as u64).and_then(|a| u32::try_from(a).ok())
+        self.inbound
+            .to_pci(addr as u64)
+            .and_then(|a| u32::try_from(a).ok())
     }
 
     fn before_dma(&self, addr: usize, len: usize) {
@@ -334,11 +361,20 @@ fn program_outbound(regs: &Mmio, f: &OutboundFields) {
     regs.write32(MEM_WIN0_HI, f.pci_hi);
     let v = regs.read32(MEM_WIN0_BASE_LIMIT);
     let v = fields::with_field(v, WIN_BASE_MASK, f.base_mb);
-    regs.write32(MEM_WIN0_BASE_LIMIT, fields::with_field(v, WIN_LIMIT_MASK, f.limit_mb));
+    regs.write32(
+        MEM_WIN0_BASE_LIMIT,
+        fields::with_field(v, WIN_LIMIT_MASK, f.limit_mb),
+    );
     let v = regs.read32(MEM_WIN0_BASE_HI);
-    regs.write32(MEM_WIN0_BASE_HI, fields::with_field(v, WIN_HI_MASK, f.base_hi));
+    regs.write32(
+        MEM_WIN0_BASE_HI,
+        fields::with_field(v, WIN_HI_MASK, f.base_hi),
+    );
     let v = regs.read32(MEM_WIN0_LIMIT_HI);
-    regs.write32(MEM_WIN0_LIMIT_HI, fields::with_field(v, WIN_HI_MASK, f.limit_hi));
+    regs.write32(
+        MEM_WIN0_LIMIT_HI,
+        fields::with_field(v, WIN_HI_MASK, f.limit_hi),
+    );
 }
 
 /// One transfer on the bridge's internal MDIO; each waits at most ~100 us.

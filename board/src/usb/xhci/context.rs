@@ -27,7 +27,9 @@ pub struct SlotInfo {
 /// The 8 dwords of a slot context.
 pub fn slot_context(s: &SlotInfo) -> [u32; 8] {
     let mut c = [0u32; 8];
-    c[0] = (s.route & 0xf_ffff) | (u32::from(s.speed_id & 0xf) << 20) | (u32::from(s.context_entries & 0x1f) << 27);
+    c[0] = (s.route & 0xf_ffff)
+        | (u32::from(s.speed_id & 0xf) << 20)
+        | (u32::from(s.context_entries & 0x1f) << 27);
     c[1] = u32::from(s.root_port) << 16;
     if let Some((ports, think_time, multi)) = s.hub {
         c[0] |= 1 << 26;
@@ -85,19 +87,36 @@ pub fn interval_exponent(speed: Speed, kind: EndpointKind, b_interval: u8) -> u8
 
 /// The 8 dwords of an endpoint context. `dequeue` is the transfer ring's bus
 /// address with the cycle state in bit 0.
-pub fn endpoint_context(kind: EndpointKind, dir: Direction, max_packet: u16, interval: u8, dequeue: u64) -> [u32; 8] {
+pub fn endpoint_context(
+    kind: EndpointKind,
+    dir: Direction,
+    max_packet: u16,
+    interval: u8,
+    dequeue: u64,
+) -> [u32; 8] {
     let mut c = [0u32; 8];
     c[0] = u32::from(interval) << 16;
     // CErr = 3 (three retries) for everything but isochronous.
-    let cerr = if kind == EndpointKind::Isochronous { 0 } else { 3 };
+    let cerr = if kind == EndpointKind::Isochronous {
+        0
+    } else {
+        3
+    };
     c[1] = (cerr << 1) | (endpoint_type(kind, dir) << 3) | (u32::from(max_packet) << 16);
     c[2] = dequeue as u32;
     c[3] = (dequeue >> 32) as u32;
     // Average TRB length: 8 for control (xHCI 1.2 §4.14.1.1), else a packet;
     // Max ESIT payload for periodic endpoints: one packet.
-    let avg = if kind == EndpointKind::Control { 8 } else { u32::from(max_packet) };
-    let esit =
-        if matches!(kind, EndpointKind::Interrupt | EndpointKind::Isochronous) { u32::from(max_packet) } else { 0 };
+    let avg = if kind == EndpointKind::Control {
+        8
+    } else {
+        u32::from(max_packet)
+    };
+    let esit = if matches!(kind, EndpointKind::Interrupt | EndpointKind::Isochronous) {
+        u32::from(max_packet)
+    } else {
+        0
+    };
     c[4] = avg | (esit << 16);
     c
 }
@@ -129,7 +148,14 @@ mod tests {
 
     #[test]
     fn slot_context_of_a_full_speed_device_behind_a_high_speed_hub() {
-        let s = SlotInfo { route: 0x21, speed_id: 1, root_port: 3, context_entries: 1, hub: None, tt: Some((5, 2)) };
+        let s = SlotInfo {
+            route: 0x21,
+            speed_id: 1,
+            root_port: 3,
+            context_entries: 1,
+            hub: None,
+            tt: Some((5, 2)),
+        };
         let c = slot_context(&s);
         assert_eq!(c[0], 0x21 | (1 << 20) | (1 << 27));
         assert_eq!(c[1], 3 << 16);
@@ -138,7 +164,14 @@ mod tests {
 
     #[test]
     fn slot_context_of_a_multi_tt_hub() {
-        let s = SlotInfo { route: 0, speed_id: 3, root_port: 1, context_entries: 3, hub: Some((4, 1, true)), tt: None };
+        let s = SlotInfo {
+            route: 0,
+            speed_id: 3,
+            root_port: 1,
+            context_entries: 3,
+            hub: Some((4, 1, true)),
+            tt: None,
+        };
         let c = slot_context(&s);
         assert_eq!(c[0], (3 << 20) | (3 << 27) | (1 << 26) | (1 << 25));
         assert_eq!(c[1], (1 << 16) | (4 << 24));
@@ -159,11 +192,20 @@ mod tests {
     #[test]
     fn intervals() {
         // FS keyboard, bInterval 10 ms: 80 microframes -> 2^6 = 64 (8 ms).
-        assert_eq!(interval_exponent(Speed::Full, EndpointKind::Interrupt, 10), 6);
+        assert_eq!(
+            interval_exponent(Speed::Full, EndpointKind::Interrupt, 10),
+            6
+        );
         assert_eq!(interval_exponent(Speed::Low, EndpointKind::Interrupt, 1), 3);
-        assert_eq!(interval_exponent(Speed::Full, EndpointKind::Interrupt, 255), 10);
+        assert_eq!(
+            interval_exponent(Speed::Full, EndpointKind::Interrupt, 255),
+            10
+        );
         // HS bInterval 4: 2^3 microframes.
-        assert_eq!(interval_exponent(Speed::High, EndpointKind::Interrupt, 4), 3);
+        assert_eq!(
+            interval_exponent(Speed::High, EndpointKind::Interrupt, 4),
+            3
+        );
         assert_eq!(interval_exponent(Speed::High, EndpointKind::Bulk, 4), 0);
     }
 

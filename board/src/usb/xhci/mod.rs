@@ -144,7 +144,13 @@ impl Ring {
     }
 
     fn push(&mut self, hal: &dyn DmaHal, trb: Trb) -> u64 {
-        self.ring.push(&mut DmaTrbs { buf: &self.mem, hal }, trb)
+        self.ring.push(
+            &mut DmaTrbs {
+                buf: &self.mem,
+                hal,
+            },
+            trb,
+        )
     }
 }
 
@@ -254,16 +260,25 @@ impl Xhci {
         regs.write32(op + USBCMD, CMD_RESET);
         Timer::after_millis(1).await;
         wait(regs, op + USBCMD, CMD_RESET, 0, "reset").await?;
-        wait(regs, op + USBSTS, STS_NOT_READY, 0, "controller not ready after reset").await?;
+        wait(
+            regs,
+            op + USBSTS,
+            STS_NOT_READY,
+            0,
+            "controller not ready after reset",
+        )
+        .await?;
 
         let slots_enabled = max_slots.min(MAX_SLOTS);
         regs.write32(op + CONFIG, u32::from(slots_enabled));
         let page = 4096usize << (regs.read32(op + PAGESIZE) & 0xffff).trailing_zeros();
 
-        let dcbaa = DmaBuf::new_aligned((usize::from(slots_enabled) + 1) * 8, 64).ok_or(UsbError::NoMemory)?;
+        let dcbaa = DmaBuf::new_aligned((usize::from(slots_enabled) + 1) * 8, 64)
+            .ok_or(UsbError::NoMemory)?;
         let mut scratch = Vec::new();
         if scratchpads > 0 {
-            let array = DmaBuf::new_aligned(scratchpads as usize * 8, 64).ok_or(UsbError::NoMemory)?;
+            let array =
+                DmaBuf::new_aligned(scratchpads as usize * 8, 64).ok_or(UsbError::NoMemory)?;
             for i in 0..scratchpads as usize {
                 let p = DmaBuf::new_aligned(page, page).ok_or(UsbError::NoMemory)?;
                 let bus = bus64(hal, ac64, p.addr())?;
@@ -303,7 +318,10 @@ impl Xhci {
             }
         }
         Timer::after_millis(20).await;
-        defmt::info!("xhci: running, command ring and event ring set up, {} slots enabled", slots_enabled);
+        defmt::info!(
+            "xhci: running, command ring and event ring set up, {} slots enabled",
+            slots_enabled
+        );
 
         let mut slots = Vec::new();
         slots.resize_with(usize::from(slots_enabled) + 1, || None);
@@ -339,7 +357,8 @@ impl Xhci {
     }
 
     fn ring_doorbell(&self, slot: u8, target: u8) {
-        self.regs.write32(self.db + 4 * usize::from(slot), u32::from(target));
+        self.regs
+            .write32(self.db + 4 * usize::from(slot), u32::from(target));
     }
 
     /// Dispatches every new event: command completions, transfer events (to
@@ -348,8 +367,13 @@ impl Xhci {
     fn drain_events(&mut self) {
         let mut any = false;
         loop {
-            let mem = DmaTrbs { buf: &self.events, hal: self.hal };
-            let Some(ev) = self.event_ring.pop(&mem) else { break };
+            let mem = DmaTrbs {
+                buf: &self.events,
+                hal: self.hal,
+            };
+            let Some(ev) = self.event_ring.pop(&mem) else {
+                break;
+            };
             any = true;
             match ring::trb_type(&ev) {
                 ring::TRB_COMMAND_COMPLETION => {
@@ -369,11 +393,17 @@ impl Xhci {
     }
 
     fn transfer_event(&mut self, ev: &Trb) {
-        let (slot_id, dci, at, cc) =
-            (ring::slot_id(ev), ring::endpoint_id(ev), ring::pointer(ev), ring::completion_code(ev));
+        let (slot_id, dci, at, cc) = (
+            ring::slot_id(ev),
+            ring::endpoint_id(ev),
+            ring::pointer(ev),
+            ring::completion_code(ev),
+        );
         let residual = ring::residual(ev) as usize;
         if dci == 1 {
-            let Some(Some(slot)) = self.slots.get_mut(usize::from(slot_id)) else { return };
+            let Some(Some(slot)) = self.slots.get_mut(usize::from(slot_id)) else {
+                return;
+            };
             let c = &mut slot.control;
             if c.done.is_some() {
                 return;
@@ -395,7 +425,10 @@ impl Xhci {
                     self.hal.after_dma(f.addr, f.len.max(1));
                 }
                 let r = completion(cc).map(|()| f.len.saturating_sub(residual));
-                if matches!(r, Err(UsbError::Stall | UsbError::Transaction | UsbError::Babble)) {
+                if matches!(
+                    r,
+                    Err(UsbError::Stall | UsbError::Transaction | UsbError::Babble)
+                ) {
                     p.halted = true;
                 }
                 p.result = Some(r);
@@ -416,7 +449,11 @@ impl Xhci {
             if let Some(ev) = self.cmd_result.take() {
                 self.pending_cmd = None;
                 let cc = ring::completion_code(&ev);
-                return if cc == ring::CC_SUCCESS { Ok(ev) } else { Err(UsbError::Command(cc)) };
+                return if cc == ring::CC_SUCCESS {
+                    Ok(ev)
+                } else {
+                    Err(UsbError::Command(cc))
+                };
             }
             if Instant::now() > end {
                 self.pending_cmd = None;
@@ -432,7 +469,9 @@ impl Xhci {
     fn write_input(&mut self, slot_id: u8, add: u32, ep0: bool) -> Result<u64, UsbError> {
         let cs = self.ctx_size;
         let hal = self.hal;
-        let Some(Some(slot)) = self.slots.get_mut(usize::from(slot_id)) else { return Err(UsbError::NoSlot) };
+        let Some(Some(slot)) = self.slots.get_mut(usize::from(slot_id)) else {
+            return Err(UsbError::NoSlot);
+        };
         let input = &slot.input;
         write_dwords(input, 0, &[0, add]);
         write_dwords(input, cs, &context::slot_context(&slot.info));
@@ -451,7 +490,9 @@ impl Xhci {
     }
 
     async fn enable_slot(&mut self, dev: &mut Device) -> Result<(), UsbError> {
-        let ev = self.command(ring::make(ring::TRB_ENABLE_SLOT, 0, 0, 0)).await?;
+        let ev = self
+            .command(ring::make(ring::TRB_ENABLE_SLOT, 0, 0, 0))
+            .await?;
         let id = ring::slot_id(&ev);
         if id == 0 || id > self.slots_enabled {
             return Err(UsbError::NoSlot);
@@ -471,12 +512,23 @@ impl Xhci {
         };
         write64(&self.dcbaa, usize::from(id) * 8, self.bus(out.addr())?);
         self.hal.before_dma(self.dcbaa.addr(), self.dcbaa.len());
-        self.slots[usize::from(id)] =
-            Some(Slot { out, input, ep0, info, max_packet0: dev.max_packet0, control: Control::default() });
+        self.slots[usize::from(id)] = Some(Slot {
+            out,
+            input,
+            ep0,
+            info,
+            max_packet0: dev.max_packet0,
+            control: Control::default(),
+        });
         dev.slot = id;
         // Address Device with BSR=1: endpoint 0 works at the default address.
         let input = self.write_input(id, 0b11, true)?;
-        let cmd = ring::make(ring::TRB_ADDRESS_DEVICE, input, 0, ring::BSR | (u32::from(id) << 24));
+        let cmd = ring::make(
+            ring::TRB_ADDRESS_DEVICE,
+            input,
+            0,
+            ring::BSR | (u32::from(id) << 24),
+        );
         if let Err(e) = self.command(cmd).await {
             self.free_slot(id).await;
             dev.slot = 0;
@@ -491,8 +543,16 @@ impl Xhci {
             slot.max_packet0 = dev.max_packet0;
         }
         let input = self.write_input(id, 0b11, true)?;
-        self.command(ring::make(ring::TRB_ADDRESS_DEVICE, input, 0, u32::from(id) << 24)).await?;
-        let Some(Some(slot)) = self.slots.get(usize::from(id)) else { return Err(UsbError::NoSlot) };
+        self.command(ring::make(
+            ring::TRB_ADDRESS_DEVICE,
+            input,
+            0,
+            u32::from(id) << 24,
+        ))
+        .await?;
+        let Some(Some(slot)) = self.slots.get(usize::from(id)) else {
+            return Err(UsbError::NoSlot);
+        };
         self.hal.after_dma(slot.out.addr(), self.ctx_size);
         dev.address = (read_dword(&slot.out, 12) & 0xff) as u8;
         Ok(())
@@ -500,7 +560,15 @@ impl Xhci {
 
     async fn free_slot(&mut self, id: u8) {
         if self.slots.get(usize::from(id)).is_some_and(|s| s.is_some()) {
-            if let Err(e) = self.command(ring::make(ring::TRB_DISABLE_SLOT, 0, 0, u32::from(id) << 24)).await {
+            if let Err(e) = self
+                .command(ring::make(
+                    ring::TRB_DISABLE_SLOT,
+                    0,
+                    0,
+                    u32::from(id) << 24,
+                ))
+                .await
+            {
                 defmt::debug!("xhci: disable slot {}: {}", id, e);
             }
             write64(&self.dcbaa, usize::from(id) * 8, 0);
@@ -514,7 +582,12 @@ impl Xhci {
         }
     }
 
-    async fn control_transfer(&mut self, dev: &Device, setup: Setup, buf: &mut DmaBuf) -> Result<usize, UsbError> {
+    async fn control_transfer(
+        &mut self,
+        dev: &Device,
+        setup: Setup,
+        buf: &mut DmaBuf,
+    ) -> Result<usize, UsbError> {
         let len = usize::from(setup.length);
         if len > buf.len() {
             return Err(UsbError::BufferTooSmall);
@@ -525,7 +598,9 @@ impl Xhci {
         }
         let hal = self.hal;
         let id = dev.slot;
-        let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else { return Err(UsbError::NoSlot) };
+        let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else {
+            return Err(UsbError::NoSlot);
+        };
         let input = setup.direction() == Direction::In;
         hal.before_dma(buf.addr(), len.max(1));
         let trt = match (len, input) {
@@ -534,20 +609,42 @@ impl Xhci {
             (_, true) => 3,
         };
         let bytes = u64::from_le_bytes(setup.to_bytes());
-        slot.ep0.push(hal, ring::make(ring::TRB_SETUP, bytes, 8, ring::IDT | (trt << 16)));
+        slot.ep0.push(
+            hal,
+            ring::make(ring::TRB_SETUP, bytes, 8, ring::IDT | (trt << 16)),
+        );
         let data_trb = (len > 0).then(|| {
             let dir = if input { ring::DIR_IN | ring::ISP } else { 0 };
-            slot.ep0.push(hal, ring::make(ring::TRB_DATA, data, ring::transfer_status(len as u32, 0), dir))
+            slot.ep0.push(
+                hal,
+                ring::make(
+                    ring::TRB_DATA,
+                    data,
+                    ring::transfer_status(len as u32, 0),
+                    dir,
+                ),
+            )
         });
         let status_dir = if len == 0 || !input { ring::DIR_IN } else { 0 };
-        let status_trb = slot.ep0.push(hal, ring::make(ring::TRB_STATUS, 0, 0, status_dir | ring::IOC));
-        slot.control = Control { data_trb, status_trb, len, got: None, done: None };
+        let status_trb = slot.ep0.push(
+            hal,
+            ring::make(ring::TRB_STATUS, 0, 0, status_dir | ring::IOC),
+        );
+        slot.control = Control {
+            data_trb,
+            status_trb,
+            len,
+            got: None,
+            done: None,
+        };
         self.ring_doorbell(id, 1);
 
         let end = Instant::now() + TIMEOUT;
         let result = loop {
             self.drain_events();
-            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else { return Err(UsbError::NoSlot) };
+            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else {
+                return Err(UsbError::NoSlot);
+            };
             if let Some(r) = slot.control.done.take() {
                 break r;
             }
@@ -572,37 +669,77 @@ impl Xhci {
     /// Pointer to the ring's enqueue position (abandoning queued TRBs).
     async fn recover(&mut self, slot: u8, dci: u8, running: bool) {
         let ep = (u32::from(slot) << 24) | (u32::from(dci) << 16);
-        let kind = if running { ring::TRB_STOP_ENDPOINT } else { ring::TRB_RESET_ENDPOINT };
+        let kind = if running {
+            ring::TRB_STOP_ENDPOINT
+        } else {
+            ring::TRB_RESET_ENDPOINT
+        };
         if let Err(e) = self.command(ring::make(kind, 0, 0, ep)).await {
             defmt::debug!("xhci: slot {} endpoint {}: stop/reset {}", slot, dci, e);
         }
         let deq = if dci == 1 {
-            self.slots.get(usize::from(slot)).and_then(|s| s.as_ref()).map(|s| s.ep0.ring.dequeue_pointer())
+            self.slots
+                .get(usize::from(slot))
+                .and_then(|s| s.as_ref())
+                .map(|s| s.ep0.ring.dequeue_pointer())
         } else {
-            self.pipes.iter().flatten().find(|p| p.slot == slot && p.dci == dci).map(|p| p.ring.ring.dequeue_pointer())
+            self.pipes
+                .iter()
+                .flatten()
+                .find(|p| p.slot == slot && p.dci == dci)
+                .map(|p| p.ring.ring.dequeue_pointer())
         };
         if let Some(deq) = deq {
-            if let Err(e) = self.command(ring::make(ring::TRB_SET_TR_DEQUEUE, deq, 0, ep)).await {
+            if let Err(e) = self
+                .command(ring::make(ring::TRB_SET_TR_DEQUEUE, deq, 0, ep))
+                .await
+            {
                 defmt::debug!("xhci: slot {} endpoint {}: set dequeue {}", slot, dci, e);
             }
         }
     }
 
-    async fn configure(&mut self, dev: &Device, ep: &EndpointDescriptor) -> Result<PipeId, UsbError> {
+    async fn configure(
+        &mut self,
+        dev: &Device,
+        ep: &EndpointDescriptor,
+    ) -> Result<PipeId, UsbError> {
         let id = dev.slot;
         let dci = context::dci(ep.number, ep.direction);
         let ring = Ring::new(self.hal)?;
         let interval = context::interval_exponent(dev.speed, ep.kind, ep.interval);
-        let c = context::endpoint_context(ep.kind, ep.direction, ep.max_packet, interval, ring.ring.dequeue_pointer());
+        let c = context::endpoint_context(
+            ep.kind,
+            ep.direction,
+            ep.max_packet,
+            interval,
+            ring.ring.dequeue_pointer(),
+        );
         let cs = self.ctx_size;
         {
-            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else { return Err(UsbError::NoSlot) };
+            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else {
+                return Err(UsbError::NoSlot);
+            };
             slot.info.context_entries = slot.info.context_entries.max(dci);
             write_dwords(&slot.input, usize::from(dci + 1) * cs, &c);
         }
         let input = self.write_input(id, 1 | (1 << dci), false)?;
-        self.command(ring::make(ring::TRB_CONFIGURE_ENDPOINT, input, 0, u32::from(id) << 24)).await?;
-        let pipe = Pipe { slot: id, dci, ep: *ep, ring, inflight: None, result: None, halted: false };
+        self.command(ring::make(
+            ring::TRB_CONFIGURE_ENDPOINT,
+            input,
+            0,
+            u32::from(id) << 24,
+        ))
+        .await?;
+        let pipe = Pipe {
+            slot: id,
+            dci,
+            ep: *ep,
+            ring,
+            inflight: None,
+            result: None,
+            halted: false,
+        };
         let index = match self.pipes.iter().position(|p| p.is_none()) {
             Some(i) => {
                 self.pipes[i] = Some(pipe);
@@ -624,13 +761,18 @@ impl Xhci {
             return Err(UsbError::PortDisabled);
         }
         // USB 3 ports train by themselves and are enabled once connected.
-        let already = v & PORT_PED != 0 && context::speed_from_id((v >> 10) & 0xf) == Some(Speed::Super);
+        let already =
+            v & PORT_PED != 0 && context::speed_from_id((v >> 10) & 0xf) == Some(Speed::Super);
         if !already {
             r.write32(at, port_neutral(v) | PORT_PR);
             let end = Instant::now() + Duration::from_millis(500);
             while r.read32(at) & PORT_PRC == 0 {
                 if Instant::now() > end {
-                    defmt::warn!("xhci: port {} reset did not finish (PORTSC {=u32:08x})", port, r.read32(at));
+                    defmt::warn!(
+                        "xhci: port {} reset did not finish (PORTSC {=u32:08x})",
+                        port,
+                        r.read32(at)
+                    );
                     return Err(UsbError::Timeout);
                 }
                 Timer::after_millis(1).await;
@@ -642,7 +784,11 @@ impl Xhci {
         }
         let v = r.read32(at);
         if v & PORT_PED == 0 {
-            defmt::warn!("xhci: port {} not enabled after reset (PORTSC {=u32:08x})", port, v);
+            defmt::warn!(
+                "xhci: port {} not enabled after reset (PORTSC {=u32:08x})",
+                port,
+                v
+            );
             return Err(UsbError::PortDisabled);
         }
         let speed = context::speed_from_id((v >> 10) & 0xf).ok_or(UsbError::PortDisabled)?;
@@ -651,11 +797,20 @@ impl Xhci {
     }
 
     async fn stop_pipe(&mut self, pipe: PipeId) {
-        let Some(Some(p)) = self.pipes.get(usize::from(pipe.0)) else { return };
+        let Some(Some(p)) = self.pipes.get(usize::from(pipe.0)) else {
+            return;
+        };
         let (slot, dci, busy) = (p.slot, p.dci, p.inflight.is_some());
-        if busy && self.slots.get(usize::from(slot)).is_some_and(|s| s.is_some()) {
+        if busy
+            && self
+                .slots
+                .get(usize::from(slot))
+                .is_some_and(|s| s.is_some())
+        {
             let ep = (u32::from(slot) << 24) | (u32::from(dci) << 16);
-            let _ = self.command(ring::make(ring::TRB_STOP_ENDPOINT, 0, 0, ep)).await;
+            let _ = self
+                .command(ring::make(ring::TRB_STOP_ENDPOINT, 0, 0, ep))
+                .await;
         }
         if let Some(p) = self.pipes.get_mut(usize::from(pipe.0)) {
             *p = None;
@@ -664,11 +819,21 @@ impl Xhci {
 
     async fn housekeeping(&mut self) {
         self.drain_events();
-        let halted: Vec<(u8, u8)> =
-            self.pipes.iter().flatten().filter(|p| p.halted && p.inflight.is_none()).map(|p| (p.slot, p.dci)).collect();
+        let halted: Vec<(u8, u8)> = self
+            .pipes
+            .iter()
+            .flatten()
+            .filter(|p| p.halted && p.inflight.is_none())
+            .map(|p| (p.slot, p.dci))
+            .collect();
         for (slot, dci) in halted {
             self.recover(slot, dci, false).await;
-            if let Some(p) = self.pipes.iter_mut().flatten().find(|p| p.slot == slot && p.dci == dci) {
+            if let Some(p) = self
+                .pipes
+                .iter_mut()
+                .flatten()
+                .find(|p| p.slot == slot && p.dci == dci)
+            {
                 p.halted = false;
             }
         }
@@ -688,9 +853,13 @@ impl HostController for Xhci {
         let at = self.portsc(port);
         let v = self.regs.read32(at);
         if v & PORT_CHANGES & !PORT_PRC != 0 {
-            self.regs.write32(at, port_neutral(v) | (v & PORT_CHANGES & !PORT_PRC));
+            self.regs
+                .write32(at, port_neutral(v) | (v & PORT_CHANGES & !PORT_PRC));
         }
-        RootPort { connected: v & PORT_CCS != 0, changed: v & PORT_CSC != 0 }
+        RootPort {
+            connected: v & PORT_CCS != 0,
+            changed: v & PORT_CSC != 0,
+        }
     }
 
     fn reset_root_port(&mut self, port: u8) -> BoxFut<'_, Result<Speed, UsbError>> {
@@ -701,7 +870,11 @@ impl HostController for Xhci {
         Box::pin(self.enable_slot(dev))
     }
 
-    fn set_address<'a>(&'a mut self, dev: &'a mut Device, _address: u8) -> BoxFut<'a, Result<(), UsbError>> {
+    fn set_address<'a>(
+        &'a mut self,
+        dev: &'a mut Device,
+        _address: u8,
+    ) -> BoxFut<'a, Result<(), UsbError>> {
         Box::pin(self.address(dev))
     }
 
@@ -714,10 +887,19 @@ impl HostController for Xhci {
     ) -> BoxFut<'a, Result<(), UsbError>> {
         Box::pin(async move {
             let id = dev.slot;
-            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else { return Err(UsbError::NoSlot) };
+            let Some(Some(slot)) = self.slots.get_mut(usize::from(id)) else {
+                return Err(UsbError::NoSlot);
+            };
             slot.info.hub = Some((ports, think_time, multi_tt));
             let input = self.write_input(id, 1, false)?;
-            self.command(ring::make(ring::TRB_CONFIGURE_ENDPOINT, input, 0, u32::from(id) << 24)).await.map(|_| ())
+            self.command(ring::make(
+                ring::TRB_CONFIGURE_ENDPOINT,
+                input,
+                0,
+                u32::from(id) << 24,
+            ))
+            .await
+            .map(|_| ())
         })
     }
 
@@ -749,7 +931,9 @@ impl HostController for Xhci {
     fn start(&mut self, pipe: PipeId, buf: &DmaBuf, len: usize) -> Result<(), UsbError> {
         let hal = self.hal;
         let data = self.bus(buf.addr())?;
-        let Some(Some(p)) = self.pipes.get_mut(usize::from(pipe.0)) else { return Err(UsbError::ChannelBusy) };
+        let Some(Some(p)) = self.pipes.get_mut(usize::from(pipe.0)) else {
+            return Err(UsbError::ChannelBusy);
+        };
         if p.inflight.is_some() {
             return Err(UsbError::ChannelBusy);
         }
@@ -763,9 +947,27 @@ impl HostController for Xhci {
             return Err(UsbError::Unreachable);
         }
         hal.before_dma(buf.addr(), len.max(1));
-        let flags = ring::IOC | if p.ep.direction == Direction::In { ring::ISP } else { 0 };
-        let trb = p.ring.push(hal, ring::make(ring::TRB_NORMAL, data, ring::transfer_status(len as u32, 0), flags));
-        p.inflight = Some(InFlight { trb, len, addr: buf.addr(), direction: p.ep.direction });
+        let flags = ring::IOC
+            | if p.ep.direction == Direction::In {
+                ring::ISP
+            } else {
+                0
+            };
+        let trb = p.ring.push(
+            hal,
+            ring::make(
+                ring::TRB_NORMAL,
+                data,
+                ring::transfer_status(len as u32, 0),
+                flags,
+            ),
+        );
+        p.inflight = Some(InFlight {
+            trb,
+            len,
+            addr: buf.addr(),
+            direction: p.ep.direction,
+        });
         p.result = None;
         let (slot, dci) = (p.slot, p.dci);
         self.ring_doorbell(slot, dci);
@@ -774,7 +976,11 @@ impl HostController for Xhci {
 
     fn poll(&mut self, pipe: PipeId) -> Option<Result<usize, UsbError>> {
         self.drain_events();
-        self.pipes.get_mut(usize::from(pipe.0))?.as_mut()?.result.take()
+        self.pipes
+            .get_mut(usize::from(pipe.0))?
+            .as_mut()?
+            .result
+            .take()
     }
 
     fn busy(&self, pipe: PipeId) -> bool {
@@ -845,11 +1051,22 @@ fn read_dword(buf: &DmaBuf, off: usize) -> u32 {
     unsafe { core::ptr::read_volatile((buf.addr() + off) as *const u32) }
 }
 
-async fn wait(r: Mmio, off: usize, mask: u32, want: u32, what: &'static str) -> Result<(), UsbError> {
+async fn wait(
+    r: Mmio,
+    off: usize,
+    mask: u32,
+    want: u32,
+    what: &'static str,
+) -> Result<(), UsbError> {
     let end = Instant::now() + TIMEOUT;
     while r.read32(off) & mask != want {
         if Instant::now() > end {
-            defmt::error!("xhci: timeout waiting for {} (register {=usize:x} = {=u32:08x})", what, off, r.read32(off));
+            defmt::error!(
+                "xhci: timeout waiting for {} (register {=usize:x} = {=u32:08x})",
+                what,
+                off,
+                r.read32(off)
+            );
             return Err(UsbError::Timeout);
         }
         Timer::after_micros(100).await;
@@ -880,7 +1097,9 @@ fn capabilities(r: Mmio, cparams1: u32) -> impl Iterator<Item = (usize, u8)> {
 async fn legacy_handoff(r: Mmio, cparams1: u32) {
     const BIOS_OWNED: u32 = 1 << 16;
     const OS_OWNED: u32 = 1 << 24;
-    let Some((at, _)) = capabilities(r, cparams1).find(|&(_, id)| id == 1) else { return };
+    let Some((at, _)) = capabilities(r, cparams1).find(|&(_, id)| id == 1) else {
+        return;
+    };
     r.write32(at, r.read32(at) | OS_OWNED);
     let end = Instant::now() + TIMEOUT;
     while r.read32(at) & BIOS_OWNED != 0 && Instant::now() < end {
@@ -888,7 +1107,11 @@ async fn legacy_handoff(r: Mmio, cparams1: u32) {
     }
     defmt::info!(
         "xhci: legacy support capability, firmware ownership {}",
-        if r.read32(at) & BIOS_OWNED != 0 { "kept" } else { "released" }
+        if r.read32(at) & BIOS_OWNED != 0 {
+            "kept"
+        } else {
+            "released"
+        }
     );
 }
 
@@ -901,7 +1124,12 @@ fn log_protocols(r: Mmio, cparams1: u32) {
             let ports = r.read32(at + 8);
             let first = ports & 0xff;
             let count = (ports >> 8) & 0xff;
-            defmt::info!("xhci: USB {} ports {}-{}", major, first, first + count.saturating_sub(1));
+            defmt::info!(
+                "xhci: USB {} ports {}-{}",
+                major,
+                first,
+                first + count.saturating_sub(1)
+            );
         }
     }
 }

@@ -129,7 +129,12 @@ pub fn endpoint_id(t: &Trb) -> u8 {
 /// A TRB of `kind` with the pointer/parameter `param`, status dword `status`
 /// and extra control bits `flags` (the cycle bit is added by the ring).
 pub fn make(kind: u32, param: u64, status: u32, flags: u32) -> Trb {
-    [param as u32, (param >> 32) as u32, status, (kind << 10) | (flags & !CYCLE)]
+    [
+        param as u32,
+        (param >> 32) as u32,
+        status,
+        (kind << 10) | (flags & !CYCLE),
+    ]
 }
 
 /// Normal or Data Stage transfer length + TD Size (packets left after this
@@ -153,7 +158,12 @@ impl ProducerRing {
     /// must be zeroed. Writes the Link TRB.
     pub fn new(mem: &mut dyn TrbMem, base: u64) -> Self {
         let len = mem.len().max(2);
-        let ring = ProducerRing { base, len, enqueue: 0, cycle: true };
+        let ring = ProducerRing {
+            base,
+            len,
+            enqueue: 0,
+            cycle: true,
+        };
         // Link TRB with the producer cycle state "not yet valid" (0): it becomes
         // valid when the producer wraps onto it.
         mem.write(len - 1, make(TRB_LINK, base, 0, LINK_TOGGLE));
@@ -184,7 +194,10 @@ impl ProducerRing {
             // the wrap, xHCI 1.2 §4.11.5.1) and the current cycle state.
             let chain = trb[3] & CHAIN;
             let link = make(TRB_LINK, self.base, 0, LINK_TOGGLE | chain);
-            mem.write(self.len - 1, [link[0], link[1], link[2], link[3] | u32::from(self.cycle)]);
+            mem.write(
+                self.len - 1,
+                [link[0], link[1], link[2], link[3] | u32::from(self.cycle)],
+            );
             self.enqueue = 0;
             self.cycle = !self.cycle;
         }
@@ -218,7 +231,12 @@ impl EventRing {
     /// An event ring of `len` TRBs at bus address `base` (zeroed memory: no
     /// TRB is valid until the controller writes it with cycle 1).
     pub fn new(base: u64, len: usize) -> Self {
-        EventRing { base, len: len.max(1), dequeue: 0, cycle: true }
+        EventRing {
+            base,
+            len: len.max(1),
+            dequeue: 0,
+            cycle: true,
+        }
     }
 
     /// The next event, if the controller has written one; advances past it.
@@ -280,10 +298,16 @@ mod tests {
 
         assert_eq!(ring.push(&mut mem, make(TRB_NORMAL, 0x1000, 8, IOC)), BASE);
         assert_eq!(mem.0[0][3] & CYCLE, 1);
-        assert_eq!(ring.push(&mut mem, make(TRB_NORMAL, 0x2000, 8, IOC)), BASE + 16);
+        assert_eq!(
+            ring.push(&mut mem, make(TRB_NORMAL, 0x2000, 8, IOC)),
+            BASE + 16
+        );
         // Third TRB fills the last usable slot: the link becomes valid (cycle 1)
         // and the producer cycle flips.
-        assert_eq!(ring.push(&mut mem, make(TRB_NORMAL, 0x3000, 8, IOC)), BASE + 32);
+        assert_eq!(
+            ring.push(&mut mem, make(TRB_NORMAL, 0x3000, 8, IOC)),
+            BASE + 32
+        );
         assert_eq!(mem.0[3][3] & CYCLE, 1);
         assert_ne!(mem.0[3][3] & LINK_TOGGLE, 0);
         assert_eq!(ring.dequeue_pointer(), BASE);
@@ -331,12 +355,29 @@ mod tests {
         let mut ev = EventRing::new(BASE, 3);
         assert_eq!(ev.pop(&mem), None, "zeroed ring holds no event");
         // Controller writes two events with cycle 1.
-        mem.0[0] =
-            [0x1000, 0, (u32::from(CC_SUCCESS) << 24) | 5, (TRB_TRANSFER_EVENT << 10) | (3 << 16) | (2 << 24) | 1];
-        mem.0[1] = [0, 0, u32::from(CC_SUCCESS) << 24, (TRB_COMMAND_COMPLETION << 10) | (1 << 24) | 1];
+        mem.0[0] = [
+            0x1000,
+            0,
+            (u32::from(CC_SUCCESS) << 24) | 5,
+            (TRB_TRANSFER_EVENT << 10) | (3 << 16) | (2 << 24) | 1,
+        ];
+        mem.0[1] = [
+            0,
+            0,
+            u32::from(CC_SUCCESS) << 24,
+            (TRB_COMMAND_COMPLETION << 10) | (1 << 24) | 1,
+        ];
         let e = ev.pop(&mem).unwrap();
         assert_eq!(trb_type(&e), TRB_TRANSFER_EVENT);
-        assert_eq!((completion_code(&e), residual(&e), slot_id(&e), endpoint_id(&e)), (CC_SUCCESS, 5, 2, 3));
+        assert_eq!(
+            (
+                completion_code(&e),
+                residual(&e),
+                slot_id(&e),
+                endpoint_id(&e)
+            ),
+            (CC_SUCCESS, 5, 2, 3)
+        );
         assert_eq!(pointer(&e), 0x1000);
         assert_eq!(trb_type(&ev.pop(&mem).unwrap()), TRB_COMMAND_COMPLETION);
         assert_eq!(ev.pop(&mem), None);
