@@ -371,6 +371,7 @@ fn pi5_without_rp1(pi: Pi, framebuffer: Option<Box<dyn Framebuffer>>, rng: Board
         // No USB stack runs: nothing ever arrives here.
         input: Box::new(usb::input::UsbInputs),
         rng,
+        audio: None,
         service: None,
     }
 }
@@ -553,6 +554,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
+        audio: None,
         service: Some(service),
     }
 }
