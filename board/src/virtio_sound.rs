@@ -57,7 +57,10 @@ impl VirtioSound {
         let mut dev = match VirtIOSound::<VirtHal, _>::new(transport) {
             Ok(d) => d,
             Err(e) => {
-                defmt::warn!("audio: virtio-sound init failed: {}", defmt::Debug2Format(&e));
+                defmt::warn!(
+                    "audio: virtio-sound init failed: {}",
+                    defmt::Debug2Format(&e)
+                );
                 return None;
             }
         };
@@ -117,7 +120,9 @@ impl AudioSink for VirtioSound {
                 r,
             )
             .map_err(|_| AudioError::Unsupported)?;
-        self.dev.pcm_prepare(stream).map_err(|_| AudioError::Device)?;
+        self.dev
+            .pcm_prepare(stream)
+            .map_err(|_| AudioError::Device)?;
         self.dev.pcm_start(stream).map_err(|_| AudioError::Device)?;
         self.period_bytes = period_bytes;
         self.running = true;

@@ -100,7 +100,10 @@ impl Stream {
                 }
             }
             if let Err(e) = sink.submit(&self.period) {
-                defmt::warn!("audio: sink refused a period: {=str}", alloc::format!("{e}").as_str());
+                defmt::warn!(
+                    "audio: sink refused a period: {=str}",
+                    alloc::format!("{e}").as_str()
+                );
                 return;
             }
         }

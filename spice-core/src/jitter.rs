@@ -151,8 +151,13 @@ impl JitterBuffer {
         self.packets.push_back((keep, now_us, false));
     }
 
-    fn discard_oldest(&mut self, mut frames: usize) {
+    fn discard_oldest(&mut self, frames: usize) {
         self.data.drain(..frames * self.frame_bytes);
+        self.forget_frames(frames);
+    }
+
+    /// Account for `frames` leaving the front of the buffer.
+    fn forget_frames(&mut self, mut frames: usize) {
         while frames > 0 {
             let Some(front) = self.packets.front_mut() else {
                 break;
@@ -215,18 +220,7 @@ impl JitterBuffer {
         for (o, b) in out[..bytes].iter_mut().zip(self.data.drain(..bytes)) {
             *o = b;
         }
-        let mut gone = frames;
-        while gone > 0 {
-            let Some(front) = self.packets.front_mut() else {
-                break;
-            };
-            let n = front.0.min(gone);
-            front.0 -= n;
-            gone -= n;
-            if front.0 == 0 {
-                self.packets.pop_front();
-            }
-        }
+        self.forget_frames(frames);
         self.stats.played_frames += frames as u64;
         if frames == want {
             return Pulled::Audio;
@@ -263,7 +257,10 @@ mod tests {
         assert!(out[..24].iter().all(|&b| b == 1) && out[24..].iter().all(|&b| b == 2));
         // both packets started leaving at 5 ms: 5 ms and 3 ms
         assert_eq!(j.stats.latency.count, 2);
-        assert_eq!((j.stats.latency.max_us, j.stats.latency.min_us), (5_000, 3_000));
+        assert_eq!(
+            (j.stats.latency.max_us, j.stats.latency.min_us),
+            (5_000, 3_000)
+        );
         assert_eq!(j.stats.latency.mean_us(), 4_000);
         assert_eq!(j.depth_frames(), 4);
         assert_eq!(j.stats.underruns, 0);

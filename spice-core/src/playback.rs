@@ -142,7 +142,10 @@ impl PlaybackChannel {
                 let d = w::parse_data(body)?;
                 self.packets += 1;
                 if self.mode != 0 && u32::from(self.mode) != SPICE_AUDIO_DATA_MODE_RAW {
-                    return Err(WireError::new(4, "audio data in a mode the client did not offer"));
+                    return Err(WireError::new(
+                        4,
+                        "audio data in a mode the client did not offer",
+                    ));
                 }
                 if d.data.len() > MAX_PACKET_BYTES {
                     return Err(WireError::new(4, "audio packet too large"));
@@ -257,7 +260,8 @@ mod tests {
     fn raw_stream_in_order() {
         let mut p = PlaybackChannel::new();
         let mut out = Outbox::new();
-        p.handle(SPICE_MSG_PLAYBACK_MODE, &mode(1), &mut out).unwrap();
+        p.handle(SPICE_MSG_PLAYBACK_MODE, &mode(1), &mut out)
+            .unwrap();
         p.handle(SPICE_MSG_PLAYBACK_DATA, &data(&[1, 2, 3, 4]), &mut out)
             .unwrap();
         assert_eq!(p.dropped_packets, 1, "data before START is dropped");
@@ -312,7 +316,11 @@ mod tests {
             .handle(SPICE_MSG_PLAYBACK_START, &start(2, 1, 1_000_000), &mut out)
             .is_err());
         assert!(p
-            .handle(SPICE_MSG_PLAYBACK_START, &start(2, 1, 48000)[..13], &mut out)
+            .handle(
+                SPICE_MSG_PLAYBACK_START,
+                &start(2, 1, 48000)[..13],
+                &mut out
+            )
             .is_err());
         p.handle(SPICE_MSG_PLAYBACK_START, &start(2, 1, 48000), &mut out)
             .unwrap();

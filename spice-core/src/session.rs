@@ -1155,7 +1155,11 @@ mod tests {
         s.consume(p, first.len());
         let mut input = srv.link(&[], 0);
         let mut start = Writer::new();
-        start.u32(2).u16(SPICE_AUDIO_FMT_S16 as u16).u32(48000).u32(0);
+        start
+            .u32(2)
+            .u16(SPICE_AUDIO_FMT_S16 as u16)
+            .u32(48000)
+            .u32(0);
         input.extend(mini(SPICE_MSG_PLAYBACK_START, &start.finish()));
         input.extend(mini(SPICE_MSG_PLAYBACK_DATA, &[0, 0, 0, 0, 1, 0, 2, 0]));
         s.receive(p, &input).unwrap();
@@ -1176,7 +1180,9 @@ mod tests {
         assert_eq!(s.playback().map(|p| p.packets), Some(1));
         // a half frame ends the channel with a protocol error
         let r = s.receive(p, &mini(SPICE_MSG_PLAYBACK_DATA, &[0, 0, 0, 0, 1, 0]));
-        assert!(matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_PLAYBACK_DATA));
+        assert!(
+            matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_PLAYBACK_DATA)
+        );
         assert!(s.playback().is_none());
     }
 

@@ -45,6 +45,7 @@ pub mod pcie;
 mod pi4;
 pub mod power;
 pub mod property;
+pub mod pwm_audio;
 pub mod ranges;
 pub mod rng;
 pub mod uart;
@@ -554,7 +555,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
-        audio: None,
+        audio: pwm_audio::PwmAudio::new(pi.model, pi.peripherals, pi.emulated),
         service: Some(service),
     }
 }
