@@ -37,9 +37,9 @@ use crate::presenter;
 use crate::rig;
 use crate::status::{self, Step};
 
-/// Most channels one session opens (main, display, inputs, cursor, and
-/// their TLS relinks after NEED_SECURED).
-const MAX_CHANNELS: usize = 8;
+/// Most channels one session opens (main, display, inputs, cursor,
+/// playback, and their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 10;
 
 /// `resize` mode: how long the guest's agent has to answer before the
 /// status line says the picture stays scaled (`fit`).

@@ -555,7 +555,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
-        audio: pwm_audio::PwmAudio::new(pi.model, pi.peripherals, pi.emulated),
+        audio: pwm_audio::PwmAudio::probe(pi.model, pi.peripherals, pi.emulated),
         service: Some(service),
     }
 }

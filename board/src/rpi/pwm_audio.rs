@@ -129,7 +129,11 @@ fn window(base: usize, len: usize) -> Mmio {
 impl PwmAudio {
     /// The jack's sink for `model` at peripheral base `peripherals`; `None`
     /// (logged) on a model without one, or under QEMU (`emulated`).
-    pub(crate) fn new(model: Model, peripherals: usize, emulated: bool) -> Option<Box<dyn AudioSink>> {
+    pub(crate) fn probe(
+        model: Model,
+        peripherals: usize,
+        emulated: bool,
+    ) -> Option<Box<dyn AudioSink>> {
         if emulated {
             defmt::info!("audio: pwm jack not used: QEMU's raspi machines have no audio");
             return None;
@@ -186,7 +190,8 @@ impl PwmAudio {
         }
         self.cm.write32(CM_PWMDIV, CM_PASSWORD | (div << 12));
         self.cm.write32(CM_PWMCTL, CM_PASSWORD | CM_SRC_PLLD);
-        self.cm.write32(CM_PWMCTL, CM_PASSWORD | CM_SRC_PLLD | CM_ENAB);
+        self.cm
+            .write32(CM_PWMCTL, CM_PASSWORD | CM_SRC_PLLD | CM_ENAB);
         barespice_boot::cpu::delay_us(2000);
         defmt::info!(
             "audio: pwm clock PLLD / {=u32} = {=u32} Hz, CM_PWMCTL {=u32:#x}",
@@ -250,10 +255,14 @@ impl AudioSink for PwmAudio {
         self.channels = channels;
         // Control blocks: a ring over the period buffers.
         let fifo = BUS_PERIPHERALS + (self.pwm_base + PWM_FIF1) as u32;
-        let cb_bus = PiDma.bus_address(self.blocks.addr()).ok_or(AudioError::Device)?;
+        let cb_bus = PiDma
+            .bus_address(self.blocks.addr())
+            .ok_or(AudioError::Device)?;
         for i in 0..PERIODS {
             self.silence(i);
-            let src = PiDma.bus_address(self.buffers[i].addr()).ok_or(AudioError::Device)?;
+            let src = PiDma
+                .bus_address(self.buffers[i].addr())
+                .ok_or(AudioError::Device)?;
             let next = cb_bus + (((i + 1) % PERIODS) * CB_BYTES) as u32;
             let cb = [
                 (self.dreq << TI_PERMAP_SHIFT) | TI_SRC_INC | TI_DEST_DREQ | TI_WAIT_RESP,
@@ -277,8 +286,10 @@ impl AudioSink for PwmAudio {
         self.pwm.write32(PWM_STA, self.pwm.read32(PWM_STA));
         self.pwm.write32(PWM_RNG1, range);
         self.pwm.write32(PWM_RNG2, range);
-        self.pwm
-            .write32(PWM_CTL, CTL_PWEN1 | CTL_USEF1 | CTL_PWEN2 | CTL_USEF2 | CTL_CLRF1);
+        self.pwm.write32(
+            PWM_CTL,
+            CTL_PWEN1 | CTL_USEF1 | CTL_PWEN2 | CTL_USEF2 | CTL_CLRF1,
+        );
         self.pwm.write32(PWM_DMAC, DMAC_ENAB | (7 << 8) | 7);
         defmt::info!(
             "audio: pwm {=u8} ch {=u32} Hz, range {=u32}",
