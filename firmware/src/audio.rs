@@ -24,10 +24,33 @@ use embassy_time::{Duration, Instant, Timer};
 use spice_core::jitter::{JitterBuffer, Pulled};
 use spice_core::playback::{AudioItem, PcmFormat};
 
-/// Audio queued before playback starts, ms.
+/// Audio queued before playback starts, ms (default; `barespice.audio-ms=N`
+/// on the command line sets it, see [`target_ms`]).
 pub const TARGET_MS: u32 = 80;
-/// Most audio the jitter buffer holds, ms (beyond it the oldest is dropped).
+/// The range `barespice.audio-ms` accepts.
+pub const TARGET_RANGE: core::ops::RangeInclusive<u32> = 20..=1000;
+/// Most audio the jitter buffer holds, ms (beyond it the oldest is dropped);
+/// at least twice the target.
 pub const MAX_MS: u32 = 1000;
+
+/// The jitter target from the command line's `barespice.audio-ms` (logged
+/// and ignored when out of [`TARGET_RANGE`]), else [`TARGET_MS`].
+pub fn target_ms(bootargs: &str) -> u32 {
+    let Some(v) = barespice_config::barespice_option(bootargs, "audio-ms") else {
+        return TARGET_MS;
+    };
+    match v.parse::<u32>() {
+        Ok(ms) if TARGET_RANGE.contains(&ms) => ms,
+        _ => {
+            defmt::warn!(
+                "config: barespice.audio-ms={=str} is not 20..1000 ms; using {=u32}",
+                v.as_str(),
+                TARGET_MS
+            );
+            TARGET_MS
+        }
+    }
+}
 /// How often the statistics line is written while a stream plays.
 pub const REPORT: Duration = Duration::from_secs(5);
 /// How often the sink is topped up when nothing arrives.
@@ -64,11 +87,21 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(format: PcmFormat, period_frames: usize, volume: [u16; 2], mute: bool) -> Self {
+    fn new(
+        format: PcmFormat,
+        period_frames: usize,
+        target_ms: u32,
+        volume: [u16; 2],
+        mute: bool,
+    ) -> Self {
         let ms = |ms: u32| (format.rate as usize * ms as usize) / 1000;
         Self {
             format,
-            jitter: JitterBuffer::new(format.frame_bytes(), ms(TARGET_MS), ms(MAX_MS)),
+            jitter: JitterBuffer::new(
+                format.frame_bytes(),
+                ms(target_ms),
+                ms(MAX_MS.max(2 * target_ms)),
+            ),
             volume,
             mute,
             period: vec![0; period_frames * format.frame_bytes()],
@@ -157,7 +190,7 @@ pub fn install(sink: &Option<Box<dyn AudioSink>>) {
 
 /// The playback task: runs for ever with the board's sink.
 #[embassy_executor::task]
-pub async fn task(mut sink: Box<dyn AudioSink>) {
+pub async fn task(mut sink: Box<dyn AudioSink>, target_ms: u32) {
     let mut stream: Option<Stream> = None;
     let mut volume = [u16::MAX; 2];
     let mut mute = false;
@@ -188,10 +221,10 @@ pub async fn task(mut sink: Box<dyn AudioSink>) {
                                 f.channels,
                                 f.rate,
                                 period,
-                                TARGET_MS,
+                                target_ms,
                                 sink.describe().as_str()
                             );
-                            stream = Some(Stream::new(f, period, volume, mute));
+                            stream = Some(Stream::new(f, period, target_ms, volume, mute));
                         }
                         Err(e) => defmt::warn!(
                             "audio: sink cannot play {=u8} ch {=u32} Hz: {=str}",

@@ -129,7 +129,8 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         }
         spawner.spawn(input::task(board.input).expect("input task"));
         if let Some(sink) = sink {
-            spawner.spawn(audio::task(sink).expect("audio task"));
+            let target = audio::target_ms(bootargs);
+            spawner.spawn(audio::task(sink, target).expect("audio task"));
         }
         spawner.spawn(bringup_reports().expect("bring-up report task"));
         spawner.spawn(heap_log::task().expect("heap log task"));

@@ -13,12 +13,17 @@
 #       within 1 %, order, duration within 60 ms, RMS level within 3 dB of a
 #       -6 dBFS sine, no silent gap over 20 ms inside a tone. The expected values
 #       are what the guest was told to play, never the client's own output.
+#       The client runs with barespice.audio-ms=$AU_TARGET_MS (see below).
 #       The case also prints the firmware's "audio: stream stop" line
 #       (underruns, PLAYBACK_DATA -> sink latency).
 # Must not: share its lab server with cases started without --audio.
 
 AU_TONES=0:200,440:400,0:100,880:400,0:100,660:400,0:100,1320:400,0:200
 AU_DIR="$E2E_OUT/audio-client"
+# Jitter target for the case: this 2-core machine runs several QEMUs under
+# TCG, and the lab guest's audio sometimes arrives in bursts after stalls of
+# ~300 ms (the default 80 ms is what scripts/audio-measure measures).
+AU_TARGET_MS=400
 
 au_playback() {
   [ -z "$FW_BUILD_ERROR" ] || fail "$FW_BUILD_ERROR"
@@ -28,7 +33,7 @@ au_playback() {
   local wav="$E2E_OUT/audio-playback.wav" t0 line
   rm -f "$wav"
   emu_start "$AU_DIR" virt "audio client" 150 -- --audio-wav "$wav" \
-    --append "barespice.display=1:1" --timeout 600
+    --append "barespice.display=1:1 barespice.audio-ms=$AU_TARGET_MS" --timeout 600
   t0=$SECONDS
   until grep -aq 'session: playback channel 0 linked' "$FW_LOG"; do
     [ $((SECONDS - t0)) -lt 30 ] || { grep -a 'audio\|playback' "$FW_LOG"; fail "the playback channel did not link"; }
@@ -45,7 +50,7 @@ au_playback() {
     [ $((SECONDS - t0)) -lt 30 ] || { grep -a 'audio' "$FW_LOG"; fail "no stream stop on the client"; }
     sleep 0.5
   done
-  sleep 1
+  sleep 2 # the jitter target's worth of audio is still playing out
   grep -a 'audio: ' "$FW_LOG" | grep -v 'audio: volume' || true
   # QEMU writes the WAV header's sizes when it exits.
   emu_stop "$AU_DIR"
