@@ -219,25 +219,104 @@ fn main() {
     println!(
         "decoders vs spice-common's C decoders (same bytes, same output checked); best of {RUNS}"
     );
+    // `cargo bench ... -- WORD`: only the cases whose name contains WORD.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |c: &Case| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str()));
     println!("generated {W}x{H} frames:");
-    for case in generated() {
-        run(&case);
+    for case in generated().iter().filter(|c| wanted(c)) {
+        run(case);
     }
     if let Some(dir) = std::env::var_os("BARESPICE_BENCH_RECORDING") {
         println!("recorded from the lab server ({}):", dir.to_string_lossy());
-        for case in recording::cases(std::path::Path::new(&dir)) {
-            run(&case);
+        for case in recording::cases(std::path::Path::new(&dir))
+            .iter()
+            .filter(|c| wanted(c))
+        {
+            run(case);
         }
     }
 }
 
 mod recording {
+    //! Images out of `barespice-host --record` files (format in
+    //! `host/src/record.rs`): every DRAW_COPY whose source is a QUIC, LZ,
+    //! GLZ or LZ4 image, in arrival order (GLZ references stay valid).
     use super::{aligned, Case, Codec};
+    use spice_core::display::wire::{copy, display_base};
+    use spice_core::enums::{
+        SPICE_IMAGE_TYPE_GLZ_RGB, SPICE_IMAGE_TYPE_LZ4, SPICE_IMAGE_TYPE_LZ_RGB,
+        SPICE_IMAGE_TYPE_QUIC, SPICE_MSG_DISPLAY_DRAW_COPY,
+    };
+    use spice_core::image::ImageDescriptor;
+    use spice_core::wire::Reader;
     use std::path::Path;
 
+    /// The recording's `(type, body)` messages.
+    fn messages(data: &[u8]) -> Vec<(u16, &[u8])> {
+        let mut out = Vec::new();
+        let Some(mut rest) = data.strip_prefix(b"barespice-rec-1\n".as_slice()) else {
+            return out;
+        };
+        while rest.len() >= 6 {
+            let t = u16::from_le_bytes([rest[0], rest[1]]);
+            let n = u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]) as usize;
+            let Some(body) = rest.get(6..6 + n) else { break };
+            out.push((t, body));
+            rest = &rest[6 + n..];
+        }
+        out
+    }
+
+    /// The compressed source image of a DRAW_COPY body, if it has one.
+    fn image(body: &[u8]) -> Option<(Codec, Vec<u8>, usize, usize)> {
+        let mut r = Reader::new(body);
+        display_base(&mut r).ok()?;
+        let c = copy(&mut r).ok()?;
+        let mut r = Reader::new(body).at(c.src).ok()?;
+        let d = ImageDescriptor::parse(&mut r).ok()?;
+        let codec = match u32::from(d.kind) {
+            SPICE_IMAGE_TYPE_QUIC => Codec::Quic,
+            SPICE_IMAGE_TYPE_LZ_RGB => Codec::Lz,
+            SPICE_IMAGE_TYPE_GLZ_RGB => Codec::Glz,
+            SPICE_IMAGE_TYPE_LZ4 => Codec::Lz4,
+            _ => return None,
+        };
+        let n = r.u32().ok()? as usize;
+        let data = aligned(r.bytes(n).ok()?);
+        Some((codec, data, d.width as usize, d.height as usize))
+    }
+
     /// The cases of every `*.spicerec` under `dir`: one per file and codec.
-    pub fn cases(_dir: &Path) -> Vec<Case> {
-        let _ = (aligned, Codec::Quic);
-        Vec::new()
+    pub fn cases(dir: &Path) -> Vec<Case> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "spicerec"))
+            .collect();
+        files.sort();
+        let mut cases = Vec::new();
+        for f in files {
+            let data = std::fs::read(&f).unwrap_or_default();
+            let label = f.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            for codec in [Codec::Quic, Codec::Lz, Codec::Glz, Codec::Lz4] {
+                let images: Vec<_> = messages(&data)
+                    .into_iter()
+                    .filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY)
+                    .filter_map(|(_, b)| image(b))
+                    .filter(|(c, ..)| *c == codec)
+                    .map(|(_, d, w, h)| (d, w, h))
+                    .collect();
+                if !images.is_empty() {
+                    cases.push(Case {
+                        name: format!("{} {label}", format!("{codec:?}").to_lowercase()),
+                        codec,
+                        images,
+                    });
+                }
+            }
+        }
+        cases
     }
 }
