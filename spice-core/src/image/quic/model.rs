@@ -144,15 +144,18 @@ impl Model {
         let b = family.bucket[ctx as usize] as usize % BUCKETS;
         let counters = &mut self.counters[b];
         let lens = &family.code_len[value as usize];
+        // Branch-free minimum search (which code wins is data-dependent and
+        // mispredicts a lot): scanning down, a strictly smaller sum wins, so
+        // ties keep the larger code.
         let mut best = BPC - 1;
         counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
         let mut best_sum = counters[best];
         for l in (0..BPC - 1).rev() {
-            counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
-            if counters[l] < best_sum {
-                best = l;
-                best_sum = counters[l];
-            }
+            let sum = counters[l].wrapping_add(u32::from(lens[l]));
+            counters[l] = sum;
+            let smaller = sum < best_sum;
+            best = if smaller { l } else { best };
+            best_sum = best_sum.min(sum);
         }
         if self.best[b] != best as u8 {
             self.best[b] = best as u8;
