@@ -19,8 +19,8 @@ mod glz_support;
 
 use codecs_common::{best, columns, desktop, memcpy_time, report, COLUMN, H, W};
 use criterion::{Criterion, Throughput};
-use spice_core::image::glz::GlzWindow;
 use glz_support::encode;
+use spice_core::image::glz::GlzWindow;
 use std::hint::black_box;
 
 /// A zlib stream (stored blocks) around `data`, as ZLIB_GLZ carries.

@@ -54,7 +54,13 @@ extern "C" {
     fn cref_lz4_compress(src: *const u8, n: c_int, dst: *mut u8, cap: c_int) -> c_int;
     fn cref_glz_new() -> *mut CrefGlz;
     fn cref_glz_free(g: *mut CrefGlz);
-    fn cref_glz_decode(g: *mut CrefGlz, data: *const u8, out: *mut u32, w: c_int, h: c_int) -> c_int;
+    fn cref_glz_decode(
+        g: *mut CrefGlz,
+        data: *const u8,
+        out: *mut u32,
+        w: c_int,
+        h: c_int,
+    ) -> c_int;
 }
 
 /// spice-common's QUIC and LZ contexts (one of each, reused like the
@@ -86,7 +92,12 @@ impl Codecs {
                 out.len() as u32,
             )
         };
-        (n > 0).then(|| out[..n as usize].iter().flat_map(|w| w.to_le_bytes()).collect())
+        (n > 0).then(|| {
+            out[..n as usize]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect()
+        })
     }
 
     /// `quic_decode` of `data` into `dest` (`w x h` pixels); false on error.
@@ -94,7 +105,11 @@ impl Codecs {
         assert_eq!(dest.len(), w * h);
         // quic_decode_begin reads whole words: give it a word-aligned copy
         // only when the input is not aligned (the bench aligns its inputs).
-        assert_eq!(data.as_ptr() as usize % 4, 0, "QUIC input must be word aligned");
+        assert_eq!(
+            data.as_ptr() as usize % 4,
+            0,
+            "QUIC input must be word aligned"
+        );
         // SAFETY: data is len bytes, aligned; dest holds w*h pixels.
         unsafe {
             cref_quic_decode(
