@@ -76,12 +76,15 @@ void cref_codecs_free(CrefCodecs *c)
     free(c);
 }
 
-/* QUIC encode (server side): RGB32 rows in, words out; returns words or -1. */
+/* QUIC encode (server side): RGB32 rows in; `out` word-aligned; returns
+ * bytes or -1. */
 int cref_quic_encode(CrefCodecs *c, int type, int w, int h, const uint32_t *px,
-                     uint32_t *out, unsigned out_words)
+                     uint8_t *out, unsigned out_len)
 {
     if (setjmp(c->qusr.jmp)) return -1;
-    return quic_encode(c->quic, (QuicImageType)type, w, h, (uint8_t *)px, h, w * 4, out, out_words);
+    int words = quic_encode(c->quic, (QuicImageType)type, w, h, (uint8_t *)px, h, w * 4,
+                            (uint32_t *)out, out_len / 4);
+    return words < 0 ? -1 : words * 4;
 }
 
 /* QUIC decode as canvas_get_quic does (RGB32/RGB24 as RGB32, RGBA as RGBA)
@@ -99,12 +102,12 @@ int cref_quic_decode(CrefCodecs *c, const uint8_t *data, unsigned len, uint32_t 
     return quic_decode(c->quic, as, (uint8_t *)dest, w * 4) == QUIC_ERROR ? -1 : 0;
 }
 
-/* LZ encode (server side) of RGB32 rows; returns bytes or -1. */
-int cref_lz_encode(CrefCodecs *c, int type, int w, int h, int top_down, const uint32_t *px,
+/* LZ encode (server side) of top-down RGB32 rows; returns bytes or -1. */
+int cref_lz_encode(CrefCodecs *c, int type, int w, int h, const uint32_t *px,
                    uint8_t *out, unsigned out_len)
 {
     if (setjmp(c->lusr.jmp)) return -1;
-    return lz_encode(c->lz, (LzImageType)type, w, h, top_down, (uint8_t *)px, h, w * 4, out, out_len);
+    return lz_encode(c->lz, (LzImageType)type, w, h, 1, (uint8_t *)px, h, w * 4, out, out_len);
 }
 
 /* LZ decode as canvas_get_lz does for RGB types (to RGB32/RGBA) into

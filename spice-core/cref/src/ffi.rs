@@ -12,18 +12,36 @@ struct CrefGlz {
     _private: [u8; 0],
 }
 
+/// The glue's decoder signature (context, data, len, dest, width, height).
+type DecodeFn =
+    unsafe extern "C" fn(*mut CrefCodecs, *const u8, u32, *mut u32, c_int, c_int) -> c_int;
+
+/// The glue's encoder signature (context, type, width, height, pixels,
+/// out, out capacity in bytes) returning the bytes written or -1.
+type EncodeFn =
+    unsafe extern "C" fn(*mut CrefCodecs, c_int, c_int, c_int, *const u32, *mut u8, u32) -> c_int;
+
 extern "C" {
-    fn cref_codecs_new() -> *mut CrefCodecs;
-    fn cref_codecs_free(c: *mut CrefCodecs);
     fn cref_quic_encode(
         c: *mut CrefCodecs,
         ty: c_int,
         w: c_int,
         h: c_int,
         px: *const u32,
-        out: *mut u32,
-        out_words: u32,
+        out: *mut u8,
+        out_len: u32,
     ) -> c_int;
+    fn cref_lz_encode(
+        c: *mut CrefCodecs,
+        ty: c_int,
+        w: c_int,
+        h: c_int,
+        px: *const u32,
+        out: *mut u8,
+        out_len: u32,
+    ) -> c_int;
+    fn cref_codecs_new() -> *mut CrefCodecs;
+    fn cref_codecs_free(c: *mut CrefCodecs);
     fn cref_quic_decode(
         c: *mut CrefCodecs,
         data: *const u8,
@@ -31,16 +49,6 @@ extern "C" {
         dest: *mut u32,
         w: c_int,
         h: c_int,
-    ) -> c_int;
-    fn cref_lz_encode(
-        c: *mut CrefCodecs,
-        ty: c_int,
-        w: c_int,
-        h: c_int,
-        top_down: c_int,
-        px: *const u32,
-        out: *mut u8,
-        out_len: u32,
     ) -> c_int;
     fn cref_lz_decode(
         c: *mut CrefCodecs,
@@ -78,77 +86,65 @@ impl Codecs {
 
     /// `quic_encode` of `w x h` 32-bit pixels as QUIC image type `ty`.
     pub fn quic_encode(&mut self, ty: i32, w: usize, h: usize, px: &[u32]) -> Option<Vec<u8>> {
-        assert_eq!(px.len(), w * h);
-        let mut out = vec![0u32; w * h * 2 + 1024];
-        // SAFETY: px holds w*h pixels (stride w*4); out holds out.len() words.
-        let n = unsafe {
-            cref_quic_encode(
-                self.0,
-                ty,
-                w as c_int,
-                h as c_int,
-                px.as_ptr(),
-                out.as_mut_ptr(),
-                out.len() as u32,
-            )
-        };
-        (n > 0).then(|| {
-            out[..n as usize]
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .collect()
-        })
-    }
-
-    /// `quic_decode` of `data` into `dest` (`w x h` pixels); false on error.
-    pub fn quic_decode(&mut self, data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
-        assert_eq!(dest.len(), w * h);
-        // quic_decode_begin reads whole words: give it a word-aligned copy
-        // only when the input is not aligned (the bench aligns its inputs).
-        assert_eq!(
-            data.as_ptr() as usize % 4,
-            0,
-            "QUIC input must be word aligned"
-        );
-        // SAFETY: data is len bytes, aligned; dest holds w*h pixels.
-        unsafe {
-            cref_quic_decode(
-                self.0,
-                data.as_ptr(),
-                data.len() as u32,
-                dest.as_mut_ptr(),
-                w as c_int,
-                h as c_int,
-            ) == 0
-        }
+        self.encode_with(cref_quic_encode, ty, w, h, px)
     }
 
     /// `lz_encode` (top-down) of `w x h` 32-bit pixels as LZ image type `ty`.
     pub fn lz_encode(&mut self, ty: i32, w: usize, h: usize, px: &[u32]) -> Option<Vec<u8>> {
+        self.encode_with(cref_lz_encode, ty, w, h, px)
+    }
+
+    /// Run one of the glue's encoders into a buffer big enough for any
+    /// input (both coders expand incompressible pixels by well under 2x).
+    fn encode_with(
+        &mut self,
+        f: EncodeFn,
+        ty: i32,
+        w: usize,
+        h: usize,
+        px: &[u32],
+    ) -> Option<Vec<u8>> {
         assert_eq!(px.len(), w * h);
-        let mut out = vec![0u8; w * h * 5 + 1024];
-        // SAFETY: px holds w*h pixels (stride w*4); out holds out.len() bytes.
+        let mut out = vec![0u32; w * h * 2 + 1024];
+        let cap = (out.len() * 4) as u32;
+        // SAFETY: px holds w*h pixels (stride w*4); out holds `cap` bytes,
+        // word-aligned as quic_encode needs.
         let n = unsafe {
-            cref_lz_encode(
+            f(
                 self.0,
                 ty,
                 w as c_int,
                 h as c_int,
-                1,
                 px.as_ptr(),
-                out.as_mut_ptr(),
-                out.len() as u32,
+                out.as_mut_ptr().cast::<u8>(),
+                cap,
             )
         };
-        (n > 0).then(|| out[..n as usize].to_vec())
+        let bytes: &[u8] = bytemuck_free_bytes(&out);
+        (n > 0).then(|| bytes[..n as usize].to_vec())
     }
 
-    /// `lz_decode` of an RGB LZ image into `dest` (`w x h`); false on error.
-    pub fn lz_decode(&mut self, data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
+    /// `quic_decode` of `data` into `dest` (`w x h` pixels); false on error.
+    pub fn quic_decode(&mut self, data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
+        // quic_decode_begin reads whole words (the bench aligns its inputs).
+        assert_eq!(data.as_ptr() as usize % 4, 0, "QUIC input must be aligned");
+        self.decode_with(cref_quic_decode, data, dest, w, h)
+    }
+
+    /// Run one of the glue's decoders (`cref_quic_decode`, `cref_lz_decode`).
+    fn decode_with(
+        &mut self,
+        f: DecodeFn,
+        data: &[u8],
+        dest: &mut [u32],
+        w: usize,
+        h: usize,
+    ) -> bool {
         assert_eq!(dest.len(), w * h);
-        // SAFETY: data is len bytes; dest holds w*h pixels.
+        // SAFETY: data is data.len() bytes; dest holds w*h pixels; the
+        // decoder checks the image size against w and h before writing.
         unsafe {
-            cref_lz_decode(
+            f(
                 self.0,
                 data.as_ptr(),
                 data.len() as u32,
@@ -157,6 +153,11 @@ impl Codecs {
                 h as c_int,
             ) == 0
         }
+    }
+
+    /// `lz_decode` of an RGB LZ image into `dest` (`w x h`); false on error.
+    pub fn lz_decode(&mut self, data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
+        self.decode_with(cref_lz_decode, data, dest, w, h)
     }
 }
 
@@ -171,6 +172,12 @@ impl Drop for Codecs {
         // SAFETY: self.0 came from cref_codecs_new and is freed once.
         unsafe { cref_codecs_free(self.0) }
     }
+}
+
+/// The bytes of `words` in memory order (what the C encoders wrote).
+fn bytemuck_free_bytes(words: &[u32]) -> &[u8] {
+    // SAFETY: any u32 slice is valid as 4x as many bytes, same lifetime.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 4) }
 }
 
 /// Decode a SPICE LZ4 payload as spice-common's `canvas_get_lz4` does
