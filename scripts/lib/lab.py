@@ -23,6 +23,9 @@ CLI:
                                                 play the guest's video box (moving for SECONDS,
                                                 then its last picture rewritten for S, default 1)
                                                 and wait until it is done; prints the frames drawn
+  lab.py [--env F] tones SPEC [--timeout S]    play tones on the guest's sound card (lab-server
+                                                --audio); SPEC is FREQ:MS,FREQ:MS,... (0:MS =
+                                                silence); waits for "TONES DONE <frames>", prints it
   lab.py [--env F] wait-line PREFIX [--since-line N] [--timeout S]
                                                 wait for a serial line starting with PREFIX
                                                 (after line N); prints it
@@ -126,9 +129,24 @@ class Lab:
         self.send("next" if str(which) == "next" else "scene %d" % int(which))
         return self.wait_seq(seq + 1, timeout)
 
-    def interval(self, ms):
-        """Start or stop the guest's timed scene changes."""
-        self.send("interval %d" % int(ms))
+    def interval(self, ms, tries=3, timeout=5):
+        """Start or stop the guest's timed scene changes, and wait for the
+        guest's "INTERVAL <ms>" acknowledgement.
+
+        A command line can be lost between this socket and the guest's UART
+        when QEMU is starved of CPU (the chardev drops what it had not read
+        when we hang up); a lost "interval 0" left the guest changing scenes
+        for ever. So the command is repeated (up to `tries` times) until the
+        guest acknowledges it; repeating it is harmless."""
+        want = "INTERVAL %d" % int(ms)
+        for _ in range(tries):
+            since = len(self.lines())
+            self.send("interval %d" % int(ms))
+            try:
+                return self.wait_for(lambda lines: any(l.strip().endswith(want) for l in lines[since:]), timeout, want)
+            except LabError:
+                continue
+        raise LabError("the guest never acknowledged 'interval %d' (%d tries)" % (int(ms), tries))
 
     def video(self, seconds, fps=25, hold=1, timeout=None):
         """Play the guest's video (moving for `seconds`, then its last picture
@@ -211,6 +229,10 @@ def main():
                 raise
         elif a.verb == "video" and a.arg is not None:
             print(lab.video(int(a.arg), a.fps, a.hold, max(a.timeout, (int(a.arg) + a.hold) * 3 + 30)))
+        elif a.verb == "tones" and a.arg:
+            since = len(lab.lines())
+            lab.send("tones " + " ".join(a.arg.split(",")))
+            print(lab.wait_line("TONES DONE", a.timeout, since))
         elif a.verb == "wait-line" and a.arg:
             print(lab.wait_line(a.arg, a.timeout, a.since_line))
         elif a.verb == "stable-dump" and a.arg:
