@@ -2,44 +2,14 @@
 //!
 //! Owns turning raw rows (1/4/8-bit indexed, 16-bit x555, 24-bit, 32-bit
 //! xRGB, RGBA, 8-bit alpha; top-down or bottom-up, with a stride) into an
-//! [`Image`], plus the indexed-pixel expansion shared with LZ_PLT. It must
+//! [`Image`] (the per-pixel conversions live in `pixel`). It must
 //! not parse the SPICE image descriptor or look up palettes in a cache (that
 //! is the dispatcher in `image`).
 
+use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Image};
 use crate::enums::*;
 use crate::error::WireError;
-
-/// Expand one row of packed palette indices (`bits` = 1, 4 or 8 per pixel)
-/// into `out.len()` pixels. `msb_first` selects the BE bit/nibble order
-/// (leftmost pixel in the most significant bits). Indices beyond the palette
-/// give black; palette entries lose their top byte.
-pub fn expand_indexed(row: &[u8], bits: u32, msb_first: bool, palette: &[u32], out: &mut [u32]) {
-    let color = |i: u8| palette.get(i as usize).map_or(0, |c| c & 0x00ff_ffff);
-    match bits {
-        8 => {
-            for (o, &b) in out.iter_mut().zip(row) {
-                *o = color(b);
-            }
-        }
-        4 => {
-            for (x, o) in out.iter_mut().enumerate() {
-                let b = row.get(x / 2).copied().unwrap_or(0);
-                let first = x % 2 == 0;
-                let idx = if first == msb_first { b >> 4 } else { b & 0x0f };
-                *o = color(idx);
-            }
-        }
-        _ => {
-            let (c0, c1) = (color(0), color(1));
-            for (x, o) in out.iter_mut().enumerate() {
-                let b = row.get(x / 8).copied().unwrap_or(0);
-                let shift = if msb_first { 7 - (x % 8) } else { x % 8 };
-                *o = if (b >> shift) & 1 != 0 { c1 } else { c0 };
-            }
-        }
-    }
-}
 
 /// Bits per pixel of a `SPICE_BITMAP_FMT_*`, or `None` for an unknown format.
 pub fn bits_per_pixel(format: u8) -> Option<u32> {
@@ -117,7 +87,7 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
             }
             (SPICE_BITMAP_FMT_16BIT, _) => {
                 for (o, b) in out.iter_mut().zip(src.chunks_exact(2)) {
-                    *o = super::lz::rgb555_to_xrgb(u16::from_le_bytes([b[0], b[1]]));
+                    *o = rgb555_to_xrgb(u16::from_le_bytes([b[0], b[1]]));
                 }
             }
             (SPICE_BITMAP_FMT_24BIT, _) => {

@@ -24,13 +24,13 @@
 //! only matches images of the same LZ type.
 
 use super::backref::extend_from_back;
-use super::bitmap::expand_indexed;
 use super::input::Input;
 use super::lz::{
-    rgb555_to_xrgb, LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE,
-    LZ_IMAGE_TYPE_PLT4_LE, LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24,
-    LZ_IMAGE_TYPE_RGB32, LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
+    LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE, LZ_IMAGE_TYPE_PLT4_LE,
+    LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
+    LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
+use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;

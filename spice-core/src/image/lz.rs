@@ -10,6 +10,7 @@
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 
 use super::input::Input;
+use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -169,18 +170,6 @@ fn bgr_literal(inp: &mut Input<'_>) -> Result<u32, WireError> {
     Ok((r << 16) | (g << 8) | b)
 }
 
-/// Expand a 5-bit channel to 8 bits.
-#[inline(always)]
-fn expand5(v: u32) -> u32 {
-    (v << 3) | (v >> 2)
-}
-
-/// A 16-bit x555 pixel as `0x00RRGGBB`.
-pub fn rgb555_to_xrgb(p: u16) -> u32 {
-    let p = p as u32;
-    (expand5((p >> 10) & 31) << 16) | (expand5((p >> 5) & 31) << 8) | expand5(p & 31)
-}
-
 fn rgb16_literal(inp: &mut Input<'_>) -> Result<u32, WireError> {
     let hi = inp.byte()? as u16;
     let lo = inp.byte()? as u16;
@@ -272,7 +261,7 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
             for (r, row) in bytes.chunks_exact(stride).enumerate() {
                 let d = dest_row(r, ht, h.top_down) * w;
                 let out = &mut pixels[d..d + w];
-                super::bitmap::expand_indexed(row, bits, bit_order_be, palette, out);
+                expand_indexed(row, bits, bit_order_be, palette, out);
             }
             Image {
                 width: h.width,

@@ -18,6 +18,7 @@ mod input;
 pub mod jpeg;
 pub mod lz;
 pub mod lz4;
+pub mod pixel;
 pub mod quic;
 
 /// Largest image (in pixels) any decoder will allocate: 4096 x 4096.
