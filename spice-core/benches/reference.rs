@@ -31,8 +31,9 @@ mod quic_support;
 use codecs_common::{best, desktop, H, W};
 use quic_support::photo;
 use spice_core::image::glz::GlzWindow;
-use spice_core::image::{lz, lz4, quic};
+use spice_core::image::{lz, lz4, quic, Image};
 use std::hint::black_box;
+use std::sync::Arc;
 
 /// spice-common's `QUIC_IMAGE_TYPE_RGB32`.
 const QUIC_IMAGE_TYPE_RGB32: i32 = 4;
@@ -67,12 +68,14 @@ fn aligned(data: &[u8]) -> Vec<u8> {
     v
 }
 
-fn ours(c: Codec, win: &mut GlzWindow, data: &[u8], w: usize, h: usize) -> Vec<u32> {
+/// Our decode of one image (GLZ shares its buffer with the window, so
+/// every codec hands out an `Arc`, as the dispatcher does).
+fn ours(c: Codec, win: &mut GlzWindow, data: &[u8], w: usize, h: usize) -> Arc<Image> {
     match c {
-        Codec::Quic => quic::decode(data).unwrap().pixels,
-        Codec::Lz => lz::decode(data, None).unwrap().pixels,
-        Codec::Glz => win.decode(data, None).unwrap().pixels,
-        Codec::Lz4 => lz4::decode(data, w as u32, h as u32).unwrap().pixels,
+        Codec::Quic => Arc::new(quic::decode(data).unwrap()),
+        Codec::Lz => Arc::new(lz::decode(data, None).unwrap()),
+        Codec::Glz => win.decode(data, None).unwrap(),
+        Codec::Lz4 => Arc::new(lz4::decode(data, w as u32, h as u32).unwrap()),
     }
 }
 
@@ -114,7 +117,7 @@ fn run(case: &Case) {
         let b = theirs(case.codec, &mut codecs, &mut glz, d, *w, *h, true);
         if case.codec != Codec::Glz || !b.is_empty() {
             assert!(
-                same_colours(&a, &b),
+                same_colours(&a.pixels, &b),
                 "{}: image {k} ({w}x{h}) differs between the decoders",
                 case.name
             );

@@ -144,8 +144,10 @@ fn assert_exact(fixture: &str, p: &Painted) {
 fn glz_fixture(fixture: &str, want_types: &[u32]) {
     let mut window = GlzWindow::new(GLZ_WINDOW_PIXELS);
     let p = paint(fixture, SCREEN_128X96, |d| match d.image_type {
-        SPICE_IMAGE_TYPE_GLZ_RGB => window.decode(&d.data, None).unwrap(),
-        SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB => window.decode_zlib(&d.data, d.extra).unwrap(),
+        SPICE_IMAGE_TYPE_GLZ_RGB => Image::clone(&window.decode(&d.data, None).unwrap()),
+        SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB => {
+            Image::clone(&window.decode_zlib(&d.data, d.extra).unwrap())
+        }
         t => panic!("{fixture}: unexpected image type {t}"),
     });
     for t in want_types {

@@ -36,6 +36,7 @@ use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// `LZ_IMAGE_TYPE_MASK` (lz_common.h): the low bits of the GLZ type byte
@@ -237,6 +238,7 @@ fn window_units<'w>(
         return Err(WireError::new(at, "GLZ: referenced image has another type"));
     }
     img.units
+        .as_slice()
         .get(ofs..ofs.saturating_add(len))
         .ok_or(WireError::new(
             at,
@@ -414,9 +416,30 @@ fn decode_alpha(
 struct WindowImage {
     image_type: u32,
     /// Decoded units in stream order (rows as the encoder saw them).
-    units: Box<[u32]>,
+    units: Units,
     gross_pixels: u64,
     win_head_dist: u32,
+}
+
+/// Where a window image's units live.
+#[derive(Debug)]
+enum Units {
+    /// A buffer of its own (palette indices, or rows bottom-up: the image
+    /// handed out differs from the stream order).
+    Own(Box<[u32]>),
+    /// The decoded image itself (top-down colour: the image's pixels are
+    /// the units, so the window and the draw share one buffer).
+    Shared(Arc<Image>),
+}
+
+impl Units {
+    /// The units in stream order.
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Units::Own(u) => u,
+            Units::Shared(img) => &img.pixels,
+        }
+    }
 }
 
 /// The cross-image GLZ dictionary window shared by display channels with
@@ -489,7 +512,11 @@ impl GlzWindow {
 
     /// Decode a GLZ_RGB payload. `palette` (0x00RRGGBB entries) is needed
     /// for palette types only. On success the image joins the window.
-    pub fn decode(&mut self, data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        palette: Option<&[u32]>,
+    ) -> Result<Arc<Image>, WireError> {
         let h = GlzHeader::parse(data)?;
         let body = data.get(GLZ_HEADER_LEN..).unwrap_or(&[]);
         let units_n = h.units();
@@ -518,30 +545,41 @@ impl GlzWindow {
             }
             _ => decode_colour::<Plt>(&mut inp, &mut units, units_n, &h, images)?,
         }
-        let image = match plt_pixels_per_byte(h.image_type) {
-            Some(_) => expand_palette(&units, &h, palette.unwrap_or(&[]))?,
+        let has_alpha = h.image_type == LZ_IMAGE_TYPE_RGBA;
+        let (image, units) = match plt_pixels_per_byte(h.image_type) {
+            Some(_) => {
+                let image = expand_palette(&units, &h, palette.unwrap_or(&[]))?;
+                (Arc::new(image), Units::Own(units.into_boxed_slice()))
+            }
+            None if h.top_down => {
+                // The units are the image: no second buffer, no copy.
+                let image = Arc::new(Image {
+                    width: h.width,
+                    height: h.height,
+                    pixels: units,
+                    has_alpha,
+                });
+                (image.clone(), Units::Shared(image))
+            }
             None => {
                 let mut pixels = units_vec(units_n)?;
-                if h.top_down {
-                    pixels.extend_from_slice(&units);
-                } else {
-                    for row in units.chunks_exact(h.width as usize).rev() {
-                        pixels.extend_from_slice(row);
-                    }
+                for row in units.chunks_exact(h.width as usize).rev() {
+                    pixels.extend_from_slice(row);
                 }
-                Image {
+                let image = Image {
                     width: h.width,
                     height: h.height,
                     pixels,
-                    has_alpha: h.image_type == LZ_IMAGE_TYPE_RGBA,
-                }
+                    has_alpha,
+                };
+                (Arc::new(image), Units::Own(units.into_boxed_slice()))
             }
         };
         self.insert(
             h.id,
             WindowImage {
                 image_type: h.image_type,
-                units: units.into_boxed_slice(),
+                units,
                 gross_pixels: h.gross_pixels(),
                 win_head_dist: h.win_head_dist,
             },
@@ -552,7 +590,11 @@ impl GlzWindow {
     /// Decode a ZLIB_GLZ_RGB payload (`glz_data_size` = inflated size): the
     /// zlib stream must inflate to exactly `glz_data_size` bytes of GLZ.
     /// Errors of the GLZ stage give offsets into the inflated data.
-    pub fn decode_zlib(&mut self, data: &[u8], glz_data_size: u32) -> Result<Image, WireError> {
+    pub fn decode_zlib(
+        &mut self,
+        data: &[u8],
+        glz_data_size: u32,
+    ) -> Result<Arc<Image>, WireError> {
         let glz = inflate_exact(data, glz_data_size)?;
         self.decode(&glz, None)
     }

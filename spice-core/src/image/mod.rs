@@ -273,7 +273,7 @@ pub fn decode_image(
         .charge(decode_bytes(cw, ch), Use::Image)
         .map_err(|e| e.at_base(ptr as usize))?;
     let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
-    let image: Image = match kind {
+    let image: Arc<Image> = match kind {
         SPICE_IMAGE_TYPE_FROM_CACHE | SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS => {
             let img = ctx
                 .pixmaps
@@ -300,11 +300,11 @@ pub fn decode_image(
             } else {
                 bitmap::decode(&info, data, palette.as_deref().map(|v| v.as_slice()))
             };
-            res.map_err(|e| e.at_base(at))?
+            Arc::new(res.map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
-            lz::decode(data, None).map_err(|e| e.at_base(at))?
+            Arc::new(lz::decode(data, None).map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_LZ_PLT => {
             let flags = r.u8()?;
@@ -312,7 +312,10 @@ pub fn decode_image(
             let palette = palette_field(&mut r, flags, ctx.palettes)?;
             let at = r.pos();
             let data = r.bytes(size)?;
-            lz::decode(data, palette.as_deref().map(|v| v.as_slice())).map_err(|e| e.at_base(at))?
+            Arc::new(
+                lz::decode(data, palette.as_deref().map(|v| v.as_slice()))
+                    .map_err(|e| e.at_base(at))?,
+            )
         }
         SPICE_IMAGE_TYPE_GLZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
@@ -327,15 +330,15 @@ pub fn decode_image(
         }
         SPICE_IMAGE_TYPE_QUIC => {
             let (at, data) = sized_data(&mut r)?;
-            quic::decode(data).map_err(|e| e.at_base(at))?
+            Arc::new(quic::decode(data).map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let (at, data) = sized_data(&mut r)?;
-            lz4::decode(data, desc.width, desc.height).map_err(|e| e.at_base(at))?
+            Arc::new(lz4::decode(data, desc.width, desc.height).map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_JPEG => {
             let (at, data) = sized_data(&mut r)?;
-            jpeg::decode(data).map_err(|e| e.at_base(at))?
+            Arc::new(jpeg::decode(data).map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_JPEG_ALPHA => {
             let _flags = r.u8()?;
@@ -347,11 +350,10 @@ pub fn decode_image(
             let (jpeg_part, alpha_part) = data.split_at(jpeg_size);
             let mut img = jpeg::decode(jpeg_part).map_err(|e| e.at_base(at))?;
             lz::decode_alpha(alpha_part, &mut img).map_err(|e| e.at_base(at + jpeg_size))?;
-            img
+            Arc::new(img)
         }
         _ => return Err(WireError::new(ptr as usize + 8, "unknown image type")),
     };
-    let image = Arc::new(image);
     let flags = desc.flags as u32;
     if flags & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
         ctx.pixmaps
