@@ -26,6 +26,10 @@ DRIVERS = {
 #: virtio PCI transport and virtio-serial ports (modules/load-agent).
 AGENT_MODULES = ("virtio_pci", "virtio_console")
 
+#: Modules for redirected USB disks (scripts/lab-server --usb-redir): the xHCI
+#: the redirected devices hang off, usb-storage and SCSI disks (modules/load-usb).
+USB_MODULES = ("xhci_pci", "usb_storage", "sd_mod")
+
 
 def _module_index(modroot):
     """Map module name -> path of its .ko below modroot (lib/modules/<kver>/kernel)."""
@@ -129,6 +133,11 @@ def main():
         for top in AGENT_MODULES:
             lists["agent"] += [m for m in load_order(index, top) if m not in lists["agent"]]
         needed += [m for m in lists["agent"] if m not in needed]
+
+    lists["usb"] = []
+    for top in USB_MODULES:
+        lists["usb"] += [m for m in load_order(index, top) if m not in lists["usb"]]
+    needed += [m for m in lists["usb"] if m not in needed]
 
     scenes = sorted((f for f in os.listdir(a.scenes) if f.endswith(".bgrx")),
                     key=lambda f: int(f.split("-")[1].split(".")[0]))
