@@ -2,8 +2,8 @@
 //!
 //! Owns everything a SPICE client must understand about bytes on the wire:
 //! the link handshake and RSA-OAEP ticket, message framing, the common
-//! channel duties (ACK windows, PING/PONG), the main, display, inputs and
-//! cursor channels, the image decoders and a software canvas.
+//! channel duties (ACK windows, PING/PONG), the main, display, inputs,
+//! cursor and spicevmc (USB redirection stream) channels, the image decoders and a software canvas.
 //!
 //! It must not do I/O: no sockets, clocks, threads or hardware. The caller
 //! feeds received bytes per channel into a [`session::Session`], drains the
@@ -36,4 +36,5 @@ pub mod link;
 pub mod main_channel;
 pub mod outbox;
 pub mod session;
+pub mod spicevmc;
 pub mod wire;

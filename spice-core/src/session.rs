@@ -33,6 +33,7 @@ use crate::inputs::InputsChannel;
 use crate::link::{check_password, Link, LinkError, LinkStatus};
 use crate::main_channel::{MainChannel, MainEvent};
 use crate::outbox::Outbox;
+use crate::spicevmc::VmcChannel;
 use alloc::boxed::Box;
 use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -61,6 +62,9 @@ pub struct SessionConfig {
     pub record_display: bool,
     /// Bytes the server may make this session hold (see [`crate::budget`]).
     pub memory_budget: usize,
+    /// Link USB redirection (`SPICE_CHANNEL_USBREDIR`) channels; their
+    /// stream goes through [`Session::vmc_take`] / [`Session::vmc_send`].
+    pub usbredir: bool,
 }
 
 impl Default for SessionConfig {
@@ -73,6 +77,7 @@ impl Default for SessionConfig {
             prefer_client_mouse: true,
             record_display: false,
             memory_budget: crate::budget::DEFAULT_BUDGET,
+            usbredir: false,
         }
     }
 }
@@ -253,6 +258,7 @@ enum Kind {
     Display(Box<Display>, Option<(u32, u32)>),
     Inputs(InputsChannel),
     Cursor(CursorChannel),
+    Vmc(VmcChannel),
 }
 
 #[derive(Debug)]
@@ -374,6 +380,9 @@ impl Session {
                 Kind::Cursor(CursorChannel::new()),
                 CursorChannel::client_caps(),
             ),
+            SPICE_CHANNEL_USBREDIR if self.config.usbredir => {
+                (Kind::Vmc(VmcChannel::new()), VmcChannel::client_caps())
+            }
             _ => return Err(SessionError::Unsupported),
         };
         let mut tx = TxQueue::default();
@@ -405,6 +414,38 @@ impl Session {
         )
     }
 
+    /// Whether this session links `channel_type`: what [`Session::supports`]
+    /// lists, plus USB redirection when the configuration asks for it.
+    pub fn wants(&self, channel_type: u8) -> bool {
+        Self::supports(channel_type)
+            || (self.config.usbredir && u32::from(channel_type) == SPICE_CHANNEL_USBREDIR)
+    }
+
+    /// Stream bytes received on spicevmc channel `h` since the last call.
+    pub fn vmc_take(&mut self, h: ChannelHandle) -> Vec<u8> {
+        match self.slots.get_mut(h.0 as usize) {
+            Some(Slot {
+                kind: Kind::Vmc(v), ..
+            }) => v.take(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Queues stream bytes to send on spicevmc channel `h`.
+    pub fn vmc_send(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .get_mut(h.0 as usize)
+            .ok_or(SessionError::UnknownHandle)?;
+        let (Kind::Vmc(_), Phase::Open(ch)) = (&slot.kind, &mut slot.phase) else {
+            return Err(SessionError::Closed);
+        };
+        let mut out = Outbox::new();
+        VmcChannel::send(data, &mut out);
+        ch.send_all(&mut out);
+        Ok(())
+    }
+
     /// Start linking another channel (after [`Event::OpenChannel`]); its link
     /// message is pending on the returned handle.
     pub fn open(
@@ -412,7 +453,7 @@ impl Session {
         channel_type: u8,
         channel_id: u8,
     ) -> Result<ChannelHandle, SessionError> {
-        if !Self::supports(channel_type) {
+        if !self.wants(channel_type) {
             return Err(SessionError::Unsupported);
         }
         let id = self.session_id.ok_or(SessionError::NotReady)?;
@@ -563,6 +604,7 @@ impl Session {
             }
             Kind::Inputs(inp) => inp.handle(t, body, out),
             Kind::Cursor(c) => c.handle(t, body, out),
+            Kind::Vmc(v) => v.handle(t, body, out),
         });
         slot.recorded.extend_from_slice(&ch.take_recorded());
         for ev in common {
@@ -611,7 +653,7 @@ impl Session {
                     if open {
                         continue; // listed again (e.g. a second CHANNELS_LIST): already running
                     }
-                    self.events.push_back(if Self::supports(channel_type) {
+                    self.events.push_back(if self.wants(channel_type) {
                         Event::OpenChannel {
                             channel_type,
                             channel_id,
