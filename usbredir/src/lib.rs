@@ -9,7 +9,8 @@
 //!
 //! Owns: [`proto`] (constants named from `usbredirproto.h`), [`caps`]
 //! (capability words and negotiation), [`packet`] (decoding what the guest
-//! sends, encoding what the host sends), [`parser`] (stream framing with a
+//! sends, encoding what the host sends), [`host`] (the usb-host side of one
+//! stream: requests for the device owner, replies to the guest), [`parser`] (stream framing with a
 //! bound on every packet), [`filter`] (rule parsing and matching).
 //! Must not: do I/O, touch USB hardware or trust a byte: every length is
 //! checked before use and nothing allocates more than the parser's bound.
@@ -22,12 +23,14 @@ extern crate std;
 
 pub mod caps;
 pub mod filter;
+pub mod host;
 pub mod packet;
 pub mod parser;
 pub mod proto;
 
 pub use caps::Caps;
 pub use filter::{FilterError, Rule, Rules};
+pub use host::{Attached, Completion, ControlSetup, RedirHost, Request};
 pub use packet::{DeviceInfo, EpInfo, InterfaceInfo, Packet, PacketError};
 pub use parser::{Parser, ParserError};
 

@@ -25,6 +25,8 @@ pub enum ParserError {
     TooLong { ty: u32, len: u32, max: usize },
     /// The packet itself was malformed.
     Packet(PacketError),
+    /// More requests outstanding than the host side queues.
+    TooManyRequests(usize),
 }
 
 impl fmt::Display for ParserError {
@@ -39,6 +41,9 @@ impl fmt::Display for ParserError {
                 )
             }
             Self::Packet(e) => write!(f, "{e}"),
+            Self::TooManyRequests(n) => {
+                write!(f, "usbredir guest has more than {n} requests outstanding")
+            }
         }
     }
 }

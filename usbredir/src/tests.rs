@@ -392,3 +392,184 @@ fn filter_matching() {
     // Every interface must be allowed.
     assert!(!def.allows(0, 1, 1, 0, &[STORAGE[0], KEYBOARD[0]]));
 }
+
+mod host {
+    use super::*;
+    use crate::host::*;
+    use crate::packet::InterfaceInfo;
+
+    fn storage() -> Attached {
+        let mut interfaces = InterfaceInfo {
+            count: 1,
+            ..Default::default()
+        };
+        interfaces.class[0] = 8;
+        interfaces.subclass[0] = 6;
+        interfaces.protocol[0] = 0x50;
+        let mut eps = EpInfo::default();
+        eps.ty[ep_index(0x81)] = USB_REDIR_TYPE_BULK;
+        eps.ty[ep_index(0x02)] = USB_REDIR_TYPE_BULK;
+        Attached {
+            info: DeviceInfo {
+                speed: USB_REDIR_SPEED_HIGH,
+                vendor_id: 0x46f4,
+                product_id: 1,
+                ..Default::default()
+            },
+            interfaces,
+            eps,
+            configuration: 1,
+        }
+    }
+
+    fn guest_side(bytes: &[u8], guest: &mut Parser) -> Vec<u32> {
+        guest.push(bytes);
+        let mut types = Vec::new();
+        while let Some((_, p)) = guest.next_packet().unwrap() {
+            types.push(p.ty());
+        }
+        types
+    }
+
+    #[test]
+    fn hello_announce_transfer_disconnect() {
+        let mut h = RedirHost::new(b"barespice");
+        let mut guest = Parser::for_guest(Caps(0xff), 1 << 20);
+        // Attached before the guest's hello: nothing announced yet.
+        h.attach(storage());
+        assert_eq!(guest_side(&h.take_output(), &mut guest), [USB_REDIR_HELLO]);
+        h.receive(&guest_hello(0xff)).unwrap();
+        assert_eq!(
+            guest_side(&h.take_output(), &mut guest),
+            [
+                USB_REDIR_EP_INFO,
+                USB_REDIR_INTERFACE_INFO,
+                USB_REDIR_DEVICE_CONNECT
+            ]
+        );
+        // GET_DESCRIPTOR from the guest becomes a request ...
+        let s = Caps::OURS;
+        let mut v = Vec::new();
+        Packet::Control {
+            endpoint: 0x80,
+            request: 6,
+            requesttype: 0x80,
+            status: 0,
+            value: 0x100,
+            index: 0,
+            length: 18,
+            data: vec![],
+        }
+        .encode(41, s, &mut v);
+        Packet::Bulk {
+            endpoint: 0x02,
+            status: 0,
+            length: 3,
+            stream_id: 0,
+            data: vec![1, 2, 3],
+        }
+        .encode(42, s, &mut v);
+        h.receive(&v).unwrap();
+        let Some(Request::Control { id: 41, setup, .. }) = h.next_request() else {
+            panic!()
+        };
+        assert_eq!(setup.length, 18);
+        assert_eq!(
+            h.next_request(),
+            Some(Request::Bulk {
+                id: 42,
+                endpoint: 2,
+                length: 3,
+                data: vec![1, 2, 3]
+            })
+        );
+        // ... and its completion the reply with the data.
+        h.complete(Completion::Control {
+            id: 41,
+            setup,
+            status: 0,
+            length: 0,
+            data: vec![0x12, 1],
+        });
+        h.complete(Completion::Bulk {
+            id: 42,
+            endpoint: 2,
+            status: 0,
+            length: 3,
+            data: vec![],
+        });
+        let mut reply = Parser::for_guest(Caps(0xff), 1 << 20);
+        reply.push(&guest_hello_as_host());
+        reply.next_packet().unwrap();
+        reply.push(&h.take_output());
+        let (id, p) = reply.next_packet().unwrap().unwrap();
+        assert_eq!(id, 41);
+        assert!(matches!(p, Packet::Control { length: 2, ref data, .. } if data == &[0x12, 1]));
+        let (id, p) = reply.next_packet().unwrap().unwrap();
+        assert_eq!((id, p.ty()), (42, USB_REDIR_BULK_PACKET));
+        // Unplug: device_disconnect.
+        h.detach();
+        reply.push(&h.take_output());
+        assert_eq!(
+            reply.next_packet().unwrap().unwrap().1,
+            Packet::DeviceDisconnect
+        );
+    }
+
+    /// Our hello as the guest parser sees it first (the guest side's parser
+    /// needs the host's hello before anything else).
+    fn guest_hello_as_host() -> Vec<u8> {
+        let mut v = Vec::new();
+        Packet::Hello {
+            version: b"barespice".to_vec(),
+            caps: Caps::OURS,
+        }
+        .encode(0, Caps::OURS, &mut v);
+        v
+    }
+
+    #[test]
+    fn without_a_device_requests_fail_and_flood_is_refused() {
+        let mut h = RedirHost::new(b"barespice");
+        h.receive(&guest_hello(0xff)).unwrap();
+        h.take_output();
+        let mut v = Vec::new();
+        Packet::Bulk {
+            endpoint: 0x81,
+            status: 0,
+            length: 512,
+            stream_id: 0,
+            data: vec![],
+        }
+        .encode(1, Caps::OURS, &mut v);
+        h.receive(&v).unwrap();
+        assert_eq!(h.next_request(), None);
+        let mut g = Parser::for_guest(Caps(0xff), 1 << 20);
+        g.push(&guest_hello_as_host());
+        g.next_packet().unwrap();
+        g.push(&h.take_output());
+        assert!(matches!(
+            g.next_packet().unwrap().unwrap().1,
+            Packet::Bulk {
+                status: USB_REDIR_IOERROR,
+                ..
+            }
+        ));
+        h.attach(storage());
+        let mut flood = Vec::new();
+        for i in 0..=MAX_IN_FLIGHT as u64 {
+            Packet::Bulk {
+                endpoint: 0x81,
+                status: 0,
+                length: 512,
+                stream_id: 0,
+                data: vec![],
+            }
+            .encode(i, Caps::OURS, &mut flood);
+        }
+        assert_eq!(
+            h.receive(&flood),
+            Err(ParserError::TooManyRequests(MAX_IN_FLIGHT))
+        );
+    }
+}
