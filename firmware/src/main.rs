@@ -67,6 +67,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
 
+    usbredir::install_policy(&cfg);
     let board = early.devices(BoardOptions {
         fb_width: cfg.resolution.0,
         fb_height: cfg.resolution.1,

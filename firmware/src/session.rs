@@ -185,7 +185,7 @@ async fn run_once(
         .map(|i| (i.width, i.height))
         .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
-    let mut redir = crate::usbredir::Redir::new(cfg);
+    let mut redir = crate::usbredir::Redir::new();
     loop {
         // 0. USB redirection: device changes, transfers, stream bytes.
         if let Err(f) = redir.pump(&mut session) {

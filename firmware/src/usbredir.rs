@@ -1,11 +1,12 @@
 //! USB redirection: joins the board's redirection slot
 //! (`barespice_board::usb::redirect`: the device, its transfers) to the SPICE
 //! usbredir channel (spice-core's spicevmc stream) through
-//! `barespice_usbredir::RedirHost` (the protocol), and decides with the
-//! `.vv` `usb-filter` / `enable-usb-autoshare` whether a device is offered.
+//! `barespice_usbredir::RedirHost` (the protocol), and gives the board the
+//! sharing decision from the `.vv` `usb-filter` / `enable-usb-autoshare`
+//! ([`install_policy`]).
 //!
 //! Owns: which channel carries the device (the first usbredir channel linked),
-//! the offer decision and its log lines. Must not: contain protocol bytes or
+//! the sharing policy and the offer log lines. Must not: contain protocol bytes or
 //! registers. A malformed usbredir stream ends the session (reason on the
 //! status screen, then the usual reconnect).
 
@@ -21,17 +22,22 @@ use spice_core::session::{ChannelHandle, Session};
 /// Version string in our hello.
 const VERSION: &[u8] = b"barespice usbredir";
 
-/// Whether a device may go to the VM without asking.
-fn allowed(autoshare: bool, rules: &Rules, o: &Offer) -> bool {
-    let i = &o.attached.info;
-    autoshare
-        && rules.allows(
-            i.class,
-            i.vendor_id,
-            i.product_id,
-            i.device_version_bcd,
-            &o.interfaces,
-        )
+/// Hands the board the sharing decision: with `enable-usb-autoshare` on, what
+/// `usb-filter` allows (a kiosk has no one to ask, so off shares nothing).
+pub fn install_policy(cfg: &Config) {
+    let autoshare = cfg.usb_autoshare && cfg.usbredir;
+    let rules: Rules = cfg.usb_filter.clone();
+    redirect::set_policy(alloc::boxed::Box::new(move |o: &Offer| {
+        let i = &o.attached.info;
+        autoshare
+            && rules.allows(
+                i.class,
+                i.vendor_id,
+                i.product_id,
+                i.device_version_bcd,
+                &o.interfaces,
+            )
+    }));
 }
 
 /// The session's USB redirection state.
@@ -39,19 +45,15 @@ pub struct Redir {
     handle: Option<ChannelHandle>,
     host: Option<RedirHost>,
     offer: Option<Offer>,
-    rules: Rules,
-    autoshare: bool,
 }
 
 impl Redir {
     /// Redirection as `cfg` asks for it.
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new() -> Self {
         Self {
             handle: None,
             host: None,
             offer: None,
-            rules: cfg.usb_filter.clone(),
-            autoshare: cfg.usb_autoshare,
         }
     }
 
@@ -60,15 +62,13 @@ impl Redir {
             return;
         };
         let i = &o.attached.info;
-        if allowed(self.autoshare, &self.rules, o) {
-            defmt::info!(
-                "usbredir: offering device {} {:04x}:{:04x} to the VM",
-                o.address,
-                i.vendor_id,
-                i.product_id
-            );
-            host.attach(o.attached);
-        }
+        defmt::info!(
+            "usbredir: offering device {} {:04x}:{:04x} to the VM",
+            o.address,
+            i.vendor_id,
+            i.product_id
+        );
+        host.attach(o.attached);
     }
 
     /// A usbredir channel linked: the first one carries the device.
@@ -96,15 +96,6 @@ impl Redir {
         while let Some(ev) = redirect::take_event() {
             match ev {
                 DeviceEvent::Attached(o) => {
-                    let i = o.attached.info;
-                    if !allowed(self.autoshare, &self.rules, &o) {
-                        defmt::info!(
-                            "usbredir: device {} {:04x}:{:04x} not shared (usb-filter / enable-usb-autoshare)",
-                            o.address,
-                            i.vendor_id,
-                            i.product_id
-                        );
-                    }
                     self.offer = Some(o);
                     self.offer_to_vm();
                 }

@@ -7,10 +7,11 @@
 //! mailbox between the USB task and the firmware's usbredir glue
 //! ([`take_event`], [`submit`], [`take_completion`], [`WAKE`]), and the
 //! translation of the active configuration into usbredir's interface and
-//! endpoint tables. One device is redirected at a time; a second is left
-//! alone (logged).
+//! endpoint tables. A device is claimed only when the firmware's policy
+//! ([`set_policy`]: its `usb-filter`) allows it; one device is redirected at a
+//! time, a second allowed one is left alone (logged).
 //! Must not: speak the usbredir wire format (`barespice-usbredir` does) or
-//! decide whether a device may be shared (the firmware applies `usb-filter`).
+//! know the filter rules (the firmware's policy does).
 //!
 //! Transfers run in the USB task's per-driver service hook, one request at a
 //! time: bulk data in chunks of [`CHUNK`] bytes (a DWC2 channel counts at most
@@ -73,6 +74,21 @@ struct Mailbox {
 }
 
 static MAILBOX: Mutex<RefCell<Option<Mailbox>>> = Mutex::new(RefCell::new(None));
+
+/// Decides whether an offer may go to the VM.
+pub type Policy = Box<dyn Fn(&Offer) -> bool + Send>;
+
+static POLICY: Mutex<RefCell<Option<Policy>>> = Mutex::new(RefCell::new(None));
+
+/// Installs the sharing decision (before the USB task runs); without one
+/// nothing is redirected.
+pub fn set_policy(p: Policy) {
+    critical_section::with(|cs| POLICY.borrow(cs).replace(Some(p)));
+}
+
+fn allowed(o: &Offer) -> bool {
+    critical_section::with(|cs| POLICY.borrow(cs).borrow().as_ref().is_some_and(|p| p(o)))
+}
 
 /// Signalled whenever an event or completion is waiting for the firmware.
 pub static WAKE: Signal<CriticalSectionRawMutex, ()> = Signal::new();
@@ -192,26 +208,8 @@ fn probe<'a>(
     config: &'a [u8],
 ) -> BoxFut<'a, Result<super::bus::Bound, UsbError>> {
     Box::pin(async move {
-        if with(|m| core::mem::replace(&mut m.claimed, true)) {
-            defmt::info!(
-                "usbredir: device {} not claimed: another device is redirected",
-                dev.address
-            );
-            return Ok(Vec::new());
-        }
-        let mut driver = Redirect {
-            dev: *dev,
-            config: config.to_vec(),
-            alts: [0; MAX_SLOTS],
-            pipes: Vec::new(),
-            int_in: 0,
-        };
-        if let Err(e) = driver.open_pipes(bus).await {
-            with(|m| m.claimed = false);
-            return Err(e);
-        }
         let d = dev.descriptor;
-        let (interfaces, eps) = layout(config, &driver.alts);
+        let (interfaces, eps) = layout(config, &[0; MAX_SLOTS]);
         let offer = Offer {
             attached: Attached {
                 info: DeviceInfo {
@@ -236,6 +234,33 @@ fn probe<'a>(
                 .collect(),
             address: dev.address,
         };
+        if !allowed(&offer) {
+            defmt::info!(
+                "usbredir: device {} {:04x}:{:04x} not shared (usb-filter / enable-usb-autoshare)",
+                dev.address,
+                d.vendor,
+                d.product
+            );
+            return Ok(Vec::new());
+        }
+        if with(|m| core::mem::replace(&mut m.claimed, true)) {
+            defmt::info!(
+                "usbredir: device {} not claimed: another device is redirected",
+                dev.address
+            );
+            return Ok(Vec::new());
+        }
+        let mut driver = Redirect {
+            dev: *dev,
+            config: config.to_vec(),
+            alts: [0; MAX_SLOTS],
+            pipes: Vec::new(),
+            int_in: 0,
+        };
+        if let Err(e) = driver.open_pipes(bus).await {
+            with(|m| m.claimed = false);
+            return Err(e);
+        }
         defmt::info!(
             "usbredir: claimed device {} {:04x}:{:04x} ({} interfaces) for redirection",
             dev.address,
