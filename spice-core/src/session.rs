@@ -123,7 +123,8 @@ pub enum Event {
         channel_id: u8,
     },
     /// The server offers a channel this client does not implement (audio,
-    /// USB redirection, ports, ...); reported, not opened.
+    /// ports, ...; USB redirection unless [`SessionConfig::usbredir`]);
+    /// reported, not opened.
     ChannelSkipped {
         /// `SPICE_CHANNEL_*`.
         channel_type: u8,
