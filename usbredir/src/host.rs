@@ -136,6 +136,15 @@ pub enum Completion {
     },
 }
 
+/// `USB_REDIR_SUCCESS` when `ok`, else `USB_REDIR_IOERROR`.
+fn success_if(ok: bool) -> u8 {
+    if ok {
+        USB_REDIR_SUCCESS
+    } else {
+        USB_REDIR_IOERROR
+    }
+}
+
 /// One usbredir stream, usb-host side.
 pub struct RedirHost {
     parser: Parser,
@@ -268,11 +277,7 @@ impl RedirHost {
             }
             Packet::SetConfiguration { .. } | Packet::GetConfiguration => {
                 let configuration = self.device.map_or(0, |d| d.configuration);
-                let status = if have {
-                    USB_REDIR_SUCCESS
-                } else {
-                    USB_REDIR_IOERROR
-                };
+                let status = success_if(have);
                 self.send(
                     id,
                     Packet::ConfigurationStatus {
@@ -286,11 +291,7 @@ impl RedirHost {
             }
             Packet::SetAltSetting { interface, .. } | Packet::GetAltSetting { interface } => {
                 let alt = self.alt.get(usize::from(interface)).copied().unwrap_or(0);
-                let status = if have {
-                    USB_REDIR_SUCCESS
-                } else {
-                    USB_REDIR_IOERROR
-                };
+                let status = success_if(have);
                 self.send(
                     id,
                     Packet::AltSettingStatus {
@@ -312,11 +313,7 @@ impl RedirHost {
                 if have {
                     self.queue(Request::StartInterruptIn { endpoint })?;
                 }
-                let status = if have {
-                    USB_REDIR_SUCCESS
-                } else {
-                    USB_REDIR_IOERROR
-                };
+                let status = success_if(have);
                 self.send(id, Packet::InterruptReceivingStatus { status, endpoint });
             }
             Packet::StopInterruptReceiving { endpoint } => {

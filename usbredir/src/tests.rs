@@ -22,6 +22,20 @@ fn guest_hello(caps: u32) -> Vec<u8> {
     v
 }
 
+/// GET_DESCRIPTOR(device) as the guest asks for it: IN, wLength 18, no data.
+fn get_device_descriptor() -> Packet {
+    Packet::Control {
+        endpoint: 0x80,
+        request: 6,
+        requesttype: 0x80,
+        status: 0,
+        value: 0x100,
+        index: 0,
+        length: 18,
+        data: vec![],
+    }
+}
+
 fn header64(ty: u32, len: u32, id: u64) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&ty.to_le_bytes());
@@ -69,19 +83,7 @@ fn control_request_with_64_bit_id_after_hello() {
     p.push(&v);
     let (id, pk) = p.next_packet().unwrap().unwrap();
     assert_eq!(id, 0x1_0000_0002);
-    assert_eq!(
-        pk,
-        Packet::Control {
-            endpoint: 0x80,
-            request: 6,
-            requesttype: 0x80,
-            status: 0,
-            value: 0x100,
-            index: 0,
-            length: 18,
-            data: vec![]
-        }
-    );
+    assert_eq!(pk, get_device_descriptor());
     assert_eq!(p.buffered(), 0);
 }
 
@@ -450,17 +452,7 @@ mod host {
         // GET_DESCRIPTOR from the guest becomes a request ...
         let s = Caps::OURS;
         let mut v = Vec::new();
-        Packet::Control {
-            endpoint: 0x80,
-            request: 6,
-            requesttype: 0x80,
-            status: 0,
-            value: 0x100,
-            index: 0,
-            length: 18,
-            data: vec![],
-        }
-        .encode(41, s, &mut v);
+        get_device_descriptor().encode(41, s, &mut v);
         Packet::Bulk {
             endpoint: 0x02,
             status: 0,
