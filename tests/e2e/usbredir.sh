@@ -28,7 +28,8 @@ ur_wait() {
     [ $((SECONDS - t0)) -lt "$4" ] || { tail -n 15 "$1"; fail "$5 (no '$3' within $4 s)"; }
     sleep 0.5
   done
-  awk -v n="$2" -v re="$3" 'NR > n && $0 ~ re { print; exit }' "$1"
+  # The guest's serial lines end in CR LF.
+  awk -v n="$2" -v re="$3" 'NR > n && $0 ~ re { print; exit }' "$1" | tr -d '\r'
 }
 
 ur_raspi3b() {
@@ -53,7 +54,8 @@ open(sys.argv[1],"wb").write(out[:n])' "$img" "$UR_DISK_KIB"
     --append "barespice.display=1:1" --usb 'usb-kbd usb-tablet usb-net,netdev=net0 usb-ccid,id=ccid0' \
     --usb-disk "$img" > "$dir/emulate.out" 2>&1 < /dev/null &
   echo $! > "$dir/emulate.pid"
-  trap 'emu_stop "$dir"' EXIT
+  UR_PI_DIR=$dir
+  trap 'emu_stop "$UR_PI_DIR"' EXIT
   ur_wait "$dir/serial.log" 0 'usbredir: offering device [0-9]+ 46f4:0001 to the VM' 150 "the Pi did not offer the disk"
   line=$(ur_wait "$glog" "$from" '^USB DISK sd[a-z]+ SHA256 ' 240 "the lab guest did not read the redirected disk")
   echo "guest: $line"
@@ -62,14 +64,14 @@ open(sys.argv[1],"wb").write(out[:n])' "$img" "$UR_DISK_KIB"
   [ "$got" = "$want" ] || fail "guest read sha256 $got, the image is $want"
   [ "$bytes" = $((UR_DISK_KIB * 1024)) ] || fail "guest disk is $bytes bytes, the image $((UR_DISK_KIB * 1024))"
   echo "measure: redirected disk read in the guest: $bytes bytes in $ms ms = $(( bytes * 1000 / (ms > 0 ? ms : 1) / 1024 )) KiB/s (guest clock, QEMU raspi3b DWC2 under TCG)"
-  ur_wait "$glog" "$from" '^USB DEVICE 46f4:0001$' 5 "the guest did not list the disk's USB device" > /dev/null
+  ur_wait "$glog" "$from" '^USB DEVICE 46f4:0001[[:space:]]*$' 5 "the guest did not list the disk's USB device" > /dev/null
   # Unplug on the client: gone from the guest.
   local before
   before=$(wc -l < "$glog")
   "$PY" "$REPO/scripts/lib/qmp.py" "$dir/qmp.sock" device_del usbdisk0
   ur_wait "$dir/serial.log" 0 'usbredir: device unplugged, telling the VM' 60 "the Pi did not report the unplug"
-  echo "guest: $(ur_wait "$glog" "$before" '^USB DISK sd[a-z]+ GONE$' 60 "the disk did not leave the guest")"
-  echo "guest: $(ur_wait "$glog" "$before" '^USB DEVICE 46f4:0001 GONE$' 60 "the USB device did not leave the guest")"
+  echo "guest: $(ur_wait "$glog" "$before" '^USB DISK sd[a-z]+ GONE[[:space:]]*$' 60 "the disk did not leave the guest")"
+  echo "guest: $(ur_wait "$glog" "$before" '^USB DEVICE 46f4:0001 GONE[[:space:]]*$' 60 "the USB device did not leave the guest")"
   # The filtered reader: logged as not shared, never in the guest; nothing local claimed.
   line=$(grep -am1 'usbredir: device [0-9]* 08e6:4433 not shared' "$dir/serial.log") ||
     fail "the Pi did not log the usb-ccid reader as not shared"
