@@ -25,6 +25,7 @@ mod screen;
 mod session;
 mod sntp;
 mod status;
+mod transport;
 mod usbredir;
 
 use alloc::format;

@@ -10,8 +10,8 @@
 //! registers. A malformed usbredir stream ends the session (reason on the
 //! status screen, then the usual reconnect).
 
-use crate::connection::Failure;
 use crate::status::Step;
+use crate::transport::Failure;
 use alloc::format;
 use alloc::vec::Vec;
 use barespice_board::usb::redirect::{self, DeviceEvent, Offer};
