@@ -96,7 +96,7 @@ impl Redir {
         while let Some(ev) = redirect::take_event() {
             match ev {
                 DeviceEvent::Attached(o) => {
-                    self.offer = Some(o);
+                    self.offer = Some(*o);
                     self.offer_to_vm();
                 }
                 DeviceEvent::Detached => {

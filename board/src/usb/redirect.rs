@@ -60,7 +60,7 @@ pub struct Offer {
 #[derive(Clone, Debug)]
 pub enum DeviceEvent {
     /// A device was claimed.
-    Attached(Offer),
+    Attached(Box<Offer>),
     /// It went away.
     Detached,
 }
@@ -268,7 +268,7 @@ fn probe<'a>(
             d.product,
             interfaces.count
         );
-        with(|m| m.events.push_back(DeviceEvent::Attached(offer)));
+        with(|m| m.events.push_back(DeviceEvent::Attached(Box::new(offer))));
         WAKE.signal(());
         let bound: Box<dyn ClassDriver> = Box::new(driver);
         Ok(alloc::vec![bound])
@@ -325,7 +325,12 @@ impl Redirect {
             } else {
                 usize::from(e.max_packet)
             };
-            let p = Pipe::open(bus, &self.dev, &e, len).await?;
+            let mut p = Pipe::open(bus, &self.dev, &e, len).await?;
+            if e.kind == EndpointKind::Bulk {
+                // Aligned to its size so no chunk crosses a 64 KiB boundary
+                // (an xHCI TRB must not; Pipe::open aligns to a page at most).
+                p.buf = DmaBuf::new_aligned(CHUNK, CHUNK).ok_or(UsbError::NoMemory)?;
+            }
             self.pipes.push((ep_address(&e), p));
         }
         Ok(())
@@ -391,7 +396,8 @@ impl Redirect {
         };
         let (_, old) = self.pipes.remove(pos);
         bus.hc.close_pipe(old.id).await;
-        let p = Pipe::open(bus, &self.dev, &old.ep, old.buf.len()).await?;
+        let mut p = Pipe::open(bus, &self.dev, &old.ep, 0).await?;
+        p.buf = old.buf; // keeps its size and alignment
         self.pipes.push((ep, p));
         Ok(())
     }
