@@ -16,15 +16,15 @@ use barespice_config::{Config, DisplayMode};
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use embassy_futures::select::{select3, Either3};
+use embassy_futures::select::{select, select3, Either3};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use spice_core::agent::AgentEvent;
 use spice_core::enums::{
-    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_MOUSE_BUTTON_DOWN,
-    SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT,
-    SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG,
-    VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
+    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_CHANNEL_USBREDIR,
+    SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE,
+    SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
+    VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
 use spice_core::link::LinkError;
 use spice_core::session::{
@@ -38,8 +38,8 @@ use crate::status::{self, Step};
 use crate::transport::{self, Conn, Failure, Route};
 
 /// Most channels one session opens (main, display, inputs, cursor,
-/// playback, and their TLS relinks after NEED_SECURED).
-const MAX_CHANNELS: usize = 10;
+/// playback, USB redirection, and their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 12;
 
 /// `resize` mode: how long the guest's agent has to answer before the
 /// status line says the picture stays scaled (`fit`).
@@ -141,6 +141,7 @@ async fn run_once(
         password: cfg.password.as_bytes().to_vec(),
         memory_budget,
         playback: crate::audio::available(),
+        usbredir: cfg.usbredir,
         ..SessionConfig::default()
     };
     let mut session = match Session::new(config, Box::new(session_rng)) {
@@ -188,7 +189,13 @@ async fn run_once(
         .map(|i| (i.width, i.height))
         .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
+    let mut redir = crate::usbredir::Redir::new();
     loop {
+        // 0. USB redirection: device changes, transfers, stream bytes.
+        if let Err(f) = redir.pump(&mut session) {
+            return Ok(f);
+        }
+
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
             let ok = match c.conn.tls.as_mut() {
@@ -260,12 +267,15 @@ async fn run_once(
                     );
                 }
                 Event::Linked {
+                    handle,
                     channel_type,
                     channel_id,
-                    ..
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
+                    if channel_type as u32 == SPICE_CHANNEL_USBREDIR {
+                        redir.linked(handle);
+                    }
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
                         if let Some((w, h)) = want {
                             if let Err(e) = session.set_monitor_size(w, h) {
@@ -292,6 +302,7 @@ async fn run_once(
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
+                    redir.closed(handle);
                     let plain = chans
                         .iter()
                         .any(|c| c.handle == handle && c.conn.tls.is_none());
@@ -458,7 +469,10 @@ async fn run_once(
         match select3(
             readable,
             QUEUE.receive(),
-            Timer::after(rig.sleep(Duration::from_secs(1))),
+            select(
+                Timer::after(rig.sleep(Duration::from_secs(1))),
+                barespice_board::usb::redirect::WAKE.wait(),
+            ),
         )
         .await
         {
@@ -469,7 +483,7 @@ async fn run_once(
                     apply_input(&mut session, ev, client_mouse, &mut last_pos);
                 }
             }
-            Either3::Third(()) => {}
+            Either3::Third(_) => {}
         }
 
         // 5. Feed every readable socket into the session.

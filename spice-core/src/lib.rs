@@ -3,8 +3,8 @@
 //! Owns everything a SPICE client must understand about bytes on the wire:
 //! the link handshake and RSA-OAEP ticket, message framing, the common
 //! channel duties (ACK windows, PING/PONG), the main, display, inputs,
-//! cursor and playback channels, the image decoders, a software canvas and
-//! the audio jitter buffer.
+//! cursor, playback and spicevmc (USB redirection stream) channels, the
+//! image decoders, a software canvas and the audio jitter buffer.
 //!
 //! It must not do I/O: no sockets, clocks, threads or hardware. The caller
 //! feeds received bytes per channel into a [`session::Session`], drains the
@@ -39,4 +39,5 @@ pub mod main_channel;
 pub mod outbox;
 pub mod playback;
 pub mod session;
+pub mod spicevmc;
 pub mod wire;

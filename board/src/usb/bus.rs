@@ -473,6 +473,12 @@ pub trait ClassDriver {
     fn hub(&mut self) -> Option<&mut dyn HubPorts> {
         None
     }
+    /// Work that awaits control transfers (the redirection driver runs the
+    /// VM's requests here); `None` when there is none. The future returns
+    /// true when it moved data.
+    fn service<'a>(&'a mut self, _bus: &'a mut Bus) -> Option<BoxFut<'a, bool>> {
+        None
+    }
 }
 
 /// The port side of a hub driver.
