@@ -1,4 +1,5 @@
-//! The kiosk connection loop: resolve the server (or the proxy), open the
+//! The kiosk connection loop: for a Proxmox kiosk a fresh ticket first
+//! (`pve`), then resolve the server (or the proxy), open the
 //! SPICE channels' connections (TCP, then HTTP CONNECT through `proxy=`,
 //! then TLS on secured channels, all via barespice-transport's sans-IO
 //! pieces), run the session, and when anything fails show why on the
@@ -15,7 +16,7 @@ use barespice_board::BoardRng;
 use barespice_config::Config;
 use barespice_transport::proxy::{self, ProxyAddr};
 use barespice_transport::{TlsClient, Trust};
-use embassy_net::tcp::TcpSocket;
+use embassy_net::tcp::{ConnectError, TcpSocket};
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{Duration, Instant, Timer};
 
@@ -51,9 +52,16 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
     loop {
         attempt += 1;
         status::banner(None);
-        status::reset_from(Step::ServerAddress);
+        status::reset_from(Step::Proxmox);
         let started = Instant::now();
-        let failure = attempt_once(stack, &cfg, &mut rng).await;
+        // A Proxmox kiosk asks the API for a fresh one-time ticket first.
+        let failure = match cfg.pve.enabled() {
+            true => match crate::pve::fresh_config(stack, &cfg).await {
+                Ok(ticketed) => attempt_once(stack, &ticketed, &mut rng).await,
+                Err(f) => f,
+            },
+            false => attempt_once(stack, &cfg, &mut rng).await,
+        };
         crate::heap_log::log("after teardown");
         presenter::show_status();
         status::failed(failure.step, failure.detail, failure.hint);
@@ -114,7 +122,8 @@ pub fn from_transport(f: barespice_transport::Failure) -> Failure {
 /// status screen says the clock is unknown and which rule applies.
 async fn set_clock(stack: Stack<'static>, cfg: &Config) {
     let build = barespice_transport::failure::date(crate::clock::build_time());
-    if cfg.tls_port.is_none() {
+    // TLS: the SPICE TLS port, or the Proxmox API (always HTTPS).
+    if cfg.tls_port.is_none() && !cfg.pve.enabled() {
         return;
     }
     if let Some(server) = &cfg.ntp {
@@ -229,7 +238,7 @@ pub async fn open_channel<'a>(
     };
     let mut sock = match &route.proxy {
         Some(p) => {
-            let mut sock = open(stack, route.addr, route.proxy_port, rx, tx).await?;
+            let mut sock = open_spice(stack, route.addr, route.proxy_port, rx, tx).await?;
             write_all(&mut sock, &proxy::connect_request(&route.host, port))
                 .await
                 .map_err(|_| closed(p))?;
@@ -252,45 +261,27 @@ pub async fn open_channel<'a>(
             }
             sock
         }
-        None => open(stack, route.addr, port, rx, tx).await?,
+        None => open_spice(stack, route.addr, port, rx, tx).await?,
     };
     if let Some(t) = tls_client.as_mut() {
-        let start = Instant::now();
         let target = format!("{}:{port}", route.host);
         let fail = |detail: String| Failure {
             step: Step::Connect,
             detail,
             hint: "that tls-port is the server's TLS port",
         };
-        loop {
-            if !t.outgoing().is_empty() {
-                write_all(&mut sock, t.outgoing()).await.map_err(|_| {
-                    fail(format!("{target}: connection closed in the TLS handshake"))
-                })?;
-                let n = t.outgoing().len();
-                t.consume(n);
+        match handshake(&mut sock, t, name).await {
+            Ok(()) => {}
+            Err(HandshakeError::Tls(f)) => return Err(from_transport(f)),
+            Err(HandshakeError::Closed) => {
+                return Err(fail(format!(
+                    "{target}: connection closed in the TLS handshake"
+                )))
             }
-            if t.is_established() {
-                break;
-            }
-            let mut buf = [0u8; 2048];
-            match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(from_transport)?,
-                Ok(_) => {
-                    return Err(fail(format!(
-                        "{target}: connection closed in the TLS handshake"
-                    )))
-                }
-                Err(_) => return Err(fail(format!("{target}: TLS handshake timed out"))),
+            Err(HandshakeError::TimedOut) => {
+                return Err(fail(format!("{target}: TLS handshake timed out")))
             }
         }
-        let ms = start.elapsed().as_millis();
-        defmt::info!(
-            "timeline: tls {=str} channel handshake {=u64} ms ({=str})",
-            name,
-            ms,
-            t.version().unwrap_or("TLS")
-        );
     }
     Ok(Conn {
         sock,
@@ -316,14 +307,24 @@ pub async fn write_all(sock: &mut TcpSocket<'_>, mut data: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// A TCP connect error in a few words ("connection refused", ...).
+pub fn connect_error_text(e: ConnectError) -> &'static str {
+    match e {
+        ConnectError::ConnectionReset => "connection refused",
+        ConnectError::TimedOut => "timed out",
+        ConnectError::NoRoute => "no route to host",
+        ConnectError::InvalidState => "socket busy",
+    }
+}
+
 /// Opens one TCP connection.
-async fn open<'a>(
+pub async fn open<'a>(
     stack: Stack<'static>,
     ip: Ipv4Address,
     port: u16,
     rx: &'a mut [u8],
     tx: &'a mut [u8],
-) -> Result<TcpSocket<'a>, Failure> {
+) -> Result<TcpSocket<'a>, ConnectError> {
     let mut sock = TcpSocket::new(stack, rx, tx);
     defmt::debug!(
         "tcp: rx buffer {=usize} bytes, tx {=usize}",
@@ -339,20 +340,69 @@ async fn open<'a>(
             sock.set_nagle_enabled(false);
             Ok(sock)
         }
-        Err(e) => Err(Failure {
-            step: Step::Connect,
-            detail: format!(
-                "{ip}:{port}: {}",
-                match e {
-                    embassy_net::tcp::ConnectError::ConnectionReset => "connection refused",
-                    embassy_net::tcp::ConnectError::TimedOut => "timed out",
-                    embassy_net::tcp::ConnectError::NoRoute => "no route to host",
-                    embassy_net::tcp::ConnectError::InvalidState => "socket busy",
-                }
-            ),
-            hint: "that the SPICE server runs and listens on this address and port",
-        }),
+        Err(e) => Err(e),
     }
+}
+
+/// Opens one SPICE (or proxy) TCP connection; failures as the Connect step.
+async fn open_spice<'a>(
+    stack: Stack<'static>,
+    ip: Ipv4Address,
+    port: u16,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+) -> Result<TcpSocket<'a>, Failure> {
+    open(stack, ip, port, rx, tx).await.map_err(|e| Failure {
+        step: Step::Connect,
+        detail: format!("{ip}:{port}: {}", connect_error_text(e)),
+        hint: "that the SPICE server runs and listens on this address and port",
+    })
+}
+
+/// Why a TLS handshake did not finish.
+pub enum HandshakeError {
+    /// The transport refused (trust, certificate, alert).
+    Tls(barespice_transport::Failure),
+    /// The peer closed the connection.
+    Closed,
+    /// No answer within 15 s.
+    TimedOut,
+}
+
+/// Runs `t`'s handshake over `sock`; logs `timeline: tls NAME channel
+/// handshake N ms (VERSION)` when done.
+pub async fn handshake(
+    sock: &mut TcpSocket<'_>,
+    t: &mut TlsClient,
+    name: &str,
+) -> Result<(), HandshakeError> {
+    let start = Instant::now();
+    loop {
+        if !t.outgoing().is_empty() {
+            write_all(sock, t.outgoing())
+                .await
+                .map_err(|_| HandshakeError::Closed)?;
+            let n = t.outgoing().len();
+            t.consume(n);
+        }
+        if t.is_established() {
+            break;
+        }
+        let mut buf = [0u8; 2048];
+        match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(HandshakeError::Tls)?,
+            Ok(_) => return Err(HandshakeError::Closed),
+            Err(_) => return Err(HandshakeError::TimedOut),
+        }
+    }
+    let ms = start.elapsed().as_millis();
+    defmt::info!(
+        "timeline: tls {=str} channel handshake {=u64} ms ({=str})",
+        name,
+        ms,
+        t.version().unwrap_or("TLS")
+    );
+    Ok(())
 }
 
 /// Buffers for one channel socket.

@@ -1,7 +1,7 @@
 //! The connection steps shown on the status screen, and their state.
 //!
 //! Owns the list of steps (firmware, configuration, network link, DHCP,
-//! server address, connect, SPICE link, authentication, remote display),
+//! Proxmox API (kiosks only), server address, connect, SPICE link, authentication, remote display),
 //! each pending / in progress / done / failed with a detail line and, for a
 //! failure, what to check. Tasks update it; the presenter redraws on change.
 //! Must not: draw, or know about devices.
@@ -24,6 +24,8 @@ pub enum Step {
     Link,
     /// An IPv4 address from DHCP.
     Dhcp,
+    /// A fresh ticket from the Proxmox API (only with `x-barespice-pve-api`).
+    Proxmox,
     /// Resolving the server's name.
     ServerAddress,
     /// TCP connection to the server.
@@ -37,11 +39,12 @@ pub enum Step {
 }
 
 /// All steps in screen order.
-pub const STEPS: [Step; 9] = [
+pub const STEPS: [Step; 10] = [
     Step::Firmware,
     Step::Configuration,
     Step::Link,
     Step::Dhcp,
+    Step::Proxmox,
     Step::ServerAddress,
     Step::Connect,
     Step::SpiceLink,
@@ -57,6 +60,7 @@ impl Step {
             Step::Configuration => "Configuration",
             Step::Link => "Network link",
             Step::Dhcp => "DHCP address",
+            Step::Proxmox => "Proxmox API",
             Step::ServerAddress => "Server address",
             Step::Connect => "Connect to server",
             Step::SpiceLink => "SPICE link",
