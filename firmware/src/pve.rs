@@ -21,6 +21,7 @@ use barespice_config::Config;
 use barespice_transport::pve::flow::{Action, Flow, Settings};
 use barespice_transport::pve::{self, ApiError, Response, ResponseReader};
 use barespice_transport::{Failure as TransportFailure, TlsClient, Trust};
+use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{with_timeout, Duration, Timer};
 
@@ -150,13 +151,39 @@ async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Re
         crate::clock::build_time(),
     )
     .map_err(unreachable)?;
+    let result = exchange(&mut sock, &mut tls, &target, request).await;
+    if result.is_ok() {
+        sock.close();
+    } else {
+        // Say why (a queued TLS alert), then reset, so the API does not
+        // wait for the rest of a handshake we gave up.
+        if !tls.outgoing().is_empty() {
+            let _ = with_timeout(
+                Duration::from_secs(1),
+                connection::write_all(&mut sock, tls.outgoing()),
+            )
+            .await;
+        }
+        sock.abort();
+    }
+    let _ = with_timeout(Duration::from_secs(1), sock.flush()).await;
+    result
+}
+
+/// The TLS handshake, the request and its answer on a connected socket.
+async fn exchange(
+    sock: &mut TcpSocket<'_>,
+    tls: &mut TlsClient,
+    target: &str,
+    request: &[u8],
+) -> Result<Response, Failure> {
     let lost = |detail: &str| {
         unreachable(TransportFailure::Unreachable {
-            target: target.clone(),
+            target: String::from(target),
             detail: String::from(detail),
         })
     };
-    connection::handshake(&mut sock, &mut tls, "proxmox-api")
+    connection::handshake(sock, tls, "proxmox-api")
         .await
         .map_err(|e| match e {
             HandshakeError::Tls(f) => unreachable(f),
@@ -166,9 +193,9 @@ async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Re
     tls.send(request).map_err(unreachable)?;
     let mut reader = ResponseReader::new();
     let mut buf = vec![0u8; 4096];
-    let answer = loop {
+    loop {
         if !tls.outgoing().is_empty() {
-            connection::write_all(&mut sock, tls.outgoing())
+            connection::write_all(sock, tls.outgoing())
                 .await
                 .map_err(|_| lost("connection closed before the request was sent"))?;
             let n = tls.outgoing().len();
@@ -184,15 +211,12 @@ async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Re
             }
         };
         if n == 0 {
-            break reader.finish().map_err(refused)?;
+            return reader.finish().map_err(refused);
         }
         tls.receive(buf.get(..n).unwrap_or(&[]))
             .map_err(unreachable)?;
         if let Some(r) = reader.push(&tls.take_plaintext()).map_err(refused)? {
-            break r;
+            return Ok(r);
         }
-    };
-    sock.close();
-    let _ = with_timeout(Duration::from_secs(1), sock.flush()).await;
-    Ok(answer)
+    }
 }

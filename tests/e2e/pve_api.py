@@ -47,6 +47,7 @@ LOCK = threading.Lock()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 30  # a client that stops mid-request does not hold its thread for ever
 
     def log_message(self, fmt, *args):
         pass
@@ -134,7 +135,9 @@ def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", A.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(A.cert, A.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # The TLS handshake runs in the request's thread (on its first read), so a
+    # client that gives up mid-handshake (a wrong pin) does not block accept().
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     print(f"Proxmox API stand-in on https://127.0.0.1:{A.port}", flush=True)
     srv.serve_forever()
 
