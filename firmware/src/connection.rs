@@ -238,7 +238,9 @@ pub async fn open_channel<'a>(
     };
     let mut sock = match &route.proxy {
         Some(p) => {
-            let mut sock = open_spice(stack, route.addr, route.proxy_port, rx, tx).await?;
+            let mut sock = open(stack, route.addr, route.proxy_port, rx, tx)
+                .await
+                .map_err(|e| connect_failure(route.addr, route.proxy_port, e))?;
             write_all(&mut sock, &proxy::connect_request(&route.host, port))
                 .await
                 .map_err(|_| closed(p))?;
@@ -261,7 +263,9 @@ pub async fn open_channel<'a>(
             }
             sock
         }
-        None => open_spice(stack, route.addr, port, rx, tx).await?,
+        None => open(stack, route.addr, port, rx, tx)
+            .await
+            .map_err(|e| connect_failure(route.addr, port, e))?,
     };
     if let Some(t) = tls_client.as_mut() {
         let target = format!("{}:{port}", route.host);
@@ -332,31 +336,22 @@ pub async fn open<'a>(
         sock.send_capacity()
     );
     sock.set_timeout(Some(Duration::from_secs(20)));
-    match sock.connect((ip, port)).await {
-        Ok(()) => {
-            sock.set_timeout(None);
-            sock.set_keep_alive(Some(Duration::from_secs(10)));
-            // Interactive traffic (input, acks): do not hold small segments back.
-            sock.set_nagle_enabled(false);
-            Ok(sock)
-        }
-        Err(e) => Err(e),
-    }
+    sock.connect((ip, port)).await?;
+    sock.set_timeout(None);
+    sock.set_keep_alive(Some(Duration::from_secs(10)));
+    // Interactive traffic (input, acks): do not hold small segments back.
+    sock.set_nagle_enabled(false);
+    Ok(sock)
 }
 
-/// Opens one SPICE (or proxy) TCP connection; failures as the Connect step.
-async fn open_spice<'a>(
-    stack: Stack<'static>,
-    ip: Ipv4Address,
-    port: u16,
-    rx: &'a mut [u8],
-    tx: &'a mut [u8],
-) -> Result<TcpSocket<'a>, Failure> {
-    open(stack, ip, port, rx, tx).await.map_err(|e| Failure {
+/// A SPICE (or proxy) TCP connection that could not be opened, as the
+/// Connect step's failure.
+fn connect_failure(ip: Ipv4Address, port: u16, e: ConnectError) -> Failure {
+    Failure {
         step: Step::Connect,
         detail: format!("{ip}:{port}: {}", connect_error_text(e)),
         hint: "that the SPICE server runs and listens on this address and port",
-    })
+    }
 }
 
 /// Why a TLS handshake did not finish.
