@@ -25,9 +25,9 @@ use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{with_timeout, Duration, Timer};
 
-use crate::connection::{self, Failure, HandshakeError};
 use crate::net;
 use crate::status::{self, Step};
+use crate::transport::{self, Failure, HandshakeError};
 
 /// How long one API answer may take.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,7 +132,7 @@ fn unreachable(f: TransportFailure) -> Failure {
 async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Response, Failure> {
     let target = format!("{}:{}", api.ip, api.port);
     let (mut rx, mut tx) = (vec![0u8; RX_BUF], vec![0u8; TX_BUF]);
-    let mut sock = connection::open(stack, api.ip, api.port, &mut rx, &mut tx)
+    let mut sock = transport::open(stack, api.ip, api.port, &mut rx, &mut tx)
         .await
         .map_err(|e| {
             unreachable(match e {
@@ -141,7 +141,7 @@ async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Re
                 },
                 e => TransportFailure::Unreachable {
                     target: target.clone(),
-                    detail: String::from(connection::connect_error_text(e)),
+                    detail: String::from(transport::connect_error_text(e)),
                 },
             })
         })?;
@@ -160,7 +160,7 @@ async fn call(stack: Stack<'static>, api: &ApiConn, request: &[u8]) -> Result<Re
         if !tls.outgoing().is_empty() {
             let _ = with_timeout(
                 Duration::from_secs(1),
-                connection::write_all(&mut sock, tls.outgoing()),
+                transport::write_all(&mut sock, tls.outgoing()),
             )
             .await;
         }
@@ -183,7 +183,7 @@ async fn exchange(
             detail: String::from(detail),
         })
     };
-    connection::handshake(sock, tls, "proxmox-api")
+    transport::handshake(sock, tls, "proxmox-api")
         .await
         .map_err(|e| match e {
             HandshakeError::Tls(f) => unreachable(f),
@@ -195,7 +195,7 @@ async fn exchange(
     let mut buf = vec![0u8; 4096];
     loop {
         if !tls.outgoing().is_empty() {
-            connection::write_all(sock, tls.outgoing())
+            transport::write_all(sock, tls.outgoing())
                 .await
                 .map_err(|_| lost("connection closed before the request was sent"))?;
             let n = tls.outgoing().len();
