@@ -4,7 +4,8 @@
 //! command line, parsed by `barespice-config`), and the embassy tasks —
 //! network ([`net`]: embassy-net, DHCPv4, DNS), connection/kiosk loop
 //! ([`connection`]), SPICE session ([`session`], spice-core inside),
-//! presenter ([`presenter`]: status screen or remote desktop), input
+//! Proxmox kiosk tickets ([`pve`]), presenter ([`presenter`]: status
+//! screen or remote desktop), input
 //! ([`input`]). Must not: touch registers (that is `barespice-board`) or
 //! contain protocol bytes (that is `spice-core`). No `unsafe` here.
 #![no_std]
@@ -21,6 +22,7 @@ mod input;
 mod keys;
 mod net;
 mod presenter;
+mod pve;
 mod rig;
 mod screen;
 mod session;
@@ -64,7 +66,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     defmt::info!(
         "config: {=usize}-byte .vv, cmdline {=str}",
         early.initrd.len(),
-        early.bootargs
+        barespice_config::masked_cmdline(early.bootargs).as_str()
     );
     for i in &issues {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
@@ -91,6 +93,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         status::note(format!("{i}"));
     }
     let server = match (&cfg.host, cfg.port, cfg.tls_port) {
+        _ if cfg.pve.enabled() => pve::describe(&cfg.pve),
         (Some(h), Some(p), _) => format!("{h}:{p}"),
         (Some(h), None, Some(t)) => format!("{h}:{t} (TLS)"),
         _ => String::from("?"),

@@ -475,10 +475,9 @@ impl Config {
 
     /// What is missing before a connection can be attempted.
     pub fn missing(&self) -> Option<&'static str> {
-        if let Some(why) = self.pve.missing() {
-            Some(why)
-        } else if self.host.is_none() && self.pve.enabled() {
-            Some("Proxmox keys found, but this firmware does not fetch Proxmox tickets yet (barespice-host does): set host= and tls-port=")
+        if self.pve.enabled() {
+            // host, ports and password come from the API's fresh ticket.
+            self.pve.missing()
         } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {
@@ -487,6 +486,67 @@ impl Config {
             None
         }
     }
+}
+
+impl Config {
+    /// The configuration for one session from a fresh connection
+    /// description (`.vv` text, e.g. a Proxmox `spiceproxy` ticket): its
+    /// connection keys (host, ports, password, ca, host-subject,
+    /// secure-channels, proxy, pin) replace this configuration's; local
+    /// settings (display, resolution, reconnect-max, ntp, the Proxmox keys)
+    /// stay. Bad lines of the description come back as issues.
+    pub fn with_connection(&self, vv: &str) -> (Config, Vec<Issue>) {
+        let mut c = Config {
+            host: None,
+            port: None,
+            tls_port: None,
+            password: String::new(),
+            ca: None,
+            host_subject: None,
+            secure_channels: Vec::new(),
+            proxy: None,
+            pubkey_sha256: None,
+            delete_this_file: false,
+            ..self.clone()
+        };
+        let mut issues = Vec::new();
+        c.apply_vv(vv, &mut issues);
+        (c, issues)
+    }
+}
+
+/// The kernel command line as it may be logged: the values of
+/// `spice.password=` and `barespice.pve-secret=` words replaced by `********`.
+pub fn masked_cmdline(cmdline: &str) -> String {
+    const SECRETS: [&str; 2] = ["spice.password=", "barespice.pve-secret="];
+    let mut out = String::with_capacity(cmdline.len());
+    let mut word = String::new();
+    let mut quoted = false;
+    let flush = |word: &mut String, out: &mut String| {
+        let bare = word.trim_start_matches('"');
+        match SECRETS.iter().find(|p| bare.starts_with(**p)) {
+            Some(p) => {
+                out.push_str(&word[..word.len() - bare.len()]);
+                out.push_str(p);
+                out.push_str("********");
+            }
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in cmdline.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c.is_whitespace() && !quoted {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// Builds the configuration from a `.vv` file (bytes, may be empty) and a
