@@ -124,6 +124,11 @@ impl UsbHost {
                 f.poll(&mut *self.bus.hc, now, &mut cx);
             }
             let active = cx.active;
+            for f in self.functions.iter_mut() {
+                if let Some(work) = f.maintain(&mut self.bus, now) {
+                    work.await;
+                }
+            }
             self.service_hubs().await;
             if active && idle_rounds < BURST_ROUNDS {
                 idle_rounds += 1;
