@@ -31,6 +31,7 @@ pub mod error;
 pub mod fit;
 pub mod image;
 pub mod inputs;
+pub mod key_pace;
 pub mod keymap;
 pub mod link;
 pub mod main_channel;
