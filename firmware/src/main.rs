@@ -25,6 +25,7 @@ mod screen;
 mod session;
 mod sntp;
 mod status;
+mod transport;
 
 use alloc::format;
 use barespice_board::{BoardOptions, Spawner};

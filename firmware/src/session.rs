@@ -1,5 +1,5 @@
 //! The SPICE session task: drives spice-core's sans-IO `session::Session`
-//! over one connection per channel (plain TCP or TLS, see `connection`). It connects the main channel, opens a
+//! over one connection per channel (plain TCP or TLS, see `transport`). It connects the main channel, opens a
 //! socket for every channel the session asks for (display, inputs, cursor),
 //! shuttles bytes both ways, shows progress on the status screen, hands the
 //! primary surface's dirty rectangles to the presenter and forwards local
@@ -31,11 +31,11 @@ use spice_core::session::{
     ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
 };
 
-use crate::connection::{self, Conn, Failure, Route};
 use crate::input::{RemoteInput, QUEUE};
 use crate::presenter;
 use crate::rig;
 use crate::status::{self, Step};
+use crate::transport::{self, Conn, Failure, Route};
 
 /// Most channels one session opens (main, display, inputs, cursor, and
 /// their TLS relinks after NEED_SECURED).
@@ -57,7 +57,7 @@ struct MainNeedsTls;
 fn link_failure(error: &LinkError, what: String) -> Failure {
     match error {
         LinkError::PermissionDenied => {
-            connection::from_transport(barespice_transport::Failure::Authentication)
+            transport::from_transport(barespice_transport::Failure::Authentication)
         }
         LinkError::NeedSecured => Failure {
             step: Step::SpiceLink,
@@ -130,7 +130,7 @@ async fn run_once(
 ) -> Result<Failure, MainNeedsTls> {
     // Buffers for every channel socket live as long as this session.
     let mut bufs: Vec<(Vec<u8>, Vec<u8>)> =
-        (0..MAX_CHANNELS).map(|_| connection::buffers()).collect();
+        (0..MAX_CHANNELS).map(|_| transport::buffers()).collect();
     let mut free = bufs.iter_mut();
 
     let session_rng = BoardRng::from_seed_of(rng);
@@ -162,7 +162,7 @@ async fn run_once(
     let Some((rx, tx)) = free.next() else {
         return Ok(internal("no buffers"));
     };
-    let conn = match connection::open_channel(stack, route, "main", main_tls, rx, tx).await {
+    let conn = match transport::open_channel(stack, route, "main", main_tls, rx, tx).await {
         Ok(c) => c,
         Err(f) => return Ok(f),
     };
@@ -180,6 +180,8 @@ async fn run_once(
     let mut rig = rig::Watch::new();
     let mut last_pos: Option<(u32, u32)> = None;
     let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
+    // Dirty area the presenter task could not take yet.
+    let mut unsent: Option<spice_core::canvas::Rect> = None;
     // resize mode: the local size to ask the guest for, and since when we wait.
     let want = presenter::fb_info()
         .map(|i| (i.width, i.height))
@@ -203,7 +205,7 @@ async fn run_once(
                     let queued = n == 0 || tls.send(pending).is_ok();
                     session.consume(c.handle, n);
                     let ok = queued
-                        && connection::write_all(&mut c.conn.sock, tls.outgoing())
+                        && transport::write_all(&mut c.conn.sock, tls.outgoing())
                             .await
                             .is_ok();
                     let out = tls.outgoing().len();
@@ -213,7 +215,7 @@ async fn run_once(
                 None => {
                     let pending = session.pending(c.handle);
                     let n = pending.len();
-                    let ok = connection::write_all(&mut c.conn.sock, pending)
+                    let ok = transport::write_all(&mut c.conn.sock, pending)
                         .await
                         .is_ok();
                     session.consume(c.handle, n);
@@ -239,7 +241,7 @@ async fn run_once(
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
                     };
-                    match connection::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx)
+                    match transport::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx)
                         .await
                     {
                         Ok(conn) => match session.open(channel_type, channel_id) {
@@ -313,7 +315,7 @@ async fn run_once(
                         let Some((rx, tx)) = free.next() else {
                             return Ok(internal("no buffers"));
                         };
-                        match connection::open_channel(stack, route, name, true, rx, tx).await {
+                        match transport::open_channel(stack, route, name, true, rx, tx).await {
                             Ok(conn) => match session.open(channel_type, channel_id) {
                                 Ok(handle) => chans.push(Chan {
                                     handle,
@@ -383,7 +385,10 @@ async fn run_once(
 
         // 3. New pixels, and the pointer (local position in client mouse
         //    mode, the server's otherwise).
-        let dirty = session.take_dirty();
+        let dirty = match (unsent.take(), session.take_dirty()) {
+            (Some(a), Some(b)) => Some(a.union(&b)),
+            (a, b) => a.or(b),
+        };
         let cursor_pos = match (client_mouse, session.cursor()) {
             (true, Some(c)) if c.visible => last_pos.map(|(x, y)| (x as i32, y as i32)),
             (false, Some(c)) if c.visible => Some((i32::from(c.x), i32::from(c.y))),
@@ -408,8 +413,23 @@ async fn run_once(
                 let view = cursor_pos
                     .zip(shape)
                     .map(|((x, y), shape)| presenter::CursorView { x, y, shape });
-                presenter::present(surface, dirty, view);
-                drawn_cursor = cursor_key;
+                match presenter::try_present(surface, dirty, view, Some(session.budget())) {
+                    Ok(true) => {
+                        drawn_cursor = cursor_key;
+                        // Let the presenter task draw it before more arrives.
+                        embassy_futures::yield_now().await;
+                    }
+                    // Presenter busy: the same area goes again next round.
+                    Ok(false) => unsent = dirty,
+                    Err(e) => {
+                        return Ok(Failure {
+                            step: Step::Display,
+                            detail: format!("display channel 0: {e}"),
+                            hint:
+                                "the server's screen size, and the memory budget (the firmware log)",
+                        })
+                    }
+                }
             }
         }
 
@@ -505,7 +525,7 @@ async fn run_once(
                         }
                         defmt::warn!("session: {=str}", e.to_string().as_str());
                     }
-                    Ok(Err(f)) => return Ok(connection::from_transport(f)),
+                    Ok(Err(f)) => return Ok(transport::from_transport(f)),
                     Err(_) => break,
                 }
                 // One buffer's worth decoded (video: a few frames): let the

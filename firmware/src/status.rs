@@ -1,17 +1,20 @@
-//! The connection steps shown on the status screen, and their state.
+//! The connection steps shown on the status screen, and the messages that
+//! change them.
 //!
-//! Owns the list of steps (firmware, configuration, network link, DHCP,
+//! Defines the list of steps (firmware, configuration, network link, DHCP,
 //! server address, connect, SPICE link, authentication, remote display),
 //! each pending / in progress / done / failed with a detail line and, for a
-//! failure, what to check. Tasks update it; the presenter redraws on change.
+//! failure, what to check. The [`Status`] itself is owned by the presenter
+//! task alone; every other task changes it through the free functions here
+//! ([`done`], [`failed`], [`note`], ...), which log the change and send an
+//! [`Update`] over a bounded channel. The presenter task applies them in
+//! order ([`Status::apply`]) and redraws.
 //! Must not: draw, or know about devices.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::blocking_mutex::Mutex;
-use embassy_sync::signal::Signal;
+use embassy_sync::channel::Channel;
 
 /// One step of bringing up the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
@@ -110,40 +113,111 @@ pub struct Status {
 }
 
 impl Status {
-    fn new() -> Self {
+    /// Every step pending, no title, notes, banner or display line.
+    pub fn new() -> Self {
         Self {
-            entries: STEPS
-                .iter()
-                .map(|_| Entry {
-                    state: State::Pending,
-                    detail: String::new(),
-                    hint: "",
-                })
-                .collect(),
+            entries: STEPS.iter().map(|_| Entry::pending()).collect(),
             title: String::new(),
             notes: Vec::new(),
             banner: None,
             display: String::new(),
         }
     }
+
+    /// Applies one change sent by a task.
+    pub fn apply(&mut self, u: Update) {
+        match u {
+            Update::Set(step, entry) => {
+                if let Some(e) = self.entries.get_mut(step.index()) {
+                    *e = entry;
+                }
+            }
+            Update::ResetFrom(from) => {
+                for e in self.entries.iter_mut().skip(from.index()) {
+                    *e = Entry::pending();
+                }
+            }
+            Update::Title(t) => self.title = t,
+            Update::Note(n) => self.notes.push(n),
+            Update::PartNote { prefix, line } => {
+                match self.notes.iter_mut().find(|n| n.starts_with(&prefix)) {
+                    Some(n) => *n = line,
+                    None => self.notes.push(line),
+                }
+            }
+            Update::Banner(b) => self.banner = b,
+            Update::Display(d) => self.display = d,
+        }
+    }
 }
 
-static STATUS: Mutex<CriticalSectionRawMutex, RefCell<Option<Status>>> =
-    Mutex::new(RefCell::new(None));
-/// Raised whenever the status changes.
-pub static CHANGED: Signal<CriticalSectionRawMutex, ()> = Signal::new();
-
-fn update(f: impl FnOnce(&mut Status)) {
-    STATUS.lock(|s| {
-        let mut s = s.borrow_mut();
-        f(s.get_or_insert_with(Status::new));
-    });
-    CHANGED.signal(());
+impl Default for Status {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
-/// A copy of the current status.
-pub fn snapshot() -> Status {
-    STATUS.lock(|s| s.borrow_mut().get_or_insert_with(Status::new).clone())
+impl Entry {
+    fn pending() -> Self {
+        Entry {
+            state: State::Pending,
+            detail: String::new(),
+            hint: "",
+        }
+    }
+}
+
+/// One change to the status screen, as a task sends it to the presenter.
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// A step's new entry.
+    Set(Step, Entry),
+    /// This step and every later one back to pending.
+    ResetFrom(Step),
+    /// The title line.
+    Title(String),
+    /// One more note.
+    Note(String),
+    /// One hardware part's note (`prefix` is `"<part>: "`), replacing that part's previous one.
+    PartNote {
+        /// `"<part>: "`.
+        prefix: String,
+        /// The whole note.
+        line: String,
+    },
+    /// The reconnect banner (none: cleared).
+    Banner(Option<String>),
+    /// The display-mode line.
+    Display(String),
+}
+
+/// Updates waiting for the presenter task: room for a boot's worth (steps,
+/// configuration notes, bring-up results) before the executor runs.
+const QUEUE_LEN: usize = 64;
+
+static UPDATES: Channel<CriticalSectionRawMutex, Update, QUEUE_LEN> = Channel::new();
+
+fn send(u: Update) {
+    // Every change is in the log already (the senders below write it);
+    // a full queue only loses the screen's copy, never blocks a task.
+    if UPDATES.try_send(u).is_err() {
+        defmt::warn!("status: update queue full, screen update dropped");
+    }
+}
+
+/// The next update (for the presenter task, which owns the [`Status`]).
+pub async fn next() -> Update {
+    UPDATES.receive().await
+}
+
+/// An update if one is waiting (for the presenter task).
+pub fn try_next() -> Option<Update> {
+    UPDATES.try_receive().ok()
+}
+
+/// True when no update is waiting for the presenter task.
+pub fn drained() -> bool {
+    UPDATES.is_empty()
 }
 
 /// Sets a step's state and detail.
@@ -158,15 +232,14 @@ pub fn set(step: Step, state: State, detail: impl Into<String>, hint: &'static s
         ),
         _ => defmt::info!("step {}: {} {=str}", step, state, detail.as_str()),
     }
-    update(|s| {
-        if let Some(e) = s.entries.get_mut(step.index()) {
-            *e = Entry {
-                state,
-                detail,
-                hint,
-            };
-        }
-    });
+    send(Update::Set(
+        step,
+        Entry {
+            state,
+            detail,
+            hint,
+        },
+    ));
 }
 
 /// Marks a step in progress.
@@ -186,50 +259,36 @@ pub fn failed(step: Step, detail: impl Into<String>, hint: &'static str) {
 
 /// Resets `from` and every later step to pending (before a reconnect).
 pub fn reset_from(from: Step) {
-    update(|s| {
-        for e in s.entries.iter_mut().skip(from.index()) {
-            *e = Entry {
-                state: State::Pending,
-                detail: String::new(),
-                hint: "",
-            };
-        }
-    });
+    send(Update::ResetFrom(from));
 }
 
 /// Sets the title line.
 pub fn set_title(t: impl Into<String>) {
-    let t = t.into();
-    update(|s| s.title = t);
+    send(Update::Title(t.into()));
 }
 
 /// Adds a configuration note.
 pub fn note(n: impl Into<String>) {
-    let n = n.into();
-    update(|s| s.notes.push(n));
+    send(Update::Note(n.into()));
 }
 
 /// Sets the note of one hardware part (`"<part>: <text>"`), replacing that
 /// part's previous note, so a link going up and down does not pile them up.
 pub fn part_note(part: &str, text: impl Into<String>) {
-    let line = alloc::format!("{part}: {}", text.into());
-    let prefix = alloc::format!("{part}: ");
-    update(
-        |s| match s.notes.iter_mut().find(|n| n.starts_with(&prefix)) {
-            Some(n) => *n = line,
-            None => s.notes.push(line),
-        },
-    );
+    send(Update::PartNote {
+        prefix: alloc::format!("{part}: "),
+        line: alloc::format!("{part}: {}", text.into()),
+    });
 }
 
 /// Sets or clears the reconnect banner.
 pub fn banner(b: Option<String>) {
-    update(|s| s.banner = b);
+    send(Update::Banner(b));
 }
 
 /// Sets the display-mode line.
 pub fn set_display(d: impl Into<String>) {
     let d = d.into();
     defmt::info!("display: {=str}", d.as_str());
-    update(|s| s.display = d);
+    send(Update::Display(d));
 }

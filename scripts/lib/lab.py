@@ -126,9 +126,24 @@ class Lab:
         self.send("next" if str(which) == "next" else "scene %d" % int(which))
         return self.wait_seq(seq + 1, timeout)
 
-    def interval(self, ms):
-        """Start or stop the guest's timed scene changes."""
-        self.send("interval %d" % int(ms))
+    def interval(self, ms, tries=3, timeout=5):
+        """Start or stop the guest's timed scene changes, and wait for the
+        guest's "INTERVAL <ms>" acknowledgement.
+
+        A command line can be lost between this socket and the guest's UART
+        when QEMU is starved of CPU (the chardev drops what it had not read
+        when we hang up); a lost "interval 0" left the guest changing scenes
+        for ever. So the command is repeated (up to `tries` times) until the
+        guest acknowledges it; repeating it is harmless."""
+        want = "INTERVAL %d" % int(ms)
+        for _ in range(tries):
+            since = len(self.lines())
+            self.send("interval %d" % int(ms))
+            try:
+                return self.wait_for(lambda lines: any(l.strip().endswith(want) for l in lines[since:]), timeout, want)
+            except LabError:
+                continue
+        raise LabError("the guest never acknowledged 'interval %d' (%d tries)" % (int(ms), tries))
 
     def video(self, seconds, fps=25, hold=1, timeout=None):
         """Play the guest's video (moving for `seconds`, then its last picture
