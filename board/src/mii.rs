@@ -200,54 +200,36 @@ mod tests {
 
     #[test]
     fn resolution_picks_best_common_mode() {
-        // Both gigabit full.
-        assert_eq!(
-            resolve(CTRL1000_ALL, 0x0800, ANAR_ALL, 0x01e1),
-            Link {
-                mbps: 1000,
-                full_duplex: true
-            }
-        );
-        // Partner gigabit half only.
-        assert_eq!(
-            resolve(CTRL1000_ALL, 0x0400, ANAR_ALL, 0x01e1),
-            Link {
-                mbps: 1000,
-                full_duplex: false
-            }
-        );
-        // We did not advertise gigabit: fall back to 100 full.
-        assert_eq!(
-            resolve(0, 0x0c00, ANAR_ALL, 0x01e1),
-            Link {
-                mbps: 100,
-                full_duplex: true
-            }
-        );
-        // Partner 100 half + 10 full: 100 half wins.
-        assert_eq!(
-            resolve(0, 0, ANAR_ALL, 0x00c1),
-            Link {
-                mbps: 100,
-                full_duplex: false
-            }
-        );
-        // Partner 10 full only.
-        assert_eq!(
-            resolve(0, 0, ANAR_ALL, 0x0041),
-            Link {
-                mbps: 10,
-                full_duplex: true
-            }
-        );
-        // Nothing in common: 10 half.
-        assert_eq!(
-            resolve(0, 0, ANAR_ALL, 0x0001),
-            Link {
-                mbps: 10,
-                full_duplex: false
-            }
-        );
+        // (ctrl1000, stat1000, anlpar, Mbit/s, full duplex, why)
+        let cases = [
+            (
+                CTRL1000_ALL,
+                0x0800,
+                0x01e1,
+                1000,
+                true,
+                "both gigabit full",
+            ),
+            (
+                CTRL1000_ALL,
+                0x0400,
+                0x01e1,
+                1000,
+                false,
+                "partner gigabit half only",
+            ),
+            (0, 0x0c00, 0x01e1, 100, true, "we did not advertise gigabit"),
+            (0, 0, 0x00c1, 100, false, "partner 100 half + 10 full"),
+            (0, 0, 0x0041, 10, true, "partner 10 full only"),
+            (0, 0, 0x0001, 10, false, "nothing in common"),
+        ];
+        for (ctrl1000, stat1000, anlpar, mbps, full_duplex, why) in cases {
+            assert_eq!(
+                resolve(ctrl1000, stat1000, ANAR_ALL, anlpar),
+                Link { mbps, full_duplex },
+                "{why}"
+            );
+        }
     }
 
     #[test]
