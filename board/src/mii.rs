@@ -169,13 +169,30 @@ impl LinkPoll {
         }
     }
 
-    /// True when the other registers are worth reading: BMSR says the link
-    /// is up and negotiated (otherwise the link is down whatever they hold).
-    pub fn wants_abilities(bmsr: u16) -> bool {
+    /// True when BMSR says the link is up and negotiated.
+    pub fn link_ok(bmsr: u16) -> bool {
         bmsr & BMSR_LINK != 0 && bmsr & BMSR_ANEG_DONE != 0
     }
 
-    /// Feeds one poll's registers; returns the change to act on, if any.
+    /// Feeds this poll's BMSR (its last read). While the link stays up
+    /// nothing more is read (a renegotiation always drops the link first,
+    /// which the latched bit shows); a link coming up needs the advertisement
+    /// registers ([`PollStep::ReadAbilities`], then [`Self::update`]).
+    pub fn on_bmsr(&mut self, bmsr: u16) -> PollStep {
+        match (Self::link_ok(bmsr), self.link()) {
+            (true, Some(_)) => PollStep::Done(None),
+            (true, None) => PollStep::ReadAbilities,
+            (false, _) => PollStep::Done(self.monitor.update(PhyStatus {
+                bmsr,
+                ctrl1000: 0,
+                stat1000: 0,
+                anar: 0,
+                anlpar: 0,
+            })),
+        }
+    }
+
+    /// Feeds a full set of registers; returns the change to act on, if any.
     pub fn update(&mut self, s: PhyStatus) -> Option<LinkEvent> {
         self.monitor.update(s)
     }
@@ -184,6 +201,16 @@ impl LinkPoll {
     pub fn link(&self) -> Option<Link> {
         self.monitor.link()
     }
+}
+
+/// What a poll does after BMSR (see [`LinkPoll::on_bmsr`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollStep {
+    /// Finished, with the change to act on, if any.
+    Done(Option<LinkEvent>),
+    /// The link is coming up: read ANAR/ANLPAR (and CTRL1000/STAT1000 on a
+    /// gigabit PHY) and hand them to [`LinkPoll::update`].
+    ReadAbilities,
 }
 
 impl core::fmt::Display for Link {
@@ -298,6 +325,11 @@ mod tests {
     fn poll_reads_bmsr_twice_while_down_once_while_up() {
         let mut p = LinkPoll::new();
         assert_eq!(p.bmsr_reads(), 2, "down at first: read through the latch");
+        assert_eq!(
+            p.on_bmsr(0x7809),
+            PollStep::Done(None),
+            "no cable: still down"
+        );
         let up = PhyStatus {
             bmsr: 0x782d,
             ctrl1000: 0,
@@ -305,7 +337,7 @@ mod tests {
             anar: ANAR_ALL,
             anlpar: 0x45e1,
         };
-        assert!(LinkPoll::wants_abilities(up.bmsr));
+        assert_eq!(p.on_bmsr(up.bmsr), PollStep::ReadAbilities);
         assert_eq!(
             p.update(up),
             Some(LinkEvent::Up(Link {
@@ -314,13 +346,17 @@ mod tests {
             }))
         );
         assert_eq!(p.bmsr_reads(), 1, "up: one read, so a latched drop is seen");
-        assert_eq!(p.update(up), None);
+        assert_eq!(
+            p.on_bmsr(up.bmsr),
+            PollStep::Done(None),
+            "still up: BMSR only"
+        );
         // The latched-low bit after a short drop: reported as down.
-        let dropped = PhyStatus { bmsr: 0x7809, ..up };
-        assert!(!LinkPoll::wants_abilities(dropped.bmsr));
-        assert_eq!(p.update(dropped), Some(LinkEvent::Down));
+        assert_eq!(p.on_bmsr(0x7809), PollStep::Done(Some(LinkEvent::Down)));
         assert_eq!(p.bmsr_reads(), 2);
         assert_eq!(p.link(), None);
+        // Link without negotiation complete is not up yet.
+        assert_eq!(p.on_bmsr(0x7809 | BMSR_LINK), PollStep::Done(None));
     }
 
     #[test]

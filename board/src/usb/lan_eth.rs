@@ -25,7 +25,7 @@
 //!
 //! Link tracking: the bring-up waits up to [`LINK_WAIT`] for a link, then the
 //! PHY is polled every [`mii::POLL_MS`] through the MII registers (BMSR, and
-//! ANAR/ANLPAR plus, on the LAN78xx, CTRL1000/STAT1000 once it is up), from
+//! ANAR/ANLPAR plus, on the LAN78xx, CTRL1000/STAT1000 as it comes up), from
 //! the USB task's [`ClassDriver::maintain`]; changes go to embassy-net's link
 //! state, the log (`eth: link up 100 Mbit/s full`, `eth: link down`) and the
 //! status screen (Ethernet part: link down, check the cable). References for
@@ -47,7 +47,7 @@ use super::lan_frame::{self, Chip, RxFrame, TX_HEADER};
 use super::net_channel::{board_mac, NetRunner, MTU};
 use super::{Direction, EndpointKind, UsbError};
 use crate::bringup::{self, Outcome};
-use crate::mii::{self, LinkEvent, LinkPoll, PhyStatus};
+use crate::mii::{self, LinkEvent, LinkPoll, PhyStatus, PollStep};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
@@ -329,37 +329,39 @@ impl Regs<'_> {
         let end = Instant::now() + LINK_WAIT;
         loop {
             let bmsr = self.phy_read(mii::BMSR).await?;
-            if LinkPoll::wants_abilities(bmsr) || Instant::now() > end {
+            if LinkPoll::link_ok(bmsr) || Instant::now() > end {
                 return Ok(());
             }
             Timer::after_millis(100).await;
         }
     }
 
-    /// One poll's PHY registers: BMSR `bmsr_reads` times (the last counts),
-    /// then what both ends advertised when the link is up. The LAN9514's PHY
-    /// is 10/100 only: its gigabit registers are not read.
-    async fn phy_status(&mut self, bmsr_reads: u8) -> Result<PhyStatus, UsbError> {
+    /// One link poll: BMSR as often as `poll` says (the last read counts),
+    /// then, for a link coming up, what both ends advertised. The LAN9514's
+    /// PHY is 10/100 only: its gigabit registers are not read. While the link
+    /// stays up a poll is one BMSR read (four control transfers).
+    async fn poll_phy(&mut self, poll: &mut LinkPoll) -> Result<Option<LinkEvent>, UsbError> {
         let mut bmsr = 0;
-        for _ in 0..bmsr_reads.max(1) {
+        for _ in 0..poll.bmsr_reads().max(1) {
             bmsr = self.phy_read(mii::BMSR).await?;
         }
-        let mut s = PhyStatus {
-            bmsr,
-            ctrl1000: 0,
-            stat1000: 0,
-            anar: 0,
-            anlpar: 0,
-        };
-        if LinkPoll::wants_abilities(bmsr) {
-            s.anar = self.phy_read(mii::ANAR).await?;
-            s.anlpar = self.phy_read(mii::ANLPAR).await?;
-            if self.chip == Chip::Lan78xx {
-                s.ctrl1000 = self.phy_read(mii::CTRL1000).await?;
-                s.stat1000 = self.phy_read(mii::STAT1000).await?;
+        match poll.on_bmsr(bmsr) {
+            PollStep::Done(e) => Ok(e),
+            PollStep::ReadAbilities => {
+                let mut s = PhyStatus {
+                    bmsr,
+                    ctrl1000: 0,
+                    stat1000: 0,
+                    anar: self.phy_read(mii::ANAR).await?,
+                    anlpar: self.phy_read(mii::ANLPAR).await?,
+                };
+                if self.chip == Chip::Lan78xx {
+                    s.ctrl1000 = self.phy_read(mii::CTRL1000).await?;
+                    s.stat1000 = self.phy_read(mii::STAT1000).await?;
+                }
+                Ok(poll.update(s))
             }
         }
-        Ok(s)
     }
 
     async fn init_smsc(&mut self, rx_packet: usize) -> Result<[u8; 6], UsbError> {
@@ -496,8 +498,7 @@ async fn probe(
     regs.wait_link().await?;
     let mut link_poll = LinkPoll::new();
     let _ = link_poll.due(Instant::now().as_millis());
-    let status = regs.phy_status(link_poll.bmsr_reads()).await?;
-    let first = link_poll.update(status);
+    let first = regs.poll_phy(&mut link_poll).await?;
 
     let rx = Pipe::open(bus, dev, &ep_in, RX_REQUEST.div_ceil(mps) * mps).await?;
     let tx = Pipe::open(bus, dev, &ep_out, MTU + TX_HEADER).await?;
@@ -575,12 +576,9 @@ impl LanEth {
             dev: &self.dev,
             chip: self.chip,
         };
-        match regs.phy_status(self.link_poll.bmsr_reads()).await {
-            Ok(s) => {
-                if let Some(e) = self.link_poll.update(s) {
-                    self.link_changed(e);
-                }
-            }
+        match regs.poll_phy(&mut self.link_poll).await {
+            Ok(Some(change)) => self.link_changed(change),
+            Ok(None) => {}
             Err(e) => defmt::warn!("eth: {=str} PHY poll failed: {}", name(self.chip), e),
         }
     }
