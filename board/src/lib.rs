@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 extern crate alloc;
 
+pub mod audio;
 pub mod bringup;
 pub mod console;
 pub mod dt;
@@ -38,6 +39,7 @@ pub mod time;
 pub mod usb;
 pub mod virt;
 pub mod virtio;
+pub mod virtio_sound;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -273,6 +275,8 @@ pub struct Board {
     pub input: Box<dyn InputSource>,
     /// Seeded CSPRNG.
     pub rng: BoardRng,
+    /// Audio output, if the board has one the firmware can drive.
+    pub audio: Option<Box<dyn audio::AudioSink>>,
     /// A board task the firmware must spawn and never drop (the USB host
     /// stack on the Raspberry Pis), if the board has one.
     pub service: Option<core::pin::Pin<Box<dyn core::future::Future<Output = ()>>>>,

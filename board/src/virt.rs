@@ -1,5 +1,5 @@
 //! The QEMU `virt` board (`-M virt`, Cortex-A72): PL011 console, GICv2,
-//! generic timer, PSCI reset, virtio-mmio net/input/rng, ramfb via fw_cfg,
+//! generic timer, PSCI reset, virtio-mmio net/input/rng/sound, ramfb via fw_cfg,
 //! and, when there is no virtio-net (`scripts/emulate --board virt-xhci`), an
 //! xHCI on the generic ECAM PCIe bridge carrying USB keyboard, tablet and
 //! Ethernet. Everything is located through the device tree.
@@ -92,6 +92,7 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
     let mut nic = None;
     let mut inputs = VirtioInputs::new();
     let mut rng = None;
+    let mut audio: Option<Box<dyn crate::audio::AudioSink>> = None;
     for found in crate::virtio::probe(fdt) {
         match found.kind {
             DeviceType::Network if nic.is_none() => {
@@ -102,6 +103,10 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
                 })
             }
             DeviceType::Input => inputs.add(found.transport, found.irq),
+            DeviceType::Sound if audio.is_none() => {
+                audio = crate::virtio_sound::VirtioSound::new(found.transport)
+                    .map(|s| Box::new(s) as Box<dyn crate::audio::AudioSink>)
+            }
             DeviceType::EntropySource if rng.is_none() => {
                 rng = Some(BoardRng::from_virtio(found.transport))
             }
@@ -156,6 +161,7 @@ pub(crate) fn devices(fdt: &fdt::Fdt<'_>, opts: BoardOptions) -> Board {
         framebuffer,
         input,
         rng,
+        audio,
         service,
     }
 }

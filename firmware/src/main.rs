@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+mod audio;
 mod clock;
 mod connection;
 mod heap_log;
@@ -38,7 +39,7 @@ use status::Step;
 barespice_boot::entry!(main);
 
 /// Sockets: DHCP, DNS, and one TCP socket per SPICE channel (main, display,
-/// inputs, cursor) with room for a reconnect overlapping a close.
+/// inputs, cursor, playback) with room for a reconnect overlapping a close.
 const SOCKETS: usize = 12;
 
 fn main(info: barespice_boot::BootInfo) -> ! {
@@ -73,6 +74,8 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         fb_from_monitor: !cfg.resolution_given,
     });
     let mut rng = board.rng;
+    audio::install(&board.audio);
+    let sink = board.audio;
     // TLS key exchange draws from getrandom: seed it from the board RNG.
     barespice_board::install_getrandom(&mut rng);
     presenter::install(board.framebuffer, board.name);
@@ -126,6 +129,10 @@ fn main(info: barespice_boot::BootInfo) -> ! {
             spawner.spawn(fail_later(t).expect("self-test task"));
         }
         spawner.spawn(input::task(board.input).expect("input task"));
+        if let Some(sink) = sink {
+            let target = audio::target_ms(bootargs);
+            spawner.spawn(audio::task(sink, target).expect("audio task"));
+        }
         spawner.spawn(bringup_reports().expect("bring-up report task"));
         spawner.spawn(heap_log::task().expect("heap log task"));
         if let Some(service) = board.service {

@@ -1,6 +1,7 @@
 //! The SPICE session task: drives spice-core's sans-IO `session::Session`
 //! over one connection per channel (plain TCP or TLS, see `transport`). It connects the main channel, opens a
-//! socket for every channel the session asks for (display, inputs, cursor),
+//! socket for every channel the session asks for (display, inputs, cursor,
+//! playback when the board has an audio sink; see `audio`),
 //! shuttles bytes both ways, shows progress on the status screen, hands the
 //! primary surface's dirty rectangles to the presenter and forwards local
 //! input (client mouse mode when the server allows it).
@@ -20,10 +21,10 @@ use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use spice_core::agent::AgentEvent;
 use spice_core::enums::{
-    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT,
-    SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP,
-    SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG,
-    VD_AGENT_SUCCESS,
+    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_MOUSE_BUTTON_DOWN,
+    SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT,
+    SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG,
+    VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
 use spice_core::key_pace::KeyPacer;
 use spice_core::link::LinkError;
@@ -37,9 +38,9 @@ use crate::rig;
 use crate::status::{self, Step};
 use crate::transport::{self, Conn, Failure, Route};
 
-/// Most channels one session opens (main, display, inputs, cursor, and
-/// their TLS relinks after NEED_SECURED).
-const MAX_CHANNELS: usize = 8;
+/// Most channels one session opens (main, display, inputs, cursor,
+/// playback, and their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 10;
 
 /// `resize` mode: how long the guest's agent has to answer before the
 /// status line says the picture stays scaled (`fit`).
@@ -140,6 +141,7 @@ async fn run_once(
     let config = SessionConfig {
         password: cfg.password.as_bytes().to_vec(),
         memory_budget,
+        playback: crate::audio::available(),
         ..SessionConfig::default()
     };
     let mut session = match Session::new(config, Box::new(session_rng)) {
@@ -228,7 +230,8 @@ async fn run_once(
             }
         }
 
-        // 2. Act on events.
+        // 2. Act on events; audio goes to the playback task.
+        crate::audio::forward(&mut session);
         while let Some(ev) = session.poll_event() {
             match ev {
                 Event::OpenChannel {
@@ -337,8 +340,12 @@ async fn run_once(
                         what.as_str(),
                         reason.to_string().as_str()
                     );
+                    // A malformed audio stream ends the session (reason on
+                    // screen, then the usual reconnect), as on main/display.
                     let essential = channel_type as u32 == SPICE_CHANNEL_MAIN
-                        || channel_type as u32 == SPICE_CHANNEL_DISPLAY;
+                        || channel_type as u32 == SPICE_CHANNEL_DISPLAY
+                        || (channel_type as u32 == SPICE_CHANNEL_PLAYBACK
+                            && matches!(reason, CloseReason::Protocol(_)));
                     if essential {
                         return Ok(match reason {
                             CloseReason::LinkFailed(e) => link_failure(&e, what),

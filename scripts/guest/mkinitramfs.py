@@ -3,13 +3,14 @@
 
 Owns: choosing the kernel modules each display driver needs (read from the
 modules' own `depends=` tags, loaded dependencies first), and writing the
-archive: /init, /bin/busybox, /bin/fbvideo (optional), /modules, /scenes,
+archive: /init, /bin/busybox, /bin/fbvideo, /bin/lab-agent, /bin/lab-tones
+(optional), /modules, /scenes,
 /dev/console.
 Must not: download anything or draw scenes (scripts/guest/build and
 scenes.py do that).
 
 CLI: mkinitramfs.py --modroot DIR --busybox FILE --init FILE --scenes DIR --size W,H
-                    [--video FILE] --out FILE
+                    [--video FILE] [--agent FILE] [--tones FILE] --out FILE
 """
 import argparse
 import os
@@ -25,6 +26,11 @@ DRIVERS = {
 #: Modules for the SPICE agent port (scripts/lab-server --agent): the
 #: virtio PCI transport and virtio-serial ports (modules/load-agent).
 AGENT_MODULES = ("virtio_pci", "virtio_console")
+
+#: Modules for the sound card (scripts/lab-server --audio: QEMU's AC97 on the
+#: SPICE audiodev) and its OSS emulation (/dev/dsp, /dev/mixer) that
+#: /bin/lab-tones plays through (modules/load-audio).
+AUDIO_MODULES = ("snd_intel8x0", "snd_pcm_oss")
 
 
 def _module_index(modroot):
@@ -116,6 +122,7 @@ def main():
     ap.add_argument("--size", required=True, help="W,H the scenes were drawn for")
     ap.add_argument("--video", help="static fbvideo binary (the guest's `video` command)")
     ap.add_argument("--agent", help="static lab-agent binary (the guest's SPICE agent)")
+    ap.add_argument("--tones", help="static lab-tones binary (the guest's test signal)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -129,6 +136,11 @@ def main():
         for top in AGENT_MODULES:
             lists["agent"] += [m for m in load_order(index, top) if m not in lists["agent"]]
         needed += [m for m in lists["agent"] if m not in needed]
+    if a.tones:
+        lists["audio"] = []
+        for top in AUDIO_MODULES:
+            lists["audio"] += [m for m in load_order(index, top) if m not in lists["audio"]]
+        needed += [m for m in lists["audio"] if m not in needed]
 
     scenes = sorted((f for f in os.listdir(a.scenes) if f.endswith(".bgrx")),
                     key=lambda f: int(f.split("-")[1].split(".")[0]))
@@ -151,6 +163,9 @@ def main():
         if a.agent:
             with open(a.agent, "rb") as s:
                 c.file("bin/lab-agent", s.read(), 0o755)
+        if a.tones:
+            with open(a.tones, "rb") as s:
+                c.file("bin/lab-tones", s.read(), 0o755)
         for m in needed:
             with open(index[m], "rb") as s:
                 c.file("modules/%s.ko" % m, s.read())

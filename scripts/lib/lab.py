@@ -23,6 +23,9 @@ CLI:
                                                 play the guest's video box (moving for SECONDS,
                                                 then its last picture rewritten for S, default 1)
                                                 and wait until it is done; prints the frames drawn
+  lab.py [--env F] tones SPEC [--timeout S]    play tones on the guest's sound card (lab-server
+                                                --audio); SPEC is FREQ:MS,FREQ:MS,... (0:MS =
+                                                silence); waits for "TONES DONE <frames>", prints it
   lab.py [--env F] wait-line PREFIX [--since-line N] [--timeout S]
                                                 wait for a serial line starting with PREFIX
                                                 (after line N); prints it
@@ -226,6 +229,10 @@ def main():
                 raise
         elif a.verb == "video" and a.arg is not None:
             print(lab.video(int(a.arg), a.fps, a.hold, max(a.timeout, (int(a.arg) + a.hold) * 3 + 30)))
+        elif a.verb == "tones" and a.arg:
+            since = len(lab.lines())
+            lab.send("tones " + " ".join(a.arg.split(",")))
+            print(lab.wait_line("TONES DONE", a.timeout, since))
         elif a.verb == "wait-line" and a.arg:
             print(lab.wait_line(a.arg, a.timeout, a.since_line))
         elif a.verb == "stable-dump" and a.arg:

@@ -2,8 +2,10 @@
 //!
 //! Owns everything a SPICE client must understand about bytes on the wire:
 //! the link handshake and RSA-OAEP ticket, message framing, the common
-//! channel duties (ACK windows, PING/PONG), the main, display, inputs and
-//! cursor channels, the image decoders and a software canvas.
+//! channel duties (ACK windows, PING/PONG), the main, display, inputs,
+//! cursor and playback channels, the image decoders, a software canvas, the
+//! audio jitter buffer and the pacing of key events towards the guest
+//! (`key_pace`).
 //!
 //! It must not do I/O: no sockets, clocks, threads or hardware. The caller
 //! feeds received bytes per channel into a [`session::Session`], drains the
@@ -31,10 +33,12 @@ pub mod error;
 pub mod fit;
 pub mod image;
 pub mod inputs;
+pub mod jitter;
 pub mod key_pace;
 pub mod keymap;
 pub mod link;
 pub mod main_channel;
 pub mod outbox;
+pub mod playback;
 pub mod session;
 pub mod wire;

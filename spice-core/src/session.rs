@@ -33,6 +33,7 @@ use crate::inputs::InputsChannel;
 use crate::link::{check_password, Link, LinkError, LinkStatus};
 use crate::main_channel::{MainChannel, MainEvent};
 use crate::outbox::Outbox;
+use crate::playback::{AudioItem, PlaybackChannel};
 use alloc::boxed::Box;
 use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -61,6 +62,9 @@ pub struct SessionConfig {
     pub record_display: bool,
     /// Bytes the server may make this session hold (see [`crate::budget`]).
     pub memory_budget: usize,
+    /// Link the PLAYBACK channel when the server offers it (the caller has
+    /// somewhere to play audio; see [`Session::take_audio`]).
+    pub playback: bool,
 }
 
 impl Default for SessionConfig {
@@ -73,6 +77,7 @@ impl Default for SessionConfig {
             prefer_client_mouse: true,
             record_display: false,
             memory_budget: crate::budget::DEFAULT_BUDGET,
+            playback: false,
         }
     }
 }
@@ -253,6 +258,7 @@ enum Kind {
     Display(Box<Display>, Option<(u32, u32)>),
     Inputs(InputsChannel),
     Cursor(CursorChannel),
+    Playback(PlaybackChannel),
 }
 
 #[derive(Debug)]
@@ -374,6 +380,10 @@ impl Session {
                 Kind::Cursor(CursorChannel::new()),
                 CursorChannel::client_caps(),
             ),
+            SPICE_CHANNEL_PLAYBACK => (
+                Kind::Playback(PlaybackChannel::new()),
+                PlaybackChannel::client_caps(),
+            ),
             _ => return Err(SessionError::Unsupported),
         };
         let mut tx = TxQueue::default();
@@ -401,8 +411,18 @@ impl Session {
     pub fn supports(channel_type: u8) -> bool {
         matches!(
             channel_type as u32,
-            SPICE_CHANNEL_DISPLAY | SPICE_CHANNEL_INPUTS | SPICE_CHANNEL_CURSOR
+            SPICE_CHANNEL_DISPLAY
+                | SPICE_CHANNEL_INPUTS
+                | SPICE_CHANNEL_CURSOR
+                | SPICE_CHANNEL_PLAYBACK
         )
+    }
+
+    /// Whether this session links `channel_type` (implemented, and for
+    /// PLAYBACK asked for in [`SessionConfig::playback`]).
+    pub fn wants(&self, channel_type: u8) -> bool {
+        Self::supports(channel_type)
+            && (channel_type as u32 != SPICE_CHANNEL_PLAYBACK || self.config.playback)
     }
 
     /// Start linking another channel (after [`Event::OpenChannel`]); its link
@@ -412,7 +432,7 @@ impl Session {
         channel_type: u8,
         channel_id: u8,
     ) -> Result<ChannelHandle, SessionError> {
-        if !Self::supports(channel_type) {
+        if !self.wants(channel_type) {
             return Err(SessionError::Unsupported);
         }
         let id = self.session_id.ok_or(SessionError::NotReady)?;
@@ -563,6 +583,7 @@ impl Session {
             }
             Kind::Inputs(inp) => inp.handle(t, body, out),
             Kind::Cursor(c) => c.handle(t, body, out),
+            Kind::Playback(p) => p.handle(t, body, out),
         });
         slot.recorded.extend_from_slice(&ch.take_recorded());
         for ev in common {
@@ -611,7 +632,8 @@ impl Session {
                     if open {
                         continue; // listed again (e.g. a second CHANNELS_LIST): already running
                     }
-                    self.events.push_back(if Self::supports(channel_type) {
+                    let wanted = self.wants(channel_type);
+                    self.events.push_back(if wanted {
                         Event::OpenChannel {
                             channel_type,
                             channel_id,
@@ -682,6 +704,25 @@ impl Session {
     pub fn cursor(&self) -> Option<&CursorState> {
         self.slots.iter().find_map(|s| match (&s.kind, &s.phase) {
             (Kind::Cursor(c), Phase::Open(_)) => Some(&c.state),
+            _ => None,
+        })
+    }
+
+    /// The playback channel's state (mode, format, volume, counters), while
+    /// it runs.
+    pub fn playback(&self) -> Option<&PlaybackChannel> {
+        self.slots.iter().find_map(|s| match (&s.kind, &s.phase) {
+            (Kind::Playback(p), Phase::Open(_)) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The next step of the audio stream (format, PCM, stop, volume, mute)
+    /// in arrival order, from any playback channel (also after it ended, so
+    /// nothing received is lost).
+    pub fn take_audio(&mut self) -> Option<AudioItem> {
+        self.slots.iter_mut().find_map(|s| match &mut s.kind {
+            Kind::Playback(p) => p.take(),
             _ => None,
         })
     }
@@ -1077,6 +1118,72 @@ mod tests {
             s.open(SPICE_CHANNEL_PLAYBACK as u8, 0),
             Err(SessionError::Unsupported)
         );
+    }
+
+    #[test]
+    fn playback_links_when_asked_and_queues_audio() {
+        use crate::playback::{AudioItem, PcmFormat};
+        let srv = Server::new();
+        let config = SessionConfig {
+            playback: true,
+            ..SessionConfig::default()
+        };
+        let mut s = Session::new(config, Box::new(StdRng::seed_from_u64(3))).unwrap();
+        bring_up(&srv, &mut s);
+        events(&mut s);
+        s.receive(
+            s.main_handle(),
+            &mini(SPICE_MSG_MAIN_CHANNELS_LIST, &[1, 0, 0, 0, 5, 0]),
+        )
+        .unwrap();
+        assert_eq!(
+            events(&mut s),
+            [Event::OpenChannel {
+                channel_type: 5,
+                channel_id: 0
+            }]
+        );
+        let p = s.open(SPICE_CHANNEL_PLAYBACK as u8, 0).unwrap();
+        let first = s.pending(p).to_vec();
+        assert_eq!(first[20], SPICE_CHANNEL_PLAYBACK as u8);
+        // link message: 16-byte header, then SpiceLinkMess (18 bytes), then
+        // the common caps word and the channel caps word
+        assert_eq!(
+            &first[16 + 18 + 4..16 + 18 + 8],
+            &PlaybackChannel::client_caps()[0].to_le_bytes()
+        );
+        s.consume(p, first.len());
+        let mut input = srv.link(&[], 0);
+        let mut start = Writer::new();
+        start
+            .u32(2)
+            .u16(SPICE_AUDIO_FMT_S16 as u16)
+            .u32(48000)
+            .u32(0);
+        input.extend(mini(SPICE_MSG_PLAYBACK_START, &start.finish()));
+        input.extend(mini(SPICE_MSG_PLAYBACK_DATA, &[0, 0, 0, 0, 1, 0, 2, 0]));
+        s.receive(p, &input).unwrap();
+        assert_eq!(
+            s.take_audio(),
+            Some(AudioItem::Start(PcmFormat {
+                channels: 2,
+                rate: 48000
+            }))
+        );
+        assert_eq!(
+            s.take_audio(),
+            Some(AudioItem::Data {
+                time: 0,
+                pcm: alloc::vec![1, 0, 2, 0]
+            })
+        );
+        assert_eq!(s.playback().map(|p| p.packets), Some(1));
+        // a half frame ends the channel with a protocol error
+        let r = s.receive(p, &mini(SPICE_MSG_PLAYBACK_DATA, &[0, 0, 0, 0, 1, 0]));
+        assert!(
+            matches!(r, Err(SessionError::Protocol(e)) if e.msg_type == SPICE_MSG_PLAYBACK_DATA)
+        );
+        assert!(s.playback().is_none());
     }
 
     #[test]

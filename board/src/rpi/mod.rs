@@ -45,6 +45,7 @@ pub mod pcie;
 mod pi4;
 pub mod power;
 pub mod property;
+pub mod pwm_audio;
 pub mod ranges;
 pub mod rng;
 pub mod uart;
@@ -371,6 +372,7 @@ fn pi5_without_rp1(pi: Pi, framebuffer: Option<Box<dyn Framebuffer>>, rng: Board
         // No USB stack runs: nothing ever arrives here.
         input: Box::new(usb::input::UsbInputs),
         rng,
+        audio: None,
         service: None,
     }
 }
@@ -553,6 +555,7 @@ pub(crate) fn devices(pi: Pi, fdt: Option<&fdt::Fdt<'_>>, opts: BoardOptions) ->
         framebuffer,
         input: Box::new(usb::input::UsbInputs),
         rng,
+        audio: pwm_audio::PwmAudio::probe(pi.model, pi.peripherals, pi.emulated),
         service: Some(service),
     }
 }

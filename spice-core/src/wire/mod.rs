@@ -10,6 +10,7 @@ pub mod cursor;
 pub mod inputs;
 pub mod link;
 pub mod main;
+pub mod playback;
 pub mod reader;
 #[cfg(test)]
 pub(crate) mod testutil;
