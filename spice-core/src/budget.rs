@@ -4,8 +4,8 @@
 //! client hold at once, and how many it holds now. Everything whose size the
 //! server decides takes a [`Charge`] before it allocates: surfaces, the
 //! pixmap and palette caches and the GLZ window (charged at the size the
-//! client announced), each image while it is decoded, and each channel's
-//! receive buffer. A charge is returned when it is dropped, so dropping the
+//! client announced), the cursor cache (what it holds), each image while it
+//! is decoded, and each channel's receive buffer. A charge is returned when it is dropped, so dropping the
 //! session (or one channel's state) gives everything back; [`Budget::used`]
 //! then reads 0 again.
 //!
@@ -45,6 +45,8 @@ pub enum Use {
     Image,
     /// A channel's buffer of received, not yet complete messages.
     Message,
+    /// The cursor channel's cache of shapes (what it holds).
+    CursorCache,
 }
 
 impl Use {
@@ -57,6 +59,7 @@ impl Use {
             Self::GlzWindow => "memory budget exceeded by the GLZ window",
             Self::Image => "memory budget exceeded by an image",
             Self::Message => "memory budget exceeded by a message",
+            Self::CursorCache => "memory budget exceeded by the cursor cache",
         }
     }
 }

@@ -1208,7 +1208,8 @@ mod tests {
         assert_eq!(s.pixels[0], 0);
         assert_eq!(s.pixels[3], 0xff);
         assert!(s.pixels[1] > 0 && s.pixels[1] < s.pixels[2] && s.pixels[2] < 0xff);
-        // bogus areas do nothing and do not panic
+        // bogus areas do nothing (the pixels stay as they were) and do not panic
+        let before = s.pixels.clone();
         s.blit_scaled(
             b,
             &src,
@@ -1227,6 +1228,7 @@ mod tests {
             Rop::Copy,
             None,
         );
+        assert_eq!(s.pixels, before);
     }
 
     #[test]

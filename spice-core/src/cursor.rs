@@ -3,12 +3,15 @@
 //!
 //! Owns decoding `SpiceCursor` shapes (ALPHA, MONO, COLOR32, COLOR16,
 //! COLOR4) into `0xAARRGGBB` images, and a bounded cache keyed by the
-//! header's `unique`. It must not draw: compositing the cursor over the
+//! header's `unique`, whose pixels are charged to the session's memory
+//! budget (a shape that does not fit ends the channel with
+//! "memory budget exceeded by the cursor cache"). It must not draw: compositing the cursor over the
 //! display is the caller's job. A cache miss or an unsupported shape type
 //! leaves the shape unknown (`shape == None`) rather than failing the
 //! channel, as spice-gtk does; a shape whose data is too short is a
 //! protocol error.
 
+use crate::budget::{Budget, Charge, Use};
 use crate::enums::*;
 use crate::error::WireError;
 use crate::outbox::Outbox;
@@ -67,6 +70,9 @@ pub struct CursorChannel {
     pub state: CursorState,
     cache: VecDeque<(u64, Arc<CursorShape>)>,
     cache_pixels: usize,
+    /// The cache's pixels, charged to the session's budget.
+    charge: Charge,
+    budget: Budget,
     /// Shapes of a type this decoder does not support.
     pub unsupported: u64,
     /// FROM_CACHE references to shapes not in the cache.
@@ -179,9 +185,27 @@ pub fn decode_shape(
 }
 
 impl CursorChannel {
-    /// A cursor channel with an empty cache.
+    /// A cursor channel with an empty cache, on a budget of its own.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cursor channel whose cache is charged to the session's `budget`.
+    pub fn with_budget(budget: Budget) -> Self {
+        Self {
+            budget,
+            ..Self::default()
+        }
+    }
+
+    /// Charge the cache at what it holds now.
+    fn recharge(&mut self) -> Result<(), WireError> {
+        let bytes = self.cache_pixels.saturating_mul(4);
+        if self.charge.bytes() == 0 && bytes > 0 {
+            self.charge = self.budget.charge(bytes, Use::CursorCache)?;
+            return Ok(());
+        }
+        self.charge.resize(bytes, Use::CursorCache)
     }
 
     /// Channel caps the client advertises on CURSOR (none).
@@ -202,9 +226,13 @@ impl CursorChannel {
                 self.cache_pixels -= s.pixels.len();
             }
         }
+        // Shrinking always fits.
+        let _ = self.recharge();
     }
 
-    fn cache_add(&mut self, unique: u64, shape: Arc<CursorShape>) {
+    /// Cache `shape`, evicting the oldest beyond the cache's limits; a shape
+    /// the budget cannot hold is not cached and fails the channel.
+    fn cache_add(&mut self, unique: u64, shape: Arc<CursorShape>) -> Result<(), WireError> {
         self.cache_remove(unique);
         self.cache_pixels += shape.pixels.len();
         self.cache.push_back((unique, shape));
@@ -214,11 +242,22 @@ impl CursorChannel {
                 None => break,
             }
         }
+        if let Err(e) = self.recharge() {
+            self.cache_remove(unique);
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn cache_clear(&mut self) {
         self.cache.clear();
         self.cache_pixels = 0;
+        self.charge = Charge::default();
+    }
+
+    /// Bytes the cache holds (what it charges to the budget).
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_pixels.saturating_mul(4)
     }
 
     /// Number of cached shapes.
@@ -255,7 +294,8 @@ impl CursorChannel {
             pixels,
         });
         if flags & SPICE_CURSOR_FLAGS_CACHE_ME != 0 {
-            self.cache_add(h.unique, shape.clone());
+            self.cache_add(h.unique, shape.clone())
+                .map_err(|e| e.at_base(c.data_offset))?;
         }
         Ok(Some(shape))
     }
@@ -419,6 +459,34 @@ mod tests {
         assert_eq!(c.cache_len(), CURSOR_CACHE_ENTRIES);
         c.handle(SPICE_MSG_CURSOR_RESET, &[], &mut out).unwrap();
         assert_eq!(c.cache_len(), 0);
+    }
+
+    #[test]
+    fn cache_is_charged_to_the_budget_and_refused_beyond_it() {
+        // Room for two cached 32x32 shapes (4 KiB each), not three.
+        let budget = Budget::new(10 * 1024);
+        let mut c = CursorChannel::with_budget(budget.clone());
+        let mut out = Outbox::new();
+        let shape = |u: u64| set_msg(2, u, 0, 32, 32, &[0x7f; 32 * 32 * 4]);
+        c.handle(SPICE_MSG_CURSOR_SET, &shape(1), &mut out).unwrap();
+        c.handle(SPICE_MSG_CURSOR_SET, &shape(2), &mut out).unwrap();
+        assert_eq!(budget.used(), 2 * 4096);
+        assert_eq!(c.cache_bytes(), 2 * 4096);
+        let e = c
+            .handle(SPICE_MSG_CURSOR_SET, &shape(3), &mut out)
+            .unwrap_err();
+        assert_eq!(e.reason, "memory budget exceeded by the cursor cache");
+        // The refused shape is not kept; the others still are.
+        assert_eq!(c.cache_len(), 2);
+        assert_eq!(budget.used(), 2 * 4096);
+        // Invalidating gives the bytes back; so does dropping the channel.
+        c.handle(SPICE_MSG_CURSOR_INVAL_ONE, &1u64.to_le_bytes(), &mut out)
+            .unwrap();
+        assert_eq!(budget.used(), 4096);
+        c.handle(SPICE_MSG_CURSOR_SET, &shape(3), &mut out).unwrap();
+        assert_eq!(budget.used(), 2 * 4096);
+        drop(c);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

@@ -377,7 +377,7 @@ impl Session {
                 InputsChannel::client_caps(),
             ),
             SPICE_CHANNEL_CURSOR => (
-                Kind::Cursor(CursorChannel::new()),
+                Kind::Cursor(CursorChannel::with_budget(self.budget.clone())),
                 CursorChannel::client_caps(),
             ),
             SPICE_CHANNEL_PLAYBACK => (

@@ -308,6 +308,7 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
+        let mut refused = 0;
         for seed in 0u32..64 {
             let mut c = TlsClient::new(&pinned(), Arc::new(Unknown), 0).unwrap();
             let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
@@ -325,7 +326,14 @@ mod tests {
                     }
                 })
                 .collect();
-            let _ = c.receive(&junk);
+            if c.receive(&junk).is_err() {
+                refused += 1;
+            }
+            assert!(
+                !c.is_established(),
+                "seed {seed}: junk completed a handshake"
+            );
         }
+        assert!(refused > 0, "no junk was refused");
     }
 }

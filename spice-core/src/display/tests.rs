@@ -536,7 +536,8 @@ fn monitors_config_is_recorded() {
 }
 
 /// Every display message type, fed truncated, oversized and random bodies,
-/// returns Ok or Err and never panics.
+/// returns Ok or Err and never panics; every truncated body is rejected, and
+/// so is every random drawing command, surface and sized stream frame.
 #[test]
 fn hostile_bodies_never_panic() {
     use rand::{Rng, SeedableRng};
@@ -574,7 +575,11 @@ fn hostile_bodies_never_panic() {
     for (t, body) in valid.clone() {
         let mut r = Rig::new(8, 8);
         for cut in 0..body.len() {
-            let _ = r.send(t, &body[..cut]);
+            assert!(
+                r.send(t, &body[..cut]).is_err(),
+                "message {t} accepted with {cut} of its {} bytes",
+                body.len()
+            );
         }
         let _ = r.send(t, &body);
         for _ in 0..300 {
@@ -588,6 +593,7 @@ fn hostile_bodies_never_panic() {
     }
     // Random bodies for every type in the display range, with wild values.
     let mut r = Rig::new(16, 16);
+    let mut refused = alloc::collections::BTreeMap::new();
     for t in 101u16..=SPICE_MSG_END_DISPLAY {
         for _ in 0..200 {
             let n = rng.gen_range(0..200);
@@ -595,8 +601,20 @@ fn hostile_bodies_never_panic() {
             if n > 8 && rng.gen_bool(0.5) {
                 body[0..4].copy_from_slice(&0u32.to_le_bytes()); // aim at the primary
             }
-            let _ = r.send(t, &body);
+            if r.send(t, &body).is_err() {
+                *refused.entry(t).or_insert(0) += 1;
+            }
         }
+    }
+    // No random body is a valid drawing command, surface or sized stream frame.
+    for t in (SPICE_MSG_DISPLAY_DRAW_FILL..=SPICE_MSG_DISPLAY_SURFACE_CREATE)
+        .chain([SPICE_MSG_DISPLAY_STREAM_DATA_SIZED])
+    {
+        assert_eq!(
+            refused.get(&t),
+            Some(&200),
+            "random bodies of message {t} accepted: {refused:?}"
+        );
     }
     // Extreme rectangles on every draw primitive.
     let big = (i32::MIN, i32::MIN, i32::MAX, i32::MAX);
