@@ -27,6 +27,7 @@ mod session;
 mod sntp;
 mod status;
 mod transport;
+mod usbredir;
 
 use alloc::format;
 use barespice_board::{BoardOptions, Spawner};
@@ -38,9 +39,10 @@ use status::Step;
 
 barespice_boot::entry!(main);
 
-/// Sockets: DHCP, DNS, and one TCP socket per SPICE channel (main, display,
-/// inputs, cursor, playback) with room for a reconnect overlapping a close.
-const SOCKETS: usize = 12;
+/// Sockets: DHCP, DNS, SNTP, the Proxmox API connection, and one TCP socket
+/// per SPICE channel (main, display, inputs, cursor, playback, USB
+/// redirection, and their TLS relinks: `session::MAX_CHANNELS`).
+const SOCKETS: usize = 18;
 
 fn main(info: barespice_boot::BootInfo) -> ! {
     let early = match barespice_board::early_init(&info) {
@@ -68,6 +70,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
 
+    usbredir::install_policy(&cfg);
     let board = early.devices(BoardOptions {
         fb_width: cfg.resolution.0,
         fb_height: cfg.resolution.1,

@@ -16,15 +16,15 @@ use barespice_config::{Config, DisplayMode};
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use embassy_futures::select::{select3, Either3};
+use embassy_futures::select::{select, select3, Either3};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use spice_core::agent::AgentEvent;
 use spice_core::enums::{
-    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_MOUSE_BUTTON_DOWN,
-    SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT,
-    SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG,
-    VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
+    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_CHANNEL_USBREDIR,
+    SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE,
+    SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
+    VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
 use spice_core::key_pace::KeyPacer;
 use spice_core::link::LinkError;
@@ -39,8 +39,8 @@ use crate::status::{self, Step};
 use crate::transport::{self, Conn, Failure, Route};
 
 /// Most channels one session opens (main, display, inputs, cursor,
-/// playback, and their TLS relinks after NEED_SECURED).
-const MAX_CHANNELS: usize = 10;
+/// playback, USB redirection, and their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 12;
 
 /// `resize` mode: how long the guest's agent has to answer before the
 /// status line says the picture stays scaled (`fit`).
@@ -142,6 +142,7 @@ async fn run_once(
         password: cfg.password.as_bytes().to_vec(),
         memory_budget,
         playback: crate::audio::available(),
+        usbredir: cfg.usbredir,
         ..SessionConfig::default()
     };
     let mut session = match Session::new(config, Box::new(session_rng)) {
@@ -190,6 +191,7 @@ async fn run_once(
         .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
     let mut keys = KeyPacer::new();
+    let mut redir = crate::usbredir::Redir::new();
     loop {
         // 0. Let the other tasks run (input, network, timers) before the next
         // round, however busy the server keeps us: the input task must drain
@@ -197,6 +199,11 @@ async fn run_once(
         embassy_futures::yield_now().await;
 
         send_keys(&mut keys, &mut session);
+
+        // USB redirection: device changes, transfers, stream bytes.
+        if let Err(f) = redir.pump(&mut session) {
+            return Ok(f);
+        }
 
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
@@ -269,12 +276,15 @@ async fn run_once(
                     );
                 }
                 Event::Linked {
+                    handle,
                     channel_type,
                     channel_id,
-                    ..
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
+                    if channel_type as u32 == SPICE_CHANNEL_USBREDIR {
+                        redir.linked(handle);
+                    }
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
                         if let Some((w, h)) = want {
                             if let Err(e) = session.set_monitor_size(w, h) {
@@ -301,6 +311,7 @@ async fn run_once(
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
+                    redir.closed(handle);
                     let plain = chans
                         .iter()
                         .any(|c| c.handle == handle && c.conn.tls.is_none());
@@ -478,7 +489,16 @@ async fn run_once(
                 core::future::pending().await
             }
         };
-        let first = match select3(readable, input, Timer::after(tick)).await {
+        let first = match select3(
+            readable,
+            input,
+            select(
+                Timer::after(tick),
+                barespice_board::usb::redirect::WAKE.wait(),
+            ),
+        )
+        .await
+        {
             Either3::Second(ev) => Some(ev),
             _ => None,
         };

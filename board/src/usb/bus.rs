@@ -479,6 +479,12 @@ pub trait ClassDriver {
     fn maintain<'a>(&'a mut self, _bus: &'a mut Bus, _now: Instant) -> Option<BoxFut<'a, ()>> {
         None
     }
+    /// Work that awaits control transfers (the redirection driver runs the
+    /// VM's requests here); `None` when there is none. The future returns
+    /// true when it moved data.
+    fn service<'a>(&'a mut self, _bus: &'a mut Bus) -> Option<BoxFut<'a, bool>> {
+        None
+    }
 }
 
 /// The port side of a hub driver.

@@ -84,6 +84,15 @@ pub struct Config {
     pub disable_effects: u32,
     /// `x-barespice-pve-*` / `barespice.pve-*`: the Proxmox kiosk (issue 17).
     pub pve: pve::PveConfig,
+    /// `enable-usbredir`: link the USB redirection channels.
+    pub usbredir: bool,
+    /// `enable-usb-autoshare`: offer devices the `usb-filter` allows
+    /// without asking (a kiosk has no one to ask: off means none is offered).
+    pub usb_autoshare: bool,
+    /// `usb-filter`: remote-viewer's auto-connect rules
+    /// (`class,vendor,product,version,allow|...`); the default shares mass
+    /// storage only.
+    pub usb_filter: barespice_usbredir::Rules,
 }
 
 /// How the remote desktop is fitted to the local display
@@ -132,6 +141,9 @@ impl Default for Config {
             display: DisplayMode::Resize,
             disable_effects: 0,
             pve: pve::PveConfig::default(),
+            usbredir: true,
+            usb_autoshare: true,
+            usb_filter: default_usb_filter(),
         }
     }
 }
@@ -172,9 +184,6 @@ impl fmt::Display for Issue {
 const IGNORED_KEYS: &[&str] = &[
     "fullscreen",
     "enable-smartcard",
-    "enable-usbredir",
-    "enable-usb-autoshare",
-    "usb-filter",
     "color-depth",
     "hotkeys",
     "release-cursor",
@@ -190,7 +199,6 @@ const IGNORED_KEYS: &[&str] = &[
     "disable-channels",
     "tls-ciphers",
     "zoom",
-    "enable-usbredir",
     "kiosk",
     "kiosk-quit",
 ];
@@ -317,11 +325,34 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             cfg.disable_effects = flags;
             Ok(())
         }
+        "enable-usbredir" => bool_value(value).map(|b| cfg.usbredir = b),
+        "enable-usb-autoshare" => bool_value(value).map(|b| cfg.usb_autoshare = b),
+        "usb-filter" => {
+            cfg.usb_filter = barespice_usbredir::Rules::parse(value).map_err(|_| {
+                "usb-filter must be class,vendor,product,version,allow rules joined by |"
+            })?;
+            Ok(())
+        }
         k if k.starts_with("x-barespice-pve-") => cfg
             .pve
             .apply(k.trim_start_matches("x-barespice-pve-"), value),
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
+    }
+}
+
+/// The `usb-filter` in effect without the key: mass storage only.
+pub fn default_usb_filter() -> barespice_usbredir::Rules {
+    barespice_usbredir::Rules::parse(barespice_usbredir::filter::DEFAULT_AUTOSHARE)
+        .unwrap_or_default()
+}
+
+/// GKeyFile booleans as virt-viewer writes them.
+fn bool_value(v: &str) -> Result<bool, &'static str> {
+    match v.trim() {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err("must be 0/1 or false/true"),
     }
 }
 

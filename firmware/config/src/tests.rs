@@ -319,3 +319,36 @@ fn pve_bad_values_and_missing() {
     p.apply("pubkey-sha256", &"ab".repeat(32)).unwrap();
     assert_eq!(p.missing(), None);
 }
+
+#[test]
+fn usb_redirection_keys() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\n", "");
+    assert_eq!(issues, Vec::new());
+    assert!(c.usbredir && c.usb_autoshare);
+    assert_eq!(c.usb_filter, crate::default_usb_filter());
+    assert!(c.usb_filter.allows(
+        0,
+        1,
+        1,
+        0,
+        &[barespice_usbredir::filter::Interface {
+            class: 8,
+            subclass: 6,
+            protocol: 0x50
+        }]
+    ));
+    let (c, issues) = load(
+        b"[virt-viewer]\nhost=h\nport=1\nenable-usbredir=0\nenable-usb-autoshare=false\nusb-filter=-1,0x46f4,0x0001,-1,0|0x08,-1,-1,-1,1\n",
+        "",
+    );
+    assert_eq!(issues, Vec::new());
+    assert!(!c.usbredir && !c.usb_autoshare);
+    assert_eq!(c.usb_filter.0.len(), 2);
+}
+
+#[test]
+fn bad_usb_filter_is_an_issue_and_keeps_the_default() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\nusb-filter=0x08,-1,1\n", "");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(c.usb_filter, crate::default_usb_filter());
+}

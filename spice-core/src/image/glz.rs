@@ -23,6 +23,7 @@
 //! Units are pixels for RGB types and bytes for palette types. The server
 //! only matches images of the same LZ type.
 
+use super::backref::extend_from_back;
 use super::bitmap::expand_indexed;
 use super::input::Input;
 use super::lz::{
@@ -241,27 +242,6 @@ fn window_units<'w>(
             at,
             "GLZ: reference outside the referenced image",
         ))
-}
-
-/// Append `len` copies of the units starting `back` units before the end
-/// of `out`, front to back: an overlap repeats the last `back` units, as LZ
-/// runs need. The caller checked `0 < back <= out.len()`.
-#[inline(always)]
-pub(crate) fn extend_from_back<T: Copy>(out: &mut Vec<T>, back: usize, len: usize) {
-    let start = out.len() - back;
-    if back >= len {
-        out.extend_from_within(start..start + len);
-    } else if back == 1 {
-        let v = out[start];
-        out.resize(out.len() + len, v);
-    } else {
-        // The periodic tail [start, end) doubles with each non-overlapping copy.
-        let end = out.len() + len;
-        while out.len() < end {
-            let n = (out.len() - start).min(end - out.len());
-            out.extend_from_within(start..start + n);
-        }
-    }
 }
 
 /// How a colour pass (RGB16, RGB24/32, palette) reads literal units.

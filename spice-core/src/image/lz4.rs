@@ -8,16 +8,18 @@
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
 //! bitmap's rows, `width * bytes_per_pixel` each, without padding, which
-//! `bitmap` then converts like any raw BITMAP.
+//! `bitmap` then converts like any raw BITMAP. 32-bit formats (what QEMU
+//! sends) are decoded straight into the image's pixel buffer and fixed up in
+//! place, with no intermediate byte buffer.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
 //! outside a buffer, or allocate more than the image the descriptor names
 //! and the data could possibly encode. It does not draw.
 
+use super::backref::copy_back;
 use super::bitmap::{self, BitmapInfo};
-use super::glz::extend_from_back;
-use super::{Image, MAX_IMAGE_PIXELS};
+use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
     SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT,
     SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
@@ -57,34 +59,33 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
             "LZ4: image larger than its data can encode",
         ));
     }
+    if bpp == 4 {
+        // Decode the rows' bytes straight into the pixels, then fix them up
+        // in place as `bitmap` would convert them.
+        let mut pixels = alloc_pixels(width, height)?;
+        decode_blocks(data, bytemuck::cast_slice_mut(&mut pixels))?;
+        let rgba = format as u32 == SPICE_BITMAP_FMT_RGBA;
+        let keep = if rgba { u32::MAX } else { 0x00ff_ffff };
+        for p in pixels.iter_mut() {
+            *p = u32::from_le(*p) & keep;
+        }
+        let mut image = Image {
+            width,
+            height,
+            pixels,
+            has_alpha: rgba,
+        };
+        if top_down == 0 {
+            image.flip_rows();
+        }
+        return Ok(image);
+    }
     let mut bytes = Vec::new();
     bytes
         .try_reserve_exact(total)
         .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
-
-    let mut pos = 2;
-    loop {
-        let len_bytes = data
-            .get(pos..pos + 4)
-            .ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
-        let n =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        pos += 4;
-        let block = data
-            .get(pos..pos.saturating_add(n))
-            .ok_or(WireError::new(pos - 4, "LZ4: block longer than the data"))?;
-        decode_block(block, &mut bytes, total).map_err(|e| e.at_base(pos))?;
-        pos += n;
-        if pos >= data.len() {
-            break;
-        }
-    }
-    if bytes.len() != total {
-        return Err(WireError::new(
-            pos,
-            "LZ4: decoded size differs from the image size",
-        ));
-    }
+    bytes.resize(total, 0);
+    decode_blocks(data, &mut bytes)?;
     let flags = if top_down != 0 {
         SPICE_BITMAP_FLAGS_TOP_DOWN as u8
     } else {
@@ -98,6 +99,36 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
         stride: width * bpp as u32,
     };
     bitmap::decode(&info, &bytes, None)
+}
+
+/// Decode the blocks after the two header bytes of `data` as one stream
+/// filling `out` exactly.
+fn decode_blocks(data: &[u8], out: &mut [u8]) -> Result<(), WireError> {
+    let mut pos = 2;
+    let mut op = 0;
+    loop {
+        let len_bytes = data
+            .get(pos..pos + 4)
+            .ok_or(WireError::new(pos, "LZ4: truncated block length"))?;
+        let n =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        pos += 4;
+        let block = data
+            .get(pos..pos.saturating_add(n))
+            .ok_or(WireError::new(pos - 4, "LZ4: block longer than the data"))?;
+        op = decode_block(block, out, op).map_err(|e| e.at_base(pos))?;
+        pos += n;
+        if pos >= data.len() {
+            break;
+        }
+    }
+    if op != out.len() {
+        return Err(WireError::new(
+            pos,
+            "LZ4: decoded size differs from the image size",
+        ));
+    }
+    Ok(())
 }
 
 /// Read an LZ4 length extension (bytes of 255 continue) onto `len`.
@@ -115,13 +146,17 @@ fn extend_len(block: &[u8], ip: &mut usize, mut len: usize) -> Result<usize, Wir
     }
 }
 
-/// Decode one LZ4 block, appending to `out`, whose earlier bytes are the
-/// dictionary (the output of earlier blocks). `out` may not grow beyond
-/// `limit` bytes.
-pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), WireError> {
+/// Decode one LZ4 block into `out` from byte `op` on; the bytes before `op`
+/// are the dictionary (the output of earlier blocks). Returns the new write
+/// position; nothing is written past `out.len()`.
+pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize, WireError> {
+    /// Literal runs up to this long are copied as one fixed-size block when
+    /// both buffers have room (the extra bytes are rewritten later).
+    const WILD: usize = 16;
     if block.is_empty() {
         return Err(WireError::new(0, "LZ4: empty block"));
     }
+    let limit = out.len();
     let mut ip = 0;
     loop {
         let token = *block
@@ -132,20 +167,25 @@ pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(),
         if lit == 15 {
             lit = extend_len(block, &mut ip, lit)?;
         }
-        let src = block.get(ip..ip.saturating_add(lit)).ok_or(WireError::new(
-            ip,
-            "LZ4: literals past the end of the block",
-        ))?;
-        if lit > limit - out.len() {
+        if lit > limit - op {
             return Err(WireError::new(
                 ip,
                 "LZ4: literals past the end of the image",
             ));
         }
-        out.extend_from_slice(src);
+        if lit <= WILD && ip + WILD <= block.len() && op + WILD <= limit {
+            out[op..op + WILD].copy_from_slice(&block[ip..ip + WILD]);
+        } else {
+            let src = block.get(ip..ip.saturating_add(lit)).ok_or(WireError::new(
+                ip,
+                "LZ4: literals past the end of the block",
+            ))?;
+            out[op..op + lit].copy_from_slice(src);
+        }
         ip += lit;
+        op += lit;
         if ip == block.len() {
-            return Ok(());
+            return Ok(op);
         }
         let at = ip;
         let ofs = block
@@ -158,13 +198,14 @@ pub fn decode_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(),
             len = extend_len(block, &mut ip, len)?;
         }
         len += MIN_MATCH;
-        if offset == 0 || offset > out.len() {
+        if offset == 0 || offset > op {
             return Err(WireError::new(at, "LZ4: match offset outside the output"));
         }
-        if len > limit - out.len() {
+        if len > limit - op {
             return Err(WireError::new(at, "LZ4: match past the end of the image"));
         }
-        extend_from_back(out, offset, len);
+        copy_back(out, op, offset, len);
+        op += len;
     }
 }
 

@@ -10,6 +10,7 @@
 use crate::error::WireError;
 use alloc::vec::Vec;
 
+mod backref;
 pub mod bitmap;
 pub mod cache;
 pub mod glz;

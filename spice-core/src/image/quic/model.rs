@@ -99,6 +99,15 @@ pub(super) struct Model {
     counters: [[u32; MAX_CODES]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
+    /// The code to use for each context value: `best` looked up through the
+    /// family's bucket table ahead of time, so the decoder's hot loop does
+    /// one load instead of two dependent ones.
+    code_of: [u8; 256],
+    /// First context value of each bucket (contexts are `0..2^bpc`, and a
+    /// bucket is a contiguous range of them), then `2^bpc`.
+    bucket_start: [u16; BUCKETS + 1],
+    /// `2^bpc - 1`: the family's bucket table repeats with this period.
+    ctx_mask: u8,
 }
 
 impl Model {
@@ -108,13 +117,17 @@ impl Model {
         Model {
             counters: [[0; MAX_CODES]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
+            code_of: [(bpc - 1) as u8; 256],
+            bucket_start: bucket_starts(family(bpc), bpc),
+            ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
 
     /// The code for a pixel whose context (previous residual) is `ctx`.
     #[inline(always)]
     pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
-        self.best[family.bucket[ctx as usize] as usize % BUCKETS] as usize
+        let _ = family;
+        self.code_of[(ctx & self.ctx_mask) as usize] as usize
     }
 
     /// Account a residual `value` coded in context `ctx`: add each code's
@@ -131,23 +144,46 @@ impl Model {
         let b = family.bucket[ctx as usize] as usize % BUCKETS;
         let counters = &mut self.counters[b];
         let lens = &family.code_len[value as usize];
+        // Branch-free minimum search (which code wins is data-dependent and
+        // mispredicts a lot): scanning down, a strictly smaller sum wins, so
+        // ties keep the larger code.
         let mut best = BPC - 1;
         counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
         let mut best_sum = counters[best];
         for l in (0..BPC - 1).rev() {
-            counters[l] = counters[l].wrapping_add(u32::from(lens[l]));
-            if counters[l] < best_sum {
-                best = l;
-                best_sum = counters[l];
+            let sum = counters[l].wrapping_add(u32::from(lens[l]));
+            counters[l] = sum;
+            let smaller = sum < best_sum;
+            best = if smaller { l } else { best };
+            best_sum = best_sum.min(sum);
+        }
+        if self.best[b] != best as u8 {
+            self.best[b] = best as u8;
+            let (from, to) = (self.bucket_start[b], self.bucket_start[b + 1]);
+            if let Some(codes) = self.code_of.get_mut(from as usize..to as usize) {
+                codes.fill(best as u8);
             }
         }
-        self.best[b] = best as u8;
         if best_sum > trigger {
             for n in counters[..BPC].iter_mut() {
                 *n >>= 1;
             }
         }
     }
+}
+
+/// Where each bucket's contexts start in `0..2^bpc` (buckets grow with the
+/// context value); an unused bucket starts where the next one does.
+fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
+    let top = 1usize << bpc;
+    let mut start = [top as u16; BUCKETS + 1];
+    for b in (0..BUCKETS).rev() {
+        start[b] = start[b + 1];
+        if let Some(first) = (0..top).find(|&v| family.bucket[v] as usize % BUCKETS == b) {
+            start[b] = first as u16;
+        }
+    }
+    start
 }
 
 /// Update every channel's model with pixel `i`'s residuals, where
