@@ -26,6 +26,7 @@ use spice_core::enums::{
     SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
     VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
+use spice_core::key_pace::KeyPacer;
 use spice_core::link::LinkError;
 use spice_core::session::{
     ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
@@ -189,9 +190,17 @@ async fn run_once(
         .map(|i| (i.width, i.height))
         .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
+    let mut keys = KeyPacer::new();
     let mut redir = crate::usbredir::Redir::new();
     loop {
-        // 0. USB redirection: device changes, transfers, stream bytes.
+        // 0. Let the other tasks run (input, network, timers) before the next
+        // round, however busy the server keeps us: the input task must drain
+        // its device often (see `barespice_board::irq::dispatch`).
+        embassy_futures::yield_now().await;
+
+        send_keys(&mut keys, &mut session);
+
+        // USB redirection: device changes, transfers, stream bytes.
         if let Err(f) = redir.pump(&mut session) {
             return Ok(f);
         }
@@ -466,25 +475,38 @@ async fn run_once(
             }
             Poll::Pending
         });
-        match select3(
+        // Come back in time for the next paced key.
+        let tick = match keys.wait_ms(Instant::now().as_millis()) {
+            Some(ms) => Duration::from_millis(ms.max(1)).min(rig.sleep(Duration::from_secs(1))),
+            None => rig.sleep(Duration::from_secs(1)),
+        };
+        // A full pacer takes nothing more (the input task's queue holds it).
+        let room = keys.len() < KeyPacer::CAPACITY;
+        let input = async {
+            if room {
+                QUEUE.receive().await
+            } else {
+                core::future::pending().await
+            }
+        };
+        let first = match select3(
             readable,
-            QUEUE.receive(),
+            input,
             select(
-                Timer::after(rig.sleep(Duration::from_secs(1))),
+                Timer::after(tick),
                 barespice_board::usb::redirect::WAKE.wait(),
             ),
         )
         .await
         {
-            Either3::First(()) => {}
-            Either3::Second(ev) => {
-                apply_input(&mut session, ev, client_mouse, &mut last_pos);
-                while let Ok(ev) = QUEUE.try_receive() {
-                    apply_input(&mut session, ev, client_mouse, &mut last_pos);
-                }
-            }
-            Either3::Third(_) => {}
-        }
+            Either3::Second(ev) => Some(ev),
+            _ => None,
+        };
+        // Input is taken whichever woke us: with the display channel always
+        // readable (video), waiting for the queue's turn would hold keys back
+        // until the video stops and then send them as one burst.
+        take_input(first, &mut keys, &mut session, client_mouse, &mut last_pos);
+        send_keys(&mut keys, &mut session);
 
         // 5. Feed every readable socket into the session.
         for c in chans.iter_mut().filter(|c| c.open) {
@@ -533,6 +555,9 @@ async fn run_once(
                     Ok(Err(f)) => return Ok(transport::from_transport(f)),
                     Err(_) => break,
                 }
+                // One buffer's worth decoded (video: a few frames): let the
+                // input task drain its device before the next.
+                embassy_futures::yield_now().await;
             }
             if !c.conn.sock.may_recv() {
                 c.open = false;
@@ -587,6 +612,46 @@ fn spice_button(b: u8) -> u8 {
         1 => SPICE_MOUSE_BUTTON_MIDDLE,
         _ => SPICE_MOUSE_BUTTON_RIGHT,
     }) as u8
+}
+
+/// Takes everything the input task queued (`first`, then the queue): key
+/// events go to the pacer (the rest stays queued while it is full), pointer
+/// events to the session at once.
+fn take_input(
+    first: Option<RemoteInput>,
+    keys: &mut KeyPacer,
+    session: &mut Session,
+    client_mouse: bool,
+    last: &mut Option<(u32, u32)>,
+) {
+    let mut next = first;
+    loop {
+        let ev = match next.take() {
+            Some(ev) => ev,
+            None if keys.len() >= KeyPacer::CAPACITY => return,
+            None => match QUEUE.try_receive() {
+                Ok(ev) => ev,
+                Err(_) => return,
+            },
+        };
+        match ev {
+            RemoteInput::Key { key, down } => {
+                // Room was checked before taking it; say so if that changes.
+                if !keys.push(key, down) {
+                    defmt::warn!("input: key backlog full, event dropped");
+                }
+            }
+            other => apply_input(session, other, client_mouse, last),
+        }
+    }
+}
+
+/// Sends the key events the pacer lets out now (see `spice_core::key_pace`).
+fn send_keys(keys: &mut KeyPacer, session: &mut Session) {
+    let now = Instant::now().as_millis();
+    while let Some((key, down)) = keys.take(now) {
+        apply_input(session, RemoteInput::Key { key, down }, false, &mut None);
+    }
 }
 
 fn apply_input(

@@ -125,6 +125,9 @@ impl UsbHost {
             }
             let mut active = cx.active;
             for f in self.functions.iter_mut() {
+                if let Some(work) = f.maintain(&mut self.bus, now) {
+                    work.await;
+                }
                 if let Some(work) = f.service(&mut self.bus) {
                     active |= work.await;
                 }
