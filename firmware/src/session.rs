@@ -52,6 +52,37 @@ struct Chan<'a> {
     open: bool,
 }
 
+/// Connects channel `ids` (type, id) over TLS when `tls`, with the buffers
+/// `rx`/`tx`, and starts its link in `session`. A link the session refuses
+/// is logged and skipped (`None`); a connection that fails is returned and
+/// ends the session.
+async fn link_channel<'a>(
+    stack: Stack<'static>,
+    route: &Route,
+    tls: bool,
+    (channel_type, channel_id): (u8, u8),
+    (rx, tx): (&'a mut [u8], &'a mut [u8]),
+    session: &mut Session,
+) -> Result<Option<Chan<'a>>, Failure> {
+    let name = spice_core::error::channel_name(channel_type);
+    let conn = transport::open_channel(stack, route, name, tls, rx, tx).await?;
+    match session.open(channel_type, channel_id) {
+        Ok(handle) => Ok(Some(Chan {
+            handle,
+            conn,
+            open: true,
+        })),
+        Err(e) => {
+            defmt::warn!(
+                "session: cannot open {=str}: {=str}",
+                name,
+                e.to_string().as_str()
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// The main channel was refused with NEED_SECURED on plain TCP.
 struct MainNeedsTls;
 
@@ -251,21 +282,12 @@ async fn run_once(
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
                     };
-                    match transport::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx)
-                        .await
-                    {
-                        Ok(conn) => match session.open(channel_type, channel_id) {
-                            Ok(handle) => chans.push(Chan {
-                                handle,
-                                conn,
-                                open: true,
-                            }),
-                            Err(e) => defmt::warn!(
-                                "session: cannot open {=str}: {=str}",
-                                name,
-                                e.to_string().as_str()
-                            ),
-                        },
+                    let ids = (channel_type, channel_id);
+                    let tls = cfg.wants_tls(name);
+                    let linked = link_channel(stack, route, tls, ids, (rx, tx), &mut session);
+                    match linked.await {
+                        Ok(Some(chan)) => chans.push(chan),
+                        Ok(None) => {}
                         Err(f) => return Ok(f),
                     }
                 }
@@ -329,19 +351,11 @@ async fn run_once(
                         let Some((rx, tx)) = free.next() else {
                             return Ok(internal("no buffers"));
                         };
-                        match transport::open_channel(stack, route, name, true, rx, tx).await {
-                            Ok(conn) => match session.open(channel_type, channel_id) {
-                                Ok(handle) => chans.push(Chan {
-                                    handle,
-                                    conn,
-                                    open: true,
-                                }),
-                                Err(e) => defmt::warn!(
-                                    "session: cannot open {=str}: {=str}",
-                                    name,
-                                    e.to_string().as_str()
-                                ),
-                            },
+                        let ids = (channel_type, channel_id);
+                        let linked = link_channel(stack, route, true, ids, (rx, tx), &mut session);
+                        match linked.await {
+                            Ok(Some(chan)) => chans.push(chan),
+                            Ok(None) => {}
                             Err(f) => return Ok(f),
                         }
                         continue;
