@@ -1,6 +1,7 @@
 //! The embassy executor's run loop for AArch64 bare metal (embassy has no
-//! platform for it): a custom `__pender` that sets a flag, and an idle step
-//! that sleeps in WFI until an interrupt is pending (see `irq`).
+//! platform for it): a custom `__pender` that sets a flag, an idle step that
+//! sleeps in WFI until an interrupt is pending, and a busy step that hands out
+//! the wake-ups of pending interrupts without sleeping (see `irq`).
 //! Must not: run on more than one core.
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +27,11 @@ pub fn run(init: impl FnOnce(Spawner)) -> ! {
         // SAFETY: `poll` must not be called re-entrantly or from two places at
         // once; this loop is the only caller and runs on the only core.
         unsafe { exec.poll() };
-        if !PENDED.load(Ordering::SeqCst) {
+        if PENDED.load(Ordering::SeqCst) {
+            // Still busy: hand out the wake-ups of interrupts pending meanwhile,
+            // so busy tasks cannot starve the others (see `irq::dispatch`).
+            crate::irq::dispatch();
+        } else {
             crate::irq::wait();
         }
     }

@@ -3,7 +3,8 @@
 //! Design (documented choice): PSTATE.I stays masked for ever. Device and
 //! timer interrupts are enabled at the interrupt controller, so a pending one
 //! ends the idle loop's WFI; [`wait`] then acknowledges every pending id by
-//! polling the controller, hands the timer's to the time driver, and for a
+//! polling the controller (and [`dispatch`] does the same between polls while
+//! tasks are busy), hands the timer's to the time driver, and for a
 //! device masks the line and wakes the task that registered for it. The
 //! driver clears the device's own interrupt status and calls
 //! [`IrqLine::unmask`] before it sleeps again. No code ever runs in interrupt
@@ -66,6 +67,16 @@ impl IrqLine {
 /// Sleeps until an interrupt is pending, then dispatches all pending ones.
 pub fn wait() {
     barespice_boot::cpu::wait_for_interrupt();
+    dispatch();
+}
+
+/// Dispatches the interrupts pending now, without sleeping. The executor
+/// calls it between polls while tasks are still ready: otherwise a task that
+/// stays busy (the session decoding video, yielding between chunks) holds
+/// off every device wake-up and timer until the whole system is idle, and a
+/// device with a small event queue (virtio-input: 32 buffers, about ten key
+/// presses) drops what arrives meanwhile.
+pub fn dispatch() {
     // Without a GIC (Raspberry Pi 3: the BCM2836 local controller only routes
     // the timer to end WFI), every wake-up services the timer queue.
     let Some(g) = gic() else {

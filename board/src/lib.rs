@@ -27,6 +27,7 @@ pub mod fatal_screen;
 pub mod gic;
 pub mod input;
 pub mod irq;
+pub mod mii;
 pub mod mmio;
 pub mod net;
 pub mod pci;

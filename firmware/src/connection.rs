@@ -1,5 +1,5 @@
-//! The kiosk connection loop: set the clock, resolve the server (or the
-//! proxy), build the [`Route`] every channel connects by (`transport` opens
+//! The kiosk connection loop: set the clock, for a Proxmox kiosk fetch a
+//! fresh ticket (`pve`), resolve the server (or the proxy), build the [`Route`] every channel connects by (`transport` opens
 //! them), run the session, and when anything fails show why on the status
 //! screen and try again with exponential back-off (1 s doubling up to the
 //! configured maximum), resuming by itself.
@@ -33,9 +33,16 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
     loop {
         attempt += 1;
         status::banner(None);
-        status::reset_from(Step::ServerAddress);
+        status::reset_from(Step::Proxmox);
         let started = Instant::now();
-        let failure = attempt_once(stack, &cfg, &mut rng).await;
+        // A Proxmox kiosk asks the API for a fresh one-time ticket first.
+        let failure = match cfg.pve.enabled() {
+            true => match crate::pve::fresh_config(stack, &cfg).await {
+                Ok(ticketed) => attempt_once(stack, &ticketed, &mut rng).await,
+                Err(f) => f,
+            },
+            false => attempt_once(stack, &cfg, &mut rng).await,
+        };
         presenter::show_status();
         status::failed(failure.step, failure.detail, failure.hint);
         // The presenter frees its copy of the remote surface first.
@@ -65,7 +72,8 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
 /// status screen says the clock is unknown and which rule applies.
 async fn set_clock(stack: Stack<'static>, cfg: &Config) {
     let build = barespice_transport::failure::date(crate::clock::build_time());
-    if cfg.tls_port.is_none() {
+    // TLS: the SPICE TLS port, or the Proxmox API (always HTTPS).
+    if cfg.tls_port.is_none() && !cfg.pve.enabled() {
         return;
     }
     if let Some(server) = &cfg.ntp {

@@ -4,7 +4,8 @@
 //! command line, parsed by `barespice-config`), and the embassy tasks —
 //! network ([`net`]: embassy-net, DHCPv4, DNS), connection/kiosk loop
 //! ([`connection`]), SPICE session ([`session`], spice-core inside),
-//! presenter ([`presenter`]: status screen or remote desktop), input
+//! Proxmox kiosk tickets ([`pve`]), presenter ([`presenter`]: status
+//! screen or remote desktop), input
 //! ([`input`]). Must not: touch registers (that is `barespice-board`) or
 //! contain protocol bytes (that is `spice-core`). No `unsafe` here.
 #![no_std]
@@ -21,12 +22,14 @@ mod input;
 mod keys;
 mod net;
 mod presenter;
+mod pve;
 mod rig;
 mod screen;
 mod session;
 mod sntp;
 mod status;
 mod transport;
+mod usbredir;
 
 use alloc::format;
 use barespice_board::{BoardOptions, Spawner};
@@ -38,9 +41,10 @@ use status::Step;
 
 barespice_boot::entry!(main);
 
-/// Sockets: DHCP, DNS, and one TCP socket per SPICE channel (main, display,
-/// inputs, cursor, playback) with room for a reconnect overlapping a close.
-const SOCKETS: usize = 12;
+/// Sockets: DHCP, DNS, SNTP, the Proxmox API connection, and one TCP socket
+/// per SPICE channel (main, display, inputs, cursor, playback, USB
+/// redirection, and their TLS relinks: `session::MAX_CHANNELS`).
+const SOCKETS: usize = 18;
 
 fn main(info: barespice_boot::BootInfo) -> ! {
     let early = match barespice_board::early_init(&info) {
@@ -62,12 +66,13 @@ fn main(info: barespice_boot::BootInfo) -> ! {
     defmt::info!(
         "config: {=usize}-byte .vv, cmdline {=str}",
         early.initrd.len(),
-        early.bootargs
+        barespice_config::masked_cmdline(early.bootargs).as_str()
     );
     for i in &issues {
         defmt::warn!("config: {=str}", format!("{i}").as_str());
     }
 
+    usbredir::install_policy(&cfg);
     let board = early.devices(BoardOptions {
         fb_width: cfg.resolution.0,
         fb_height: cfg.resolution.1,
@@ -88,6 +93,7 @@ fn main(info: barespice_boot::BootInfo) -> ! {
         status::note(format!("{i}"));
     }
     let server = match (&cfg.host, cfg.port, cfg.tls_port) {
+        _ if cfg.pve.enabled() => pve::describe(&cfg.pve),
         (Some(h), Some(p), _) => format!("{h}:{p}"),
         (Some(h), None, Some(t)) => format!("{h}:{t} (TLS)"),
         _ => String::from("?"),

@@ -17,7 +17,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use embedded_graphics::text::{Baseline, Text};
 
-use crate::status::{State, Status, STEPS};
+use crate::status::{State, Status, Step, STEPS};
 
 /// An embedded-graphics target over a pixel slice.
 pub struct Target<'a> {
@@ -247,6 +247,10 @@ pub fn draw_status(screen: &mut Target<'_>, st: &Status, board: &str) {
     }
     y += 12;
     for (step, e) in STEPS.iter().zip(st.entries.iter()) {
+        // Only Proxmox kiosks use this step; a pending one is not shown.
+        if *step == Step::Proxmox && e.state == State::Pending {
+            continue;
+        }
         let (mark, colour) = match e.state {
             State::Pending => ("[    ]", DIM),
             State::Active => ("[ .. ]", BUSY),

@@ -16,16 +16,17 @@ use barespice_config::{Config, DisplayMode};
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
-use embassy_futures::select::{select3, Either3};
+use embassy_futures::select::{select, select3, Either3};
 use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer};
 use spice_core::agent::AgentEvent;
 use spice_core::enums::{
-    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_MOUSE_BUTTON_DOWN,
-    SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE, SPICE_MOUSE_BUTTON_RIGHT,
-    SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT, VD_AGENT_CAP_MONITORS_CONFIG,
-    VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
+    SPICE_CHANNEL_DISPLAY, SPICE_CHANNEL_MAIN, SPICE_CHANNEL_PLAYBACK, SPICE_CHANNEL_USBREDIR,
+    SPICE_MOUSE_BUTTON_DOWN, SPICE_MOUSE_BUTTON_LEFT, SPICE_MOUSE_BUTTON_MIDDLE,
+    SPICE_MOUSE_BUTTON_RIGHT, SPICE_MOUSE_BUTTON_UP, SPICE_MOUSE_MODE_CLIENT,
+    VD_AGENT_CAP_MONITORS_CONFIG, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS,
 };
+use spice_core::key_pace::KeyPacer;
 use spice_core::link::LinkError;
 use spice_core::session::{
     ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
@@ -38,8 +39,8 @@ use crate::status::{self, Step};
 use crate::transport::{self, Conn, Failure, Route};
 
 /// Most channels one session opens (main, display, inputs, cursor,
-/// playback, and their TLS relinks after NEED_SECURED).
-const MAX_CHANNELS: usize = 10;
+/// playback, USB redirection, and their TLS relinks after NEED_SECURED).
+const MAX_CHANNELS: usize = 12;
 
 /// `resize` mode: how long the guest's agent has to answer before the
 /// status line says the picture stays scaled (`fit`).
@@ -49,6 +50,37 @@ struct Chan<'a> {
     handle: ChannelHandle,
     conn: Conn<'a>,
     open: bool,
+}
+
+/// Connects channel `ids` (type, id) over TLS when `tls`, with the buffers
+/// `rx`/`tx`, and starts its link in `session`. A link the session refuses
+/// is logged and skipped (`None`); a connection that fails is returned and
+/// ends the session.
+async fn link_channel<'a>(
+    stack: Stack<'static>,
+    route: &Route,
+    tls: bool,
+    (channel_type, channel_id): (u8, u8),
+    (rx, tx): (&'a mut [u8], &'a mut [u8]),
+    session: &mut Session,
+) -> Result<Option<Chan<'a>>, Failure> {
+    let name = spice_core::error::channel_name(channel_type);
+    let conn = transport::open_channel(stack, route, name, tls, rx, tx).await?;
+    match session.open(channel_type, channel_id) {
+        Ok(handle) => Ok(Some(Chan {
+            handle,
+            conn,
+            open: true,
+        })),
+        Err(e) => {
+            defmt::warn!(
+                "session: cannot open {=str}: {=str}",
+                name,
+                e.to_string().as_str()
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// The main channel was refused with NEED_SECURED on plain TCP.
@@ -141,6 +173,7 @@ async fn run_once(
         password: cfg.password.as_bytes().to_vec(),
         memory_budget,
         playback: crate::audio::available(),
+        usbredir: cfg.usbredir,
         ..SessionConfig::default()
     };
     let mut session = match Session::new(config, Box::new(session_rng)) {
@@ -188,7 +221,21 @@ async fn run_once(
         .map(|i| (i.width, i.height))
         .filter(|_| cfg.display == DisplayMode::Resize);
     let mut resize_wait: Option<Instant> = None;
+    let mut keys = KeyPacer::new();
+    let mut redir = crate::usbredir::Redir::new();
     loop {
+        // 0. Let the other tasks run (input, network, timers) before the next
+        // round, however busy the server keeps us: the input task must drain
+        // its device often (see `barespice_board::irq::dispatch`).
+        embassy_futures::yield_now().await;
+
+        send_keys(&mut keys, &mut session);
+
+        // USB redirection: device changes, transfers, stream bytes.
+        if let Err(f) = redir.pump(&mut session) {
+            return Ok(f);
+        }
+
         // 1. Send what the session queued, on every channel.
         for c in chans.iter_mut().filter(|c| c.open) {
             let ok = match c.conn.tls.as_mut() {
@@ -235,21 +282,12 @@ async fn run_once(
                         defmt::warn!("session: no buffers left for {=str} channel", name);
                         continue;
                     };
-                    match transport::open_channel(stack, route, name, cfg.wants_tls(name), rx, tx)
-                        .await
-                    {
-                        Ok(conn) => match session.open(channel_type, channel_id) {
-                            Ok(handle) => chans.push(Chan {
-                                handle,
-                                conn,
-                                open: true,
-                            }),
-                            Err(e) => defmt::warn!(
-                                "session: cannot open {=str}: {=str}",
-                                name,
-                                e.to_string().as_str()
-                            ),
-                        },
+                    let ids = (channel_type, channel_id);
+                    let tls = cfg.wants_tls(name);
+                    let linked = link_channel(stack, route, tls, ids, (rx, tx), &mut session);
+                    match linked.await {
+                        Ok(Some(chan)) => chans.push(chan),
+                        Ok(None) => {}
                         Err(f) => return Ok(f),
                     }
                 }
@@ -260,12 +298,15 @@ async fn run_once(
                     );
                 }
                 Event::Linked {
+                    handle,
                     channel_type,
                     channel_id,
-                    ..
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     defmt::info!("session: {=str} channel {=u8} linked", name, channel_id);
+                    if channel_type as u32 == SPICE_CHANNEL_USBREDIR {
+                        redir.linked(handle);
+                    }
                     if channel_type as u32 == SPICE_CHANNEL_MAIN {
                         if let Some((w, h)) = want {
                             if let Err(e) = session.set_monitor_size(w, h) {
@@ -292,6 +333,7 @@ async fn run_once(
                 } => {
                     let name = spice_core::error::channel_name(channel_type);
                     let what = format!("{name} channel {channel_id}");
+                    redir.closed(handle);
                     let plain = chans
                         .iter()
                         .any(|c| c.handle == handle && c.conn.tls.is_none());
@@ -309,19 +351,11 @@ async fn run_once(
                         let Some((rx, tx)) = free.next() else {
                             return Ok(internal("no buffers"));
                         };
-                        match transport::open_channel(stack, route, name, true, rx, tx).await {
-                            Ok(conn) => match session.open(channel_type, channel_id) {
-                                Ok(handle) => chans.push(Chan {
-                                    handle,
-                                    conn,
-                                    open: true,
-                                }),
-                                Err(e) => defmt::warn!(
-                                    "session: cannot open {=str}: {=str}",
-                                    name,
-                                    e.to_string().as_str()
-                                ),
-                            },
+                        let ids = (channel_type, channel_id);
+                        let linked = link_channel(stack, route, true, ids, (rx, tx), &mut session);
+                        match linked.await {
+                            Ok(Some(chan)) => chans.push(chan),
+                            Ok(None) => {}
                             Err(f) => return Ok(f),
                         }
                         continue;
@@ -455,22 +489,38 @@ async fn run_once(
             }
             Poll::Pending
         });
-        match select3(
+        // Come back in time for the next paced key.
+        let tick = match keys.wait_ms(Instant::now().as_millis()) {
+            Some(ms) => Duration::from_millis(ms.max(1)).min(rig.sleep(Duration::from_secs(1))),
+            None => rig.sleep(Duration::from_secs(1)),
+        };
+        // A full pacer takes nothing more (the input task's queue holds it).
+        let room = keys.len() < KeyPacer::CAPACITY;
+        let input = async {
+            if room {
+                QUEUE.receive().await
+            } else {
+                core::future::pending().await
+            }
+        };
+        let first = match select3(
             readable,
-            QUEUE.receive(),
-            Timer::after(rig.sleep(Duration::from_secs(1))),
+            input,
+            select(
+                Timer::after(tick),
+                barespice_board::usb::redirect::WAKE.wait(),
+            ),
         )
         .await
         {
-            Either3::First(()) => {}
-            Either3::Second(ev) => {
-                apply_input(&mut session, ev, client_mouse, &mut last_pos);
-                while let Ok(ev) = QUEUE.try_receive() {
-                    apply_input(&mut session, ev, client_mouse, &mut last_pos);
-                }
-            }
-            Either3::Third(()) => {}
-        }
+            Either3::Second(ev) => Some(ev),
+            _ => None,
+        };
+        // Input is taken whichever woke us: with the display channel always
+        // readable (video), waiting for the queue's turn would hold keys back
+        // until the video stops and then send them as one burst.
+        take_input(first, &mut keys, &mut session, client_mouse, &mut last_pos);
+        send_keys(&mut keys, &mut session);
 
         // 5. Feed every readable socket into the session.
         for c in chans.iter_mut().filter(|c| c.open) {
@@ -519,6 +569,9 @@ async fn run_once(
                     Ok(Err(f)) => return Ok(transport::from_transport(f)),
                     Err(_) => break,
                 }
+                // One buffer's worth decoded (video: a few frames): let the
+                // input task drain its device before the next.
+                embassy_futures::yield_now().await;
             }
             if !c.conn.sock.may_recv() {
                 c.open = false;
@@ -573,6 +626,46 @@ fn spice_button(b: u8) -> u8 {
         1 => SPICE_MOUSE_BUTTON_MIDDLE,
         _ => SPICE_MOUSE_BUTTON_RIGHT,
     }) as u8
+}
+
+/// Takes everything the input task queued (`first`, then the queue): key
+/// events go to the pacer (the rest stays queued while it is full), pointer
+/// events to the session at once.
+fn take_input(
+    first: Option<RemoteInput>,
+    keys: &mut KeyPacer,
+    session: &mut Session,
+    client_mouse: bool,
+    last: &mut Option<(u32, u32)>,
+) {
+    let mut next = first;
+    loop {
+        let ev = match next.take() {
+            Some(ev) => ev,
+            None if keys.len() >= KeyPacer::CAPACITY => return,
+            None => match QUEUE.try_receive() {
+                Ok(ev) => ev,
+                Err(_) => return,
+            },
+        };
+        match ev {
+            RemoteInput::Key { key, down } => {
+                // Room was checked before taking it; say so if that changes.
+                if !keys.push(key, down) {
+                    defmt::warn!("input: key backlog full, event dropped");
+                }
+            }
+            other => apply_input(session, other, client_mouse, last),
+        }
+    }
+}
+
+/// Sends the key events the pacer lets out now (see `spice_core::key_pace`).
+fn send_keys(keys: &mut KeyPacer, session: &mut Session) {
+    let now = Instant::now().as_millis();
+    while let Some((key, down)) = keys.take(now) {
+        apply_input(session, RemoteInput::Key { key, down }, false, &mut None);
+    }
 }
 
 fn apply_input(

@@ -2,7 +2,8 @@
 //! change them.
 //!
 //! Defines the list of steps (firmware, configuration, network link, DHCP,
-//! server address, connect, SPICE link, authentication, remote display),
+//! Proxmox API (kiosks only), server address, connect, SPICE link,
+//! authentication, remote display),
 //! each pending / in progress / done / failed with a detail line and, for a
 //! failure, what to check. The [`Status`] itself is owned by the presenter
 //! task alone; every other task changes it through the free functions here
@@ -27,6 +28,8 @@ pub enum Step {
     Link,
     /// An IPv4 address from DHCP.
     Dhcp,
+    /// A fresh ticket from the Proxmox API (only with `x-barespice-pve-api`).
+    Proxmox,
     /// Resolving the server's name.
     ServerAddress,
     /// TCP connection to the server.
@@ -40,11 +43,12 @@ pub enum Step {
 }
 
 /// All steps in screen order.
-pub const STEPS: [Step; 9] = [
+pub const STEPS: [Step; 10] = [
     Step::Firmware,
     Step::Configuration,
     Step::Link,
     Step::Dhcp,
+    Step::Proxmox,
     Step::ServerAddress,
     Step::Connect,
     Step::SpiceLink,
@@ -60,6 +64,7 @@ impl Step {
             Step::Configuration => "Configuration",
             Step::Link => "Network link",
             Step::Dhcp => "DHCP address",
+            Step::Proxmox => "Proxmox API",
             Step::ServerAddress => "Server address",
             Step::Connect => "Connect to server",
             Step::SpiceLink => "SPICE link",

@@ -2,7 +2,8 @@
 //! and the session (`session`): where a session connects ([`Route`]), why an
 //! attempt ended ([`Failure`], shown on the status screen), and opening one
 //! channel's connection: TCP, then HTTP CONNECT through `proxy=`, then TLS
-//! on secured channels (barespice-transport's sans-IO pieces).
+//! on secured channels (barespice-transport's sans-IO pieces); the TCP open
+//! and TLS handshake are also used for the Proxmox API (`pve`).
 //! Must not: parse or build SPICE messages (spice-core's session does), or
 //! decide when to reconnect (`connection` does).
 
@@ -13,7 +14,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use barespice_transport::proxy;
 use barespice_transport::{TlsClient, Trust};
-use embassy_net::tcp::TcpSocket;
+use embassy_net::tcp::{ConnectError, TcpSocket};
 use embassy_net::{Ipv4Address, Stack};
 use embassy_time::{Duration, Instant};
 
@@ -104,7 +105,9 @@ pub async fn open_channel<'a>(
     };
     let mut sock = match &route.proxy {
         Some(p) => {
-            let mut sock = open(stack, route.addr, route.proxy_port, rx, tx).await?;
+            let mut sock = open(stack, route.addr, route.proxy_port, rx, tx)
+                .await
+                .map_err(|e| connect_failure(route.addr, route.proxy_port, e))?;
             write_all(&mut sock, &proxy::connect_request(&route.host, port))
                 .await
                 .map_err(|_| closed(p))?;
@@ -127,45 +130,29 @@ pub async fn open_channel<'a>(
             }
             sock
         }
-        None => open(stack, route.addr, port, rx, tx).await?,
+        None => open(stack, route.addr, port, rx, tx)
+            .await
+            .map_err(|e| connect_failure(route.addr, port, e))?,
     };
     if let Some(t) = tls_client.as_mut() {
-        let start = Instant::now();
         let target = format!("{}:{port}", route.host);
         let fail = |detail: String| Failure {
             step: Step::Connect,
             detail,
             hint: "that tls-port is the server's TLS port",
         };
-        loop {
-            if !t.outgoing().is_empty() {
-                write_all(&mut sock, t.outgoing()).await.map_err(|_| {
-                    fail(format!("{target}: connection closed in the TLS handshake"))
-                })?;
-                let n = t.outgoing().len();
-                t.consume(n);
+        match handshake(&mut sock, t, name).await {
+            Ok(()) => {}
+            Err(HandshakeError::Tls(f)) => return Err(from_transport(f)),
+            Err(HandshakeError::Closed) => {
+                return Err(fail(format!(
+                    "{target}: connection closed in the TLS handshake"
+                )))
             }
-            if t.is_established() {
-                break;
-            }
-            let mut buf = [0u8; 2048];
-            match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
-                Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(from_transport)?,
-                Ok(_) => {
-                    return Err(fail(format!(
-                        "{target}: connection closed in the TLS handshake"
-                    )))
-                }
-                Err(_) => return Err(fail(format!("{target}: TLS handshake timed out"))),
+            Err(HandshakeError::TimedOut) => {
+                return Err(fail(format!("{target}: TLS handshake timed out")))
             }
         }
-        let ms = start.elapsed().as_millis();
-        defmt::info!(
-            "timeline: tls {=str} channel handshake {=u64} ms ({=str})",
-            name,
-            ms,
-            t.version().unwrap_or("TLS")
-        );
     }
     Ok(Conn {
         sock,
@@ -191,14 +178,24 @@ pub async fn write_all(sock: &mut TcpSocket<'_>, mut data: &[u8]) -> Result<(), 
     Ok(())
 }
 
-/// Opens one TCP connection.
-async fn open<'a>(
+/// A TCP connect error in a few words ("connection refused", ...).
+pub fn connect_error_text(e: ConnectError) -> &'static str {
+    match e {
+        ConnectError::ConnectionReset => "connection refused",
+        ConnectError::TimedOut => "timed out",
+        ConnectError::NoRoute => "no route to host",
+        ConnectError::InvalidState => "socket busy",
+    }
+}
+
+/// Opens one TCP connection (a SPICE channel, a proxy, the Proxmox API).
+pub async fn open<'a>(
     stack: Stack<'static>,
     ip: Ipv4Address,
     port: u16,
     rx: &'a mut [u8],
     tx: &'a mut [u8],
-) -> Result<TcpSocket<'a>, Failure> {
+) -> Result<TcpSocket<'a>, ConnectError> {
     let mut sock = TcpSocket::new(stack, rx, tx);
     defmt::debug!(
         "tcp: rx buffer {=usize} bytes, tx {=usize}",
@@ -206,28 +203,68 @@ async fn open<'a>(
         sock.send_capacity()
     );
     sock.set_timeout(Some(Duration::from_secs(20)));
-    match sock.connect((ip, port)).await {
-        Ok(()) => {
-            sock.set_timeout(None);
-            sock.set_keep_alive(Some(Duration::from_secs(10)));
-            // Interactive traffic (input, acks): do not hold small segments back.
-            sock.set_nagle_enabled(false);
-            Ok(sock)
-        }
-        Err(e) => Err(Failure {
-            step: Step::Connect,
-            detail: format!(
-                "{ip}:{port}: {}",
-                match e {
-                    embassy_net::tcp::ConnectError::ConnectionReset => "connection refused",
-                    embassy_net::tcp::ConnectError::TimedOut => "timed out",
-                    embassy_net::tcp::ConnectError::NoRoute => "no route to host",
-                    embassy_net::tcp::ConnectError::InvalidState => "socket busy",
-                }
-            ),
-            hint: "that the SPICE server runs and listens on this address and port",
-        }),
+    sock.connect((ip, port)).await?;
+    sock.set_timeout(None);
+    sock.set_keep_alive(Some(Duration::from_secs(10)));
+    // Interactive traffic (input, acks): do not hold small segments back.
+    sock.set_nagle_enabled(false);
+    Ok(sock)
+}
+
+/// A SPICE (or proxy) TCP connection that could not be opened, as the
+/// Connect step's failure.
+fn connect_failure(ip: Ipv4Address, port: u16, e: ConnectError) -> Failure {
+    Failure {
+        step: Step::Connect,
+        detail: format!("{ip}:{port}: {}", connect_error_text(e)),
+        hint: "that the SPICE server runs and listens on this address and port",
     }
+}
+
+/// Why a TLS handshake did not finish.
+pub enum HandshakeError {
+    /// The transport refused (trust, certificate, alert).
+    Tls(barespice_transport::Failure),
+    /// The peer closed the connection.
+    Closed,
+    /// No answer within 15 s.
+    TimedOut,
+}
+
+/// Runs `t`'s handshake over `sock`; logs `timeline: tls NAME channel
+/// handshake N ms (VERSION)` when done.
+pub async fn handshake(
+    sock: &mut TcpSocket<'_>,
+    t: &mut TlsClient,
+    name: &str,
+) -> Result<(), HandshakeError> {
+    let start = Instant::now();
+    loop {
+        if !t.outgoing().is_empty() {
+            write_all(sock, t.outgoing())
+                .await
+                .map_err(|_| HandshakeError::Closed)?;
+            let n = t.outgoing().len();
+            t.consume(n);
+        }
+        if t.is_established() {
+            break;
+        }
+        let mut buf = [0u8; 2048];
+        match embassy_time::with_timeout(Duration::from_secs(15), sock.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => t.receive(&buf[..n]).map_err(HandshakeError::Tls)?,
+            Ok(_) => return Err(HandshakeError::Closed),
+            Err(_) => return Err(HandshakeError::TimedOut),
+        }
+    }
+    let ms = start.elapsed().as_millis();
+    defmt::info!(
+        "timeline: tls {=str} channel handshake {=u64} ms ({=str})",
+        name,
+        ms,
+        t.version().unwrap_or("TLS")
+    );
+    Ok(())
 }
 
 /// Buffers for one channel socket.

@@ -10,24 +10,16 @@
 
 use crate::endpoint::Endpoint;
 use barespice_config::pve::PveConfig;
-use barespice_transport::pve::{self, Api, ApiToken, Response, ResponseReader, VmRef};
+use barespice_transport::pve::flow::{Action, Flow, Settings};
+use barespice_transport::pve::{self, Response, ResponseReader};
 use barespice_transport::Trust;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
-
-/// How long a started VM may take to report `running`.
-const START_WAIT: Duration = Duration::from_secs(60);
+use std::time::Duration;
 
 /// Asks the API for a fresh ticket; the `.vv` text of the answer.
 pub fn fetch_ticket(p: &PveConfig) -> Result<String, String> {
-    let url = p.api.as_deref().unwrap_or_default();
-    let (host, port) = pve::parse_api_url(url).map_err(str::to_string)?;
-    let token = ApiToken::new(
-        p.token_id.as_deref().unwrap_or_default(),
-        p.token_secret.as_deref().unwrap_or_default(),
-    )
-    .map_err(str::to_string)?;
-    let api = Api::new(&format!("{host}:{port}"), token);
+    let mut flow = Flow::new(&Settings::from_config(p)).map_err(str::to_string)?;
+    let host = flow.host().to_string();
     let endpoint = Endpoint {
         trust: Trust {
             ca_pem: p.ca.clone(),
@@ -40,48 +32,31 @@ pub fn fetch_ticket(p: &PveConfig) -> Result<String, String> {
         },
         host,
         port: None,
-        tls_port: Some(port),
+        tls_port: Some(flow.port()),
         proxy: None,
         secure_channels: Vec::new(),
     };
-    let call = |req: Vec<u8>| exchange(&endpoint, &req);
-    let vm = match (&p.vm_name, &p.node, p.vmid) {
-        (Some(name), _, _) => {
-            eprintln!("barespice-host: pve: looking up VM {name}");
-            pve::find_vm(&call(api.resources())?, name).map_err(|e| e.to_string())?
-        }
-        (None, Some(node), Some(vmid)) => VmRef::new(node, vmid).map_err(str::to_string)?,
-        _ => return Err("Proxmox: set pve-vmid= with pve-node=, or pve-vm-name=".into()),
-    };
-    let running = |r: Response| pve::parse_status(&r, &vm).map_err(|e| e.to_string());
-    if !running(call(api.status(&vm))?)? {
-        if !p.start {
-            return Err(pve::ApiError::Stopped.to_string());
-        }
-        eprintln!("barespice-host: pve: starting VM {}", vm.vmid);
-        pve::parse_start(&call(api.start(&vm))?, &vm).map_err(|e| e.to_string())?;
-        let since = Instant::now();
-        while !running(call(api.status(&vm))?)? {
-            if since.elapsed() > START_WAIT {
-                return Err(format!("VM {} did not start within 60 s", vm.vmid));
+    let mut action = flow.begin();
+    loop {
+        action = match action {
+            Action::Call { request, step } => {
+                eprintln!("barespice-host: pve: {step}");
+                let answer = exchange(&endpoint, &request)?;
+                flow.answer(&answer).map_err(|e| e.to_string())?
             }
-            std::thread::sleep(Duration::from_millis(500));
+            Action::Wait { ms } => {
+                std::thread::sleep(Duration::from_millis(u64::from(ms)));
+                flow.waited()
+            }
+            Action::Done(ticket) => return Ok(ticket.to_vv()),
         }
     }
-    eprintln!("barespice-host: pve: asking Proxmox for a ticket");
-    let ticket =
-        pve::parse_spiceproxy(&call(api.spiceproxy(&vm, None))?, &vm).map_err(|e| e.to_string())?;
-    Ok(ticket.to_vv())
 }
 
 /// One request over a fresh TLS connection, the whole answer back.
 fn exchange(endpoint: &Endpoint, req: &[u8]) -> Result<Response, String> {
     // The transport names the SPICE keys; here the API's own keys apply.
-    let api = |e: barespice_transport::Failure| {
-        format!("Proxmox API: {e}")
-            .replace("x-barespice-pubkey-sha256", "x-barespice-pve-pubkey-sha256")
-            .replace("(ca=)", "(x-barespice-pve-ca=)")
-    };
+    let api = |e: barespice_transport::Failure| pve::api_failure_text(&e);
     let mut link = endpoint.connect(true).map_err(api)?;
     let Some(tls) = link.tls.as_mut() else {
         return Err("Proxmox API: no TLS".into());

@@ -32,6 +32,10 @@ AGENT_MODULES = ("virtio_pci", "virtio_console")
 #: /bin/lab-tones plays through (modules/load-audio).
 AUDIO_MODULES = ("snd_intel8x0", "snd_pcm_oss")
 
+#: Modules for redirected USB disks (scripts/lab-server --usb-redir): the xHCI
+#: the redirected devices hang off, usb-storage and SCSI disks (modules/load-usb).
+USB_MODULES = ("xhci_pci", "usb_storage", "sd_mod")
+
 
 def _module_index(modroot):
     """Map module name -> path of its .ko below modroot (lib/modules/<kver>/kernel)."""
@@ -141,6 +145,11 @@ def main():
         for top in AUDIO_MODULES:
             lists["audio"] += [m for m in load_order(index, top) if m not in lists["audio"]]
         needed += [m for m in lists["audio"] if m not in needed]
+
+    lists["usb"] = []
+    for top in USB_MODULES:
+        lists["usb"] += [m for m in load_order(index, top) if m not in lists["usb"]]
+    needed += [m for m in lists["usb"] if m not in needed]
 
     scenes = sorted((f for f in os.listdir(a.scenes) if f.endswith(".bgrx")),
                     key=lambda f: int(f.split("-")[1].split(".")[0]))

@@ -3,8 +3,9 @@
 //! Owns everything a SPICE client must understand about bytes on the wire:
 //! the link handshake and RSA-OAEP ticket, message framing, the common
 //! channel duties (ACK windows, PING/PONG), the main, display, inputs,
-//! cursor and playback channels, the image decoders, a software canvas and
-//! the audio jitter buffer.
+//! cursor, playback and spicevmc (USB redirection stream) channels, the
+//! image decoders, a software canvas, the audio jitter buffer and the pacing
+//! of key events towards the guest (`key_pace`).
 //!
 //! It must not do I/O: no sockets, clocks, threads or hardware. The caller
 //! feeds received bytes per channel into a [`session::Session`], drains the
@@ -33,10 +34,12 @@ pub mod fit;
 pub mod image;
 pub mod inputs;
 pub mod jitter;
+pub mod key_pace;
 pub mod keymap;
 pub mod link;
 pub mod main_channel;
 pub mod outbox;
 pub mod playback;
 pub mod session;
+pub mod spicevmc;
 pub mod wire;

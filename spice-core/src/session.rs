@@ -34,6 +34,7 @@ use crate::link::{check_password, Link, LinkError, LinkStatus};
 use crate::main_channel::{MainChannel, MainEvent};
 use crate::outbox::Outbox;
 use crate::playback::{AudioItem, PlaybackChannel};
+use crate::spicevmc::VmcChannel;
 use alloc::boxed::Box;
 use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -65,6 +66,9 @@ pub struct SessionConfig {
     /// Link the PLAYBACK channel when the server offers it (the caller has
     /// somewhere to play audio; see [`Session::take_audio`]).
     pub playback: bool,
+    /// Link USB redirection (`SPICE_CHANNEL_USBREDIR`) channels; their
+    /// stream goes through [`Session::vmc_take`] / [`Session::vmc_send`].
+    pub usbredir: bool,
 }
 
 impl Default for SessionConfig {
@@ -78,6 +82,7 @@ impl Default for SessionConfig {
             record_display: false,
             memory_budget: crate::budget::DEFAULT_BUDGET,
             playback: false,
+            usbredir: false,
         }
     }
 }
@@ -123,7 +128,8 @@ pub enum Event {
         channel_id: u8,
     },
     /// The server offers a channel this client does not implement (audio,
-    /// USB redirection, ports, ...); reported, not opened.
+    /// ports, ...; USB redirection unless [`SessionConfig::usbredir`]);
+    /// reported, not opened.
     ChannelSkipped {
         /// `SPICE_CHANNEL_*`.
         channel_type: u8,
@@ -259,6 +265,7 @@ enum Kind {
     Inputs(InputsChannel),
     Cursor(CursorChannel),
     Playback(PlaybackChannel),
+    Vmc(VmcChannel),
 }
 
 #[derive(Debug)]
@@ -384,6 +391,9 @@ impl Session {
                 Kind::Playback(PlaybackChannel::new()),
                 PlaybackChannel::client_caps(),
             ),
+            SPICE_CHANNEL_USBREDIR if self.config.usbredir => {
+                (Kind::Vmc(VmcChannel::new()), VmcChannel::client_caps())
+            }
             _ => return Err(SessionError::Unsupported),
         };
         let mut tx = TxQueue::default();
@@ -418,11 +428,38 @@ impl Session {
         )
     }
 
-    /// Whether this session links `channel_type` (implemented, and for
-    /// PLAYBACK asked for in [`SessionConfig::playback`]).
+    /// Whether this session links `channel_type`: what [`Session::supports`]
+    /// lists (PLAYBACK only when [`SessionConfig::playback`] asks for it),
+    /// plus USB redirection when [`SessionConfig::usbredir`] asks for it.
     pub fn wants(&self, channel_type: u8) -> bool {
-        Self::supports(channel_type)
-            && (channel_type as u32 != SPICE_CHANNEL_PLAYBACK || self.config.playback)
+        let t = u32::from(channel_type);
+        (Self::supports(channel_type) && (t != SPICE_CHANNEL_PLAYBACK || self.config.playback))
+            || (self.config.usbredir && t == SPICE_CHANNEL_USBREDIR)
+    }
+
+    /// Stream bytes received on spicevmc channel `h` since the last call.
+    pub fn vmc_take(&mut self, h: ChannelHandle) -> Vec<u8> {
+        match self.slots.get_mut(h.0 as usize) {
+            Some(Slot {
+                kind: Kind::Vmc(v), ..
+            }) => v.take(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Queues stream bytes to send on spicevmc channel `h`.
+    pub fn vmc_send(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .get_mut(h.0 as usize)
+            .ok_or(SessionError::UnknownHandle)?;
+        let (Kind::Vmc(_), Phase::Open(ch)) = (&slot.kind, &mut slot.phase) else {
+            return Err(SessionError::Closed);
+        };
+        let mut out = Outbox::new();
+        VmcChannel::send(data, &mut out);
+        ch.send_all(&mut out);
+        Ok(())
     }
 
     /// Start linking another channel (after [`Event::OpenChannel`]); its link
@@ -584,6 +621,7 @@ impl Session {
             Kind::Inputs(inp) => inp.handle(t, body, out),
             Kind::Cursor(c) => c.handle(t, body, out),
             Kind::Playback(p) => p.handle(t, body, out),
+            Kind::Vmc(v) => v.handle(t, body, out),
         });
         slot.recorded.extend_from_slice(&ch.take_recorded());
         for ev in common {

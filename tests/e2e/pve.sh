@@ -15,7 +15,19 @@
 #                       (it fetched a fresh ticket)
 #   pve-host-refusals   wrong token (401), wrong API key pin, unknown VM id:
 #                       each one line naming the reason, no secret in it
-# Not covered here: the firmware (it does not call the API yet).
+#   pve-fw-cold         the firmware (virt) with only pve keys (API trusted by
+#                       its CA, host 10.0.2.2 in the certificate): the status
+#                       screen steps "starting VM 104", "asking Proxmox for a
+#                       ticket"; its screen == the server's screendump
+#   pve-fw-expiry       the firmware (API trusted by key pin) connected; once
+#                       its ticket is older than 40 s the spiceproxy is
+#                       restarted (the session drops, the server still runs
+#                       and would refuse that ticket): back pixel-exact; then
+#                       a lab server restart: back pixel-exact again; a fresh
+#                       ticket each time, never an authentication failure
+#   pve-fw-refusals     wrong token, wrong API key pin, unknown VM id: the
+#                       firmware's "Proxmox API" step shows each reason (serial
+#                       log), twice (it retries), no secret in the log
 
 PVE_DIR=""
 PVE_API_PORT=""
@@ -140,17 +152,153 @@ pve_host_refusals() {
   echo "wrong token, wrong API pin, unknown VM: each refused with its reason"
 }
 
+# ---- the firmware (virt) as a Proxmox kiosk ----------------------------------------
+
+# pve_fw_vv OUT [KEY=VALUE...]: a kiosk file for the firmware (QEMU user
+# networking: the API is at 10.0.2.2), reconnect back-off capped at 2 s.
+pve_fw_vv() {
+  local out=$1
+  shift
+  pve_vv "$out" "x-barespice-pve-api=https://10.0.2.2:$PVE_API_PORT" "reconnect-max=2" "$@"
+}
+
+# pve_fw_up: the proxy and the API stand-in; on exit they and the case's
+# emulated firmware clients ($CASE_DIR/fw*) are stopped.
+pve_fw_up() {
+  tls_fw_ready
+  tls_spiceproxy_start "$CASE_DIR"
+  pve_api_start "$CASE_DIR"
+  trap pve_fw_stop EXIT
+}
+pve_fw_stop() {
+  local d
+  for d in "$CASE_DIR"/fw*/; do emu_stop "$d"; done
+  pve_stop
+}
+
+# pve_api_pin: SHA-256 of the API certificate's public key.
+pve_api_pin() {
+  openssl x509 -pubkey -noout -in "$1" | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1
+}
+
+# pve_fw_secrets: neither the token secret nor the stand-in's passwords are in the serial log.
+pve_fw_secrets() {
+  ! grep -aq "$PVE_SECRET" "$FW_LOG" || fail "the token secret is in the firmware's log"
+  ! grep -aiq 'PVEAPIToken' "$FW_LOG" || fail "an API request is in the firmware's log"
+}
+
+# pve_wait_count FILE REGEX N LIMIT_S WHAT: until FILE has N lines matching REGEX.
+pve_wait_count() {
+  local t0=$SECONDS
+  until [ "$(grep -aEc "$2" "$1")" -ge "$3" ]; do
+    [ $((SECONDS - t0)) -lt "$4" ] || { tail -n 25 "$FW_LOG"; fail "$5"; }
+    sleep 0.5
+  done
+}
+
+pve_fw_cold() {
+  local dir=$CASE_DIR/fw
+  pve_fw_up
+  pve_fw_vv "$CASE_DIR/kiosk.vv"
+  tls_fw_start "$dir" "$CASE_DIR/kiosk.vv" 'timeline: first frame' 150
+  fw_expect_desktop 20
+  cat "$CASE_DIR/match.txt"
+  emu_stop "$dir"
+  cat "$CASE_DIR/api.log"
+  grep -a 'step Proxmox' "$FW_LOG"
+  grep -aq 'step Proxmox: Active starting VM 104' "$FW_LOG" || fail "no 'starting VM 104' step"
+  grep -aq 'step Proxmox: Active asking Proxmox for a ticket' "$FW_LOG" || fail "no 'asking Proxmox for a ticket' step"
+  grep -aq 'step Proxmox: Done fresh ticket' "$FW_LOG" || fail "no ticket step done"
+  grep -aq 'timeline: tls proxmox-api channel handshake' "$FW_LOG" || fail "no TLS handshake with the API"
+  grep -q "POST /api2/json/nodes/lab/qemu/104/status/start -> 200" "$CASE_DIR/api.log" || fail "no start call"
+  grep -q "form body: 'proxy=10.0.2.2'" "$CASE_DIR/api.log" || fail "spiceproxy was not asked for the proxy at the API's host"
+  [ "$(grep -c '^routed by Host:' "$CASE_DIR/spiceproxy.log")" -ge 4 ] || fail "the proxy did not route every channel"
+  pve_fw_secrets
+  echo "firmware kiosk: VM started, ticket fetched, SPICE through the proxy: screen == server screendump"
+}
+
+# pve_lab_restart: kill the lab server and start it again (same port, run
+# directory and flags; the harness then finds it alive and keeps sharing it).
+pve_lab_restart() {
+  local pid
+  pid=$(cat "$LAB_PIDFILE")
+  echo "restarting the lab server (pid $pid, port $LAB_PORT)"
+  kill "$pid"
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  "$REPO/scripts/lab-server" --port "$LAB_PORT" --run-dir "$LAB_RUN_DIR" --daemon $LAB_FLAGS \
+    > "$CASE_DIR/lab-server.log" 2>&1 || { tail -n 20 "$CASE_DIR/lab-server.log"; fail "the lab server did not restart"; }
+}
+
+pve_fw_expiry() {
+  local dir=$CASE_DIR/fw t_ticket wait
+  pve_fw_up
+  pve_fw_vv "$CASE_DIR/kiosk.vv" "x-barespice-pve-ca=" \
+    "x-barespice-pve-pubkey-sha256=$(pve_api_pin "$PVE_DIR/api/server/server-cert.pem")"
+  tls_fw_start "$dir" "$CASE_DIR/kiosk.vv" 'step Proxmox: Done fresh ticket' 150
+  t_ticket=$SECONDS
+  pve_wait_count "$FW_LOG" 'timeline: first frame' 1 60 "no first frame"
+  fw_expect_desktop 20
+  wait=$((41 - (SECONDS - t_ticket)))
+  if [ "$wait" -gt 0 ]; then echo "waiting $wait s until the firmware's ticket is 41 s old"; sleep "$wait"; fi
+  echo "restarting the spiceproxy: the session drops, the server keeps running"
+  tls_spiceproxy_stop
+  sleep 0.5
+  tls_spiceproxy_start "$CASE_DIR"
+  pve_wait_count "$CASE_DIR/api.log" 'spiceproxy -> 200' 2 60 "no second ticket after the proxy restart"
+  pve_wait_count "$FW_LOG" 'timeline: first frame' 2 60 "no desktop after the proxy restart"
+  fw_expect_desktop 20
+  cat "$CASE_DIR/match.txt"
+  pve_lab_restart
+  pve_wait_count "$CASE_DIR/api.log" 'spiceproxy -> 200' 3 90 "no third ticket after the lab server restart"
+  pve_wait_count "$FW_LOG" 'timeline: first frame' 3 60 "no desktop after the lab server restart"
+  fw_expect_desktop 20
+  cat "$CASE_DIR/match.txt"
+  emu_stop "$dir"
+  cat "$CASE_DIR/api.log"
+  grep -aE 'step (Proxmox|Authentication)|reconnecting in' "$FW_LOG"
+  ! grep -aq 'step Authentication: failed' "$FW_LOG" || fail "the firmware used a stale ticket"
+  pve_fw_secrets
+  echo "firmware: ticket > 40 s old, proxy restarted: fresh ticket, exact; lab server restarted: fresh ticket, exact ($(grep -c 'spiceproxy -> 200' "$CASE_DIR/api.log") tickets)"
+}
+
+pve_fw_refusals() {
+  local pin
+  pve_fw_up
+  pve_fw_vv "$CASE_DIR/token.vv" "x-barespice-pve-secret=wrong-secret"
+  tls_fw_refused token "$CASE_DIR/token.vv" 'step Proxmox: failed: Proxmox refused the API token \(401\)' 'step Proxmox: failed'
+  pin=$(pve_api_pin "$TLS_DIR/other/ca-cert.pem")
+  pve_fw_vv "$CASE_DIR/pin.vv" "x-barespice-pve-ca=" "x-barespice-pve-pubkey-sha256=$pin"
+  tls_fw_refused pin "$CASE_DIR/pin.vv" 'step Proxmox: failed: Proxmox API: certificate untrusted: .*x-barespice-pve-pubkey-sha256' 'step Proxmox: failed'
+  pve_fw_vv "$CASE_DIR/vmid.vv" "x-barespice-pve-vmid=999"
+  tls_fw_refused vmid "$CASE_DIR/vmid.vv" "step Proxmox: failed: VM not found: VM 999 on node lab: Configuration file 'nodes/lab/qemu-server/999.conf' does not exist" 'step Proxmox: failed'
+  for n in token pin vmid; do
+    FW_LOG=$CASE_DIR/fw-$n/serial.log pve_fw_secrets
+  done
+  ! grep -q 'spiceproxy -> 200' "$CASE_DIR/api.log" || fail "a ticket was issued to a refused kiosk"
+  echo "firmware: wrong token, wrong API pin, unknown VM: each on the status screen, retried, no secret logged"
+}
+
 pve_cases() {
-  any_selected pve-host-cold pve-host-expiry pve-host-refusals || return 0
+  any_selected pve-host-cold pve-host-expiry pve-host-refusals pve-fw-cold pve-fw-expiry pve-fw-refusals || return 0
   TLS_DIR=$E2E_OUT/pve-pki/spice
   PVE_DIR=$E2E_OUT/pve-pki
   rm -rf "$PVE_DIR"
   tls_pki "$TLS_DIR" || echo "pve: openssl could not make the SPICE test certificates"
-  tls_pki "$PVE_DIR/api" || echo "pve: openssl could not make the API test certificates"
+  # The firmware reaches the API at 10.0.2.2 (QEMU user networking).
+  tls_pki "$PVE_DIR/api" "DNS:spice.lab,IP:127.0.0.1,IP:10.0.2.2" || echo "pve: openssl could not make the API test certificates"
   echo "never-used-$RANDOM" > "$PVE_DIR/password"
   TLS_PORT=$(BARESPICE_TEST_PORT=$(( ${BARESPICE_TEST_PORT:-5990} + 60 )) free_port)
   local flags="--password-file $PVE_DIR/password --tls-port $TLS_PORT --x509-dir $TLS_DIR/server --tls-channel default"
   run_case pve-host-cold "$flags" pve_host_cold
   run_case pve-host-expiry "$flags" pve_host_expiry
   run_case pve-host-refusals "$flags" pve_host_refusals
+  if any_selected pve-fw-cold pve-fw-expiry pve-fw-refusals; then
+    [ -s "$E2E_OUT/build-firmware.log" ] || fw_build
+  fi
+  run_case pve-fw-cold "$flags" pve_fw_cold
+  run_case pve-fw-refusals "$flags" pve_fw_refusals
+  # Last: it restarts the lab server (same flags, so it stays shared).
+  run_case pve-fw-expiry "$flags" pve_fw_expiry
 }

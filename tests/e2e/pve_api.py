@@ -14,7 +14,8 @@ over HTTPS (certificate from the test's openssl CA), checking
 "Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET" (401 otherwise, as
 Proxmox). One VM exists; it starts "stopped" and is "running" 2 s after a
 start. Unknown VM ids answer 500 "Configuration file ... does not exist", as
-Proxmox does. spiceproxy makes a REAL one-time ticket: a fresh random
+Proxmox does. spiceproxy honours the documented "proxy" parameter (the
+answer's proxy is http://PROXY:PORT). spiceproxy makes a REAL one-time ticket: a fresh random
 password set on the lab SPICE server through QMP set_password, expiring 40 s
 later (expire_password), so an older ticket stops working as soon as a newer
 one is issued and any ticket stops after 40 s. Every request is logged (no
@@ -34,6 +35,7 @@ import ssl
 import sys
 import threading
 import time
+from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "lib"))
 from qmp import QMP  # noqa: E402
@@ -45,6 +47,7 @@ LOCK = threading.Lock()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 30  # a client that stops mid-request does not hold its thread for ever
 
     def log_message(self, fmt, *args):
         pass
@@ -92,15 +95,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not self.running():
                 return self.answer(500, f"VM {vmid} not running", None)
             password = secrets.token_urlsafe(12)
-            with QMP(A.qmp) as q:
-                q.cmd("set_password", protocol="spice", password=password)
-                q.cmd("expire_password", protocol="spice", time="+40")
+            try:
+                with QMP(A.qmp) as q:
+                    q.cmd("set_password", protocol="spice", password=password)
+                    q.cmd("expire_password", protocol="spice", time="+40")
+            except Exception as e:  # the VM's QEMU is down (a lab server restart)
+                return self.answer(500, f"VM {vmid} qmp command 'set_password' failed - {type(e).__name__}", None)
             ticket = A.spice_host
+            # Proxmox answers proxy "http://{proxy}:3128" when the client names
+            # the node it reaches (the web UI passes its own host name); the
+            # stand-in keeps its spiceproxy's port.
+            proxy = A.proxy
+            asked = parse_qs(body).get("proxy")
+            if asked and re.fullmatch(r"[A-Za-z0-9.-]+", asked[0]):
+                proxy = f"http://{asked[0]}:{A.proxy.rsplit(':', 1)[1]}"
             print(f"ticket issued for {ticket} (fresh password, expires in 40 s); form body: {body!r}", flush=True)
             with open(A.ticket_log, "a") as f:
                 f.write(ticket + "\n")
             return self.answer(200, "OK", {
-                "type": "spice", "title": f"VM {vmid} - {A.name}", "host": ticket, "proxy": A.proxy,
+                "type": "spice", "title": f"VM {vmid} - {A.name}", "host": ticket, "proxy": proxy,
                 "tls-port": A.tls_port, "password": password, "ca": open(A.ca_file).read(),
                 "host-subject": A.subject, "delete-this-file": 1, "secure-attention": "Ctrl+Alt+Ins",
                 "release-cursor": "Ctrl+Alt+R", "toggle-fullscreen": "Shift+F11"})
@@ -122,7 +135,9 @@ def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", A.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(A.cert, A.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # The TLS handshake runs in the request's thread (on its first read), so a
+    # client that gives up mid-handshake (a wrong pin) does not block accept().
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     print(f"Proxmox API stand-in on https://127.0.0.1:{A.port}", flush=True)
     srv.serve_forever()
 

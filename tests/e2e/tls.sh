@@ -49,9 +49,11 @@ TLS_PORT=""
 TLS_SUBJECT="OU=PVE Cluster Node,O=Proxmox Virtual Environment,CN=spice.lab"
 TLS_TICKET_HOST="pvespiceproxy:6580a1b2:100:lab::0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
-# tls_pki DIR: the CA, server and test certificates (openssl; parent shell).
+# tls_pki DIR [SAN]: the CA, server and test certificates (openssl; parent
+# shell); SAN is the server certificate's subjectAltName (default
+# DNS:spice.lab,IP:127.0.0.1).
 tls_pki() {
-  local d=$1
+  local d=$1 san=${2:-DNS:spice.lab,IP:127.0.0.1}
   mkdir -p "$d/server" "$d/other" "$d/expired"
   (
     cd "$d"
@@ -59,7 +61,7 @@ tls_pki() {
       -subj "/CN=barespice test CA" 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -keyout server/server-key.pem -out server.csr \
       -subj "/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN=spice.lab" 2>/dev/null
-    printf 'subjectAltName=DNS:spice.lab,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext.cnf
+    printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" > ext.cnf
     openssl x509 -req -in server.csr -CA server/ca-cert.pem -CAkey ca-key.pem -CAcreateserial \
       -out server/server-cert.pem -days 365 -extfile ext.cnf 2>/dev/null
     openssl req -x509 -newkey rsa:2048 -nodes -keyout other/ca-key.pem -out other/ca-cert.pem -days 3650 \
@@ -345,11 +347,13 @@ tls_fw_all() {
   echo "firmware over TLS through the Proxmox-style proxy: screen == server screendump ($(grep -ac 'timeline: tls' "$FW_LOG") TLS channels)"
 }
 
-# tls_fw_refused NAME VV REGEX: the firmware shows REGEX on its status screen
-# (the serial log carries the step text), twice (it retries), and is still alive.
+# tls_fw_refused NAME VV REGEX [FIRST]: the firmware shows REGEX on its status
+# screen (the serial log carries the step text), twice (it retries), and is
+# still alive. FIRST: the first failure line to wait for (default: a Connect,
+# Authentication or SpiceLink step failed).
 tls_fw_refused() {
   local name=$1 vv=$2 re=$3 dir=$CASE_DIR/fw-$1 n
-  tls_fw_start "$dir" "$vv" "step (Connect|Authentication|SpiceLink): failed" 90
+  tls_fw_start "$dir" "$vv" "${4:-step (Connect|Authentication|SpiceLink): failed}" 90
   until [ "$(grep -aEc "$re" "$FW_LOG")" -ge 2 ]; do
     emu_alive "$dir" || fail "$name: the firmware died"
     n=$((${n:-0} + 1)); [ "$n" -lt 60 ] || { tail -n 20 "$FW_LOG"; fail "$name: no second /$re/ (no retry?)"; }

@@ -28,6 +28,10 @@ use core::fmt;
 
 use serde_json::Value;
 
+use crate::Failure;
+
+pub mod flow;
+
 /// Largest API answer read (headers + body); `cluster/resources` of a large
 /// cluster fits comfortably.
 pub const MAX_RESPONSE: usize = 512 * 1024;
@@ -226,6 +230,13 @@ pub enum ApiError {
     },
     /// The VM is stopped and starting it is not allowed.
     Stopped,
+    /// The VM was started but did not report `running` in time.
+    StartTimeout {
+        /// The VM id.
+        vmid: u32,
+        /// How long the kiosk waited.
+        secs: u32,
+    },
     /// Any other HTTP error status.
     Http {
         /// Status code.
@@ -251,9 +262,54 @@ impl fmt::Display for ApiError {
             Self::Ambiguous { name } => write!(f, "more than one VM is named {name}: set the VM id instead"),
             Self::NodeUnreachable { detail } => write!(f, "Proxmox cannot reach the VM's node: {detail}"),
             Self::Stopped => f.write_str("the VM is stopped and starting it is not allowed (pve-start=0)"),
+            Self::StartTimeout { vmid, secs } => write!(f, "VM {vmid} did not start within {secs} s"),
             Self::Http { code, reason } => write!(f, "Proxmox API answered {code} {reason}"),
             Self::Malformed(what) => write!(f, "the Proxmox API answer is malformed: {what}"),
         }
+    }
+}
+
+impl ApiError {
+    /// What to check, one short phrase naming the configuration keys.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::TokenRefused => "x-barespice-pve-token and x-barespice-pve-secret (Datacenter > Permissions > API Tokens)",
+            Self::PermissionDenied { .. } => "the API token's role on /vms/VMID (and privilege separation)",
+            Self::VmNotFound { .. } | Self::Ambiguous { .. } => {
+                "x-barespice-pve-node + x-barespice-pve-vmid, or x-barespice-pve-vm-name"
+            }
+            Self::NodeUnreachable { .. } => "that the VM's node is up and part of the cluster",
+            Self::Stopped => "x-barespice-pve-start=1, or start the VM in Proxmox",
+            Self::StartTimeout { .. } => "the VM's start task log in Proxmox",
+            Self::Http { .. } | Self::Malformed(_) => {
+                "that x-barespice-pve-api points at the Proxmox API (port 8006)"
+            }
+        }
+    }
+}
+
+/// A failure connecting to the API (TCP, TLS, trust), in the transport's
+/// words but naming the API's own trust keys (`x-barespice-pve-ca`,
+/// `x-barespice-pve-pubkey-sha256`), prefixed `Proxmox API: `.
+pub fn api_failure_text(f: &Failure) -> String {
+    format!("Proxmox API: {f}")
+        .replace("x-barespice-pubkey-sha256", "x-barespice-pve-pubkey-sha256")
+        .replace("(ca=)", "(x-barespice-pve-ca=)")
+}
+
+/// What to check for an API connection failure (see [`api_failure_text`]).
+pub fn api_failure_hint(f: &Failure) -> &'static str {
+    match f {
+        Failure::Unreachable { .. } | Failure::Refused { .. } => {
+            "x-barespice-pve-api (https://HOST:8006) and that the API is reachable from here"
+        }
+        Failure::NoTrustAnchor | Failure::Untrusted { .. } => {
+            "x-barespice-pve-ca (the cluster CA, PEM) or x-barespice-pve-pubkey-sha256 (the API certificate's key)"
+        }
+        Failure::NameMismatch { .. } => {
+            "the host in x-barespice-pve-api must be in the API certificate (or use x-barespice-pve-pubkey-sha256)"
+        }
+        _ => f.hint(),
     }
 }
 

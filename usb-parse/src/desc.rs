@@ -135,6 +135,8 @@ pub struct DeviceDescriptor {
     pub vendor: u16,
     /// idProduct.
     pub product: u16,
+    /// bcdDevice.
+    pub device_version: u16,
     /// iManufacturer.
     pub manufacturer_string: u8,
     /// iProduct.
@@ -160,6 +162,7 @@ impl DeviceDescriptor {
         if b.len() >= 18 && b[0] >= 18 {
             d.vendor = le16(b, 8)?;
             d.product = le16(b, 10)?;
+            d.device_version = le16(b, 12)?;
             d.manufacturer_string = b[14];
             d.product_string = b[15];
             d.configurations = b[17];

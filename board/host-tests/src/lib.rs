@@ -4,7 +4,8 @@
 //! device record (route string, transaction translator), xHCI rings, TRBs and
 //! contexts, the DWC2 split-transaction state machine, the LAN95xx/LAN78xx
 //! Ethernet framing, the PCI BAR allocator, and the Pi 4's PCIe bridge fields and
-//! GENET ring/PHY logic. The board crate itself only builds for
+//! GENET ring/PHY logic, and the Clause 22 PHY link logic (`mii`: link
+//! resolution, change monitor, the rate-limited PHY poll). The board crate itself only builds for
 //! `aarch64-unknown-none` (its boot dependency is AArch64 assembly), so this
 //! crate compiles those source files again, unchanged, for the host; their
 //! `#[cfg(test)]` modules are the tests. (USB descriptor and HID report
@@ -35,6 +36,10 @@ pub mod pcie_fields;
 
 #[path = "../../src/rpi/genet/ring.rs"]
 pub mod genet_ring;
+
+// The GENET PHY code re-exports the generic Clause 22 logic from `crate::mii`.
+#[path = "../../src/mii.rs"]
+pub mod mii;
 
 #[path = "../../src/rpi/genet/phy.rs"]
 pub mod genet_phy;

@@ -473,6 +473,18 @@ pub trait ClassDriver {
     fn hub(&mut self) -> Option<&mut dyn HubPorts> {
         None
     }
+    /// Slow periodic work that needs control transfers (a NIC's PHY link
+    /// poll): `None` when nothing is due at `now`, else the work, which the
+    /// core awaits in line (keep it to a few control transfers).
+    fn maintain<'a>(&'a mut self, _bus: &'a mut Bus, _now: Instant) -> Option<BoxFut<'a, ()>> {
+        None
+    }
+    /// Work that awaits control transfers (the redirection driver runs the
+    /// VM's requests here); `None` when there is none. The future returns
+    /// true when it moved data.
+    fn service<'a>(&'a mut self, _bus: &'a mut Bus) -> Option<BoxFut<'a, bool>> {
+        None
+    }
 }
 
 /// The port side of a hub driver.

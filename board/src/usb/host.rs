@@ -123,7 +123,15 @@ impl UsbHost {
             for f in self.functions.iter_mut() {
                 f.poll(&mut *self.bus.hc, now, &mut cx);
             }
-            let active = cx.active;
+            let mut active = cx.active;
+            for f in self.functions.iter_mut() {
+                if let Some(work) = f.maintain(&mut self.bus, now) {
+                    work.await;
+                }
+                if let Some(work) = f.service(&mut self.bus) {
+                    active |= work.await;
+                }
+            }
             self.service_hubs().await;
             if active && idle_rounds < BURST_ROUNDS {
                 idle_rounds += 1;

@@ -21,22 +21,35 @@
 //! (lite reset, RX_ADDR and perfect filter 0, BURST_CAP/BULK_IN_DLY, USB_CFG0
 //! BCE/BIR, FIFO ends, RFE broadcast + perfect DA, PMT PHY reset and READY,
 //! MAC_CR auto speed/duplex, MAC_TX/FCT_TX, MAC_RX max size/FCT_RX); Circle
-//! `lib/usb/smsc951x.cpp` (MAC from the property mailbox). Deliberate
-//! differences: the link state is read once at bind (PHY BMSR after up to
-//! [`LINK_WAIT`]) and embassy-net is told the link is up either way (a cable
-//! plugged in later then works without a PHY interrupt handler, which is not
-//! written); the interrupt endpoint is not opened (it saves a host channel).
+//! `lib/usb/smsc951x.cpp` (MAC from the property mailbox).
+//!
+//! Link tracking: the bring-up waits up to [`LINK_WAIT`] for a link, then the
+//! PHY is polled every [`mii::POLL_MS`] through the MII registers (BMSR, and
+//! ANAR/ANLPAR plus, on the LAN78xx, CTRL1000/STAT1000 as it comes up), from
+//! the USB task's [`ClassDriver::maintain`]; changes go to embassy-net's link
+//! state, the log (`eth: link up 100 Mbit/s full`, `eth: link down`) and the
+//! status screen (Ethernet part: link down, check the cable). References for
+//! that: Circle `lib/usb/lan7800.cpp` and `smsc951x.cpp` (`IsLinkUp` reads
+//! the PHY's BMSR on request, no interrupt endpoint), U-Boot
+//! `smsc95xx.c`/`lan7x.c` (`*_read_mii_word`, link from BMSR) and Linux
+//! `drivers/net/usb/smsc95xx.c`/`lan78xx.c` (which use the interrupt endpoint's
+//! PHY_INT status bit instead; polling saves that endpoint's host channel).
+//! Deliberate difference: the interrupt endpoint is not opened.
 //!
 //! Status: written to the references, not yet run on hardware (QEMU models
 //! neither chip).
 
 use super::bus::{Bus, ClassDriver, ClassEntry, Context, Pipe};
+use super::controller::BoxFut;
 use super::controller::{Device, HostController, PipeId};
 use super::desc::{self, DeviceDescriptor, Setup};
 use super::lan_frame::{self, Chip, RxFrame, TX_HEADER};
 use super::net_channel::{board_mac, NetRunner, MTU};
 use super::{Direction, EndpointKind, UsbError};
+use crate::bringup::{self, Outcome};
+use crate::mii::{self, LinkEvent, LinkPoll, PhyStatus, PollStep};
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::vec::Vec;
 use embassy_net_driver::{HardwareAddress, LinkState};
 use embassy_time::{Duration, Instant, Timer};
@@ -55,16 +68,10 @@ const PHY: u8 = 1;
 // Registers both chips have at the same place.
 const ID_REV: u16 = 0x000;
 const MAC_CR: u16 = 0x100;
-// PHY registers (IEEE 802.3 clause 22).
-const MII_BMCR: u8 = 0;
-const MII_BMSR: u8 = 1;
-const MII_ANAR: u8 = 4;
-const MII_ANLPAR: u8 = 5;
-const BMCR_RESET: u16 = 0x8000;
-const BMCR_ANENABLE: u16 = 0x1000;
-const BMCR_ANRESTART: u16 = 0x0200;
 /// 10/100 half/full, CSMA, symmetric and asymmetric pause.
-const ANAR_ALL_PAUSE: u16 = 0x01e0 | 0x0001 | 0x0400 | 0x0800;
+const ANAR_ALL_PAUSE: u16 = mii::ANAR_ALL | 0x0400 | 0x0800;
+/// What the status screen asks a person to check when the link is down.
+const CHECK_LINK: &str = "the Ethernet cable and the switch port";
 
 mod smsc {
     pub const INT_STS: u16 = 0x08;
@@ -309,24 +316,51 @@ impl Regs<'_> {
 
     /// PHY reset to auto-negotiation of everything 10/100 with pause.
     async fn phy_autoneg(&mut self) -> Result<(), UsbError> {
-        self.phy_write(MII_BMCR, BMCR_RESET).await?;
+        self.phy_write(mii::BMCR, mii::BMCR_RESET).await?;
         Timer::after_millis(10).await;
-        self.phy_write(MII_ANAR, ANAR_ALL_PAUSE).await?;
-        let bmcr = self.phy_read(MII_BMCR).await?;
-        self.phy_write(MII_BMCR, bmcr | BMCR_ANENABLE | BMCR_ANRESTART)
+        self.phy_write(mii::ANAR, ANAR_ALL_PAUSE).await?;
+        let bmcr = self.phy_read(mii::BMCR).await?;
+        self.phy_write(mii::BMCR, bmcr | mii::BMCR_ANEG_RESTART)
             .await
     }
 
-    /// Waits up to [`LINK_WAIT`] for the link and logs what the PHY agreed.
-    async fn link(&mut self) -> Result<lan_frame::Link, UsbError> {
+    /// Waits up to [`LINK_WAIT`] for the PHY to report a negotiated link.
+    async fn wait_link(&mut self) -> Result<(), UsbError> {
         let end = Instant::now() + LINK_WAIT;
         loop {
-            let bmsr = self.phy_read(MII_BMSR).await?;
-            if bmsr & (1 << 2) != 0 || Instant::now() > end {
-                let common = self.phy_read(MII_ANAR).await? & self.phy_read(MII_ANLPAR).await?;
-                return Ok(lan_frame::link(bmsr, common));
+            let bmsr = self.phy_read(mii::BMSR).await?;
+            if LinkPoll::link_ok(bmsr) || Instant::now() > end {
+                return Ok(());
             }
             Timer::after_millis(100).await;
+        }
+    }
+
+    /// One link poll: BMSR as often as `poll` says (the last read counts),
+    /// then, for a link coming up, what both ends advertised. The LAN9514's
+    /// PHY is 10/100 only: its gigabit registers are not read. While the link
+    /// stays up a poll is one BMSR read (four control transfers).
+    async fn poll_phy(&mut self, poll: &mut LinkPoll) -> Result<Option<LinkEvent>, UsbError> {
+        let mut bmsr = 0;
+        for _ in 0..poll.bmsr_reads().max(1) {
+            bmsr = self.phy_read(mii::BMSR).await?;
+        }
+        match poll.on_bmsr(bmsr) {
+            PollStep::Done(e) => Ok(e),
+            PollStep::ReadAbilities => {
+                let mut s = PhyStatus {
+                    bmsr,
+                    ctrl1000: 0,
+                    stat1000: 0,
+                    anar: self.phy_read(mii::ANAR).await?,
+                    anlpar: self.phy_read(mii::ANLPAR).await?,
+                };
+                if self.chip == Chip::Lan78xx {
+                    s.ctrl1000 = self.phy_read(mii::CTRL1000).await?;
+                    s.stat1000 = self.phy_read(mii::STAT1000).await?;
+                }
+                Ok(poll.update(s))
+            }
         }
     }
 
@@ -461,21 +495,10 @@ async fn probe(
         Chip::Smsc95xx => regs.init_smsc(mps).await?,
         Chip::Lan78xx => regs.init_lan78xx(mps).await?,
     };
-    let link = regs.link().await?;
-    if link.up {
-        defmt::info!(
-            "usb: {=str} link up, {} Mbit/s {=str} duplex",
-            name(chip),
-            link.mbps,
-            if link.full_duplex { "full" } else { "half" }
-        );
-    } else {
-        defmt::warn!(
-            "usb: {=str} link down after {} ms: check the Ethernet cable",
-            name(chip),
-            LINK_WAIT.as_millis()
-        );
-    }
+    regs.wait_link().await?;
+    let mut link_poll = LinkPoll::new();
+    let _ = link_poll.due(Instant::now().as_millis());
+    let first = regs.poll_phy(&mut link_poll).await?;
 
     let rx = Pipe::open(bus, dev, &ep_in, RX_REQUEST.div_ceil(mps) * mps).await?;
     let tx = Pipe::open(bus, dev, &ep_out, MTU + TX_HEADER).await?;
@@ -483,8 +506,6 @@ async fn probe(
         return Ok(Vec::new());
     };
     runner.set_hardware_address(HardwareAddress::Ethernet(mac));
-    // See the module doc: up either way, so a cable plugged in later works.
-    runner.set_link_state(LinkState::Up);
     defmt::info!(
         "usb: {=str} ethernet at {}, MAC {=[u8]:02x}",
         name(chip),
@@ -492,15 +513,20 @@ async fn probe(
         mac
     );
     let tx_frame = Vec::with_capacity(MTU + TX_HEADER);
-    Ok(alloc::vec![Box::new(LanEth {
+    let mut eth = LanEth {
         chip,
         dev: *dev,
         rx,
         tx,
         runner,
         tx_frame,
-        zlp_pending: false
-    }) as Box<dyn ClassDriver>])
+        zlp_pending: false,
+        link_poll,
+    };
+    // Down at first (embassy-net's default): report the bring-up's reading
+    // either way, so a missing cable is on the status screen at once.
+    eth.link_changed(first.unwrap_or(LinkEvent::Down));
+    Ok(alloc::vec![Box::new(eth) as Box<dyn ClassDriver>])
 }
 
 /// A bound LAN95xx/LAN78xx.
@@ -512,9 +538,51 @@ struct LanEth {
     runner: NetRunner,
     tx_frame: Vec<u8>,
     zlp_pending: bool,
+    link_poll: LinkPoll,
 }
 
 impl LanEth {
+    /// Tells embassy-net, the log and the status screen about a link change.
+    fn link_changed(&mut self, e: LinkEvent) {
+        match e {
+            LinkEvent::Up(l) => {
+                self.runner.set_link_state(LinkState::Up);
+                let text = format!("{l}");
+                defmt::info!("eth: link up {=str}", text.as_str());
+                bringup::report(
+                    "Ethernet",
+                    Outcome::Ok,
+                    format!("{} link up, {text}", name(self.chip)),
+                    "",
+                );
+            }
+            LinkEvent::Down => {
+                self.runner.set_link_state(LinkState::Down);
+                defmt::warn!("eth: link down");
+                bringup::report(
+                    "Ethernet",
+                    Outcome::Failed,
+                    format!("{} link down", name(self.chip)),
+                    CHECK_LINK,
+                );
+            }
+        }
+    }
+
+    /// One link poll (see the module doc).
+    async fn poll_link(&mut self, bus: &mut Bus) {
+        let mut regs = Regs {
+            bus,
+            dev: &self.dev,
+            chip: self.chip,
+        };
+        match regs.poll_phy(&mut self.link_poll).await {
+            Ok(Some(change)) => self.link_changed(change),
+            Ok(None) => {}
+            Err(e) => defmt::warn!("eth: {=str} PHY poll failed: {}", name(self.chip), e),
+        }
+    }
+
     fn receive(&mut self, n: usize) {
         let data = &self.rx.buf.as_slice()[..n.min(self.rx.buf.len())];
         for f in self.chip.rx_frames(data) {
@@ -548,6 +616,13 @@ impl ClassDriver for LanEth {
 
     fn pipes(&self) -> Vec<PipeId> {
         alloc::vec![self.rx.id, self.tx.id]
+    }
+
+    fn maintain<'a>(&'a mut self, bus: &'a mut Bus, now: Instant) -> Option<BoxFut<'a, ()>> {
+        if !self.link_poll.due(now.as_millis()) {
+            return None;
+        }
+        Some(Box::pin(self.poll_link(bus)))
     }
 
     fn release_net(mut self: Box<Self>) -> Option<NetRunner> {

@@ -179,38 +179,6 @@ pub fn mii_access(phy: u8, reg: u8, write: bool) -> u32 {
         | MII_BUSY
 }
 
-/// Link state and speed from the PHY's BMSR (reg 1) and, when up, the
-/// negotiated abilities (ANLPAR, reg 5, ANDed with ANAR, reg 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
-pub struct Link {
-    /// Link up (BMSR bit 2).
-    pub up: bool,
-    /// Mbit/s agreed (10 or 100; 1000 is reported by the LAN78xx's
-    /// 1000BASE-T registers, which are not decoded here).
-    pub mbps: u16,
-    /// Full duplex agreed.
-    pub full_duplex: bool,
-}
-
-/// Decodes [`Link`] from BMSR and the common advertisement bits.
-pub fn link(bmsr: u16, common_adv: u16) -> Link {
-    let up = bmsr & (1 << 2) != 0;
-    let (mbps, full_duplex) = if common_adv & 0x0100 != 0 {
-        (100, true)
-    } else if common_adv & 0x0080 != 0 {
-        (100, false)
-    } else if common_adv & 0x0040 != 0 {
-        (10, true)
-    } else {
-        (10, false)
-    };
-    Link {
-        up,
-        mbps,
-        full_duplex,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,34 +291,10 @@ mod tests {
     }
 
     #[test]
-    fn chip_id_and_link_decoding() {
+    fn chip_id_decoding() {
         assert_eq!(Chip::id_rev(0xec00_0002), (0xec00, 2));
         assert!(Chip::Smsc95xx.accepts(0xec00));
         assert!(Chip::Lan78xx.accepts(0x7800));
         assert!(!Chip::Lan78xx.accepts(0xec00));
-        assert_eq!(
-            link(0x782d, 0x01e1 & 0x45e1),
-            Link {
-                up: true,
-                mbps: 100,
-                full_duplex: true
-            }
-        );
-        assert_eq!(
-            link(0x7809, 0x0021),
-            Link {
-                up: false,
-                mbps: 10,
-                full_duplex: false
-            }
-        );
-        assert_eq!(
-            link(0x0004, 0x0040),
-            Link {
-                up: true,
-                mbps: 10,
-                full_duplex: true
-            }
-        );
     }
 }

@@ -17,6 +17,8 @@
 //!   through their report descriptor), [`cdc_ecm`] and [`lan_eth`] (SMSC
 //!   LAN95xx / Microchip LAN78xx, framing in [`lan_frame`]) (Ethernet through
 //!   [`net_channel`]);
+//! * [`redirect`]: the slot that hands devices the firmware does not use to
+//!   the VM (usbredir), running the VM's transfers;
 //! * [`classes`]: the one table of class drivers;
 //! * [`host`]: the task (ports, attach/detach, polling) and [`host::start`];
 //! * [`input`]: HID events into the board's input stream.
@@ -49,6 +51,7 @@ pub mod input;
 pub mod lan_eth;
 pub mod lan_frame;
 pub mod net_channel;
+pub mod redirect;
 pub mod xhci;
 
 pub use usb_parse::{desc, report};

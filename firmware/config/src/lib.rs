@@ -84,6 +84,15 @@ pub struct Config {
     pub disable_effects: u32,
     /// `x-barespice-pve-*` / `barespice.pve-*`: the Proxmox kiosk (issue 17).
     pub pve: pve::PveConfig,
+    /// `enable-usbredir`: link the USB redirection channels.
+    pub usbredir: bool,
+    /// `enable-usb-autoshare`: offer devices the `usb-filter` allows
+    /// without asking (a kiosk has no one to ask: off means none is offered).
+    pub usb_autoshare: bool,
+    /// `usb-filter`: remote-viewer's auto-connect rules
+    /// (`class,vendor,product,version,allow|...`); the default shares mass
+    /// storage only.
+    pub usb_filter: barespice_usbredir::Rules,
 }
 
 /// How the remote desktop is fitted to the local display
@@ -132,6 +141,9 @@ impl Default for Config {
             display: DisplayMode::Resize,
             disable_effects: 0,
             pve: pve::PveConfig::default(),
+            usbredir: true,
+            usb_autoshare: true,
+            usb_filter: default_usb_filter(),
         }
     }
 }
@@ -172,9 +184,6 @@ impl fmt::Display for Issue {
 const IGNORED_KEYS: &[&str] = &[
     "fullscreen",
     "enable-smartcard",
-    "enable-usbredir",
-    "enable-usb-autoshare",
-    "usb-filter",
     "color-depth",
     "hotkeys",
     "release-cursor",
@@ -190,7 +199,6 @@ const IGNORED_KEYS: &[&str] = &[
     "disable-channels",
     "tls-ciphers",
     "zoom",
-    "enable-usbredir",
     "kiosk",
     "kiosk-quit",
 ];
@@ -317,11 +325,34 @@ fn apply_key(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static st
             cfg.disable_effects = flags;
             Ok(())
         }
+        "enable-usbredir" => bool_value(value).map(|b| cfg.usbredir = b),
+        "enable-usb-autoshare" => bool_value(value).map(|b| cfg.usb_autoshare = b),
+        "usb-filter" => {
+            cfg.usb_filter = barespice_usbredir::Rules::parse(value).map_err(|_| {
+                "usb-filter must be class,vendor,product,version,allow rules joined by |"
+            })?;
+            Ok(())
+        }
         k if k.starts_with("x-barespice-pve-") => cfg
             .pve
             .apply(k.trim_start_matches("x-barespice-pve-"), value),
         k if IGNORED_KEYS.contains(&k) || k.starts_with("x-") => Ok(()),
         _ => Err("unknown key (ignored)"),
+    }
+}
+
+/// The `usb-filter` in effect without the key: mass storage only.
+pub fn default_usb_filter() -> barespice_usbredir::Rules {
+    barespice_usbredir::Rules::parse(barespice_usbredir::filter::DEFAULT_AUTOSHARE)
+        .unwrap_or_default()
+}
+
+/// GKeyFile booleans as virt-viewer writes them.
+fn bool_value(v: &str) -> Result<bool, &'static str> {
+    match v.trim() {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err("must be 0/1 or false/true"),
     }
 }
 
@@ -444,10 +475,9 @@ impl Config {
 
     /// What is missing before a connection can be attempted.
     pub fn missing(&self) -> Option<&'static str> {
-        if let Some(why) = self.pve.missing() {
-            Some(why)
-        } else if self.host.is_none() && self.pve.enabled() {
-            Some("Proxmox keys found, but this firmware does not fetch Proxmox tickets yet (barespice-host does): set host= and tls-port=")
+        if self.pve.enabled() {
+            // host, ports and password come from the API's fresh ticket.
+            self.pve.missing()
         } else if self.host.is_none() {
             Some("no server host: set host= in the .vv file or spice.host= on the command line")
         } else if self.port.is_none() && self.tls_port.is_none() {
@@ -456,6 +486,67 @@ impl Config {
             None
         }
     }
+}
+
+impl Config {
+    /// The configuration for one session from a fresh connection
+    /// description (`.vv` text, e.g. a Proxmox `spiceproxy` ticket): its
+    /// connection keys (host, ports, password, ca, host-subject,
+    /// secure-channels, proxy, pin) replace this configuration's; local
+    /// settings (display, resolution, reconnect-max, ntp, the Proxmox keys)
+    /// stay. Bad lines of the description come back as issues.
+    pub fn with_connection(&self, vv: &str) -> (Config, Vec<Issue>) {
+        let mut c = Config {
+            host: None,
+            port: None,
+            tls_port: None,
+            password: String::new(),
+            ca: None,
+            host_subject: None,
+            secure_channels: Vec::new(),
+            proxy: None,
+            pubkey_sha256: None,
+            delete_this_file: false,
+            ..self.clone()
+        };
+        let mut issues = Vec::new();
+        c.apply_vv(vv, &mut issues);
+        (c, issues)
+    }
+}
+
+/// The kernel command line as it may be logged: the values of
+/// `spice.password=` and `barespice.pve-secret=` words replaced by `********`.
+pub fn masked_cmdline(cmdline: &str) -> String {
+    const SECRETS: [&str; 2] = ["spice.password=", "barespice.pve-secret="];
+    let mut out = String::with_capacity(cmdline.len());
+    let mut word = String::new();
+    let mut quoted = false;
+    let flush = |word: &mut String, out: &mut String| {
+        let bare = word.trim_start_matches('"');
+        match SECRETS.iter().find(|p| bare.starts_with(**p)) {
+            Some(p) => {
+                out.push_str(&word[..word.len() - bare.len()]);
+                out.push_str(p);
+                out.push_str("********");
+            }
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in cmdline.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c.is_whitespace() && !quoted {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// Builds the configuration from a `.vv` file (bytes, may be empty) and a

@@ -265,9 +265,11 @@ fn pve_keys_from_vv() {
     assert!(cfg.pve.ca.as_deref().unwrap().contains("\nMIIB\n"));
     assert!(cfg.pve.start);
     assert_eq!(cfg.pve.missing(), None);
-    assert!(cfg
-        .missing()
-        .is_some_and(|m| m.contains("does not fetch Proxmox tickets yet")));
+    assert_eq!(
+        cfg.missing(),
+        None,
+        "a kiosk needs no host: the ticket brings it"
+    );
     let shown = std::format!("{cfg:?}");
     assert!(!shown.contains("0d4c-secret"), "{shown}");
 }
@@ -318,4 +320,74 @@ fn pve_bad_values_and_missing() {
     assert!(p.missing().unwrap().contains("pve-ca"));
     p.apply("pubkey-sha256", &"ab".repeat(32)).unwrap();
     assert_eq!(p.missing(), None);
+}
+
+#[test]
+fn usb_redirection_keys() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\n", "");
+    assert_eq!(issues, Vec::new());
+    assert!(c.usbredir && c.usb_autoshare);
+    assert_eq!(c.usb_filter, crate::default_usb_filter());
+    assert!(c.usb_filter.allows(
+        0,
+        1,
+        1,
+        0,
+        &[barespice_usbredir::filter::Interface {
+            class: 8,
+            subclass: 6,
+            protocol: 0x50
+        }]
+    ));
+    let (c, issues) = load(
+        b"[virt-viewer]\nhost=h\nport=1\nenable-usbredir=0\nenable-usb-autoshare=false\nusb-filter=-1,0x46f4,0x0001,-1,0|0x08,-1,-1,-1,1\n",
+        "",
+    );
+    assert_eq!(issues, Vec::new());
+    assert!(!c.usbredir && !c.usb_autoshare);
+    assert_eq!(c.usb_filter.0.len(), 2);
+}
+
+#[test]
+fn bad_usb_filter_is_an_issue_and_keeps_the_default() {
+    let (c, issues) = load(b"[virt-viewer]\nhost=h\nport=1\nusb-filter=0x08,-1,1\n", "");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(c.usb_filter, crate::default_usb_filter());
+}
+
+#[test]
+fn ticket_replaces_connection_keys_only() {
+    let (mut base, _) = load(
+        PVE_VV.as_bytes(),
+        "spice.reconnect-max=2 barespice.display=1:1",
+    );
+    base.host = Some("stale".into());
+    base.port = Some(5900);
+    base.password = "stale-pw".into();
+    base.pubkey_sha256 = Some("ab".repeat(32));
+    let (c, issues) = base.with_connection(
+        "[virt-viewer]\ntype=spice\nhost=pvespiceproxy:1:104:pve1::ab\ntls-port=61000\npassword=fresh\n\
+         secure-channels=all\nproxy=http://pve.lab:3128\nhost-subject=CN=pve1\n",
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(c.host.as_deref(), Some("pvespiceproxy:1:104:pve1::ab"));
+    assert_eq!((c.port, c.tls_port), (None, Some(61000)));
+    assert_eq!(c.password, "fresh");
+    assert_eq!(c.pubkey_sha256, None, "the old pin does not carry over");
+    assert_eq!(c.proxy.as_deref(), Some("http://pve.lab:3128"));
+    assert_eq!(
+        (c.reconnect_max_secs, c.display),
+        (2, DisplayMode::OneToOne)
+    );
+    assert_eq!(c.pve, base.pve);
+    assert_eq!(c.missing(), None);
+}
+
+#[test]
+fn cmdline_masked_for_the_log() {
+    assert_eq!(
+        masked_cmdline("console=x spice.password=pw  barespice.pve-secret=\"a b\" barespice.rig=1"),
+        "console=x spice.password=********  barespice.pve-secret=******** barespice.rig=1"
+    );
+    assert_eq!(masked_cmdline(""), "");
 }
