@@ -247,6 +247,12 @@ impl Channel {
             .map_err(|e| self.error(0, e))
     }
 
+    /// Bytes of a message that has begun but is not complete yet (0 when
+    /// the last byte received ended a message).
+    pub fn buffered(&self) -> usize {
+        self.deframer.buffered()
+    }
+
     /// Start keeping a copy of every received top-level message (see
     /// [`Channel::take_recorded`]).
     pub fn set_recording(&mut self, on: bool) {

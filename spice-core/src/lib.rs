@@ -42,4 +42,5 @@ pub mod outbox;
 pub mod playback;
 pub mod session;
 pub mod spicevmc;
+pub mod stall;
 pub mod wire;

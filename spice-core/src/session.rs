@@ -491,6 +491,16 @@ impl Session {
         }
     }
 
+    /// Bytes received on `h` of a message that has begun but is not
+    /// complete (0 when idle, linking or closed): feed it to a
+    /// [`crate::stall::StallWatch`] to end a slow-drip session.
+    pub fn mid_message(&self, h: ChannelHandle) -> usize {
+        match self.slot(h).map(|s| &s.phase) {
+            Ok(Phase::Open(ch)) => ch.buffered(),
+            _ => 0,
+        }
+    }
+
     /// Report that the first `n` pending bytes of `h` were written.
     pub fn consume(&mut self, h: ChannelHandle, n: usize) {
         if let Some(s) = self.slots.get_mut(h.0 as usize) {
@@ -1304,6 +1314,29 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn mid_message_counts_the_bytes_of_an_incomplete_message() {
+        let srv = Server::new();
+        let mut s = session(b"");
+        let main = s.main_handle();
+        assert_eq!(s.mid_message(main), 0, "linking");
+        bring_up(&srv, &mut s);
+        events(&mut s);
+        assert_eq!(s.mid_message(main), 0, "idle after whole messages");
+        let name = mini(SPICE_MSG_MAIN_NAME, &[3, 0, 0, 0, b'p', b'c', 0]);
+        s.receive(main, &name[..4]).unwrap();
+        assert_eq!(s.mid_message(main), 4, "part of the header");
+        s.receive(main, &name[4..9]).unwrap();
+        assert_eq!(s.mid_message(main), 9, "header and part of the body");
+        let mut rest = name[9..].to_vec();
+        rest.extend_from_slice(&name[..2]);
+        s.receive(main, &rest).unwrap();
+        assert_eq!(s.mid_message(main), 2, "the next message has begun");
+        s.receive(main, &name[2..]).unwrap();
+        assert_eq!(s.mid_message(main), 0, "complete");
+        assert_eq!(s.mid_message(ChannelHandle(99)), 0, "unknown handle");
     }
 
     #[test]
