@@ -31,6 +31,7 @@ use spice_core::link::LinkError;
 use spice_core::session::{
     ChannelHandle, CloseReason, Event, Session, SessionConfig, SessionError,
 };
+use spice_core::stall::StallWatch;
 
 use crate::input::{RemoteInput, QUEUE};
 use crate::presenter;
@@ -50,6 +51,8 @@ struct Chan<'a> {
     handle: ChannelHandle,
     conn: Conn<'a>,
     open: bool,
+    /// The stalled-message rule (a server dripping a message ends the session).
+    stall: StallWatch,
 }
 
 /// Connects channel `ids` (type, id) over TLS when `tls`, with the buffers
@@ -71,6 +74,7 @@ async fn link_channel<'a>(
             handle,
             conn,
             open: true,
+            stall: StallWatch::new(),
         })),
         Err(e) => {
             defmt::warn!(
@@ -207,6 +211,7 @@ async fn run_once(
         handle: session.main_handle(),
         conn,
         open: true,
+        stall: StallWatch::new(),
     });
 
     let mut client_mouse = false;
@@ -524,6 +529,8 @@ async fn run_once(
 
         // 5. Feed every readable socket into the session.
         for c in chans.iter_mut().filter(|c| c.open) {
+            // Plaintext bytes fed to the session (the stalled-message rule).
+            let mut arrived = 0usize;
             while c.conn.sock.can_recv() {
                 let h = c.handle;
                 let tls = &mut c.conn.tls;
@@ -535,6 +542,7 @@ async fn run_once(
                             Some(t) => match t.receive(buf) {
                                 Ok(()) => {
                                     let plain = t.take_plaintext();
+                                    arrived = arrived.saturating_add(plain.len());
                                     if plain.is_empty() {
                                         Ok(Ok(()))
                                     } else {
@@ -543,7 +551,10 @@ async fn run_once(
                                 }
                                 Err(f) => Err(f),
                             },
-                            None => Ok(session.receive(h, buf)),
+                            None => {
+                                arrived = arrived.saturating_add(buf.len());
+                                Ok(session.receive(h, buf))
+                            }
                         };
                         (buf.len(), r)
                     })
@@ -576,6 +587,28 @@ async fn run_once(
             if !c.conn.sock.may_recv() {
                 c.open = false;
                 session.closed(c.handle);
+                continue;
+            }
+            let mid = session.mid_message(c.handle);
+            if let Some(stall) = c.stall.observe(Instant::now().as_millis(), arrived, mid) {
+                let what = session
+                    .channel_of(c.handle)
+                    .map(|(t, id)| format!("{} channel {id}", spice_core::error::channel_name(t)))
+                    .unwrap_or_default();
+                defmt::warn!(
+                    "session: {=str} closed: {=str}",
+                    what.as_str(),
+                    stall.to_string().as_str()
+                );
+                return Ok(Failure {
+                    step: if first_frame {
+                        Step::Display
+                    } else {
+                        Step::Connect
+                    },
+                    detail: format!("{what}: {stall}"),
+                    hint: "the server and the network (a message stopped arriving)",
+                });
             }
         }
     }

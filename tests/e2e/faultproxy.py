@@ -21,7 +21,9 @@ CONTROL; the answer is one line:
                script instead of the lab server: a real link handshake (an RSA
                key from openssl; the ticket is read, not checked), MAIN INIT +
                CHANNELS_LIST (display 0), then attack A on the display channel
-               (A: oversized-lz, surface-flood, endless-length, garbage);
+               (A: oversized-lz, surface-flood, endless-length, garbage,
+               drip: a valid 64x64 SURFACE_CREATE, then a valid 216-byte NOTIFY
+               one byte per 500 ms, a slow drip the client must end);
                answers "armed"; later sessions are relayed again
   cut          close every connection now; answers "cut N"
 Every event is logged on stdout, one line each.
@@ -49,6 +51,7 @@ HOSTILE = {"attack": None, "main_seen": False}
 # SPICE constants (spice/protocol.h, spice/enums.h).
 SPICE_CHANNEL_MAIN = 1
 SPICE_CHANNEL_DISPLAY = 2
+SPICE_MSG_NOTIFY = 7
 SPICE_MSG_MAIN_INIT = 103
 SPICE_MSG_MAIN_CHANNELS_LIST = 104
 SPICE_MSG_DISPLAY_DRAW_COPY = 304
@@ -250,6 +253,13 @@ def attack(s, name):
         while True:
             s.sendall(bytes(4096))
             time.sleep(0.005)
+    elif name == "drip":
+        s.sendall(surface_create(0, 64, 64, True))
+        text = b"a message sent one byte every 500 ms " * 5 + b"\x00"
+        msg = mini(SPICE_MSG_NOTIFY, struct.pack("<Q", 0) + le(0, 0, 0, len(text)) + text)
+        for b in msg:
+            s.sendall(bytes([b]))
+            time.sleep(0.5)
     elif name == "garbage":
         s.sendall(random.Random(12).randbytes(64 * 1024))
     else:

@@ -139,7 +139,8 @@ fault_kill() {
 #                   guest draws a new scene (connections stay open)
 #   fault-hostile   one session each with the scripted hostile server instead of
 #                   the lab server (oversized LZ header, surface flood, endless
-#                   message length, garbage): the session ends with the attack's
+#                   message length, garbage, a valid message dripped one byte
+#                   per 500 ms): the session ends with the attack's
 #                   reason, the heap after its teardown is back to the baseline
 #                   (the teardown of a relayed session), and the next session,
 #                   relayed to the lab server again, is pixel-exact
@@ -150,7 +151,7 @@ fault_kill() {
 
 FP_PY="$REPO/tests/e2e/faultproxy.py"
 FP_HEAP_SLACK_KIB=${FP_HEAP_SLACK_KIB:-64}
-FP_ATTACKS=${FP_ATTACKS:-oversized-lz surface-flood endless-length garbage}
+FP_ATTACKS=${FP_ATTACKS:-oversized-lz surface-flood endless-length garbage drip}
 
 # fp_start: faultproxy.py in front of the current lab server, kept running
 # across the fault-* cases (its pid and ports in FP_DIR; called in a case).
@@ -259,6 +260,7 @@ fault_hostile() {
       surface-flood) want='memory budget exceeded by a surface' ;;
       endless-length) want='message size over limit' ;;
       garbage) want='protocol error on display channel 0' ;;
+      drip) want='display channel 0: server stalled mid-message' ;;
     esac
     fp_ctl hostile "$a" > /dev/null
     n=$(wc -l < "$FW_LOG")
