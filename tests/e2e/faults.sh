@@ -286,7 +286,7 @@ fault_hostile() {
 # fault_cases: on the shared "off" server and its firmware client.
 fault_cases() {
   any_selected fault-pause fault-link fault-kill fault-truncate fault-corrupt fault-stall fault-hostile || return 0
-  [ -n "${FW_ELF:-}" ] && [ -f "$FW_ELF" ] || fw_build
+  [ -s "$E2E_OUT/build-firmware.log" ] || fw_build # built in this run, never a stale image
   local t0=$SECONDS
   run_case fault-pause "--image-compression off" fault_pause
   run_case fault-link "--image-compression off" fault_link

@@ -118,6 +118,6 @@ soak_short() { SOAK_MINUTES=3 soak_run; }
 soak_cases() {
   [ "${BARESPICE_TEST_SOAK:-1}" = 1 ] || return 0
   any_selected soak-short || return 0
-  [ -f "${FW_ELF:-}" ] || fw_build
+  [ -s "$E2E_OUT/build-firmware.log" ] || fw_build # built in this run, never a stale image
   run_case soak-short "--vga qxl --streaming-video all" soak_short
 }
