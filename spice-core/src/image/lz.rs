@@ -11,7 +11,7 @@
 
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
-use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
+use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
@@ -221,6 +221,21 @@ fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
         ));
     }
     Ok(())
+}
+
+/// Decode an LZ payload straight into `dst`, which must have the header's
+/// size. Pixels are as [`decode`] gives them.
+///
+/// For now this decodes into a buffer of its own and copies (issue 14 makes
+/// it write in place).
+pub fn decode_into(
+    data: &[u8],
+    palette: Option<&[u32]>,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    let h = parse_header(data)?;
+    dst.check_size(h.width, h.height)?;
+    dst.copy_from(&decode(data, palette)?)
 }
 
 /// Decode an LZ payload (header + stream) into an image.

@@ -19,7 +19,7 @@
 
 use super::backref::copy_back;
 use super::bitmap::{self, BitmapInfo};
-use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
+use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
     SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT,
     SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
@@ -33,6 +33,15 @@ const MAX_EXPANSION: usize = 255;
 
 /// Shortest LZ4 match (`MINMATCH`).
 const MIN_MATCH: usize = 4;
+
+/// Decode an LZ4 image payload straight into `dst` (the descriptor's size).
+/// Pixels are as [`decode`] gives them.
+///
+/// For now this decodes into a buffer of its own and copies (issue 14 makes
+/// it write in place).
+pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    dst.copy_from(&decode(data, dst.width() as u32, dst.height() as u32)?)
+}
 
 /// Decode an LZ4 image payload of `width x height` (from the image descriptor).
 pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> {

@@ -9,10 +9,12 @@
 
 use crate::error::WireError;
 use alloc::vec::Vec;
+pub use dest::Dest;
 
 mod backref;
 pub mod bitmap;
 pub mod cache;
+pub mod dest;
 pub mod glz;
 mod input;
 pub mod jpeg;

@@ -18,7 +18,7 @@ mod family;
 mod model;
 mod plane;
 
-use super::{alloc_pixels, Image};
+use super::{alloc_pixels, Dest, Image};
 use crate::error::WireError;
 use crate::wire::Reader;
 use bits::Bits;
@@ -115,6 +115,17 @@ pub fn parse_header(data: &[u8]) -> Result<QuicHeader, WireError> {
         width,
         height,
     })
+}
+
+/// Decode a QUIC payload straight into `dst`, which must have the header's
+/// size. Pixels are as [`decode`] gives them.
+///
+/// For now this decodes into a buffer of its own and copies (issue 14 makes
+/// it write in place).
+pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    let header = parse_header(data)?;
+    dst.check_size(header.width, header.height)?;
+    dst.copy_from(&decode(data)?)
 }
 
 /// Decode a QUIC payload (the bytes after `SpiceQUICData.data_size`).
