@@ -23,7 +23,10 @@ CONTROL; the answer is one line:
                CHANNELS_LIST (display 0), then attack A on the display channel
                (A: oversized-lz, surface-flood, endless-length, garbage,
                drip: a valid 64x64 SURFACE_CREATE, then a valid 216-byte NOTIFY
-               one byte per 500 ms, a slow drip the client must end);
+               one byte per 500 ms, a slow drip the client must end;
+               cache-flood: valid 1024x1024 1-bit bitmaps (128 KiB each)
+               flagged CACHE_ME and never invalidated, one more than the
+               pixmap_cache_size the client's DISPLAY_INIT announced);
                answers "armed"; later sessions are relayed again
   cut          close every connection now; answers "cut N"
 Every event is logged on stdout, one line each.
@@ -56,7 +59,12 @@ SPICE_MSG_MAIN_INIT = 103
 SPICE_MSG_MAIN_CHANNELS_LIST = 104
 SPICE_MSG_DISPLAY_DRAW_COPY = 304
 SPICE_MSG_DISPLAY_SURFACE_CREATE = 314
+SPICE_MSGC_DISPLAY_INIT = 101
+SPICE_IMAGE_TYPE_BITMAP = 0
 SPICE_IMAGE_TYPE_LZ_RGB = 101
+SPICE_IMAGE_FLAGS_CACHE_ME = 1
+SPICE_BITMAP_FMT_1BIT_BE = 2
+SPICE_BITMAP_FLAGS_TOP_DOWN = 4
 SPICE_ROPD_OP_PUT = 8
 
 
@@ -239,8 +247,42 @@ def descriptor(iid, kind, flags, w, h):
     return struct.pack("<QBBII", iid, kind, flags, w, h)
 
 
+def announced_pixmap_cache(s):
+    """The pixmap_cache_size (pixels) of the client's DISPLAY_INIT."""
+    for _ in range(16):
+        t, size = struct.unpack("<HI", recv_exact(s, 6))
+        if size > 4096:
+            raise OSError("client message of %d bytes before DISPLAY_INIT" % size)
+        body = recv_exact(s, size)
+        if t == SPICE_MSGC_DISPLAY_INIT:
+            return struct.unpack_from("<q", body, 1)[0]
+    raise OSError("no DISPLAY_INIT")
+
+
+def cached_bitmap(iid, side):
+    """A DRAW_COPY of a valid side x side 1-bit bitmap (two-colour palette,
+    all pixels colour 0) flagged CACHE_ME as `iid`: side * side pixels to
+    cache for side * side / 8 bytes on the wire."""
+    stride = side // 8
+    fixed = len(draw_copy(b"")) - 6  # the DRAW_COPY body before its image
+    pal_ptr = fixed + 18 + 2 + 12 + 4 + stride * side
+    img = descriptor(iid, SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_FLAGS_CACHE_ME, side, side)
+    img += bytes([SPICE_BITMAP_FMT_1BIT_BE, SPICE_BITMAP_FLAGS_TOP_DOWN]) + le(side, side, stride, pal_ptr)
+    img += bytes(stride * side) + struct.pack("<QH", iid, 2) + le(0x00336699, 0x00FFFFFF)
+    return draw_copy(img)
+
+
 def attack(s, name):
-    if name == "oversized-lz":
+    if name == "cache-flood":
+        # Whole 1024 x 1024 images flagged CACHE_ME, never invalidated, until
+        # the cache holds one image more than the client announced.
+        pixels = announced_pixmap_cache(s)
+        count = max(pixels, 0) // (1 << 20) + 1
+        log("hostile: client announced a pixmap cache of %d pixels; caching %d images of 1024x1024" % (pixels, count))
+        s.sendall(surface_create(0, 64, 64, True))
+        for iid in range(1, count + 1):
+            s.sendall(cached_bitmap(iid, 1024))
+    elif name == "oversized-lz":
         # An LZ_RGB image whose 28-byte header claims 4096 x 4096.
         header = struct.pack(">7I", 0x20205A4C, 0x00010001, 8, 4096, 4096, 16384, 1)
         img = descriptor(1, SPICE_IMAGE_TYPE_LZ_RGB, 0, 1, 1) + struct.pack("<I", len(header)) + header

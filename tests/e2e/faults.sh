@@ -140,7 +140,8 @@ fault_kill() {
 #   fault-hostile   one session each with the scripted hostile server instead of
 #                   the lab server (oversized LZ header, surface flood, endless
 #                   message length, garbage, a valid message dripped one byte
-#                   per 500 ms): the session ends with the attack's
+#                   per 500 ms, a pixmap-cache flood one 1024x1024 image past
+#                   the size the client announced): the session ends with the attack's
 #                   reason, the heap after its teardown is back to the baseline
 #                   (the teardown of a relayed session), and the next session,
 #                   relayed to the lab server again, is pixel-exact
@@ -151,7 +152,7 @@ fault_kill() {
 
 FP_PY="$REPO/tests/e2e/faultproxy.py"
 FP_HEAP_SLACK_KIB=${FP_HEAP_SLACK_KIB:-64}
-FP_ATTACKS=${FP_ATTACKS:-oversized-lz surface-flood endless-length garbage drip}
+FP_ATTACKS=${FP_ATTACKS:-oversized-lz surface-flood cache-flood endless-length garbage drip}
 
 # fp_start: faultproxy.py in front of the current lab server, kept running
 # across the fault-* cases (its pid and ports in FP_DIR; called in a case).
@@ -258,6 +259,7 @@ fault_hostile() {
     case $a in
       oversized-lz) want='LZ image larger than its data can encode' ;;
       surface-flood) want='memory budget exceeded by a surface' ;;
+      cache-flood) want='pixmap cache over its announced size' ;;
       endless-length) want='message size over limit' ;;
       garbage) want='protocol error on display channel 0' ;;
       drip) want='display channel 0: server stalled mid-message' ;;

@@ -4,9 +4,13 @@
 //!
 //! Owns storage and the memory bound only. The server decides what is
 //! cached and evicts through INVAL_LIST / INVAL_ALL_PIXMAPS / INVAL_PALETTE;
-//! this module must not guess beyond that, except to refuse or evict the
-//! oldest entries when a (possibly hostile) server exceeds the budget the
-//! client announced in DISPLAY_INIT.
+//! this module must not guess beyond that. The server keeps its own count of
+//! the pixels the client holds against the size the client announced in
+//! DISPLAY_INIT (width x height per image) and sends the INVAL_LIST of what
+//! it evicts before the message that caches the new image (or does not set
+//! `CACHE_ME` when it cannot make room), so a server that makes the pixmap
+//! cache hold more than announced is broken or hostile: [`PixmapCache::insert`]
+//! refuses, and the session ends with [`OVER_ANNOUNCED`].
 
 use super::Image;
 use crate::budget::{Budget, Charge, Use};
@@ -19,15 +23,15 @@ use alloc::vec::Vec;
 struct Entry {
     image: Arc<Image>,
     lossy: bool,
-    seq: u64,
 }
+
+/// Reason of the error when the server caches more pixels than announced.
+pub const OVER_ANNOUNCED: &str = "pixmap cache over its announced size";
 
 /// Pixmap cache keyed by the image descriptor id, bounded in pixels.
 #[derive(Debug)]
 pub struct PixmapCache {
     entries: BTreeMap<u64, Entry>,
-    order: BTreeMap<u64, u64>,
-    next_seq: u64,
     used: u64,
     budget: u64,
     /// The session-budget charge for the entries' bookkeeping (the pixels
@@ -45,8 +49,6 @@ impl PixmapCache {
     pub fn new(budget_pixels: i64) -> Self {
         Self {
             entries: BTreeMap::new(),
-            order: BTreeMap::new(),
-            next_seq: 0,
             used: 0,
             budget: budget_pixels.max(0) as u64,
             overhead: Charge::default(),
@@ -65,33 +67,22 @@ impl PixmapCache {
         image.width as u64 * image.height as u64
     }
 
-    /// Insert (or replace) `id`. Returns false if the image alone is larger
-    /// than the whole budget (then it is not kept); fails when one more
-    /// entry does not fit the session budget.
-    pub fn insert(&mut self, id: u64, image: Arc<Image>, lossy: bool) -> Result<bool, WireError> {
-        let size = Self::size_of(&image);
-        if size > self.budget {
-            return Ok(false);
+    /// Insert (or replace) `id`. Fails with [`OVER_ANNOUNCED`] when the
+    /// cache would then hold more pixels than announced (nothing is evicted
+    /// on the server's behalf), or when one more entry does not fit the
+    /// session budget; then nothing changes.
+    pub fn insert(&mut self, id: u64, image: Arc<Image>, lossy: bool) -> Result<(), WireError> {
+        let replaced = self.entries.get(&id).map(|e| Self::size_of(&e.image));
+        let used = (self.used - replaced.unwrap_or(0)).saturating_add(Self::size_of(&image));
+        if used > self.budget {
+            return Err(WireError::new(0, OVER_ANNOUNCED));
         }
-        self.remove(id);
-        let entries = self.entries.len().saturating_add(1);
+        let entries = self.entries.len() + usize::from(replaced.is_none());
         self.overhead
             .resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
-        while self.used + size > self.budget {
-            let Some((_, old)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some(e) = self.entries.remove(&old) {
-                self.used -= Self::size_of(&e.image);
-            }
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.order.insert(seq, id);
-        self.used += size;
-        self.entries.insert(id, Entry { image, lossy, seq });
-        self.charge_entries();
-        Ok(true)
+        self.used = used;
+        self.entries.insert(id, Entry { image, lossy });
+        Ok(())
     }
 
     /// Shrink the bookkeeping charge to the entries held now.
@@ -115,7 +106,6 @@ impl PixmapCache {
     /// Forget `id`.
     pub fn remove(&mut self, id: u64) {
         if let Some(e) = self.entries.remove(&id) {
-            self.order.remove(&e.seq);
             self.used -= Self::size_of(&e.image);
         }
         self.charge_entries();
@@ -124,7 +114,6 @@ impl PixmapCache {
     /// Forget everything.
     pub fn clear(&mut self) {
         self.entries.clear();
-        self.order.clear();
         self.used = 0;
         self.charge_entries();
     }
@@ -200,14 +189,14 @@ mod tests {
         let b = Budget::new(10 * ENTRY_OVERHEAD);
         let mut c = PixmapCache::with_budget(1 << 20, &b).unwrap();
         for id in 0..10 {
-            assert!(c.insert(id, img(1, 1), false).unwrap());
+            c.insert(id, img(1, 1), false).unwrap();
         }
         let e = c.insert(10, img(1, 1), false).unwrap_err();
         assert_eq!(e.reason, "memory budget exceeded by the pixmap cache");
         assert!(c.get(10).is_none());
         assert_eq!((c.len(), b.used()), (10, 10 * ENTRY_OVERHEAD));
         // Replacing an entry costs nothing extra.
-        assert!(c.insert(3, img(1, 1), false).unwrap());
+        c.insert(3, img(1, 1), false).unwrap();
         c.remove(3);
         assert_eq!(b.used(), 9 * ENTRY_OVERHEAD);
         c.clear();
@@ -217,25 +206,39 @@ mod tests {
     }
 
     #[test]
-    fn pixmap_budget_evicts_oldest_and_refuses_oversize() {
+    fn the_announced_size_is_enforced_not_evicted_for_the_server() {
         let mut c = PixmapCache::new(100);
-        assert!(c.insert(1, img(5, 10), false).unwrap());
-        assert!(c.insert(2, img(5, 10), true).unwrap());
+        c.insert(1, img(5, 10), false).unwrap();
+        c.insert(2, img(5, 10), true).unwrap();
         assert_eq!(c.used_pixels(), 100);
-        assert!(c.insert(3, img(1, 10), false).unwrap());
-        assert!(c.get(1).is_none());
-        assert!(c.get(2).is_some());
+        // One pixel more than announced: refused, nothing evicted or added.
+        let e = c.insert(3, img(1, 1), false).unwrap_err();
+        assert_eq!(e.reason, OVER_ANNOUNCED);
+        assert_eq!((c.len(), c.used_pixels()), (2, 100));
+        assert!(c.get(1).is_some() && c.get(3).is_none());
         assert_eq!(c.is_lossy(2), Some(true));
+        // After the server's INVAL_LIST the same image fits.
+        c.remove(1);
+        c.insert(3, img(1, 10), false).unwrap();
         assert_eq!(c.used_pixels(), 60);
-        assert!(!c.insert(4, img(11, 10), false).unwrap());
-        c.insert(2, img(1, 1), false).unwrap();
-        assert_eq!(c.used_pixels(), 11);
+        // Replacing (CACHE_REPLACE_ME) counts the new size instead of the old.
+        c.insert(2, img(9, 10), false).unwrap();
+        assert_eq!(c.used_pixels(), 100);
+        assert_eq!(c.is_lossy(2), Some(false));
+        assert_eq!(
+            c.insert(2, img(10, 10), false).unwrap_err().reason,
+            OVER_ANNOUNCED
+        );
+        assert_eq!(c.get(2).unwrap().width, 9);
         c.remove(3);
         c.remove(3);
-        assert_eq!(c.used_pixels(), 1);
+        assert_eq!(c.used_pixels(), 90);
         c.clear();
         assert!(c.is_empty());
-        assert!(!PixmapCache::new(-5).insert(1, img(1, 1), false).unwrap());
+        // An image larger than the whole cache, or a cache announced as none.
+        assert!(c.insert(4, img(11, 10), false).is_err());
+        assert!(PixmapCache::new(-5).insert(1, img(1, 1), false).is_err());
+        PixmapCache::new(1).insert(1, img(1, 1), false).unwrap();
     }
 
     #[test]
