@@ -3,7 +3,8 @@
 //! The server does a real link handshake (link reply with an RSA-1024 key,
 //! the client's OAEP-SHA1 ticket decrypted and checked against the password)
 //! and then, on the display channel, one of: an oversized image, a surface
-//! flood, a pixmap-cache flood, an endless message length, a slow drip or
+//! flood, a pixmap-cache flood (many tiny entries, or large images past the
+//! size the client announced), an endless message length, a slow drip or
 //! garbage. Each must end the session with a clear one-line reason (and its
 //! exit code), and, run in-process under a counting global allocator, every
 //! byte the session allocated must be freed again (live heap back to its
@@ -99,6 +100,10 @@ enum Attack {
     SurfaceFlood,
     /// DRAW_COPYs of 1x1 bitmaps, each with CACHE_ME and a new id.
     CacheFlood,
+    /// DRAW_COPYs of 1024x1024 1-bit bitmaps, each with CACHE_ME and a new
+    /// id, never invalidated: one image more than the pixmap cache size the
+    /// client announced in DISPLAY_INIT.
+    CacheOverflow,
     /// A header announcing a 1 GiB message, then a trickle of its body.
     EndlessLength,
     /// A valid SURFACE_CREATE dripped one byte every 500 ms.
@@ -143,6 +148,37 @@ fn descriptor(id: u64, kind: u8, flags: u8, w: u32, h: u32) -> Vec<u8> {
     d
 }
 
+/// The pixmap_cache_size (pixels) of the client's DISPLAY_INIT (101).
+fn announced_pixmap_cache(s: &mut TcpStream) -> std::io::Result<i64> {
+    loop {
+        let mut h = [0u8; 6];
+        s.read_exact(&mut h)?;
+        let size = u32::from_le_bytes([h[2], h[3], h[4], h[5]]) as usize;
+        assert!(size <= 4096, "client message of {size} bytes");
+        let mut body = vec![0u8; size];
+        s.read_exact(&mut body)?;
+        if u16::from_le_bytes([h[0], h[1]]) == 101 {
+            return Ok(i64::from_le_bytes(body[1..9].try_into().unwrap()));
+        }
+    }
+}
+
+/// DRAW_COPY of a valid `side` x `side` 1-bit bitmap (a two-colour palette
+/// after its data, every pixel colour 0) flagged CACHE_ME as `id`.
+fn cached_bitmap(id: u64, side: u32) -> Vec<u8> {
+    let stride = side / 8;
+    let fixed = draw_copy(&[]).len() - 6;
+    let pal_ptr = (fixed + 18 + 2 + 12 + 4) as u32 + stride * side;
+    let mut img = descriptor(id, 0, 1, side, side); // BITMAP, CACHE_ME
+    img.extend_from_slice(&[2, 4]); // 1BIT_BE, TOP_DOWN
+    img.extend_from_slice(&le(&[side, side, stride, pal_ptr]));
+    img.resize(img.len() + (stride * side) as usize, 0);
+    img.extend_from_slice(&id.to_le_bytes());
+    img.extend_from_slice(&2u16.to_le_bytes());
+    img.extend_from_slice(&le(&[0x0033_6699, 0x00ff_ffff]));
+    draw_copy(&img)
+}
+
 fn attack(s: &mut TcpStream, a: Attack) -> std::io::Result<()> {
     match a {
         Attack::OversizedLz => {
@@ -176,6 +212,13 @@ fn attack(s: &mut TcpStream, a: Attack) -> std::io::Result<()> {
                 }
             }
             s.write_all(&burst)?;
+        }
+        Attack::CacheOverflow => {
+            let pixels = announced_pixmap_cache(s)?;
+            s.write_all(&surface_create(0, 64, 64, true))?;
+            for id in 1..=(pixels.max(0) as u64 >> 20) + 1 {
+                s.write_all(&cached_bitmap(id, 1024))?;
+            }
         }
         Attack::EndlessLength => {
             let mut h = 304u16.to_le_bytes().to_vec();
@@ -374,6 +417,18 @@ fn every_attack_ends_the_session_with_its_reason_and_frees_everything() {
     assert!(
         peak < 48 << 20,
         "cache flood peak {peak} beyond the 48 MiB budget"
+    );
+    // Large valid images within the budget, but one past the announced
+    // cache size: a server that ignores the size it was told is refused
+    // rather than having the client evict on its behalf.
+    let peak = check(
+        Attack::CacheOverflow,
+        "pixmap cache over its announced size",
+        11,
+    );
+    assert!(
+        peak < 64 << 20,
+        "cache overflow peak {peak} beyond the announced cache and one image"
     );
     check(Attack::EndlessLength, "message size over limit", 11);
     check(
