@@ -13,6 +13,7 @@
 //! - `rop`: the boolean and ternary raster ops and their row kernels;
 //! - `blend`: per-pixel blending arithmetic;
 //! - `mask`, `paint`: the mask and brush operands;
+//! - `scratch`: working memory a surface reuses between draws;
 //! - `surface`: pixel storage, COPY_BITS, extracting an area;
 //! - `fill`, `blit`, `scale`, `line`, `coverage`: the drawing primitives,
 //!   each an `impl Surface` block;
@@ -28,6 +29,7 @@ mod mask;
 mod paint;
 mod rop;
 mod scale;
+mod scratch;
 mod surface;
 mod table;
 #[cfg(test)]

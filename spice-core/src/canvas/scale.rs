@@ -6,11 +6,11 @@ use super::blend::bilerp;
 use super::geometry::Rect;
 use super::mask::{spans, Mask};
 use super::rop::Rop;
+use super::scratch::Tap;
 use super::surface::Surface;
 use crate::enums::*;
 use crate::error::WireError;
 use crate::image::Image;
-use alloc::vec::Vec;
 
 /// `SPICE_IMAGE_SCALE_MODE_*` as an enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,25 +107,35 @@ impl Surface {
             // source position of the destination pixel centre, minus 0.5
             (((p as i64 - b0 as i64) * 2 + 1) * a * 65536) / (2 * b) - 32768 + ((a0 as i64) << 16)
         };
-        let cx = |v: i64| v.clamp(sa.left as i64, sa.right as i64 - 1) as usize;
+        let cx = |v: i64| v.clamp(sa.left as i64, sa.right as i64 - 1) as u32;
         let cy = |v: i64| v.clamp(sa.top as i64, sa.bottom as i64 - 1) as usize;
-        // Per-column source taps, computed once: (left, right, weight 0..256).
-        let mut cols = Vec::new();
-        if cols.try_reserve_exact(r.width() as usize).is_err() {
+        // Per-column source taps, computed once per draw into the surface's
+        // reused scratch (taken out while the rows are drawn).
+        let mut taps = core::mem::take(&mut self.scratch.taps);
+        taps.clear();
+        if taps.try_reserve(r.width() as usize).is_err() {
             return;
         }
         for x in r.left..r.right {
             let fx = map(x, dst_box.left, area.left, aw, bw);
-            cols.push(match mode {
-                ScaleMode::Nearest => (cx((fx + 32768) >> 16), 0, 0),
-                ScaleMode::Interpolate => {
-                    (cx(fx >> 16), cx((fx >> 16) + 1), (fx & 0xffff) as u32 >> 8)
-                }
+            taps.push(match mode {
+                ScaleMode::Nearest => Tap {
+                    left: cx((fx + 32768) >> 16),
+                    right: 0,
+                    weight: 0,
+                },
+                ScaleMode::Interpolate => Tap {
+                    left: cx(fx >> 16),
+                    right: cx((fx >> 16) + 1),
+                    weight: (fx & 0xffff) as u32 >> 8,
+                },
             });
         }
         spans(r, mask, |y, x0, x1| {
             let fy = map(y, dst_box.top, area.top, ah, bh);
-            let taps = &cols[(x0 - r.left) as usize..(x1 - r.left) as usize];
+            let taps = taps
+                .get((x0 - r.left) as usize..(x1 - r.left) as usize)
+                .unwrap_or(&[]);
             let row = self.row_mut(y, x0, x1);
             match mode {
                 ScaleMode::Nearest => {
@@ -133,11 +143,11 @@ impl Surface {
                     let srow = &image.pixels[sy * sw..(sy + 1) * sw];
                     if rop == Rop::Copy {
                         for (d, t) in row.iter_mut().zip(taps) {
-                            *d = srow[t.0] & keep;
+                            *d = srow[t.left as usize] & keep;
                         }
                     } else {
                         for (d, t) in row.iter_mut().zip(taps) {
-                            *d = rop.apply(srow[t.0], *d) & keep;
+                            *d = rop.apply(srow[t.left as usize], *d) & keep;
                         }
                     }
                 }
@@ -146,7 +156,8 @@ impl Surface {
                     let wy = (fy & 0xffff) as u32 >> 8;
                     let ra = &image.pixels[ya * sw..(ya + 1) * sw];
                     let rb = &image.pixels[yb * sw..(yb + 1) * sw];
-                    for (d, &(xa, xb, wx)) in row.iter_mut().zip(taps) {
+                    for (d, t) in row.iter_mut().zip(taps) {
+                        let (xa, xb, wx) = (t.left as usize, t.right as usize, t.weight);
                         let (Some(&a), Some(&b), Some(&c), Some(&e)) =
                             (ra.get(xa), ra.get(xb), rb.get(xa), rb.get(xb))
                         else {
@@ -162,6 +173,7 @@ impl Surface {
                 }
             }
         });
+        self.scratch.taps = taps;
     }
 }
 
@@ -263,5 +275,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scaled.pixels, vec![5; 4]);
+    }
+
+    /// A surface's reused taps never carry one draw into the next: a narrow
+    /// draw after a wide one matches the same draw on a surface with the
+    /// same pixels and an empty scratch, and the buffer is not reallocated.
+    #[test]
+    fn reused_scratch_does_not_leak_between_draws() {
+        let src = img(3, 2, vec![1, 2, 3, 4, 5, 6]);
+        let mut used = surf(8, 4);
+        used.blit_scaled(
+            used.bounds(),
+            &src,
+            Rect::new(0, 0, 3, 2),
+            used.bounds(),
+            ScaleMode::Interpolate,
+            Rop::Copy,
+            None,
+        );
+        let cap = used.scratch.taps.capacity();
+        assert!(cap >= 8);
+        let mut fresh = Surface::from_pixels(8, 4, used.format, used.pixels.clone()).unwrap();
+        for s in [&mut used, &mut fresh] {
+            s.blit_scaled(
+                Rect::new(1, 1, 4, 3),
+                &src,
+                Rect::new(1, 0, 3, 2),
+                Rect::new(0, 0, 5, 4),
+                ScaleMode::Nearest,
+                Rop::Xor,
+                None,
+            );
+        }
+        assert_eq!(used.scratch.taps.capacity(), cap);
+        assert_eq!(used.pixels, fresh.pixels);
+        assert_eq!(used, fresh);
     }
 }

@@ -4,6 +4,7 @@
 //! own `impl Surface` block.
 
 use super::geometry::Rect;
+use super::scratch::Scratch;
 use crate::enums::*;
 use crate::error::WireError;
 use crate::image::{alloc_pixels, Image};
@@ -21,6 +22,8 @@ pub struct Surface {
     pub format: u32,
     /// Pixels.
     pub pixels: Vec<u32>,
+    /// Working memory the drawing primitives reuse between draws.
+    pub(super) scratch: Scratch,
 }
 
 impl Surface {
@@ -31,6 +34,22 @@ impl Surface {
             height,
             format,
             pixels: alloc_pixels(width, height)?,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// A surface over existing `pixels` (row-major, `width * height` of
+    /// them); `None` when the count does not match the size.
+    pub fn from_pixels(width: u32, height: u32, format: u32, pixels: Vec<u32>) -> Option<Self> {
+        if pixels.len() as u64 != width as u64 * height as u64 {
+            return None;
+        }
+        Some(Self {
+            width,
+            height,
+            format,
+            pixels,
+            scratch: Scratch::default(),
         })
     }
 
