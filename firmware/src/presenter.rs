@@ -261,12 +261,7 @@ fn copy_surface(s: &Surface) -> Option<Surface> {
     let mut pixels = Vec::new();
     pixels.try_reserve_exact(s.pixels.len()).ok()?;
     pixels.extend_from_slice(&s.pixels);
-    Some(Surface {
-        width: s.width,
-        height: s.height,
-        format: s.format,
-        pixels,
-    })
+    Surface::from_pixels(s.width, s.height, s.format, pixels)
 }
 
 fn copy_rect(s: &Surface, r: Rect) -> Option<(Rect, Vec<u32>)> {
