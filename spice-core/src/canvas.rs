@@ -15,6 +15,8 @@ use crate::image::{alloc_pixels, Image};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+mod surface_dest;
+
 /// An axis-aligned rectangle; `left`/`top` inclusive, `right`/`bottom` exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Rect {
