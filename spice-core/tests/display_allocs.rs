@@ -5,7 +5,8 @@
 //! `cargo test -p spice-core --test display_allocs -- --nocapture` prints
 //! the counts per draw; the assertions hold the paths that must not
 //! allocate at all (a DRAW_COPY of a 32-bit BITMAP decoded straight into
-//! the surface, a solid FILL, clipped or not).
+//! the surface or, clipped, into the display's reused scratch buffer; a
+//! solid FILL, clipped or not).
 
 mod common;
 
@@ -197,6 +198,11 @@ fn bitmap_copy_and_fill_do_not_allocate() {
         ],
     );
     println!("allocations per direct BITMAP DRAW_COPY: {n:.2}");
+    assert_eq!(n, 0.0);
+    // Clipped to two pieces: decoded into the reused scratch, then blitted.
+    let clipped = draw_copy([4, 4, 20, 12], &[[4, 4, 10, 12], [10, 4, 20, 8]], &img);
+    let n = per_message(&mut d, &[(SPICE_MSG_DISPLAY_DRAW_COPY, &clipped)]);
+    println!("allocations per clipped BITMAP DRAW_COPY: {n:.2}");
     assert_eq!(n, 0.0);
     // The pixels landed where the box says.
     let s = d.primary().unwrap();

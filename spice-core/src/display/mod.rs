@@ -9,6 +9,7 @@
 //! [`stream`], pixel work in `canvas`, image decoding in `image`.
 
 pub mod message;
+mod scratch;
 pub mod stream;
 pub mod wire;
 
@@ -19,7 +20,7 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_bytes, decode_image, decode_image_into, direct_size, DecodeContext, Decoded, Image,
+    decode_bytes, decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
     MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
@@ -28,6 +29,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use message::{DisplayMsg, MaskOp};
+use scratch::Scratch;
 use stream::Stream;
 use wire::{Brush, ClipRects, DisplayBase, Head, QMask};
 
@@ -114,6 +116,9 @@ pub struct Display {
     _caches: Charge,
     /// COPY_BITS's clip pieces, kept to be reused.
     pieces: Vec<Rect>,
+    /// Where DRAW_COPY sources that cannot go straight onto the surface
+    /// are decoded, reused from draw to draw.
+    scratch: Scratch,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -234,6 +239,7 @@ impl Display {
             budget,
             _caches: caches,
             pieces: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -636,16 +642,39 @@ impl Display {
             return Ok(());
         }
         let mask = self.load_mask(body, &c.mask, base.bbox, glz)?;
+        let m = mask.as_ref().map(|m| m.as_mask());
+        let mode = ScaleMode::from_wire(c.scale_mode);
+        let bbox = base.bbox;
+        if rop != Rop::Noop {
+            if let Some(img) = direct_image(body, c.src) {
+                // Not cached and decodable in place: through the scratch.
+                let mut scratch = core::mem::take(&mut self.scratch);
+                let decoded = self.decode_into_scratch(body, c.src, img, &mut scratch, glz);
+                if decoded.is_ok() {
+                    let src = (scratch.image(), c.src_area);
+                    self.paint(base, |s, piece| {
+                        blit_source(s, piece, src, bbox, mode, rop, m.as_ref())
+                    });
+                }
+                self.scratch = scratch;
+                return decoded;
+            }
+        }
         // Decode even for a no-op: the image may carry CACHE_ME.
         let src = self.load_source(body, c.src, c.src_area, glz)?;
         if rop == Rop::Noop {
             return Ok(());
         }
-        let m = mask.as_ref().map(|m| m.as_mask());
-        let mode = ScaleMode::from_wire(c.scale_mode);
-        let bbox = base.bbox;
         self.paint(base, |s, piece| {
-            blit_source(s, piece, &src, bbox, mode, rop, m.as_ref())
+            blit_source(
+                s,
+                piece,
+                (&src.image, src.area),
+                bbox,
+                mode,
+                rop,
+                m.as_ref(),
+            )
         });
         Ok(())
     }
@@ -669,10 +698,13 @@ impl Display {
         let Some(surface) = self.canvas.surface_mut(base.surface_id) else {
             return Ok(false);
         };
-        let Some((w, h)) = direct_size(body, c.src, surface.keeps_alpha()) else {
+        let Some(img) = direct_image(body, c.src) else {
             return Ok(false);
         };
-        if c.src_area != Rect::of_size(w, h) || !c.src_area.same_size(&bbox) {
+        if (img.has_alpha && !surface.keeps_alpha())
+            || c.src_area != Rect::of_size(img.width, img.height)
+            || !c.src_area.same_size(&bbox)
+        {
             return Ok(false);
         }
         let Some(mut dst) = surface.dest_mut(bbox) else {
@@ -689,6 +721,30 @@ impl Display {
         self.stats.draws += 1;
         self.canvas.mark_dirty(base.surface_id, bbox);
         Ok(true)
+    }
+
+    /// Decode the image at `ptr` (which [`direct_image`] described as `img`)
+    /// into `scratch`.
+    fn decode_into_scratch(
+        &mut self,
+        body: &[u8],
+        ptr: u32,
+        img: crate::image::DirectImage,
+        scratch: &mut Scratch,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
+        let mut dst = scratch
+            .prepare(img.width, img.height, img.has_alpha, &self.budget)
+            .map_err(|e| e.at_base(ptr as usize))?;
+        let mut ctx = DecodeContext {
+            pixmaps: &mut self.pixmaps,
+            palettes: &mut self.palettes,
+            glz,
+            budget: &self.budget,
+        };
+        decode_image_into(body, ptr, &mut ctx, &mut dst)?;
+        self.count_image(body, ptr);
+        Ok(())
     }
 
     fn draw_opaque(
@@ -710,7 +766,15 @@ impl Display {
         let mode = ScaleMode::from_wire(o.scale_mode);
         let (bbox, brush) = (base.bbox, o.brush);
         self.paint(base, |s, piece| {
-            blit_source(s, piece, &src, bbox, mode, Rop::Copy, m.as_ref());
+            blit_source(
+                s,
+                piece,
+                (&src.image, src.area),
+                bbox,
+                mode,
+                Rop::Copy,
+                m.as_ref(),
+            );
             draw_brush(s, piece, &brush, tile.as_deref(), rop, m.as_ref());
         });
         Ok(())
@@ -896,14 +960,18 @@ impl Display {
         let (surface_id, bbox) = (stream.surface_id, stream.dest);
         // Lent out while drawing (the stream itself stays borrowed otherwise).
         let clip = stream.clip.take();
-        let src = Source {
-            area: Rect::of_size(frame.width, frame.height),
-            image: Arc::new(frame),
-            from_surface: false,
-        };
+        let area = Rect::of_size(frame.width, frame.height);
         let rects = clip.as_ref().map(|c| c.iter().copied());
         self.paint_pieces(surface_id, bbox, rects, |s, piece| {
-            blit_source(s, piece, &src, bbox, ScaleMode::Nearest, Rop::Copy, None)
+            blit_source(
+                s,
+                piece,
+                (&frame, area),
+                bbox,
+                ScaleMode::Nearest,
+                Rop::Copy,
+                None,
+            )
         });
         if let Some(stream) = self.streams.get_mut(&d.id) {
             stream.clip = clip;
@@ -1002,20 +1070,22 @@ fn offset(bbox: Rect, area: Rect) -> (i32, i32) {
     )
 }
 
+/// Draw `area` of `image` (a source and the part of it to use) onto the
+/// piece of `bbox`, scaled when the sizes differ.
 fn blit_source(
     s: &mut Surface,
     piece: Rect,
-    src: &Source,
+    (image, area): (&Image, Rect),
     bbox: Rect,
     mode: ScaleMode,
     rop: Rop,
     mask: Option<&Mask<'_>>,
 ) {
-    if src.area.same_size(&bbox) {
-        let (dx, dy) = offset(bbox, src.area);
-        s.blit(piece, &src.image, dx, dy, rop, mask);
+    if area.same_size(&bbox) {
+        let (dx, dy) = offset(bbox, area);
+        s.blit(piece, image, dx, dy, rop, mask);
     } else {
-        s.blit_scaled(piece, &src.image, src.area, bbox, mode, rop, mask);
+        s.blit_scaled(piece, image, area, bbox, mode, rop, mask);
     }
 }
 

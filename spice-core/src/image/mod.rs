@@ -356,19 +356,29 @@ pub fn decode_image(
     Ok(Decoded::Image(image))
 }
 
-/// The size of the image at body offset `ptr` when it can be decoded
-/// straight into a destination rectangle with [`decode_image_into`]: a
-/// QUIC, LZ_RGB, LZ4 or 32-bit BITMAP image, not to be cached (a cache holds
-/// the decoded image itself), whose codec header agrees with its descriptor.
-/// `alpha_ok` admits images that carry alpha (when the destination keeps it).
-pub fn direct_size(body: &[u8], ptr: u32, alpha_ok: bool) -> Option<(u32, u32)> {
+/// An image [`decode_image_into`] can decode into a destination rectangle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Whether its pixels carry alpha (as [`Image::has_alpha`] would say).
+    pub has_alpha: bool,
+}
+
+/// The image at body offset `ptr`, when it can be decoded straight into a
+/// destination rectangle with [`decode_image_into`]: a QUIC, LZ_RGB, LZ4 or
+/// 32-bit BITMAP image, not to be cached (a cache holds the decoded image
+/// itself), whose codec header agrees with its descriptor.
+pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
     let mut r = Reader::new(body).at(ptr).ok()?;
     let desc = ImageDescriptor::parse(&mut r).ok()?;
     if desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
         return None;
     }
     let size = (desc.width, desc.height);
-    let (header, alpha) = match desc.kind as u32 {
+    let (header, has_alpha) = match desc.kind as u32 {
         SPICE_IMAGE_TYPE_QUIC => {
             let h = quic::parse_header(sized_data(&mut r).ok()?.1).ok()?;
             (
@@ -400,10 +410,14 @@ pub fn direct_size(body: &[u8], ptr: u32, alpha_ok: bool) -> Option<(u32, u32)> 
         }
         _ => return None,
     };
-    (header == size && (alpha_ok || !alpha) && size.0 > 0 && size.1 > 0).then_some(size)
+    (header == size && size.0 > 0 && size.1 > 0).then_some(DirectImage {
+        width: size.0,
+        height: size.1,
+        has_alpha,
+    })
 }
 
-/// Decode the image at body offset `ptr`, which [`direct_size`] admitted,
+/// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
 /// straight into `dst` (of that size). The budget is asked for the
 /// decoder's working room first, as [`decode_image`] does.
 pub fn decode_image_into(
