@@ -5,8 +5,12 @@
 //! palette caches, video streams, monitor layout) and the client messages it
 //! answers with (INIT, PREFERRED_COMPRESSION, STREAM_REPORT). It must not do
 //! I/O or framing: bodies come in from the channel engine, replies go out
-//! through an [`Outbox`]. Layouts live in [`wire`], stream bookkeeping in
-//! [`stream`], pixel work in `canvas`, image decoding in `image`.
+//! through an [`Outbox`]. A body is first parsed into a typed
+//! [`DisplayMsg`] ([`message`], with the layouts of [`wire`]), then applied.
+//! Stream bookkeeping lives in [`stream`], pixel work in `canvas`, image
+//! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
+//! image is decoded straight into its surface; other uncached sources of an
+//! in-place codec go through one reused scratch image.
 
 pub mod message;
 mod scratch;
