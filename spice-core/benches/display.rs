@@ -4,14 +4,22 @@
 //! same-size one), each reported in MPix/s and as a ratio to a plain memcpy
 //! of the same number of pixels measured in the same run.
 //!
+//! Then whole DRAW_COPY messages through `Display::handle` (decoded straight
+//! into the surface) against the two-step path they replace (decode into an
+//! image of its own, then blit it), as a ratio two-step time / direct time.
+//!
 //! Run: `cargo bench -p spice-core --bench display` (criterion statistics
 //! follow the one-line summary table).
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use spice_core::canvas::{Rect, Rop, ScaleMode, Surface};
-use spice_core::enums::SPICE_SURFACE_FMT_32_xRGB;
+use spice_core::display::{Display, DisplayConfig};
+use spice_core::enums::*;
 use spice_core::fit::Layout;
-use spice_core::image::{lz, Image};
+use spice_core::image::glz::GlzWindow;
+use spice_core::image::{bitmap, lz, Image};
+use spice_core::outbox::Outbox;
+use spice_core::wire::Writer;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -206,6 +214,110 @@ fn summary() {
     }
 }
 
+/// A DRAW_COPY (OP_PUT, unclipped, unmasked) of the whole `W x H` image
+/// `kind` with codec payload `payload` (after the descriptor) onto surface 0.
+fn draw_copy(kind: u32, payload: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u32(0).i32(0).i32(0).i32(H as i32).i32(W as i32);
+    w.u8(SPICE_CLIP_TYPE_NONE as u8);
+    let src = 21 + 36;
+    w.u32(src).i32(0).i32(0).i32(H as i32).i32(W as i32);
+    w.u16(SPICE_ROPD_OP_PUT as u16).u8(0);
+    w.u8(0).i32(0).i32(0).u32(0);
+    w.u64(1).u8(kind as u8).u8(0).u32(W).u32(H);
+    w.bytes(payload);
+    w.finish()
+}
+
+/// A display channel with a `W x H` primary surface.
+fn display_1080p() -> (Display, GlzWindow, Outbox) {
+    let config = DisplayConfig {
+        preferred_compression: None,
+        glz_window_pixels: 0,
+        pixmap_cache_pixels: 0,
+        glz_dictionary_id: 0,
+        pixmap_cache_id: 0,
+    };
+    let mut d = Display::new(0, config);
+    let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+    let mut b = Writer::new();
+    b.u32(0)
+        .u32(W)
+        .u32(H)
+        .u32(SPICE_SURFACE_FMT_32_xRGB)
+        .u32(SPICE_SURFACE_FLAGS_PRIMARY);
+    d.handle(
+        SPICE_MSG_DISPLAY_SURFACE_CREATE,
+        &b.finish(),
+        &mut glz,
+        &mut out,
+    )
+    .unwrap();
+    (d, glz, out)
+}
+
+/// DRAW_COPY through the display channel against decode-then-blit, for a
+/// 32-bit BITMAP and an LZ_RGB image of the whole screen.
+fn draw_copy_summary() {
+    let src = frame();
+    let info = bitmap::BitmapInfo {
+        format: SPICE_BITMAP_FMT_32BIT as u8,
+        flags: SPICE_BITMAP_FLAGS_TOP_DOWN as u8,
+        width: W,
+        height: H,
+        stride: W * 4,
+    };
+    let raw: Vec<u8> = src.pixels.iter().flat_map(|p| p.to_le_bytes()).collect();
+    let mut bmp = Writer::new();
+    bmp.u8(info.format)
+        .u8(info.flags)
+        .u32(W)
+        .u32(H)
+        .u32(W * 4)
+        .u32(0)
+        .bytes(&raw);
+    let bmp_msg = draw_copy(SPICE_IMAGE_TYPE_BITMAP, &bmp.finish());
+    let stream = desktop_lz();
+    let mut lzp = Writer::new();
+    lzp.u32(stream.len() as u32).bytes(&stream);
+    let lz_msg = draw_copy(SPICE_IMAGE_TYPE_LZ_RGB, &lzp.finish());
+    let (mut d, mut glz, mut out) = display_1080p();
+    let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
+    let full = surf.bounds();
+    println!("DRAW_COPY {W}x{H}, best-of-n, ratio = decode+blit time / direct time");
+    for (name, msg, n) in [("BITMAP 32-bit", &bmp_msg, 20), ("LZ_RGB", &lz_msg, 10)] {
+        let mut two_step = || {
+            let img = if name == "LZ_RGB" {
+                lz::decode(black_box(&stream), None).unwrap()
+            } else {
+                bitmap::decode(&info, black_box(&raw), None).unwrap()
+            };
+            surf.blit(full, &img, 0, 0, Rop::Copy, None);
+        };
+        let old = best(n, &mut two_step);
+        let new = best(n, || {
+            d.handle(
+                SPICE_MSG_DISPLAY_DRAW_COPY,
+                black_box(msg),
+                &mut glz,
+                &mut out,
+            )
+            .unwrap()
+        });
+        println!(
+            "  {name:<20} decode+blit {:>7.2} ms  direct {:>7.2} ms  ratio {:.3}",
+            old * 1e3,
+            new * 1e3,
+            old / new
+        );
+    }
+    assert_eq!(
+        d.primary().unwrap().pixels,
+        surf.pixels,
+        "both paths must paint the same pixels"
+    );
+}
+
 fn benches(c: &mut Criterion) {
     let src = frame();
     let stream = desktop_lz();
@@ -229,6 +341,7 @@ fn benches(c: &mut Criterion) {
 
 fn main() {
     summary();
+    draw_copy_summary();
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();

@@ -31,6 +31,7 @@ mod rop;
 mod scale;
 mod scratch;
 mod surface;
+mod surface_dest;
 mod table;
 #[cfg(test)]
 mod testing;

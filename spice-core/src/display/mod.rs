@@ -5,9 +5,15 @@
 //! palette caches, video streams, monitor layout) and the client messages it
 //! answers with (INIT, PREFERRED_COMPRESSION, STREAM_REPORT). It must not do
 //! I/O or framing: bodies come in from the channel engine, replies go out
-//! through an [`Outbox`]. Layouts live in [`wire`], stream bookkeeping in
-//! [`stream`], pixel work in `canvas`, image decoding in `image`.
+//! through an [`Outbox`]. A body is first parsed into a typed
+//! [`DisplayMsg`] ([`message`], with the layouts of [`wire`]), then applied.
+//! Stream bookkeeping lives in [`stream`], pixel work in `canvas`, image
+//! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
+//! image is decoded straight into its surface; other uncached sources of an
+//! in-place codec go through one reused scratch image.
 
+pub mod message;
+mod scratch;
 pub mod stream;
 pub mod wire;
 
@@ -18,15 +24,18 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_bytes, decode_image, DecodeContext, Decoded, Image, MAX_PALETTE_ENTRIES,
+    decode_bytes, decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
+    MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
-use crate::wire::{Reader, Writer};
+use crate::wire::Writer;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use message::{DisplayMsg, MaskOp};
+use scratch::Scratch;
 use stream::Stream;
-use wire::{Brush, DisplayBase, Head, QMask};
+use wire::{Brush, ClipRects, DisplayBase, Head, QMask};
 
 /// What the client tells the server at link time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +118,11 @@ pub struct Display {
     budget: Budget,
     /// The up-front charge for the pixmap and palette caches.
     _caches: Charge,
+    /// COPY_BITS's clip pieces, kept to be reused.
+    pieces: Vec<Rect>,
+    /// Where DRAW_COPY sources that cannot go straight onto the surface
+    /// are decoded, reused from draw to draw.
+    scratch: Scratch,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -125,15 +139,28 @@ fn has_cap(words: &[u32], cap: u32) -> bool {
         .is_some_and(|w| w & (1 << (cap % 32)) != 0)
 }
 
-/// The rectangles a draw touches: `bbox` cut by each clip rectangle.
-fn clip_pieces(bbox: Rect, clip: &Option<Vec<Rect>>) -> Vec<Rect> {
+/// Run `f` on each rectangle a draw touches: `bbox` cut by each clip
+/// rectangle (empty cuts skipped), or `bbox` itself when unclipped.
+fn for_each_piece(bbox: Rect, clip: Option<impl Iterator<Item = Rect>>, mut f: impl FnMut(Rect)) {
     match clip {
-        None => alloc::vec![bbox],
-        Some(rects) => rects
-            .iter()
-            .map(|c| c.intersect(&bbox))
-            .filter(|r| !r.is_empty())
-            .collect(),
+        None => f(bbox),
+        Some(rects) => {
+            for c in rects {
+                let piece = c.intersect(&bbox);
+                if !piece.is_empty() {
+                    f(piece);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a clip leaves all of `bbox` drawable: none, or one rectangle
+/// that covers it.
+fn clip_covers(clip: Option<ClipRects<'_>>, bbox: Rect) -> bool {
+    match clip {
+        None => true,
+        Some(c) => c.len() == 1 && c.iter().all(|r| r.intersect(&bbox) == bbox),
     }
 }
 
@@ -215,6 +242,8 @@ impl Display {
             stats: DisplayStats::default(),
             budget,
             _caches: caches,
+            pieces: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -286,7 +315,8 @@ impl Display {
         &self.streams
     }
 
-    /// Handle one display-specific message (type >= 101).
+    /// Handle one display-specific message (type >= 101): parse it into a
+    /// [`DisplayMsg`], then apply it.
     pub fn handle(
         &mut self,
         msg_type: u16,
@@ -294,113 +324,78 @@ impl Display {
         glz: &mut GlzWindow,
         out: &mut Outbox,
     ) -> Result<(), WireError> {
-        let mut r = Reader::new(body);
-        match msg_type {
-            SPICE_MSG_DISPLAY_MODE => {
-                // Pre-surface protocol: x_res, y_res, bits. Servers with
-                // surfaces never send it; parse and ignore.
-                r.u32()?;
-                r.u32()?;
-                r.u32()?;
-            }
-            SPICE_MSG_DISPLAY_MARK => {}
-            SPICE_MSG_DISPLAY_RESET => {
+        let msg = message::parse(msg_type, body)?;
+        self.apply(msg, body, glz, out)
+    }
+
+    /// Apply a parsed message; `body` is the message it came from (images
+    /// are read from it by offset).
+    fn apply(
+        &mut self,
+        msg: DisplayMsg<'_>,
+        body: &[u8],
+        glz: &mut GlzWindow,
+        out: &mut Outbox,
+    ) -> Result<(), WireError> {
+        match msg {
+            DisplayMsg::Mode | DisplayMsg::Mark | DisplayMsg::Ignored => {}
+            DisplayMsg::Reset => {
                 self.palettes.clear();
                 self.streams.clear();
             }
-            SPICE_MSG_DISPLAY_COPY_BITS => {
-                let base = wire::display_base(&mut r)?;
-                let (sx, sy) = wire::point(&mut r)?;
-                self.copy_bits(&base, sx, sy);
-            }
-            SPICE_MSG_DISPLAY_INVAL_LIST => {
-                for (kind, id) in wire::inval_list(&mut r)? {
+            DisplayMsg::CopyBits { base, src } => self.copy_bits(&base, src.0, src.1),
+            DisplayMsg::InvalList(list) => {
+                for (kind, id) in list {
                     if kind as u32 == SPICE_RES_TYPE_PIXMAP {
                         self.pixmaps.remove(id);
                     }
                 }
             }
-            SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS => {
-                // The wait list orders this against other channels; a single
-                // display channel processes in order already.
-                wire::wait_list(&mut r)?;
-                self.pixmaps.clear();
-            }
-            SPICE_MSG_DISPLAY_INVAL_PALETTE => {
-                let id = r.u64()?;
-                self.palettes.remove(id);
-            }
-            SPICE_MSG_DISPLAY_INVAL_ALL_PALETTES => self.palettes.clear(),
-            SPICE_MSG_DISPLAY_SURFACE_CREATE => {
-                let s = wire::surface_create(&mut r)?;
+            DisplayMsg::InvalAllPixmaps => self.pixmaps.clear(),
+            DisplayMsg::InvalPalette(id) => self.palettes.remove(id),
+            DisplayMsg::InvalAllPalettes => self.palettes.clear(),
+            DisplayMsg::SurfaceCreate(s) => {
                 let primary = s.flags & SPICE_SURFACE_FLAGS_PRIMARY != 0;
                 self.canvas
                     .create_surface(s.surface_id, s.width, s.height, s.format, primary)?;
             }
-            SPICE_MSG_DISPLAY_SURFACE_DESTROY => {
-                let id = r.u32()?;
+            DisplayMsg::SurfaceDestroy(id) => {
                 self.canvas.destroy_surface(id);
                 self.streams.retain(|_, s| s.surface_id != id);
             }
-            SPICE_MSG_DISPLAY_MONITORS_CONFIG => {
-                let (max, heads) = wire::monitors_config(&mut r)?;
+            DisplayMsg::MonitorsConfig(max, heads) => {
                 self.max_monitors = max;
                 self.monitors = heads;
             }
-            SPICE_MSG_DISPLAY_STREAM_CREATE => {
-                let c = wire::stream_create(&mut r)?;
+            DisplayMsg::StreamCreate(c) => {
                 if c.id >= SPICE_MAX_NUM_STREAMS {
                     return Err(WireError::new(4, "stream id out of range"));
                 }
                 self.streams.insert(c.id, Stream::new(c));
             }
-            SPICE_MSG_DISPLAY_STREAM_DATA | SPICE_MSG_DISPLAY_STREAM_DATA_SIZED => {
-                let sized = msg_type == SPICE_MSG_DISPLAY_STREAM_DATA_SIZED;
-                let d = wire::stream_data(&mut r, sized)?;
-                self.stream_frame(d, out)?;
-            }
-            SPICE_MSG_DISPLAY_STREAM_CLIP => {
-                let id = r.u32()?;
-                let clip = wire::clip(&mut r)?;
+            DisplayMsg::StreamData(d) => self.stream_frame(d, out)?,
+            DisplayMsg::StreamClip(id, clip) => {
                 if let Some(s) = self.streams.get_mut(&id) {
                     s.clip = clip;
                 }
             }
-            SPICE_MSG_DISPLAY_STREAM_DESTROY => {
-                let id = r.u32()?;
+            DisplayMsg::StreamDestroy(id) => {
                 self.streams.remove(&id);
             }
-            SPICE_MSG_DISPLAY_STREAM_DESTROY_ALL => self.streams.clear(),
-            SPICE_MSG_DISPLAY_STREAM_ACTIVATE_REPORT => {
-                let a = wire::activate_report(&mut r)?;
+            DisplayMsg::StreamDestroyAll => self.streams.clear(),
+            DisplayMsg::ActivateReport(a) => {
                 if let Some(s) = self.streams.get_mut(&a.stream_id) {
                     s.activate_report(&a);
                 }
             }
-            SPICE_MSG_DISPLAY_DRAW_FILL => {
-                let base = wire::display_base(&mut r)?;
-                let f = wire::fill(&mut r)?;
-                self.draw_fill(body, &base, &f, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_COPY | SPICE_MSG_DISPLAY_DRAW_BLEND => {
-                let base = wire::display_base(&mut r)?;
-                let c = wire::copy(&mut r)?;
-                self.draw_copy(body, &base, &c, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_OPAQUE => {
-                let base = wire::display_base(&mut r)?;
-                let o = wire::opaque(&mut r)?;
-                self.draw_opaque(body, &base, &o, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_BLACKNESS
-            | SPICE_MSG_DISPLAY_DRAW_WHITENESS
-            | SPICE_MSG_DISPLAY_DRAW_INVERS => {
-                let base = wire::display_base(&mut r)?;
-                let m = wire::qmask(&mut r)?;
-                let (color, rop) = match msg_type {
-                    SPICE_MSG_DISPLAY_DRAW_BLACKNESS => (0, Rop::Copy),
-                    SPICE_MSG_DISPLAY_DRAW_WHITENESS => (0xffff_ffff, Rop::Copy),
-                    _ => (0, Rop::Invert),
+            DisplayMsg::Fill(base, f) => self.draw_fill(body, &base, &f, glz)?,
+            DisplayMsg::Copy(base, c) => self.draw_copy(body, &base, &c, glz)?,
+            DisplayMsg::Opaque(base, o) => self.draw_opaque(body, &base, &o, glz)?,
+            DisplayMsg::MaskOp(base, op, m) => {
+                let (color, rop) = match op {
+                    MaskOp::Blackness => (0, Rop::Copy),
+                    MaskOp::Whiteness => (0xffff_ffff, Rop::Copy),
+                    MaskOp::Invers => (0, Rop::Invert),
                 };
                 let mask = self.load_mask(body, &m, base.bbox, glz)?;
                 self.paint(&base, |s, piece| {
@@ -412,14 +407,8 @@ impl Display {
                     )
                 });
             }
-            SPICE_MSG_DISPLAY_DRAW_ROP3 => {
-                let base = wire::display_base(&mut r)?;
-                let d = wire::rop3(&mut r)?;
-                self.draw_rop3(body, &base, &d, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_TRANSPARENT => {
-                let base = wire::display_base(&mut r)?;
-                let t = wire::transparent(&mut r)?;
+            DisplayMsg::Rop3(base, d) => self.draw_rop3(body, &base, &d, glz)?,
+            DisplayMsg::Transparent(base, t) => {
                 let src = self.load_scaled_source(
                     body,
                     t.src,
@@ -434,9 +423,7 @@ impl Display {
                     s.blit_colorkey(piece, &src.image, dx, dy, key)
                 });
             }
-            SPICE_MSG_DISPLAY_DRAW_ALPHA_BLEND => {
-                let base = wire::display_base(&mut r)?;
-                let a = wire::alpha_blend(&mut r)?;
+            DisplayMsg::AlphaBlend(base, a) => {
                 let src = self.load_scaled_source(
                     body,
                     a.src,
@@ -458,29 +445,13 @@ impl Display {
                     s.blit_alpha(piece, &src.image, dx, dy, a.alpha, src_alpha)
                 });
             }
-            SPICE_MSG_DISPLAY_DRAW_TEXT => {
-                let base = wire::display_base(&mut r)?;
-                let t = wire::text(&mut r)?;
-                self.draw_text(body, &base, &t, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_STROKE => {
-                let base = wire::display_base(&mut r)?;
-                let st = wire::stroke(&mut r)?;
-                self.draw_stroke(body, &base, &st, glz)?;
-            }
-            SPICE_MSG_DISPLAY_DRAW_COMPOSITE => {
-                // Only sent to clients with DISPLAY_CAP_COMPOSITE, which we do
-                // not advertise: validate the common part and count it.
-                wire::display_base(&mut r)?;
+            DisplayMsg::Text(base, t) => self.draw_text(body, &base, &t, glz)?,
+            DisplayMsg::Stroke(base, st) => self.draw_stroke(body, &base, &st, glz)?,
+            DisplayMsg::Unsupported(msg_type) => {
                 self.stats.unsupported += 1;
                 self.stats.last_unsupported = msg_type;
             }
-            SPICE_MSG_DISPLAY_GL_SCANOUT_UNIX
-            | SPICE_MSG_DISPLAY_GL_DRAW
-            | SPICE_MSG_DISPLAY_QUALITY_INDICATOR => {
-                // Local-only GL messages (never sent without GL_SCANOUT) and a hint.
-            }
-            _ => self.stats.unknown += 1,
+            DisplayMsg::Unknown => self.stats.unknown += 1,
         }
         Ok(())
     }
@@ -500,6 +471,12 @@ impl Display {
             budget: &self.budget,
         };
         let decoded = decode_image(body, ptr, &mut ctx, as_mask)?;
+        self.count_image(body, ptr);
+        Ok(decoded)
+    }
+
+    /// Count an image decoded without error in [`DisplayStats::images`].
+    fn count_image(&mut self, body: &[u8], ptr: u32) {
         // The descriptor's type byte follows its u64 id.
         let kind = body
             .get((ptr as usize).saturating_add(8))
@@ -509,7 +486,6 @@ impl Display {
                 *n += 1;
             }
         }
-        Ok(decoded)
     }
 
     /// The source image of a draw, with `area` in the image's coordinates.
@@ -599,16 +575,26 @@ impl Display {
 
     /// Run `f` on each clip piece of `base` on its surface, then mark the
     /// box dirty. A missing surface is counted and ignored.
-    fn paint(&mut self, base: &DisplayBase, mut f: impl FnMut(&mut Surface, Rect)) {
-        let Some(s) = self.canvas.surface_mut(base.surface_id) else {
+    fn paint(&mut self, base: &DisplayBase<'_>, f: impl FnMut(&mut Surface, Rect)) {
+        let clip = base.clip.map(|c| c.iter());
+        self.paint_pieces(base.surface_id, base.bbox, clip, f);
+    }
+
+    /// [`paint`](Self::paint) for a box and clip held apart.
+    fn paint_pieces(
+        &mut self,
+        surface_id: u32,
+        bbox: Rect,
+        clip: Option<impl Iterator<Item = Rect>>,
+        mut f: impl FnMut(&mut Surface, Rect),
+    ) {
+        let Some(s) = self.canvas.surface_mut(surface_id) else {
             self.stats.missing_surface += 1;
             return;
         };
-        for piece in clip_pieces(base.bbox, &base.clip) {
-            f(s, piece);
-        }
+        for_each_piece(bbox, clip, |piece| f(s, piece));
         self.stats.draws += 1;
-        self.canvas.mark_dirty(base.surface_id, base.bbox);
+        self.canvas.mark_dirty(surface_id, bbox);
     }
 
     fn brush_image(
@@ -630,7 +616,7 @@ impl Display {
     fn draw_fill(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         f: &wire::FillData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
@@ -651,30 +637,124 @@ impl Display {
     fn draw_copy(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         c: &wire::CopyData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
-        let mask = self.load_mask(body, &c.mask, base.bbox, glz)?;
         let rop = Rop::from_descriptor(c.rop, RopInput::Src, RopInput::Dest);
+        if rop == Rop::Copy && c.mask.bitmap == 0 && self.copy_direct(body, base, c, glz)? {
+            return Ok(());
+        }
+        let mask = self.load_mask(body, &c.mask, base.bbox, glz)?;
+        let m = mask.as_ref().map(|m| m.as_mask());
+        let mode = ScaleMode::from_wire(c.scale_mode);
+        let bbox = base.bbox;
+        if rop != Rop::Noop {
+            if let Some(img) = direct_image(body, c.src) {
+                // Not cached and decodable in place: through the scratch.
+                let mut scratch = core::mem::take(&mut self.scratch);
+                let decoded = self.decode_into_scratch(body, c.src, img, &mut scratch, glz);
+                if decoded.is_ok() {
+                    let src = (scratch.image(), c.src_area);
+                    self.paint(base, |s, piece| {
+                        blit_source(s, piece, src, bbox, mode, rop, m.as_ref())
+                    });
+                }
+                self.scratch = scratch;
+                return decoded;
+            }
+        }
         // Decode even for a no-op: the image may carry CACHE_ME.
         let src = self.load_source(body, c.src, c.src_area, glz)?;
         if rop == Rop::Noop {
             return Ok(());
         }
-        let m = mask.as_ref().map(|m| m.as_mask());
-        let mode = ScaleMode::from_wire(c.scale_mode);
-        let bbox = base.bbox;
         self.paint(base, |s, piece| {
-            blit_source(s, piece, &src, bbox, mode, rop, m.as_ref())
+            blit_source(
+                s,
+                piece,
+                (&src.image, src.area),
+                bbox,
+                mode,
+                rop,
+                m.as_ref(),
+            )
         });
+        Ok(())
+    }
+
+    /// A plain unmasked copy decoded straight onto its surface, when nothing
+    /// stands between the decoder and the surface: the whole image, unscaled,
+    /// wholly inside the surface, unclipped (or clipped to a rectangle that
+    /// covers the box), of a codec that decodes in place and not to be
+    /// cached. `Ok(false)`: not such a draw (nothing was done).
+    fn copy_direct(
+        &mut self,
+        body: &[u8],
+        base: &DisplayBase<'_>,
+        c: &wire::CopyData,
+        glz: &mut GlzWindow,
+    ) -> Result<bool, WireError> {
+        let bbox = base.bbox;
+        if !clip_covers(base.clip, bbox) {
+            return Ok(false);
+        }
+        let Some(surface) = self.canvas.surface_mut(base.surface_id) else {
+            return Ok(false);
+        };
+        let Some(img) = direct_image(body, c.src) else {
+            return Ok(false);
+        };
+        if (img.has_alpha && !surface.keeps_alpha())
+            || c.src_area != Rect::of_size(img.width, img.height)
+            || !c.src_area.same_size(&bbox)
+        {
+            return Ok(false);
+        }
+        let Some(mut dst) = surface.dest_mut(bbox) else {
+            return Ok(false);
+        };
+        let mut ctx = DecodeContext {
+            pixmaps: &mut self.pixmaps,
+            palettes: &mut self.palettes,
+            glz,
+            budget: &self.budget,
+        };
+        decode_image_into(body, c.src, &mut ctx, &mut dst)?;
+        self.count_image(body, c.src);
+        self.stats.draws += 1;
+        self.canvas.mark_dirty(base.surface_id, bbox);
+        Ok(true)
+    }
+
+    /// Decode the image at `ptr` (which [`direct_image`] described as `img`)
+    /// into `scratch`.
+    fn decode_into_scratch(
+        &mut self,
+        body: &[u8],
+        ptr: u32,
+        img: crate::image::DirectImage,
+        scratch: &mut Scratch,
+        glz: &mut GlzWindow,
+    ) -> Result<(), WireError> {
+        let mut dst = scratch
+            .prepare(img.width, img.height, img.has_alpha, &self.budget)
+            .map_err(|e| e.at_base(ptr as usize))?;
+        let mut ctx = DecodeContext {
+            pixmaps: &mut self.pixmaps,
+            palettes: &mut self.palettes,
+            glz,
+            budget: &self.budget,
+        };
+        decode_image_into(body, ptr, &mut ctx, &mut dst)?;
+        self.count_image(body, ptr);
         Ok(())
     }
 
     fn draw_opaque(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         o: &wire::OpaqueData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
@@ -690,7 +770,15 @@ impl Display {
         let mode = ScaleMode::from_wire(o.scale_mode);
         let (bbox, brush) = (base.bbox, o.brush);
         self.paint(base, |s, piece| {
-            blit_source(s, piece, &src, bbox, mode, Rop::Copy, m.as_ref());
+            blit_source(
+                s,
+                piece,
+                (&src.image, src.area),
+                bbox,
+                mode,
+                Rop::Copy,
+                m.as_ref(),
+            );
             draw_brush(s, piece, &brush, tile.as_deref(), rop, m.as_ref());
         });
         Ok(())
@@ -699,7 +787,7 @@ impl Display {
     fn draw_rop3(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         d: &wire::Rop3Data,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
@@ -720,7 +808,7 @@ impl Display {
     fn draw_text(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         t: &wire::TextData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
@@ -787,7 +875,7 @@ impl Display {
     fn draw_stroke(
         &mut self,
         body: &[u8],
-        base: &DisplayBase,
+        base: &DisplayBase<'_>,
         st: &wire::StrokeData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
@@ -806,10 +894,12 @@ impl Display {
         Ok(())
     }
 
-    fn copy_bits(&mut self, base: &DisplayBase, sx: i32, sy: i32) {
+    fn copy_bits(&mut self, base: &DisplayBase<'_>, sx: i32, sy: i32) {
         let dx = base.bbox.left.saturating_sub(sx);
         let dy = base.bbox.top.saturating_sub(sy);
-        let mut pieces = clip_pieces(base.bbox, &base.clip);
+        let mut pieces = core::mem::take(&mut self.pieces);
+        pieces.clear();
+        for_each_piece(base.bbox, base.clip.map(|c| c.iter()), |p| pieces.push(p));
         // Move pieces whose source another piece would overwrite first.
         pieces.sort_by_key(|p| {
             let ky = if dy > 0 {
@@ -824,13 +914,18 @@ impl Display {
             };
             (ky, kx)
         });
-        let Some(s) = self.canvas.surface_mut(base.surface_id) else {
-            self.stats.missing_surface += 1;
-            return;
+        let pieces = {
+            let Some(s) = self.canvas.surface_mut(base.surface_id) else {
+                self.stats.missing_surface += 1;
+                self.pieces = pieces;
+                return;
+            };
+            for &piece in &pieces {
+                s.copy_bits(piece, dx, dy);
+            }
+            pieces
         };
-        for piece in pieces {
-            s.copy_bits(piece, dx, dy);
-        }
+        self.pieces = pieces;
         self.stats.draws += 1;
         self.canvas.mark_dirty(base.surface_id, base.bbox);
     }
@@ -866,27 +961,25 @@ impl Display {
         if !stream.top_down() {
             frame.flip_rows();
         }
-        let base = DisplayBase {
-            surface_id: stream.surface_id,
-            bbox: stream.dest,
-            clip: stream.clip.clone(),
-        };
-        let src = Source {
-            area: Rect::of_size(frame.width, frame.height),
-            image: Arc::new(frame),
-            from_surface: false,
-        };
-        self.paint(&base, |s, piece| {
+        let (surface_id, bbox) = (stream.surface_id, stream.dest);
+        // Lent out while drawing (the stream itself stays borrowed otherwise).
+        let clip = stream.clip.take();
+        let area = Rect::of_size(frame.width, frame.height);
+        let rects = clip.as_ref().map(|c| c.iter().copied());
+        self.paint_pieces(surface_id, bbox, rects, |s, piece| {
             blit_source(
                 s,
                 piece,
-                &src,
-                base.bbox,
+                (&frame, area),
+                bbox,
                 ScaleMode::Nearest,
                 Rop::Copy,
                 None,
             )
         });
+        if let Some(stream) = self.streams.get_mut(&d.id) {
+            stream.clip = clip;
+        }
         self.stats.frames += 1;
         Ok(())
     }
@@ -981,20 +1074,22 @@ fn offset(bbox: Rect, area: Rect) -> (i32, i32) {
     )
 }
 
+/// Draw `area` of `image` (a source and the part of it to use) onto the
+/// piece of `bbox`, scaled when the sizes differ.
 fn blit_source(
     s: &mut Surface,
     piece: Rect,
-    src: &Source,
+    (image, area): (&Image, Rect),
     bbox: Rect,
     mode: ScaleMode,
     rop: Rop,
     mask: Option<&Mask<'_>>,
 ) {
-    if src.area.same_size(&bbox) {
-        let (dx, dy) = offset(bbox, src.area);
-        s.blit(piece, &src.image, dx, dy, rop, mask);
+    if area.same_size(&bbox) {
+        let (dx, dy) = offset(bbox, area);
+        s.blit(piece, image, dx, dy, rop, mask);
     } else {
-        s.blit_scaled(piece, &src.image, src.area, bbox, mode, rop, mask);
+        s.blit_scaled(piece, image, area, bbox, mode, rop, mask);
     }
 }
 

@@ -35,9 +35,36 @@ pub fn point(r: &mut Reader<'_>) -> Result<(i32, i32), WireError> {
     Ok((r.i32()?, r.i32()?))
 }
 
+/// The rectangles of a `ClipRects` as they lie in the message, 16 bytes
+/// each (checked to be there when parsed), read as they are iterated so a
+/// clipped draw costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipRects<'a> {
+    raw: &'a [u8],
+}
+
+impl<'a> ClipRects<'a> {
+    /// Number of rectangles.
+    pub fn len(&self) -> usize {
+        self.raw.len() / RECT_SIZE
+    }
+
+    /// True when the clip has no rectangle (nothing is drawn).
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() < RECT_SIZE
+    }
+
+    /// The rectangles in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = Rect> + 'a {
+        self.raw
+            .chunks_exact(RECT_SIZE)
+            .filter_map(|c| rect(&mut Reader::new(c)).ok())
+    }
+}
+
 /// `Clip`: type u8, then for RECTS an inline `ClipRects` (num_rects u32 +
 /// rects). `None` means "no clip".
-pub fn clip(r: &mut Reader<'_>) -> Result<Option<Vec<Rect>>, WireError> {
+pub fn clip_rects<'a>(r: &mut Reader<'a>) -> Result<Option<ClipRects<'a>>, WireError> {
     let at = r.pos();
     match r.u8()? as u32 {
         SPICE_CLIP_TYPE_NONE => Ok(None),
@@ -46,35 +73,42 @@ pub fn clip(r: &mut Reader<'_>) -> Result<Option<Vec<Rect>>, WireError> {
             if n > r.remaining() / RECT_SIZE {
                 return Err(r.error("clip rect count beyond message"));
             }
-            let mut v = Vec::with_capacity(n);
-            for _ in 0..n {
-                v.push(rect(r)?);
-            }
-            Ok(Some(v))
+            Ok(Some(ClipRects {
+                raw: r.bytes(n * RECT_SIZE)?,
+            }))
         }
         _ => Err(WireError::new(at, "unknown clip type")),
     }
 }
 
+/// [`clip_rects`] as an owned list (for a clip kept beyond its message).
+pub fn clip(r: &mut Reader<'_>) -> Result<Option<Vec<Rect>>, WireError> {
+    Ok(clip_rects(r)?.map(|c| c.iter().collect()))
+}
+
 /// `DisplayBase` (`SpiceMsgDisplayBase`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayBase {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayBase<'a> {
     /// Target surface.
     pub surface_id: u32,
     /// Bounding box of the operation on the target.
     pub bbox: Rect,
     /// Clip rectangles (`None` = unclipped).
-    pub clip: Option<Vec<Rect>>,
+    pub clip: Option<ClipRects<'a>>,
 }
 
 /// Parse a `DisplayBase`.
-pub fn display_base(r: &mut Reader<'_>) -> Result<DisplayBase, WireError> {
+pub fn display_base<'a>(r: &mut Reader<'a>) -> Result<DisplayBase<'a>, WireError> {
     Ok(DisplayBase {
         surface_id: r.u32()?,
         bbox: rect(r)?,
-        clip: clip(r)?,
+        clip: clip_rects(r)?,
     })
 }
+
+/// An image reference: the body offset of a `SpiceImage` (0 = none), the
+/// form every image pointer of a display message takes on the wire.
+pub type ImageRef = u32;
 
 /// `Brush`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +119,8 @@ pub enum Brush {
     Solid(u32),
     /// An image tiled from `(x, y)`.
     Pattern {
-        /// Body offset of the pattern image.
-        image: u32,
+        /// The pattern image.
+        image: ImageRef,
         /// Tile origin x.
         x: i32,
         /// Tile origin y.
@@ -116,8 +150,8 @@ pub struct QMask {
     pub flags: u8,
     /// Position of the operation's box within the mask.
     pub pos: (i32, i32),
-    /// Body offset of the mask image, 0 for none.
-    pub bitmap: u32,
+    /// The mask image, 0 for none.
+    pub bitmap: ImageRef,
 }
 
 /// Parse a `QMask`.
@@ -132,8 +166,8 @@ pub fn qmask(r: &mut Reader<'_>) -> Result<QMask, WireError> {
 /// `Copy` (also `Blend`): source image, area, ROP descriptor, scale, mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyData {
-    /// Body offset of the source image.
-    pub src: u32,
+    /// The source image.
+    pub src: ImageRef,
     /// Area of the source to draw.
     pub src_area: Rect,
     /// `SPICE_ROPD_*` bits.
@@ -178,8 +212,8 @@ pub fn fill(r: &mut Reader<'_>) -> Result<FillData, WireError> {
 /// `Opaque`: source, area, brush, ROP descriptor, scale, mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpaqueData {
-    /// Body offset of the source image.
-    pub src: u32,
+    /// The source image.
+    pub src: ImageRef,
     /// Area of the source to draw.
     pub src_area: Rect,
     /// Brush combined over the copied source.
@@ -207,8 +241,8 @@ pub fn opaque(r: &mut Reader<'_>) -> Result<OpaqueData, WireError> {
 /// `Rop3`: source, area, brush, ternary ROP code, scale, mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rop3Data {
-    /// Body offset of the source image.
-    pub src: u32,
+    /// The source image.
+    pub src: ImageRef,
     /// Area of the source to draw.
     pub src_area: Rect,
     /// Brush (the "pattern" operand).
@@ -236,8 +270,8 @@ pub fn rop3(r: &mut Reader<'_>) -> Result<Rop3Data, WireError> {
 /// `Transparent`: source, area, key colour (as sent and as true colour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransparentData {
-    /// Body offset of the source image.
-    pub src: u32,
+    /// The source image.
+    pub src: ImageRef,
     /// Area of the source to draw.
     pub src_area: Rect,
     /// Key colour in the source's format.
@@ -263,8 +297,8 @@ pub struct AlphaBlendData {
     pub alpha_flags: u8,
     /// Global alpha.
     pub alpha: u8,
-    /// Body offset of the source image.
-    pub src: u32,
+    /// The source image.
+    pub src: ImageRef,
     /// Area of the source to draw.
     pub src_area: Rect,
 }
@@ -690,7 +724,8 @@ mod tests {
         let base = display_base(&mut Reader::new(&b)).unwrap();
         assert_eq!(base.surface_id, 7);
         assert_eq!(base.bbox, Rect::new(20, 10, 40, 30));
-        assert_eq!(base.clip, Some(vec![Rect::new(21, 11, 39, 29)]));
+        let clip: Vec<Rect> = base.clip.expect("rects").iter().collect();
+        assert_eq!(clip, vec![Rect::new(21, 11, 39, 29)]);
         // A count larger than the message is refused before allocating.
         let mut bad = b.clone();
         bad[21..25].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -7,7 +7,7 @@
 //! is the dispatcher in `image`).
 
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
-use super::{alloc_pixels, Image};
+use super::{alloc_pixels, Dest, Image};
 use crate::enums::*;
 use crate::error::WireError;
 
@@ -42,6 +42,27 @@ pub struct BitmapInfo {
 /// Decode raw bitmap rows. `palette` is needed for the 1/4/8-bit indexed
 /// formats. `data` must hold `stride * (height - 1)` bytes plus one full row.
 pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
+    check(info, data)?;
+    // Only now, with the rows known to be there, is the image allocated.
+    let mut pixels = alloc_pixels(info.width, info.height)?;
+    let w = info.width as usize;
+    let mut dst = Dest::new(&mut pixels, w, info.height as usize, w)?;
+    decode_into(info, data, palette, &mut dst)?;
+    let has_alpha = matches!(
+        info.format as u32,
+        SPICE_BITMAP_FMT_RGBA | SPICE_BITMAP_FMT_8BIT_A
+    );
+    Ok(Image {
+        width: info.width,
+        height: info.height,
+        pixels,
+        has_alpha,
+    })
+}
+
+/// Refuse an unknown format, an empty size, a stride narrower than a row or
+/// rows missing from `data`; gives the bytes of one packed row.
+fn check(info: &BitmapInfo, data: &[u8]) -> Result<usize, WireError> {
     let bpp = bits_per_pixel(info.format).ok_or(WireError::new(0, "unknown bitmap format"))?;
     let w = info.width as usize;
     let h = info.height as usize;
@@ -60,9 +81,23 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
     if data.len() < needed {
         return Err(WireError::new(data.len(), "bitmap data truncated"));
     }
-    // Only now, with the rows known to be there, is the image allocated.
-    let mut pixels = alloc_pixels(info.width, info.height)?;
-    let indexed = bpp <= 8 && info.format as u32 != SPICE_BITMAP_FMT_8BIT_A;
+    Ok(row_bytes)
+}
+
+/// Decode raw bitmap rows straight into `dst`, which must have the bitmap's
+/// size; pixels as [`decode`] gives them.
+pub fn decode_into(
+    info: &BitmapInfo,
+    data: &[u8],
+    palette: Option<&[u32]>,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    let row_bytes = check(info, data)?;
+    dst.check_size(info.width, info.height)?;
+    let h = info.height as usize;
+    let stride = info.stride as usize;
+    let indexed = bits_per_pixel(info.format).is_some_and(|b| b <= 8)
+        && info.format as u32 != SPICE_BITMAP_FMT_8BIT_A;
     let palette = if indexed {
         Some(palette.ok_or(WireError::new(0, "indexed bitmap without palette"))?)
     } else {
@@ -72,8 +107,7 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
     let fmt = info.format as u32;
     for r in 0..h {
         let src = &data[r * stride..r * stride + row_bytes];
-        let d = if top_down { r } else { h - 1 - r } * w;
-        let out = &mut pixels[d..d + w];
+        let out = dst.row_mut(if top_down { r } else { h - 1 - r });
         match (fmt, palette) {
             (SPICE_BITMAP_FMT_1BIT_LE, Some(p)) => expand_indexed(src, 1, false, p, out),
             (SPICE_BITMAP_FMT_1BIT_BE, Some(p)) => expand_indexed(src, 1, true, p, out),
@@ -108,13 +142,7 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
             _ => return Err(WireError::new(0, "unknown bitmap format")),
         }
     }
-    let has_alpha = matches!(fmt, SPICE_BITMAP_FMT_RGBA | SPICE_BITMAP_FMT_8BIT_A);
-    Ok(Image {
-        width: info.width,
-        height: info.height,
-        pixels,
-        has_alpha,
-    })
+    Ok(())
 }
 
 /// Decode a 1-bit bitmap as a mask: one `bool` per pixel, `true` where the

@@ -285,16 +285,7 @@ pub fn decode_image(
         }
         SPICE_IMAGE_TYPE_SURFACE => return Ok(Decoded::Surface(r.u32()?)),
         SPICE_IMAGE_TYPE_BITMAP => {
-            let format = r.u8()?;
-            let flags = r.u8()?;
-            let info = bitmap::BitmapInfo {
-                format,
-                flags,
-                width: r.u32()?,
-                height: r.u32()?,
-                stride: r.u32()?,
-            };
-            let palette = palette_field(&mut r, flags, ctx.palettes)?;
+            let (info, palette) = bitmap_header(&mut r, ctx.palettes)?;
             let at = r.pos();
             let data = r.rest();
             let res = if as_mask {
@@ -363,6 +354,133 @@ pub fn decode_image(
             .map_err(|e| e.at_base(ptr as usize))?;
     }
     Ok(Decoded::Image(image))
+}
+
+/// An image [`decode_image_into`] can decode into a destination rectangle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Whether its pixels carry alpha (as [`Image::has_alpha`] would say).
+    pub has_alpha: bool,
+}
+
+/// The image at body offset `ptr`, when it can be decoded straight into a
+/// destination rectangle with [`decode_image_into`]: a QUIC, LZ_RGB, LZ4 or
+/// 32-bit BITMAP image, not to be cached (a cache holds the decoded image
+/// itself), whose codec header agrees with its descriptor.
+pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
+    let mut r = Reader::new(body).at(ptr).ok()?;
+    let desc = ImageDescriptor::parse(&mut r).ok()?;
+    if desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
+        return None;
+    }
+    let size = (desc.width, desc.height);
+    let (header, has_alpha) = match desc.kind as u32 {
+        SPICE_IMAGE_TYPE_QUIC => {
+            let h = quic::parse_header(sized_data(&mut r).ok()?.1).ok()?;
+            (
+                (h.width, h.height),
+                h.image_type == quic::QuicImageType::Rgba,
+            )
+        }
+        SPICE_IMAGE_TYPE_LZ_RGB => {
+            let h = lz::parse_header(sized_data(&mut r).ok()?.1).ok()?;
+            let alpha = match h.kind {
+                lz::LZ_IMAGE_TYPE_RGBA => true,
+                lz::LZ_IMAGE_TYPE_RGB16 | lz::LZ_IMAGE_TYPE_RGB24 | lz::LZ_IMAGE_TYPE_RGB32 => {
+                    false
+                }
+                _ => return None,
+            };
+            ((h.width, h.height), alpha)
+        }
+        SPICE_IMAGE_TYPE_LZ4 => {
+            let format = *sized_data(&mut r).ok()?.1.get(1)?;
+            (size, format as u32 == SPICE_BITMAP_FMT_RGBA)
+        }
+        SPICE_IMAGE_TYPE_BITMAP => {
+            if r.u8().ok()? as u32 != SPICE_BITMAP_FMT_32BIT {
+                return None;
+            }
+            r.u8().ok()?;
+            ((r.u32().ok()?, r.u32().ok()?), false)
+        }
+        _ => return None,
+    };
+    (header == size && size.0 > 0 && size.1 > 0).then_some(DirectImage {
+        width: size.0,
+        height: size.1,
+        has_alpha,
+    })
+}
+
+/// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
+/// straight into `dst` (of that size). The budget is asked for the
+/// decoder's working room first, as [`decode_image`] does.
+pub fn decode_image_into(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let desc = ImageDescriptor::parse(&mut r)?;
+    let kind = desc.kind as u32;
+    let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
+    let _decoding = ctx
+        .budget
+        .charge(decode_bytes(cw, ch), Use::Image)
+        .map_err(|e| e.at_base(ptr as usize))?;
+    dst.check_size(desc.width, desc.height)
+        .map_err(|e| e.at_base(ptr as usize))?;
+    match kind {
+        SPICE_IMAGE_TYPE_BITMAP => {
+            let (info, palette) = bitmap_header(&mut r, ctx.palettes)?;
+            let at = r.pos();
+            let palette = palette.as_deref().map(|v| v.as_slice());
+            bitmap::decode_into(&info, r.rest(), palette, dst).map_err(|e| e.at_base(at))
+        }
+        SPICE_IMAGE_TYPE_LZ_RGB => {
+            let (at, data) = sized_data(&mut r)?;
+            lz::decode_into(data, None, dst).map_err(|e| e.at_base(at))
+        }
+        SPICE_IMAGE_TYPE_QUIC => {
+            let (at, data) = sized_data(&mut r)?;
+            quic::decode_into(data, dst).map_err(|e| e.at_base(at))
+        }
+        SPICE_IMAGE_TYPE_LZ4 => {
+            let (at, data) = sized_data(&mut r)?;
+            lz4::decode_into(data, dst).map_err(|e| e.at_base(at))
+        }
+        _ => Err(WireError::new(
+            ptr as usize + 8,
+            "image type cannot be decoded in place",
+        )),
+    }
+}
+
+/// The `SpiceBitmap` fields after the descriptor, and its palette.
+type BitmapHeader = (bitmap::BitmapInfo, Option<Arc<Vec<u32>>>);
+
+/// Read a `SpiceBitmap` header and its palette field.
+fn bitmap_header(
+    r: &mut Reader<'_>,
+    palettes: &mut PaletteCache,
+) -> Result<BitmapHeader, WireError> {
+    let format = r.u8()?;
+    let flags = r.u8()?;
+    let info = bitmap::BitmapInfo {
+        format,
+        flags,
+        width: r.u32()?,
+        height: r.u32()?,
+        stride: r.u32()?,
+    };
+    let palette = palette_field(r, flags, palettes)?;
+    Ok((info, palette))
 }
 
 #[cfg(test)]

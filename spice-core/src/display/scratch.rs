@@ -1,0 +1,111 @@
+//! A reusable image buffer for draws whose source cannot be decoded straight
+//! onto the surface (clipped, masked, scaled or combined through a ROP): the
+//! image is decoded here and blitted from here, and the buffer stays for the
+//! next such draw instead of being allocated per draw.
+//!
+//! Owns the buffer and its charge to the session budget (the largest image it
+//! has held; it never shrinks while the channel lives). Must not decode or
+//! draw.
+
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
+use crate::error::WireError;
+use crate::image::{Dest, Image, MAX_IMAGE_PIXELS};
+use alloc::vec::Vec;
+
+/// The buffer and what it costs the budget.
+#[derive(Debug)]
+pub struct Scratch {
+    image: Image,
+    charge: Charge,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            image: Image {
+                width: 0,
+                height: 0,
+                pixels: Vec::new(),
+                has_alpha: false,
+            },
+            charge: Charge::default(),
+        }
+    }
+}
+
+impl Scratch {
+    /// Make the buffer a `width x height` image (growing it, and its charge
+    /// to `budget`, only when it is too small) and hand it out to decode
+    /// into. Refuses empty, overflowing or over-limit sizes.
+    pub fn prepare(
+        &mut self,
+        width: u32,
+        height: u32,
+        has_alpha: bool,
+        budget: &Budget,
+    ) -> Result<Dest<'_>, WireError> {
+        let n = (width as usize)
+            .checked_mul(height as usize)
+            .ok_or(WireError::new(0, "image size overflows"))?;
+        if n == 0 {
+            return Err(WireError::new(0, "empty image"));
+        }
+        if n > MAX_IMAGE_PIXELS {
+            return Err(WireError::new(0, "image too large"));
+        }
+        if n > self.image.pixels.capacity() {
+            // Give the old buffer back before asking for the bigger one.
+            self.image.pixels = Vec::new();
+            self.charge = Charge::default();
+            self.charge = budget.charge(pixel_bytes(width, height), Use::Image)?;
+            self.image
+                .pixels
+                .try_reserve_exact(n)
+                .map_err(|_| WireError::new(0, "out of memory for image"))?;
+        }
+        // Within the capacity: truncates, or zero-fills what is new.
+        self.image.pixels.resize(n, 0);
+        self.image.width = width;
+        self.image.height = height;
+        self.image.has_alpha = has_alpha;
+        Dest::new(
+            &mut self.image.pixels,
+            width as usize,
+            height as usize,
+            width as usize,
+        )
+    }
+
+    /// The image last prepared (and decoded into).
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_once_and_is_charged_for_its_largest_image() {
+        let budget = Budget::new(1 << 20);
+        let mut s = Scratch::default();
+        s.prepare(16, 16, false, &budget)
+            .unwrap()
+            .row_mut(15)
+            .fill(5);
+        assert_eq!(budget.used(), 16 * 16 * 4);
+        let ptr = s.image().pixels.as_ptr();
+        let d = s.prepare(8, 4, true, &budget).unwrap();
+        assert_eq!((d.width(), d.height()), (8, 4));
+        assert_eq!(s.image().pixels.len(), 32);
+        assert!(s.image().has_alpha);
+        assert_eq!(s.image().pixels.as_ptr(), ptr, "no new buffer");
+        assert_eq!(budget.used(), 16 * 16 * 4);
+        assert!(s.prepare(1024, 1024, false, &budget).is_err());
+        assert_eq!(budget.used(), 0, "the old buffer was given back");
+        assert!(s.prepare(0, 4, false, &budget).is_err());
+        drop(s);
+        assert_eq!(budget.used(), 0);
+    }
+}
