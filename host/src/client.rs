@@ -593,6 +593,16 @@ impl Client {
     }
 
     fn print_summary(&self) {
+        let budget = self.session.budget();
+        let glz_pixels = SessionConfig::default().glz_window_pixels;
+        eprintln!(
+            "barespice-host: memory: budget high-water {} bytes (GLZ window {} pixels = {} bytes), \
+             peak RSS {} kB",
+            budget.high_water(),
+            glz_pixels,
+            spice_core::budget::pixel_bytes(glz_pixels, 1),
+            crate::memory::peak_rss_kb().map_or("unknown".to_string(), |k| k.to_string())
+        );
         let mut per_channel: BTreeMap<(u8, u8), Vec<(u16, u64)>> = BTreeMap::new();
         for (t, id, m, n) in self.session.message_counts() {
             per_channel.entry((t, id)).or_default().push((m, n));
