@@ -29,6 +29,10 @@ use std::time::{Duration, Instant};
 /// Pause between typed characters (`--type`).
 const KEY_INTERVAL: Duration = Duration::from_millis(25);
 
+/// Longest sleep of the main loop without input (a safety net: it computes
+/// when it next has something to do, see `Client::next_wake`).
+const MAX_WAIT: Duration = Duration::from_millis(250);
+
 /// Size of each reader buffer (one `read` at most).
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -550,7 +554,7 @@ impl Client {
                     )
                 }));
             }
-            let wait = (deadline - now).min(Duration::from_millis(20));
+            let wait = self.next_wake(now, deadline).saturating_duration_since(now);
             let first = match rx.recv_timeout(wait) {
                 Ok(i) => Some(i),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -609,6 +613,25 @@ impl Client {
                 return self.snapshot();
             }
         }
+    }
+
+    /// When the loop has something to do without input: the next key to
+    /// type, the idle snapshot, the deadline (never more than [`MAX_WAIT`]
+    /// away). Until then it sleeps in the queue, so an idle or busy-reading
+    /// client is not woken for nothing.
+    fn next_wake(&self, now: Instant, deadline: Instant) -> Instant {
+        let mut at = deadline.min(now + MAX_WAIT);
+        if self.frames > 0 {
+            at = at.min(if self.typed {
+                self.last_change + self.args.idle
+            } else if self.next_key > now {
+                self.next_key
+            } else {
+                // Waiting for the inputs channel: look again a key interval on.
+                now + KEY_INTERVAL
+            });
+        }
+        at
     }
 
     fn snapshot(&self) -> Result<(), Exit> {
