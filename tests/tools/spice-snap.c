@@ -31,6 +31,15 @@ static void on_invalidate(SpiceChannel *c, gint x, gint y, gint w, gint h, gpoin
     inval_pixels += (long)w * h;
 }
 
+/* The preference can only be sent once the channel is up (the server's
+ * capabilities are known then); asked for earlier it is dropped. */
+static void on_channel_event(SpiceChannel *c, SpiceChannelEvent event, gpointer d)
+{
+    (void)d;
+    if (event == SPICE_CHANNEL_OPENED && pref)
+        spice_display_channel_change_preferred_compression(c, pref);
+}
+
 static void on_channel_new(SpiceSession *s, SpiceChannel *c, gpointer d)
 {
     (void)s; (void)d;
@@ -38,9 +47,8 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *c, gpointer d)
         return;
     display = c;
     g_signal_connect(c, "display-invalidate", G_CALLBACK(on_invalidate), NULL);
+    g_signal_connect(c, "channel-event", G_CALLBACK(on_channel_event), NULL);
     spice_channel_connect(c);
-    if (pref)
-        spice_display_channel_change_preferred_compression(c, pref);
 }
 
 /* Timer or signal: leave the main loop; main() writes the picture. */
