@@ -23,18 +23,52 @@ use spice_core::session::{
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 /// Pause between typed characters (`--type`).
 const KEY_INTERVAL: Duration = Duration::from_millis(25);
 
+/// Longest sleep of the main loop without input (a safety net: it computes
+/// when it next has something to do, see `Client::next_wake`).
+const MAX_WAIT: Duration = Duration::from_millis(250);
+
+/// Size of each reader buffer (one `read` at most).
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Reads queued to the main loop at most, per client: a reader that gets
+/// this far ahead blocks, and TCP flow control holds the server back, so
+/// what the queue holds is bounded (`READ_QUEUE` × [`READ_BUFFER`]).
+const READ_QUEUE: usize = 16;
+
 /// What a reader thread reports.
 /// Readers carry their connection's serial number so that input from a
 /// connection already replaced (NEED_SECURED → TLS) is ignored.
 enum Input {
-    Data(u64, ChannelHandle, Vec<u8>),
+    Data(u64, ChannelHandle, Received),
     Closed(u64, ChannelHandle),
+}
+
+/// The bytes one `read` returned (`buf[..len]`). The buffer goes back to
+/// its reader's pool when this is dropped, so steady-state reads allocate
+/// nothing and touch no fresh pages.
+struct Received {
+    buf: Vec<u8>,
+    len: usize,
+    pool: Sender<Vec<u8>>,
+}
+
+impl Received {
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        // The reader may be gone (connection closed): then the buffer is freed.
+        let _ = self.pool.send(std::mem::take(&mut self.buf));
+    }
 }
 
 /// One channel's socket (write side; the reader thread owns a clone) and
@@ -88,17 +122,25 @@ fn link_failure(error: &LinkError, what: String) -> Failure {
     }
 }
 
-fn spawn_reader(serial: u64, h: ChannelHandle, mut stream: TcpStream, tx: Sender<Input>) {
+fn spawn_reader(serial: u64, h: ChannelHandle, mut stream: TcpStream, tx: SyncSender<Input>) {
     std::thread::spawn(move || {
-        let mut buf = vec![0u8; 256 * 1024];
+        let (pool, returned) = channel::<Vec<u8>>();
         loop {
+            let mut buf = returned
+                .try_recv()
+                .unwrap_or_else(|_| vec![0u8; READ_BUFFER]);
             match stream.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     let _ = tx.send(Input::Closed(serial, h));
                     return;
                 }
-                Ok(n) => {
-                    if tx.send(Input::Data(serial, h, buf[..n].to_vec())).is_err() {
+                Ok(len) => {
+                    let data = Received {
+                        buf,
+                        len,
+                        pool: pool.clone(),
+                    };
+                    if tx.send(Input::Data(serial, h, data)).is_err() {
                         return;
                     }
                 }
@@ -118,7 +160,7 @@ struct Client {
     args: Args,
     session: Session,
     conns: HashMap<ChannelHandle, Conn>,
-    tx: Sender<Input>,
+    tx: SyncSender<Input>,
     recorders: HashMap<ChannelHandle, Recorder>,
     endpoint: Endpoint,
     serial: u64,
@@ -164,7 +206,7 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
     };
     let session =
         Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
-    let (tx, rx) = channel();
+    let (tx, rx) = sync_channel(READ_QUEUE);
     let mut c = Client {
         args,
         session,
@@ -512,7 +554,7 @@ impl Client {
                     )
                 }));
             }
-            let wait = (deadline - now).min(Duration::from_millis(20));
+            let wait = self.next_wake(now, deadline).saturating_duration_since(now);
             let first = match rx.recv_timeout(wait) {
                 Ok(i) => Some(i),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -528,7 +570,7 @@ impl Client {
                     // Stale readers of connections replaced after NEED_SECURED.
                     Input::Data(serial, h, _) | Input::Closed(serial, h)
                         if self.conns.get(&h).map(|c| c.serial) != Some(serial) => {}
-                    Input::Data(_, h, d) => self.on_data(h, &d)?,
+                    Input::Data(_, h, d) => self.on_data(h, d.bytes())?,
                     Input::Closed(_, h) => self.session.closed(h),
                 }
                 self.handle_events()?;
@@ -573,6 +615,25 @@ impl Client {
         }
     }
 
+    /// When the loop has something to do without input: the next key to
+    /// type, the idle snapshot, the deadline (never more than [`MAX_WAIT`]
+    /// away). Until then it sleeps in the queue, so an idle or busy-reading
+    /// client is not woken for nothing.
+    fn next_wake(&self, now: Instant, deadline: Instant) -> Instant {
+        let mut at = deadline.min(now + MAX_WAIT);
+        if self.frames > 0 {
+            at = at.min(if self.typed {
+                self.last_change + self.args.idle
+            } else if self.next_key > now {
+                self.next_key
+            } else {
+                // Waiting for the inputs channel: look again a key interval on.
+                now + KEY_INTERVAL
+            });
+        }
+        at
+    }
+
     fn snapshot(&self) -> Result<(), Exit> {
         let s = self
             .session
@@ -593,6 +654,16 @@ impl Client {
     }
 
     fn print_summary(&self) {
+        let budget = self.session.budget();
+        let glz_pixels = SessionConfig::default().glz_window_pixels;
+        eprintln!(
+            "barespice-host: memory: budget high-water {} bytes (GLZ window {} pixels = {} bytes), \
+             peak RSS {} kB",
+            budget.high_water(),
+            glz_pixels,
+            spice_core::budget::pixel_bytes(glz_pixels, 1),
+            crate::memory::peak_rss_kb().map_or("unknown".to_string(), |k| k.to_string())
+        );
         let mut per_channel: BTreeMap<(u8, u8), Vec<(u16, u64)>> = BTreeMap::new();
         for (t, id, m, n) in self.session.message_counts() {
             per_channel.entry((t, id)).or_default().push((m, n));

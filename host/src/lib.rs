@@ -3,13 +3,15 @@
 //! Owns the host-side pieces only: argument parsing ([`args`]), where and
 //! how channels connect (plain, TLS, proxy; [`endpoint`]), the socket
 //! loop and snapshot policy ([`client`]), the recording format
-//! ([`record`]), PNG output ([`snapshot`]) and the Proxmox ticket
+//! ([`record`]), PNG output ([`snapshot`]), /proc memory figures
+//! ([`memory`]) and the Proxmox ticket
 //! flow ([`pve`]). Protocol logic lives in
 //! spice-core and must not be duplicated here.
 
 pub mod args;
 pub mod client;
 pub mod endpoint;
+pub mod memory;
 pub mod pve;
 pub mod record;
 pub mod snapshot;

@@ -40,6 +40,13 @@ pub struct Frame<'a> {
     pub body: &'a [u8],
 }
 
+/// Receive-buffer capacity a [`Deframer`] keeps once its messages are
+/// consumed (it shrinks only when it holds more than four times this, or four
+/// times what is buffered): big images arrive message after message, and
+/// giving their buffer back to the allocator each time costs a page fault per
+/// 4 KiB when it grows again. Charged to the budget like any capacity.
+pub const RETAINED_RECEIVE_BUFFER: usize = 1024 * 1024;
+
 /// Reassembles whole messages from a stream of byte chunks.
 #[derive(Debug)]
 pub struct Deframer {
@@ -85,8 +92,9 @@ impl Deframer {
         if self.start > 0 && (self.start == self.buf.len() || self.start >= self.buf.len() / 2) {
             self.buf.drain(..self.start);
             self.start = 0;
-            if self.buf.capacity() > 4 * self.buf.len().max(64 * 1024) {
-                self.buf.shrink_to(self.buf.len().max(64 * 1024));
+            if self.buf.capacity() > 4 * self.buf.len().max(RETAINED_RECEIVE_BUFFER) {
+                self.buf
+                    .shrink_to(self.buf.len().max(RETAINED_RECEIVE_BUFFER));
             }
         }
         let need = self.buf.len().saturating_add(data.len());
