@@ -1,9 +1,10 @@
 //! LZ back-references, shared by the LZ-family decoders (GLZ, LZ4): copy
 //! `len` units that start `back` units before the write position, front to
 //! back, so that an overlap (`back < len`) repeats the last `back` units as
-//! LZ runs need. Done as block copies: one `copy_within` when the source
-//! ends before the destination starts, a fill for `back == 1`, otherwise
-//! copies of the growing periodic tail (each one doubles it).
+//! LZ runs need. Done as block copies: fixed-size chunks for short
+//! references when the buffer has room past them, one `copy_within` when
+//! the source ends before the destination starts, a fill for `back == 1`,
+//! otherwise copies of the growing periodic tail (each one doubles it).
 //!
 //! Leaf module: it knows nothing of any format. Callers check the bounds
 //! (`0 < back <= position`, room for `len` more units) before calling.

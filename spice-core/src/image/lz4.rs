@@ -7,10 +7,10 @@
 //! followed by an LZ4 *block* (not frame). Blocks are decoded as one stream:
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
-//! bitmap's rows, `width * bytes_per_pixel` each, without padding, which
-//! `bitmap` then converts like any raw BITMAP. 32-bit formats (what QEMU
-//! sends) are decoded straight into the image's pixel buffer and fixed up in
-//! place, with no intermediate byte buffer.
+//! bitmap's rows, `width * bytes_per_pixel` each, without padding. 32-bit
+//! formats (what QEMU sends) are decoded straight into the destination's
+//! pixels, whose bytes the LZ4 output is, and fixed up in place; 16/24-bit
+//! rows go through a byte scratch and `bitmap`'s row conversion.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
@@ -36,6 +36,14 @@ const MIN_MATCH: usize = 4;
 /// Literal runs up to this long are copied as whole [`CHUNK`]s when both
 /// buffers have room; longer ones with one exact copy.
 const CHUNKED_LITERALS: usize = 64;
+
+/// Input the short-sequence shortcut may read from the literals on: 16
+/// literal bytes or 14 literals and the 2 offset bytes, with room to spare.
+const SHORTCUT_IN: usize = CHUNK + 2;
+
+/// Output room the shortcut needs from the sequence's start: 14 literals
+/// then two 16-byte match chunks, rounded up.
+const SHORTCUT_OUT: usize = 3 * CHUNK;
 
 /// Farthest back an LZ4 match can reach (`LZ4_DISTANCE_MAX`, a u16 offset):
 /// output more than this many bytes behind the write position is final.
@@ -240,6 +248,28 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
             .ok_or(WireError::new(ip, "LZ4: truncated block"))?;
         ip += 1;
         let mut lit = (token >> 4) as usize;
+        let short_match = (token & 0x0f) as usize;
+        if lit < 15 && short_match < 15 && ip + SHORTCUT_IN <= block.len() {
+            // Shortcut for the common short sequence far from both ends:
+            // fixed-size copies of 16 literal bytes and 32 match bytes
+            // (what they copy past the sequence is rewritten later).
+            if op + SHORTCUT_OUT <= limit {
+                out[op..op + CHUNK].copy_from_slice(&block[ip..ip + CHUNK]);
+                ip += lit;
+                op += lit;
+                let offset = u16::from_le_bytes([block[ip], block[ip + 1]]) as usize;
+                if (CHUNK..=op).contains(&offset) {
+                    ip += 2;
+                    let from = op - offset;
+                    out.copy_within(from..from + CHUNK, op);
+                    out.copy_within(from + CHUNK..from + 2 * CHUNK, op + CHUNK);
+                    op += short_match + MIN_MATCH;
+                    continue;
+                }
+                // A close or bad offset: the general match path below.
+                lit = 0;
+            }
+        }
         if lit == 15 {
             lit = extend_len(block, &mut ip, lit)?;
         }
@@ -446,6 +476,65 @@ mod tests {
             let c = &want[k * 4..k * 4 + 4];
             assert_eq!(*p, u32::from_le_bytes([c[0], c[1], c[2], 0]), "pixel {k}");
         }
+    }
+
+    /// Rows made by lz4_flex's compressor (an independent LZ4 encoder)
+    /// decode back to the same bytes, through both the short-sequence
+    /// shortcut and the general path: noise, runs, short periods (every
+    /// offset below 16), repeated rows, split into several blocks.
+    #[test]
+    fn lz4_flex_blocks_round_trip() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let (w, h) = (61usize, 40usize);
+        let mut raw = vec![0u8; w * h * 4];
+        for (i, chunk) in raw.chunks_mut(97).enumerate() {
+            match i % 5 {
+                0 => rng.fill(chunk),
+                1 => chunk.fill(rng.gen()),
+                2 => {
+                    let period = 2 + i % 14;
+                    let pat: Vec<u8> = (0..period).map(|_| rng.gen()).collect();
+                    for (k, b) in chunk.iter_mut().enumerate() {
+                        *b = pat[k % period];
+                    }
+                }
+                3 => {
+                    for b in chunk.iter_mut() {
+                        *b = if rng.gen_ratio(1, 6) { rng.gen() } else { 7 };
+                    }
+                }
+                _ => {
+                    let n = chunk.len().min(20);
+                    rng.fill(&mut chunk[..n]);
+                }
+            }
+        }
+        // Some rows repeat earlier ones.
+        let row = w * 4;
+        for y in (3..h).step_by(4) {
+            raw.copy_within((y - 2) * row..(y - 1) * row, y * row);
+        }
+        // Blocks as the server makes them: one stream, each block may refer
+        // back into the earlier ones.
+        let mut blocks = Vec::new();
+        for part in raw.chunks(row * 7) {
+            let start = part.as_ptr() as usize - raw.as_ptr() as usize;
+            let dict = &raw[start.saturating_sub(65_535)..start];
+            blocks.push(lz4_flex::block::compress_with_dict(part, dict));
+        }
+        let refs: Vec<&[u8]> = blocks.iter().map(|b| b.as_slice()).collect();
+        let img = decode(
+            &payload(1, SPICE_BITMAP_FMT_RGBA, &refs),
+            w as u32,
+            h as u32,
+        )
+        .unwrap();
+        let want: Vec<u32> = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(img.pixels, want);
     }
 
     #[test]
