@@ -45,9 +45,9 @@ const CHUNKED_MAX: usize = 256;
 /// Short references are fixed-size chunk copies (a constant-size copy is a
 /// pair of vector loads and stores, no call): when `back >= CHUNK`, chunk
 /// `k` reads only units written before it; when `back < CHUNK`, the first
-/// `period - back` units are copied one by one, `period` being the smallest
-/// multiple of `back` of at least `CHUNK`, and the rest repeats that
-/// period chunk by chunk.
+/// `period - back` units are copied in chunks of 2, 4 or 8 units (no more
+/// than `back`), `period` being the smallest multiple of `back` of at least
+/// `CHUNK`, and the rest repeats that period chunk by chunk.
 #[inline(always)]
 pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: usize) {
     let start = pos - back;
@@ -56,13 +56,17 @@ pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: us
         let (period, mut d) = if back >= CHUNK {
             (back, pos)
         } else {
+            // Chunks of `step <= back` units read only what is written, until
+            // the periodic run is `period` long.
             let period = back * CHUNK.div_ceil(back);
-            let head = (period - back).min(len);
-            let run = &mut out[start..pos + head];
-            for i in back..back + head {
-                run[i] = run[i - back];
+            let head = pos + (period - back).min(len);
+            let mut d = pos;
+            match back {
+                8.. => step_copy::<T, 8>(out, back, &mut d, head),
+                4.. => step_copy::<T, 4>(out, back, &mut d, head),
+                _ => step_copy::<T, 2>(out, back, &mut d, head),
             }
-            (period, pos + head)
+            (period, d)
         };
         let end = pos + len;
         while d < end {
@@ -81,6 +85,16 @@ pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: us
             out.copy_within(start..start + n, pos + done);
             done += n;
         }
+    }
+}
+
+/// Copy `STEP`-unit chunks from `back` units behind `*d` to `*d` until
+/// `*d >= end` (`STEP <= back`, room checked by the caller).
+#[inline(always)]
+fn step_copy<T: Copy, const STEP: usize>(out: &mut [T], back: usize, d: &mut usize, end: usize) {
+    while *d < end {
+        out.copy_within(*d - back..*d - back + STEP, *d);
+        *d += STEP;
     }
 }
 
