@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use spice_core::canvas::{Rect, Rop, ScaleMode, Surface};
 use spice_core::enums::SPICE_SURFACE_FMT_32_xRGB;
 use spice_core::fit::Layout;
-use spice_core::image::{lz, Image};
+use spice_core::image::{lz, Dest, Image};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -137,6 +137,14 @@ fn summary() {
     let lz_t = best(15, || {
         black_box(lz::decode(black_box(&stream), None).unwrap());
     });
+    // The same decode straight into a reused 1920x1080 buffer (the surface
+    // path: no allocation, no second copy).
+    let mut into = vec![0u32; (W * H) as usize];
+    let lz_into = best(15, || {
+        let mut d = Dest::new(&mut into, W as usize, H as usize, W as usize).unwrap();
+        lz::decode_into(black_box(&stream), None, &mut d).unwrap();
+        black_box(&into);
+    });
     let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
     let full = surf.bounds();
     let blit = best(30, || {
@@ -181,6 +189,7 @@ fn summary() {
     for (name, t) in [
         ("memcpy (baseline)", memcpy),
         ("lz decode rgb32", lz_t),
+        ("lz decode_into", lz_into),
         ("blit OP_PUT", blit),
         ("fill OP_PUT", fill),
         ("blit XOR", xor),
