@@ -176,9 +176,16 @@ fn fix_pixels(out: &mut [u8], from: usize, to: usize, keep: u32) {
     if keep == u32::MAX && cfg!(target_endian = "little") {
         return;
     }
-    for c in bytes.chunks_exact_mut(4) {
-        let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & keep;
-        c.copy_from_slice(&p.to_ne_bytes());
+    // `out` is the bytes of a `u32` slice, so the cast succeeds; the byte
+    // loop only keeps the function total.
+    match bytemuck::try_cast_slice_mut::<u8, u32>(bytes) {
+        Ok(px) => px.iter_mut().for_each(|p| *p = u32::from_le(*p) & keep),
+        Err(_) => {
+            for c in bytes.chunks_exact_mut(4) {
+                let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & keep;
+                c.copy_from_slice(&p.to_ne_bytes());
+            }
+        }
     }
 }
 
