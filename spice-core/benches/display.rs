@@ -17,7 +17,7 @@ use spice_core::display::{Display, DisplayConfig};
 use spice_core::enums::*;
 use spice_core::fit::Layout;
 use spice_core::image::glz::GlzWindow;
-use spice_core::image::{bitmap, lz, Image};
+use spice_core::image::{bitmap, lz, Dest, Image};
 use spice_core::outbox::Outbox;
 use spice_core::wire::Writer;
 use std::hint::black_box;
@@ -145,6 +145,14 @@ fn summary() {
     let lz_t = best(15, || {
         black_box(lz::decode(black_box(&stream), None).unwrap());
     });
+    // The same decode straight into a reused 1920x1080 buffer (the surface
+    // path: no allocation, no second copy).
+    let mut into = vec![0u32; (W * H) as usize];
+    let lz_into = best(15, || {
+        let mut d = Dest::new(&mut into, W as usize, H as usize, W as usize).unwrap();
+        lz::decode_into(black_box(&stream), None, &mut d).unwrap();
+        black_box(&into);
+    });
     let mut surf = Surface::new(W, H, SPICE_SURFACE_FMT_32_xRGB).unwrap();
     let full = surf.bounds();
     let blit = best(30, || {
@@ -189,6 +197,7 @@ fn summary() {
     for (name, t) in [
         ("memcpy (baseline)", memcpy),
         ("lz decode rgb32", lz_t),
+        ("lz decode_into", lz_into),
         ("blit OP_PUT", blit),
         ("fill OP_PUT", fill),
         ("blit XOR", xor),

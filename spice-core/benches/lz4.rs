@@ -1,5 +1,6 @@
 //! LZ4 decode of a desktop-like 1920x1080 32-bit frame in SPICE's LZ4
-//! framing, as one image and as the 60 32-pixel columns QEMU sends,
+//! framing, as one image, straight into a reused buffer (`decode_into`, the
+//! surface path) and as the 60 32-pixel columns QEMU sends,
 //! reported in MPix/s and as a ratio to a plain memcpy of the same output
 //! measured in the same run; lz4_flex's safe block decoder on the same
 //! block (bytes only, into a reused buffer) is a second reference.
@@ -17,7 +18,7 @@ mod codecs_common;
 use codecs_common::{best, columns, desktop, memcpy_time, report, COLUMN, H, W};
 use criterion::{Criterion, Throughput};
 use spice_core::enums::SPICE_BITMAP_FMT_32BIT;
-use spice_core::image::lz4;
+use spice_core::image::{lz4, Dest};
 use std::hint::black_box;
 
 /// Little-endian bytes of 0x00RRGGBB pixels (a 32BIT bitmap's rows).
@@ -50,6 +51,13 @@ fn main() {
     let ours = best(15, || {
         black_box(lz4::decode(black_box(&data), W, H).unwrap());
     });
+    let mut into = vec![0u32; frame.len()];
+    let ours_into = best(15, || {
+        let (w, h) = (W as usize, H as usize);
+        let mut d = Dest::new(&mut into, w, h, w).unwrap();
+        lz4::decode_into(black_box(&data), &mut d).unwrap();
+        black_box(&into);
+    });
     let mut out = vec![0u8; rows.len()];
     let flex = best(15, || {
         lz4_flex::block::decompress_into(black_box(&block), &mut out).unwrap();
@@ -67,6 +75,7 @@ fn main() {
     );
     report("memcpy (baseline)", px, memcpy, memcpy);
     report("lz4::decode (to Image)", px, ours, memcpy);
+    report("lz4::decode_into (reused buffer)", px, ours_into, memcpy);
     report("lz4::decode, 60 columns", px, by_col, memcpy);
     report("lz4_flex block decode (bytes only)", px, flex, memcpy);
 

@@ -1,9 +1,10 @@
 //! LZ back-references, shared by the LZ-family decoders (GLZ, LZ4): copy
 //! `len` units that start `back` units before the write position, front to
 //! back, so that an overlap (`back < len`) repeats the last `back` units as
-//! LZ runs need. Done as block copies: one `copy_within` when the source
-//! ends before the destination starts, a fill for `back == 1`, otherwise
-//! copies of the growing periodic tail (each one doubles it).
+//! LZ runs need. Done as block copies: fixed-size chunks for short
+//! references when the buffer has room past them, one `copy_within` when
+//! the source ends before the destination starts, a fill for `back == 1`,
+//! otherwise copies of the growing periodic tail (each one doubles it).
 //!
 //! Leaf module: it knows nothing of any format. Callers check the bounds
 //! (`0 < back <= position`, room for `len` more units) before calling.
@@ -29,15 +30,49 @@ pub(crate) fn extend_from_back<T: Copy>(out: &mut Vec<T>, back: usize, len: usiz
     }
 }
 
+/// Units moved per fixed-size block copy (16 bytes for `u8`).
+pub(crate) const CHUNK: usize = 16;
+
+/// References up to this long are copied as fixed-size chunks when there is
+/// room; longer ones as one `copy_within` (or the doubling copies).
+const CHUNKED_MAX: usize = 256;
+
 /// Write the back-reference into `out` at `pos` (`pos + len <= out.len()`).
-/// Units past `pos + len` may be overwritten when there is room (a
-/// 16-unit "wild" copy for short references); the caller writes them later.
+/// Units past `pos + len` may be overwritten when there is room (up to
+/// [`CHUNK`]` - 1` more); the caller writes them
+/// later.
+///
+/// Short references are fixed-size chunk copies (a constant-size copy is a
+/// pair of vector loads and stores, no call): when `back >= CHUNK`, chunk
+/// `k` reads only units written before it; when `back < CHUNK`, the first
+/// `period - back` units are copied in chunks of 2, 4 or 8 units (no more
+/// than `back`), `period` being the smallest multiple of `back` of at least
+/// `CHUNK`, and the rest repeats that period chunk by chunk.
 #[inline(always)]
 pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: usize) {
-    const WILD: usize = 16;
     let start = pos - back;
-    if back >= WILD && len <= WILD && pos + WILD <= out.len() {
-        out.copy_within(start..start + WILD, pos);
+    let room = out.len() - pos;
+    if len <= CHUNKED_MAX && len + CHUNK <= room && back != 1 {
+        let (period, mut d) = if back >= CHUNK {
+            (back, pos)
+        } else {
+            // Chunks of `step <= back` units read only what is written, until
+            // the periodic run is `period` long.
+            let period = back * CHUNK.div_ceil(back);
+            let head = pos + (period - back).min(len);
+            let mut d = pos;
+            match back {
+                8.. => step_copy::<T, 8>(out, back, &mut d, head),
+                4.. => step_copy::<T, 4>(out, back, &mut d, head),
+                _ => step_copy::<T, 2>(out, back, &mut d, head),
+            }
+            (period, d)
+        };
+        let end = pos + len;
+        while d < end {
+            out.copy_within(d - period..d - period + CHUNK, d);
+            d += CHUNK;
+        }
     } else if back >= len {
         out.copy_within(start..start + len, pos);
     } else if back == 1 {
@@ -50,6 +85,16 @@ pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: us
             out.copy_within(start..start + n, pos + done);
             done += n;
         }
+    }
+}
+
+/// Copy `STEP`-unit chunks from `back` units behind `*d` to `*d` until
+/// `*d >= end` (`STEP <= back`, room checked by the caller).
+#[inline(always)]
+fn step_copy<T: Copy, const STEP: usize>(out: &mut [T], back: usize, d: &mut usize, end: usize) {
+    while *d < end {
+        out.copy_within(*d - back..*d - back + STEP, *d);
+        *d += STEP;
     }
 }
 
@@ -66,15 +111,15 @@ mod tests {
 
     #[test]
     fn every_overlap_matches_the_byte_loop() {
-        for back in 1..40 {
-            for len in 0..70 {
-                let seed: Vec<u8> = (0..50u8).map(|b| b.wrapping_mul(37)).collect();
+        for back in 1..60 {
+            for len in 0..300 {
+                let seed: Vec<u8> = (0..100u8).map(|b| b.wrapping_mul(37)).collect();
                 let mut want = seed.clone();
                 naive(&mut want, back, len);
                 let mut got = seed.clone();
                 extend_from_back(&mut got, back, len);
                 assert_eq!(got, want, "extend back {back} len {len}");
-                for room in [0, 3, 20] {
+                for room in [0, 3, 15, 16, 20, 300] {
                     let mut buf = seed.clone();
                     buf.resize(seed.len() + len + room, 0xee);
                     copy_back(&mut buf, seed.len(), back, len);

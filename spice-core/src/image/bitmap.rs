@@ -108,41 +108,64 @@ pub fn decode_into(
     for r in 0..h {
         let src = &data[r * stride..r * stride + row_bytes];
         let out = dst.row_mut(if top_down { r } else { h - 1 - r });
-        match (fmt, palette) {
-            (SPICE_BITMAP_FMT_1BIT_LE, Some(p)) => expand_indexed(src, 1, false, p, out),
-            (SPICE_BITMAP_FMT_1BIT_BE, Some(p)) => expand_indexed(src, 1, true, p, out),
-            (SPICE_BITMAP_FMT_4BIT_LE, Some(p)) => expand_indexed(src, 4, false, p, out),
-            (SPICE_BITMAP_FMT_4BIT_BE, Some(p)) => expand_indexed(src, 4, true, p, out),
-            (SPICE_BITMAP_FMT_8BIT, Some(p)) => expand_indexed(src, 8, false, p, out),
-            (SPICE_BITMAP_FMT_8BIT_A, _) => {
-                for (o, &a) in out.iter_mut().zip(src) {
-                    *o = (a as u32) << 24;
-                }
-            }
-            (SPICE_BITMAP_FMT_16BIT, _) => {
-                for (o, b) in out.iter_mut().zip(src.chunks_exact(2)) {
-                    *o = rgb555_to_xrgb(u16::from_le_bytes([b[0], b[1]]));
-                }
-            }
-            (SPICE_BITMAP_FMT_24BIT, _) => {
-                for (o, b) in out.iter_mut().zip(src.chunks_exact(3)) {
-                    *o = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-                }
-            }
-            (SPICE_BITMAP_FMT_32BIT, _) => {
-                for (o, b) in out.iter_mut().zip(src.chunks_exact(4)) {
-                    *o = u32::from_le_bytes([b[0], b[1], b[2], 0]);
-                }
-            }
-            (SPICE_BITMAP_FMT_RGBA, _) => {
-                for (o, b) in out.iter_mut().zip(src.chunks_exact(4)) {
-                    *o = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
-            }
-            _ => return Err(WireError::new(0, "unknown bitmap format")),
-        }
+        convert_row(fmt, palette, src, out)?;
     }
     Ok(())
+}
+
+/// Convert one row of `SPICE_BITMAP_FMT_*` pixels (`fmt`) into `out.len()`
+/// pixels; `src` holds at least the row's bytes (shorter input leaves the
+/// rest of `out` as it was). `palette` is required for the indexed formats.
+pub(crate) fn convert_row(
+    fmt: u32,
+    palette: Option<&[u32]>,
+    src: &[u8],
+    out: &mut [u32],
+) -> Result<(), WireError> {
+    match (fmt, palette) {
+        (SPICE_BITMAP_FMT_1BIT_LE, Some(p)) => expand_indexed(src, 1, false, p, out),
+        (SPICE_BITMAP_FMT_1BIT_BE, Some(p)) => expand_indexed(src, 1, true, p, out),
+        (SPICE_BITMAP_FMT_4BIT_LE, Some(p)) => expand_indexed(src, 4, false, p, out),
+        (SPICE_BITMAP_FMT_4BIT_BE, Some(p)) => expand_indexed(src, 4, true, p, out),
+        (SPICE_BITMAP_FMT_8BIT, Some(p)) => expand_indexed(src, 8, false, p, out),
+        (SPICE_BITMAP_FMT_8BIT_A, _) => {
+            for (o, &a) in out.iter_mut().zip(src) {
+                *o = (a as u32) << 24;
+            }
+        }
+        (SPICE_BITMAP_FMT_16BIT, _) => {
+            for (o, b) in out.iter_mut().zip(src.chunks_exact(2)) {
+                *o = rgb555_to_xrgb(u16::from_le_bytes([b[0], b[1]]));
+            }
+        }
+        (SPICE_BITMAP_FMT_24BIT, _) => {
+            for (o, b) in out.iter_mut().zip(src.chunks_exact(3)) {
+                *o = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+            }
+        }
+        (SPICE_BITMAP_FMT_32BIT, _) => {
+            for (o, b) in out.iter_mut().zip(src.chunks_exact(4)) {
+                *o = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+            }
+        }
+        (SPICE_BITMAP_FMT_RGBA, _) => {
+            for (o, b) in out.iter_mut().zip(src.chunks_exact(4)) {
+                *o = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        _ => return Err(WireError::new(0, "unknown bitmap format")),
+    }
+    Ok(())
+}
+
+/// Swap the rows of a `width`-pixel-wide image in place, turning a
+/// bottom-up bitmap's rows top row first (a trailing partial row is left).
+pub(crate) fn flip_rows(px: &mut [u32], width: usize) {
+    let h = px.len().checked_div(width).unwrap_or(0);
+    for r in 0..h / 2 {
+        let (a, b) = px.split_at_mut((h - 1 - r) * width);
+        a[r * width..(r + 1) * width].swap_with_slice(&mut b[..width]);
+    }
 }
 
 /// Decode a 1-bit bitmap as a mask: one `bool` per pixel, `true` where the

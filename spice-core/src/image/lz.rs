@@ -9,6 +9,8 @@
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 
+use super::backref::copy_back;
+use super::bitmap::flip_rows;
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
@@ -96,13 +98,14 @@ pub fn parse_header(data: &[u8]) -> Result<LzHeader, WireError> {
 /// Decode one LZ pass into all of `out`.
 ///
 /// `len_bias` is what the format adds to a coded match length (3 for 1-byte
-/// units, 2 for 16-bit pixels, 1 for 24/32-bit pixels); `literal` reads one
-/// output unit from the stream.
-fn decompress<P: Copy>(
+/// units, 2 for 16-bit pixels, 1 for 24/32-bit pixels); a literal unit is
+/// `UNIT` stream bytes, turned into an output unit by `literal`. Matches
+/// are block copies ([`copy_back`]).
+fn decompress<P: Copy, const UNIT: usize>(
     inp: &mut Input<'_>,
     out: &mut [P],
     len_bias: usize,
-    mut literal: impl FnMut(&mut Input<'_>) -> Result<P, WireError>,
+    literal: impl Fn([u8; UNIT]) -> P,
 ) -> Result<(), WireError> {
     let n = out.len();
     let mut op = 0usize;
@@ -136,25 +139,18 @@ fn decompress<P: Copy>(
             if len > n - op {
                 return Err(WireError::new(at, "LZ match overruns image"));
             }
-            let src = op - ofs;
-            if ofs >= len {
-                out.copy_within(src..src + len, op);
-            } else if ofs == 1 {
-                let v = out[src];
-                out[op..op + len].fill(v);
-            } else {
-                for i in 0..len {
-                    out[op + i] = out[src + i];
-                }
-            }
+            copy_back(out, op, ofs, len);
             op += len;
         } else {
             let count = ctrl as usize + 1;
             if count > n - op {
                 return Err(WireError::new(at, "LZ literal run overruns image"));
             }
-            for slot in &mut out[op..op + count] {
-                *slot = literal(inp)?;
+            let src = inp.take(count * UNIT)?;
+            for (slot, c) in out[op..op + count].iter_mut().zip(src.chunks_exact(UNIT)) {
+                let mut unit = [0u8; UNIT];
+                unit.copy_from_slice(c);
+                *slot = literal(unit);
             }
             op += count;
         }
@@ -162,22 +158,22 @@ fn decompress<P: Copy>(
     Ok(())
 }
 
+/// A 24/32-bit literal (b, g, r bytes) as `0x00RRGGBB`.
 #[inline(always)]
-fn bgr_literal(inp: &mut Input<'_>) -> Result<u32, WireError> {
-    let b = inp.byte()? as u32;
-    let g = inp.byte()? as u32;
-    let r = inp.byte()? as u32;
-    Ok((r << 16) | (g << 8) | b)
+fn bgr_literal([b, g, r]: [u8; 3]) -> u32 {
+    u32::from_le_bytes([b, g, r, 0])
 }
 
-fn rgb16_literal(inp: &mut Input<'_>) -> Result<u32, WireError> {
-    let hi = inp.byte()? as u16;
-    let lo = inp.byte()? as u16;
-    Ok(rgb555_to_xrgb((hi << 8) | lo))
+/// A 16-bit literal (x555, high byte first) as `0x00RRGGBB`.
+#[inline(always)]
+fn rgb16_literal(p: [u8; 2]) -> u32 {
+    rgb555_to_xrgb(u16::from_be_bytes(p))
 }
 
-fn byte_literal(inp: &mut Input<'_>) -> Result<u8, WireError> {
-    inp.byte()
+/// A one-byte literal (palette indices, alpha).
+#[inline(always)]
+fn byte_literal([b]: [u8; 1]) -> u8 {
+    b
 }
 
 /// Put row `r` of a decoded buffer where it belongs (`top_down` or not).
@@ -224,10 +220,15 @@ fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
 }
 
 /// Decode an LZ payload straight into `dst`, which must have the header's
-/// size. Pixels are as [`decode`] gives them.
+/// size, top row first. Pixels are as [`decode`] gives them.
 ///
-/// For now this decodes into a buffer of its own and copies (issue 14 makes
-/// it write in place).
+/// LZ back-references are linear in the image's pixel stream, so RGB16,
+/// RGB24/32 and the colour pass of RGBA are decoded in place when `dst` is
+/// contiguous (`stride == width`; a bottom-up image then has its rows
+/// swapped in place); into a strided `dst` they are decoded into a scratch
+/// image and copied row by row. Palette types (whose stream is packed
+/// indices) and alpha planes are decoded into a byte scratch and expanded
+/// row by row into `dst`.
 pub fn decode_into(
     data: &[u8],
     palette: Option<&[u32]>,
@@ -235,7 +236,7 @@ pub fn decode_into(
 ) -> Result<(), WireError> {
     let h = parse_header(data)?;
     dst.check_size(h.width, h.height)?;
-    dst.copy_from(&decode(data, palette)?)
+    decode_header_into(data, &h, palette, dst)
 }
 
 /// Decode an LZ payload (header + stream) into an image.
@@ -245,16 +246,35 @@ pub fn decode_into(
 pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> {
     let h = parse_header(data)?;
     check_expansion(&h, data.len())?;
+    let mut pixels = alloc_pixels(h.width, h.height)?;
+    let w = h.width as usize;
+    let mut dst = Dest::new(&mut pixels, w, h.height as usize, w)?;
+    decode_header_into(data, &h, palette, &mut dst)?;
+    Ok(Image {
+        width: h.width,
+        height: h.height,
+        pixels,
+        has_alpha: matches!(h.kind, LZ_IMAGE_TYPE_RGBA | LZ_IMAGE_TYPE_A8),
+    })
+}
+
+/// [`decode_into`] once the header is parsed.
+fn decode_header_into(
+    data: &[u8],
+    h: &LzHeader,
+    palette: Option<&[u32]>,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    check_expansion(h, data.len())?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
-    let (w, ht) = (h.width as usize, h.height as usize);
-    let image = match h.kind {
+    let (w, ht) = (dst.width(), dst.height());
+    match h.kind {
         LZ_IMAGE_TYPE_PLT1_LE
         | LZ_IMAGE_TYPE_PLT1_BE
         | LZ_IMAGE_TYPE_PLT4_LE
         | LZ_IMAGE_TYPE_PLT4_BE
         | LZ_IMAGE_TYPE_PLT8 => {
             let palette = palette.ok_or(WireError::new(8, "LZ palette image without palette"))?;
-            let mut pixels = alloc_pixels(h.width, h.height)?;
             let stride = h.stride as usize;
             let bits: u32 = match h.kind {
                 LZ_IMAGE_TYPE_PLT8 => 8,
@@ -274,66 +294,67 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
             decompress(&mut inp, &mut bytes, 3, byte_literal)?;
             let bit_order_be = matches!(h.kind, LZ_IMAGE_TYPE_PLT1_BE | LZ_IMAGE_TYPE_PLT4_BE);
             for (r, row) in bytes.chunks_exact(stride).enumerate() {
-                let d = dest_row(r, ht, h.top_down) * w;
-                let out = &mut pixels[d..d + w];
+                let out = dst.row_mut(dest_row(r, ht, h.top_down));
                 expand_indexed(row, bits, bit_order_be, palette, out);
             }
-            Image {
-                width: h.width,
-                height: h.height,
-                pixels,
-                has_alpha: false,
-            }
         }
-        LZ_IMAGE_TYPE_RGB16 => {
-            let mut pixels = alloc_pixels(h.width, h.height)?;
-            decompress(&mut inp, &mut pixels, 2, rgb16_literal)?;
-            Image {
-                width: h.width,
-                height: h.height,
-                pixels,
-                has_alpha: false,
-            }
-        }
+        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+            decompress(inp, out, 2, rgb16_literal)
+        })?,
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
-            let mut pixels = alloc_pixels(h.width, h.height)?;
-            decompress(&mut inp, &mut pixels, 1, bgr_literal)?;
-            let has_alpha = h.kind == LZ_IMAGE_TYPE_RGBA;
-            if has_alpha {
-                let mut alpha = alloc_bytes(pixels.len())?;
+            pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+                decompress(inp, out, 1, bgr_literal)
+            })?;
+            if h.kind == LZ_IMAGE_TYPE_RGBA {
+                let mut alpha = alloc_bytes(w * ht)?;
                 decompress(&mut inp, &mut alpha, 3, byte_literal)?;
-                for (p, a) in pixels.iter_mut().zip(alpha) {
-                    *p |= (a as u32) << 24;
+                for (r, row) in alpha.chunks_exact(w).enumerate() {
+                    let out = dst.row_mut(dest_row(r, ht, h.top_down));
+                    for (p, &a) in out.iter_mut().zip(row) {
+                        *p |= (a as u32) << 24;
+                    }
                 }
-            }
-            Image {
-                width: h.width,
-                height: h.height,
-                pixels,
-                has_alpha,
             }
         }
         LZ_IMAGE_TYPE_A8 => {
-            let mut pixels = alloc_pixels(h.width, h.height)?;
-            let mut alpha = alloc_bytes(pixels.len())?;
+            let mut alpha = alloc_bytes(w * ht)?;
             decompress(&mut inp, &mut alpha, 3, byte_literal)?;
-            for (p, a) in pixels.iter_mut().zip(alpha) {
-                *p = (a as u32) << 24;
-            }
-            Image {
-                width: h.width,
-                height: h.height,
-                pixels,
-                has_alpha: true,
+            for (r, row) in alpha.chunks_exact(w).enumerate() {
+                let out = dst.row_mut(dest_row(r, ht, h.top_down));
+                for (p, &a) in out.iter_mut().zip(row) {
+                    *p = (a as u32) << 24;
+                }
             }
         }
         _ => return Err(WireError::new(8, "LZ type not decodable on its own")),
-    };
-    let mut image = image;
-    if !h.top_down && !is_plt(h.kind) {
-        image.flip_rows();
     }
-    Ok(image)
+    Ok(())
+}
+
+/// Run a pass that decodes whole pixels (`pass(inp, out)` fills `out`, the
+/// image's pixels in stream order) so that they land in `dst` top row
+/// first: in place when `dst` is contiguous, else through a scratch image.
+fn pixels_into(
+    inp: &mut Input<'_>,
+    top_down: bool,
+    dst: &mut Dest<'_>,
+    pass: impl FnOnce(&mut Input<'_>, &mut [u32]) -> Result<(), WireError>,
+) -> Result<(), WireError> {
+    let (w, ht) = (dst.width(), dst.height());
+    if dst.is_contiguous() {
+        let px = dst.span_mut();
+        pass(inp, px)?;
+        if !top_down {
+            flip_rows(px, w);
+        }
+        return Ok(());
+    }
+    let mut scratch = alloc_pixels(w as u32, ht as u32)?;
+    pass(inp, &mut scratch)?;
+    for (r, row) in scratch.chunks_exact(w).enumerate() {
+        dst.row_mut(dest_row(r, ht, top_down)).copy_from_slice(row);
+    }
+    Ok(())
 }
 
 fn is_plt(kind: u32) -> bool {
@@ -584,6 +605,62 @@ mod tests {
         assert!(decode(&d, Some(&[0])).is_err());
         assert!(decode(&d, None).is_err());
         assert!(decode(&[0x20, 0x20], None).is_err());
+    }
+
+    /// `decode_into` a destination with 3 spare pixels per row must give
+    /// `decode`'s rows and leave the spare pixels (and everything past the
+    /// last row) as they were; so must a contiguous destination.
+    fn into_matches_decode(d: &[u8], palette: Option<&[u32]>) {
+        const GAP: u32 = 0xdead_beef;
+        let img = decode(d, palette).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        for stride in [w, w + 3] {
+            let mut buf = vec![GAP; stride * h + 5];
+            let mut dst = Dest::new(&mut buf, w, h, stride).unwrap();
+            decode_into(d, palette, &mut dst).unwrap();
+            for (y, row) in buf.chunks(stride).enumerate() {
+                if y < h {
+                    assert_eq!(&row[..w], &img.pixels[y * w..(y + 1) * w], "row {y}");
+                    assert!(row[w..].iter().all(|&p| p == GAP), "gap of row {y}");
+                } else {
+                    assert!(row.iter().all(|&p| p == GAP), "past the last row");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_into_strided_destinations() {
+        for top_down in [0, 1] {
+            // 5 x 3 RGB32: literals, a run, a row copy.
+            let mut d = header(LZ_IMAGE_TYPE_RGB32, 5, 3, 20, top_down);
+            d.extend_from_slice(&[4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+            d.extend_from_slice(&[0x60, 0, 0x20, 1, 0, 9, 9, 9, 0x40, 4, 0x60, 4]);
+            let img = decode(&d, None).unwrap();
+            assert_eq!(img.pixels.len(), 15);
+            into_matches_decode(&d, None);
+            // RGBA: a colour pass and an alpha pass.
+            let mut d = header(LZ_IMAGE_TYPE_RGBA, 2, 2, 8, top_down);
+            d.extend_from_slice(&[3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+            d.extend_from_slice(&[3, 0x10, 0x20, 0x30, 0x40]);
+            into_matches_decode(&d, None);
+            // PLT8 with a padded source stride, A8 and RGB16.
+            let mut d = header(LZ_IMAGE_TYPE_PLT8, 3, 2, 4, top_down);
+            d.extend_from_slice(&[7, 0, 1, 2, 9, 2, 1, 0, 9]);
+            into_matches_decode(&d, Some(&[0x111111, 0x222222, 0x333333]));
+            let mut d = header(LZ_IMAGE_TYPE_A8, 2, 2, 2, top_down);
+            d.extend_from_slice(&[3, 1, 2, 3, 4]);
+            into_matches_decode(&d, None);
+            let mut d = header(LZ_IMAGE_TYPE_RGB16, 1, 2, 2, top_down);
+            d.extend_from_slice(&[1, 0x7c, 0x00, 0x00, 0x1f]);
+            into_matches_decode(&d, None);
+        }
+        // A destination of another size is refused.
+        let mut d = header(LZ_IMAGE_TYPE_RGB32, 1, 1, 4, 1);
+        d.extend_from_slice(&[0, 1, 2, 3]);
+        let mut buf = vec![0u32; 4];
+        let mut dst = Dest::new(&mut buf, 2, 2, 2).unwrap();
+        assert!(decode_into(&d, None, &mut dst).is_err());
     }
 
     #[test]

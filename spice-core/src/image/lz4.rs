@@ -7,22 +7,21 @@
 //! followed by an LZ4 *block* (not frame). Blocks are decoded as one stream:
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
-//! bitmap's rows, `width * bytes_per_pixel` each, without padding, which
-//! `bitmap` then converts like any raw BITMAP. 32-bit formats (what QEMU
-//! sends) are decoded straight into the image's pixel buffer and fixed up in
-//! place, with no intermediate byte buffer.
+//! bitmap's rows, `width * bytes_per_pixel` each, without padding. 32-bit
+//! formats (what QEMU sends) are decoded straight into the destination's
+//! pixels, whose bytes the LZ4 output is, and fixed up in place; 16/24-bit
+//! rows go through a byte scratch and `bitmap`'s row conversion.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
 //! outside a buffer, or allocate more than the image the descriptor names
 //! and the data could possibly encode. It does not draw.
 
-use super::backref::copy_back;
-use super::bitmap::{self, BitmapInfo};
+use super::backref::{copy_back, CHUNK};
+use super::bitmap::{self, flip_rows};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
-    SPICE_BITMAP_FLAGS_TOP_DOWN, SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT,
-    SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
+    SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
 };
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -34,24 +33,44 @@ const MAX_EXPANSION: usize = 255;
 /// Shortest LZ4 match (`MINMATCH`).
 const MIN_MATCH: usize = 4;
 
-/// Decode an LZ4 image payload straight into `dst` (the descriptor's size).
-/// Pixels are as [`decode`] gives them.
-///
-/// For now this decodes into a buffer of its own and copies (issue 14 makes
-/// it write in place).
-pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
-    dst.copy_from(&decode(data, dst.width() as u32, dst.height() as u32)?)
+/// Literal runs up to this long are copied as whole [`CHUNK`]s when both
+/// buffers have room; longer ones with one exact copy.
+const CHUNKED_LITERALS: usize = 64;
+
+/// Input the short-sequence shortcut may read from the literals on: 16
+/// literal bytes or 14 literals and the 2 offset bytes, with room to spare.
+const SHORTCUT_IN: usize = CHUNK + 2;
+
+/// Output room the shortcut needs from the sequence's start: 14 literals
+/// then two 16-byte match chunks, rounded up.
+const SHORTCUT_OUT: usize = 3 * CHUNK;
+
+/// Farthest back an LZ4 match can reach (`LZ4_DISTANCE_MAX`, a u16 offset):
+/// output more than this many bytes behind the write position is final.
+const MAX_DISTANCE: usize = 65_535;
+
+/// The two header bytes of a SPICE LZ4 payload.
+#[derive(Debug, Clone, Copy)]
+struct Lz4Header {
+    /// The first decoded row is the top row.
+    top_down: bool,
+    /// `SPICE_BITMAP_FMT_*` of the decoded rows.
+    format: u32,
+    /// Bytes per pixel of `format`.
+    bpp: usize,
 }
 
-/// Decode an LZ4 image payload of `width x height` (from the image descriptor).
-pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> {
+/// Parse the header and refuse sizes out of range or beyond what `data`
+/// can encode, before anything is allocated.
+fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireError> {
     let (&top_down, rest) = data
         .split_first()
         .ok_or(WireError::new(0, "LZ4: missing header"))?;
     let (&format, _) = rest
         .split_first()
         .ok_or(WireError::new(1, "LZ4: missing header"))?;
-    let bpp = match format as u32 {
+    let format = format as u32;
+    let bpp = match format {
         SPICE_BITMAP_FMT_16BIT => 2,
         SPICE_BITMAP_FMT_24BIT => 3,
         SPICE_BITMAP_FMT_32BIT | SPICE_BITMAP_FMT_RGBA => 4,
@@ -61,58 +80,123 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     if n == 0 || n > MAX_IMAGE_PIXELS {
         return Err(WireError::new(0, "LZ4: image size out of range"));
     }
-    let total = n * bpp;
-    if total > data.len().saturating_mul(MAX_EXPANSION) {
+    if n * bpp > data.len().saturating_mul(MAX_EXPANSION) {
         return Err(WireError::new(
             0,
             "LZ4: image larger than its data can encode",
         ));
     }
-    if bpp == 4 {
-        // Decode the rows' bytes straight into the pixels, then fix them up
-        // in place as `bitmap` would convert them.
-        let mut pixels = alloc_pixels(width, height)?;
-        decode_blocks(data, bytemuck::cast_slice_mut(&mut pixels))?;
-        let rgba = format as u32 == SPICE_BITMAP_FMT_RGBA;
-        let keep = if rgba { u32::MAX } else { 0x00ff_ffff };
-        for p in pixels.iter_mut() {
-            *p = u32::from_le(*p) & keep;
-        }
-        let mut image = Image {
-            width,
-            height,
-            pixels,
-            has_alpha: rgba,
-        };
-        if top_down == 0 {
-            image.flip_rows();
-        }
-        return Ok(image);
-    }
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(total)
-        .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
-    bytes.resize(total, 0);
-    decode_blocks(data, &mut bytes)?;
-    let flags = if top_down != 0 {
-        SPICE_BITMAP_FLAGS_TOP_DOWN as u8
-    } else {
-        0
-    };
-    let info = BitmapInfo {
+    Ok(Lz4Header {
+        top_down: top_down != 0,
         format,
-        flags,
+        bpp,
+    })
+}
+
+/// Decode an LZ4 image payload straight into `dst` (the descriptor's size),
+/// top row first. Pixels are as [`decode`] gives them.
+///
+/// 32-bit formats into a contiguous `dst` (`stride == width`) are decoded in
+/// place: the LZ4 output bytes are the pixels' bytes, fixed up (pad byte
+/// cleared for 32BIT) once they are out of reach of later matches, and a
+/// bottom-up image has its rows swapped in place at the end. Otherwise
+/// (a strided `dst`, 16/24-bit formats) the stream is decoded into a
+/// scratch buffer of the image's size and its rows converted into `dst`.
+pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
+    decode_header_into(data, &h, dst)
+}
+
+/// Decode an LZ4 image payload of `width x height` (from the image descriptor).
+pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> {
+    let h = parse_header(data, width, height)?;
+    let mut pixels = alloc_pixels(width, height)?;
+    let w = width as usize;
+    let mut dst = Dest::new(&mut pixels, w, height as usize, w)?;
+    decode_header_into(data, &h, &mut dst)?;
+    Ok(Image {
         width,
         height,
-        stride: width * bpp as u32,
+        pixels,
+        has_alpha: h.format == SPICE_BITMAP_FMT_RGBA,
+    })
+}
+
+/// [`decode_into`] once the header is parsed.
+fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<(), WireError> {
+    let (w, ht) = (dst.width(), dst.height());
+    if h.bpp == 4 && dst.is_contiguous() {
+        let keep = pad_mask(h.format);
+        let px = dst.span_mut();
+        let mut fixed = 0;
+        decode_blocks(data, bytemuck::cast_slice_mut(px), |out, op| {
+            // Bytes over MAX_DISTANCE behind `op` are never read again.
+            let done = op.saturating_sub(MAX_DISTANCE) / 4;
+            fix_pixels(out, fixed, done, keep);
+            fixed = fixed.max(done);
+        })?;
+        let n = px.len();
+        fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
+        if !h.top_down {
+            flip_rows(px, w);
+        }
+        return Ok(());
+    }
+    // Scratch: the stream's rows, converted row by row into `dst`.
+    let row_bytes = w * h.bpp;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(row_bytes * ht)
+        .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
+    bytes.resize(row_bytes * ht, 0);
+    decode_blocks(data, &mut bytes, |_, _| {})?;
+    for (r, src) in bytes.chunks_exact(row_bytes).enumerate() {
+        let y = if h.top_down { r } else { ht - 1 - r };
+        bitmap::convert_row(h.format, None, src, dst.row_mut(y))?;
+    }
+    Ok(())
+}
+
+/// What of a decoded 32-bit pixel (its little-endian bytes) is kept: all of
+/// RGBA, the colour bytes of 32BIT (whose fourth byte is padding).
+fn pad_mask(format: u32) -> u32 {
+    if format == SPICE_BITMAP_FMT_RGBA {
+        u32::MAX
+    } else {
+        0x00ff_ffff
+    }
+}
+
+/// Turn pixels `from..to` of `out` (little-endian pixel bytes as decoded)
+/// into `0xAARRGGBB` values, keeping the bits of `keep`.
+fn fix_pixels(out: &mut [u8], from: usize, to: usize, keep: u32) {
+    let Some(bytes) = out.get_mut(from * 4..to * 4) else {
+        return;
     };
-    bitmap::decode(&info, &bytes, None)
+    if keep == u32::MAX && cfg!(target_endian = "little") {
+        return;
+    }
+    // `out` is the bytes of a `u32` slice, so the cast succeeds; the byte
+    // loop only keeps the function total.
+    match bytemuck::try_cast_slice_mut::<u8, u32>(bytes) {
+        Ok(px) => px.iter_mut().for_each(|p| *p = u32::from_le(*p) & keep),
+        Err(_) => {
+            for c in bytes.chunks_exact_mut(4) {
+                let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & keep;
+                c.copy_from_slice(&p.to_ne_bytes());
+            }
+        }
+    }
 }
 
 /// Decode the blocks after the two header bytes of `data` as one stream
-/// filling `out` exactly.
-fn decode_blocks(data: &[u8], out: &mut [u8]) -> Result<(), WireError> {
+/// filling `out` exactly; `after_block(out, op)` runs after each block with
+/// the write position.
+fn decode_blocks(
+    data: &[u8],
+    out: &mut [u8],
+    mut after_block: impl FnMut(&mut [u8], usize),
+) -> Result<(), WireError> {
     let mut pos = 2;
     let mut op = 0;
     loop {
@@ -126,6 +210,7 @@ fn decode_blocks(data: &[u8], out: &mut [u8]) -> Result<(), WireError> {
             .get(pos..pos.saturating_add(n))
             .ok_or(WireError::new(pos - 4, "LZ4: block longer than the data"))?;
         op = decode_block(block, out, op).map_err(|e| e.at_base(pos))?;
+        after_block(out, op);
         pos += n;
         if pos >= data.len() {
             break;
@@ -159,9 +244,6 @@ fn extend_len(block: &[u8], ip: &mut usize, mut len: usize) -> Result<usize, Wir
 /// are the dictionary (the output of earlier blocks). Returns the new write
 /// position; nothing is written past `out.len()`.
 pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize, WireError> {
-    /// Literal runs up to this long are copied as one fixed-size block when
-    /// both buffers have room (the extra bytes are rewritten later).
-    const WILD: usize = 16;
     if block.is_empty() {
         return Err(WireError::new(0, "LZ4: empty block"));
     }
@@ -173,6 +255,28 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
             .ok_or(WireError::new(ip, "LZ4: truncated block"))?;
         ip += 1;
         let mut lit = (token >> 4) as usize;
+        let short_match = (token & 0x0f) as usize;
+        if lit < 15 && short_match < 15 && ip + SHORTCUT_IN <= block.len() {
+            // Shortcut for the common short sequence far from both ends:
+            // fixed-size copies of 16 literal bytes and 32 match bytes
+            // (what they copy past the sequence is rewritten later).
+            if op + SHORTCUT_OUT <= limit {
+                out[op..op + CHUNK].copy_from_slice(&block[ip..ip + CHUNK]);
+                ip += lit;
+                op += lit;
+                let offset = u16::from_le_bytes([block[ip], block[ip + 1]]) as usize;
+                if (CHUNK..=op).contains(&offset) {
+                    ip += 2;
+                    let from = op - offset;
+                    out.copy_within(from..from + CHUNK, op);
+                    out.copy_within(from + CHUNK..from + 2 * CHUNK, op + CHUNK);
+                    op += short_match + MIN_MATCH;
+                    continue;
+                }
+                // A close or bad offset: the general match path below.
+                lit = 0;
+            }
+        }
         if lit == 15 {
             lit = extend_len(block, &mut ip, lit)?;
         }
@@ -182,8 +286,14 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
                 "LZ4: literals past the end of the image",
             ));
         }
-        if lit <= WILD && ip + WILD <= block.len() && op + WILD <= limit {
-            out[op..op + WILD].copy_from_slice(&block[ip..ip + WILD]);
+        let chunked = lit.next_multiple_of(CHUNK);
+        if lit <= CHUNKED_LITERALS && ip + chunked <= block.len() && op + chunked <= limit {
+            // Whole chunks (the bytes past the run are rewritten later).
+            let mut k = 0;
+            while k < chunked {
+                out[op + k..op + k + CHUNK].copy_from_slice(&block[ip + k..ip + k + CHUNK]);
+                k += CHUNK;
+            }
         } else {
             let src = block.get(ip..ip.saturating_add(lit)).ok_or(WireError::new(
                 ip,
@@ -293,6 +403,145 @@ mod tests {
         b.extend_from_slice(&[7; 16]);
         let img = decode(&payload(1, SPICE_BITMAP_FMT_32BIT, &[&b]), 4, 1).unwrap();
         assert_eq!(img.pixels, vec![0x0007_0707; 4]);
+    }
+
+    /// `decode_into` a destination with 3 spare pixels per row (and a
+    /// contiguous one) gives `decode`'s rows and leaves the spare pixels and
+    /// what follows the last row as they were.
+    fn into_matches_decode(d: &[u8], w: usize, h: usize) {
+        const GAP: u32 = 0xdead_beef;
+        let img = decode(d, w as u32, h as u32).unwrap();
+        for stride in [w, w + 3] {
+            let mut buf = vec![GAP; stride * h + 5];
+            let mut dst = Dest::new(&mut buf, w, h, stride).unwrap();
+            decode_into(d, &mut dst).unwrap();
+            for (y, row) in buf.chunks(stride).enumerate() {
+                if y < h {
+                    assert_eq!(&row[..w], &img.pixels[y * w..(y + 1) * w], "row {y}");
+                    assert!(row[w..].iter().all(|&p| p == GAP), "gap of row {y}");
+                } else {
+                    assert!(row.iter().all(|&p| p == GAP), "past the last row");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_into_strided_destinations() {
+        // 16 literal bytes, then a match at offset 16 (repeating them) up
+        // to `total` bytes, in two blocks.
+        let mut b1 = vec![0xf0, 1];
+        b1.extend((0..16u8).map(|i| i.wrapping_mul(29)));
+        let b2 = |total: usize| [0x0f, 16, 0, (total - 16 - 15 - 4) as u8, 0x00];
+        let (b32, b24) = (b2(128), b2(96));
+        for top_down in [0, 1] {
+            for f in [SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA] {
+                into_matches_decode(&payload(top_down, f, &[&b1, &b32]), 8, 4);
+            }
+            let f = SPICE_BITMAP_FMT_24BIT;
+            into_matches_decode(&payload(top_down, f, &[&b1, &b24]), 4, 8);
+            let f = SPICE_BITMAP_FMT_16BIT;
+            into_matches_decode(&payload(top_down, f, &[&b1, &b32]), 4, 16);
+        }
+        let mut buf = vec![0u32; 4];
+        let mut dst = Dest::new(&mut buf, 2, 2, 2).unwrap();
+        let d = payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b32]);
+        assert!(decode_into(&d, &mut dst).is_err());
+    }
+
+    /// Images longer than a match can reach (64 KiB) are fixed up after
+    /// each block, but only where no later match can read: the pad bytes a
+    /// match copies into colour positions are the stream's.
+    #[test]
+    fn fixup_behind_the_match_window_keeps_copied_bytes() {
+        // Block 1: 70003 literal bytes (pad byte 0x7f in every pixel).
+        let lit = 70_003;
+        let mut b1 = vec![0xf0];
+        let mut n = lit - 15;
+        while n >= 255 {
+            b1.push(255);
+            n -= 255;
+        }
+        b1.push(n as u8);
+        let raw: Vec<u8> = (0..lit)
+            .map(|i| if i % 4 == 3 { 0x7f } else { i as u8 })
+            .collect();
+        b1.extend_from_slice(&raw);
+        // Block 2: a match of 15 + 2 + 4 = 21 at the farthest offset, which
+        // reads from the first pixel block 1's fix-up must leave alone and
+        // shifts pad bytes into colour positions; then the end.
+        let b2 = [0x0f, 0xff, 0xff, 2, 0x00];
+        let total = lit + 21;
+        let d = payload(1, SPICE_BITMAP_FMT_32BIT, &[&b1, &b2]);
+        let img = decode(&d, (total / 4) as u32, 1).unwrap();
+        let mut want = raw.clone();
+        for _ in lit..total {
+            want.push(want[want.len() - 65_535]);
+        }
+        assert!(want[lit..].contains(&0x7f));
+        for (k, p) in img.pixels.iter().enumerate() {
+            let c = &want[k * 4..k * 4 + 4];
+            assert_eq!(*p, u32::from_le_bytes([c[0], c[1], c[2], 0]), "pixel {k}");
+        }
+    }
+
+    /// Rows made by lz4_flex's compressor (an independent LZ4 encoder)
+    /// decode back to the same bytes, through both the short-sequence
+    /// shortcut and the general path: noise, runs, short periods (every
+    /// offset below 16), repeated rows, split into several blocks.
+    #[test]
+    fn lz4_flex_blocks_round_trip() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let (w, h) = (61usize, 40usize);
+        let mut raw = vec![0u8; w * h * 4];
+        for (i, chunk) in raw.chunks_mut(97).enumerate() {
+            match i % 5 {
+                0 => rng.fill(chunk),
+                1 => chunk.fill(rng.gen()),
+                2 => {
+                    let period = 2 + i % 14;
+                    let pat: Vec<u8> = (0..period).map(|_| rng.gen()).collect();
+                    for (k, b) in chunk.iter_mut().enumerate() {
+                        *b = pat[k % period];
+                    }
+                }
+                3 => {
+                    for b in chunk.iter_mut() {
+                        *b = if rng.gen_ratio(1, 6) { rng.gen() } else { 7 };
+                    }
+                }
+                _ => {
+                    let n = chunk.len().min(20);
+                    rng.fill(&mut chunk[..n]);
+                }
+            }
+        }
+        // Some rows repeat earlier ones.
+        let row = w * 4;
+        for y in (3..h).step_by(4) {
+            raw.copy_within((y - 2) * row..(y - 1) * row, y * row);
+        }
+        // Blocks as the server makes them: one stream, each block may refer
+        // back into the earlier ones.
+        let mut blocks = Vec::new();
+        for part in raw.chunks(row * 7) {
+            let start = part.as_ptr() as usize - raw.as_ptr() as usize;
+            let dict = &raw[start.saturating_sub(65_535)..start];
+            blocks.push(lz4_flex::block::compress_with_dict(part, dict));
+        }
+        let refs: Vec<&[u8]> = blocks.iter().map(|b| b.as_slice()).collect();
+        let img = decode(
+            &payload(1, SPICE_BITMAP_FMT_RGBA, &refs),
+            w as u32,
+            h as u32,
+        )
+        .unwrap();
+        let want: Vec<u32> = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(img.pixels, want);
     }
 
     #[test]

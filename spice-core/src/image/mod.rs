@@ -48,10 +48,7 @@ impl Image {
         if w == 0 || self.pixels.len() != w * h {
             return;
         }
-        for r in 0..h / 2 {
-            let (a, b) = self.pixels.split_at_mut((h - 1 - r) * w);
-            a[r * w..(r + 1) * w].swap_with_slice(&mut b[..w]);
-        }
+        bitmap::flip_rows(&mut self.pixels, w);
     }
 }
 
