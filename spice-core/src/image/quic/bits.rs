@@ -13,13 +13,16 @@ use crate::error::WireError;
 /// can work on a local copy (kept in registers) and store it back.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
+    /// The stream, cut to whole words.
     data: &'a [u8],
-    /// Byte offset of the next word to load (grows past the end while
-    /// zero words are being supplied).
+    /// Byte offset of the first word not yet counted in `avail` (grows
+    /// past the end while zero words are being supplied).
     next: usize,
-    /// Upcoming stream bits, first one in the MSB; `avail` of them are valid.
+    /// Upcoming stream bits, first one in the MSB; `avail` of them are
+    /// valid and every bit below them is either zero or the stream's own
+    /// next bit (a refill may put in more than it counts).
     buf: u64,
-    /// Valid bits in `buf`; at least 32 between calls.
+    /// Valid bits in `buf`: `32..=63` between calls.
     avail: u32,
     /// Byte offset of the stream within the QUIC payload (for errors).
     base: usize,
@@ -29,8 +32,9 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
+        let whole = data.len() - data.len() % 4;
         let mut bits = Bits {
-            data,
+            data: data.get(..whole).unwrap_or(&[]),
             next: 0,
             buf: 0,
             avail: 0,
@@ -51,25 +55,52 @@ impl<'a> Bits<'a> {
     pub(super) fn eat(&mut self, n: u32) {
         self.buf <<= n;
         self.avail -= n;
-        if self.avail < 32 {
-            self.refill();
+        self.refill();
+    }
+
+    /// Top the buffer up to at least 32 valid bits without a branch on
+    /// the bit count: the two words at `next` are always loaded and put
+    /// after the valid bits, and the first of them is counted only when
+    /// fewer than 32 bits were left. The load does not depend on this
+    /// call's count, only on the previous refill's, so it is off the
+    /// decoder's critical path. Needs `avail <= 63`.
+    #[inline(always)]
+    fn refill(&mut self) {
+        let pair = self.pair(self.next);
+        self.buf |= pair >> (self.avail & 63);
+        let word = (63 - self.avail) >> 5;
+        self.avail += word << 5;
+        self.next = self.next.wrapping_add((word as usize) << 2);
+    }
+
+    /// The words at byte offset `at` and `at + 4` as one value, first word
+    /// in the high half; zero for words past the end.
+    #[inline(always)]
+    fn pair(&self, at: usize) -> u64 {
+        match self.data.get(at..at.wrapping_add(8)) {
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                u64::from_le_bytes([a, b, c, d, e, f, g, h]).rotate_left(32)
+            }
+            _ => self.pair_at_end(at),
         }
     }
 
-    #[inline(always)]
-    fn refill(&mut self) {
-        let word = match self.data.get(self.next..self.next.wrapping_add(4)) {
+    /// [`Self::pair`] near or past the end of the data.
+    #[cold]
+    #[inline(never)]
+    fn pair_at_end(&self, at: usize) -> u64 {
+        let word = |at: usize| match at.checked_add(4).and_then(|e| self.data.get(at..e)) {
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
             _ => 0,
         };
-        self.buf |= u64::from(word) << (32 - self.avail);
-        self.avail += 32;
-        self.next = self.next.saturating_add(4);
+        (u64::from(word(at)) << 32) | u64::from(word(at.saturating_add(4)))
     }
 
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
-        (self.next as u64) * 8 - u64::from(self.avail)
+        (self.next as u64)
+            .saturating_mul(8)
+            .saturating_sub(u64::from(self.avail))
     }
 
     /// An error at the current stream position.
