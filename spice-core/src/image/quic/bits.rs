@@ -15,9 +15,11 @@ use crate::error::WireError;
 pub(super) struct Bits<'a> {
     /// The stream, cut to whole words.
     data: &'a [u8],
-    /// Byte offset of the first word not yet counted in `avail` (grows
-    /// past the end while zero words are being supplied).
+    /// Byte offset of `pending`, the first word not yet counted in `avail`
+    /// (grows past the end while zero words are being supplied).
     next: usize,
+    /// The word at `next`, loaded ahead of need.
+    pending: u32,
     /// Upcoming stream bits, first one in the MSB; `avail` of them are
     /// valid and every bit below them is either zero or the stream's own
     /// next bit (a refill may put in more than it counts).
@@ -36,10 +38,12 @@ impl<'a> Bits<'a> {
         let mut bits = Bits {
             data: data.get(..whole).unwrap_or(&[]),
             next: 0,
+            pending: 0,
             buf: 0,
             avail: 0,
             base,
         };
+        bits.pending = bits.word(0);
         bits.refill();
         bits
     }
@@ -59,41 +63,29 @@ impl<'a> Bits<'a> {
     }
 
     /// Top the buffer up to at least 32 valid bits without a branch on
-    /// the bit count: the two words at `next` are always loaded and put
-    /// after the valid bits, and the first of them is counted only when
-    /// fewer than 32 bits were left. The load does not depend on this
-    /// call's count, only on the previous refill's, so it is off the
-    /// decoder's critical path. Needs `avail <= 63`.
+    /// the bit count: the pending word is always put after the valid bits,
+    /// and counted (then replaced by the word after it) only when fewer
+    /// than 32 bits were left. The replacement's address does not depend on
+    /// this call's count, so its load overlaps the decoding instead of
+    /// lengthening the chain from one codeword to the next. Needs
+    /// `avail <= 63`.
     #[inline(always)]
     fn refill(&mut self) {
-        let pair = self.pair(self.next);
-        self.buf |= pair >> (self.avail & 63);
-        let word = (63 - self.avail) >> 5;
-        self.avail += word << 5;
-        self.next = self.next.wrapping_add((word as usize) << 2);
+        self.buf |= (u64::from(self.pending) << 32) >> (self.avail & 63);
+        let following = self.word(self.next.wrapping_add(4));
+        let take = (63 - self.avail) >> 5;
+        self.avail += take << 5;
+        self.next = self.next.wrapping_add((take as usize) << 2);
+        self.pending = if take != 0 { following } else { self.pending };
     }
 
-    /// The words at byte offset `at` and `at + 4` as one value, first word
-    /// in the high half; zero for words past the end.
+    /// The word at byte offset `at`; zero past the end.
     #[inline(always)]
-    fn pair(&self, at: usize) -> u64 {
-        match self.data.get(at..at.wrapping_add(8)) {
-            Some(&[a, b, c, d, e, f, g, h]) => {
-                u64::from_le_bytes([a, b, c, d, e, f, g, h]).rotate_left(32)
-            }
-            _ => self.pair_at_end(at),
-        }
-    }
-
-    /// [`Self::pair`] near or past the end of the data.
-    #[cold]
-    #[inline(never)]
-    fn pair_at_end(&self, at: usize) -> u64 {
-        let word = |at: usize| match at.checked_add(4).and_then(|e| self.data.get(at..e)) {
+    fn word(&self, at: usize) -> u32 {
+        match self.data.get(at..at.wrapping_add(4)) {
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
             _ => 0,
-        };
-        (u64::from(word(at)) << 32) | u64::from(word(at.saturating_add(4)))
+        }
     }
 
     /// Bits consumed so far.
