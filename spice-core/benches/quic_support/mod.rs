@@ -18,7 +18,7 @@ mod family;
 mod model;
 
 use family::{Family, RUN_ORDER};
-use model::{family as family_for, Model, Schedule};
+use model::{family as family_for, update_models, Model, Schedule};
 
 /// QUIC image type numbers (spice-common `QuicImageType`).
 pub const QUIC_IMAGE_TYPE_GRAY: u32 = 1;
@@ -96,14 +96,6 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
         (p ^ q) & self.owned == 0
     }
 
-    /// Update every channel's model with pixel `i`'s residual, coded in
-    /// the context `residuals[c][i]`.
-    fn update_models(&mut self, fam: &Family, i: usize) {
-        for (model, row) in self.models.iter_mut().zip(&self.residuals) {
-            model.update::<BPC>(fam, row[i], row[i + 1], self.schedule.trigger);
-        }
-    }
-
     /// Code pixel `i`'s channels against the predictions.
     fn pixel(&mut self, w: &mut Writer, fam: &Family, px: u32, i: usize, predict: [u32; N]) {
         for (c, &pred) in predict.iter().enumerate() {
@@ -114,7 +106,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             } else {
                 ((Self::MASK - diff) << 1) + 1
             } as u8;
-            let code = self.models[c].code_for::<BPC>(self.residuals[c][i]);
+            let code = self.models[c].code(fam, self.residuals[c][i]);
             let (bits, len) = fam.codeword(code, folded);
             w.put(bits, len);
             self.residuals[c][i + 1] = folded;
@@ -153,7 +145,12 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 self.schedule.wait -= 1;
             } else {
                 self.schedule.wait = self.schedule.next_wait();
-                self.update_models(fam, 0);
+                update_models::<N, BPC, _>(
+                    &mut self.models,
+                    &self.residuals,
+                    0,
+                    self.schedule.trigger,
+                );
             }
             i = 1;
         }
@@ -188,7 +185,12 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             });
             self.pixel(w, fam, cur[i], i, predict);
             if i == stop {
-                self.update_models(fam, i);
+                update_models::<N, BPC, _>(
+                    &mut self.models,
+                    &self.residuals,
+                    i,
+                    self.schedule.trigger,
+                );
                 stop = i + 1 + self.schedule.next_wait() as usize;
             }
             i += 1;

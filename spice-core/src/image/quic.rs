@@ -161,49 +161,77 @@ fn decode_checked(
     match image_type {
         QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
             let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
-            decode_rows(&mut bits, dst, |bits, prev, cur| {
-                rgb.row(bits, prev, cur, |p| p | OPAQUE)
-            })
+            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| p | OPAQUE)
         }
         QuicImageType::Rgb16 => {
             // Each 5-bit value sits in the top of its byte; the low three bits
             // get its top three bits.
             let mut rgb = Pass::<3, 5, false>::new(w, [19, 11, 3])?;
-            decode_rows(&mut bits, dst, |bits, prev, cur| {
-                rgb.row(bits, prev, cur, |p| p | ((p >> 5) & 0x0007_0707) | OPAQUE)
+            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| {
+                p | ((p >> 5) & 0x0007_0707) | OPAQUE
             })
         }
         QuicImageType::Rgba => {
             let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
             let mut alpha = Pass::<1, 8, true>::new(w, [24])?;
-            decode_rows(&mut bits, dst, |bits, prev, cur| {
-                rgb.row(bits, prev, cur, |p| p)?;
-                alpha.row(bits, prev, cur, |p| p)
-            })
+            decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha], |p| p)
         }
         QuicImageType::Gray => {
             let mut gray = Pass::<1, 8, false>::new(w, [0])?;
-            decode_rows(&mut bits, dst, |bits, prev, cur| {
-                gray.row(bits, prev, cur, |p| p.wrapping_mul(0x0001_0101) | OPAQUE)
+            decode_rows(&mut bits, dst, &mut [&mut gray], |p| {
+                p.wrapping_mul(0x0001_0101) | OPAQUE
             })
         }
     }
 }
 
-/// Run `passes` (all coding passes of one row, in order) over every row of
-/// `dst`, giving them the row above (`None` for the first), and check the
-/// stream after each row.
+/// A coding pass, whatever its channel count and depth.
+trait RowPass {
+    fn row(
+        &mut self,
+        bits: &mut Bits<'_>,
+        prev: Option<&[u32]>,
+        cur: &mut [u32],
+    ) -> Result<(), WireError>;
+}
+
+impl<const N: usize, const BPC: usize, const MERGE: bool> RowPass for Pass<N, BPC, MERGE> {
+    fn row(
+        &mut self,
+        bits: &mut Bits<'_>,
+        prev: Option<&[u32]>,
+        cur: &mut [u32],
+    ) -> Result<(), WireError> {
+        Pass::row(self, bits, prev, cur)
+    }
+}
+
+/// Run the passes over every row of `dst` in place, giving them the row
+/// above (`None` for the first), check the stream after each row, then map
+/// the row's pixels through `finish` (which must keep every pass's channel
+/// bits, since the next row predicts from them). The first pass writes
+/// whole pixels, so nothing of the old contents survives.
 fn decode_rows(
     bits: &mut Bits<'_>,
     dst: &mut Dest<'_>,
-    mut passes: impl FnMut(&mut Bits<'_>, Option<&[u32]>, &mut [u32]) -> Result<(), WireError>,
+    passes: &mut [&mut dyn RowPass],
+    finish: impl Fn(u32) -> u32,
 ) -> Result<(), WireError> {
     let (width, height, stride) = (dst.width(), dst.height(), dst.stride());
     let span = dst.span_mut();
     let outside = || WireError::new(0, "destination rectangle out of bounds");
+    let mut row = |bits: &mut Bits<'_>, prev: Option<&[u32]>, cur: &mut [u32]| {
+        for pass in passes.iter_mut() {
+            pass.row(bits, prev, cur)?;
+        }
+        bits.check()?;
+        for p in cur.iter_mut() {
+            *p = finish(*p);
+        }
+        Ok::<(), WireError>(())
+    };
     let (first, mut rest) = span.split_at_mut(width.min(span.len()));
-    passes(bits, None, first)?;
-    bits.check()?;
+    row(bits, None, first)?;
     let mut prev: &mut [u32] = first;
     for _ in 1..height {
         // `rest` starts right after `prev`; the next row starts after the gap.
@@ -213,8 +241,7 @@ fn decode_rows(
             .filter(|r| r.len() >= width)
             .ok_or_else(outside)?
             .split_at_mut(width);
-        passes(bits, Some(prev), cur)?;
-        bits.check()?;
+        row(bits, Some(prev), cur)?;
         prev = cur;
         rest = after;
     }

@@ -13,18 +13,13 @@ use crate::error::WireError;
 /// can work on a local copy (kept in registers) and store it back.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
-    /// The stream, cut to whole words.
     data: &'a [u8],
-    /// Byte offset of `pending`, the first word not yet counted in `avail`
-    /// (grows past the end while zero words are being supplied).
+    /// Byte offset of the next word to load (grows past the end while
+    /// zero words are being supplied).
     next: usize,
-    /// The word at `next`, loaded ahead of need.
-    pending: u32,
-    /// Upcoming stream bits, first one in the MSB; `avail` of them are
-    /// valid and every bit below them is either zero or the stream's own
-    /// next bit (a refill may put in more than it counts).
+    /// Upcoming stream bits, first one in the MSB; `avail` of them are valid.
     buf: u64,
-    /// Valid bits in `buf`: `32..=63` between calls.
+    /// Valid bits in `buf`; at least 32 between calls.
     avail: u32,
     /// Byte offset of the stream within the QUIC payload (for errors).
     base: usize,
@@ -34,16 +29,13 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
-        let whole = data.len() - data.len() % 4;
         let mut bits = Bits {
-            data: data.get(..whole).unwrap_or(&[]),
+            data,
             next: 0,
-            pending: 0,
             buf: 0,
             avail: 0,
             base,
         };
-        bits.pending = bits.word(0);
         bits.refill();
         bits
     }
@@ -59,40 +51,25 @@ impl<'a> Bits<'a> {
     pub(super) fn eat(&mut self, n: u32) {
         self.buf <<= n;
         self.avail -= n;
-        self.refill();
+        if self.avail < 32 {
+            self.refill();
+        }
     }
 
-    /// Top the buffer up to at least 32 valid bits without a branch on
-    /// the bit count: the pending word is always put after the valid bits,
-    /// and counted (then replaced by the word after it) only when fewer
-    /// than 32 bits were left. The replacement's address does not depend on
-    /// this call's count, so its load overlaps the decoding instead of
-    /// lengthening the chain from one codeword to the next. Needs
-    /// `avail <= 63`.
     #[inline(always)]
     fn refill(&mut self) {
-        self.buf |= (u64::from(self.pending) << 32) >> (self.avail & 63);
-        let following = self.word(self.next.wrapping_add(4));
-        let take = (63 - self.avail) >> 5;
-        self.avail += take << 5;
-        self.next = self.next.wrapping_add((take as usize) << 2);
-        self.pending = if take != 0 { following } else { self.pending };
-    }
-
-    /// The word at byte offset `at`; zero past the end.
-    #[inline(always)]
-    fn word(&self, at: usize) -> u32 {
-        match self.data.get(at..at.wrapping_add(4)) {
+        let word = match self.data.get(self.next..self.next.wrapping_add(4)) {
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
             _ => 0,
-        }
+        };
+        self.buf |= u64::from(word) << (32 - self.avail);
+        self.avail += 32;
+        self.next = self.next.saturating_add(4);
     }
 
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
-        (self.next as u64)
-            .saturating_mul(8)
-            .saturating_sub(u64::from(self.avail))
+        (self.next as u64) * 8 - u64::from(self.avail)
     }
 
     /// An error at the current stream position.

@@ -106,6 +106,8 @@ pub(super) struct Model {
     /// First context value of each bucket (contexts are `0..2^bpc`, and a
     /// bucket is a contiguous range of them), then `2^bpc`.
     bucket_start: [u16; BUCKETS + 1],
+    /// `2^bpc - 1`: the family's bucket table repeats with this period.
+    ctx_mask: u8,
 }
 
 impl Model {
@@ -117,14 +119,15 @@ impl Model {
             best: [(bpc - 1) as u8; BUCKETS],
             code_of: [(bpc - 1) as u8; 256],
             bucket_start: bucket_starts(family(bpc), bpc),
+            ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
 
-    /// The code for a pixel of a `BPC`-bit channel whose context (previous
-    /// residual) is `ctx`.
+    /// The code for a pixel whose context (previous residual) is `ctx`.
     #[inline(always)]
-    pub(super) fn code_for<const BPC: usize>(&self, ctx: u8) -> usize {
-        self.code_of[(u32::from(ctx) & ((1 << BPC) - 1)) as usize] as usize
+    pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
+        let _ = family;
+        self.code_of[(ctx & self.ctx_mask) as usize] as usize
     }
 
     /// Account a residual `value` coded in context `ctx`: add each code's
@@ -181,4 +184,21 @@ fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
         }
     }
     start
+}
+
+/// Update every channel's model with pixel `i`'s residuals, where
+/// `res[c][i]` is the context and `res[c][i + 1]` the residual.
+pub(super) fn update_models<const N: usize, const BPC: usize, R: AsRef<[u8]>>(
+    models: &mut [Model; N],
+    res: &[R; N],
+    i: usize,
+    trigger: u32,
+) {
+    let family = family(BPC);
+    for (model, row) in models.iter_mut().zip(res) {
+        let row = row.as_ref();
+        if let (Some(&ctx), Some(&value)) = (row.get(i), row.get(i + 1)) {
+            model.update::<BPC>(family, ctx, value, trigger);
+        }
+    }
 }

@@ -1,34 +1,33 @@
 //! One QUIC decoding pass over a row: a set of 1 or 3 channels that share a
-//! [`Schedule`], each with its own context [`Model`], and a row of residuals.
+//! [`Schedule`], each with its own context [`Model`] and row of residuals.
 //!
 //! Owns the per-row decoding loop: prediction from the neighbours, Golomb
 //! decoding with the code the context's bucket chose, model updates at the
 //! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
-//! and written to bit fields of `0xAARRGGBB` pixels given by a shift each.
-//! The pass decodes all its channels of a pixel at once, keeping the left
-//! neighbour, the contexts and the pixel above in registers. It must not know
-//! about image types (that is the parent module's job); what a finished
-//! pixel looks like is given to it as a `finish` function.
+//! and written to bit fields of `0xAARRGGBB` pixels given by a shift each; a
+//! pass never touches bits outside its channels. It must not know about
+//! image types or output formats (that is the parent module's job).
 
 use super::bits::Bits;
 use super::family::{Family, RUN_ORDER};
-use super::model::{family, Model, Schedule};
+use super::model::{family, update_models, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
 /// A decoding pass over `N` channels of `BPC` bits each. With `MERGE` the
 /// pass keeps the other bits of each destination pixel (a later pass, such
-/// as RGBA's alpha plane); without it the pass writes whole pixels.
+/// as RGBA's alpha plane); without it the pass writes whole pixels (its
+/// channels, zero elsewhere), whatever the destination held before.
 pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool> {
     /// Bit position of each channel in a pixel.
     shifts: [u32; N],
     /// All bits of the pixel that belong to this pass.
     owned: u32,
-    /// The folded residuals of the row being decoded, all channels of a
-    /// pixel together; slot 0 is the context for pixel 0, slot `i + 1`
-    /// holds pixel `i`. Slots not yet rewritten in the current row (and
-    /// those skipped by runs) keep older values, which the format relies on.
-    residuals: Vec<[u8; N]>,
+    /// Per channel, the folded residuals of the row being decoded; slot 0
+    /// is the context for pixel 0, slot `i + 1` holds pixel `i`. Slots not
+    /// yet rewritten in the current row (and those skipped by runs) keep
+    /// older values, which the format relies on.
+    residuals: [Vec<u8>; N],
     models: [Model; N],
     schedule: Schedule,
 }
@@ -42,14 +41,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
 
     /// A fresh pass for rows of `width` pixels, channel `c` at bit `shifts[c]`.
     pub(super) fn new(width: usize, shifts: [u32; N]) -> Result<Self, WireError> {
-        let len = width
-            .checked_add(1)
-            .ok_or(WireError::new(0, "image too large"))?;
-        let mut residuals = Vec::new();
-        residuals
-            .try_reserve_exact(len)
-            .map_err(|_| WireError::new(0, "out of memory for image"))?;
-        residuals.resize(len, [0; N]);
+        let mut residuals: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
+        for row in residuals.iter_mut() {
+            let len = width
+                .checked_add(1)
+                .ok_or(WireError::new(0, "image too large"))?;
+            row.try_reserve_exact(len)
+                .map_err(|_| WireError::new(0, "out of memory for image"))?;
+            row.resize(len, 0);
+        }
         let owned = shifts.iter().fold(0, |m, &s| m | (Self::MASK << s));
         Ok(Pass {
             shifts,
@@ -60,36 +60,36 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
         })
     }
 
-    /// Decode this pass's channels of row `cur`. `prev` is the row above
-    /// (as finished), or `None` for the first row of the image. Each
-    /// decoded pixel goes through `finish`, which must keep the pass's
-    /// channel bits (the next row predicts from them).
+    /// Decode this pass's channels of row `cur`. `prev` is the row above,
+    /// or `None` for the first row of the image.
     pub(super) fn row(
         &mut self,
         bits: &mut Bits<'_>,
         prev: Option<&[u32]>,
         cur: &mut [u32],
-        finish: impl Fn(u32) -> u32 + Copy,
     ) -> Result<(), WireError> {
-        // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
-        let ctx = match prev {
-            Some(_) => self.residuals.get(1).copied().unwrap_or([0; N]),
-            None => [0; N],
-        };
-        if let Some(slot) = self.residuals.first_mut() {
-            *slot = ctx;
+        for r in self.residuals.iter_mut() {
+            // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
+            let ctx = if prev.is_some() {
+                r.get(1).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            if let Some(slot) = r.first_mut() {
+                *slot = ctx;
+            }
         }
         let width = cur.len();
         let mut pos = 0usize;
         loop {
             let (end, last) = self.schedule.segment_end(pos, width);
             if end > pos {
-                let cur = cur.get_mut(..end).ok_or(bits.error("QUIC row too long"))?;
+                let cur = &mut cur[..end];
                 match prev {
-                    None => self.segment::<true>(bits, &[], cur, pos, finish)?,
+                    None => self.segment::<true>(bits, &[], cur, pos)?,
                     Some(prev) => {
                         let prev = prev.get(..end).ok_or(bits.error("QUIC row too short"))?;
-                        self.segment::<false>(bits, prev, cur, pos, finish)?
+                        self.segment::<false>(bits, prev, cur, pos)?
                     }
                 }
             }
@@ -115,20 +115,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
         prev: &[u32],
         cur: &mut [u32],
         start: usize,
-        finish: impl Fn(u32) -> u32 + Copy,
     ) -> Result<(), WireError> {
         let end = cur.len();
         let family = Self::family();
         let shifts = self.shifts;
         let owned = self.owned;
-        let channels = |p: u32| -> [u32; N] { shifts.map(|s| (p >> s) & Self::MASK) };
-        let pack = |v: [u32; N]| -> u32 {
-            let mut p = 0;
-            for c in 0..N {
-                p |= v[c] << shifts[c];
-            }
-            p
-        };
+        let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
+        let same = |p: u32, q: u32| (p ^ q) & owned == 0;
         let Pass {
             residuals,
             models,
@@ -136,75 +129,67 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
             ..
         } = self;
         // Residual slots 0..=end; slot i is the context of pixel i.
-        let res = match residuals.get_mut(..end + 1) {
-            Some(r) => r,
-            None => return Err(bits.error("QUIC row too long")),
-        };
-        if !FIRST && prev.len() != end {
-            return Err(bits.error("QUIC row too short"));
+        let res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
+            let len = r.len().min(end + 1);
+            &mut r[..len]
+        });
+        if res.iter().any(|r| r.len() != end + 1) {
+            return Err(bits.error("QUIC row too long"));
         }
         let mut b = *bits;
 
-        // Store pixel `i` (its channels packed as `px`).
-        let store = |cur: &mut [u32], i: usize, px: u32| {
-            if let Some(p) = cur.get_mut(i) {
-                *p = if MERGE {
-                    (*p & !owned) | px
-                } else {
-                    finish(px)
-                };
-            }
-        };
+        // Decode pixel `i` given per-channel predictions; returns the channel
+        // values. `ctx` holds each channel's context (the previous residual).
+        macro_rules! pixel {
+            ($i:expr, $ctx:ident, $predict:expr) => {{
+                let predict: [u32; N] = $predict;
+                let mut vals = [0u32; N];
+                for c in 0..N {
+                    let code = models[c].code(family, $ctx[c]);
+                    let (value, len) = family.decode(code, b.peek());
+                    b.eat(len);
+                    res[c][$i + 1] = value;
+                    $ctx[c] = value;
+                    vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
+                }
+                let mut px = if MERGE { cur[$i] & !owned } else { 0 };
+                for c in 0..N {
+                    px |= vals[c] << shifts[c];
+                }
+                cur[$i] = px;
+                vals
+            }};
+        }
 
         let mut i = start;
-        let mut ctx: [u8; N] = res.get(i).copied().unwrap_or([0; N]);
+        let mut ctx: [u8; N] = core::array::from_fn(|c| res[c][i]);
         if i == 0 {
-            let up = if FIRST {
-                0
-            } else {
-                prev.first().copied().unwrap_or(0)
-            };
-            let before = ctx;
-            let vals = Self::decode(models, &mut b, &mut ctx, channels(up));
-            if let Some(slot) = res.get_mut(1) {
-                *slot = ctx;
-            }
-            store(cur, 0, pack(vals));
+            let up = if FIRST { 0 } else { prev[0] };
+            pixel!(
+                0,
+                ctx,
+                core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) })
+            );
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
                 schedule.wait = schedule.next_wait();
-                update::<N, BPC>(models, family, before, ctx, schedule.trigger);
+                update_models::<N, BPC, _>(models, &res, 0, schedule.trigger);
             }
             i = 1;
         }
-        if i >= end {
-            *bits = b;
-            return Ok(());
-        }
-        // The left neighbour's channels and packed value, the packed value
-        // of the pixel before it, and the pixel above-left.
-        let left_px = cur.get(i - 1).copied().unwrap_or(0) & owned;
-        let mut left = channels(left_px);
-        let mut left_px = left_px;
-        let mut left2_px = if i >= 2 {
-            cur.get(i - 2).copied().unwrap_or(0) & owned
-        } else {
-            !left_px
-        };
-        let mut up_left = if FIRST {
-            0
-        } else {
-            prev.get(i - 1).copied().unwrap_or(0)
-        };
+        let mut left: [u32; N] = core::array::from_fn(|c| channel(cur[i - 1], c));
         let mut stop = i + schedule.wait as usize;
+        let mut run_at = 0usize;
         while i < end {
-            let up = if FIRST {
-                0
-            } else {
-                prev.get(i).copied().unwrap_or(0)
-            };
-            if !FIRST && i > 2 && (up_left ^ up) & owned == 0 && left_px == left2_px {
+            if !FIRST
+                && i > 2
+                && run_at != i
+                && same(prev[i - 1], prev[i])
+                && same(cur[i - 1], cur[i - 2])
+            {
+                schedule.wait = (stop - i) as u32;
+                run_at = i;
                 let run = match read_run(&mut schedule.run_state, &mut b, end - i) {
                     Ok(run) => run,
                     Err(e) => {
@@ -212,47 +197,34 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
                         return Err(e);
                     }
                 };
-                if run > 0 {
-                    // The run repeats the pixel on its left; `left` stays valid.
-                    if let Some(span) = cur.get_mut(i..i + run) {
-                        if MERGE {
-                            for p in span.iter_mut() {
-                                *p = (*p & !owned) | left_px;
-                            }
-                        } else {
-                            span.fill(finish(left_px));
-                        }
-                    }
-                    i += run;
-                    stop += run;
-                    if i == end {
-                        break;
-                    }
-                    // Residual slots under the run were not rewritten: the
-                    // next context is whatever they hold. Another run may
-                    // start right here (only an empty run forbids one).
-                    ctx = res.get(i).copied().unwrap_or([0; N]);
-                    up_left = prev.get(i - 1).copied().unwrap_or(0);
-                    continue;
+                // The run repeats the pixel on its left; `left` stays valid.
+                let fill = cur[i - 1] & owned;
+                for p in cur[i..i + run].iter_mut() {
+                    *p = if MERGE { (*p & !owned) | fill } else { fill };
                 }
+                i += run;
+                if i == end {
+                    *bits = b;
+                    return Ok(());
+                }
+                // Residual slots under the run were not rewritten: the next
+                // context is whatever they hold.
+                ctx = core::array::from_fn(|c| res[c][i]);
+                stop = i + schedule.wait as usize;
+                continue;
             }
-            let before = ctx;
-            let predict = if FIRST {
-                left
+            left = if FIRST {
+                pixel!(i, ctx, left)
             } else {
-                let above = channels(up);
-                core::array::from_fn(|c| (left[c] + above[c]) >> 1)
+                let up = prev[i];
+                pixel!(
+                    i,
+                    ctx,
+                    core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1)
+                )
             };
-            left = Self::decode(models, &mut b, &mut ctx, predict);
-            if let Some(slot) = res.get_mut(i + 1) {
-                *slot = ctx;
-            }
-            left2_px = left_px;
-            left_px = pack(left);
-            store(cur, i, left_px);
-            up_left = up;
             if i == stop {
-                update::<N, BPC>(models, family, before, ctx, schedule.trigger);
+                update_models::<N, BPC, _>(models, &res, i, schedule.trigger);
                 stop = i + 1 + schedule.next_wait() as usize;
             }
             i += 1;
@@ -260,44 +232,6 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
         schedule.wait = (stop - end) as u32;
         *bits = b;
         Ok(())
-    }
-}
-
-impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
-    /// Decode one pixel's codewords under contexts `ctx` (updated to the
-    /// new residuals) and predictions `predict`; gives the channel values.
-    #[inline(always)]
-    fn decode(
-        models: &[Model; N],
-        b: &mut Bits<'_>,
-        ctx: &mut [u8; N],
-        predict: [u32; N],
-    ) -> [u32; N] {
-        let family = Self::family();
-        let mut vals = [0u32; N];
-        for c in 0..N {
-            let code = models[c].code_for::<BPC>(ctx[c]);
-            let (value, len) = family.decode(code, b.peek());
-            b.eat(len);
-            ctx[c] = value;
-            vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
-        }
-        vals
-    }
-}
-
-/// Update each channel's model with the residual `value[c]` coded in
-/// context `ctx[c]`.
-#[inline]
-fn update<const N: usize, const BPC: usize>(
-    models: &mut [Model; N],
-    family: &Family,
-    ctx: [u8; N],
-    value: [u8; N],
-    trigger: u32,
-) {
-    for c in 0..N {
-        models[c].update::<BPC>(family, ctx[c], value[c], trigger);
     }
 }
 
