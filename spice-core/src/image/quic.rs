@@ -121,8 +121,9 @@ pub fn parse_header(data: &[u8]) -> Result<QuicHeader, WireError> {
 /// size: each row is decoded in place (the next row predicts from the row
 /// above as written), so no image buffer exists besides the destination.
 /// Pixels are as [`decode`] gives them; every pixel of the rectangle is
-/// written and nothing outside it. On an error the rows decoded so far
-/// stay written and the rest keep their old contents.
+/// written and nothing outside it. On an error the rows before the bad
+/// one are decoded, the bad one is partly written and later rows keep
+/// their old contents.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let header = parse_header(data)?;
     dst.check_size(header.width, header.height)?;
