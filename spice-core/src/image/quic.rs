@@ -118,14 +118,16 @@ pub fn parse_header(data: &[u8]) -> Result<QuicHeader, WireError> {
 }
 
 /// Decode a QUIC payload straight into `dst`, which must have the header's
-/// size. Pixels are as [`decode`] gives them.
-///
-/// For now this decodes into a buffer of its own and copies (issue 14 makes
-/// it write in place).
+/// size: each row is decoded in place (the next row predicts from the row
+/// above as written), so no image buffer exists besides the destination.
+/// Pixels are as [`decode`] gives them; every pixel of the rectangle is
+/// written and nothing outside it. On an error the rows before the bad
+/// one are decoded, the bad one is partly written and later rows keep
+/// their old contents.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let header = parse_header(data)?;
     dst.check_size(header.width, header.height)?;
-    dst.copy_from(&decode(data)?)
+    decode_checked(data, header.image_type, dst)
 }
 
 /// Decode a QUIC payload (the bytes after `SpiceQUICData.data_size`).
@@ -137,46 +139,51 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
     let header = parse_header(data)?;
     let (width, height) = (header.width, header.height);
     let mut pixels = alloc_pixels(width, height)?;
-    let w = width as usize;
-    let mut bits = Bits::new(data.get(HEADER_LEN..).unwrap_or(&[]), HEADER_LEN);
-    const OPAQUE: u32 = 0xff00_0000;
-    match header.image_type {
-        QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
-            let mut rgb = Pass::<3, 8>::new(w, [16, 8, 0])?;
-            decode_rows(&mut bits, &mut pixels, w, &mut [&mut rgb], |p| p | OPAQUE)?;
-        }
-        QuicImageType::Rgb16 => {
-            // Each 5-bit value sits in the top of its byte; the low three bits
-            // get its top three bits.
-            let mut rgb = Pass::<3, 5>::new(w, [19, 11, 3])?;
-            decode_rows(&mut bits, &mut pixels, w, &mut [&mut rgb], |p| {
-                p | ((p >> 5) & 0x0007_0707) | OPAQUE
-            })?;
-        }
-        QuicImageType::Rgba => {
-            let mut rgb = Pass::<3, 8>::new(w, [16, 8, 0])?;
-            let mut alpha = Pass::<1, 8>::new(w, [24])?;
-            decode_rows(
-                &mut bits,
-                &mut pixels,
-                w,
-                &mut [&mut rgb, &mut alpha],
-                |p| p,
-            )?;
-        }
-        QuicImageType::Gray => {
-            let mut gray = Pass::<1, 8>::new(w, [0])?;
-            decode_rows(&mut bits, &mut pixels, w, &mut [&mut gray], |p| {
-                p.wrapping_mul(0x0001_0101) | OPAQUE
-            })?;
-        }
-    }
+    let mut dst = Dest::new(&mut pixels, width as usize, height as usize, width as usize)?;
+    decode_checked(data, header.image_type, &mut dst)?;
     Ok(Image {
         width,
         height,
         pixels,
         has_alpha: header.image_type == QuicImageType::Rgba,
     })
+}
+
+/// Decode the stream of a payload whose header has been checked (type
+/// `image_type`, the size of `dst`).
+fn decode_checked(
+    data: &[u8],
+    image_type: QuicImageType,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    let w = dst.width();
+    let mut bits = Bits::new(data.get(HEADER_LEN..).unwrap_or(&[]), HEADER_LEN);
+    const OPAQUE: u32 = 0xff00_0000;
+    match image_type {
+        QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
+            let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
+            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| p | OPAQUE)
+        }
+        QuicImageType::Rgb16 => {
+            // Each 5-bit value sits in the top of its byte; the low three bits
+            // get its top three bits.
+            let mut rgb = Pass::<3, 5, false>::new(w, [19, 11, 3])?;
+            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| {
+                p | ((p >> 5) & 0x0007_0707) | OPAQUE
+            })
+        }
+        QuicImageType::Rgba => {
+            let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
+            let mut alpha = Pass::<1, 8, true>::new(w, [24])?;
+            decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha], |p| p)
+        }
+        QuicImageType::Gray => {
+            let mut gray = Pass::<1, 8, false>::new(w, [0])?;
+            decode_rows(&mut bits, dst, &mut [&mut gray], |p| {
+                p.wrapping_mul(0x0001_0101) | OPAQUE
+            })
+        }
+    }
 }
 
 /// A coding pass, whatever its channel count and depth.
@@ -189,7 +196,7 @@ trait RowPass {
     ) -> Result<(), WireError>;
 }
 
-impl<const N: usize, const BPC: usize> RowPass for Pass<N, BPC> {
+impl<const N: usize, const BPC: usize, const MERGE: bool> RowPass for Pass<N, BPC, MERGE> {
     fn row(
         &mut self,
         bits: &mut Bits<'_>,
@@ -200,23 +207,21 @@ impl<const N: usize, const BPC: usize> RowPass for Pass<N, BPC> {
     }
 }
 
-/// Run the passes over every row in order, check the stream after each row,
-/// then map the row's pixels through `finish` (which must keep every pass's
-/// channel bits, since the next row predicts from them).
+/// Run the passes over every row of `dst` in place, giving them the row
+/// above (`None` for the first), check the stream after each row, then map
+/// the row's pixels through `finish` (which must keep every pass's channel
+/// bits, since the next row predicts from them). The first pass writes
+/// whole pixels, so nothing of the old contents survives.
 fn decode_rows(
     bits: &mut Bits<'_>,
-    pixels: &mut [u32],
-    width: usize,
+    dst: &mut Dest<'_>,
     passes: &mut [&mut dyn RowPass],
     finish: impl Fn(u32) -> u32,
 ) -> Result<(), WireError> {
-    let mut start = 0;
-    while start < pixels.len() {
-        let (done, rest) = pixels.split_at_mut(start);
-        let cur = &mut rest[..width];
-        let prev = done
-            .get(start.saturating_sub(width)..)
-            .filter(|p| !p.is_empty());
+    let (width, height, stride) = (dst.width(), dst.height(), dst.stride());
+    let span = dst.span_mut();
+    let outside = || WireError::new(0, "destination rectangle out of bounds");
+    let mut row = |bits: &mut Bits<'_>, prev: Option<&[u32]>, cur: &mut [u32]| {
         for pass in passes.iter_mut() {
             pass.row(bits, prev, cur)?;
         }
@@ -224,7 +229,22 @@ fn decode_rows(
         for p in cur.iter_mut() {
             *p = finish(*p);
         }
-        start += width;
+        Ok::<(), WireError>(())
+    };
+    let (first, mut rest) = span.split_at_mut(width.min(span.len()));
+    row(bits, None, first)?;
+    let mut prev: &mut [u32] = first;
+    for _ in 1..height {
+        // `rest` starts right after `prev`; the next row starts after the gap.
+        let gap = stride - width;
+        let (cur, after) = core::mem::take(&mut rest)
+            .get_mut(gap..)
+            .filter(|r| r.len() >= width)
+            .ok_or_else(outside)?
+            .split_at_mut(width);
+        row(bits, Some(prev), cur)?;
+        prev = cur;
+        rest = after;
     }
     Ok(())
 }
@@ -302,6 +322,51 @@ mod tests {
                 assert_eq!(p, (alpha << 24) | (v * 0x0001_0101), "type {ty} pixel {i}");
             }
         }
+    }
+
+    #[test]
+    fn decode_into_a_wider_surface_writes_the_same_pixels_and_nothing_else() {
+        // Reference-encoded pictures (see tests/quic.rs), one per image type.
+        let payloads: [&[u8]; 5] = [
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb24.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb16.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color-alpha.rgba.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/gray-wide.gray.quic"),
+        ];
+        const OLD: u32 = 0x5a3c_a5c3;
+        for data in payloads {
+            let img = decode(data).unwrap();
+            let (w, h) = (img.width as usize, img.height as usize);
+            let stride = w + 3;
+            // Old surface contents everywhere, plus a row's worth after the end.
+            let mut surface = alloc::vec![OLD; stride * (h + 1)];
+            let mut dst = Dest::new(&mut surface[stride..], w, h, stride).unwrap();
+            decode_into(data, &mut dst).unwrap();
+            assert!(surface[..stride].iter().all(|&p| p == OLD), "before");
+            for (y, row) in surface[stride..].chunks(stride).enumerate() {
+                if y < h {
+                    assert_eq!(&row[..w], &img.pixels[y * w..(y + 1) * w], "row {y}");
+                    assert!(row[w..].iter().all(|&p| p == OLD), "gap after row {y}");
+                } else {
+                    assert!(row.iter().all(|&p| p == OLD), "after");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_into_refuses_a_destination_of_another_size() {
+        let data = include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic");
+        let img = decode(data).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        let mut surface = alloc::vec![0u32; (w + 1) * h];
+        let mut dst = Dest::new(&mut surface, w + 1, h, w + 1).unwrap();
+        assert_eq!(
+            decode_into(data, &mut dst).unwrap_err().reason,
+            "image size differs from its destination"
+        );
+        assert!(surface.iter().all(|&p| p == 0));
     }
 
     #[test]

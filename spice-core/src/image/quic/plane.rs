@@ -14,8 +14,11 @@ use super::model::{family, update_models, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
-/// A decoding pass over `N` channels of `BPC` bits each.
-pub(super) struct Pass<const N: usize, const BPC: usize> {
+/// A decoding pass over `N` channels of `BPC` bits each. With `MERGE` the
+/// pass keeps the other bits of each destination pixel (a later pass, such
+/// as RGBA's alpha plane); without it the pass writes whole pixels (its
+/// channels, zero elsewhere), whatever the destination held before.
+pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool> {
     /// Bit position of each channel in a pixel.
     shifts: [u32; N],
     /// All bits of the pixel that belong to this pass.
@@ -29,7 +32,7 @@ pub(super) struct Pass<const N: usize, const BPC: usize> {
     schedule: Schedule,
 }
 
-impl<const N: usize, const BPC: usize> Pass<N, BPC> {
+impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
     const MASK: u32 = (1 << BPC) - 1;
 
     fn family() -> &'static Family {
@@ -149,7 +152,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                     $ctx[c] = value;
                     vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
                 }
-                let mut px = cur[$i] & !owned;
+                let mut px = if MERGE { cur[$i] & !owned } else { 0 };
                 for c in 0..N {
                     px |= vals[c] << shifts[c];
                 }
@@ -197,7 +200,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
                 // The run repeats the pixel on its left; `left` stays valid.
                 let fill = cur[i - 1] & owned;
                 for p in cur[i..i + run].iter_mut() {
-                    *p = (*p & !owned) | fill;
+                    *p = if MERGE { (*p & !owned) | fill } else { fill };
                 }
                 i += run;
                 if i == end {
