@@ -136,7 +136,10 @@ impl Family {
         if bits > self.escape_below[l] {
             let zeros = bits.leading_zeros();
             let len = zeros + 1 + l as u32;
-            let v = (zeros << l) | ((bits >> (32 - len)) & low_mask(l as u32));
+            // The codeword's top `len` bits are the one ending the zeros
+            // and the `l` low bits: `(1 << l) + low`. Fold the one into the
+            // high part, `(zeros - 1) << l`, rather than masking it off.
+            let v = (zeros.wrapping_sub(1) << l).wrapping_add(bits >> (32 - len));
             (v as u8, len)
         } else {
             let len = self.escape_len[l];
