@@ -404,7 +404,7 @@ mod tests {
                     // The codeword followed by ones, as the decoder's window sees it.
                     let window = (bits << (32 - len)) | (u32::MAX >> len);
                     assert_eq!(
-                        fam.decode(l, window),
+                        fam.decode(l, u64::from(window) << 32),
                         (n as u8, len),
                         "{bpc} bpc code {l} value {n}"
                     );
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(FAMILY_8BPC.code_len[0][0], 1);
         assert_eq!(FAMILY_8BPC.code_len[17][0], 18);
         assert_eq!(FAMILY_8BPC.code_len[18][0], 26);
-        assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000), (0, 1));
-        assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 24), (6, 4));
+        assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000 << 32), (0, 1));
+        assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 56), (6, 4));
     }
 }

@@ -20,8 +20,8 @@ pub(super) const MAX_CODES: usize = 8;
 pub(super) struct Family {
     /// Number of values code `l` sends as plain Golomb-Rice codewords.
     gr_count: [u32; MAX_CODES],
-    /// A 32-bit window above this value starts with a plain codeword.
-    escape_below: [u32; MAX_CODES],
+    /// A 64-bit window above this value starts with a plain codeword.
+    escape_below: [u64; MAX_CODES],
     /// Total length of an escape codeword.
     escape_len: [u32; MAX_CODES],
     /// Mask for the suffix bits of an escape codeword.
@@ -76,7 +76,7 @@ impl Family {
             f.gr_count[li] = gr;
             f.escape_len[li] = prefix + suffix;
             f.escape_suffix_mask[li] = low_mask(suffix);
-            f.escape_below[li] = low_mask(32 - prefix);
+            f.escape_below[li] = ((low_mask(32 - prefix) as u64) << 32) | u32::MAX as u64;
             let mut n = 0u32;
             while n < 256 {
                 f.code_len[n as usize][li] = if n < gr {
@@ -127,11 +127,12 @@ impl Family {
         f
     }
 
-    /// Decode one codeword of code `l` from the 32-bit window `bits`
-    /// (next stream bit in the MSB): the value (truncated to a byte, as the
-    /// reference coder stores it) and the codeword length.
+    /// Decode one codeword of code `l` from the 64-bit window `bits`
+    /// (next stream bit in the MSB; only the top 32 matter): the value
+    /// (truncated to a byte, as the reference coder stores it) and the
+    /// codeword length.
     #[inline(always)]
-    pub(super) fn decode(&self, l: usize, bits: u32) -> (u8, u32) {
+    pub(super) fn decode(&self, l: usize, bits: u64) -> (u8, u32) {
         let l = l % MAX_CODES;
         if bits > self.escape_below[l] {
             let zeros = bits.leading_zeros();
@@ -139,11 +140,11 @@ impl Family {
             // The codeword's top `len` bits are the one ending the zeros
             // and the `l` low bits: `(1 << l) + low`. Fold the one into the
             // high part, `(zeros - 1) << l`, rather than masking it off.
-            let v = (zeros.wrapping_sub(1) << l).wrapping_add(bits >> (32 - len));
+            let v = (zeros.wrapping_sub(1) << l).wrapping_add((bits >> (64 - len)) as u32);
             (v as u8, len)
         } else {
             let len = self.escape_len[l];
-            let v = self.gr_count[l] + ((bits >> (32 - len)) & self.escape_suffix_mask[l]);
+            let v = self.gr_count[l] + ((bits >> (64 - len)) as u32 & self.escape_suffix_mask[l]);
             (v as u8, len)
         }
     }

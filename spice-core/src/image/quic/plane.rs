@@ -156,15 +156,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         }
         let mut b = *bits;
 
-        // Decode pixel `i` given per-channel predictions; returns the channel
-        // values. `ctx` holds each channel's context (the previous residual).
+        // Decode pixel `i` given per-channel predictions; returns the pixel
+        // written. `ctx` holds each channel's context (the previous residual).
         macro_rules! pixel {
             ($i:expr, $ctx:ident, $predict:expr) => {{
                 let predict: [u32; N] = $predict;
                 let mut vals = [0u32; N];
                 for c in 0..N {
                     let code = models[c].code(family, $ctx[c]);
-                    let (value, len) = family.decode(code, b.peek());
+                    let (value, len) = family.decode(code, b.peek64());
                     b.eat(len);
                     res[c][$i + 1] = value;
                     $ctx[c] = value;
@@ -175,7 +175,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     px |= vals[c] << shifts[c];
                 }
                 cur[$i] = px;
-                vals
+                px
             }};
         }
 
@@ -196,7 +196,8 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             }
             i = 1;
         }
-        let mut left: [u32; N] = core::array::from_fn(|c| channel(cur[i - 1], c));
+        // The pixel on the left of `i` (one register, not one per channel).
+        let mut left = cur[i - 1];
         let mut stop = i + schedule.wait as usize;
         let mut run_at = 0usize;
         // The pixel above-left of `i` (carried along so each pixel of the
@@ -232,13 +233,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 continue;
             }
             left = if FIRST {
-                pixel!(i, ctx, left)
+                pixel!(i, ctx, core::array::from_fn(|c| channel(left, c)))
             } else {
                 up_left = up;
                 pixel!(
                     i,
                     ctx,
-                    core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1)
+                    core::array::from_fn(|c| (channel(left, c) + channel(up, c)) >> 1)
                 )
             };
             if i == stop {
