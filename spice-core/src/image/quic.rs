@@ -401,13 +401,16 @@ mod tests {
                         u32::from(fam.code_len[n as usize][l]),
                         "len of {n} under code {l}"
                     );
-                    // The codeword followed by ones, as the decoder's window sees it.
-                    let window = (bits << (32 - len)) | (u32::MAX >> len);
-                    assert_eq!(
-                        fam.decode(l, u64::from(window) << 32),
-                        (n as u8, len),
-                        "{bpc} bpc code {l} value {n}"
-                    );
+                    // The codeword followed by ones, then by zeros, as the
+                    // decoder's window sees it.
+                    for tail in [u32::MAX >> len, 0] {
+                        let window = (bits << (32 - len)) | tail;
+                        assert_eq!(
+                            fam.decode(l, u64::from(window) << 32),
+                            (n as u8, len),
+                            "{bpc} bpc code {l} value {n}"
+                        );
+                    }
                 }
             }
         }

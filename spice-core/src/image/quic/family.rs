@@ -11,6 +11,9 @@ const CODEWORD_LIMIT: u32 = 26;
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
 
+/// Window bits looked up at once by the decoder's table of short codewords.
+const FAST_BITS: u32 = 8;
+
 /// A family of Golomb-Rice codes, limited to [`CODEWORD_LIMIT`] bits, for
 /// one channel depth.
 ///
@@ -28,6 +31,10 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
+    /// `fast[l][w]`: the plain codeword of code `l` that a window starting
+    /// with the `FAST_BITS` bits `w` holds, if it is no longer than that, as
+    /// `len << 8 | value`; 0 if it is longer (or an escape).
+    fast: [[u16; 1 << FAST_BITS]; MAX_CODES],
     /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
     /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
     pub(super) unfold: [u8; 256],
@@ -60,6 +67,7 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
+            fast: [[0; 1 << FAST_BITS]; MAX_CODES],
             unfold: [0; 256],
             bucket: [0; 256],
         };
@@ -77,6 +85,16 @@ impl Family {
             f.escape_len[li] = prefix + suffix;
             f.escape_suffix_mask[li] = low_mask(suffix);
             f.escape_below[li] = ((low_mask(32 - prefix) as u64) << 32) | u32::MAX as u64;
+            let mut w = 1u32;
+            while w < 1 << FAST_BITS {
+                let zeros = w.leading_zeros() - (32 - FAST_BITS);
+                let len = zeros + 1 + l;
+                if zeros < prefix && len <= FAST_BITS {
+                    let v = (zeros << l) | ((w >> (FAST_BITS - len)) & low_mask(l));
+                    f.fast[li][w as usize] = ((len << 8) | (v & 0xff)) as u16;
+                }
+                w += 1;
+            }
             let mut n = 0u32;
             while n < 256 {
                 f.code_len[n as usize][li] = if n < gr {
@@ -134,6 +152,10 @@ impl Family {
     #[inline(always)]
     pub(super) fn decode(&self, l: usize, bits: u64) -> (u8, u32) {
         let l = l % MAX_CODES;
+        let short = self.fast[l][(bits >> (64 - FAST_BITS)) as usize];
+        if short != 0 {
+            return (short as u8, u32::from(short >> 8));
+        }
         if bits > self.escape_below[l] {
             let zeros = bits.leading_zeros();
             let len = zeros + 1 + l as u32;
