@@ -6,8 +6,9 @@
 //! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
 //! and written to bit fields of `0xAARRGGBB` pixels, 8 bits apart from the
 //! highest one down (a compile-time layout, so the hot loop shifts by
-//! constants); a pass never touches bits outside its channels. It must not know about
-//! image types or output formats (that is the parent module's job).
+//! constants); a pass never touches bits outside its channels. It must not
+//! know about image types or output formats (that is the parent module's
+//! job).
 
 use super::bits::Bits;
 use super::family::{Family, RUN_ORDER};
