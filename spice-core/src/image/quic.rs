@@ -161,24 +161,24 @@ fn decode_checked(
     const OPAQUE: u32 = 0xff00_0000;
     match image_type {
         QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
-            let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
+            let mut rgb = Pass::<3, 8, false, 16>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut rgb], |p| p | OPAQUE)
         }
         QuicImageType::Rgb16 => {
             // Each 5-bit value sits in the top of its byte; the low three bits
             // get its top three bits.
-            let mut rgb = Pass::<3, 5, false>::new(w, [19, 11, 3])?;
+            let mut rgb = Pass::<3, 5, false, 19>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut rgb], |p| {
                 p | ((p >> 5) & 0x0007_0707) | OPAQUE
             })
         }
         QuicImageType::Rgba => {
-            let mut rgb = Pass::<3, 8, false>::new(w, [16, 8, 0])?;
-            let mut alpha = Pass::<1, 8, true>::new(w, [24])?;
+            let mut rgb = Pass::<3, 8, false, 16>::new(w)?;
+            let mut alpha = Pass::<1, 8, true, 24>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha], |p| p)
         }
         QuicImageType::Gray => {
-            let mut gray = Pass::<1, 8, false>::new(w, [0])?;
+            let mut gray = Pass::<1, 8, false, 0>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut gray], |p| {
                 p.wrapping_mul(0x0001_0101) | OPAQUE
             })
@@ -196,7 +196,9 @@ trait RowPass {
     ) -> Result<(), WireError>;
 }
 
-impl<const N: usize, const BPC: usize, const MERGE: bool> RowPass for Pass<N, BPC, MERGE> {
+impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> RowPass
+    for Pass<N, BPC, MERGE, TOP>
+{
     fn row(
         &mut self,
         bits: &mut Bits<'_>,
@@ -399,13 +401,16 @@ mod tests {
                         u32::from(fam.code_len[n as usize][l]),
                         "len of {n} under code {l}"
                     );
-                    // The codeword followed by ones, as the decoder's window sees it.
-                    let window = (bits << (32 - len)) | (u32::MAX >> len);
-                    assert_eq!(
-                        fam.decode(l, window),
-                        (n as u8, len),
-                        "{bpc} bpc code {l} value {n}"
-                    );
+                    // The codeword followed by ones, then by zeros, as the
+                    // decoder's window sees it.
+                    for tail in [u32::MAX >> len, 0] {
+                        let window = (bits << (32 - len)) | tail;
+                        assert_eq!(
+                            fam.decode(l, u64::from(window) << 32),
+                            (n as u8, len),
+                            "{bpc} bpc code {l} value {n}"
+                        );
+                    }
                 }
             }
         }
@@ -423,7 +428,7 @@ mod tests {
         assert_eq!(FAMILY_8BPC.code_len[0][0], 1);
         assert_eq!(FAMILY_8BPC.code_len[17][0], 18);
         assert_eq!(FAMILY_8BPC.code_len[18][0], 26);
-        assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000), (0, 1));
-        assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 24), (6, 4));
+        assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000 << 32), (0, 1));
+        assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 56), (6, 4));
     }
 }

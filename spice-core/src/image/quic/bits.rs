@@ -13,9 +13,10 @@ use crate::error::WireError;
 /// can work on a local copy (kept in registers) and store it back.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
-    data: &'a [u8],
-    /// Byte offset of the next word to load (grows past the end while
-    /// zero words are being supplied).
+    /// The stream's whole words (a trailing partial word is ignored).
+    words: &'a [[u8; 4]],
+    /// Index of the next word to load (grows past the end while zero words
+    /// are being supplied).
     next: usize,
     /// Upcoming stream bits, first one in the MSB; `avail` of them are valid.
     buf: u64,
@@ -30,7 +31,7 @@ impl<'a> Bits<'a> {
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
         let mut bits = Bits {
-            data,
+            words: data.as_chunks::<4>().0,
             next: 0,
             buf: 0,
             avail: 0,
@@ -46,6 +47,13 @@ impl<'a> Bits<'a> {
         (self.buf >> 32) as u32
     }
 
+    /// The next 64 bits of the stream (not consumed); at least the first
+    /// 32 are valid stream bits.
+    #[inline(always)]
+    pub(super) fn peek64(&self) -> u64 {
+        self.buf
+    }
+
     /// Consume `n` bits, `n <= 32`.
     #[inline(always)]
     pub(super) fn eat(&mut self, n: u32) {
@@ -58,18 +66,18 @@ impl<'a> Bits<'a> {
 
     #[inline(always)]
     fn refill(&mut self) {
-        let word = match self.data.get(self.next..self.next.wrapping_add(4)) {
-            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-            _ => 0,
+        let word = match self.words.get(self.next) {
+            Some(&word) => u32::from_le_bytes(word),
+            None => 0,
         };
         self.buf |= u64::from(word) << (32 - self.avail);
         self.avail += 32;
-        self.next = self.next.saturating_add(4);
+        self.next = self.next.wrapping_add(1);
     }
 
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
-        (self.next as u64) * 8 - u64::from(self.avail)
+        (self.next as u64) * 32 - u64::from(self.avail)
     }
 
     /// An error at the current stream position.
@@ -81,7 +89,7 @@ impl<'a> Bits<'a> {
     /// Fail if the reader has used bits beyond the input, i.e. if a full
     /// 32-bit window at the current position does not fit in the data.
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.consumed() + 32 > (self.data.len() / 4) as u64 * 32 {
+        if self.consumed() + 32 > self.words.len() as u64 * 32 {
             Err(self.error("QUIC data truncated"))
         } else {
             Ok(())

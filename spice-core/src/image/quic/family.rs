@@ -11,6 +11,9 @@ const CODEWORD_LIMIT: u32 = 26;
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
 
+/// Window bits looked up at once by the decoder's table of short codewords.
+const FAST_BITS: u32 = 8;
+
 /// A family of Golomb-Rice codes, limited to [`CODEWORD_LIMIT`] bits, for
 /// one channel depth.
 ///
@@ -20,14 +23,18 @@ pub(super) const MAX_CODES: usize = 8;
 pub(super) struct Family {
     /// Number of values code `l` sends as plain Golomb-Rice codewords.
     gr_count: [u32; MAX_CODES],
-    /// A 32-bit window above this value starts with a plain codeword.
-    escape_below: [u32; MAX_CODES],
+    /// A 64-bit window above this value starts with a plain codeword.
+    escape_below: [u64; MAX_CODES],
     /// Total length of an escape codeword.
     escape_len: [u32; MAX_CODES],
     /// Mask for the suffix bits of an escape codeword.
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
+    /// `fast[l][w]`: the plain codeword of code `l` that a window starting
+    /// with the `FAST_BITS` bits `w` holds, if it is no longer than that, as
+    /// `len << 8 | value`; 0 if it is longer (or an escape).
+    fast: [[u16; 1 << FAST_BITS]; MAX_CODES],
     /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
     /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
     pub(super) unfold: [u8; 256],
@@ -60,6 +67,7 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
+            fast: [[0; 1 << FAST_BITS]; MAX_CODES],
             unfold: [0; 256],
             bucket: [0; 256],
         };
@@ -76,7 +84,17 @@ impl Family {
             f.gr_count[li] = gr;
             f.escape_len[li] = prefix + suffix;
             f.escape_suffix_mask[li] = low_mask(suffix);
-            f.escape_below[li] = low_mask(32 - prefix);
+            f.escape_below[li] = ((low_mask(32 - prefix) as u64) << 32) | u32::MAX as u64;
+            let mut w = 1u32;
+            while w < 1 << FAST_BITS {
+                let zeros = w.leading_zeros() - (32 - FAST_BITS);
+                let len = zeros + 1 + l;
+                if zeros < prefix && len <= FAST_BITS {
+                    let v = (zeros << l) | ((w >> (FAST_BITS - len)) & low_mask(l));
+                    f.fast[li][w as usize] = ((len << 8) | (v & 0xff)) as u16;
+                }
+                w += 1;
+            }
             let mut n = 0u32;
             while n < 256 {
                 f.code_len[n as usize][li] = if n < gr {
@@ -127,20 +145,28 @@ impl Family {
         f
     }
 
-    /// Decode one codeword of code `l` from the 32-bit window `bits`
-    /// (next stream bit in the MSB): the value (truncated to a byte, as the
-    /// reference coder stores it) and the codeword length.
+    /// Decode one codeword of code `l` from the 64-bit window `bits`
+    /// (next stream bit in the MSB; only the top 32 matter): the value
+    /// (truncated to a byte, as the reference coder stores it) and the
+    /// codeword length.
     #[inline(always)]
-    pub(super) fn decode(&self, l: usize, bits: u32) -> (u8, u32) {
+    pub(super) fn decode(&self, l: usize, bits: u64) -> (u8, u32) {
         let l = l % MAX_CODES;
+        let short = self.fast[l][(bits >> (64 - FAST_BITS)) as usize];
+        if short != 0 {
+            return (short as u8, u32::from(short >> 8));
+        }
         if bits > self.escape_below[l] {
             let zeros = bits.leading_zeros();
             let len = zeros + 1 + l as u32;
-            let v = (zeros << l) | ((bits >> (32 - len)) & low_mask(l as u32));
+            // The codeword's top `len` bits are the one ending the zeros
+            // and the `l` low bits: `(1 << l) + low`. Fold the one into the
+            // high part, `(zeros - 1) << l`, rather than masking it off.
+            let v = (zeros.wrapping_sub(1) << l).wrapping_add((bits >> (64 - len)) as u32);
             (v as u8, len)
         } else {
             let len = self.escape_len[l];
-            let v = self.gr_count[l] + ((bits >> (32 - len)) & self.escape_suffix_mask[l]);
+            let v = self.gr_count[l] + ((bits >> (64 - len)) as u32 & self.escape_suffix_mask[l]);
             (v as u8, len)
         }
     }

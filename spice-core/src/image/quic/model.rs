@@ -101,7 +101,8 @@ pub(super) struct Model {
     pub(super) best: [u8; BUCKETS],
     /// The code to use for each context value: `best` looked up through the
     /// family's bucket table ahead of time, so the decoder's hot loop does
-    /// one load instead of two dependent ones.
+    /// one load instead of two dependent ones. Filled for every byte value
+    /// (the bucket table repeats every `2^bpc`), so no masking is needed.
     code_of: [u8; 256],
     /// First context value of each bucket (contexts are `0..2^bpc`, and a
     /// bucket is a contiguous range of them), then `2^bpc`.
@@ -127,7 +128,7 @@ impl Model {
     #[inline(always)]
     pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
         let _ = family;
-        self.code_of[(ctx & self.ctx_mask) as usize] as usize
+        self.code_of[usize::from(ctx)] as usize
     }
 
     /// Account a residual `value` coded in context `ctx`: add each code's
@@ -160,8 +161,11 @@ impl Model {
         if self.best[b] != best as u8 {
             self.best[b] = best as u8;
             let (from, to) = (self.bucket_start[b], self.bucket_start[b + 1]);
-            if let Some(codes) = self.code_of.get_mut(from as usize..to as usize) {
-                codes.fill(best as u8);
+            let period = usize::from(self.ctx_mask) + 1;
+            for contexts in self.code_of.chunks_exact_mut(period) {
+                if let Some(codes) = contexts.get_mut(from as usize..to as usize) {
+                    codes.fill(best as u8);
+                }
             }
         }
         if best_sum > trigger {

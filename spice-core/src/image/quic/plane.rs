@@ -4,9 +4,11 @@
 //! Owns the per-row decoding loop: prediction from the neighbours, Golomb
 //! decoding with the code the context's bucket chose, model updates at the
 //! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
-//! and written to bit fields of `0xAARRGGBB` pixels given by a shift each; a
-//! pass never touches bits outside its channels. It must not know about
-//! image types or output formats (that is the parent module's job).
+//! and written to bit fields of `0xAARRGGBB` pixels, 8 bits apart from the
+//! highest one down (a compile-time layout, so the hot loop shifts by
+//! constants); a pass never touches bits outside its channels. It must not
+//! know about image types or output formats (that is the parent module's
+//! job).
 
 use super::bits::Bits;
 use super::family::{Family, RUN_ORDER};
@@ -14,15 +16,12 @@ use super::model::{family, update_models, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
-/// A decoding pass over `N` channels of `BPC` bits each. With `MERGE` the
-/// pass keeps the other bits of each destination pixel (a later pass, such
-/// as RGBA's alpha plane); without it the pass writes whole pixels (its
-/// channels, zero elsewhere), whatever the destination held before.
-pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool> {
-    /// Bit position of each channel in a pixel.
-    shifts: [u32; N],
-    /// All bits of the pixel that belong to this pass.
-    owned: u32,
+/// A decoding pass over `N` channels of `BPC` bits each; channel `c` sits
+/// at bit `TOP - 8 * c` of a pixel. With `MERGE` the pass keeps the other
+/// bits of each destination pixel (a later pass, such as RGBA's alpha
+/// plane); without it the pass writes whole pixels (its channels, zero
+/// elsewhere), whatever the destination held before.
+pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> {
     /// Per channel, the folded residuals of the row being decoded; slot 0
     /// is the context for pixel 0, slot `i + 1` holds pixel `i`. Slots not
     /// yet rewritten in the current row (and those skipped by runs) keep
@@ -32,15 +31,35 @@ pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool> {
     schedule: Schedule,
 }
 
-impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
+impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N, BPC, MERGE, TOP> {
     const MASK: u32 = (1 << BPC) - 1;
+    /// Bit position of each channel in a pixel.
+    const SHIFTS: [u32; N] = {
+        let mut s = [0u32; N];
+        let mut c = 0;
+        while c < N {
+            s[c] = TOP - 8 * c as u32;
+            c += 1;
+        }
+        s
+    };
+    /// All bits of the pixel that belong to this pass.
+    const OWNED: u32 = {
+        let mut m = 0u32;
+        let mut c = 0;
+        while c < N {
+            m |= Self::MASK << Self::SHIFTS[c];
+            c += 1;
+        }
+        m
+    };
 
     fn family() -> &'static Family {
         family(BPC)
     }
 
-    /// A fresh pass for rows of `width` pixels, channel `c` at bit `shifts[c]`.
-    pub(super) fn new(width: usize, shifts: [u32; N]) -> Result<Self, WireError> {
+    /// A fresh pass for rows of `width` pixels.
+    pub(super) fn new(width: usize) -> Result<Self, WireError> {
         let mut residuals: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
         for row in residuals.iter_mut() {
             let len = width
@@ -50,10 +69,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
                 .map_err(|_| WireError::new(0, "out of memory for image"))?;
             row.resize(len, 0);
         }
-        let owned = shifts.iter().fold(0, |m, &s| m | (Self::MASK << s));
         Ok(Pass {
-            shifts,
-            owned,
             residuals,
             models: core::array::from_fn(|_| Model::new(BPC)),
             schedule: Schedule::new(),
@@ -118,8 +134,8 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
     ) -> Result<(), WireError> {
         let end = cur.len();
         let family = Self::family();
-        let shifts = self.shifts;
-        let owned = self.owned;
+        let shifts = Self::SHIFTS;
+        let owned = Self::OWNED;
         let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
         let same = |p: u32, q: u32| (p ^ q) & owned == 0;
         let Pass {
@@ -136,17 +152,20 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
         if res.iter().any(|r| r.len() != end + 1) {
             return Err(bits.error("QUIC row too long"));
         }
+        if !FIRST && prev.len() < end {
+            return Err(bits.error("QUIC row too short"));
+        }
         let mut b = *bits;
 
-        // Decode pixel `i` given per-channel predictions; returns the channel
-        // values. `ctx` holds each channel's context (the previous residual).
+        // Decode pixel `i` given per-channel predictions; returns the pixel
+        // written. `ctx` holds each channel's context (the previous residual).
         macro_rules! pixel {
             ($i:expr, $ctx:ident, $predict:expr) => {{
                 let predict: [u32; N] = $predict;
                 let mut vals = [0u32; N];
                 for c in 0..N {
                     let code = models[c].code(family, $ctx[c]);
-                    let (value, len) = family.decode(code, b.peek());
+                    let (value, len) = family.decode(code, b.peek64());
                     b.eat(len);
                     res[c][$i + 1] = value;
                     $ctx[c] = value;
@@ -157,7 +176,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
                     px |= vals[c] << shifts[c];
                 }
                 cur[$i] = px;
-                vals
+                px
             }};
         }
 
@@ -178,16 +197,16 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
             }
             i = 1;
         }
-        let mut left: [u32; N] = core::array::from_fn(|c| channel(cur[i - 1], c));
+        // The pixel on the left of `i` (one register, not one per channel).
+        let mut left = cur[i - 1];
         let mut stop = i + schedule.wait as usize;
         let mut run_at = 0usize;
+        // The pixel above-left of `i` (carried along so each pixel of the
+        // row above is loaded once).
+        let mut up_left = if FIRST { 0 } else { prev[i - 1] };
         while i < end {
-            if !FIRST
-                && i > 2
-                && run_at != i
-                && same(prev[i - 1], prev[i])
-                && same(cur[i - 1], cur[i - 2])
-            {
+            let up = if FIRST { 0 } else { prev[i] };
+            if !FIRST && same(up_left, up) && i > 2 && run_at != i && same(cur[i - 1], cur[i - 2]) {
                 schedule.wait = (stop - i) as u32;
                 run_at = i;
                 let run = match read_run(&mut schedule.run_state, &mut b, end - i) {
@@ -211,16 +230,17 @@ impl<const N: usize, const BPC: usize, const MERGE: bool> Pass<N, BPC, MERGE> {
                 // context is whatever they hold.
                 ctx = core::array::from_fn(|c| res[c][i]);
                 stop = i + schedule.wait as usize;
+                up_left = prev[i - 1];
                 continue;
             }
             left = if FIRST {
-                pixel!(i, ctx, left)
+                pixel!(i, ctx, core::array::from_fn(|c| channel(left, c)))
             } else {
-                let up = prev[i];
+                up_left = up;
                 pixel!(
                     i,
                     ctx,
-                    core::array::from_fn(|c| (left[c] + channel(up, c)) >> 1)
+                    core::array::from_fn(|c| (channel(left, c) + channel(up, c)) >> 1)
                 )
             };
             if i == stop {
