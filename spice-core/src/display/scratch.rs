@@ -9,7 +9,7 @@
 
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
-use crate::image::{Dest, Image, MAX_IMAGE_PIXELS};
+use crate::image::{pixel_count, Dest, Image};
 use alloc::vec::Vec;
 
 /// The buffer and what it costs the budget.
@@ -44,15 +44,7 @@ impl Scratch {
         has_alpha: bool,
         budget: &Budget,
     ) -> Result<Dest<'_>, WireError> {
-        let n = (width as usize)
-            .checked_mul(height as usize)
-            .ok_or(WireError::new(0, "image size overflows"))?;
-        if n == 0 {
-            return Err(WireError::new(0, "empty image"));
-        }
-        if n > MAX_IMAGE_PIXELS {
-            return Err(WireError::new(0, "image too large"));
-        }
+        let n = pixel_count(width, height)?;
         if n > self.image.pixels.capacity() {
             // Give the old buffer back before asking for the bigger one.
             self.image.pixels = Vec::new();

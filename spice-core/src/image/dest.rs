@@ -99,6 +99,33 @@ impl<'a> Dest<'a> {
     }
 }
 
+/// Test support for the decoders' `decode_into`: decoding into a
+/// destination with 3 spare pixels per row, and into a contiguous one, must
+/// give `expected`'s rows and leave the spare pixels and everything past the
+/// last row as they were.
+#[cfg(test)]
+pub(crate) fn assert_into_matches(
+    expected: &Image,
+    mut decode_into: impl FnMut(&mut Dest<'_>) -> Result<(), WireError>,
+) {
+    use alloc::vec;
+    const GAP: u32 = 0xdead_beef;
+    let (w, h) = (expected.width as usize, expected.height as usize);
+    for stride in [w, w + 3] {
+        let mut buf = vec![GAP; stride * h + 5];
+        let mut dst = Dest::new(&mut buf, w, h, stride).expect("fits");
+        decode_into(&mut dst).expect("decode_into");
+        for (y, row) in buf.chunks(stride).enumerate() {
+            if y < h {
+                assert_eq!(&row[..w], &expected.pixels[y * w..(y + 1) * w], "row {y}");
+                assert!(row[w..].iter().all(|&p| p == GAP), "gap of row {y}");
+            } else {
+                assert!(row.iter().all(|&p| p == GAP), "past the last row");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

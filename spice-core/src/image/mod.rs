@@ -52,9 +52,9 @@ impl Image {
     }
 }
 
-/// Allocate a zeroed pixel buffer for a `width x height` image, refusing
-/// empty, overflowing or over-limit sizes.
-pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
+/// The number of pixels of a `width x height` image, refusing empty,
+/// overflowing or over-limit ([`MAX_IMAGE_PIXELS`]) sizes.
+pub fn pixel_count(width: u32, height: u32) -> Result<usize, WireError> {
     let n = (width as usize)
         .checked_mul(height as usize)
         .ok_or(WireError::new(0, "image size overflows"))?;
@@ -64,6 +64,13 @@ pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
     if n > MAX_IMAGE_PIXELS {
         return Err(WireError::new(0, "image too large"));
     }
+    Ok(n)
+}
+
+/// Allocate a zeroed pixel buffer for a `width x height` image, refusing
+/// empty, overflowing or over-limit sizes.
+pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
+    let n = pixel_count(width, height)?;
     let mut v = Vec::new();
     v.try_reserve_exact(n)
         .map_err(|_| WireError::new(0, "out of memory for image"))?;
@@ -74,7 +81,7 @@ pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
 // ---------------------------------------------------------------------------
 // The SpiceImage dispatcher.
 
-use crate::budget::{pixel_bytes, Budget, Use};
+use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::enums::*;
 use crate::wire::Reader;
 use alloc::sync::Arc;
@@ -252,6 +259,25 @@ fn sized_data<'a>(r: &mut Reader<'a>) -> Result<(usize, &'a [u8]), WireError> {
     Ok((at, r.bytes(size)?))
 }
 
+/// Read the descriptor of the image at body offset `ptr` and ask the budget
+/// for what its decoder may allocate, before any decoder runs (the charge is
+/// given back when dropped; a cached result is paid for by the cache's own
+/// charge). Returns the reader just past the descriptor.
+fn begin<'a>(
+    body: &'a [u8],
+    ptr: u32,
+    budget: &Budget,
+) -> Result<(Reader<'a>, ImageDescriptor, Charge), WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let desc = ImageDescriptor::parse(&mut r)?;
+    let kind = desc.kind as u32;
+    let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
+    let charge = budget
+        .charge(decode_bytes(cw, ch), Use::Image)
+        .map_err(|e| e.at_base(ptr as usize))?;
+    Ok((r, desc, charge))
+}
+
 /// Decode the `SpiceImage` at body offset `ptr`, honouring and updating
 /// the caches. With `as_mask`, a BITMAP is read as a 1-bit mask (set bits
 /// become non-zero pixels, the palette is ignored).
@@ -261,16 +287,8 @@ pub fn decode_image(
     ctx: &mut DecodeContext<'_>,
     as_mask: bool,
 ) -> Result<Decoded, WireError> {
-    let mut r = Reader::new(body).at(ptr)?;
-    let desc = ImageDescriptor::parse(&mut r)?;
+    let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
-    // Ask the budget before any decoder allocates (given back on return;
-    // a cached result is paid for by the cache's own charge).
-    let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
-    let _decoding = ctx
-        .budget
-        .charge(decode_bytes(cw, ch), Use::Image)
-        .map_err(|e| e.at_base(ptr as usize))?;
     let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
     let image: Arc<Image> = match kind {
         SPICE_IMAGE_TYPE_FROM_CACHE | SPICE_IMAGE_TYPE_FROM_CACHE_LOSSLESS => {
@@ -423,14 +441,8 @@ pub fn decode_image_into(
     ctx: &mut DecodeContext<'_>,
     dst: &mut Dest<'_>,
 ) -> Result<(), WireError> {
-    let mut r = Reader::new(body).at(ptr)?;
-    let desc = ImageDescriptor::parse(&mut r)?;
+    let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
-    let (cw, ch) = claimed_size(kind, peek_data(kind, &r), &desc);
-    let _decoding = ctx
-        .budget
-        .charge(decode_bytes(cw, ch), Use::Image)
-        .map_err(|e| e.at_base(ptr as usize))?;
     dst.check_size(desc.width, desc.height)
         .map_err(|e| e.at_base(ptr as usize))?;
     match kind {
