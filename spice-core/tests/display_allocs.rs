@@ -57,19 +57,6 @@ fn allocs() -> u64 {
     ALLOCS.with(|c| c.get())
 }
 
-fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
-    assert_eq!(&rec[..16], b"barespice-rec-1\n");
-    let mut out = Vec::new();
-    let mut p = 16;
-    while p < rec.len() {
-        let t = u16::from_le_bytes([rec[p], rec[p + 1]]);
-        let n = u32::from_le_bytes([rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5]]) as usize;
-        out.push((t, &rec[p + 6..p + 6 + n]));
-        p += 6 + n;
-    }
-    out
-}
-
 fn display() -> Display {
     Display::new(
         0,
@@ -159,7 +146,7 @@ fn surface_create(w: u32, h: u32) -> Vec<u8> {
 #[test]
 fn recorded_lz_draws_allocations_per_draw() {
     let rec = common::read("display/lz-192x144.spicerec");
-    let all = messages(&rec);
+    let all = common::messages(&rec);
     let mut d = display();
     let mut glz = GlzWindow::new(0);
     let mut out = Outbox::new();

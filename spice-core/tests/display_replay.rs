@@ -22,19 +22,6 @@ fn read(name: &str) -> Vec<u8> {
     common::read(&format!("display/{name}"))
 }
 
-fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
-    assert_eq!(&rec[..16], b"barespice-rec-1\n");
-    let mut out = Vec::new();
-    let mut p = 16;
-    while p < rec.len() {
-        let t = u16::from_le_bytes([rec[p], rec[p + 1]]);
-        let n = u32::from_le_bytes([rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5]]) as usize;
-        out.push((t, &rec[p + 6..p + 6 + n]));
-        p += 6 + n;
-    }
-    out
-}
-
 /// A fresh display channel with room for the whole recording in its pixmap cache.
 fn display(preferred_compression: Option<u8>) -> Display {
     let config = DisplayConfig {
@@ -51,7 +38,7 @@ fn replay(rec: &[u8]) -> Display {
     let mut d = display(Some(SPICE_IMAGE_COMPRESSION_LZ as u8));
     let mut glz = GlzWindow::new(0);
     let mut out = Outbox::new();
-    for (t, body) in messages(rec) {
+    for (t, body) in common::messages(rec) {
         if t >= 101 {
             d.handle(t, body, &mut glz, &mut out)
                 .unwrap_or_else(|e| panic!("message {t}: {e}"));
@@ -63,7 +50,7 @@ fn replay(rec: &[u8]) -> Display {
 #[test]
 fn lz_session_matches_server_screendump() {
     let rec = read("lz-192x144.spicerec");
-    let copies = messages(&rec)
+    let copies = common::messages(&rec)
         .iter()
         .filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY)
         .count();
@@ -89,7 +76,7 @@ fn lz_session_truncated_messages_never_panic() {
     let mut d = display(None);
     let mut glz = GlzWindow::new(0);
     let mut out = Outbox::new();
-    for (t, body) in messages(&rec) {
+    for (t, body) in common::messages(&rec) {
         if t < 101 {
             continue;
         }

@@ -1,6 +1,7 @@
 //! Helpers shared by the spice-core integration tests: reading fixtures from
 //! `tests/data`, the recorded DRAW_COPY list of a `.draws` fixture (layout
-//! documented in `codecs.rs`), the server's screendump PNG as pixels, and PSNR.
+//! documented in `codecs.rs`), the server's screendump PNG as pixels, the messages of a `barespice-host
+//! --record` file, and PSNR.
 //! Must not: hold test logic or expected values of its own (those come from
 //! the fixtures, which were recorded from QEMU's SPICE server).
 
@@ -85,4 +86,19 @@ pub fn psnr(got: &[u32], want: &[u32]) -> f64 {
     }
     let mse = se / (got.len() as f64 * 3.0);
     10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+/// The messages of a `barespice-host --record` file (`barespice-rec-1\n`,
+/// then per message: type u16, size u32, body), as (type, body).
+pub fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
+    assert_eq!(&rec[..16], b"barespice-rec-1\n");
+    let mut out = Vec::new();
+    let mut p = 16;
+    while p < rec.len() {
+        let t = u16::from_le_bytes([rec[p], rec[p + 1]]);
+        let n = u32::from_le_bytes([rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5]]) as usize;
+        out.push((t, &rec[p + 6..p + 6 + n]));
+        p += 6 + n;
+    }
+    out
 }
