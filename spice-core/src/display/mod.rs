@@ -711,6 +711,7 @@ impl Display {
         {
             return Ok(false);
         }
+        let keeps_alpha = surface.keeps_alpha();
         let Some(mut dst) = surface.dest_mut(bbox) else {
             return Ok(false);
         };
@@ -721,6 +722,14 @@ impl Display {
             budget: &self.budget,
         };
         decode_image_into(body, c.src, &mut ctx, &mut dst)?;
+        if !keeps_alpha {
+            // Store what a blit stores on a surface without alpha.
+            for y in 0..dst.height() {
+                for p in dst.row_mut(y) {
+                    *p &= 0x00ff_ffff;
+                }
+            }
+        }
         self.count_image(body, c.src);
         self.stats.draws += 1;
         self.canvas.mark_dirty(base.surface_id, bbox);
