@@ -45,7 +45,7 @@ pub async fn task(stack: Stack<'static>, cfg: Config, mut rng: BoardRng) {
         };
         presenter::show_status();
         status::failed(failure.step, failure.detail, failure.hint);
-        // The presenter frees its copy of the remote surface first.
+        // The status screen shows the failure before the heap line.
         presenter::settled().await;
         crate::heap_log::log("after teardown");
         if started.elapsed() > STABLE {

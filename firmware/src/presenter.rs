@@ -1,60 +1,53 @@
-//! The presenter: owns the local framebuffer and decides what it shows —
-//! the status screen while connecting, or the remote desktop (spice-core's
-//! primary surface) once frames arrive, laid out by the display mode
+//! The presenter: the local framebuffer and what it shows — the status
+//! screen while connecting, or the remote desktop (spice-core's primary
+//! surface) once frames arrive, laid out by the display mode
 //! (`barespice.display`): scaled to fit (`fit`, and `resize` until the guest
 //! follows the local size) or centred 1:1 (`1:1`), with the pointer drawn
 //! over it at the same scale (spice-core's `fit::Layout` does the pixels).
 //!
-//! All of its state (framebuffer, mode, remote size, pointer rectangle, the
-//! [`Status`] the status screen shows, and its own copy of the remote
-//! surface) belongs to one task, [`task`]. The free functions here are what
-//! other tasks call: they send a message over a bounded channel
-//! ([`install`], [`set_display_mode`], [`show_status`], [`present`]) or read
-//! the [`View`] the task publishes after every change ([`fb_info`],
-//! [`layout`], [`showing_remote`]).
-//! [`present`] copies only what changed: the dirty rectangle's pixels (the
-//! whole surface the first time, or after a size change).
-//! Must not: block for long (it shares the CPU with the network).
+//! Who owns what: the [`Screen`] (framebuffer, board name, display mode,
+//! which remote size is on screen, where the pointer was drawn, the scaling
+//! scratch) lives in one static behind a blocking mutex; the [`Status`] the
+//! status screen shows belongs to the presenter [`task`] alone (fed by
+//! `status`'s queue); the remote surface belongs to the session, which lends
+//! it to [`present`] for the duration of the call.
+//! - The session task calls [`present`] after each batch of messages: the
+//!   dirty rectangle goes from its surface straight into the framebuffer
+//!   (one copy, scaled or not; no allocation, no second surface).
+//! - The presenter task draws the status screen, only while no remote
+//!   desktop is shown, after status updates or when [`install`] or
+//!   [`show_status`] ask for a redraw.
+//! - [`install`], [`set_display_mode`] and [`show_status`] change the
+//!   [`Screen`] in place; [`layout`], [`fb_info`] and [`showing_remote`]
+//!   read it (input maps the pointer with the layout).
+//!
+//! The sharing rule (replacing "owned by one task, fed by messages"): every
+//! access is one synchronous call inside [`with_screen`], which never awaits;
+//! all tasks run on one executor on one core and no code runs in interrupt
+//! context (see `barespice_board::irq`), so two accesses can never overlap
+//! and each sees the screen as the last one left it. A nested access (a bug)
+//! finds the cell borrowed and is skipped, never a panic. The mutex is
+//! `CriticalSectionRawMutex` because a static needs a `Sync` one; its
+//! critical section masks nothing that is not masked already.
+//! Must not: block for long (it shares the CPU with the network), or keep
+//! any remote pixels.
 
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use barespice_board::{FbInfo, Framebuffer};
 use barespice_config::DisplayMode;
+use core::cell::RefCell;
 use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::channel::Channel;
-use embassy_sync::watch::Watch;
-use spice_core::budget::{Budget, Charge, Use};
+use embassy_sync::blocking_mutex::Mutex;
+use embassy_sync::signal::Signal;
 use spice_core::canvas::{Rect, Surface};
 use spice_core::cursor::CursorShape;
-use spice_core::error::WireError;
-use spice_core::fit::Layout;
+use spice_core::fit::{Columns, Layout};
 
 use crate::screen;
 use crate::status::{self, Status};
-
-/// What the presenter task shows and where, as it publishes it for readers
-/// in other tasks (input maps the pointer with it, the session sizes its
-/// `resize` request by it).
-#[derive(Clone, Copy, Debug)]
-pub struct View {
-    /// Framebuffer geometry, if there is a display.
-    pub fb: Option<FbInfo>,
-    /// Size of the remote desktop last shown.
-    pub remote: Option<(u32, u32)>,
-    /// True while the remote desktop is on screen.
-    pub showing_remote: bool,
-    /// The display mode.
-    pub display: DisplayMode,
-}
-
-impl View {
-    fn layout(&self) -> Option<Layout> {
-        Some(layout_for(self.display, self.fb?, self.remote?))
-    }
-}
 
 /// The pointer to draw over the remote desktop: its position on the remote
 /// surface and its shape (drawn in software; ramfb has no cursor plane).
@@ -67,222 +60,117 @@ pub struct CursorView<'a> {
     pub shape: &'a CursorShape,
 }
 
-/// New remote pixels for the presenter task.
-struct Frame {
-    /// Surface size.
-    size: (u32, u32),
-    /// The whole surface (first frame, or a new size) ...
-    full: Option<Surface>,
-    /// ... or the dirty rectangle (surface coordinates) with its pixels, row by row.
-    patch: Option<(Rect, Vec<u32>)>,
-    /// The pointer: position on the remote surface and shape.
-    cursor: Option<(i32, i32, CursorShape)>,
-    /// What the copy costs the session's budget (until the task drops it).
-    charge: Charge,
+/// The local screen and how the remote desktop sits on it (see the module
+/// doc for who may touch it, and when).
+struct Screen {
+    fb: Option<Box<dyn Framebuffer>>,
+    board: &'static str,
+    display: DisplayMode,
+    /// Size of the remote desktop on screen (none: the status screen).
+    remote: Option<(u32, u32)>,
+    /// Where the pointer was drawn.
+    cursor_rect: Option<Rect>,
+    /// Scaling scratch, kept so redraws allocate nothing.
+    columns: Columns,
 }
 
-/// A message to the presenter task.
-enum Msg {
-    /// The framebuffer (if any) and the board's name.
-    Install(Option<Box<dyn Framebuffer>>, &'static str),
-    /// The display mode from the configuration.
-    DisplayMode(DisplayMode),
-    /// Back to the status screen (connection lost).
-    ShowStatus,
-    /// New remote pixels.
-    Frame(Frame),
-}
-
-/// Messages waiting for the presenter task.
-const MAILBOX_LEN: usize = 8;
-/// Frames leave this much room, so a control message always fits.
-const CONTROL_ROOM: usize = 3;
-
-static MAILBOX: Channel<CriticalSectionRawMutex, Msg, MAILBOX_LEN> = Channel::new();
-static VIEW: Watch<CriticalSectionRawMutex, View, 0> = Watch::new_with(View {
+static SCREEN: Mutex<CriticalSectionRawMutex, RefCell<Screen>> = Mutex::new(RefCell::new(Screen {
     fb: None,
-    remote: None,
-    showing_remote: false,
+    board: "",
     display: DisplayMode::Resize,
-});
+    remote: None,
+    cursor_rect: None,
+    columns: Columns::new(),
+}));
 
-fn send(m: Msg) {
-    if MAILBOX.try_send(m).is_err() {
-        defmt::warn!("presenter: mailbox full, message dropped");
-    }
-}
+/// Asks the presenter task to redraw the status screen.
+static REDRAW: Signal<CriticalSectionRawMutex, ()> = Signal::new();
 
-fn view() -> View {
-    VIEW.try_get().unwrap_or(View {
-        fb: None,
-        remote: None,
-        showing_remote: false,
-        display: DisplayMode::Resize,
+/// Runs `f` on the [`Screen`]; `None` only if it is already in use (a
+/// nested call, which the sharing rule in the module doc rules out).
+fn with_screen<R>(f: impl FnOnce(&mut Screen) -> R) -> Option<R> {
+    SCREEN.lock(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => Some(f(&mut s)),
+        Err(_) => {
+            defmt::warn!("presenter: screen in use, call skipped");
+            None
+        }
     })
 }
 
 /// Hands the framebuffer (if any) to the presenter.
 pub fn install(fb: Option<Box<dyn Framebuffer>>, board: &'static str) {
-    let info = fb.as_ref().map(|f| f.info());
-    // Readers see the geometry at once; the task gets the device.
-    VIEW.sender().send_modify(|v| {
-        if let Some(v) = v {
-            v.fb = info;
-        }
+    with_screen(|s| {
+        s.fb = fb;
+        s.board = board;
     });
-    send(Msg::Install(fb, board));
+    REDRAW.signal(());
 }
 
 /// Sets the display mode (from the configuration) and shows it on the
 /// status screen. Call after [`install`].
 pub fn set_display_mode(mode: DisplayMode) {
-    VIEW.sender().send_modify(|v| {
-        if let Some(v) = v {
-            v.display = mode;
+    let info = with_screen(|s| {
+        s.display = mode;
+        s.fb.as_ref().map(|f| f.info())
+    })
+    .flatten();
+    let size = info.map_or(String::from("?"), |i| format!("{}x{}", i.width, i.height));
+    status::set_display(match mode {
+        DisplayMode::Resize => {
+            format!("resize (asks the guest's agent for {size}, fit until then)")
         }
+        DisplayMode::Fit => format!("fit (scaled to {size}, aspect ratio kept)"),
+        DisplayMode::OneToOne => format!("1:1 (centred on {size})"),
     });
-    send(Msg::DisplayMode(mode));
 }
 
 /// Where the remote desktop last shown sits on the screen (for pointer mapping).
 pub fn layout() -> Option<Layout> {
-    view().layout()
+    with_screen(|s| Some(layout_for(s.display, s.fb.as_ref()?.info(), s.remote?))).flatten()
 }
 
 /// Framebuffer geometry, if there is a display.
 pub fn fb_info() -> Option<FbInfo> {
-    view().fb
+    with_screen(|s| s.fb.as_ref().map(|f| f.info())).flatten()
 }
 
 /// True while the remote desktop is on screen.
 pub fn showing_remote() -> bool {
-    view().showing_remote
+    with_screen(|s| s.remote.is_some()).unwrap_or(false)
 }
 
-/// Switches back to the status screen (connection lost).
+/// Switches back to the status screen (connection lost); the presenter
+/// task redraws it.
 pub fn show_status() {
-    send(Msg::ShowStatus);
+    with_screen(|s| {
+        s.remote = None;
+        s.cursor_rect = None;
+    });
+    REDRAW.signal(());
 }
 
-/// Waits until the presenter task has handled every message and status
-/// update sent so far (a teardown's heap figures then include what it freed).
+/// Waits until the presenter task has handled every status update and
+/// redraw request sent so far (the status screen then shows them).
 pub async fn settled() {
-    // Bounded: the task drains both queues whenever it runs.
+    // Bounded: the task drains both whenever it runs.
     for _ in 0..100 {
-        if MAILBOX.is_empty() && status::drained() {
+        if !REDRAW.signaled() && status::drained() {
             return;
         }
         embassy_futures::yield_now().await;
     }
 }
 
-/// Shows `dirty` of the remote primary surface and the pointer. The first
-/// call after the status screen (or a size change) clears the screen and
-/// draws the whole surface. The pointer is drawn over the picture; where it
-/// was before is redrawn from the surface, which never contains it. A frame
-/// the task cannot take now is lost: the session uses [`try_present`].
-#[allow(dead_code)] // the session presents with `try_present`; kept for other callers
-pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView<'_>>) {
-    let _ = try_present(surface, dirty, cursor, None);
-}
-
-/// [`present`], with the copies it makes charged to the session's memory
-/// `budget` (the presenter task holds the charge as long as the copy).
-/// `Ok(false)`: the presenter task cannot take the frame now (mailbox full,
-/// or a copy does not fit yet); the caller presents the same area again
-/// later, with whatever changed since. `Err`: the surface itself cannot be
-/// copied within the budget (the session ends with that reason).
-pub fn try_present(
-    surface: &Surface,
-    dirty: Option<Rect>,
-    cursor: Option<CursorView<'_>>,
-    budget: Option<&Budget>,
-) -> Result<bool, WireError> {
-    if MAILBOX.free_capacity() <= CONTROL_ROOM {
-        return Ok(false);
-    }
-    let size = (surface.width, surface.height);
-    let v = view();
-    let known = v.showing_remote && v.remote == Some(size);
-    let charge = |pixels: usize, what: Use| match budget {
-        Some(b) => b.charge(pixels.saturating_mul(4), what),
-        None => Ok(Charge::default()),
-    };
-    let (full, patch, charge) = if known {
-        match dirty {
-            Some(d) => {
-                let d = d.intersect(&Rect::new(0, 0, size.0 as i32, size.1 as i32));
-                let c = match charge(d.width() as usize * d.height() as usize, Use::Image) {
-                    Ok(c) => c,
-                    // Copies still in flight give theirs back soon.
-                    Err(_) if !MAILBOX.is_empty() => return Ok(false),
-                    Err(e) => return Err(e),
-                };
-                match copy_rect(surface, d) {
-                    Some(p) => (None, Some(p), c),
-                    None => return Ok(false),
-                }
-            }
-            None => (None, None, Charge::default()),
-        }
-    } else {
-        let c = charge(surface.pixels.len(), Use::Surface)?;
-        match copy_surface(surface) {
-            Some(s) => (Some(s), None, c),
-            None => return Ok(false),
-        }
-    };
-    let cursor = match cursor {
-        Some(c) => match copy_shape(c.shape) {
-            Some(s) => Some((c.x, c.y, s)),
-            None => return Ok(false),
-        },
-        None => None,
-    };
-    // The task now has this size's whole picture (or will, in order).
-    VIEW.sender().send_modify(|v| {
-        if let Some(v) = v {
-            v.remote = Some(size);
-            v.showing_remote = true;
-        }
-    });
-    Ok(MAILBOX
-        .try_send(Msg::Frame(Frame {
-            size,
-            full,
-            patch,
-            cursor,
-            charge,
-        }))
-        .is_ok())
-}
-
-fn copy_surface(s: &Surface) -> Option<Surface> {
-    let mut pixels = Vec::new();
-    pixels.try_reserve_exact(s.pixels.len()).ok()?;
-    pixels.extend_from_slice(&s.pixels);
-    Surface::from_pixels(s.width, s.height, s.format, pixels)
-}
-
-fn copy_rect(s: &Surface, r: Rect) -> Option<(Rect, Vec<u32>)> {
-    let mut pixels = Vec::new();
-    if r.is_empty() {
-        return Some((r, pixels));
-    }
-    let (w, sw) = (r.width() as usize, s.width as usize);
-    pixels.try_reserve_exact(w * r.height() as usize).ok()?;
-    for y in r.top..r.bottom {
-        let start = y as usize * sw + r.left as usize;
-        pixels.extend_from_slice(s.pixels.get(start..start + w)?);
-    }
-    Some((r, pixels))
-}
-
-fn copy_shape(c: &CursorShape) -> Option<CursorShape> {
-    let mut pixels = Vec::new();
-    pixels.try_reserve_exact(c.pixels.len()).ok()?;
-    pixels.extend_from_slice(&c.pixels);
-    Some(CursorShape { pixels, ..*c })
+/// Shows `dirty` of the remote primary `surface` and the pointer, drawn
+/// from the surface straight into the framebuffer. The first call after
+/// the status screen (or a size change) clears the screen and draws the
+/// whole surface. The pointer is drawn over the picture; where it was
+/// before is redrawn from the surface, which never contains it.
+/// Returns false if nothing could be drawn now (the screen was in use);
+/// the caller presents the same area again later.
+pub fn present(surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView<'_>>) -> bool {
+    with_screen(|s| s.present(surface, dirty, cursor)).is_some()
 }
 
 fn layout_for(display: DisplayMode, info: FbInfo, (w, h): (u32, u32)) -> Layout {
@@ -292,124 +180,38 @@ fn layout_for(display: DisplayMode, info: FbInfo, (w, h): (u32, u32)) -> Layout 
     }
 }
 
-/// Everything the presenter task owns.
-struct Presenter {
-    fb: Option<Box<dyn Framebuffer>>,
-    board: &'static str,
-    display: DisplayMode,
-    /// The remote surface as last presented (none on the status screen),
-    /// and its charge to the session's budget.
-    remote: Option<Surface>,
-    remote_charge: Charge,
-    /// Where the pointer was drawn.
-    cursor_rect: Option<Rect>,
-    status: Status,
-}
-
-impl Presenter {
-    fn publish(&self) {
-        let view = View {
-            fb: self.fb.as_ref().map(|f| f.info()),
-            remote: self.remote.as_ref().map(|s| (s.width, s.height)),
-            showing_remote: self.remote.is_some(),
-            display: self.display,
-        };
-        VIEW.sender().send(view);
-    }
-
-    fn handle(&mut self, m: Msg) {
-        match m {
-            Msg::Install(fb, board) => {
-                self.fb = fb;
-                self.board = board;
-                self.publish();
-            }
-            Msg::DisplayMode(mode) => {
-                self.display = mode;
-                self.publish();
-                let size = self
-                    .fb
-                    .as_ref()
-                    .map(|f| f.info())
-                    .map_or(String::from("?"), |i| format!("{}x{}", i.width, i.height));
-                status::set_display(match mode {
-                    DisplayMode::Resize => {
-                        format!("resize (asks the guest's agent for {size}, fit until then)")
-                    }
-                    DisplayMode::Fit => format!("fit (scaled to {size}, aspect ratio kept)"),
-                    DisplayMode::OneToOne => format!("1:1 (centred on {size})"),
-                });
-            }
-            Msg::ShowStatus => {
-                self.remote = None;
-                self.remote_charge = Charge::default();
-                self.cursor_rect = None;
-                self.publish();
-                self.redraw_status();
-            }
-            Msg::Frame(f) => self.frame(f),
+impl Screen {
+    fn draw_status(&mut self, status: &Status) {
+        if self.remote.is_some() {
+            return;
         }
-    }
-
-    fn redraw_status(&mut self) {
         if let Some(fb) = self.fb.as_mut() {
             let info = fb.info();
             screen::draw_status(
                 &mut screen::Target::new(fb.pixels(), info),
-                &self.status,
+                status,
                 self.board,
             );
             fb.flush(0, 0, info.width, info.height);
         }
     }
 
-    fn frame(&mut self, f: Frame) {
-        let first = f.full.is_some();
-        let dirty = match (f.full, f.patch) {
-            (Some(s), _) => {
-                self.remote = Some(s);
-                self.remote_charge = f.charge;
-                None
-            }
-            (None, Some((r, pixels))) => {
-                let Some(s) = self
-                    .remote
-                    .as_mut()
-                    .filter(|s| (s.width, s.height) == f.size)
-                else {
-                    // Only after a status screen came between: the next frame is whole again.
-                    defmt::debug!("presenter: frame for a surface not shown, dropped");
-                    self.publish();
-                    return;
-                };
-                let (w, sw) = (r.width().max(0) as usize, s.width as usize);
-                for (row, y) in (r.top..r.bottom).enumerate() {
-                    let d = y as usize * sw + r.left as usize;
-                    if let (Some(dst), Some(src)) = (
-                        s.pixels.get_mut(d..d + w),
-                        pixels.get(row * w..(row + 1) * w),
-                    ) {
-                        dst.copy_from_slice(src);
-                    }
-                }
-                Some(r)
-            }
-            (None, None) => None,
-        };
-        if first {
-            self.publish();
-        }
-        let (Some(fb), Some(surface)) = (self.fb.as_mut(), self.remote.as_ref()) else {
+    fn present(&mut self, surface: &Surface, dirty: Option<Rect>, cursor: Option<CursorView<'_>>) {
+        let size = (surface.width, surface.height);
+        let first = self.remote != Some(size);
+        self.remote = Some(size);
+        let Some(fb) = self.fb.as_mut() else {
             return;
         };
         let info = fb.info();
         let stride = info.stride as usize;
-        let layout = layout_for(self.display, info, f.size);
-        let new_rect = f
-            .cursor
+        let layout = layout_for(self.display, info, size);
+        let new_rect = cursor
             .as_ref()
-            .map(|(x, y, shape)| layout.cursor_rect(*x, *y, shape));
+            .map(|c| layout.cursor_rect(c.x, c.y, c.shape));
         let old_rect = core::mem::replace(&mut self.cursor_rect, new_rect);
+        let whole = Rect::new(0, 0, size.0 as i32, size.1 as i32);
+        let dirty = dirty.map(|d| d.intersect(&whole));
         // Dirty area on screen, where the pointer was, and under the new
         // pointer too, so a moved pointer never smears.
         let mut areas = [
@@ -423,12 +225,13 @@ impl Presenter {
             areas = [Some(layout.picture()), None, None];
         }
         for r in areas.into_iter().flatten() {
-            if let Some(d) = layout.render(surface, fb.pixels(), stride, r) {
+            if let Some(d) = layout.render_with(surface, fb.pixels(), stride, r, &mut self.columns)
+            {
                 flush(fb.as_mut(), d);
             }
         }
-        if let (Some((_, _, shape)), Some(r)) = (f.cursor.as_ref(), new_rect) {
-            if let Some(d) = layout.draw_cursor(fb.pixels(), stride, r, shape) {
+        if let (Some(c), Some(r)) = (cursor, new_rect) {
+            if let Some(d) = layout.draw_cursor(fb.pixels(), stride, r, c.shape) {
                 flush(fb.as_mut(), d);
             }
         }
@@ -444,39 +247,20 @@ fn flush(fb: &mut dyn Framebuffer, r: Rect) {
     );
 }
 
-/// The presenter task: owns the framebuffer and everything shown on it,
-/// handles the messages in order, and redraws the status screen whenever it
-/// changes (while it is shown).
+/// The presenter task: owns the [`Status`], applies its updates in order,
+/// and redraws the status screen whenever it changes or a redraw is asked
+/// for (while no remote desktop is shown).
 #[embassy_executor::task]
 pub async fn task() {
-    let mut p = Presenter {
-        fb: None,
-        board: "",
-        display: DisplayMode::Resize,
-        remote: None,
-        remote_charge: Charge::default(),
-        cursor_rect: None,
-        status: Status::new(),
-    };
-    let mut status_changed = true;
+    let mut status = Status::new();
     loop {
-        while let Ok(m) = MAILBOX.try_receive() {
-            p.handle(m);
-        }
         while let Some(u) = status::try_next() {
-            p.status.apply(u);
-            status_changed = true;
+            status.apply(u);
         }
-        if status_changed && p.remote.is_none() {
-            p.redraw_status();
-        }
-        status_changed = false;
-        match select(MAILBOX.receive(), status::next()).await {
-            Either::First(m) => p.handle(m),
-            Either::Second(u) => {
-                p.status.apply(u);
-                status_changed = true;
-            }
+        // Every wake-up is a change or a request (the first pass: boot).
+        with_screen(|s| s.draw_status(&status));
+        if let Either::First(u) = select(status::next(), REDRAW.wait()).await {
+            status.apply(u);
         }
     }
 }

@@ -2,8 +2,9 @@
 //! over one connection per channel (plain TCP or TLS, see `transport`). It connects the main channel, opens a
 //! socket for every channel the session asks for (display, inputs, cursor,
 //! playback when the board has an audio sink; see `audio`),
-//! shuttles bytes both ways, shows progress on the status screen, hands the
-//! primary surface's dirty rectangles to the presenter and forwards local
+//! shuttles bytes both ways, shows progress on the status screen, draws the
+//! primary surface's dirty rectangles into the framebuffer (through
+//! `presenter::present`, straight from the surface) and forwards local
 //! input (client mouse mode when the server allows it).
 //! Must not: contain protocol bytes; everything on the wire comes from spice-core.
 
@@ -219,7 +220,7 @@ async fn run_once(
     let mut rig = rig::Watch::new();
     let mut last_pos: Option<(u32, u32)> = None;
     let mut drawn_cursor: (Option<(i32, i32)>, Option<u64>) = (None, None);
-    // Dirty area the presenter task could not take yet.
+    // Dirty area the presenter could not draw yet.
     let mut unsent: Option<spice_core::canvas::Rect> = None;
     // resize mode: the local size to ask the guest for, and since when we wait.
     let want = presenter::fb_info()
@@ -450,22 +451,11 @@ async fn run_once(
                 let view = cursor_pos
                     .zip(shape)
                     .map(|((x, y), shape)| presenter::CursorView { x, y, shape });
-                match presenter::try_present(surface, dirty, view, Some(session.budget())) {
-                    Ok(true) => {
-                        drawn_cursor = cursor_key;
-                        // Let the presenter task draw it before more arrives.
-                        embassy_futures::yield_now().await;
-                    }
-                    // Presenter busy: the same area goes again next round.
-                    Ok(false) => unsent = dirty,
-                    Err(e) => {
-                        return Ok(Failure {
-                            step: Step::Display,
-                            detail: format!("display channel 0: {e}"),
-                            hint:
-                                "the server's screen size, and the memory budget (the firmware log)",
-                        })
-                    }
+                if presenter::present(surface, dirty, view) {
+                    drawn_cursor = cursor_key;
+                } else {
+                    // Screen in use: the same area goes again next round.
+                    unsent = dirty;
                 }
             }
         }

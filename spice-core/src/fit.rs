@@ -12,6 +12,18 @@ use crate::canvas::{bilerp, Rect, Surface};
 use crate::cursor::CursorShape;
 use alloc::vec::Vec;
 
+/// Scratch for scaled rendering: per screen column of the area drawn, the
+/// two source columns it blends and the weight of the second (8-bit).
+#[derive(Debug, Default)]
+pub struct Columns(Vec<(usize, usize, u32)>);
+
+impl Columns {
+    /// An empty table (allocates on first use).
+    pub const fn new() -> Self {
+        Self(Vec::new())
+    }
+}
+
 /// Where a `src_w` x `src_h` remote surface lands on a `screen_w` x
 /// `screen_h` screen: its top-left corner and its size there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,12 +174,27 @@ impl Layout {
 
     /// Redraw screen area `area` (clipped to the picture) from `surface`
     /// into `screen` (`stride` pixels per row). Returns the area drawn.
+    /// Scaling allocates its column table each call; a caller that renders
+    /// often keeps one [`Columns`] and uses [`render_with`](Self::render_with).
     pub fn render(
         &self,
         surface: &Surface,
         screen: &mut [u32],
         stride: usize,
         area: Rect,
+    ) -> Option<Rect> {
+        self.render_with(surface, screen, stride, area, &mut Columns::new())
+    }
+
+    /// [`render`](Self::render) with the caller's column table, which only
+    /// grows (to the widest area scaled), so steady-state redraws allocate nothing.
+    pub fn render_with(
+        &self,
+        surface: &Surface,
+        screen: &mut [u32],
+        stride: usize,
+        area: Rect,
+        columns: &mut Columns,
     ) -> Option<Rect> {
         let r = area.intersect(&self.picture());
         if r.is_empty() || surface.width != self.src_w || surface.height != self.src_h {
@@ -193,7 +220,8 @@ impl Layout {
             ((i64::from(p - o) * 2 + 1) * i64::from(s) * 65536) / (2 * i64::from(d)) - 32768
         };
         let clamp = |v: i64, s: u32| v.clamp(0, i64::from(s) - 1) as usize;
-        let mut cols: Vec<(usize, usize, u32)> = Vec::new();
+        let cols = &mut columns.0;
+        cols.clear();
         if cols.try_reserve_exact(r.width() as usize).is_err() {
             return None;
         }
@@ -222,7 +250,7 @@ impl Layout {
             let Some(row) = screen.get_mut(d..d + r.width() as usize) else {
                 continue;
             };
-            for (px, &(xa, xb, wx)) in row.iter_mut().zip(&cols) {
+            for (px, &(xa, xb, wx)) in row.iter_mut().zip(cols.iter()) {
                 *px = bilerp(ra[xa], ra[xb], rb[xa], rb[xb], wx, wy) & 0x00ff_ffff;
             }
         }
@@ -359,7 +387,10 @@ mod tests {
         let l = Layout::fit(64, 48, 100, 70);
         let stride = 104;
         let mut a = alloc::vec![0u32; stride * 70];
-        l.render(&s, &mut a, stride, Rect::of_size(100, 70));
+        // One column table for both redraws of `a` (the presenter's way).
+        let mut cols = Columns::new();
+        l.render_with(&s, &mut a, stride, Rect::of_size(100, 70), &mut cols);
+        let capacity = cols.0.capacity();
         // Change a small area, redraw only its mapped rectangle.
         let dirty = Rect::new(20, 10, 23, 12);
         for y in dirty.top..dirty.bottom {
@@ -367,7 +398,12 @@ mod tests {
                 s.pixels[(y * 64 + x) as usize] = 0x00ff_00ff;
             }
         }
-        l.render(&s, &mut a, stride, l.to_screen_rect(dirty));
+        l.render_with(&s, &mut a, stride, l.to_screen_rect(dirty), &mut cols);
+        assert_eq!(
+            cols.0.capacity(),
+            capacity,
+            "a narrower redraw reuses the table"
+        );
         let mut b = alloc::vec![0u32; stride * 70];
         l.render(&s, &mut b, stride, Rect::of_size(100, 70));
         assert_eq!(a, b);
