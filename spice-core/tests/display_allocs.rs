@@ -582,6 +582,7 @@ fn copy_bits_and_surface_sources_steady_state() {
     ];
     let n = steady(&mut d, &mut glz, &[round.clone()], &[round.clone(), round]);
     println!("allocations per surface-sourced DRAW_COPY: {n:.2}");
+    assert_eq!(n, 0.0);
 }
 
 #[test]
@@ -614,6 +615,7 @@ fn text_and_stroke_steady_state() {
         &vec![vec![(SPICE_MSG_DISPLAY_DRAW_TEXT, text)]; 4],
     );
     println!("allocations per DRAW_TEXT (5 glyphs): {n:.2}");
+    assert_eq!(n, 0.0);
 
     let mut s = Writer::new();
     base(&mut s, [0, 0, 64, 48]);
@@ -643,5 +645,6 @@ fn text_and_stroke_steady_state() {
         &vec![vec![(SPICE_MSG_DISPLAY_DRAW_STROKE, stroke)]; 4],
     );
     println!("allocations per DRAW_STROKE (polyline + Bezier): {n:.2}");
+    assert_eq!(n, 0.0);
     assert_eq!(d.stats().unsupported, 0);
 }

@@ -13,6 +13,7 @@
 //! in-place codec go through one reused scratch image.
 
 pub mod message;
+mod polyline;
 mod scratch;
 pub mod stream;
 pub mod wire;
@@ -33,6 +34,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use message::{DisplayMsg, MaskOp};
+use polyline::Polylines;
 use scratch::Scratch;
 use stream::Stream;
 use wire::{Brush, ClipRects, DisplayBase, Head, QMask};
@@ -126,6 +128,12 @@ pub struct Display {
     /// An abbreviated MJPEG frame completed with the standard Huffman
     /// tables, reused from frame to frame (at most a message's size).
     jpeg_spliced: Vec<u8>,
+    /// DRAW_TEXT's glyph coverage map, reused from draw to draw.
+    coverage: Vec<u8>,
+    /// What `coverage` costs the budget (its largest size).
+    coverage_charge: Charge,
+    /// DRAW_STROKE's flattened path, reused from draw to draw.
+    polylines: Polylines,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -265,6 +273,9 @@ impl Display {
             pieces: Vec::new(),
             scratch: Scratch::default(),
             jpeg_spliced: Vec::new(),
+            coverage: Vec::new(),
+            coverage_charge: Charge::default(),
+            polylines: Polylines::default(),
         }
     }
 
@@ -878,7 +889,8 @@ impl Display {
         t: &wire::TextData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
-        let (bpp, top_down, glyphs) = wire::glyph_string(body, t.str_ptr)?;
+        let glyphs = wire::glyph_string(body, t.str_ptr)?;
+        let (bpp, top_down) = (glyphs.bpp, glyphs.top_down);
         let fore_tile = self.brush_image(body, &t.fore_brush, glz)?;
         let back_tile = self.brush_image(body, &t.back_brush, glz)?;
         let Some(bounds) = self.canvas.surface(base.surface_id).map(|s| s.bounds()) else {
@@ -888,8 +900,19 @@ impl Display {
         // Glyph coverage over the visible part of the box (max where glyphs overlap).
         let area = base.bbox.intersect(&bounds);
         let aw = area.width() as usize;
-        let mut cov = alloc::vec![0u8; aw * area.height() as usize];
-        for g in &glyphs {
+        let n = aw * area.height() as usize;
+        let mut cov = core::mem::take(&mut self.coverage);
+        if n > cov.capacity() {
+            // Give the old map back before asking for the bigger one.
+            cov = Vec::new();
+            self.coverage_charge.resize(0, Use::Image)?;
+            self.coverage_charge.resize(n, Use::Image)?;
+            cov.try_reserve_exact(n)
+                .map_err(|_| WireError::new(0, "out of memory for text"))?;
+        }
+        cov.clear();
+        cov.resize(n, 0);
+        for g in glyphs.iter() {
             let gbox = Rect::new(
                 g.left,
                 g.top,
@@ -935,6 +958,7 @@ impl Display {
             }
             s.paint_coverage(piece, &cov, area, fore);
         });
+        self.coverage = cov;
         Ok(())
     }
 
@@ -945,18 +969,20 @@ impl Display {
         st: &wire::StrokeData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
-        let segs = wire::path(body, st.path_ptr)?;
+        let path = wire::path(body, st.path_ptr)?;
         let tile = self.brush_image(body, &st.brush, glz)?;
         let rop = Rop::from_descriptor(st.fore_mode, RopInput::Brush, RopInput::Dest);
         let paint = brush_paint(&st.brush, tile.as_deref());
-        let polylines = path_polylines(&segs);
+        let mut polylines = core::mem::take(&mut self.polylines);
+        polylines.flatten(&path);
         self.paint(base, |s, piece| {
-            for line in &polylines {
+            for line in polylines.iter() {
                 for w in line.windows(2) {
                     s.line(piece, w[0].0, w[0].1, w[1].0, w[1].1, paint, rop);
                 }
             }
         });
+        self.polylines = polylines;
         Ok(())
     }
 
@@ -1066,78 +1092,6 @@ impl Display {
         self.stats.frames += 1;
         Ok(())
     }
-}
-
-/// 28.4 fixed point to the nearest integer, halves rounding down
-/// (`fix_to_int` of canvas_base.c).
-fn fix_to_int(v: i32) -> i32 {
-    let rem = v & 0x0f;
-    (v >> 4) + (rem > 8) as i32
-}
-
-/// Turn path segments into polylines of integer points: BEGIN starts a new
-/// polyline, BEZIER points come in (control, control, end) triples and are
-/// flattened, END with CLOSE returns to the polyline's first point.
-fn path_polylines(segs: &[wire::PathSegment]) -> Vec<Vec<(i32, i32)>> {
-    let mut out: Vec<Vec<(i32, i32)>> = Vec::new();
-    let mut cur: Vec<(i32, i32)> = Vec::new();
-    let to_int = |p: &(i32, i32)| (fix_to_int(p.0), fix_to_int(p.1));
-    for seg in segs {
-        let flags = seg.flags as u32;
-        let mut pts = seg.points.as_slice();
-        if flags & SPICE_PATH_BEGIN != 0 {
-            if cur.len() > 1 {
-                out.push(core::mem::take(&mut cur));
-            }
-            cur.clear();
-            if let Some((first, rest)) = pts.split_first() {
-                cur.push(to_int(first));
-                pts = rest;
-            }
-        }
-        if flags & SPICE_PATH_BEZIER != 0 {
-            for c in pts.chunks_exact(3) {
-                let Some(&(sx, sy)) = cur.last() else { break };
-                let p = [(sx as f32, sy as f32), fx(&c[0]), fx(&c[1]), fx(&c[2])];
-                const STEPS: usize = 16;
-                for i in 1..=STEPS {
-                    let t = i as f32 / STEPS as f32;
-                    let u = 1.0 - t;
-                    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
-                    let x = a * p[0].0 + b * p[1].0 + cc * p[2].0 + d * p[3].0;
-                    let y = a * p[0].1 + b * p[1].1 + cc * p[2].1 + d * p[3].1;
-                    cur.push((round_f32(x), round_f32(y)));
-                }
-            }
-        } else {
-            cur.extend(pts.iter().map(to_int));
-        }
-        if flags & SPICE_PATH_END != 0 {
-            if flags & SPICE_PATH_CLOSE != 0 {
-                if let Some(&first) = cur.first() {
-                    cur.push(first);
-                }
-            }
-            if cur.len() > 1 {
-                out.push(core::mem::take(&mut cur));
-            }
-            cur.clear();
-        }
-    }
-    if cur.len() > 1 {
-        out.push(cur);
-    }
-    out
-}
-
-fn fx(p: &(i32, i32)) -> (f32, f32) {
-    (p.0 as f32 / 16.0, p.1 as f32 / 16.0)
-}
-
-/// Round to the nearest integer without `std` (saturating at the i32 range).
-fn round_f32(v: f32) -> i32 {
-    let r = if v >= 0.0 { v + 0.5 } else { v - 0.5 };
-    r as i32
 }
 
 /// A brush as the paint operand of ROP3 / text / stroke (NONE paints 0).
