@@ -352,6 +352,7 @@ fn recorded_glz_draws_steady_state() {
         let n = steady(&mut d, &mut glz, &rounds[..2], &rounds[2..]);
         let kind = if zlib { "ZLIB_GLZ_RGB" } else { "GLZ_RGB" };
         println!("allocations per recorded {kind} DRAW_COPY (steady state): {n:.2}");
+        assert_eq!(n, 0.0);
         assert_eq!(
             d.stats()
                 .image_count(SPICE_IMAGE_TYPE_GLZ_RGB + u32::from(zlib) * 5),
