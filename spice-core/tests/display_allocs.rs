@@ -426,6 +426,7 @@ fn cache_me_draws_steady_state() {
         "allocations per CACHE_ME round (INVAL_LIST + BITMAP CACHE_ME + FROM_CACHE): {:.2}",
         n * 3.0
     );
+    assert_eq!(n, 0.0);
     let s = d.primary().unwrap();
     assert_eq!(
         s.pixels[8 * 64 + 16] & 0xffffff,

@@ -392,7 +392,7 @@ impl Display {
             }
             DisplayMsg::CopyBits { base, src } => self.copy_bits(&base, src.0, src.1),
             DisplayMsg::InvalList(list) => {
-                for (kind, id) in list {
+                for (kind, id) in list.iter() {
                     if kind as u32 == SPICE_RES_TYPE_PIXMAP {
                         self.pixmaps.remove(id);
                     }

@@ -723,28 +723,53 @@ pub fn monitors_config(r: &mut Reader<'_>) -> Result<(u16, Vec<Head>), WireError
     Ok((max_allowed, heads))
 }
 
-/// Parse `inval_list`: count u16, then `ResourceID {type u8, id u64}`s.
-pub fn inval_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u64)>, WireError> {
-    let count = r.u16()? as usize;
-    if count > r.remaining() / 9 {
-        return Err(r.error("resource count beyond message"));
-    }
-    let mut v = Vec::with_capacity(count);
-    for _ in 0..count {
-        v.push((r.u8()?, r.u64()?));
-    }
-    Ok(v)
+/// The `ResourceID`s of an `inval_list` as they lie in the message, 9 bytes
+/// each (checked to be there when parsed), read as they are iterated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceList<'a> {
+    raw: &'a [u8],
 }
 
-/// Parse `inval_all_pixmaps`: wait_count u8, then `WaitForChannel`s
-/// {channel_type u8, channel_id u8, message_serial u64}.
-pub fn wait_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u8, u64)>, WireError> {
-    let count = r.u8()? as usize;
-    let mut v = Vec::with_capacity(count);
-    for _ in 0..count {
-        v.push((r.u8()?, r.u8()?, r.u64()?));
+/// Size of a `ResourceID` on the wire: type u8, id u64.
+const RESOURCE_ID_SIZE: usize = 9;
+
+impl<'a> ResourceList<'a> {
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.raw.len() / RESOURCE_ID_SIZE
     }
-    Ok(v)
+
+    /// True when the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() < RESOURCE_ID_SIZE
+    }
+
+    /// The `(resource type, id)` pairs in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, u64)> + 'a {
+        self.raw.chunks_exact(RESOURCE_ID_SIZE).filter_map(|c| {
+            let mut r = Reader::new(c);
+            Some((r.u8().ok()?, r.u64().ok()?))
+        })
+    }
+}
+
+/// Parse `inval_list`: count u16, then `ResourceID {type u8, id u64}`s.
+pub fn inval_list<'a>(r: &mut Reader<'a>) -> Result<ResourceList<'a>, WireError> {
+    let count = r.u16()? as usize;
+    if count > r.remaining() / RESOURCE_ID_SIZE {
+        return Err(r.error("resource count beyond message"));
+    }
+    Ok(ResourceList {
+        raw: r.bytes(count * RESOURCE_ID_SIZE)?,
+    })
+}
+
+/// Skip `inval_all_pixmaps`'s wait list: wait_count u8, then
+/// `WaitForChannel`s {channel_type u8, channel_id u8, message_serial u64},
+/// checked to be there.
+pub fn wait_list(r: &mut Reader<'_>) -> Result<(), WireError> {
+    let count = r.u8()? as usize;
+    r.skip(count * 10)
 }
 
 /// `stream_report` (client to server), serialised.

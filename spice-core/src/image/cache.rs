@@ -11,6 +11,13 @@
 //! `CACHE_ME` when it cannot make room), so a server that makes the pixmap
 //! cache hold more than announced is broken or hostile: [`PixmapCache::insert`]
 //! refuses, and the session ends with [`OVER_ANNOUNCED`].
+//!
+//! An image the server evicts that nobody else holds is kept as a spare
+//! while the cached pixels and the spares together stay within the announced
+//! size, for a later `CACHE_ME` image of exactly its size to be decoded into
+//! ([`PixmapCache::take_spare`]): one allocation per cached image is
+//! otherwise inherent (the cache must own its pixels), and in the steady
+//! state of a full cache none is needed.
 
 use super::Image;
 use crate::budget::{Budget, Charge, Use};
@@ -37,7 +44,14 @@ pub struct PixmapCache {
     /// The session-budget charge for the entries' bookkeeping (the pixels
     /// are covered by the owner's charge for the announced cache size).
     overhead: Charge,
+    /// Evicted images kept to be decoded into again.
+    spares: Vec<Arc<Image>>,
+    /// Pixels of capacity the spares hold.
+    spare_pixels: u64,
 }
+
+/// Most spare images kept at once.
+const MAX_SPARES: usize = 16;
 
 /// Bytes of bookkeeping one cached image costs besides its pixels (map
 /// entries, `Arc` and `Vec` headers), charged so that a flood of tiny
@@ -52,6 +66,8 @@ impl PixmapCache {
             used: 0,
             budget: budget_pixels.max(0) as u64,
             overhead: Charge::default(),
+            spares: Vec::new(),
+            spare_pixels: 0,
         }
     }
 
@@ -81,8 +97,40 @@ impl PixmapCache {
         self.overhead
             .resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
         self.used = used;
-        self.entries.insert(id, Entry { image, lossy });
+        if let Some(old) = self.entries.insert(id, Entry { image, lossy }) {
+            self.release(old.image);
+        }
+        // The new pixels come first: spares that no longer fit go.
+        while self.used.saturating_add(self.spare_pixels) > self.budget {
+            let Some(s) = self.spares.pop() else { break };
+            self.spare_pixels -= s.pixels.capacity() as u64;
+        }
         Ok(())
+    }
+
+    /// Keep an evicted image as a spare if nobody else holds it and it fits
+    /// beside the cached pixels; drop it otherwise.
+    fn release(&mut self, mut image: Arc<Image>) {
+        let Some(img) = Arc::get_mut(&mut image) else {
+            return;
+        };
+        let cap = img.pixels.capacity() as u64;
+        let room = self.budget.saturating_sub(self.used);
+        if self.spares.len() < MAX_SPARES && self.spare_pixels.saturating_add(cap) <= room {
+            self.spare_pixels += cap;
+            self.spares.push(image);
+        }
+    }
+
+    /// A spare image whose pixel buffer holds exactly `pixels` pixels, to
+    /// decode a new image into (and [`insert`](Self::insert) it).
+    pub fn take_spare(&mut self, pixels: usize) -> Option<Arc<Image>> {
+        let i = self
+            .spares
+            .iter()
+            .position(|s| s.pixels.capacity() == pixels)?;
+        self.spare_pixels -= pixels as u64;
+        Some(self.spares.swap_remove(i))
     }
 
     /// Shrink the bookkeeping charge to the entries held now.
@@ -107,14 +155,17 @@ impl PixmapCache {
     pub fn remove(&mut self, id: u64) {
         if let Some(e) = self.entries.remove(&id) {
             self.used -= Self::size_of(&e.image);
+            self.release(e.image);
         }
         self.charge_entries();
     }
 
-    /// Forget everything.
+    /// Forget everything (spares too).
     pub fn clear(&mut self) {
         self.entries.clear();
         self.used = 0;
+        self.spares.clear();
+        self.spare_pixels = 0;
         self.charge_entries();
     }
 
@@ -239,6 +290,36 @@ mod tests {
         assert!(c.insert(4, img(11, 10), false).is_err());
         assert!(PixmapCache::new(-5).insert(1, img(1, 1), false).is_err());
         PixmapCache::new(1).insert(1, img(1, 1), false).unwrap();
+    }
+
+    #[test]
+    fn evicted_images_are_spares_within_the_announced_size() {
+        let mut c = PixmapCache::new(100);
+        c.insert(1, img(5, 10), false).unwrap();
+        let held = img(5, 10);
+        c.insert(2, held.clone(), false).unwrap();
+        c.remove(1);
+        // Held elsewhere (a draw in progress): not kept.
+        c.remove(2);
+        assert_eq!((c.spares.len(), c.spare_pixels), (1, 50));
+        assert!(c.take_spare(49).is_none());
+        let spare = c.take_spare(50).unwrap();
+        assert!(!Arc::ptr_eq(&spare, &held));
+        assert_eq!((c.spares.len(), c.spare_pixels), (0, 0));
+        c.insert(3, spare, false).unwrap();
+        c.remove(3);
+        assert_eq!(c.spare_pixels, 50);
+        // Cached pixels and spares never exceed the announced size: new
+        // pixels push spares out.
+        c.insert(4, img(6, 10), false).unwrap();
+        assert_eq!((c.used_pixels(), c.spare_pixels), (60, 0));
+        for id in 5..40 {
+            c.remove(id - 1);
+            c.insert(id, img(1 + id as u32 % 7, 10), false).unwrap();
+            assert!(c.used_pixels() + c.spare_pixels <= 100, "id {id}");
+        }
+        c.clear();
+        assert_eq!((c.spares.len(), c.spare_pixels), (0, 0));
     }
 
     #[test]
