@@ -223,14 +223,12 @@ fn bitmap_copy_and_fill_do_not_allocate() {
     assert_eq!(d.primary().unwrap().pixels[7 * 64 + 7], 0x123456);
 }
 
+/// Messages as (type, body), in the order they are handled.
+type Messages = Vec<(u16, Vec<u8>)>;
+
 /// Handle `warm` messages, then `counted` ones while counting: allocations
 /// per counted message, with the window and outbox kept across both.
-fn steady(
-    d: &mut Display,
-    glz: &mut GlzWindow,
-    warm: &[Vec<(u16, Vec<u8>)>],
-    counted: &[Vec<(u16, Vec<u8>)>],
-) -> f64 {
+fn steady(d: &mut Display, glz: &mut GlzWindow, warm: &[Messages], counted: &[Messages]) -> f64 {
     let mut out = Outbox::new();
     for (t, body) in warm.iter().flatten() {
         d.handle(*t, body, glz, &mut out).unwrap();
@@ -301,7 +299,7 @@ fn zlib_stored(data: &[u8]) -> Vec<u8> {
 /// over with the image ids moved on each round (so each round continues
 /// the dictionary of the one before), `zlib` wrapping each payload as
 /// ZLIB_GLZ_RGB. One message list per round.
-fn glz_rounds(rounds: u64, zlib: bool) -> (u32, u32, Vec<Vec<(u16, Vec<u8>)>>) {
+fn glz_rounds(rounds: u64, zlib: bool) -> (u32, u32, Vec<Messages>) {
     let all: Vec<_> = common::draws("glz/glz.draws")
         .into_iter()
         .filter(|d| d.image_type == SPICE_IMAGE_TYPE_GLZ_RGB && !d.data.is_empty())
@@ -582,7 +580,12 @@ fn copy_bits_and_surface_sources_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_COPY, own),
         (SPICE_MSG_DISPLAY_DRAW_COPY, other),
     ];
-    let n = steady(&mut d, &mut glz, &[round.clone()], &[round.clone(), round]);
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
     println!("allocations per surface-sourced DRAW_COPY: {n:.2}");
     assert_eq!(n, 0.0);
 }

@@ -1052,7 +1052,7 @@ impl Display {
                     *working_slot = c;
                     pixels.prepare_pixels(w, h, false, budget)
                 });
-                got.inspect_err(|e| *refused_slot = Some(e.clone()))
+                got.inspect_err(|e| *refused_slot = Some(*e))
             };
             frame = crate::image::jpeg::decode_with(d.data, &mut self.jpeg_spliced, room).ok();
         }
