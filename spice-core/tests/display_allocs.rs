@@ -4,9 +4,14 @@
 //!
 //! `cargo test -p spice-core --test display_allocs -- --nocapture` prints
 //! the counts per draw; the assertions hold the paths that must not
-//! allocate at all (a DRAW_COPY of a 32-bit BITMAP decoded straight into
-//! the surface or, clipped, into the display's reused scratch buffer; a
-//! solid FILL, clipped or not).
+//! allocate at all in the steady state (a DRAW_COPY of a 32-bit BITMAP
+//! decoded straight into the surface or, clipped, into the display's reused
+//! scratch buffer; a solid FILL, clipped or not; the recorded GLZ session
+//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full pixmap
+//! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
+//! sources; TEXT; STROKE). MJPEG frames and recorded LZ draws are only
+//! printed: zune-jpeg allocates its own working buffers per frame, and
+//! narrow LZ rects take a scratch inside the LZ decoder.
 
 mod common;
 

@@ -19,6 +19,7 @@
 //! otherwise inherent (the cache must own its pixels), and in the steady
 //! state of a full cache none is needed.
 
+use super::spares::Spares;
 use super::Image;
 use crate::budget::{Budget, Charge, Use};
 use crate::error::WireError;
@@ -45,13 +46,8 @@ pub struct PixmapCache {
     /// are covered by the owner's charge for the announced cache size).
     overhead: Charge,
     /// Evicted images kept to be decoded into again.
-    spares: Vec<Arc<Image>>,
-    /// Pixels of capacity the spares hold.
-    spare_pixels: u64,
+    spares: Spares,
 }
-
-/// Most spare images kept at once.
-const MAX_SPARES: usize = 16;
 
 /// Bytes of bookkeeping one cached image costs besides its pixels (map
 /// entries, `Arc` and `Vec` headers), charged so that a flood of tiny
@@ -66,8 +62,7 @@ impl PixmapCache {
             used: 0,
             budget: budget_pixels.max(0) as u64,
             overhead: Charge::default(),
-            spares: Vec::new(),
-            spare_pixels: 0,
+            spares: Spares::default(),
         }
     }
 
@@ -101,36 +96,27 @@ impl PixmapCache {
             self.release(old.image);
         }
         // The new pixels come first: spares that no longer fit go.
-        while self.used.saturating_add(self.spare_pixels) > self.budget {
-            let Some(s) = self.spares.pop() else { break };
-            self.spare_pixels -= s.pixels.capacity() as u64;
-        }
+        self.spares.trim(self.room());
         Ok(())
     }
 
-    /// Keep an evicted image as a spare if nobody else holds it and it fits
-    /// beside the cached pixels; drop it otherwise.
-    fn release(&mut self, mut image: Arc<Image>) {
-        let Some(img) = Arc::get_mut(&mut image) else {
-            return;
-        };
-        let cap = img.pixels.capacity() as u64;
-        let room = self.budget.saturating_sub(self.used);
-        if self.spares.len() < MAX_SPARES && self.spare_pixels.saturating_add(cap) <= room {
-            self.spare_pixels += cap;
-            self.spares.push(image);
-        }
+    /// Pixels of the announced size the cached images leave free.
+    fn room(&self) -> u64 {
+        self.budget.saturating_sub(self.used)
     }
 
-    /// A spare image whose pixel buffer holds exactly `pixels` pixels, to
-    /// decode a new image into (and [`insert`](Self::insert) it).
-    pub fn take_spare(&mut self, pixels: usize) -> Option<Arc<Image>> {
-        let i = self
-            .spares
-            .iter()
-            .position(|s| s.pixels.capacity() == pixels)?;
-        self.spare_pixels -= pixels as u64;
-        Some(self.spares.swap_remove(i))
+    /// Offer an evicted image to the spares, with the room the cached
+    /// images leave.
+    fn release(&mut self, image: Arc<Image>) {
+        let room = self.room();
+        self.spares.offer(image, room);
+    }
+
+    /// An emptied pixel buffer of exactly `pixels` pixels' capacity from a
+    /// spare, with the image it came in, to decode a new image into (and
+    /// [`insert`](Self::insert) it).
+    pub fn take_spare(&mut self, pixels: usize) -> Option<(Vec<u32>, Arc<Image>)> {
+        self.spares.take(pixels)
     }
 
     /// Shrink the bookkeeping charge to the entries held now.
@@ -165,7 +151,6 @@ impl PixmapCache {
         self.entries.clear();
         self.used = 0;
         self.spares.clear();
-        self.spare_pixels = 0;
         self.charge_entries();
     }
 
@@ -301,25 +286,32 @@ mod tests {
         c.remove(1);
         // Held elsewhere (a draw in progress): not kept.
         c.remove(2);
-        assert_eq!((c.spares.len(), c.spare_pixels), (1, 50));
+        assert_eq!((c.spares.len(), c.spares.pixels()), (1, 50));
         assert!(c.take_spare(49).is_none());
-        let spare = c.take_spare(50).unwrap();
+        let (pixels, spare) = c.take_spare(50).unwrap();
         assert!(!Arc::ptr_eq(&spare, &held));
-        assert_eq!((c.spares.len(), c.spare_pixels), (0, 0));
-        c.insert(3, spare, false).unwrap();
+        assert!(c.spares.is_empty());
+        let image = Image {
+            width: 10,
+            height: 5,
+            pixels,
+            has_alpha: false,
+        };
+        c.insert(3, super::super::spares::refill(Some(spare), image), false)
+            .unwrap();
         c.remove(3);
-        assert_eq!(c.spare_pixels, 50);
+        assert_eq!(c.spares.pixels(), 50);
         // Cached pixels and spares never exceed the announced size: new
         // pixels push spares out.
         c.insert(4, img(6, 10), false).unwrap();
-        assert_eq!((c.used_pixels(), c.spare_pixels), (60, 0));
+        assert_eq!((c.used_pixels(), c.spares.pixels()), (60, 0));
         for id in 5..40 {
             c.remove(id - 1);
             c.insert(id, img(1 + id as u32 % 7, 10), false).unwrap();
-            assert!(c.used_pixels() + c.spare_pixels <= 100, "id {id}");
+            assert!(c.used_pixels() + c.spares.pixels() <= 100, "id {id}");
         }
         c.clear();
-        assert_eq!((c.spares.len(), c.spare_pixels), (0, 0));
+        assert!(c.spares.is_empty());
     }
 
     #[test]

@@ -31,6 +31,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
+use super::spares::{refill, Spares};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
@@ -467,9 +468,7 @@ pub struct GlzWindow {
     /// started with the first image seen (spice-gtk's "tail gap").
     tail_gap: Option<u64>,
     /// Released images kept to be decoded into again (see above).
-    spares: Vec<Arc<Image>>,
-    /// Pixels of capacity the spares hold.
-    spare_pixels: u64,
+    spares: Spares,
     /// ZLIB_GLZ's inflated payload and inflater, reused from image to image.
     inflated: Vec<u8>,
     inflater: Inflater,
@@ -478,9 +477,6 @@ pub struct GlzWindow {
     /// The session-budget charge for the whole window (taken up front).
     _charge: Charge,
 }
-
-/// Most spare images kept at once.
-const MAX_SPARES: usize = 16;
 
 /// The zlib inflater ZLIB_GLZ reuses (made on first use: it is large).
 #[derive(Default)]
@@ -519,47 +515,24 @@ impl GlzWindow {
         self.total_pixels = 0;
         self.tail_gap = None;
         self.spares.clear();
-        self.spare_pixels = 0;
     }
 
-    /// Keep a released image as a spare when it is top-down colour (its
-    /// pixels are its units), nobody else holds it, and the images held
-    /// and the spares stay within the window; drop it otherwise.
+    /// Offer a released image to the spares when it is top-down colour
+    /// (its pixels are its units), with the room the images held leave in
+    /// the window.
     fn release(&mut self, old: WindowImage) {
-        let Units::Shared(mut image) = old.units else {
-            return;
-        };
-        let Some(img) = Arc::get_mut(&mut image) else {
-            return;
-        };
-        let cap = img.pixels.capacity() as u64;
-        let room = self.window_pixels.saturating_sub(self.total_pixels);
-        if self.spares.len() < MAX_SPARES && self.spare_pixels.saturating_add(cap) <= room {
-            self.spare_pixels += cap;
-            self.spares.push(image);
+        if let Units::Shared(image) = old.units {
+            let room = self.window_pixels.saturating_sub(self.total_pixels);
+            self.spares.offer(image, room);
         }
     }
 
     /// An empty pixel buffer for `n` units and the image to put it back in:
     /// a spare's of exactly that capacity, or a new one (no image).
     fn units_for(&mut self, n: usize) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
-        if let Some(i) = self.spares.iter().position(|s| s.pixels.capacity() == n) {
-            let mut spare = self.spares.swap_remove(i);
-            self.spare_pixels -= n as u64;
-            if let Some(img) = Arc::get_mut(&mut spare) {
-                let mut units = core::mem::take(&mut img.pixels);
-                units.clear();
-                return Ok((units, Some(spare)));
-            }
-        }
-        Ok((units_vec(n)?, None))
-    }
-
-    /// Drop spares until the images held and the spares fit the window.
-    fn trim_spares(&mut self) {
-        while self.total_pixels.saturating_add(self.spare_pixels) > self.window_pixels {
-            let Some(s) = self.spares.pop() else { break };
-            self.spare_pixels -= s.pixels.capacity() as u64;
+        match self.spares.take(n) {
+            Some((units, spare)) => Ok((units, Some(spare))),
+            None => Ok((units_vec(n)?, None)),
         }
     }
 
@@ -637,16 +610,7 @@ impl GlzWindow {
                     pixels: units,
                     has_alpha,
                 };
-                let image = match shell {
-                    Some(mut spare) => match Arc::get_mut(&mut spare) {
-                        Some(img) => {
-                            *img = fresh;
-                            spare
-                        }
-                        None => Arc::new(fresh),
-                    },
-                    None => Arc::new(fresh),
-                };
+                let image = refill(shell, fresh);
                 (image.clone(), Units::Shared(image))
             }
             None => {
@@ -704,7 +668,8 @@ impl GlzWindow {
             self.total_pixels -= old.gross_pixels;
             self.release(old);
         }
-        self.trim_spares();
+        self.spares
+            .trim(self.window_pixels.saturating_sub(self.total_pixels));
         // Advance the tail over consecutive ids; the newest image of that
         // run tells where the server's window head is.
         let mut gap = *self.tail_gap.get_or_insert(id);
@@ -1246,7 +1211,7 @@ mod tests {
         let ptr = first.pixels.as_ptr();
         drop(first);
         w.decode(&rgb32(4, 1, 0, &lit(&[B_BGR; 4])), None).unwrap();
-        assert_eq!((w.len(), w.spares.len(), w.spare_pixels), (1, 1, 4));
+        assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 4));
         // Image 2 has image 0's size: decoded into its buffer.
         let img = w
             .decode(&rgb32(4, 2, 0, &lit(&[B_BGR, A_BGR, A_BGR, B_BGR])), None)
@@ -1256,7 +1221,11 @@ mod tests {
         // Held elsewhere (as a pixmap cache entry would): not a spare.
         let held = img.clone();
         w.decode(&rgb32(3, 3, 0, &lit(&[A_BGR; 3])), None).unwrap();
-        assert!(w.spares.iter().all(|s| !Arc::ptr_eq(s, &held)));
+        assert_eq!(
+            w.spares.len(),
+            0,
+            "image 1 too large for the room left, 2 held"
+        );
         assert_eq!(held.pixels, vec![B, A, A, B]);
         // Images held and spares never exceed the window.
         for id in 4..40 {
@@ -1266,11 +1235,10 @@ mod tests {
                 None,
             )
             .unwrap();
-            assert!(w.pixels() + w.spare_pixels <= 10, "id {id}");
-            assert!(w.spares.len() <= MAX_SPARES);
+            assert!(w.pixels() + w.spares.pixels() <= 10, "id {id}");
         }
         w.clear();
-        assert_eq!((w.spares.len(), w.spare_pixels), (0, 0));
+        assert!(w.spares.is_empty());
     }
 
     /// A zlib stream (RFC 1950) holding `data` in one stored deflate block (RFC 1951).

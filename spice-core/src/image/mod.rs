@@ -22,6 +22,7 @@ pub mod lz;
 pub mod lz4;
 pub mod pixel;
 pub mod quic;
+pub mod spares;
 
 /// Largest image (in pixels) any decoder will allocate: 4096 x 4096.
 pub const MAX_IMAGE_PIXELS: usize = 4096 * 4096;
@@ -465,25 +466,25 @@ fn decode_into_spare(
         return Ok(None);
     }
     let n = pixel_count(img.width, img.height).map_err(|e| e.at_base(ptr as usize))?;
-    let Some(mut spare) = ctx.pixmaps.take_spare(n) else {
+    let Some((mut pixels, spare)) = ctx.pixmaps.take_spare(n) else {
         return Ok(None);
     };
-    let Some(buf) = Arc::get_mut(&mut spare) else {
-        return Ok(None);
-    };
-    buf.pixels.clear();
     // Within the spare's capacity: no allocation.
-    buf.pixels.resize(n, 0);
-    buf.width = img.width;
-    buf.height = img.height;
-    buf.has_alpha = img.has_alpha;
+    pixels.resize(n, 0);
     let (w, h) = (img.width as usize, img.height as usize);
-    let mut dst = Dest::new(&mut buf.pixels, w, h, w).map_err(|e| e.at_base(ptr as usize))?;
+    let mut dst = Dest::new(&mut pixels, w, h, w).map_err(|e| e.at_base(ptr as usize))?;
     decode_image_into(body, ptr, ctx, &mut dst)?;
+    let image = Image {
+        width: img.width,
+        height: img.height,
+        pixels,
+        has_alpha: img.has_alpha,
+    };
+    let image = spares::refill(Some(spare), image);
     ctx.pixmaps
-        .insert(desc.id, spare.clone(), false)
+        .insert(desc.id, image.clone(), false)
         .map_err(|e| e.at_base(ptr as usize))?;
-    Ok(Some(spare))
+    Ok(Some(image))
 }
 
 /// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
