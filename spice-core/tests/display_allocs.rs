@@ -658,3 +658,57 @@ fn text_and_stroke_steady_state() {
     assert_eq!(n, 0.0);
     assert_eq!(d.stats().unsupported, 0);
 }
+
+#[test]
+fn stream_frame_buffer_is_charged_and_refused_over_budget() {
+    use spice_core::budget::Budget;
+    let f = common::draws("jpeg/panel.draws")
+        .into_iter()
+        .find(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
+        .unwrap();
+    let px = (f.width * f.height * 4) as usize;
+    let config = DisplayConfig {
+        preferred_compression: None,
+        glz_window_pixels: 0,
+        pixmap_cache_pixels: 1 << 10,
+        glz_dictionary_id: 0,
+        pixmap_cache_id: 0,
+    };
+    let run = |limit: usize| {
+        let budget = Budget::new(limit);
+        let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
+        let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+        let dest = [0, 0, f.width as i32, f.height as i32];
+        for (t, body) in [
+            (
+                SPICE_MSG_DISPLAY_SURFACE_CREATE,
+                surface_create(f.width, f.height),
+            ),
+            (
+                SPICE_MSG_DISPLAY_STREAM_CREATE,
+                stream_create(1, f.width, f.height, dest),
+            ),
+        ] {
+            d.handle(t, &body, &mut glz, &mut out).unwrap();
+        }
+        let before = budget.used();
+        let res = d.handle(
+            SPICE_MSG_DISPLAY_STREAM_DATA,
+            &stream_data(1, 0, &f.data),
+            &mut glz,
+            &mut out,
+        );
+        (res, before, budget, d)
+    };
+    let (res, before, budget, _d) = run(usize::MAX);
+    res.unwrap();
+    // The frame buffer stays charged; the decoder's working room was given back.
+    assert_eq!(budget.used(), before + px);
+    assert_eq!(budget.high_water(), before + 2 * px);
+    let (res, _, budget, _d) = run(before + 2 * px - 1);
+    assert_eq!(
+        res.unwrap_err().reason,
+        "memory budget exceeded by an image"
+    );
+    assert_eq!(budget.used(), before);
+}
