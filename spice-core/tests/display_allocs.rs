@@ -4,9 +4,14 @@
 //!
 //! `cargo test -p spice-core --test display_allocs -- --nocapture` prints
 //! the counts per draw; the assertions hold the paths that must not
-//! allocate at all (a DRAW_COPY of a 32-bit BITMAP decoded straight into
-//! the surface or, clipped, into the display's reused scratch buffer; a
-//! solid FILL, clipped or not).
+//! allocate at all in the steady state (a DRAW_COPY of a 32-bit BITMAP
+//! decoded straight into the surface or, clipped, into the display's reused
+//! scratch buffer; a solid FILL, clipped or not; the recorded GLZ session
+//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full pixmap
+//! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
+//! sources; TEXT; STROKE). MJPEG frames and recorded LZ draws are only
+//! printed: zune-jpeg allocates its own working buffers per frame, and
+//! narrow LZ rects take a scratch inside the LZ decoder.
 
 mod common;
 
@@ -221,4 +226,489 @@ fn bitmap_copy_and_fill_do_not_allocate() {
     println!("allocations per clipped solid DRAW_FILL: {n:.2}");
     assert_eq!(n, 0.0);
     assert_eq!(d.primary().unwrap().pixels[7 * 64 + 7], 0x123456);
+}
+
+/// Messages as (type, body), in the order they are handled.
+type Messages = Vec<(u16, Vec<u8>)>;
+
+/// Handle `warm` messages, then `counted` ones while counting: allocations
+/// per counted message, with the window and outbox kept across both.
+fn steady(d: &mut Display, glz: &mut GlzWindow, warm: &[Messages], counted: &[Messages]) -> f64 {
+    let mut out = Outbox::new();
+    for (t, body) in warm.iter().flatten() {
+        d.handle(*t, body, glz, &mut out).unwrap();
+        out.drain().for_each(drop);
+    }
+    let n = counted.iter().map(|c| c.len()).sum::<usize>();
+    let before = allocs();
+    for (t, body) in counted.iter().flatten() {
+        d.handle(*t, body, glz, &mut out).unwrap();
+        out.drain().for_each(drop);
+    }
+    (allocs() - before) as f64 / n as f64
+}
+
+/// A `SpiceImageDescriptor`.
+fn descriptor(w: &mut Writer, id: u64, kind: u32, flags: u32, width: u32, height: u32) {
+    w.u64(id)
+        .u8(kind as u8)
+        .u8(flags as u8)
+        .u32(width)
+        .u32(height);
+}
+
+/// A display with a `w x h` primary surface.
+fn display_with_primary(w: u32, h: u32) -> Display {
+    let mut d = display();
+    d.handle(
+        SPICE_MSG_DISPLAY_SURFACE_CREATE,
+        &surface_create(w, h),
+        &mut GlzWindow::new(0),
+        &mut Outbox::new(),
+    )
+    .unwrap();
+    d
+}
+
+/// The GLZ payload `data` with its image id (header bytes 21..29,
+/// big-endian) moved `by` ids on, as a later part of the same session
+/// would number it.
+fn glz_renumbered(data: &[u8], by: u64) -> Vec<u8> {
+    let mut v = data.to_vec();
+    let id = u64::from_be_bytes(v[21..29].try_into().unwrap());
+    v[21..29].copy_from_slice(&(id + by).to_be_bytes());
+    v
+}
+
+/// A zlib stream (RFC 1950) holding `data` in stored deflate blocks (RFC 1951).
+fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x78, 0x01];
+    let mut chunks = data.chunks(0xffff).peekable();
+    while let Some(c) = chunks.next() {
+        v.push(u8::from(chunks.peek().is_none()));
+        let n = c.len() as u16;
+        v.extend_from_slice(&n.to_le_bytes());
+        v.extend_from_slice(&(!n).to_le_bytes());
+        v.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + x as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    v.extend_from_slice(&(b << 16 | a).to_be_bytes());
+    v
+}
+
+/// The recorded GLZ session's draws as DRAW_COPY messages, `rounds` times
+/// over with the image ids moved on each round (so each round continues
+/// the dictionary of the one before), `zlib` wrapping each payload as
+/// ZLIB_GLZ_RGB. One message list per round.
+fn glz_rounds(rounds: u64, zlib: bool) -> (u32, u32, Vec<Messages>) {
+    let all: Vec<_> = common::draws("glz/glz.draws")
+        .into_iter()
+        .filter(|d| d.image_type == SPICE_IMAGE_TYPE_GLZ_RGB && !d.data.is_empty())
+        .collect();
+    let (w, h) = all
+        .iter()
+        .fold((1, 1), |(w, h), d| (w.max(d.width), h.max(d.height)));
+    let n = all.len() as u64;
+    let rounds = (0..rounds)
+        .map(|r| {
+            all.iter()
+                .map(|d| {
+                    let data = glz_renumbered(&d.data, r * n);
+                    let mut img = Writer::new();
+                    if zlib {
+                        descriptor(
+                            &mut img,
+                            0,
+                            SPICE_IMAGE_TYPE_ZLIB_GLZ_RGB,
+                            0,
+                            d.width,
+                            d.height,
+                        );
+                        let z = zlib_stored(&data);
+                        img.u32(data.len() as u32).u32(z.len() as u32).bytes(&z);
+                    } else {
+                        descriptor(&mut img, 0, SPICE_IMAGE_TYPE_GLZ_RGB, 0, d.width, d.height);
+                        img.u32(data.len() as u32).bytes(&data);
+                    }
+                    let bbox = [0, 0, d.width as i32, d.height as i32];
+                    (
+                        SPICE_MSG_DISPLAY_DRAW_COPY,
+                        draw_copy(bbox, &[], &img.finish()),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    (w, h, rounds)
+}
+
+#[test]
+fn recorded_glz_draws_steady_state() {
+    for zlib in [false, true] {
+        let (w, h, rounds) = glz_rounds(4, zlib);
+        let mut d = display_with_primary(w, h);
+        let mut glz = GlzWindow::new(1 << 20);
+        let n = steady(&mut d, &mut glz, &rounds[..2], &rounds[2..]);
+        let kind = if zlib { "ZLIB_GLZ_RGB" } else { "GLZ_RGB" };
+        println!("allocations per recorded {kind} DRAW_COPY (steady state): {n:.2}");
+        assert_eq!(n, 0.0);
+        assert_eq!(
+            d.stats()
+                .image_count(SPICE_IMAGE_TYPE_GLZ_RGB + u32::from(zlib) * 5),
+            4 * rounds[0].len() as u64
+        );
+    }
+}
+
+/// A 32-bit BITMAP with `CACHE_ME` as id `id`.
+fn cached_bitmap32(id: u64, w: u32, h: u32, seed: u32) -> Vec<u8> {
+    let mut b = Writer::new();
+    descriptor(
+        &mut b,
+        id,
+        SPICE_IMAGE_TYPE_BITMAP,
+        SPICE_IMAGE_FLAGS_CACHE_ME,
+        w,
+        h,
+    );
+    b.u8(SPICE_BITMAP_FMT_32BIT as u8)
+        .u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8)
+        .u32(w)
+        .u32(h)
+        .u32(w * 4)
+        .u32(0);
+    for i in 0..w * h {
+        b.u32((i ^ seed).wrapping_mul(2_654_435_761) >> 8);
+    }
+    b.finish()
+}
+
+/// INVAL_LIST of one pixmap.
+fn inval_pixmap(id: u64) -> Vec<u8> {
+    let mut b = Writer::new();
+    b.u16(1).u8(SPICE_RES_TYPE_PIXMAP as u8).u64(id);
+    b.finish()
+}
+
+/// A FROM_CACHE image of id `id`.
+fn from_cache(id: u64, w: u32, h: u32) -> Vec<u8> {
+    let mut b = Writer::new();
+    descriptor(&mut b, id, SPICE_IMAGE_TYPE_FROM_CACHE, 0, w, h);
+    b.finish()
+}
+
+#[test]
+fn cache_me_draws_steady_state() {
+    // The server's steady state with a full cache: evict the oldest image
+    // (INVAL_LIST), send a new one with CACHE_ME, draw it again from the cache.
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let round = |id: u64| {
+        vec![
+            (
+                SPICE_MSG_DISPLAY_INVAL_LIST,
+                inval_pixmap(id.wrapping_sub(4)),
+            ),
+            (
+                SPICE_MSG_DISPLAY_DRAW_COPY,
+                draw_copy([0, 0, 16, 8], &[], &cached_bitmap32(id, 16, 8, id as u32)),
+            ),
+            (
+                SPICE_MSG_DISPLAY_DRAW_COPY,
+                draw_copy([16, 8, 32, 16], &[], &from_cache(id, 16, 8)),
+            ),
+        ]
+    };
+    let rounds: Vec<_> = (100..140).map(round).collect();
+    let n = steady(&mut d, &mut glz, &rounds[..20], &rounds[20..]);
+    println!(
+        "allocations per CACHE_ME round (INVAL_LIST + BITMAP CACHE_ME + FROM_CACHE): {:.2}",
+        n * 3.0
+    );
+    assert_eq!(n, 0.0);
+    let s = d.primary().unwrap();
+    assert_eq!(
+        s.pixels[8 * 64 + 16] & 0xffffff,
+        (139u32.wrapping_mul(2_654_435_761) >> 8) & 0xffffff
+    );
+}
+
+/// STREAM_CREATE of an MJPEG stream `id` drawing `w x h` frames at `dest`.
+fn stream_create(id: u32, w: u32, h: u32, dest: [i32; 4]) -> Vec<u8> {
+    let mut b = Writer::new();
+    b.u32(0)
+        .u32(id)
+        .u8(SPICE_STREAM_FLAGS_TOP_DOWN as u8)
+        .u8(SPICE_VIDEO_CODEC_TYPE_MJPEG as u8)
+        .u64(0)
+        .u32(w)
+        .u32(h)
+        .u32(w)
+        .u32(h);
+    b.i32(dest[1]).i32(dest[0]).i32(dest[3]).i32(dest[2]);
+    b.u8(SPICE_CLIP_TYPE_NONE as u8);
+    b.finish()
+}
+
+fn stream_data(id: u32, mm: u32, frame: &[u8]) -> Vec<u8> {
+    let mut b = Writer::new();
+    b.u32(id).u32(mm).u32(frame.len() as u32).bytes(frame);
+    b.finish()
+}
+
+/// `jpeg` without its DHT segments (as libjpeg writes MJPEG frames after the
+/// first when the tables have not changed).
+fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut p = 2;
+    while jpeg[p] == 0xff && jpeg[p + 1] != 0xda {
+        let end = p + 2 + u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
+        if jpeg[p + 1] != 0xc4 {
+            out.extend_from_slice(&jpeg[p..end]);
+        }
+        p = end;
+    }
+    out.extend_from_slice(&jpeg[p..]);
+    out
+}
+
+#[test]
+fn mjpeg_stream_frames_steady_state() {
+    // Real JPEGs of the QEMU server's encoder, sent as frames of one stream.
+    let frames: Vec<_> = common::draws("jpeg/panel.draws")
+        .into_iter()
+        .filter(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
+        .collect();
+    let (w, h) = (frames[0].width, frames[0].height);
+    let same: Vec<_> = frames
+        .iter()
+        .filter(|f| (f.width, f.height) == (w, h))
+        .collect();
+    assert!(same.len() >= 2, "{} frames of {w}x{h}", same.len());
+    for abbreviated in [false, true] {
+        let mut d = display_with_primary(w + 8, h + 8);
+        let mut glz = GlzWindow::new(0);
+        let create = vec![(
+            SPICE_MSG_DISPLAY_STREAM_CREATE,
+            stream_create(7, w, h, [4, 4, 4 + w as i32, 4 + h as i32]),
+        )];
+        let round: Vec<_> = same
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let jpeg = if abbreviated {
+                    strip_dht(&f.data)
+                } else {
+                    f.data.clone()
+                };
+                (
+                    SPICE_MSG_DISPLAY_STREAM_DATA,
+                    stream_data(7, i as u32, &jpeg),
+                )
+            })
+            .collect();
+        let n = steady(
+            &mut d,
+            &mut glz,
+            &[create, round.clone()],
+            &[round.clone(), round],
+        );
+        let kind = if abbreviated {
+            "abbreviated (no DHT)"
+        } else {
+            "complete"
+        };
+        println!("allocations per {kind} MJPEG stream frame {w}x{h} (steady state): {n:.2}");
+        assert_eq!(d.stats().frames, 3 * same.len() as u64);
+        assert_eq!(d.stats().dropped_frames, 0);
+    }
+}
+
+/// A `DisplayBase` for surface 0 with no clip.
+fn base(w: &mut Writer, bbox: [i32; 4]) {
+    w.u32(0).i32(bbox[1]).i32(bbox[0]).i32(bbox[3]).i32(bbox[2]);
+    w.u8(SPICE_CLIP_TYPE_NONE as u8);
+}
+
+#[test]
+fn copy_bits_and_surface_sources_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let mut off = Writer::new();
+    off.u32(3)
+        .u32(32)
+        .u32(16)
+        .u32(SPICE_SURFACE_FMT_32_xRGB)
+        .u32(0);
+    let img = bitmap32(32, 16);
+    let setup = vec![
+        (SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish()),
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            draw_copy([0, 0, 32, 16], &[], &img),
+        ),
+    ];
+    let mut scroll = Writer::new();
+    base(&mut scroll, [0, 0, 64, 40]);
+    scroll.i32(0).i32(8);
+    let scroll = scroll.finish();
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[
+            setup.clone(),
+            vec![(SPICE_MSG_DISPLAY_COPY_BITS, scroll.clone())],
+        ],
+        &vec![vec![(SPICE_MSG_DISPLAY_COPY_BITS, scroll)]; 4],
+    );
+    println!("allocations per COPY_BITS: {n:.2}");
+    assert_eq!(n, 0.0);
+    let surface_image = |id: u32, w: u32, h: u32| {
+        let mut b = Writer::new();
+        descriptor(&mut b, 0, SPICE_IMAGE_TYPE_SURFACE, 0, w, h);
+        b.u32(id);
+        b.finish()
+    };
+    // From the primary onto itself (a DRAW_COPY of SURFACE 0), and from an
+    // off-screen surface, clipped to two pieces.
+    let own = draw_copy([32, 16, 48, 24], &[], &surface_image(0, 64, 48));
+    let other = draw_copy(
+        [0, 24, 32, 40],
+        &[[0, 24, 10, 40], [10, 24, 32, 30]],
+        &surface_image(3, 32, 16),
+    );
+    let round = vec![
+        (SPICE_MSG_DISPLAY_DRAW_COPY, own),
+        (SPICE_MSG_DISPLAY_DRAW_COPY, other),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per surface-sourced DRAW_COPY: {n:.2}");
+    assert_eq!(n, 0.0);
+}
+
+#[test]
+fn text_and_stroke_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let mut t = Writer::new();
+    base(&mut t, [0, 0, 40, 12]);
+    let str_ptr = t.buf.len() as u32 + 4 + 16 + 5 + 5 + 4;
+    t.u32(str_ptr).i32(0).i32(0).i32(12).i32(40);
+    t.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x0000ff);
+    t.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x00ff00);
+    t.u16(SPICE_ROPD_OP_PUT as u16)
+        .u16(SPICE_ROPD_OP_PUT as u16);
+    assert_eq!(t.buf.len() as u32, str_ptr);
+    // Five 8x10 A1 glyphs side by side.
+    t.u16(5)
+        .u8((SPICE_STRING_FLAGS_RASTER_A1 | SPICE_STRING_FLAGS_RASTER_TOP_DOWN) as u8);
+    for g in 0..5 {
+        t.i32(g * 8).i32(11).i32(0).i32(-10).u16(8).u16(10);
+        for row in 0..10u8 {
+            t.u8(row.wrapping_mul(37) ^ g as u8);
+        }
+    }
+    let text = t.finish();
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[vec![(SPICE_MSG_DISPLAY_DRAW_TEXT, text.clone())]],
+        &vec![vec![(SPICE_MSG_DISPLAY_DRAW_TEXT, text)]; 4],
+    );
+    println!("allocations per DRAW_TEXT (5 glyphs): {n:.2}");
+    assert_eq!(n, 0.0);
+
+    let mut s = Writer::new();
+    base(&mut s, [0, 0, 64, 48]);
+    let path_ptr = s.buf.len() as u32 + 4 + 1 + 5 + 4;
+    s.u32(path_ptr).u8(0);
+    s.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x7);
+    s.u16(SPICE_ROPD_OP_PUT as u16)
+        .u16(SPICE_ROPD_OP_PUT as u16);
+    assert_eq!(s.buf.len() as u32, path_ptr);
+    // A closed polyline, then a Bezier curve.
+    s.u32(2);
+    s.u8((SPICE_PATH_BEGIN | SPICE_PATH_END | SPICE_PATH_CLOSE) as u8)
+        .u32(4);
+    for (x, y) in [(1, 1), (30, 2), (28, 20), (3, 18)] {
+        s.i32(x * 16).i32(y * 16);
+    }
+    s.u8((SPICE_PATH_BEGIN | SPICE_PATH_BEZIER | SPICE_PATH_END) as u8)
+        .u32(4);
+    for (x, y) in [(5, 40), (20, 10), (40, 46), (60, 30)] {
+        s.i32(x * 16).i32(y * 16);
+    }
+    let stroke = s.finish();
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[vec![(SPICE_MSG_DISPLAY_DRAW_STROKE, stroke.clone())]],
+        &vec![vec![(SPICE_MSG_DISPLAY_DRAW_STROKE, stroke)]; 4],
+    );
+    println!("allocations per DRAW_STROKE (polyline + Bezier): {n:.2}");
+    assert_eq!(n, 0.0);
+    assert_eq!(d.stats().unsupported, 0);
+}
+
+#[test]
+fn stream_frame_buffer_is_charged_and_refused_over_budget() {
+    use spice_core::budget::Budget;
+    let f = common::draws("jpeg/panel.draws")
+        .into_iter()
+        .find(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
+        .unwrap();
+    let px = (f.width * f.height * 4) as usize;
+    let config = DisplayConfig {
+        preferred_compression: None,
+        glz_window_pixels: 0,
+        pixmap_cache_pixels: 1 << 10,
+        glz_dictionary_id: 0,
+        pixmap_cache_id: 0,
+    };
+    let run = |limit: usize| {
+        let budget = Budget::new(limit);
+        let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
+        let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+        let dest = [0, 0, f.width as i32, f.height as i32];
+        for (t, body) in [
+            (
+                SPICE_MSG_DISPLAY_SURFACE_CREATE,
+                surface_create(f.width, f.height),
+            ),
+            (
+                SPICE_MSG_DISPLAY_STREAM_CREATE,
+                stream_create(1, f.width, f.height, dest),
+            ),
+        ] {
+            d.handle(t, &body, &mut glz, &mut out).unwrap();
+        }
+        let before = budget.used();
+        let res = d.handle(
+            SPICE_MSG_DISPLAY_STREAM_DATA,
+            &stream_data(1, 0, &f.data),
+            &mut glz,
+            &mut out,
+        );
+        (res, before, budget, d)
+    };
+    let (res, before, budget, _d) = run(usize::MAX);
+    res.unwrap();
+    // The frame buffer stays charged; the decoder's working room was given back.
+    assert_eq!(budget.used(), before + px);
+    assert_eq!(budget.high_water(), before + 2 * px);
+    let (res, _, budget, _d) = run(before + 2 * px - 1);
+    assert_eq!(
+        res.unwrap_err().reason,
+        "memory budget exceeded by an image"
+    );
+    assert_eq!(budget.used(), before);
 }

@@ -44,7 +44,7 @@ pub enum DisplayMsg<'a> {
         src: (i32, i32),
     },
     /// `INVAL_LIST`: `(resource type, id)` pairs.
-    InvalList(Vec<(u8, u64)>),
+    InvalList(wire::ResourceList<'a>),
     /// `INVAL_ALL_PIXMAPS`.
     InvalAllPixmaps,
     /// `INVAL_PALETTE`.

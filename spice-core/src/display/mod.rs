@@ -10,9 +10,13 @@
 //! Stream bookkeeping lives in [`stream`], pixel work in `canvas`, image
 //! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
 //! image is decoded straight into its surface; other uncached sources of an
-//! in-place codec go through one reused scratch image.
+//! in-place codec, areas of a surface used as a source, and stream frames go
+//! through one reused scratch image; text coverage and stroke paths have
+//! reused buffers too, so that the steady state of a session allocates
+//! nothing per draw (`tests/display_allocs.rs` counts).
 
 pub mod message;
+mod polyline;
 mod scratch;
 pub mod stream;
 pub mod wire;
@@ -24,7 +28,7 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_bytes, decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
+    decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
     MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
@@ -33,6 +37,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use message::{DisplayMsg, MaskOp};
+use polyline::Polylines;
 use scratch::Scratch;
 use stream::Stream;
 use wire::{Brush, ClipRects, DisplayBase, Head, QMask};
@@ -120,9 +125,18 @@ pub struct Display {
     _caches: Charge,
     /// COPY_BITS's clip pieces, kept to be reused.
     pieces: Vec<Rect>,
-    /// Where DRAW_COPY sources that cannot go straight onto the surface
-    /// are decoded, reused from draw to draw.
+    /// Where sources that cannot go straight onto the surface are decoded
+    /// or copied, and stream frames decoded, reused from draw to draw.
     scratch: Scratch,
+    /// An abbreviated MJPEG frame completed with the standard Huffman
+    /// tables, reused from frame to frame (at most a message's size).
+    jpeg_spliced: Vec<u8>,
+    /// DRAW_TEXT's glyph coverage map, reused from draw to draw.
+    coverage: Vec<u8>,
+    /// What `coverage` costs the budget (its largest size).
+    coverage_charge: Charge,
+    /// DRAW_STROKE's flattened path, reused from draw to draw.
+    polylines: Polylines,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -164,10 +178,27 @@ fn clip_covers(clip: Option<ClipRects<'_>>, bbox: Rect) -> bool {
     }
 }
 
+/// Where a source's pixels are: an image of its own (or the pixmap cache's
+/// and GLZ window's, shared), or the display's reused scratch buffer.
+enum Pixels<'s> {
+    Shared(Arc<Image>),
+    Scratch(&'s Image),
+}
+
+impl core::ops::Deref for Pixels<'_> {
+    type Target = Image;
+    fn deref(&self) -> &Image {
+        match self {
+            Pixels::Shared(i) => i,
+            Pixels::Scratch(i) => i,
+        }
+    }
+}
+
 /// A source image ready to draw: pixels, the area to use in its
 /// coordinates, and whether it came from a surface.
-struct Source {
-    image: Arc<Image>,
+struct Source<'s> {
+    image: Pixels<'s>,
     area: Rect,
     from_surface: bool,
 }
@@ -244,6 +275,10 @@ impl Display {
             _caches: caches,
             pieces: Vec::new(),
             scratch: Scratch::default(),
+            jpeg_spliced: Vec::new(),
+            coverage: Vec::new(),
+            coverage_charge: Charge::default(),
+            polylines: Polylines::default(),
         }
     }
 
@@ -329,13 +364,28 @@ impl Display {
     }
 
     /// Apply a parsed message; `body` is the message it came from (images
-    /// are read from it by offset).
+    /// are read from it by offset). The scratch buffer is lent to the draw.
     fn apply(
         &mut self,
         msg: DisplayMsg<'_>,
         body: &[u8],
         glz: &mut GlzWindow,
         out: &mut Outbox,
+    ) -> Result<(), WireError> {
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let res = self.apply_with(msg, body, glz, out, &mut scratch);
+        self.scratch = scratch;
+        res
+    }
+
+    /// [`apply`](Self::apply) with the scratch buffer held apart.
+    fn apply_with(
+        &mut self,
+        msg: DisplayMsg<'_>,
+        body: &[u8],
+        glz: &mut GlzWindow,
+        out: &mut Outbox,
+        scratch: &mut Scratch,
     ) -> Result<(), WireError> {
         match msg {
             DisplayMsg::Mode | DisplayMsg::Mark | DisplayMsg::Ignored => {}
@@ -345,7 +395,7 @@ impl Display {
             }
             DisplayMsg::CopyBits { base, src } => self.copy_bits(&base, src.0, src.1),
             DisplayMsg::InvalList(list) => {
-                for (kind, id) in list {
+                for (kind, id) in list.iter() {
                     if kind as u32 == SPICE_RES_TYPE_PIXMAP {
                         self.pixmaps.remove(id);
                     }
@@ -373,7 +423,7 @@ impl Display {
                 }
                 self.streams.insert(c.id, Stream::new(c));
             }
-            DisplayMsg::StreamData(d) => self.stream_frame(d, out)?,
+            DisplayMsg::StreamData(d) => self.stream_frame(d, out, scratch)?,
             DisplayMsg::StreamClip(id, clip) => {
                 if let Some(s) = self.streams.get_mut(&id) {
                     s.clip = clip;
@@ -389,8 +439,8 @@ impl Display {
                 }
             }
             DisplayMsg::Fill(base, f) => self.draw_fill(body, &base, &f, glz)?,
-            DisplayMsg::Copy(base, c) => self.draw_copy(body, &base, &c, glz)?,
-            DisplayMsg::Opaque(base, o) => self.draw_opaque(body, &base, &o, glz)?,
+            DisplayMsg::Copy(base, c) => self.draw_copy(body, &base, &c, glz, scratch)?,
+            DisplayMsg::Opaque(base, o) => self.draw_opaque(body, &base, &o, glz, scratch)?,
             DisplayMsg::MaskOp(base, op, m) => {
                 let (color, rop) = match op {
                     MaskOp::Blackness => (0, Rop::Copy),
@@ -407,7 +457,7 @@ impl Display {
                     )
                 });
             }
-            DisplayMsg::Rop3(base, d) => self.draw_rop3(body, &base, &d, glz)?,
+            DisplayMsg::Rop3(base, d) => self.draw_rop3(body, &base, &d, glz, scratch)?,
             DisplayMsg::Transparent(base, t) => {
                 let src = self.load_scaled_source(
                     body,
@@ -416,6 +466,7 @@ impl Display {
                     base.bbox,
                     ScaleMode::Nearest,
                     glz,
+                    scratch,
                 )?;
                 let (dx, dy) = offset(base.bbox, src.area);
                 let key = t.true_color;
@@ -431,6 +482,7 @@ impl Display {
                     base.bbox,
                     ScaleMode::Nearest,
                     glz,
+                    scratch,
                 )?;
                 if a.alpha == 0 {
                     return Ok(());
@@ -489,40 +541,67 @@ impl Display {
     }
 
     /// The source image of a draw, with `area` in the image's coordinates.
-    fn load_source(
+    /// With a `scratch` buffer, an uncached image of an in-place codec is
+    /// decoded into it and a surface's area copied into it (no allocation
+    /// once it is large enough); without, each gets a buffer of its own.
+    fn load_source<'s>(
         &mut self,
         body: &[u8],
         ptr: u32,
         area: Rect,
         glz: &mut GlzWindow,
-    ) -> Result<Source, WireError> {
+        scratch: Option<&'s mut Scratch>,
+    ) -> Result<Source<'s>, WireError> {
         if ptr == 0 {
             return Err(WireError::new(0, "draw without source image"));
         }
-        match self.decode(body, ptr, glz, false)? {
-            Decoded::Image(image) => Ok(Source {
-                image,
-                area,
-                from_surface: false,
-            }),
-            Decoded::Surface(id) => {
-                let s = self.canvas.surface(id).ok_or(WireError::new(
-                    ptr as usize,
-                    "source surface does not exist",
-                ))?;
-                let (img, got) = s.extract(area).map_err(|e| e.at_base(ptr as usize))?;
-                Ok(Source {
-                    image: Arc::new(img),
-                    area: area.translate(-got.left, -got.top),
-                    from_surface: true,
-                })
+        let direct = scratch.as_ref().and(direct_image(body, ptr));
+        let (id, scratch) = match (scratch, direct) {
+            (Some(scratch), Some(img)) => {
+                self.decode_into_scratch(body, ptr, img, scratch, glz)?;
+                return Ok(Source {
+                    image: Pixels::Scratch(scratch.image()),
+                    area,
+                    from_surface: false,
+                });
             }
-        }
+            (scratch, _) => match self.decode(body, ptr, glz, false)? {
+                Decoded::Image(image) => {
+                    return Ok(Source {
+                        image: Pixels::Shared(image),
+                        area,
+                        from_surface: false,
+                    })
+                }
+                Decoded::Surface(id) => (id, scratch),
+            },
+        };
+        let s = self.canvas.surface(id).ok_or(WireError::new(
+            ptr as usize,
+            "source surface does not exist",
+        ))?;
+        let (image, got) = match scratch {
+            Some(scratch) => {
+                let got = scratch.copy_from(s, area, &self.budget);
+                (Pixels::Scratch(scratch.image()), got)
+            }
+            None => {
+                let (img, got) = s.extract(area).map_err(|e| e.at_base(ptr as usize))?;
+                (Pixels::Shared(Arc::new(img)), Ok(got))
+            }
+        };
+        let got = got.map_err(|e| e.at_base(ptr as usize))?;
+        Ok(Source {
+            image,
+            area: area.translate(-got.left, -got.top),
+            from_surface: true,
+        })
     }
 
     /// Like [`load_source`](Self::load_source), resampled to the size of
     /// `bbox` when the sizes differ (for ops without a scaled primitive).
-    fn load_scaled_source(
+    #[allow(clippy::too_many_arguments)]
+    fn load_scaled_source<'s>(
         &mut self,
         body: &[u8],
         ptr: u32,
@@ -530,8 +609,9 @@ impl Display {
         bbox: Rect,
         mode: ScaleMode,
         glz: &mut GlzWindow,
-    ) -> Result<Source, WireError> {
-        let src = self.load_source(body, ptr, area, glz)?;
+        scratch: &'s mut Scratch,
+    ) -> Result<Source<'s>, WireError> {
+        let src = self.load_source(body, ptr, area, glz, Some(scratch))?;
         if src.area.same_size(&bbox) || bbox.is_empty() {
             return Ok(src);
         }
@@ -539,7 +619,7 @@ impl Display {
         let img =
             scale_image(&src.image, src.area, w, h, mode).map_err(|e| e.at_base(ptr as usize))?;
         Ok(Source {
-            image: Arc::new(img),
+            image: Pixels::Shared(Arc::new(img)),
             area: Rect::of_size(w, h),
             from_surface: src.from_surface,
         })
@@ -605,9 +685,11 @@ impl Display {
     ) -> Result<Option<Arc<Image>>, WireError> {
         match *b {
             Brush::Pattern { image, .. } => {
-                let src =
-                    self.load_source(body, image, Rect::new(0, 0, i32::MAX, i32::MAX), glz)?;
-                Ok(Some(src.image))
+                let all = Rect::new(0, 0, i32::MAX, i32::MAX);
+                match self.load_source(body, image, all, glz, None)?.image {
+                    Pixels::Shared(image) => Ok(Some(image)),
+                    Pixels::Scratch(image) => Ok(Some(Arc::new(image.clone()))),
+                }
             }
             _ => Ok(None),
         }
@@ -640,6 +722,7 @@ impl Display {
         base: &DisplayBase<'_>,
         c: &wire::CopyData,
         glz: &mut GlzWindow,
+        scratch: &mut Scratch,
     ) -> Result<(), WireError> {
         let rop = Rop::from_descriptor(c.rop, RopInput::Src, RopInput::Dest);
         if rop == Rop::Copy && c.mask.bitmap == 0 && self.copy_direct(body, base, c, glz)? {
@@ -649,23 +732,8 @@ impl Display {
         let m = mask.as_ref().map(|m| m.as_mask());
         let mode = ScaleMode::from_wire(c.scale_mode);
         let bbox = base.bbox;
-        if rop != Rop::Noop {
-            if let Some(img) = direct_image(body, c.src) {
-                // Not cached and decodable in place: through the scratch.
-                let mut scratch = core::mem::take(&mut self.scratch);
-                let decoded = self.decode_into_scratch(body, c.src, img, &mut scratch, glz);
-                if decoded.is_ok() {
-                    let src = (scratch.image(), c.src_area);
-                    self.paint(base, |s, piece| {
-                        blit_source(s, piece, src, bbox, mode, rop, m.as_ref())
-                    });
-                }
-                self.scratch = scratch;
-                return decoded;
-            }
-        }
         // Decode even for a no-op: the image may carry CACHE_ME.
-        let src = self.load_source(body, c.src, c.src_area, glz)?;
+        let src = self.load_source(body, c.src, c.src_area, glz, Some(scratch))?;
         if rop == Rop::Noop {
             return Ok(());
         }
@@ -766,9 +834,10 @@ impl Display {
         base: &DisplayBase<'_>,
         o: &wire::OpaqueData,
         glz: &mut GlzWindow,
+        scratch: &mut Scratch,
     ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &o.mask, base.bbox, glz)?;
-        let src = self.load_source(body, o.src, o.src_area, glz)?;
+        let src = self.load_source(body, o.src, o.src_area, glz, Some(scratch))?;
         let tile = self.brush_image(body, &o.brush, glz)?;
         // The brush is combined with the freshly copied source.
         let rop = Rop::from_descriptor(o.rop, RopInput::Brush, RopInput::Src);
@@ -799,10 +868,12 @@ impl Display {
         base: &DisplayBase<'_>,
         d: &wire::Rop3Data,
         glz: &mut GlzWindow,
+        scratch: &mut Scratch,
     ) -> Result<(), WireError> {
         let mask = self.load_mask(body, &d.mask, base.bbox, glz)?;
         let mode = ScaleMode::from_wire(d.scale_mode);
-        let src = self.load_scaled_source(body, d.src, d.src_area, base.bbox, mode, glz)?;
+        let src =
+            self.load_scaled_source(body, d.src, d.src_area, base.bbox, mode, glz, scratch)?;
         let tile = self.brush_image(body, &d.brush, glz)?;
         let paint = brush_paint(&d.brush, tile.as_deref());
         let m = mask.as_ref().map(|m| m.as_mask());
@@ -821,7 +892,8 @@ impl Display {
         t: &wire::TextData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
-        let (bpp, top_down, glyphs) = wire::glyph_string(body, t.str_ptr)?;
+        let glyphs = wire::glyph_string(body, t.str_ptr)?;
+        let (bpp, top_down) = (glyphs.bpp, glyphs.top_down);
         let fore_tile = self.brush_image(body, &t.fore_brush, glz)?;
         let back_tile = self.brush_image(body, &t.back_brush, glz)?;
         let Some(bounds) = self.canvas.surface(base.surface_id).map(|s| s.bounds()) else {
@@ -831,8 +903,19 @@ impl Display {
         // Glyph coverage over the visible part of the box (max where glyphs overlap).
         let area = base.bbox.intersect(&bounds);
         let aw = area.width() as usize;
-        let mut cov = alloc::vec![0u8; aw * area.height() as usize];
-        for g in &glyphs {
+        let n = aw * area.height() as usize;
+        let mut cov = core::mem::take(&mut self.coverage);
+        if n > cov.capacity() {
+            // Give the old map back before asking for the bigger one.
+            cov = Vec::new();
+            self.coverage_charge.resize(0, Use::Image)?;
+            self.coverage_charge.resize(n, Use::Image)?;
+            cov.try_reserve_exact(n)
+                .map_err(|_| WireError::new(0, "out of memory for text"))?;
+        }
+        cov.clear();
+        cov.resize(n, 0);
+        for g in glyphs.iter() {
             let gbox = Rect::new(
                 g.left,
                 g.top,
@@ -878,6 +961,7 @@ impl Display {
             }
             s.paint_coverage(piece, &cov, area, fore);
         });
+        self.coverage = cov;
         Ok(())
     }
 
@@ -888,18 +972,20 @@ impl Display {
         st: &wire::StrokeData,
         glz: &mut GlzWindow,
     ) -> Result<(), WireError> {
-        let segs = wire::path(body, st.path_ptr)?;
+        let path = wire::path(body, st.path_ptr)?;
         let tile = self.brush_image(body, &st.brush, glz)?;
         let rop = Rop::from_descriptor(st.fore_mode, RopInput::Brush, RopInput::Dest);
         let paint = brush_paint(&st.brush, tile.as_deref());
-        let polylines = path_polylines(&segs);
+        let mut polylines = core::mem::take(&mut self.polylines);
+        polylines.flatten(&path);
         self.paint(base, |s, piece| {
-            for line in &polylines {
+            for line in polylines.iter() {
                 for w in line.windows(2) {
                     s.line(piece, w[0].0, w[0].1, w[1].0, w[1].1, paint, rop);
                 }
             }
         });
+        self.polylines = polylines;
         Ok(())
     }
 
@@ -939,9 +1025,15 @@ impl Display {
         self.canvas.mark_dirty(base.surface_id, base.bbox);
     }
 
-    /// Draw one stream frame; an undecodable frame is dropped (and
-    /// counted), one the budget cannot hold ends the channel.
-    fn stream_frame(&mut self, d: wire::StreamData<'_>, out: &mut Outbox) -> Result<(), WireError> {
+    /// Draw one stream frame, decoded into the reused scratch buffer; an
+    /// undecodable frame is dropped (and counted), one the budget cannot
+    /// hold ends the channel.
+    fn stream_frame(
+        &mut self,
+        d: wire::StreamData<'_>,
+        out: &mut Outbox,
+        scratch: &mut Scratch,
+    ) -> Result<(), WireError> {
         let Some(stream) = self.streams.get_mut(&d.id) else {
             self.stats.dropped_frames += 1;
             return Ok(());
@@ -949,37 +1041,48 @@ impl Display {
         if let Some((_, _, dest)) = d.sized {
             stream.dest = dest;
         }
-        let frame = if stream.codec as u32 == SPICE_VIDEO_CODEC_TYPE_MJPEG {
-            // Abbreviated frames may not parse on their own: then the size
-            // the stream was created with (or larger, which the decoder
-            // caps at 4096 x 4096) is what it costs.
-            let (w, h) = crate::image::jpeg::frame_size(d.data).unwrap_or(stream.stream_size);
-            let _decoding = self.budget.charge(decode_bytes(w, h), Use::Image)?;
-            crate::image::jpeg::decode(d.data).ok()
-        } else {
-            None
-        };
-        let dropped = frame.is_none();
-        if let Some(report) = stream.on_frame(d.id, d.mm_time, dropped) {
+        let mut refused = None;
+        let mut frame = None;
+        if stream.codec as u32 == SPICE_VIDEO_CODEC_TYPE_MJPEG {
+            // The decoder's working planes, charged while it runs (the
+            // headers are checked against the 4096 x 4096 limit first).
+            let mut working = Charge::default();
+            let (budget, pixels) = (&self.budget, &mut *scratch);
+            let (working_slot, refused_slot) = (&mut working, &mut refused);
+            let room = move |w: u32, h: u32| {
+                let (pixels, refused_slot) = (pixels, refused_slot);
+                let got = budget.charge(pixel_bytes(w, h), Use::Image).and_then(|c| {
+                    *working_slot = c;
+                    pixels.prepare_pixels(w, h, false, budget)
+                });
+                got.inspect_err(|e| *refused_slot = Some(*e))
+            };
+            frame = crate::image::jpeg::decode_with(d.data, &mut self.jpeg_spliced, room).ok();
+        }
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if let Some(report) = stream.on_frame(d.id, d.mm_time, frame.is_none()) {
             out.push(SPICE_MSGC_DISPLAY_STREAM_REPORT, report.to_bytes());
         }
-        let Some(mut frame) = frame else {
+        let Some((width, height)) = frame else {
             self.stats.dropped_frames += 1;
             return Ok(());
         };
         if !stream.top_down() {
-            frame.flip_rows();
+            scratch.flip_rows();
         }
         let (surface_id, bbox) = (stream.surface_id, stream.dest);
         // Lent out while drawing (the stream itself stays borrowed otherwise).
         let clip = stream.clip.take();
-        let area = Rect::of_size(frame.width, frame.height);
+        let area = Rect::of_size(width, height);
         let rects = clip.as_ref().map(|c| c.iter().copied());
+        let image = scratch.image();
         self.paint_pieces(surface_id, bbox, rects, |s, piece| {
             blit_source(
                 s,
                 piece,
-                (&frame, area),
+                (image, area),
                 bbox,
                 ScaleMode::Nearest,
                 Rop::Copy,
@@ -992,78 +1095,6 @@ impl Display {
         self.stats.frames += 1;
         Ok(())
     }
-}
-
-/// 28.4 fixed point to the nearest integer, halves rounding down
-/// (`fix_to_int` of canvas_base.c).
-fn fix_to_int(v: i32) -> i32 {
-    let rem = v & 0x0f;
-    (v >> 4) + (rem > 8) as i32
-}
-
-/// Turn path segments into polylines of integer points: BEGIN starts a new
-/// polyline, BEZIER points come in (control, control, end) triples and are
-/// flattened, END with CLOSE returns to the polyline's first point.
-fn path_polylines(segs: &[wire::PathSegment]) -> Vec<Vec<(i32, i32)>> {
-    let mut out: Vec<Vec<(i32, i32)>> = Vec::new();
-    let mut cur: Vec<(i32, i32)> = Vec::new();
-    let to_int = |p: &(i32, i32)| (fix_to_int(p.0), fix_to_int(p.1));
-    for seg in segs {
-        let flags = seg.flags as u32;
-        let mut pts = seg.points.as_slice();
-        if flags & SPICE_PATH_BEGIN != 0 {
-            if cur.len() > 1 {
-                out.push(core::mem::take(&mut cur));
-            }
-            cur.clear();
-            if let Some((first, rest)) = pts.split_first() {
-                cur.push(to_int(first));
-                pts = rest;
-            }
-        }
-        if flags & SPICE_PATH_BEZIER != 0 {
-            for c in pts.chunks_exact(3) {
-                let Some(&(sx, sy)) = cur.last() else { break };
-                let p = [(sx as f32, sy as f32), fx(&c[0]), fx(&c[1]), fx(&c[2])];
-                const STEPS: usize = 16;
-                for i in 1..=STEPS {
-                    let t = i as f32 / STEPS as f32;
-                    let u = 1.0 - t;
-                    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
-                    let x = a * p[0].0 + b * p[1].0 + cc * p[2].0 + d * p[3].0;
-                    let y = a * p[0].1 + b * p[1].1 + cc * p[2].1 + d * p[3].1;
-                    cur.push((round_f32(x), round_f32(y)));
-                }
-            }
-        } else {
-            cur.extend(pts.iter().map(to_int));
-        }
-        if flags & SPICE_PATH_END != 0 {
-            if flags & SPICE_PATH_CLOSE != 0 {
-                if let Some(&first) = cur.first() {
-                    cur.push(first);
-                }
-            }
-            if cur.len() > 1 {
-                out.push(core::mem::take(&mut cur));
-            }
-            cur.clear();
-        }
-    }
-    if cur.len() > 1 {
-        out.push(cur);
-    }
-    out
-}
-
-fn fx(p: &(i32, i32)) -> (f32, f32) {
-    (p.0 as f32 / 16.0, p.1 as f32 / 16.0)
-}
-
-/// Round to the nearest integer without `std` (saturating at the i32 range).
-fn round_f32(v: f32) -> i32 {
-    let r = if v >= 0.0 { v + 0.5 } else { v - 0.5 };
-    r as i32
 }
 
 /// A brush as the paint operand of ROP3 / text / stroke (NONE paints 0).

@@ -1,13 +1,16 @@
 //! A reusable image buffer for draws whose source cannot be decoded straight
-//! onto the surface (clipped, masked, scaled or combined through a ROP): the
-//! image is decoded here and blitted from here, and the buffer stays for the
-//! next such draw instead of being allocated per draw.
+//! onto the surface (clipped, masked, scaled or combined through a ROP), for
+//! sources read from a surface (a SURFACE image, which may be the very
+//! surface drawn on) and for video-stream frames: the pixels are decoded or
+//! copied here and blitted from here, and the buffer stays for the next such
+//! draw instead of being allocated per draw.
 //!
 //! Owns the buffer and its charge to the session budget (the largest image it
 //! has held; it never shrinks while the channel lives). Must not decode or
 //! draw.
 
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
+use crate::canvas::{Rect, Surface};
 use crate::error::WireError;
 use crate::image::{pixel_count, Dest, Image};
 use alloc::vec::Vec;
@@ -44,6 +47,19 @@ impl Scratch {
         has_alpha: bool,
         budget: &Budget,
     ) -> Result<Dest<'_>, WireError> {
+        let pixels = self.prepare_pixels(width, height, has_alpha, budget)?;
+        Dest::new(pixels, width as usize, height as usize, width as usize)
+    }
+
+    /// [`prepare`](Self::prepare), handing out the pixels as one slice
+    /// (rows `width` apart).
+    pub fn prepare_pixels(
+        &mut self,
+        width: u32,
+        height: u32,
+        has_alpha: bool,
+        budget: &Budget,
+    ) -> Result<&mut [u32], WireError> {
         let n = pixel_count(width, height)?;
         if n > self.image.pixels.capacity() {
             // Give the old buffer back before asking for the bigger one.
@@ -60,17 +76,45 @@ impl Scratch {
         self.image.width = width;
         self.image.height = height;
         self.image.has_alpha = has_alpha;
-        Dest::new(
-            &mut self.image.pixels,
-            width as usize,
-            height as usize,
-            width as usize,
-        )
+        Ok(&mut self.image.pixels)
     }
 
     /// The image last prepared (and decoded into).
     pub fn image(&self) -> &Image {
         &self.image
+    }
+
+    /// Copy `area` of `surface`, cut to the surface, into the buffer (with
+    /// alpha when the surface keeps it); returns the part copied. Refuses
+    /// an area wholly outside the surface.
+    pub fn copy_from(
+        &mut self,
+        surface: &Surface,
+        area: Rect,
+        budget: &Budget,
+    ) -> Result<Rect, WireError> {
+        let a = area.intersect(&surface.bounds());
+        if a.is_empty() {
+            return Err(WireError::new(0, "source area outside surface"));
+        }
+        let sw = surface.width as usize;
+        let (w, h) = (a.width() as u32, a.height() as u32);
+        let mut dst = self.prepare(w, h, surface.keeps_alpha(), budget)?;
+        for y in 0..dst.height() {
+            let start = (a.top as usize + y) * sw + a.left as usize;
+            let row = dst.row_mut(y);
+            let src = surface
+                .pixels
+                .get(start..start + row.len())
+                .ok_or(WireError::new(0, "source area outside surface"))?;
+            row.copy_from_slice(src);
+        }
+        Ok(a)
+    }
+
+    /// Reverse the row order of the image last prepared (bottom-up frames).
+    pub fn flip_rows(&mut self) {
+        self.image.flip_rows();
     }
 }
 
@@ -99,5 +143,25 @@ mod tests {
         assert!(s.prepare(0, 4, false, &budget).is_err());
         drop(s);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn copies_the_part_of_an_area_inside_the_surface() {
+        let budget = Budget::new(1 << 20);
+        let mut surface = Surface::new(4, 3, crate::enums::SPICE_SURFACE_FMT_32_xRGB).unwrap();
+        for (i, p) in surface.pixels.iter_mut().enumerate() {
+            *p = i as u32;
+        }
+        let mut s = Scratch::default();
+        let got = s
+            .copy_from(&surface, Rect::new(2, 1, 9, 9), &budget)
+            .unwrap();
+        assert_eq!(got, Rect::new(2, 1, 4, 3));
+        let img = s.image();
+        assert_eq!((img.width, img.height, img.has_alpha), (2, 2, false));
+        assert_eq!(img.pixels, [6, 7, 10, 11]);
+        assert!(s
+            .copy_from(&surface, Rect::new(5, 0, 9, 9), &budget)
+            .is_err());
     }
 }

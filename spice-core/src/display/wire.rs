@@ -384,11 +384,58 @@ pub struct Glyph<'a> {
 }
 
 /// A parsed `String`: bits per glyph pixel (1, 4 or 8), whether rows are
-/// top-down, and the glyphs (laid out one after another on the wire).
-pub fn glyph_string<'a>(
-    body: &'a [u8],
-    ptr: u32,
-) -> Result<(u32, bool, Vec<Glyph<'a>>), WireError> {
+/// top-down, and its glyphs as they lie in the message (checked to be all
+/// there when parsed), read as they are iterated so text costs no
+/// allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GlyphString<'a> {
+    /// Bits per glyph pixel: 1, 4 or 8.
+    pub bpp: u32,
+    /// Whether glyph rows come top row first.
+    pub top_down: bool,
+    count: usize,
+    raw: &'a [u8],
+}
+
+impl<'a> GlyphString<'a> {
+    /// Number of glyphs.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the string has no glyph.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The glyphs in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = Glyph<'a>> + 'a {
+        let mut r = Reader::new(self.raw);
+        let bpp = self.bpp;
+        (0..self.count).map_while(move |_| glyph(&mut r, bpp).ok())
+    }
+}
+
+/// One raster glyph at the reader's position.
+fn glyph<'a>(r: &mut Reader<'a>, bpp: u32) -> Result<Glyph<'a>, WireError> {
+    let (rx, ry) = point(r)?;
+    let (ox, oy) = point(r)?;
+    let width = r.u16()?;
+    let height = r.u16()?;
+    let stride = (width as usize * bpp as usize).div_ceil(8);
+    let data = r.bytes(stride * height as usize)?;
+    Ok(Glyph {
+        left: rx.saturating_add(ox),
+        top: ry.saturating_add(oy),
+        width,
+        height,
+        data,
+    })
+}
+
+/// Parse the `String` at body offset `ptr` (glyphs laid out one after
+/// another on the wire), checking every glyph is there.
+pub fn glyph_string(body: &[u8], ptr: u32) -> Result<GlyphString<'_>, WireError> {
     let mut r = Reader::new(body).at(ptr)?;
     let n = r.u16()? as usize;
     let at = r.pos();
@@ -402,27 +449,18 @@ pub fn glyph_string<'a>(
     } else {
         return Err(WireError::new(at, "text string is not a raster string"));
     };
-    // Each glyph has at least a 20-byte header.
-    if n > r.remaining() / 20 {
-        return Err(r.error("glyph count beyond message"));
-    }
-    let mut glyphs = Vec::with_capacity(n);
+    let base = r.pos();
+    let rest = r.rest();
+    let mut check = Reader::new(rest);
     for _ in 0..n {
-        let (rx, ry) = point(&mut r)?;
-        let (ox, oy) = point(&mut r)?;
-        let width = r.u16()?;
-        let height = r.u16()?;
-        let stride = (width as usize * bpp as usize).div_ceil(8);
-        let data = r.bytes(stride * height as usize)?;
-        glyphs.push(Glyph {
-            left: rx.saturating_add(ox),
-            top: ry.saturating_add(oy),
-            width,
-            height,
-            data,
-        });
+        glyph(&mut check, bpp).map_err(|e| e.at_base(base))?;
     }
-    Ok((bpp, flags & SPICE_STRING_FLAGS_RASTER_TOP_DOWN != 0, glyphs))
+    Ok(GlyphString {
+        bpp,
+        top_down: flags & SPICE_STRING_FLAGS_RASTER_TOP_DOWN != 0,
+        count: n,
+        raw: rest.get(..check.pos()).unwrap_or(&[]),
+    })
 }
 
 /// `Stroke`: path pointer, line attributes, brush and modes.
@@ -458,37 +496,92 @@ pub fn stroke(r: &mut Reader<'_>) -> Result<StrokeData, WireError> {
     })
 }
 
-/// One `PathSegment`: `SPICE_PATH_*` flags and 28.4 fixed-point points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathSegment {
+/// A parsed `Path`: its segments as they lie in the message (checked to be
+/// all there when parsed), read as they are iterated so a stroke costs no
+/// allocation for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Path<'a> {
+    count: usize,
+    raw: &'a [u8],
+}
+
+/// One `PathSegment`: `SPICE_PATH_*` flags and its points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathSegment<'a> {
     /// `SPICE_PATH_*`.
     pub flags: u8,
-    /// Points as (x, y) in 28.4 fixed point.
-    pub points: Vec<(i32, i32)>,
+    /// The points, 8 bytes each (x, y in 28.4 fixed point).
+    raw: &'a [u8],
+}
+
+impl<'a> PathSegment<'a> {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.raw.len() / 8
+    }
+
+    /// True when the segment has no point.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() < 8
+    }
+
+    /// The points as (x, y) in 28.4 fixed point.
+    pub fn points(&self) -> impl Iterator<Item = (i32, i32)> + 'a {
+        self.raw
+            .chunks_exact(8)
+            .filter_map(|c| point(&mut Reader::new(c)).ok())
+    }
+}
+
+impl<'a> Path<'a> {
+    /// Number of segments.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the path has no segment.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The segments in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = PathSegment<'a>> + 'a {
+        let mut r = Reader::new(self.raw);
+        (0..self.count).map_while(move |_| path_segment(&mut r).ok())
+    }
+}
+
+/// One `PathSegment` at the reader's position: flags u8, count u32, points.
+fn path_segment<'a>(r: &mut Reader<'a>) -> Result<PathSegment<'a>, WireError> {
+    let flags = r.u8()?;
+    let count = r.u32()? as usize;
+    if count > r.remaining() / 8 {
+        return Err(r.error("path point count beyond message"));
+    }
+    Ok(PathSegment {
+        flags,
+        raw: r.bytes(count * 8)?,
+    })
 }
 
 /// Parse a `Path` at body offset `ptr`: num_segments u32, then segments
-/// one after another (flags u8, count u32, points).
-pub fn path(body: &[u8], ptr: u32) -> Result<Vec<PathSegment>, WireError> {
+/// one after another.
+pub fn path(body: &[u8], ptr: u32) -> Result<Path<'_>, WireError> {
     let mut r = Reader::new(body).at(ptr)?;
     let n = r.u32()? as usize;
     if n > r.remaining() / 5 {
         return Err(r.error("path segment count beyond message"));
     }
-    let mut segs = Vec::with_capacity(n);
+    let base = r.pos();
+    let rest = r.rest();
+    let mut check = Reader::new(rest);
     for _ in 0..n {
-        let flags = r.u8()?;
-        let count = r.u32()? as usize;
-        if count > r.remaining() / 8 {
-            return Err(r.error("path point count beyond message"));
-        }
-        let mut points = Vec::with_capacity(count);
-        for _ in 0..count {
-            points.push(point(&mut r)?);
-        }
-        segs.push(PathSegment { flags, points });
+        path_segment(&mut check).map_err(|e| e.at_base(base))?;
     }
-    Ok(segs)
+    Ok(Path {
+        count: n,
+        raw: rest.get(..check.pos()).unwrap_or(&[]),
+    })
 }
 
 /// `stream_create`.
@@ -630,28 +723,53 @@ pub fn monitors_config(r: &mut Reader<'_>) -> Result<(u16, Vec<Head>), WireError
     Ok((max_allowed, heads))
 }
 
-/// Parse `inval_list`: count u16, then `ResourceID {type u8, id u64}`s.
-pub fn inval_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u64)>, WireError> {
-    let count = r.u16()? as usize;
-    if count > r.remaining() / 9 {
-        return Err(r.error("resource count beyond message"));
-    }
-    let mut v = Vec::with_capacity(count);
-    for _ in 0..count {
-        v.push((r.u8()?, r.u64()?));
-    }
-    Ok(v)
+/// The `ResourceID`s of an `inval_list` as they lie in the message, 9 bytes
+/// each (checked to be there when parsed), read as they are iterated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceList<'a> {
+    raw: &'a [u8],
 }
 
-/// Parse `inval_all_pixmaps`: wait_count u8, then `WaitForChannel`s
-/// {channel_type u8, channel_id u8, message_serial u64}.
-pub fn wait_list(r: &mut Reader<'_>) -> Result<Vec<(u8, u8, u64)>, WireError> {
-    let count = r.u8()? as usize;
-    let mut v = Vec::with_capacity(count);
-    for _ in 0..count {
-        v.push((r.u8()?, r.u8()?, r.u64()?));
+/// Size of a `ResourceID` on the wire: type u8, id u64.
+const RESOURCE_ID_SIZE: usize = 9;
+
+impl<'a> ResourceList<'a> {
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.raw.len() / RESOURCE_ID_SIZE
     }
-    Ok(v)
+
+    /// True when the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() < RESOURCE_ID_SIZE
+    }
+
+    /// The `(resource type, id)` pairs in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, u64)> + 'a {
+        self.raw.chunks_exact(RESOURCE_ID_SIZE).filter_map(|c| {
+            let mut r = Reader::new(c);
+            Some((r.u8().ok()?, r.u64().ok()?))
+        })
+    }
+}
+
+/// Parse `inval_list`: count u16, then `ResourceID {type u8, id u64}`s.
+pub fn inval_list<'a>(r: &mut Reader<'a>) -> Result<ResourceList<'a>, WireError> {
+    let count = r.u16()? as usize;
+    if count > r.remaining() / RESOURCE_ID_SIZE {
+        return Err(r.error("resource count beyond message"));
+    }
+    Ok(ResourceList {
+        raw: r.bytes(count * RESOURCE_ID_SIZE)?,
+    })
+}
+
+/// Skip `inval_all_pixmaps`'s wait list: wait_count u8, then
+/// `WaitForChannel`s {channel_type u8, channel_id u8, message_serial u64},
+/// checked to be there.
+pub fn wait_list(r: &mut Reader<'_>) -> Result<(), WireError> {
+    let count = r.u8()? as usize;
+    r.skip(count * 10)
 }
 
 /// `stream_report` (client to server), serialised.

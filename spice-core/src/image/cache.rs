@@ -11,7 +11,15 @@
 //! `CACHE_ME` when it cannot make room), so a server that makes the pixmap
 //! cache hold more than announced is broken or hostile: [`PixmapCache::insert`]
 //! refuses, and the session ends with [`OVER_ANNOUNCED`].
+//!
+//! An image the server evicts that nobody else holds is kept as a spare
+//! while the cached pixels and the spares together stay within the announced
+//! size, for a later `CACHE_ME` image of exactly its size to be decoded into
+//! ([`PixmapCache::take_spare`]): one allocation per cached image is
+//! otherwise inherent (the cache must own its pixels), and in the steady
+//! state of a full cache none is needed.
 
+use super::spares::Spares;
 use super::Image;
 use crate::budget::{Budget, Charge, Use};
 use crate::error::WireError;
@@ -37,6 +45,8 @@ pub struct PixmapCache {
     /// The session-budget charge for the entries' bookkeeping (the pixels
     /// are covered by the owner's charge for the announced cache size).
     overhead: Charge,
+    /// Evicted images kept to be decoded into again.
+    spares: Spares,
 }
 
 /// Bytes of bookkeeping one cached image costs besides its pixels (map
@@ -52,6 +62,7 @@ impl PixmapCache {
             used: 0,
             budget: budget_pixels.max(0) as u64,
             overhead: Charge::default(),
+            spares: Spares::default(),
         }
     }
 
@@ -81,8 +92,31 @@ impl PixmapCache {
         self.overhead
             .resize(entries.saturating_mul(ENTRY_OVERHEAD), Use::PixmapCache)?;
         self.used = used;
-        self.entries.insert(id, Entry { image, lossy });
+        if let Some(old) = self.entries.insert(id, Entry { image, lossy }) {
+            self.release(old.image);
+        }
+        // The new pixels come first: spares that no longer fit go.
+        self.spares.trim(self.room());
         Ok(())
+    }
+
+    /// Pixels of the announced size the cached images leave free.
+    fn room(&self) -> u64 {
+        self.budget.saturating_sub(self.used)
+    }
+
+    /// Offer an evicted image to the spares, with the room the cached
+    /// images leave.
+    fn release(&mut self, image: Arc<Image>) {
+        let room = self.room();
+        self.spares.offer(image, room);
+    }
+
+    /// An emptied pixel buffer of exactly `pixels` pixels' capacity from a
+    /// spare, with the image it came in, to decode a new image into (and
+    /// [`insert`](Self::insert) it).
+    pub fn take_spare(&mut self, pixels: usize) -> Option<(Vec<u32>, Arc<Image>)> {
+        self.spares.take(pixels)
     }
 
     /// Shrink the bookkeeping charge to the entries held now.
@@ -107,14 +141,16 @@ impl PixmapCache {
     pub fn remove(&mut self, id: u64) {
         if let Some(e) = self.entries.remove(&id) {
             self.used -= Self::size_of(&e.image);
+            self.release(e.image);
         }
         self.charge_entries();
     }
 
-    /// Forget everything.
+    /// Forget everything (spares too).
     pub fn clear(&mut self) {
         self.entries.clear();
         self.used = 0;
+        self.spares.clear();
         self.charge_entries();
     }
 
@@ -239,6 +275,43 @@ mod tests {
         assert!(c.insert(4, img(11, 10), false).is_err());
         assert!(PixmapCache::new(-5).insert(1, img(1, 1), false).is_err());
         PixmapCache::new(1).insert(1, img(1, 1), false).unwrap();
+    }
+
+    #[test]
+    fn evicted_images_are_spares_within_the_announced_size() {
+        let mut c = PixmapCache::new(100);
+        c.insert(1, img(5, 10), false).unwrap();
+        let held = img(5, 10);
+        c.insert(2, held.clone(), false).unwrap();
+        c.remove(1);
+        // Held elsewhere (a draw in progress): not kept.
+        c.remove(2);
+        assert_eq!((c.spares.len(), c.spares.pixels()), (1, 50));
+        assert!(c.take_spare(49).is_none());
+        let (pixels, spare) = c.take_spare(50).unwrap();
+        assert!(!Arc::ptr_eq(&spare, &held));
+        assert!(c.spares.is_empty());
+        let image = Image {
+            width: 10,
+            height: 5,
+            pixels,
+            has_alpha: false,
+        };
+        c.insert(3, super::super::spares::refill(Some(spare), image), false)
+            .unwrap();
+        c.remove(3);
+        assert_eq!(c.spares.pixels(), 50);
+        // Cached pixels and spares never exceed the announced size: new
+        // pixels push spares out.
+        c.insert(4, img(6, 10), false).unwrap();
+        assert_eq!((c.used_pixels(), c.spares.pixels()), (60, 0));
+        for id in 5..40 {
+            c.remove(id - 1);
+            c.insert(id, img(1 + id as u32 % 7, 10), false).unwrap();
+            assert!(c.used_pixels() + c.spares.pixels() <= 100, "id {id}");
+        }
+        c.clear();
+        assert!(c.spares.is_empty());
     }
 
     #[test]

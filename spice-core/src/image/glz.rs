@@ -31,6 +31,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
+use super::spares::{refill, Spares};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
@@ -38,6 +39,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use miniz_oxide::inflate::core::DecompressorOxide;
 
 /// `LZ_IMAGE_TYPE_MASK` (lz_common.h): the low bits of the GLZ type byte
 /// hold the LZ image type.
@@ -451,6 +453,12 @@ impl Units {
 /// server's window starts after it, or when the images held exceed
 /// `window_pixels` (oldest first; the server's own window never holds more,
 /// so give the same number that was advertised in DISPLAY_INIT).
+///
+/// A released top-down colour image nobody else holds (no pixmap cache
+/// entry, no draw in progress) is kept as a spare while the images held and
+/// the spares together stay within `window_pixels`, and a later image of
+/// exactly its size is decoded into it: in a session's steady state, images
+/// come and go without allocating.
 #[derive(Debug, Default)]
 pub struct GlzWindow {
     window_pixels: u64,
@@ -459,8 +467,25 @@ pub struct GlzWindow {
     /// The lowest id not yet received in the run of consecutive ids that
     /// started with the first image seen (spice-gtk's "tail gap").
     tail_gap: Option<u64>,
+    /// Released images kept to be decoded into again (see above).
+    spares: Spares,
+    /// ZLIB_GLZ's inflated payload and inflater, reused from image to image.
+    inflated: Vec<u8>,
+    inflater: Inflater,
+    /// The session-budget charge for `inflated` (its largest size).
+    inflated_charge: Charge,
     /// The session-budget charge for the whole window (taken up front).
     _charge: Charge,
+}
+
+/// The zlib inflater ZLIB_GLZ reuses (made on first use: it is large).
+#[derive(Default)]
+struct Inflater(Option<Box<DecompressorOxide>>);
+
+impl core::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Inflater")
+    }
 }
 
 impl GlzWindow {
@@ -479,6 +504,7 @@ impl GlzWindow {
         let charge = budget.charge(pixel_bytes(window_pixels, 1), Use::GlzWindow)?;
         Ok(Self {
             _charge: charge,
+            inflated_charge: budget.charge(0, Use::GlzWindow)?,
             ..Self::new(window_pixels)
         })
     }
@@ -488,6 +514,26 @@ impl GlzWindow {
         self.images.clear();
         self.total_pixels = 0;
         self.tail_gap = None;
+        self.spares.clear();
+    }
+
+    /// Offer a released image to the spares when it is top-down colour
+    /// (its pixels are its units), with the room the images held leave in
+    /// the window.
+    fn release(&mut self, old: WindowImage) {
+        if let Units::Shared(image) = old.units {
+            let room = self.window_pixels.saturating_sub(self.total_pixels);
+            self.spares.offer(image, room);
+        }
+    }
+
+    /// An empty pixel buffer for `n` units and the image to put it back in:
+    /// a spare's of exactly that capacity, or a new one (no image).
+    fn units_for(&mut self, n: usize) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
+        match self.spares.take(n) {
+            Some((units, spare)) => Ok((units, Some(spare))),
+            None => Ok((units_vec(n)?, None)),
+        }
     }
 
     /// Number of images currently held.
@@ -529,7 +575,12 @@ impl GlzWindow {
         if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
         }
-        let mut units = units_vec(units_n)?;
+        let colour_top_down = plt_pixels_per_byte(h.image_type).is_none() && h.top_down;
+        let (mut units, shell) = if colour_top_down {
+            self.units_for(units_n)?
+        } else {
+            (units_vec(units_n)?, None)
+        };
         let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
         let images = &self.images;
         match h.image_type {
@@ -553,12 +604,13 @@ impl GlzWindow {
             }
             None if h.top_down => {
                 // The units are the image: no second buffer, no copy.
-                let image = Arc::new(Image {
+                let fresh = Image {
                     width: h.width,
                     height: h.height,
                     pixels: units,
                     has_alpha,
-                });
+                };
+                let image = refill(shell, fresh);
                 (image.clone(), Units::Shared(image))
             }
             None => {
@@ -595,8 +647,18 @@ impl GlzWindow {
         data: &[u8],
         glz_data_size: u32,
     ) -> Result<Arc<Image>, WireError> {
-        let glz = inflate_exact(data, glz_data_size)?;
-        self.decode(&glz, None)
+        let mut glz = core::mem::take(&mut self.inflated);
+        let state = self.inflater.0.get_or_insert_with(Box::default);
+        let inflated = inflate_exact(
+            data,
+            glz_data_size,
+            &mut glz,
+            state,
+            &mut self.inflated_charge,
+        );
+        let res = inflated.and_then(|()| self.decode(&glz, None));
+        self.inflated = glz;
+        res
     }
 
     /// Add a decoded image, then release what the server no longer uses.
@@ -604,7 +666,10 @@ impl GlzWindow {
         self.total_pixels += img.gross_pixels;
         if let Some(old) = self.images.insert(id, img) {
             self.total_pixels -= old.gross_pixels;
+            self.release(old);
         }
+        self.spares
+            .trim(self.window_pixels.saturating_sub(self.total_pixels));
         // Advance the tail over consecutive ids; the newest image of that
         // run tells where the server's window head is.
         let mut gap = *self.tail_gap.get_or_insert(id);
@@ -621,7 +686,9 @@ impl GlzWindow {
                 if *entry.key() >= oldest_used {
                     break;
                 }
-                self.total_pixels -= entry.remove().gross_pixels;
+                let old = entry.remove();
+                self.total_pixels -= old.gross_pixels;
+                self.release(old);
             }
         }
         // Never hold more than the window the server was told about: drop
@@ -633,6 +700,7 @@ impl GlzWindow {
             };
             if let Some(old) = self.images.remove(&victim) {
                 self.total_pixels -= old.gross_pixels;
+                self.release(old);
             }
         }
     }
@@ -686,9 +754,17 @@ const MAX_GLZ_DATA_SIZE: u64 = MAX_IMAGE_PIXELS as u64 * 4 + (MAX_IMAGE_PIXELS a
 /// Deflate cannot expand a byte into more than this many.
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
-/// Inflate a zlib stream into exactly `size` bytes, refusing more or less.
-fn inflate_exact(data: &[u8], size: u32) -> Result<Vec<u8>, WireError> {
-    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+/// Inflate a zlib stream into exactly `size` bytes of `out` (reused: it
+/// grows, with `charge`, only when too small), refusing more or less;
+/// `state` is reset first.
+fn inflate_exact(
+    data: &[u8],
+    size: u32,
+    out: &mut Vec<u8>,
+    state: &mut DecompressorOxide,
+    charge: &mut Charge,
+) -> Result<(), WireError> {
+    use miniz_oxide::inflate::core::{decompress, inflate_flags};
     use miniz_oxide::inflate::TINFLStatus;
     let size64 = size as u64;
     if size64 > MAX_GLZ_DATA_SIZE {
@@ -700,16 +776,23 @@ fn inflate_exact(data: &[u8], size: u32) -> Result<Vec<u8>, WireError> {
             "ZLIB_GLZ: glz_data_size larger than the data can inflate to",
         ));
     }
-    let mut out = Vec::new();
-    out.try_reserve_exact(size as usize)
-        .map_err(|_| WireError::new(0, "ZLIB_GLZ: out of memory"))?;
-    out.resize(size as usize, 0);
-    let mut state = Box::<DecompressorOxide>::default();
+    let size = size as usize;
+    if size > out.capacity() {
+        // Give the old buffer back before asking for the bigger one.
+        *out = Vec::new();
+        charge.resize(0, Use::GlzWindow)?;
+        charge.resize(size, Use::GlzWindow)?;
+        out.try_reserve_exact(size)
+            .map_err(|_| WireError::new(0, "ZLIB_GLZ: out of memory"))?;
+    }
+    out.clear();
+    out.resize(size, 0);
+    state.init();
     let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
         | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let (status, in_used, out_len) = decompress(&mut state, data, &mut out, 0, flags);
+    let (status, in_used, out_len) = decompress(state, data, out, 0, flags);
     match status {
-        TINFLStatus::Done if out_len == out.len() => Ok(out),
+        TINFLStatus::Done if out_len == out.len() => Ok(()),
         TINFLStatus::Done => Err(WireError::new(
             in_used,
             "ZLIB_GLZ: inflated data shorter than glz_data_size",
@@ -1118,6 +1201,44 @@ mod tests {
         }
         assert_eq!(w.len(), 2);
         assert!(w.contains(3) && w.contains(4));
+    }
+
+    #[test]
+    fn released_images_are_decoded_into_again_within_the_window() {
+        let mut w = GlzWindow::new(10);
+        // Each image says the server's window holds only itself.
+        let first = w.decode(&rgb32(4, 0, 0, &lit(&[A_BGR; 4])), None).unwrap();
+        let ptr = first.pixels.as_ptr();
+        drop(first);
+        w.decode(&rgb32(4, 1, 0, &lit(&[B_BGR; 4])), None).unwrap();
+        assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 4));
+        // Image 2 has image 0's size: decoded into its buffer.
+        let img = w
+            .decode(&rgb32(4, 2, 0, &lit(&[B_BGR, A_BGR, A_BGR, B_BGR])), None)
+            .unwrap();
+        assert_eq!(img.pixels, vec![B, A, A, B]);
+        assert_eq!(img.pixels.as_ptr(), ptr);
+        // Held elsewhere (as a pixmap cache entry would): not a spare.
+        let held = img.clone();
+        w.decode(&rgb32(3, 3, 0, &lit(&[A_BGR; 3])), None).unwrap();
+        assert_eq!(
+            w.spares.len(),
+            0,
+            "image 1 too large for the room left, 2 held"
+        );
+        assert_eq!(held.pixels, vec![B, A, A, B]);
+        // Images held and spares never exceed the window.
+        for id in 4..40 {
+            let n = 1 + (id as usize * 7) % 9;
+            w.decode(
+                &rgb32(n as u32, id, id as u32 % 3, &lit(&vec![A_BGR; n])),
+                None,
+            )
+            .unwrap();
+            assert!(w.pixels() + w.spares.pixels() <= 10, "id {id}");
+        }
+        w.clear();
+        assert!(w.spares.is_empty());
     }
 
     /// A zlib stream (RFC 1950) holding `data` in one stored deflate block (RFC 1951).

@@ -36,17 +36,43 @@ const MAX_JPEG_SIDE: usize = 4096;
 
 /// Decode a baseline JPEG payload (also MJPEG stream frames).
 pub fn decode(data: &[u8]) -> Result<Image, WireError> {
+    let mut pixels = Vec::new();
+    let out = &mut pixels;
+    let (width, height) = decode_with(data, &mut Vec::new(), move |w, h| {
+        let out = out;
+        *out = alloc_pixels(w, h)?;
+        Ok(out.as_mut_slice())
+    })?;
+    Ok(Image {
+        width,
+        height,
+        pixels,
+        has_alpha: false,
+    })
+}
+
+/// Decode a JPEG payload into the pixels `dest` hands out for the frame's
+/// size (asked once the headers are read and checked, before any pixel is
+/// decoded; it must give exactly `width * height` pixels, and may refuse).
+/// A frame without Huffman tables is first completed with the standard
+/// ones in `spliced`, a buffer the caller may keep for the next frame.
+/// Returns the frame size; the pixels are opaque `0xFFRRGGBB`.
+pub fn decode_with<'d>(
+    data: &[u8],
+    spliced: &mut Vec<u8>,
+    dest: impl FnOnce(u32, u32) -> Result<&'d mut [u32], WireError>,
+) -> Result<(u32, u32), WireError> {
     if has_huffman_tables(data) {
-        decode_complete(data)
-    } else {
-        let mut full = Vec::new();
-        full.try_reserve_exact(data.len() + STANDARD_DHT.len())
-            .map_err(|_| WireError::new(0, "JPEG: out of memory"))?;
-        full.extend_from_slice(data.get(..2).unwrap_or(data));
-        full.extend_from_slice(&STANDARD_DHT);
-        full.extend_from_slice(data.get(2..).unwrap_or(&[]));
-        decode_complete(&full)
+        return decode_complete(data, dest);
     }
+    spliced.clear();
+    spliced
+        .try_reserve(data.len() + STANDARD_DHT.len())
+        .map_err(|_| WireError::new(0, "JPEG: out of memory"))?;
+    spliced.extend_from_slice(data.get(..2).unwrap_or(data));
+    spliced.extend_from_slice(&STANDARD_DHT);
+    spliced.extend_from_slice(data.get(2..).unwrap_or(&[]));
+    decode_complete(spliced, dest)
 }
 
 /// JPEG markers (ITU-T T.81 Table B.1).
@@ -165,8 +191,12 @@ pub fn frame_size(data: &[u8]) -> Option<(u32, u32)> {
     dec.info().map(|i| (i.width as u32, i.height as u32))
 }
 
-/// Decode a JPEG that carries its Huffman tables.
-fn decode_complete(data: &[u8]) -> Result<Image, WireError> {
+/// Decode a JPEG that carries its Huffman tables into the pixels `dest`
+/// hands out (see [`decode_with`]).
+fn decode_complete<'d>(
+    data: &[u8],
+    dest: impl FnOnce(u32, u32) -> Result<&'d mut [u32], WireError>,
+) -> Result<(u32, u32), WireError> {
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::BGRA)
         .set_max_width(MAX_JPEG_SIDE)
@@ -182,24 +212,19 @@ fn decode_complete(data: &[u8]) -> Result<Image, WireError> {
     if dec.output_colorspace() != Some(ColorSpace::BGRA) {
         return Err(WireError::new(0, "JPEG: unsupported colour space"));
     }
-    let mut pixels = alloc_pixels(width, height)?;
+    let pixels = dest(width, height)?;
     if dec.output_buffer_size() != Some(pixels.len() * 4) {
         return Err(WireError::new(0, "JPEG: unexpected output size"));
     }
     // zune writes B, G, R, 255 per pixel straight into the pixel buffer:
     // little-endian u32 0xFFRRGGBB.
-    dec.decode_into(bytemuck::cast_slice_mut(&mut pixels))
+    dec.decode_into(bytemuck::cast_slice_mut(pixels))
         .map_err(|_| WireError::new(0, "JPEG: corrupt data"))?;
     #[cfg(target_endian = "big")]
-    for p in &mut pixels {
+    for p in pixels.iter_mut() {
         *p = p.swap_bytes();
     }
-    Ok(Image {
-        width,
-        height,
-        pixels,
-        has_alpha: false,
-    })
+    Ok((width, height))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod lz;
 pub mod lz4;
 pub mod pixel;
 pub mod quic;
+pub mod spares;
 
 /// Largest image (in pixels) any decoder will allocate: 4096 x 4096.
 pub const MAX_IMAGE_PIXELS: usize = 4096 * 4096;
@@ -287,6 +288,11 @@ pub fn decode_image(
     ctx: &mut DecodeContext<'_>,
     as_mask: bool,
 ) -> Result<Decoded, WireError> {
+    if !as_mask {
+        if let Some(image) = decode_into_spare(body, ptr, ctx)? {
+            return Ok(Decoded::Image(image));
+        }
+    }
     let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
     let lossy = matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA);
@@ -387,11 +393,20 @@ pub struct DirectImage {
 /// 32-bit BITMAP image, not to be cached (a cache holds the decoded image
 /// itself), whose codec header agrees with its descriptor.
 pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
+    let (desc, img) = in_place(body, ptr)?;
+    (!to_be_cached(&desc)).then_some(img)
+}
+
+/// Whether an image carries `CACHE_ME` or `CACHE_REPLACE_ME`.
+fn to_be_cached(desc: &ImageDescriptor) -> bool {
+    desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0
+}
+
+/// The descriptor of the image at body offset `ptr` and how it decodes in
+/// place, when its codec can ([`direct_image`] without the cache test).
+fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
     let mut r = Reader::new(body).at(ptr).ok()?;
     let desc = ImageDescriptor::parse(&mut r).ok()?;
-    if desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0 {
-        return None;
-    }
     let size = (desc.width, desc.height);
     let (header, has_alpha) = match desc.kind as u32 {
         SPICE_IMAGE_TYPE_QUIC => {
@@ -425,11 +440,51 @@ pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
         }
         _ => return None,
     };
-    (header == size && size.0 > 0 && size.1 > 0).then_some(DirectImage {
-        width: size.0,
-        height: size.1,
-        has_alpha,
-    })
+    (header == size && size.0 > 0 && size.1 > 0).then_some((
+        desc,
+        DirectImage {
+            width: size.0,
+            height: size.1,
+            has_alpha,
+        },
+    ))
+}
+
+/// Decode a `CACHE_ME` image of an in-place codec into a spare of the
+/// pixmap cache (an evicted image's buffer of exactly its size) and cache
+/// it; `None` when there is no such spare or it is not such an image (then
+/// nothing was done).
+fn decode_into_spare(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+) -> Result<Option<Arc<Image>>, WireError> {
+    let Some((desc, img)) = in_place(body, ptr) else {
+        return Ok(None);
+    };
+    if !to_be_cached(&desc) {
+        return Ok(None);
+    }
+    let n = pixel_count(img.width, img.height).map_err(|e| e.at_base(ptr as usize))?;
+    let Some((mut pixels, spare)) = ctx.pixmaps.take_spare(n) else {
+        return Ok(None);
+    };
+    // Within the spare's capacity: no allocation.
+    pixels.resize(n, 0);
+    let (w, h) = (img.width as usize, img.height as usize);
+    let mut dst = Dest::new(&mut pixels, w, h, w).map_err(|e| e.at_base(ptr as usize))?;
+    decode_image_into(body, ptr, ctx, &mut dst)?;
+    let image = Image {
+        width: img.width,
+        height: img.height,
+        pixels,
+        has_alpha: img.has_alpha,
+    };
+    let image = spares::refill(Some(spare), image);
+    ctx.pixmaps
+        .insert(desc.id, image.clone(), false)
+        .map_err(|e| e.at_base(ptr as usize))?;
+    Ok(Some(image))
 }
 
 /// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
