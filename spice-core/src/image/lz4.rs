@@ -99,9 +99,10 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// 32-bit formats into a contiguous `dst` (`stride == width`) are decoded in
 /// place: the LZ4 output bytes are the pixels' bytes, fixed up (pad byte
 /// cleared for 32BIT) once they are out of reach of later matches, and a
-/// bottom-up image has its rows swapped in place at the end. Otherwise
-/// (a strided `dst`, 16/24-bit formats) the stream is decoded into a
-/// scratch buffer of the image's size and its rows converted into `dst`.
+/// bottom-up image has its rows swapped in place at the end. Into a
+/// strided `dst` they are decoded the same way into a scratch image whose
+/// rows are then copied into place; 16/24-bit formats are decoded into a
+/// byte scratch and their rows converted into `dst`.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
     decode_header_into(data, &h, dst)
@@ -125,20 +126,17 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 /// [`decode_into`] once the header is parsed.
 fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
-    if h.bpp == 4 && dst.is_contiguous() {
-        let keep = pad_mask(h.format);
-        let px = dst.span_mut();
-        let mut fixed = 0;
-        decode_blocks(data, bytemuck::cast_slice_mut(px), |out, op| {
-            // Bytes over MAX_DISTANCE behind `op` are never read again.
-            let done = op.saturating_sub(MAX_DISTANCE) / 4;
-            fix_pixels(out, fixed, done, keep);
-            fixed = fixed.max(done);
-        })?;
-        let n = px.len();
-        fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
-        if !h.top_down {
-            flip_rows(px, w);
+    if h.bpp == 4 {
+        if dst.is_contiguous() {
+            return decode_pixels(data, h, dst.span_mut(), w, true);
+        }
+        // Strided: the pixels in a scratch, in stream order, then their
+        // rows copied into place (bottom-up ones from the last).
+        let mut px = alloc_pixels(w as u32, ht as u32)?;
+        decode_pixels(data, h, &mut px, w, false)?;
+        for (r, row) in px.chunks_exact(w).enumerate() {
+            let y = if h.top_down { r } else { ht - 1 - r };
+            dst.row_mut(y).copy_from_slice(row);
         }
         return Ok(());
     }
@@ -153,6 +151,33 @@ fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<
     for (r, src) in bytes.chunks_exact(row_bytes).enumerate() {
         let y = if h.top_down { r } else { ht - 1 - r };
         bitmap::convert_row(h.format, None, src, dst.row_mut(y))?;
+    }
+    Ok(())
+}
+
+/// Decode a 32-bit payload into `px` (the image's `width`-pixel rows, one
+/// linear run) in place: the LZ4 output bytes are the pixels' bytes, fixed
+/// up (pad byte cleared for 32BIT) once they are out of reach of later
+/// matches. A bottom-up image has its rows swapped in place when `flip`.
+fn decode_pixels(
+    data: &[u8],
+    h: &Lz4Header,
+    px: &mut [u32],
+    width: usize,
+    flip: bool,
+) -> Result<(), WireError> {
+    let keep = pad_mask(h.format);
+    let mut fixed = 0;
+    decode_blocks(data, bytemuck::cast_slice_mut(px), |out, op| {
+        // Bytes over MAX_DISTANCE behind `op` are never read again.
+        let done = op.saturating_sub(MAX_DISTANCE) / 4;
+        fix_pixels(out, fixed, done, keep);
+        fixed = fixed.max(done);
+    })?;
+    let n = px.len();
+    fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
+    if flip && !h.top_down {
+        flip_rows(px, width);
     }
     Ok(())
 }
