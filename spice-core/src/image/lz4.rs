@@ -281,20 +281,27 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         ip += 1;
         let mut lit = (token >> 4) as usize;
         let short_match = (token & 0x0f) as usize;
-        if lit < 15 && short_match < 15 && ip + SHORTCUT_IN <= block.len() {
+        if lit < 15 && short_match < 15 && op + SHORTCUT_OUT <= limit {
             // Shortcut for the common short sequence far from both ends:
             // fixed-size copies of 16 literal bytes and 32 match bytes
-            // (what they copy past the sequence is rewritten later).
-            if op + SHORTCUT_OUT <= limit {
-                out[op..op + CHUNK].copy_from_slice(&block[ip..ip + CHUNK]);
+            // (what they copy past the sequence is rewritten later), from
+            // a fixed-size view of the input (no per-byte bounds checks).
+            let inp = block
+                .get(ip..ip + SHORTCUT_IN)
+                .and_then(|s| <&[u8; SHORTCUT_IN]>::try_from(s).ok());
+            if let Some(inp) = inp {
+                out[op..op + CHUNK].copy_from_slice(&inp[..CHUNK]);
+                let offset = u16::from_le_bytes([inp[lit], inp[lit + 1]]) as usize;
                 ip += lit;
                 op += lit;
-                let offset = u16::from_le_bytes([block[ip], block[ip + 1]]) as usize;
                 if (CHUNK..=op).contains(&offset) {
                     ip += 2;
-                    let from = op - offset;
-                    out.copy_within(from..from + CHUNK, op);
-                    out.copy_within(from + CHUNK..from + 2 * CHUNK, op + CHUNK);
+                    // The source and the two chunks as one window: the
+                    // source's 32 bytes end `offset >= 16` before the
+                    // chunks' end.
+                    let win = &mut out[op - offset..op + 2 * CHUNK];
+                    win.copy_within(..CHUNK, offset);
+                    win.copy_within(CHUNK..2 * CHUNK, offset + CHUNK);
                     op += short_match + MIN_MATCH;
                     continue;
                 }
