@@ -17,7 +17,7 @@
 //! outside a buffer, or allocate more than the image the descriptor names
 //! and the data could possibly encode. It does not draw.
 
-use super::backref::{copy_back, CHUNK};
+use super::backref::{copy_back_bytes, CHUNK};
 use super::bitmap::{self, flip_rows};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
@@ -44,6 +44,10 @@ const SHORTCUT_IN: usize = CHUNK + 2;
 /// Output room the shortcut needs from the sequence's start: 14 literals
 /// then two 16-byte match chunks, rounded up.
 const SHORTCUT_OUT: usize = 3 * CHUNK;
+
+/// Step of the shortcut's match copy for offsets below [`CHUNK`]: no
+/// more than the offset, so each step reads only bytes already written.
+const SHORT_STEP: usize = 8;
 
 /// Farthest back an LZ4 match can reach (`LZ4_DISTANCE_MAX`, a u16 offset):
 /// output more than this many bytes behind the write position is final.
@@ -305,6 +309,17 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
                     op += short_match + MIN_MATCH;
                     continue;
                 }
+                if (SHORT_STEP..=op).contains(&offset) {
+                    ip += 2;
+                    // 8..15 back: three 8-byte steps (18 bytes at most),
+                    // each reading only bytes already written.
+                    let win = &mut out[op - offset..op + 3 * SHORT_STEP];
+                    win.copy_within(..SHORT_STEP, offset);
+                    win.copy_within(SHORT_STEP..2 * SHORT_STEP, offset + SHORT_STEP);
+                    win.copy_within(2 * SHORT_STEP..3 * SHORT_STEP, offset + 2 * SHORT_STEP);
+                    op += short_match + MIN_MATCH;
+                    continue;
+                }
                 // A close or bad offset: the general match path below.
                 lit = 0;
             }
@@ -355,7 +370,7 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         if len > limit - op {
             return Err(WireError::new(at, "LZ4: match past the end of the image"));
         }
-        copy_back(out, op, offset, len);
+        copy_back_bytes(out, op, offset, len);
         op += len;
     }
 }
