@@ -518,8 +518,8 @@ mod tests {
     }
 
     /// Rows made by lz4_flex's compressor (an independent LZ4 encoder)
-    /// decode back to the same bytes, through both the short-sequence
-    /// shortcut and the general path: noise, runs, short periods (every
+    /// decode back to the same bytes, contiguous and strided, through both
+    /// the short-sequence shortcut and the general path: noise, runs, short periods (every
     /// offset below 16), repeated rows, split into several blocks.
     #[test]
     fn lz4_flex_blocks_round_trip() {
@@ -574,6 +574,26 @@ mod tests {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         assert_eq!(img.pixels, want);
+        // Strided destinations, both row orders and both 32-bit formats.
+        for (f, keep) in [
+            (SPICE_BITMAP_FMT_RGBA, u32::MAX),
+            (SPICE_BITMAP_FMT_32BIT, 0x00ff_ffff),
+        ] {
+            for top_down in [1, 0] {
+                let mut rows: Vec<&[u32]> = want.chunks_exact(w).collect();
+                if top_down == 0 {
+                    rows.reverse();
+                }
+                let expected = Image {
+                    width: w as u32,
+                    height: h as u32,
+                    pixels: rows.concat().iter().map(|p| p & keep).collect(),
+                    has_alpha: f == SPICE_BITMAP_FMT_RGBA,
+                };
+                let d = payload(top_down, f, &refs);
+                crate::image::dest::assert_into_matches(&expected, |dst| decode_into(&d, dst));
+            }
+        }
     }
 
     #[test]
@@ -664,7 +684,12 @@ mod tests {
                 let i = rng.gen_range(0..d.len());
                 d[i] = rng.gen();
             }
-            let _ = decode(&d, rng.gen_range(1..16), rng.gen_range(1..3));
+            let (w, h) = (rng.gen_range(1..16), rng.gen_range(1..3));
+            let _ = decode(&d, w as u32, h as u32);
+            // Into a strided destination too.
+            let mut buf = vec![0u32; (w + 2) * h];
+            let mut dst = Dest::new(&mut buf, w, h, w + 2).unwrap();
+            let _ = decode_into(&d, &mut dst);
         }
     }
 }
