@@ -24,13 +24,17 @@
 //! spice-common's encoder, LZ4 by liblz4 (spice-server's), GLZ by the
 //! benches' encoder (`glz_support`; GLZ: `desktop` only, two frames, the
 //! second referring to the first). All outputs are compared pixel for
-//! pixel; a difference fails the run.
+//! pixel; a difference fails the run. Frame `recorded`: every image of
+//! `<codec>.spicerec` under `$BARESPICE_BENCH_RECORDING` (what
+//! `scripts/bench-decoders` records from the lab server), in order, each
+//! drawn where the server drew it.
 //!
-//! usage: instructions [lz|lz4|glz] [desktop|photo|columns]
+//! usage: instructions [lz|lz4|glz] [desktop|photo|columns|recorded]
 
 mod codecs_common;
 mod glz_support;
 mod quic_support;
+mod recording_support;
 
 use codecs_common::{columns, desktop, COLUMN, H, W};
 use quic_support::photo;
@@ -195,12 +199,41 @@ fn same_colours(a: &[u32], b: &[u32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x ^ y) & 0x00ff_ffff == 0)
 }
 
+/// The recorded images of `codec` (the `<codec>.spicerec` that
+/// `scripts/bench-decoders` records) under `$BARESPICE_BENCH_RECORDING`,
+/// each where its draw put it.
+fn recorded(codec: &str) -> Vec<Part> {
+    let dir = std::env::var_os("BARESPICE_BENCH_RECORDING")
+        .expect("recorded: set BARESPICE_BENCH_RECORDING to a recording directory");
+    let want = match codec {
+        "lz" => recording_support::Codec::Lz,
+        "lz4" => recording_support::Codec::Lz4,
+        _ => recording_support::Codec::Glz,
+    };
+    let rec = recording_support::load(std::path::Path::new(&dir))
+        .into_iter()
+        .find(|r| r.label == codec && r.codec == want)
+        .unwrap_or_else(|| panic!("recorded: no {codec} images in {codec}.spicerec"));
+    rec.images
+        .into_iter()
+        .map(|d| {
+            let fits = d.left + d.w <= STRIDE && d.top + d.h <= H as usize;
+            Part {
+                at: if fits { d.top * STRIDE + d.left } else { 0 },
+                data: d.data,
+                w: d.w,
+                h: d.h,
+            }
+        })
+        .collect()
+}
+
 fn run(codec: &str, frame: &str) {
     let h = H as usize;
     let mut codecs = spice_cref::Codecs::new();
-    let imgs = images(frame);
-    let parts: Vec<Part> = match codec {
-        "lz" => imgs
+    let parts: Vec<Part> = match (codec, frame) {
+        (_, "recorded") => recorded(codec),
+        ("lz", _) => images(frame)
             .iter()
             .map(|(px, w, at)| Part {
                 data: codecs
@@ -211,7 +244,7 @@ fn run(codec: &str, frame: &str) {
                 at: *at,
             })
             .collect(),
-        "lz4" => imgs
+        ("lz4", _) => images(frame)
             .iter()
             .map(|(px, w, at)| Part {
                 data: lz4_payload(px),
@@ -220,8 +253,7 @@ fn run(codec: &str, frame: &str) {
                 at: *at,
             })
             .collect(),
-        "glz" => {
-            assert_eq!(frame, "desktop", "GLZ: desktop frames only");
+        ("glz", "desktop") => {
             let (d1, d2) = (desktop(W, H, 0), desktop(W, H, 1));
             let (w, hh) = (W as usize, H as usize);
             vec![
@@ -239,7 +271,7 @@ fn run(codec: &str, frame: &str) {
                 },
             ]
         }
-        _ => panic!("unknown codec {codec}"),
+        _ => panic!("unknown codec and frame {codec} {frame}"),
     };
     let n = STRIDE * h;
     let (mut fb_ours, mut fb_canvas) = (vec![0u32; n], vec![0u32; n]);
@@ -262,23 +294,18 @@ fn run(codec: &str, frame: &str) {
             bench_canvas_glz(&parts, &mut fb_canvas);
         }
     }
-    if codec == "glz" {
-        let p = parts.last().expect("two images");
-        // The decoders' outputs are compared with each other (the encoder's
-        // input is not the reference).
-        assert!(
-            same_colours(&crop(&fb_ours, p), &crop(&fb_canvas, p)),
-            "glz {frame}: decoded pixels differ"
-        );
-    } else {
+    // Both frame buffers had every image drawn in the same order.
+    assert!(
+        same_colours(&fb_ours, &fb_canvas),
+        "{codec} {frame}: ours and spice-common's canvas draw differ"
+    );
+    if codec != "glz" && frame != "recorded" {
+        // The generated images do not overlap: each is also compared with
+        // spice-common's decode alone.
         for (k, (p, out)) in parts.iter().zip(&outs).enumerate() {
             assert!(
                 same_colours(&crop(&fb_ours, p), out),
                 "{codec} {frame}: image {k}: ours and theirs differ"
-            );
-            assert!(
-                same_colours(&crop(&fb_canvas, p), out),
-                "{codec} {frame}: image {k}: theirs and the canvas draw differ"
             );
         }
     }
