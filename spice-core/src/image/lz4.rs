@@ -104,8 +104,8 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// place: the LZ4 output bytes are the pixels' bytes, fixed up (pad byte
 /// cleared for 32BIT) once they are out of reach of later matches, and a
 /// bottom-up image has its rows swapped in place at the end. Into a
-/// strided `dst` they are decoded the same way into a scratch image whose
-/// rows are then copied into place; 16/24-bit formats are decoded into a
+/// strided `dst` they are decoded into a scratch image whose rows are
+/// fixed up as they are copied into place; 16/24-bit formats are decoded into a
 /// byte scratch and their rows converted into `dst`.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
@@ -132,15 +132,18 @@ fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<
     let (w, ht) = (dst.width(), dst.height());
     if h.bpp == 4 {
         if dst.is_contiguous() {
-            return decode_pixels(data, h, dst.span_mut(), w, true);
+            return decode_pixels(data, h, dst.span_mut(), w);
         }
-        // Strided: the pixels in a scratch, in stream order, then their
-        // rows copied into place (bottom-up ones from the last).
+        // Strided: the stream in a scratch image, then its rows fixed up
+        // on their way into place (bottom-up ones from the last).
         let mut px = alloc_pixels(w as u32, ht as u32)?;
-        decode_pixels(data, h, &mut px, w, false)?;
+        decode_blocks(data, bytemuck::cast_slice_mut(&mut px), |_, _| {})?;
+        let keep = pad_mask(h.format);
         for (r, row) in px.chunks_exact(w).enumerate() {
             let y = if h.top_down { r } else { ht - 1 - r };
-            dst.row_mut(y).copy_from_slice(row);
+            for (o, p) in dst.row_mut(y).iter_mut().zip(row) {
+                *o = u32::from_le(*p) & keep;
+            }
         }
         return Ok(());
     }
@@ -162,13 +165,12 @@ fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<
 /// Decode a 32-bit payload into `px` (the image's `width`-pixel rows, one
 /// linear run) in place: the LZ4 output bytes are the pixels' bytes, fixed
 /// up (pad byte cleared for 32BIT) once they are out of reach of later
-/// matches. A bottom-up image has its rows swapped in place when `flip`.
+/// matches. A bottom-up image has its rows swapped in place at the end.
 fn decode_pixels(
     data: &[u8],
     h: &Lz4Header,
     px: &mut [u32],
     width: usize,
-    flip: bool,
 ) -> Result<(), WireError> {
     let keep = pad_mask(h.format);
     let mut fixed = 0;
@@ -180,7 +182,7 @@ fn decode_pixels(
     })?;
     let n = px.len();
     fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
-    if flip && !h.top_down {
+    if !h.top_down {
         flip_rows(px, width);
     }
     Ok(())
