@@ -8,9 +8,11 @@
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
 //! bitmap's rows, `width * bytes_per_pixel` each, without padding. 32-bit
-//! formats (what QEMU sends) are decoded straight into the destination's
-//! pixels, whose bytes the LZ4 output is, and fixed up in place; 16/24-bit
-//! rows go through a byte scratch and `bitmap`'s row conversion.
+//! formats (what QEMU sends) are decoded straight into a contiguous
+//! destination's pixels, whose bytes the LZ4 output is, and fixed up in
+//! place (a strided destination gets the rows of a scratch image, fixed up
+//! on the way); 16/24-bit rows go through a byte scratch and `bitmap`'s row
+//! conversion.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
@@ -104,8 +106,8 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// place: the LZ4 output bytes are the pixels' bytes, fixed up (pad byte
 /// cleared for 32BIT) once they are out of reach of later matches, and a
 /// bottom-up image has its rows swapped in place at the end. Into a
-/// strided `dst` they are decoded into a scratch image whose rows are
-/// fixed up as they are copied into place; 16/24-bit formats are decoded into a
+/// strided `dst` they are decoded into a scratch image whose rows are fixed
+/// up as they are copied into place; 16/24-bit formats are decoded into a
 /// byte scratch and their rows converted into `dst`.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
