@@ -27,9 +27,11 @@
 mod codecs_common;
 mod glz_support;
 mod quic_support;
+mod recording_support;
 
 use codecs_common::{best, desktop, H, W};
 use quic_support::photo;
+use recording_support::{aligned, Codec};
 use spice_core::image::glz::GlzWindow;
 use spice_core::image::{lz, lz4, quic, Image};
 use std::hint::black_box;
@@ -50,22 +52,6 @@ struct Case {
     codec: Codec,
     /// (payload, width, height) in decode order.
     images: Vec<(Vec<u8>, usize, usize)>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Codec {
-    Quic,
-    Lz,
-    Glz,
-    Lz4,
-}
-
-/// A copy of `data` starting on a 4-byte boundary (quic.c reads words).
-fn aligned(data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(data.len() + 4);
-    v.extend_from_slice(data);
-    assert_eq!(v.as_ptr() as usize % 4, 0);
-    v
 }
 
 /// Our decode of one image (GLZ shares its buffer with the window, so
@@ -247,91 +233,20 @@ fn main() {
 }
 
 mod recording {
-    //! Images out of `barespice-host --record` files (format in
-    //! `host/src/record.rs`): every DRAW_COPY whose source is a QUIC, LZ,
-    //! GLZ or LZ4 image, in arrival order (GLZ references stay valid).
-    use super::{aligned, Case, Codec};
-    use spice_core::display::wire::{copy, display_base};
-    use spice_core::enums::{
-        SPICE_IMAGE_TYPE_GLZ_RGB, SPICE_IMAGE_TYPE_LZ4, SPICE_IMAGE_TYPE_LZ_RGB,
-        SPICE_IMAGE_TYPE_QUIC, SPICE_MSG_DISPLAY_DRAW_COPY,
-    };
-    use spice_core::image::ImageDescriptor;
-    use spice_core::wire::Reader;
+    //! The recorded images as cases (`recording_support` reads the files).
+    use super::Case;
+    use crate::recording_support::load;
     use std::path::Path;
-
-    /// The recording's `(type, body)` messages.
-    fn messages(data: &[u8]) -> Vec<(u16, &[u8])> {
-        let mut out = Vec::new();
-        let Some(mut rest) = data.strip_prefix(b"barespice-rec-1\n".as_slice()) else {
-            return out;
-        };
-        while rest.len() >= 6 {
-            let t = u16::from_le_bytes([rest[0], rest[1]]);
-            let n = u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]) as usize;
-            let Some(body) = rest.get(6..6 + n) else {
-                break;
-            };
-            out.push((t, body));
-            rest = &rest[6 + n..];
-        }
-        out
-    }
-
-    /// The compressed source image of a DRAW_COPY body, if it has one.
-    fn image(body: &[u8]) -> Option<(Codec, Vec<u8>, usize, usize)> {
-        let mut r = Reader::new(body);
-        display_base(&mut r).ok()?;
-        let c = copy(&mut r).ok()?;
-        let mut r = Reader::new(body).at(c.src).ok()?;
-        let d = ImageDescriptor::parse(&mut r).ok()?;
-        let codec = match u32::from(d.kind) {
-            SPICE_IMAGE_TYPE_QUIC => Codec::Quic,
-            SPICE_IMAGE_TYPE_LZ_RGB => Codec::Lz,
-            SPICE_IMAGE_TYPE_GLZ_RGB => Codec::Glz,
-            SPICE_IMAGE_TYPE_LZ4 => Codec::Lz4,
-            _ => return None,
-        };
-        let n = r.u32().ok()? as usize;
-        let data = aligned(r.bytes(n).ok()?);
-        Some((codec, data, d.width as usize, d.height as usize))
-    }
 
     /// The cases of every `*.spicerec` under `dir`: one per file and codec.
     pub fn cases(dir: &Path) -> Vec<Case> {
-        let mut files: Vec<_> = std::fs::read_dir(dir)
+        load(dir)
             .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "spicerec"))
-            .collect();
-        files.sort();
-        let mut cases = Vec::new();
-        for f in files {
-            let data = std::fs::read(&f).unwrap_or_default();
-            let label = f
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            for codec in [Codec::Quic, Codec::Lz, Codec::Glz, Codec::Lz4] {
-                let images: Vec<_> = messages(&data)
-                    .into_iter()
-                    .filter(|(t, _)| *t == SPICE_MSG_DISPLAY_DRAW_COPY)
-                    .filter_map(|(_, b)| image(b))
-                    .filter(|(c, ..)| *c == codec)
-                    .map(|(_, d, w, h)| (d, w, h))
-                    .collect();
-                if !images.is_empty() {
-                    cases.push(Case {
-                        name: format!("{} {label}", format!("{codec:?}").to_lowercase()),
-                        codec,
-                        images,
-                    });
-                }
-            }
-        }
-        cases
+            .map(|r| Case {
+                name: format!("{} {}", format!("{:?}", r.codec).to_lowercase(), r.label),
+                codec: r.codec,
+                images: r.images.into_iter().map(|d| (d.data, d.w, d.h)).collect(),
+            })
+            .collect()
     }
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lz4.h>
+#include <pixman.h>
 #include "common/quic.h"
 #include "common/lz.h"
 #include "common/canvas_utils.h"
@@ -152,6 +153,87 @@ int cref_lz4_decode(const uint8_t *data, unsigned len, uint32_t *dest, int w, in
     return ok == 0 && left == 0 ? 0 : -1;
 }
 
+/* The destination of a draw as spice-gtk's software canvas holds it: a
+ * pixman image over the caller's pixels (`dest_stride` pixels per row). */
+static pixman_image_t *canvas_dest(uint32_t *dest, int w, int h, int dest_stride)
+{
+    return pixman_image_create_bits(PIXMAN_LE_x8r8g8b8, w, h, dest, dest_stride * 4);
+}
+
+/* Composite a decoded image onto the destination (PIXMAN_OP_SRC, the
+ * canvas's plain copy) and drop the image, as the draw does afterwards. */
+static int canvas_draw(pixman_image_t *src, uint32_t *dest, int w, int h, int dest_stride)
+{
+    pixman_image_t *dst = canvas_dest(dest, w, h, dest_stride);
+    if (!dst) {
+        pixman_image_unref(src);
+        return -1;
+    }
+    pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, dst, 0, 0, 0, 0, 0, 0, w, h);
+    pixman_image_unref(dst);
+    pixman_image_unref(src);
+    return 0;
+}
+
+/* The SPICE LZ4 payload the way spice-gtk's canvas draws it: a new pixman
+ * surface per image (surface_create, as canvas_get_lz4), liblz4's streaming
+ * decode into it, then the surface composited onto the destination
+ * (`w x h` at `dest`, `dest_stride` pixels per row) and freed. 32BIT
+ * payloads only (what the bench feeds); 0 on success. */
+int cref_lz4_draw_canvas(const uint8_t *data, unsigned len, uint32_t *dest, int w, int h,
+                         int dest_stride)
+{
+    const uint8_t *end = data + len;
+    if (len < 2) return -1;
+    int top_down = !!data[0];
+    pixman_image_t *surface = surface_create(PIXMAN_LE_x8r8g8b8, w, h, top_down);
+    if (!surface) return -1;
+    int stride = abs(pixman_image_get_stride(surface));
+    char *dst = (char *)pixman_image_get_data(surface);
+    if (!top_down) dst -= stride * (h - 1);
+    int left = h * stride;
+    data += 2;
+    LZ4_streamDecode_t *stream = LZ4_createStreamDecode();
+    int ok = 0;
+    while (data + 4 <= end) {
+        uint32_t enc = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
+        data += 4;
+        if (enc > (uint32_t)(end - data)) { ok = -1; break; }
+        int n = LZ4_decompress_safe_continue(stream, (const char *)data, dst, enc, left);
+        if (n <= 0) { ok = -1; break; }
+        dst += n;
+        left -= n;
+        data += enc;
+    }
+    LZ4_freeStreamDecode(stream);
+    if (ok != 0) {
+        pixman_image_unref(surface);
+        return -1;
+    }
+    return canvas_draw(surface, dest, w, h, dest_stride);
+}
+
+/* An RGB LZ image the way spice-gtk's canvas draws it: lz_decode_begin,
+ * a new surface (alloc_lz_image_surface, as canvas_get_lz), lz_decode into
+ * it, then composited onto the destination and freed; 0 on success. */
+int cref_lz_draw_canvas(CrefCodecs *c, const uint8_t *data, unsigned len, uint32_t *dest,
+                        int want_w, int want_h, int dest_stride)
+{
+    LzImageType type;
+    int w, h, n, top_down;
+    if (setjmp(c->lusr.jmp)) return -1;
+    lz_decode_begin(c->lz, (uint8_t *)data, len, &type, &w, &h, &n, &top_down, NULL);
+    if (w != want_w || h != want_h || n != w * h) return -1;
+    if (type != LZ_IMAGE_TYPE_RGB32 && type != LZ_IMAGE_TYPE_RGB24) return -1;
+    LzDecodeUsrData usr = { NULL };
+    pixman_image_t *surface = alloc_lz_image_surface(&usr, PIXMAN_LE_x8r8g8b8, w, h, n, top_down);
+    if (!surface) return -1;
+    uint8_t *bits = (uint8_t *)pixman_image_get_data(surface);
+    if (!top_down) bits -= abs(pixman_image_get_stride(surface)) * (h - 1);
+    lz_decode(c->lz, LZ_IMAGE_TYPE_RGB32, bits);
+    return canvas_draw(surface, dest, w, h, dest_stride);
+}
+
 /* LZ4 block encode (what spice-server's lz4-encoder.c calls per chunk). */
 int cref_lz4_compress(const uint8_t *src, int n, uint8_t *dst, int cap)
 {
@@ -199,4 +281,20 @@ int cref_glz_decode(CrefGlz *g, const uint8_t *data, uint32_t *out, int w, int h
     }
     pixman_image_unref(usr.out_surface);
     return 0;
+}
+
+/* One GLZ image the way spice-gtk's canvas draws it: the decoder's own
+ * surface (canvas_get_glz_rgb_common) composited onto the destination and
+ * freed; 0 on success. */
+int cref_glz_draw_canvas(CrefGlz *g, const uint8_t *data, uint32_t *dest, int w, int h,
+                         int dest_stride)
+{
+    LzDecodeUsrData usr = { NULL };
+    g->decoder->ops->decode(g->decoder, (uint8_t *)data, NULL, &usr);
+    if (!usr.out_surface) return -1;
+    if (pixman_image_get_width(usr.out_surface) != w || pixman_image_get_height(usr.out_surface) != h) {
+        pixman_image_unref(usr.out_surface);
+        return -1;
+    }
+    return canvas_draw(usr.out_surface, dest, w, h, dest_stride);
 }

@@ -59,6 +59,31 @@ extern "C" {
         h: c_int,
     ) -> c_int;
     fn cref_lz4_decode(data: *const u8, len: u32, dest: *mut u32, w: c_int, h: c_int) -> c_int;
+    fn cref_lz_draw_canvas(
+        c: *mut CrefCodecs,
+        data: *const u8,
+        len: u32,
+        dest: *mut u32,
+        w: c_int,
+        h: c_int,
+        dest_stride: c_int,
+    ) -> c_int;
+    fn cref_lz4_draw_canvas(
+        data: *const u8,
+        len: u32,
+        dest: *mut u32,
+        w: c_int,
+        h: c_int,
+        dest_stride: c_int,
+    ) -> c_int;
+    fn cref_glz_draw_canvas(
+        g: *mut CrefGlz,
+        data: *const u8,
+        dest: *mut u32,
+        w: c_int,
+        h: c_int,
+        dest_stride: c_int,
+    ) -> c_int;
     fn cref_lz4_compress(src: *const u8, n: c_int, dst: *mut u8, cap: c_int) -> c_int;
     fn cref_glz_new() -> *mut CrefGlz;
     fn cref_glz_free(g: *mut CrefGlz);
@@ -159,6 +184,26 @@ impl Codecs {
     pub fn lz_decode(&mut self, data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
         self.decode_with(cref_lz_decode, data, dest, w, h)
     }
+
+    /// An RGB LZ image drawn as spice-gtk's software canvas draws it: a new
+    /// pixman surface, `lz_decode` into it, the surface composited onto
+    /// `dest` (`w x h` at `stride` pixels per row) and freed.
+    pub fn lz_draw_canvas(&mut self, data: &[u8], dest: &mut [u32], to: Rect) -> bool {
+        to.check(dest);
+        // SAFETY: data is data.len() bytes; `to.check` made sure dest holds
+        // the rectangle; the decoder checks the image size against it.
+        unsafe {
+            cref_lz_draw_canvas(
+                self.0,
+                data.as_ptr(),
+                data.len() as u32,
+                dest.as_mut_ptr(),
+                to.w as c_int,
+                to.h as c_int,
+                to.stride as c_int,
+            ) == 0
+        }
+    }
 }
 
 impl Default for Codecs {
@@ -192,6 +237,45 @@ pub fn lz4_decode(data: &[u8], dest: &mut [u32], w: usize, h: usize) -> bool {
             dest.as_mut_ptr(),
             w as c_int,
             h as c_int,
+        ) == 0
+    }
+}
+
+/// A destination rectangle of `w x h` pixels at `stride` pixels per row
+/// from the start of a slice (for the canvas-style draws).
+#[derive(Clone, Copy, Debug)]
+pub struct Rect {
+    /// Width in pixels.
+    pub w: usize,
+    /// Height in rows.
+    pub h: usize,
+    /// Pixels from one row's start to the next.
+    pub stride: usize,
+}
+
+impl Rect {
+    /// Panic unless `dest` holds the rectangle.
+    fn check(&self, dest: &[u32]) {
+        assert!(self.w > 0 && self.h > 0 && self.stride >= self.w);
+        assert!(dest.len() >= (self.h - 1) * self.stride + self.w);
+    }
+}
+
+/// A SPICE LZ4 payload (32BIT) drawn as spice-gtk's software canvas draws
+/// it: a new pixman surface (`canvas_get_lz4`), liblz4's streaming decode
+/// into it, the surface composited onto `dest` and freed; false on error.
+pub fn lz4_draw_canvas(data: &[u8], dest: &mut [u32], to: Rect) -> bool {
+    to.check(dest);
+    // SAFETY: data is data.len() bytes; `to.check` made sure dest holds the
+    // rectangle.
+    unsafe {
+        cref_lz4_draw_canvas(
+            data.as_ptr(),
+            data.len() as u32,
+            dest.as_mut_ptr(),
+            to.w as c_int,
+            to.h as c_int,
+            to.stride as c_int,
         ) == 0
     }
 }
@@ -240,6 +324,26 @@ impl Glz {
         // SAFETY: data is a complete GLZ image from a trusted bench input
         // (the reference decoder trusts its input); out is null or w*h pixels.
         unsafe { cref_glz_decode(self.0, data.as_ptr(), out, w as c_int, h as c_int) == 0 }
+    }
+}
+
+impl Glz {
+    /// Decode one GLZ image and draw it as spice-gtk's software canvas
+    /// does: the decoder's surface composited onto `dest`, then freed.
+    pub fn draw_canvas(&mut self, data: &[u8], dest: &mut [u32], to: Rect) -> bool {
+        to.check(dest);
+        // SAFETY: data is a complete GLZ image from a trusted bench input;
+        // `to.check` made sure dest holds the rectangle.
+        unsafe {
+            cref_glz_draw_canvas(
+                self.0,
+                data.as_ptr(),
+                dest.as_mut_ptr(),
+                to.w as c_int,
+                to.h as c_int,
+                to.stride as c_int,
+            ) == 0
+        }
     }
 }
 

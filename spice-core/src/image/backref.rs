@@ -1,4 +1,4 @@
-//! LZ back-references, shared by the LZ-family decoders (GLZ, LZ4): copy
+//! LZ back-references, shared by the LZ-family decoders (LZ, GLZ, LZ4): copy
 //! `len` units that start `back` units before the write position, front to
 //! back, so that an overlap (`back < len`) repeats the last `back` units as
 //! LZ runs need. Done as block copies: fixed-size chunks for short
@@ -88,6 +88,38 @@ pub(crate) fn copy_back<T: Copy>(out: &mut [T], pos: usize, back: usize, len: us
     }
 }
 
+/// [`copy_back`] for bytes, with short periods that divide [`CHUNK`] (1,
+/// 2, 4, 8: runs of one byte, one 16/32-bit pixel, two pixels) written as a
+/// 16-byte pattern, chunk after chunk, when there is room past the end.
+#[inline(always)]
+pub(crate) fn copy_back_bytes(out: &mut [u8], pos: usize, back: usize, len: usize) {
+    let start = pos - back;
+    if back <= 8 && back.is_power_of_two() && len + CHUNK <= out.len() - pos {
+        let word = match back {
+            1 => u64::from(out[start]) * 0x0101_0101_0101_0101,
+            2 => {
+                u64::from(u16::from_le_bytes([out[start], out[start + 1]])) * 0x0001_0001_0001_0001
+            }
+            4 => {
+                let p = [out[start], out[start + 1], out[start + 2], out[start + 3]];
+                u64::from(u32::from_le_bytes(p)) * 0x0000_0001_0000_0001
+            }
+            _ => {
+                let mut p = [0u8; 8];
+                p.copy_from_slice(&out[start..start + 8]);
+                u64::from_le_bytes(p)
+            }
+        };
+        let pattern = (u128::from(word) << 64 | u128::from(word)).to_le_bytes();
+        let span = &mut out[pos..pos + len.next_multiple_of(CHUNK)];
+        for c in span.chunks_exact_mut(CHUNK) {
+            c.copy_from_slice(&pattern);
+        }
+        return;
+    }
+    copy_back(out, pos, back, len);
+}
+
 /// Copy `STEP`-unit chunks from `back` units behind `*d` to `*d` until
 /// `*d >= end` (`STEP <= back`, room checked by the caller).
 #[inline(always)]
@@ -124,6 +156,10 @@ mod tests {
                     buf.resize(seed.len() + len + room, 0xee);
                     copy_back(&mut buf, seed.len(), back, len);
                     assert_eq!(&buf[..want.len()], &want[..], "copy back {back} len {len}");
+                    let mut buf = seed.clone();
+                    buf.resize(seed.len() + len + room, 0xee);
+                    copy_back_bytes(&mut buf, seed.len(), back, len);
+                    assert_eq!(&buf[..want.len()], &want[..], "bytes back {back} len {len}");
                 }
             }
         }

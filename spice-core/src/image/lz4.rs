@@ -8,16 +8,18 @@
 //! a match may reach back into the output of earlier blocks (the server
 //! compresses with `LZ4_compress_fast_continue`). The decoded bytes are the
 //! bitmap's rows, `width * bytes_per_pixel` each, without padding. 32-bit
-//! formats (what QEMU sends) are decoded straight into the destination's
-//! pixels, whose bytes the LZ4 output is, and fixed up in place; 16/24-bit
-//! rows go through a byte scratch and `bitmap`'s row conversion.
+//! formats (what QEMU sends) are decoded straight into a contiguous
+//! destination's pixels, whose bytes the LZ4 output is, and fixed up in
+//! place (a strided destination gets the rows of a scratch image, fixed up
+//! on the way); 16/24-bit rows go through a byte scratch and `bitmap`'s row
+//! conversion.
 //!
 //! The block decoder is written here (the format is small) so every length
 //! and offset is checked against the image size: it must not panic, read
 //! outside a buffer, or allocate more than the image the descriptor names
 //! and the data could possibly encode. It does not draw.
 
-use super::backref::{copy_back, CHUNK};
+use super::backref::{copy_back_bytes, CHUNK};
 use super::bitmap::{self, flip_rows};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
@@ -44,6 +46,10 @@ const SHORTCUT_IN: usize = CHUNK + 2;
 /// Output room the shortcut needs from the sequence's start: 14 literals
 /// then two 16-byte match chunks, rounded up.
 const SHORTCUT_OUT: usize = 3 * CHUNK;
+
+/// Step of the shortcut's match copy for offsets below [`CHUNK`]: no
+/// more than the offset, so each step reads only bytes already written.
+const SHORT_STEP: usize = 8;
 
 /// Farthest back an LZ4 match can reach (`LZ4_DISTANCE_MAX`, a u16 offset):
 /// output more than this many bytes behind the write position is final.
@@ -99,9 +105,10 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// 32-bit formats into a contiguous `dst` (`stride == width`) are decoded in
 /// place: the LZ4 output bytes are the pixels' bytes, fixed up (pad byte
 /// cleared for 32BIT) once they are out of reach of later matches, and a
-/// bottom-up image has its rows swapped in place at the end. Otherwise
-/// (a strided `dst`, 16/24-bit formats) the stream is decoded into a
-/// scratch buffer of the image's size and its rows converted into `dst`.
+/// bottom-up image has its rows swapped in place at the end. Into a
+/// strided `dst` they are decoded into a scratch image whose rows are fixed
+/// up as they are copied into place; 16/24-bit formats are decoded into a
+/// byte scratch and their rows converted into `dst`.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
     decode_header_into(data, &h, dst)
@@ -125,20 +132,20 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 /// [`decode_into`] once the header is parsed.
 fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
-    if h.bpp == 4 && dst.is_contiguous() {
+    if h.bpp == 4 {
+        if dst.is_contiguous() {
+            return decode_pixels(data, h, dst.span_mut(), w);
+        }
+        // Strided: the stream in a scratch image, then its rows fixed up
+        // on their way into place (bottom-up ones from the last).
+        let mut px = alloc_pixels(w as u32, ht as u32)?;
+        decode_blocks(data, bytemuck::cast_slice_mut(&mut px), |_, _| {})?;
         let keep = pad_mask(h.format);
-        let px = dst.span_mut();
-        let mut fixed = 0;
-        decode_blocks(data, bytemuck::cast_slice_mut(px), |out, op| {
-            // Bytes over MAX_DISTANCE behind `op` are never read again.
-            let done = op.saturating_sub(MAX_DISTANCE) / 4;
-            fix_pixels(out, fixed, done, keep);
-            fixed = fixed.max(done);
-        })?;
-        let n = px.len();
-        fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
-        if !h.top_down {
-            flip_rows(px, w);
+        for (r, row) in px.chunks_exact(w).enumerate() {
+            let y = if h.top_down { r } else { ht - 1 - r };
+            for (o, p) in dst.row_mut(y).iter_mut().zip(row) {
+                *o = u32::from_le(*p) & keep;
+            }
         }
         return Ok(());
     }
@@ -153,6 +160,32 @@ fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<
     for (r, src) in bytes.chunks_exact(row_bytes).enumerate() {
         let y = if h.top_down { r } else { ht - 1 - r };
         bitmap::convert_row(h.format, None, src, dst.row_mut(y))?;
+    }
+    Ok(())
+}
+
+/// Decode a 32-bit payload into `px` (the image's `width`-pixel rows, one
+/// linear run) in place: the LZ4 output bytes are the pixels' bytes, fixed
+/// up (pad byte cleared for 32BIT) once they are out of reach of later
+/// matches. A bottom-up image has its rows swapped in place at the end.
+fn decode_pixels(
+    data: &[u8],
+    h: &Lz4Header,
+    px: &mut [u32],
+    width: usize,
+) -> Result<(), WireError> {
+    let keep = pad_mask(h.format);
+    let mut fixed = 0;
+    decode_blocks(data, bytemuck::cast_slice_mut(px), |out, op| {
+        // Bytes over MAX_DISTANCE behind `op` are never read again.
+        let done = op.saturating_sub(MAX_DISTANCE) / 4;
+        fix_pixels(out, fixed, done, keep);
+        fixed = fixed.max(done);
+    })?;
+    let n = px.len();
+    fix_pixels(bytemuck::cast_slice_mut(px), fixed, n, keep);
+    if !h.top_down {
+        flip_rows(px, width);
     }
     Ok(())
 }
@@ -256,20 +289,38 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         ip += 1;
         let mut lit = (token >> 4) as usize;
         let short_match = (token & 0x0f) as usize;
-        if lit < 15 && short_match < 15 && ip + SHORTCUT_IN <= block.len() {
+        if lit < 15 && short_match < 15 && op + SHORTCUT_OUT <= limit {
             // Shortcut for the common short sequence far from both ends:
             // fixed-size copies of 16 literal bytes and 32 match bytes
-            // (what they copy past the sequence is rewritten later).
-            if op + SHORTCUT_OUT <= limit {
-                out[op..op + CHUNK].copy_from_slice(&block[ip..ip + CHUNK]);
+            // (what they copy past the sequence is rewritten later), from
+            // a fixed-size view of the input (no per-byte bounds checks).
+            let inp = block
+                .get(ip..ip + SHORTCUT_IN)
+                .and_then(|s| <&[u8; SHORTCUT_IN]>::try_from(s).ok());
+            if let Some(inp) = inp {
+                out[op..op + CHUNK].copy_from_slice(&inp[..CHUNK]);
+                let offset = u16::from_le_bytes([inp[lit], inp[lit + 1]]) as usize;
                 ip += lit;
                 op += lit;
-                let offset = u16::from_le_bytes([block[ip], block[ip + 1]]) as usize;
                 if (CHUNK..=op).contains(&offset) {
                     ip += 2;
-                    let from = op - offset;
-                    out.copy_within(from..from + CHUNK, op);
-                    out.copy_within(from + CHUNK..from + 2 * CHUNK, op + CHUNK);
+                    // The source and the two chunks as one window: the
+                    // source's 32 bytes end `offset >= 16` before the
+                    // chunks' end.
+                    let win = &mut out[op - offset..op + 2 * CHUNK];
+                    win.copy_within(..CHUNK, offset);
+                    win.copy_within(CHUNK..2 * CHUNK, offset + CHUNK);
+                    op += short_match + MIN_MATCH;
+                    continue;
+                }
+                if (SHORT_STEP..=op).contains(&offset) {
+                    ip += 2;
+                    // 8..15 back: three 8-byte steps (18 bytes at most),
+                    // each reading only bytes already written.
+                    let win = &mut out[op - offset..op + 3 * SHORT_STEP];
+                    win.copy_within(..SHORT_STEP, offset);
+                    win.copy_within(SHORT_STEP..2 * SHORT_STEP, offset + SHORT_STEP);
+                    win.copy_within(2 * SHORT_STEP..3 * SHORT_STEP, offset + 2 * SHORT_STEP);
                     op += short_match + MIN_MATCH;
                     continue;
                 }
@@ -323,7 +374,7 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         if len > limit - op {
             return Err(WireError::new(at, "LZ4: match past the end of the image"));
         }
-        copy_back(out, op, offset, len);
+        copy_back_bytes(out, op, offset, len);
         op += len;
     }
 }
@@ -471,8 +522,8 @@ mod tests {
     }
 
     /// Rows made by lz4_flex's compressor (an independent LZ4 encoder)
-    /// decode back to the same bytes, through both the short-sequence
-    /// shortcut and the general path: noise, runs, short periods (every
+    /// decode back to the same bytes, contiguous and strided, through both
+    /// the short-sequence shortcut and the general path: noise, runs, short periods (every
     /// offset below 16), repeated rows, split into several blocks.
     #[test]
     fn lz4_flex_blocks_round_trip() {
@@ -527,6 +578,26 @@ mod tests {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         assert_eq!(img.pixels, want);
+        // Strided destinations, both row orders and both 32-bit formats.
+        for (f, keep) in [
+            (SPICE_BITMAP_FMT_RGBA, u32::MAX),
+            (SPICE_BITMAP_FMT_32BIT, 0x00ff_ffff),
+        ] {
+            for top_down in [1, 0] {
+                let mut rows: Vec<&[u32]> = want.chunks_exact(w).collect();
+                if top_down == 0 {
+                    rows.reverse();
+                }
+                let expected = Image {
+                    width: w as u32,
+                    height: h as u32,
+                    pixels: rows.concat().iter().map(|p| p & keep).collect(),
+                    has_alpha: f == SPICE_BITMAP_FMT_RGBA,
+                };
+                let d = payload(top_down, f, &refs);
+                crate::image::dest::assert_into_matches(&expected, |dst| decode_into(&d, dst));
+            }
+        }
     }
 
     #[test]
@@ -617,7 +688,12 @@ mod tests {
                 let i = rng.gen_range(0..d.len());
                 d[i] = rng.gen();
             }
-            let _ = decode(&d, rng.gen_range(1..16), rng.gen_range(1..3));
+            let (w, h) = (rng.gen_range(1..16), rng.gen_range(1..3));
+            let _ = decode(&d, w as u32, h as u32);
+            // Into a strided destination too.
+            let mut buf = vec![0u32; (w + 2) * h];
+            let mut dst = Dest::new(&mut buf, w, h, w + 2).unwrap();
+            let _ = decode_into(&d, &mut dst);
         }
     }
 }
