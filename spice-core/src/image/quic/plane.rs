@@ -12,7 +12,7 @@
 
 use super::bits::Bits;
 use super::family::{Family, RUN_ORDER};
-use super::model::{family, update_models, Model, Schedule};
+use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
@@ -22,11 +22,11 @@ use alloc::vec::Vec;
 /// plane); without it the pass writes whole pixels (its channels, zero
 /// elsewhere), whatever the destination held before.
 pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> {
-    /// Per channel, the folded residuals of the row being decoded; slot 0
-    /// is the context for pixel 0, slot `i + 1` holds pixel `i`. Slots not
-    /// yet rewritten in the current row (and those skipped by runs) keep
-    /// older values, which the format relies on.
-    residuals: [Vec<u8>; N],
+    /// The folded residuals of the row being decoded, all channels of a
+    /// pixel side by side; slot 0 is the context for pixel 0, slot `i + 1`
+    /// holds pixel `i`. Slots not yet rewritten in the current row (and
+    /// those skipped by runs) keep older values, which the format relies on.
+    residuals: Vec<[u8; N]>,
     models: [Model; N],
     schedule: Schedule,
 }
@@ -60,15 +60,14 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
 
     /// A fresh pass for rows of `width` pixels.
     pub(super) fn new(width: usize) -> Result<Self, WireError> {
-        let mut residuals: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
-        for row in residuals.iter_mut() {
-            let len = width
-                .checked_add(1)
-                .ok_or(WireError::new(0, "image too large"))?;
-            row.try_reserve_exact(len)
-                .map_err(|_| WireError::new(0, "out of memory for image"))?;
-            row.resize(len, 0);
-        }
+        let len = width
+            .checked_add(1)
+            .ok_or(WireError::new(0, "image too large"))?;
+        let mut residuals = Vec::new();
+        residuals
+            .try_reserve_exact(len)
+            .map_err(|_| WireError::new(0, "out of memory for image"))?;
+        residuals.resize(len, [0; N]);
         Ok(Pass {
             residuals,
             models: core::array::from_fn(|_| Model::new(BPC)),
@@ -84,16 +83,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         prev: Option<&[u32]>,
         cur: &mut [u32],
     ) -> Result<(), WireError> {
-        for r in self.residuals.iter_mut() {
-            // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
-            let ctx = if prev.is_some() {
-                r.get(1).copied().unwrap_or(0)
-            } else {
-                0
-            };
-            if let Some(slot) = r.first_mut() {
-                *slot = ctx;
-            }
+        // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
+        let ctx = match prev {
+            Some(_) => self.residuals.get(1).copied().unwrap_or([0; N]),
+            None => [0; N],
+        };
+        if let Some(slot) = self.residuals.first_mut() {
+            *slot = ctx;
         }
         let width = cur.len();
         let mut pos = 0usize;
@@ -103,10 +99,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 let cur = &mut cur[..end];
                 match prev {
                     None => self.segment::<true>(bits, &[], cur, pos)?,
-                    Some(prev) => {
-                        let prev = prev.get(..end).ok_or(bits.error("QUIC row too short"))?;
-                        self.segment::<false>(bits, prev, cur, pos)?
-                    }
+                    Some(prev) => self.segment::<false>(bits, prev, cur, pos)?,
                 }
             }
             self.schedule.segment_done(end - pos, last);
@@ -142,58 +135,72 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             residuals,
             models,
             schedule,
-            ..
         } = self;
-        // Residual slots 0..=end; slot i is the context of pixel i.
-        let res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
-            let len = r.len().min(end + 1);
-            &mut r[..len]
-        });
-        if res.iter().any(|r| r.len() != end + 1) {
+        // Residual slots 0..=end; slot i is the context of pixel i. All the
+        // slices are cut to the segment so that `i < end` bounds them all.
+        let Some(res) = residuals.get_mut(..=end) else {
             return Err(bits.error("QUIC row too long"));
-        }
-        if !FIRST && prev.len() < end {
-            return Err(bits.error("QUIC row too short"));
-        }
+        };
+        let prev = if FIRST {
+            prev
+        } else {
+            prev.get(..end).ok_or(bits.error("QUIC row too short"))?
+        };
         let mut b = *bits;
 
         // Decode pixel `i` given per-channel predictions; returns the pixel
-        // written. `ctx` holds each channel's context (the previous residual).
+        // written. The contexts are the residuals of the pixel on the left
+        // (slot `i`), this pixel's go to slot `i + 1`.
+        //
+        // One window per pixel: it holds at least 33 stream bits, and a
+        // codeword from the short table takes at most 8 of them, so every
+        // channel's lookup sees 8 valid bits; a longer codeword reads a
+        // fresh window for itself and the channels after it.
         macro_rules! pixel {
-            ($i:expr, $ctx:ident, $predict:expr) => {{
+            ($i:expr, $predict:expr) => {{
                 let predict: [u32; N] = $predict;
-                let mut vals = [0u32; N];
-                for c in 0..N {
-                    let code = models[c].code(family, $ctx[c]);
-                    let (value, len) = family.decode(code, b.peek64());
-                    b.eat(len);
-                    res[c][$i + 1] = value;
-                    $ctx[c] = value;
-                    vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
-                }
+                let mut window = b.window();
+                let ctx = res[$i];
+                let mut value = [0u8; N];
                 let mut px = if MERGE { cur[$i] & !owned } else { 0 };
                 for c in 0..N {
-                    px |= vals[c] << shifts[c];
+                    let row = models[c].short_row(ctx[c]);
+                    let v = match family.decode_short_row(row, window) {
+                        Some((v, len)) => {
+                            window <<= len;
+                            b.eat(len);
+                            v
+                        }
+                        None => {
+                            let code = Family::code_of_row(row);
+                            let (v, len) = family.decode_long(code, b.window());
+                            b.eat(len);
+                            window = b.window();
+                            v
+                        }
+                    };
+                    value[c] = v;
+                    let unfolded = u32::from(family.unfold[usize::from(v)]);
+                    px |= ((unfolded + predict[c]) & Self::MASK) << shifts[c];
                 }
+                res[$i + 1] = value;
                 cur[$i] = px;
                 px
             }};
         }
 
         let mut i = start;
-        let mut ctx: [u8; N] = core::array::from_fn(|c| res[c][i]);
         if i == 0 {
             let up = if FIRST { 0 } else { prev[0] };
             pixel!(
                 0,
-                ctx,
                 core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) })
             );
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
                 schedule.wait = schedule.next_wait();
-                update_models::<N, BPC, _>(models, &res, 0, schedule.trigger);
+                update_pixel::<N, BPC>(models, res[0], res[1], schedule.trigger);
             }
             i = 1;
         }
@@ -201,50 +208,39 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let mut left = cur[i - 1];
         let mut stop = i + schedule.wait as usize;
         let mut run_at = 0usize;
-        // The pixel above-left of `i` (carried along so each pixel of the
-        // row above is loaded once).
-        let mut up_left = if FIRST { 0 } else { prev[i - 1] };
         while i < end {
             let up = if FIRST { 0 } else { prev[i] };
-            if !FIRST && same(up_left, up) && i > 2 && run_at != i && same(cur[i - 1], cur[i - 2]) {
+            if !FIRST && i > 2 && same(prev[i - 1], up) && run_at != i && same(left, cur[i - 2]) {
                 schedule.wait = (stop - i) as u32;
                 run_at = i;
-                let run = match read_run(&mut schedule.run_state, &mut b, end - i) {
-                    Ok(run) => run,
-                    Err(e) => {
-                        *bits = b;
+                // The run repeats the pixel on its left; `left` stays valid.
+                match Self::run(&mut schedule.run_state, b, cur, i, left) {
+                    Ok((after, next)) => {
+                        b = after;
+                        i = next;
+                    }
+                    Err((after, e)) => {
+                        *bits = after;
                         return Err(e);
                     }
-                };
-                // The run repeats the pixel on its left; `left` stays valid.
-                let fill = cur[i - 1] & owned;
-                for p in cur[i..i + run].iter_mut() {
-                    *p = if MERGE { (*p & !owned) | fill } else { fill };
                 }
-                i += run;
-                if i == end {
+                if i >= end {
                     *bits = b;
                     return Ok(());
                 }
-                // Residual slots under the run were not rewritten: the next
-                // context is whatever they hold.
-                ctx = core::array::from_fn(|c| res[c][i]);
                 stop = i + schedule.wait as usize;
-                up_left = prev[i - 1];
                 continue;
             }
             left = if FIRST {
-                pixel!(i, ctx, core::array::from_fn(|c| channel(left, c)))
+                pixel!(i, core::array::from_fn(|c| channel(left, c)))
             } else {
-                up_left = up;
                 pixel!(
                     i,
-                    ctx,
                     core::array::from_fn(|c| (channel(left, c) + channel(up, c)) >> 1)
                 )
             };
             if i == stop {
-                update_models::<N, BPC, _>(models, &res, i, schedule.trigger);
+                update_pixel::<N, BPC>(models, res[i], res[i + 1], schedule.trigger);
                 stop = i + 1 + schedule.next_wait() as usize;
             }
             i += 1;
@@ -253,20 +249,50 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         *bits = b;
         Ok(())
     }
+
+    /// Read a run starting at pixel `i` of `cur` and fill it with the
+    /// channels of `left` (the pixel before it); the index after the run.
+    /// Out of line: runs are rare, and their fill loop would otherwise
+    /// take registers from the pixel loop.
+    #[cold]
+    #[inline(never)]
+    fn run<'a>(
+        state: &mut usize,
+        bits: Bits<'a>,
+        cur: &mut [u32],
+        i: usize,
+        left: u32,
+    ) -> Result<(Bits<'a>, usize), (Bits<'a>, WireError)> {
+        let owned = Self::OWNED;
+        let (bits, run) = read_run(state, bits, cur.len().saturating_sub(i));
+        let run = run.map_err(|e| (bits, e))?;
+        let fill = left & owned;
+        let end = i.saturating_add(run);
+        for p in cur.get_mut(i..end).unwrap_or(&mut []) {
+            *p = if MERGE { (*p & !owned) | fill } else { fill };
+        }
+        Ok((bits, end))
+    }
 }
 
 /// Read a run length (MELCODE): a one per run of `2^order` pixels (the
 /// order adapting upwards after each), then a zero and the remainder in
 /// `order` bits; the order then steps back down once. Fails if the run would
-/// pass `max` pixels.
-fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
+/// pass `max` pixels. The reader goes in and comes back by value, so the
+/// caller's copy can stay in registers.
+fn read_run<'a>(
+    state: &mut usize,
+    mut bits: Bits<'a>,
+    max: usize,
+) -> (Bits<'a>, Result<usize, WireError>) {
     let mut run = 0usize;
     loop {
         let ones = bits.peek().leading_ones();
         for _ in 0..ones {
             run += 1 << RUN_ORDER[*state % RUN_ORDER.len()];
             if run > max {
-                return Err(bits.error("QUIC run passes the end of the row"));
+                let e = bits.error("QUIC run passes the end of the row");
+                return (bits, Err(e));
             }
             if *state < RUN_ORDER.len() - 1 {
                 *state += 1;
@@ -285,7 +311,8 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize,
     }
     *state = state.saturating_sub(1);
     if run > max {
-        return Err(bits.error("QUIC run passes the end of the row"));
+        let e = bits.error("QUIC run passes the end of the row");
+        return (bits, Err(e));
     }
-    Ok(run)
+    (bits, Ok(run))
 }
