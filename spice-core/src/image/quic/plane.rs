@@ -54,6 +54,38 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         m
     };
 
+    /// The lowest bit of each channel.
+    const LOW_BITS: u32 = {
+        let mut m = 0u32;
+        let mut c = 0;
+        while c < N {
+            m |= 1 << Self::SHIFTS[c];
+            c += 1;
+        }
+        m
+    };
+    /// The highest bit of each channel.
+    const HIGH_BITS: u32 = Self::LOW_BITS << (BPC - 1);
+
+    /// Per channel, the mean of `p` and `q` rounded down (other bits
+    /// zero), all channels at once: the common bits plus half the
+    /// differing ones, with each channel's lowest bit dropped before the
+    /// halving so that it does not fall into the channel below.
+    #[inline(always)]
+    fn mean(p: u32, q: u32) -> u32 {
+        (p & q & Self::OWNED) + (((p ^ q) & (Self::OWNED & !Self::LOW_BITS)) >> 1)
+    }
+
+    /// Per channel, `p + q` modulo `2^BPC` (`p` and `q` hold only this
+    /// pass's bits), all channels at once: the sums below each channel's
+    /// top bit cannot carry out of the channel, and the top bit is their
+    /// carry plus the two top bits, modulo 2.
+    #[inline(always)]
+    fn add(p: u32, q: u32) -> u32 {
+        let below = Self::OWNED & !Self::HIGH_BITS;
+        ((p & below) + (q & below)) ^ ((p ^ q) & Self::HIGH_BITS)
+    }
+
     fn family() -> &'static Family {
         family(BPC)
     }
@@ -129,7 +161,6 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let family = Self::family();
         let shifts = Self::SHIFTS;
         let owned = Self::OWNED;
-        let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
         let same = |p: u32, q: u32| (p ^ q) & owned == 0;
         let Pass {
             residuals,
@@ -148,8 +179,8 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         };
         let mut b = *bits;
 
-        // Decode pixel `i` given per-channel predictions; returns the pixel
-        // written. The contexts are the residuals of the pixel on the left
+        // Decode pixel `i` given the prediction of all its channels (a
+        // pixel holding only this pass's bits); returns the pixel written. The contexts are the residuals of the pixel on the left
         // (slot `i`), this pixel's go to slot `i + 1`.
         //
         // One window per pixel: it holds at least 33 stream bits, and a
@@ -158,11 +189,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         // fresh window for itself and the channels after it.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
-                let predict: [u32; N] = $predict;
+                let predict: u32 = $predict;
                 let mut window = b.window();
                 let ctx = res[$i];
                 let mut value = [0u8; N];
-                let mut px = if MERGE { cur[$i] & !owned } else { 0 };
+                let mut residual = 0u32;
                 for c in 0..N {
                     let row = models[c].short_row(ctx[c]);
                     let v = match family.decode_short_row(row, window) {
@@ -181,7 +212,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     };
                     value[c] = v;
                     let unfolded = u32::from(family.unfold[usize::from(v)]);
-                    px |= ((unfolded + predict[c]) & Self::MASK) << shifts[c];
+                    residual |= unfolded << shifts[c];
+                }
+                let mut px = Self::add(predict, residual);
+                if MERGE {
+                    px |= cur[$i] & !owned;
                 }
                 res[$i + 1] = value;
                 cur[$i] = px;
@@ -192,10 +227,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let mut i = start;
         if i == 0 {
             let up = if FIRST { 0 } else { prev[0] };
-            pixel!(
-                0,
-                core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) })
-            );
+            pixel!(0, if FIRST { 0 } else { up & owned });
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
@@ -232,12 +264,9 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 continue;
             }
             left = if FIRST {
-                pixel!(i, core::array::from_fn(|c| channel(left, c)))
+                pixel!(i, left & owned)
             } else {
-                pixel!(
-                    i,
-                    core::array::from_fn(|c| (channel(left, c) + channel(up, c)) >> 1)
-                )
+                pixel!(i, Self::mean(left, up))
             };
             if i == stop {
                 update_pixel::<N, BPC>(models, res[i], res[i + 1], schedule.trigger);
