@@ -243,6 +243,19 @@ pub(super) const RUN_ORDER: [u32; 32] = [
     14, 15,
 ];
 
+/// `RUN_LENGTH_BEFORE[s]`: the pixels that the ones of states `0..s`
+/// stand for (the sum of `2^RUN_ORDER[t]` for `t < s`), so a string of ones
+/// is accounted at once.
+pub(super) const RUN_LENGTH_BEFORE: [u32; 33] = {
+    let mut sums = [0u32; 33];
+    let mut s = 0;
+    while s < 32 {
+        sums[s + 1] = sums[s] + (1 << RUN_ORDER[s]);
+        s += 1;
+    }
+    sums
+};
+
 /// The coder's fixed pseudo-random table; its low bits decide how many
 /// pixels pass between two model updates.
 #[rustfmt::skip]

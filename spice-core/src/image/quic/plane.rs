@@ -11,7 +11,7 @@
 //! job).
 
 use super::bits::Bits;
-use super::family::{Family, RUN_ORDER};
+use super::family::{Family, RUN_LENGTH_BEFORE, RUN_ORDER};
 use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -314,21 +314,22 @@ fn read_run<'a>(
     mut bits: Bits<'a>,
     max: usize,
 ) -> (Bits<'a>, Result<usize, WireError>) {
+    const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
-        let ones = bits.peek().leading_ones();
-        for _ in 0..ones {
-            run += 1 << RUN_ORDER[*state % RUN_ORDER.len()];
-            if run > max {
-                let e = bits.error("QUIC run passes the end of the row");
-                return (bits, Err(e));
-            }
-            if *state < RUN_ORDER.len() - 1 {
-                *state += 1;
-            }
+        let ones = bits.peek().leading_ones() as usize;
+        // The states the ones pass through count their own lengths; ones
+        // beyond the last state count its length each.
+        let from = (*state).min(LAST);
+        let to = (from + ones).min(LAST);
+        let stepped = RUN_LENGTH_BEFORE[to] - RUN_LENGTH_BEFORE[from];
+        run += stepped as usize + ((ones - (to - from)) << RUN_ORDER[LAST]);
+        *state = to;
+        if run > max {
+            return (bits, Err(bits.error("QUIC run passes the end of the row")));
         }
         if ones < 32 {
-            bits.eat(ones + 1);
+            bits.eat(ones as u32 + 1);
             break;
         }
         bits.eat(32);
