@@ -16,8 +16,8 @@ use crate::error::WireError;
 /// registers) and store it back.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
-    /// The stream's whole words (a trailing partial word is cut off).
-    data: &'a [u8],
+    /// The stream's whole words (a trailing partial word is ignored).
+    words: &'a [[u8; 4]],
     /// Stream bits consumed so far (grows past the end while zero bits
     /// are being supplied).
     pos: usize,
@@ -29,9 +29,8 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
-        let whole = data.len() / 4 * 4;
         Bits {
-            data: data.get(..whole).unwrap_or(&[]),
+            words: data.as_chunks::<4>().0,
             pos: 0,
             base,
         }
@@ -45,21 +44,21 @@ impl<'a> Bits<'a> {
     /// stream in order, and a shift drops the bits already consumed.
     #[inline(always)]
     pub(super) fn window(&self) -> u64 {
-        let at = (self.pos >> 5).wrapping_mul(4);
-        let pair = match self.data.get(at..at.wrapping_add(8)) {
-            Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        let at = self.pos >> 5;
+        let pair = match self.words.get(at..at.wrapping_add(2)) {
+            Some(&[[a, b, c, d], [e, f, g, h]]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
             _ => self.last_words(at),
         };
         pair.rotate_left(32) << (self.pos & 31)
     }
 
     /// [`Self::window`]'s word pair where fewer than two words are left:
-    /// the last word (if `at` is its offset) and zeros.
+    /// the last word (if `at` is its index) and zeros.
     #[cold]
     fn last_words(&self, at: usize) -> u64 {
-        match self.data.get(at..at.wrapping_add(4)) {
-            Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
-            _ => 0,
+        match self.words.get(at) {
+            Some(&word) => u64::from(u32::from_le_bytes(word)),
+            None => 0,
         }
     }
 
@@ -89,7 +88,7 @@ impl<'a> Bits<'a> {
     /// Fail if the reader has used bits beyond the input, i.e. if a full
     /// 32-bit window at the current position does not fit in the data.
     pub(super) fn check(&self) -> Result<(), WireError> {
-        if self.consumed() + 32 > self.data.len() as u64 * 8 {
+        if self.consumed() + 32 > self.words.len() as u64 * 32 {
             Err(self.error("QUIC data truncated"))
         } else {
             Ok(())
