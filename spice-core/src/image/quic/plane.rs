@@ -239,12 +239,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         // The pixel on the left of `i` (one register, not one per channel).
         let mut left = cur[i - 1];
         let mut stop = i + schedule.wait as usize;
-        let mut run_at = 0usize;
+        // A run may start only past this pixel: a run needs two pixels on
+        // its left, and none starts where an empty one just ended (a run
+        // leaves `i` at or past its start, so one comparison covers both).
+        let mut run_after = 2usize;
         while i < end {
             let up = if FIRST { 0 } else { prev[i] };
-            if !FIRST && i > 2 && same(prev[i - 1], up) && run_at != i && same(left, cur[i - 2]) {
+            if !FIRST && i > run_after && same(prev[i - 1], up) && same(left, cur[i - 2]) {
                 schedule.wait = (stop - i) as u32;
-                run_at = i;
+                run_after = i;
                 // The run repeats the pixel on its left; `left` stays valid.
                 match Self::run(&mut schedule.run_state, b, cur, i, left) {
                     Ok((after, next)) => {
