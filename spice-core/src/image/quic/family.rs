@@ -149,7 +149,9 @@ impl Family {
     /// Decode one codeword of code `l` from the 64-bit window `bits`
     /// (next stream bit in the MSB; only the top 32 matter): the value
     /// (truncated to a byte, as the reference coder stores it) and the
-    /// codeword length.
+    /// codeword length. (The decoder's loop uses the two halves, the table
+    /// of short codewords and [`Self::decode_long`], separately.)
+    #[cfg_attr(not(test), allow(dead_code))]
     #[inline(always)]
     pub(super) fn decode(&self, l: usize, bits: u64) -> (u8, u32) {
         match self.decode_short(l, bits) {
@@ -161,6 +163,7 @@ impl Family {
     /// Decode a codeword of code `l` of at most `FAST_BITS` bits (8) from
     /// the top of `bits` by table lookup, or `None` if the codeword there is
     /// longer.
+    #[cfg_attr(not(test), allow(dead_code))]
     #[inline(always)]
     pub(super) fn decode_short(&self, l: usize, bits: u64) -> Option<(u8, u32)> {
         self.decode_short_row(Self::short_row(l), bits)

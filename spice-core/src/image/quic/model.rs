@@ -125,13 +125,6 @@ impl Model {
         }
     }
 
-    /// The code for a pixel whose context (previous residual) is `ctx`.
-    #[inline(always)]
-    pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
-        let _ = family;
-        Family::code_of_row(self.short_row(ctx))
-    }
-
     /// The code for context `ctx` as its row of the family's short-codeword
     /// table.
     #[inline(always)]
@@ -210,22 +203,5 @@ pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     let family = family(BPC);
     for ((model, ctx), value) in models.iter_mut().zip(ctx).zip(value) {
         model.update::<BPC>(family, ctx, value, trigger);
-    }
-}
-
-/// Update every channel's model with pixel `i`'s residuals, where
-/// `res[c][i]` is the context and `res[c][i + 1]` the residual.
-pub(super) fn update_models<const N: usize, const BPC: usize, R: AsRef<[u8]>>(
-    models: &mut [Model; N],
-    res: &[R; N],
-    i: usize,
-    trigger: u32,
-) {
-    let family = family(BPC);
-    for (model, row) in models.iter_mut().zip(res) {
-        let row = row.as_ref();
-        if let (Some(&ctx), Some(&value)) = (row.get(i), row.get(i + 1)) {
-            model.update::<BPC>(family, ctx, value, trigger);
-        }
     }
 }
