@@ -243,9 +243,12 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         // its left, and none starts where an empty one just ended (a run
         // leaves `i` at or past its start, so one comparison covers both).
         let mut run_after = 2usize;
+        // The pixel above `left` (so each pixel of the row above is loaded
+        // once).
+        let mut up_left = if FIRST { 0 } else { prev[i - 1] };
         while i < end {
             let up = if FIRST { 0 } else { prev[i] };
-            if !FIRST && i > run_after && same(prev[i - 1], up) && same(left, cur[i - 2]) {
+            if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
                 schedule.wait = (stop - i) as u32;
                 run_after = i;
                 // The run repeats the pixel on its left; `left` stays valid.
@@ -264,11 +267,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     return Ok(());
                 }
                 stop = i + schedule.wait as usize;
+                up_left = prev[i - 1];
                 continue;
             }
             left = if FIRST {
                 pixel!(i, left & owned)
             } else {
+                up_left = up;
                 pixel!(i, Self::mean(left, up))
             };
             if i == stop {
