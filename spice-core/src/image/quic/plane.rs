@@ -301,8 +301,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         left: u32,
     ) -> Result<(Bits<'a>, usize), (Bits<'a>, WireError)> {
         let owned = Self::OWNED;
-        let (bits, run) = read_run(state, bits, cur.len().saturating_sub(i));
-        let run = run.map_err(|e| (bits, e))?;
+        let mut bits = bits;
+        let run = match read_run(state, &mut bits, cur.len().saturating_sub(i)) {
+            Ok(run) => run,
+            Err(e) => return Err((bits, e)),
+        };
         let fill = left & owned;
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
@@ -315,13 +318,9 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
 /// Read a run length (MELCODE): a one per run of `2^order` pixels (the
 /// order adapting upwards after each), then a zero and the remainder in
 /// `order` bits; the order then steps back down once. Fails if the run would
-/// pass `max` pixels. The reader goes in and comes back by value, so the
-/// caller's copy can stay in registers.
-fn read_run<'a>(
-    state: &mut usize,
-    mut bits: Bits<'a>,
-    max: usize,
-) -> (Bits<'a>, Result<usize, WireError>) {
+/// pass `max` pixels.
+#[inline(always)]
+fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
     const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
@@ -334,7 +333,7 @@ fn read_run<'a>(
         run += stepped as usize + ((ones - (to - from)) << RUN_ORDER[LAST]);
         *state = to;
         if run > max {
-            return (bits, Err(bits.error("QUIC run passes the end of the row")));
+            return Err(bits.error("QUIC run passes the end of the row"));
         }
         if ones < 32 {
             bits.eat(ones as u32 + 1);
@@ -349,8 +348,7 @@ fn read_run<'a>(
     }
     *state = state.saturating_sub(1);
     if run > max {
-        let e = bits.error("QUIC run passes the end of the row");
-        return (bits, Err(e));
+        return Err(bits.error("QUIC run passes the end of the row"));
     }
-    (bits, Ok(run))
+    Ok(run)
 }
