@@ -246,41 +246,47 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         // The pixel above `left` (so each pixel of the row above is loaded
         // once).
         let mut up_left = if FIRST { 0 } else { prev[i - 1] };
-        while i < end {
-            let up = if FIRST { 0 } else { prev[i] };
-            if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
-                schedule.wait = (stop - i) as u32;
-                run_after = i;
-                // The run repeats the pixel on its left; `left` stays valid.
-                match Self::run(&mut schedule.run_state, b, cur, i, left) {
-                    Ok((after, next)) => {
-                        b = after;
-                        i = next;
+        'segment: while i < end {
+            // The pixels up to the next model update (after pixel `stop`)
+            // or the end of the segment, whichever comes first.
+            let limit = end.min(stop + 1);
+            while i < limit {
+                let up = if FIRST { 0 } else { prev[i] };
+                if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
+                    schedule.wait = (stop - i) as u32;
+                    run_after = i;
+                    // The run repeats the pixel on its left; `left` stays valid.
+                    match Self::run(&mut schedule.run_state, b, cur, i, left) {
+                        Ok((after, next)) => {
+                            b = after;
+                            i = next;
+                        }
+                        Err((after, e)) => {
+                            *bits = after;
+                            return Err(e);
+                        }
                     }
-                    Err((after, e)) => {
-                        *bits = after;
-                        return Err(e);
+                    if i >= end {
+                        *bits = b;
+                        return Ok(());
                     }
+                    // Run pixels do not count towards the next update.
+                    stop = i + schedule.wait as usize;
+                    up_left = prev[i - 1];
+                    continue 'segment;
                 }
-                if i >= end {
-                    *bits = b;
-                    return Ok(());
-                }
-                stop = i + schedule.wait as usize;
-                up_left = prev[i - 1];
-                continue;
+                left = if FIRST {
+                    pixel!(i, left & owned)
+                } else {
+                    up_left = up;
+                    pixel!(i, Self::mean(left, up))
+                };
+                i += 1;
             }
-            left = if FIRST {
-                pixel!(i, left & owned)
-            } else {
-                up_left = up;
-                pixel!(i, Self::mean(left, up))
-            };
-            if i == stop {
-                update_pixel::<N, BPC>(models, res[i], res[i + 1], schedule.trigger);
-                stop = i + 1 + schedule.next_wait() as usize;
+            if i == stop + 1 {
+                update_pixel::<N, BPC>(models, res[stop], res[i], schedule.trigger);
+                stop = i + schedule.next_wait() as usize;
             }
-            i += 1;
         }
         schedule.wait = (stop - end) as u32;
         *bits = b;
