@@ -203,6 +203,9 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             v
                         }
                         None => {
+                            // Rare (a codeword longer than 8 bits): keep
+                            // the short path straight.
+                            core::hint::cold_path();
                             let code = Family::code_of_row(row);
                             let (v, len) = family.decode_long(code, b.window());
                             b.eat(len);
