@@ -1,12 +1,14 @@
 //! One QUIC decoding pass over a row: a set of 1 or 3 channels that share a
-//! [`Schedule`], each with its own context [`Model`] and row of residuals.
+//! [`Schedule`] and a row of residuals (a pixel's side by side), each with
+//! its own context [`Model`].
 //!
 //! Owns the per-row decoding loop: prediction from the neighbours, Golomb
 //! decoding with the code the context's bucket chose, model updates at the
 //! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
 //! and written to bit fields of `0xAARRGGBB` pixels, 8 bits apart from the
 //! highest one down (a compile-time layout, so the hot loop shifts by
-//! constants); a pass never touches bits outside its channels. It must not
+//! constants, and predicts and adds all channels of a pixel at once with
+//! per-channel masks); a pass never touches bits outside its channels. It must not
 //! know about image types or output formats (that is the parent module's
 //! job).
 
@@ -180,8 +182,9 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let mut b = *bits;
 
         // Decode pixel `i` given the prediction of all its channels (a
-        // pixel holding only this pass's bits); returns the pixel written. The contexts are the residuals of the pixel on the left
-        // (slot `i`), this pixel's go to slot `i + 1`.
+        // pixel holding only this pass's bits); returns the pixel written.
+        // The contexts are the residuals of the pixel on the left (slot
+        // `i`); this pixel's go to slot `i + 1`.
         //
         // One window per pixel: it holds at least 33 stream bits, and a
         // codeword from the short table takes at most 8 of them, so every
