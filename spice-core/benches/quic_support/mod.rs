@@ -18,7 +18,7 @@ mod family;
 mod model;
 
 use family::{Family, RUN_ORDER};
-use model::{family as family_for, update_models, Model, Schedule};
+use model::{family as family_for, Model, Schedule};
 
 /// QUIC image type numbers (spice-common `QuicImageType`).
 pub const QUIC_IMAGE_TYPE_GRAY: u32 = 1;
@@ -30,6 +30,24 @@ pub const QUIC_IMAGE_TYPE_RGB24: u32 = 3;
 pub const QUIC_IMAGE_TYPE_RGB32: u32 = 4;
 /// RGB plus an alpha plane.
 pub const QUIC_IMAGE_TYPE_RGBA: u32 = 5;
+
+/// Update every channel's model with pixel `i`'s residuals, where
+/// `res[c][i]` is the context and `res[c][i + 1]` the residual (the
+/// encoder keeps one residual row per channel).
+fn update_models<const N: usize, const BPC: usize, R: AsRef<[u8]>>(
+    models: &mut [Model; N],
+    res: &[R; N],
+    i: usize,
+    trigger: u32,
+) {
+    let family = family_for(BPC);
+    for (model, row) in models.iter_mut().zip(res) {
+        let row = row.as_ref();
+        if let (Some(&ctx), Some(&value)) = (row.get(i), row.get(i + 1)) {
+            model.update::<BPC>(family, ctx, value, trigger);
+        }
+    }
+}
 
 /// MSB-first bit writer producing little-endian 32-bit words.
 struct Writer {
@@ -106,7 +124,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             } else {
                 ((Self::MASK - diff) << 1) + 1
             } as u8;
-            let code = self.models[c].code(fam, self.residuals[c][i]);
+            let code = Family::code_of_row(self.models[c].short_row(self.residuals[c][i]));
             let (bits, len) = fam.codeword(code, folded);
             w.put(bits, len);
             self.residuals[c][i + 1] = folded;

@@ -1,27 +1,26 @@
 //! The QUIC bit stream: 32-bit little-endian words whose bits are consumed
 //! from the most significant end.
 //!
-//! Owns reading bits only. Reading past the end yields zero bits so the hot
-//! decode loops need no per-read error path; [`Bits::check`] (called once per
+//! Owns reading bits only. The reader is a bit position; each read loads
+//! the pair of words around it, so there is no buffer to refill. Reading
+//! past the end yields zero bits so the hot decode loops need no per-read
+//! error path; [`Bits::check`] (called once per
 //! row) turns any such overrun into an error, with the same verdict the
 //! reference decoder reaches (it needs its 32-bit window to lie inside the
 //! data at all times).
 
 use crate::error::WireError;
 
-/// A cursor over the words of a QUIC bit stream. It is `Copy` so hot loops
-/// can work on a local copy (kept in registers) and store it back.
+/// A cursor over the words of a QUIC bit stream: the stream and a bit
+/// position. It is `Copy` so hot loops can work on a local copy (kept in
+/// registers) and store it back.
 #[derive(Clone, Copy)]
 pub(super) struct Bits<'a> {
     /// The stream's whole words (a trailing partial word is ignored).
     words: &'a [[u8; 4]],
-    /// Index of the next word to load (grows past the end while zero words
+    /// Stream bits consumed so far (grows past the end while zero bits
     /// are being supplied).
-    next: usize,
-    /// Upcoming stream bits, first one in the MSB; `avail` of them are valid.
-    buf: u64,
-    /// Valid bits in `buf`; at least 32 between calls.
-    avail: u32,
+    pos: usize,
     /// Byte offset of the stream within the QUIC payload (for errors).
     base: usize,
 }
@@ -30,54 +29,54 @@ impl<'a> Bits<'a> {
     /// A reader over `data` (a trailing partial word is ignored, as the
     /// reference does); `base` is its offset in the payload, for errors.
     pub(super) fn new(data: &'a [u8], base: usize) -> Self {
-        let mut bits = Bits {
+        Bits {
             words: data.as_chunks::<4>().0,
-            next: 0,
-            buf: 0,
-            avail: 0,
+            pos: 0,
             base,
+        }
+    }
+
+    /// The upcoming stream bits, first one in the MSB: at least the top 33
+    /// are stream bits (zeros past the end of the stream).
+    ///
+    /// The two words around the position, read as one little-endian `u64`,
+    /// hold the first word in the low half: swapping the halves puts the
+    /// stream in order, and a shift drops the bits already consumed.
+    #[inline(always)]
+    pub(super) fn window(&self) -> u64 {
+        let at = self.pos >> 5;
+        let pair = match self.words.get(at..at.wrapping_add(2)) {
+            Some(&[[a, b, c, d], [e, f, g, h]]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => self.last_words(at),
         };
-        bits.refill();
-        bits
+        pair.rotate_left(32) << (self.pos & 31)
+    }
+
+    /// [`Self::window`]'s word pair where fewer than two words are left:
+    /// the last word (if `at` is its index) and zeros.
+    #[cold]
+    fn last_words(&self, at: usize) -> u64 {
+        match self.words.get(at) {
+            Some(&word) => u64::from(u32::from_le_bytes(word)),
+            None => 0,
+        }
     }
 
     /// The next 32 bits of the stream (not consumed).
     #[inline(always)]
     pub(super) fn peek(&self) -> u32 {
-        (self.buf >> 32) as u32
+        (self.window() >> 32) as u32
     }
 
-    /// The next 64 bits of the stream (not consumed); at least the first
-    /// 32 are valid stream bits.
-    #[inline(always)]
-    pub(super) fn peek64(&self) -> u64 {
-        self.buf
-    }
-
-    /// Consume `n` bits, `n <= 32`.
+    /// Consume `n` bits.
     #[inline(always)]
     pub(super) fn eat(&mut self, n: u32) {
-        self.buf <<= n;
-        self.avail -= n;
-        if self.avail < 32 {
-            self.refill();
-        }
-    }
-
-    #[inline(always)]
-    fn refill(&mut self) {
-        let word = match self.words.get(self.next) {
-            Some(&word) => u32::from_le_bytes(word),
-            None => 0,
-        };
-        self.buf |= u64::from(word) << (32 - self.avail);
-        self.avail += 32;
-        self.next = self.next.wrapping_add(1);
+        self.pos = self.pos.wrapping_add(n as usize);
     }
 
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
-        (self.next as u64) * 32 - u64::from(self.avail)
+        self.pos as u64
     }
 
     /// An error at the current stream position.

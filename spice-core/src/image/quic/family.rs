@@ -31,10 +31,11 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
-    /// `fast[l][w]`: the plain codeword of code `l` that a window starting
-    /// with the `FAST_BITS` bits `w` holds, if it is no longer than that, as
-    /// `len << 8 | value`; 0 if it is longer (or an escape).
-    fast: [[u16; 1 << FAST_BITS]; MAX_CODES],
+    /// `fast[l << FAST_BITS | w]`: the plain codeword of code `l` that a
+    /// window starting with the `FAST_BITS` bits `w` holds, if it is no
+    /// longer than that, as `len << 8 | value`; 0 if it is longer (or an
+    /// escape).
+    fast: [u16; MAX_CODES << FAST_BITS],
     /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
     /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
     pub(super) unfold: [u8; 256],
@@ -67,7 +68,7 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
-            fast: [[0; 1 << FAST_BITS]; MAX_CODES],
+            fast: [0; MAX_CODES << FAST_BITS],
             unfold: [0; 256],
             bucket: [0; 256],
         };
@@ -91,7 +92,7 @@ impl Family {
                 let len = zeros + 1 + l;
                 if zeros < prefix && len <= FAST_BITS {
                     let v = (zeros << l) | ((w >> (FAST_BITS - len)) & low_mask(l));
-                    f.fast[li][w as usize] = ((len << 8) | (v & 0xff)) as u16;
+                    f.fast[(li << FAST_BITS) | w as usize] = ((len << 8) | (v & 0xff)) as u16;
                 }
                 w += 1;
             }
@@ -148,14 +149,55 @@ impl Family {
     /// Decode one codeword of code `l` from the 64-bit window `bits`
     /// (next stream bit in the MSB; only the top 32 matter): the value
     /// (truncated to a byte, as the reference coder stores it) and the
-    /// codeword length.
+    /// codeword length. (The decoder's loop uses the two halves, the table
+    /// of short codewords and [`Self::decode_long`], separately.)
+    #[cfg_attr(not(test), allow(dead_code))]
     #[inline(always)]
     pub(super) fn decode(&self, l: usize, bits: u64) -> (u8, u32) {
-        let l = l % MAX_CODES;
-        let short = self.fast[l][(bits >> (64 - FAST_BITS)) as usize];
-        if short != 0 {
-            return (short as u8, u32::from(short >> 8));
+        match self.decode_short(l, bits) {
+            Some(short) => short,
+            None => self.decode_long(l, bits),
         }
+    }
+
+    /// Decode a codeword of code `l` of at most `FAST_BITS` bits (8) from
+    /// the top of `bits` by table lookup, or `None` if the codeword there is
+    /// longer.
+    #[cfg_attr(not(test), allow(dead_code))]
+    #[inline(always)]
+    pub(super) fn decode_short(&self, l: usize, bits: u64) -> Option<(u8, u32)> {
+        self.decode_short_row(Self::short_row(l), bits)
+    }
+
+    /// Where code `l`'s part of the short-codeword table starts: what
+    /// [`Self::decode_short_row`] takes (models keep it per context).
+    pub(super) const fn short_row(l: usize) -> usize {
+        (l % MAX_CODES) << FAST_BITS
+    }
+
+    /// The code whose [`Self::short_row`] is `row`.
+    pub(super) const fn code_of_row(row: usize) -> usize {
+        (row >> FAST_BITS) % MAX_CODES
+    }
+
+    /// [`Self::decode_short`] for the code whose [`Self::short_row`] is
+    /// `row`.
+    #[inline(always)]
+    pub(super) fn decode_short_row(&self, row: usize, bits: u64) -> Option<(u8, u32)> {
+        let at = (row | (bits >> (64 - FAST_BITS)) as usize) % self.fast.len();
+        let short = self.fast[at];
+        if short != 0 {
+            Some((short as u8, u32::from(short >> 8)))
+        } else {
+            None
+        }
+    }
+
+    /// Decode any codeword of code `l` from the window `bits` (of which the
+    /// top 32 must be stream bits), without the short-codeword table.
+    #[inline(always)]
+    pub(super) fn decode_long(&self, l: usize, bits: u64) -> (u8, u32) {
+        let l = l % MAX_CODES;
         if bits > self.escape_below[l] {
             let zeros = bits.leading_zeros();
             let len = zeros + 1 + l as u32;
@@ -203,6 +245,19 @@ pub(super) const RUN_ORDER: [u32; 32] = [
     0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13,
     14, 15,
 ];
+
+/// `RUN_LENGTH_BEFORE[s]`: the pixels that the ones of states `0..s`
+/// stand for (the sum of `2^RUN_ORDER[t]` for `t < s`), so a string of ones
+/// is accounted at once.
+pub(super) const RUN_LENGTH_BEFORE: [u32; 33] = {
+    let mut sums = [0u32; 33];
+    let mut s = 0;
+    while s < 32 {
+        sums[s + 1] = sums[s] + (1 << RUN_ORDER[s]);
+        s += 1;
+    }
+    sums
+};
 
 /// The coder's fixed pseudo-random table; its low bits decide how many
 /// pixels pass between two model updates.

@@ -99,11 +99,12 @@ pub(super) struct Model {
     counters: [[u32; MAX_CODES]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
-    /// The code to use for each context value: `best` looked up through the
-    /// family's bucket table ahead of time, so the decoder's hot loop does
-    /// one load instead of two dependent ones. Filled for every byte value
+    /// The code to use for each context value, as its row of the family's
+    /// short-codeword table ([`Family::short_row`]): `best` looked up through
+    /// the family's bucket table ahead of time, so the decoder's hot loop
+    /// does one load instead of two dependent ones. Filled for every byte value
     /// (the bucket table repeats every `2^bpc`), so no masking is needed.
-    code_of: [u8; 256],
+    code_of: [u16; 256],
     /// First context value of each bucket (contexts are `0..2^bpc`, and a
     /// bucket is a contiguous range of them), then `2^bpc`.
     bucket_start: [u16; BUCKETS + 1],
@@ -118,17 +119,17 @@ impl Model {
         Model {
             counters: [[0; MAX_CODES]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
-            code_of: [(bpc - 1) as u8; 256],
+            code_of: [Family::short_row(bpc - 1) as u16; 256],
             bucket_start: bucket_starts(family(bpc), bpc),
             ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
 
-    /// The code for a pixel whose context (previous residual) is `ctx`.
+    /// The code for context `ctx` as its row of the family's short-codeword
+    /// table.
     #[inline(always)]
-    pub(super) fn code(&self, family: &Family, ctx: u8) -> usize {
-        let _ = family;
-        self.code_of[usize::from(ctx)] as usize
+    pub(super) fn short_row(&self, ctx: u8) -> usize {
+        usize::from(self.code_of[usize::from(ctx)])
     }
 
     /// Account a residual `value` coded in context `ctx`: add each code's
@@ -164,7 +165,7 @@ impl Model {
             let period = usize::from(self.ctx_mask) + 1;
             for contexts in self.code_of.chunks_exact_mut(period) {
                 if let Some(codes) = contexts.get_mut(from as usize..to as usize) {
-                    codes.fill(best as u8);
+                    codes.fill(Family::short_row(best) as u16);
                 }
             }
         }
@@ -190,19 +191,17 @@ fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
     start
 }
 
-/// Update every channel's model with pixel `i`'s residuals, where
-/// `res[c][i]` is the context and `res[c][i + 1]` the residual.
-pub(super) fn update_models<const N: usize, const BPC: usize, R: AsRef<[u8]>>(
+/// Update every channel's model with one pixel's residuals `value`, coded
+/// in contexts `ctx`.
+#[inline]
+pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     models: &mut [Model; N],
-    res: &[R; N],
-    i: usize,
+    ctx: [u8; N],
+    value: [u8; N],
     trigger: u32,
 ) {
     let family = family(BPC);
-    for (model, row) in models.iter_mut().zip(res) {
-        let row = row.as_ref();
-        if let (Some(&ctx), Some(&value)) = (row.get(i), row.get(i + 1)) {
-            model.update::<BPC>(family, ctx, value, trigger);
-        }
+    for ((model, ctx), value) in models.iter_mut().zip(ctx).zip(value) {
+        model.update::<BPC>(family, ctx, value, trigger);
     }
 }

@@ -1,18 +1,20 @@
 //! One QUIC decoding pass over a row: a set of 1 or 3 channels that share a
-//! [`Schedule`], each with its own context [`Model`] and row of residuals.
+//! [`Schedule`] and a row of residuals (a pixel's side by side), each with
+//! its own context [`Model`].
 //!
 //! Owns the per-row decoding loop: prediction from the neighbours, Golomb
 //! decoding with the code the context's bucket chose, model updates at the
 //! scheduled pixels and the run-length (MELCODE) mode. Channels are read from
 //! and written to bit fields of `0xAARRGGBB` pixels, 8 bits apart from the
 //! highest one down (a compile-time layout, so the hot loop shifts by
-//! constants); a pass never touches bits outside its channels. It must not
+//! constants, and predicts and adds all channels of a pixel at once with
+//! per-channel masks); a pass never touches bits outside its channels. It must not
 //! know about image types or output formats (that is the parent module's
 //! job).
 
 use super::bits::Bits;
-use super::family::{Family, RUN_ORDER};
-use super::model::{family, update_models, Model, Schedule};
+use super::family::{Family, RUN_LENGTH_BEFORE, RUN_ORDER};
+use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
 
@@ -22,11 +24,11 @@ use alloc::vec::Vec;
 /// plane); without it the pass writes whole pixels (its channels, zero
 /// elsewhere), whatever the destination held before.
 pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> {
-    /// Per channel, the folded residuals of the row being decoded; slot 0
-    /// is the context for pixel 0, slot `i + 1` holds pixel `i`. Slots not
-    /// yet rewritten in the current row (and those skipped by runs) keep
-    /// older values, which the format relies on.
-    residuals: [Vec<u8>; N],
+    /// The folded residuals of the row being decoded, all channels of a
+    /// pixel side by side; slot 0 is the context for pixel 0, slot `i + 1`
+    /// holds pixel `i`. Slots not yet rewritten in the current row (and
+    /// those skipped by runs) keep older values, which the format relies on.
+    residuals: Vec<[u8; N]>,
     models: [Model; N],
     schedule: Schedule,
 }
@@ -54,21 +56,52 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         m
     };
 
+    /// The lowest bit of each channel.
+    const LOW_BITS: u32 = {
+        let mut m = 0u32;
+        let mut c = 0;
+        while c < N {
+            m |= 1 << Self::SHIFTS[c];
+            c += 1;
+        }
+        m
+    };
+    /// The highest bit of each channel.
+    const HIGH_BITS: u32 = Self::LOW_BITS << (BPC - 1);
+
+    /// Per channel, the mean of `p` and `q` rounded down (other bits
+    /// zero), all channels at once: the common bits plus half the
+    /// differing ones, with each channel's lowest bit dropped before the
+    /// halving so that it does not fall into the channel below.
+    #[inline(always)]
+    fn mean(p: u32, q: u32) -> u32 {
+        (p & q & Self::OWNED) + (((p ^ q) & (Self::OWNED & !Self::LOW_BITS)) >> 1)
+    }
+
+    /// Per channel, `p + q` modulo `2^BPC` (`p` and `q` hold only this
+    /// pass's bits), all channels at once: the sums below each channel's
+    /// top bit cannot carry out of the channel, and the top bit is their
+    /// carry plus the two top bits, modulo 2.
+    #[inline(always)]
+    fn add(p: u32, q: u32) -> u32 {
+        let below = Self::OWNED & !Self::HIGH_BITS;
+        ((p & below) + (q & below)) ^ ((p ^ q) & Self::HIGH_BITS)
+    }
+
     fn family() -> &'static Family {
         family(BPC)
     }
 
     /// A fresh pass for rows of `width` pixels.
     pub(super) fn new(width: usize) -> Result<Self, WireError> {
-        let mut residuals: [Vec<u8>; N] = core::array::from_fn(|_| Vec::new());
-        for row in residuals.iter_mut() {
-            let len = width
-                .checked_add(1)
-                .ok_or(WireError::new(0, "image too large"))?;
-            row.try_reserve_exact(len)
-                .map_err(|_| WireError::new(0, "out of memory for image"))?;
-            row.resize(len, 0);
-        }
+        let len = width
+            .checked_add(1)
+            .ok_or(WireError::new(0, "image too large"))?;
+        let mut residuals = Vec::new();
+        residuals
+            .try_reserve_exact(len)
+            .map_err(|_| WireError::new(0, "out of memory for image"))?;
+        residuals.resize(len, [0; N]);
         Ok(Pass {
             residuals,
             models: core::array::from_fn(|_| Model::new(BPC)),
@@ -84,16 +117,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         prev: Option<&[u32]>,
         cur: &mut [u32],
     ) -> Result<(), WireError> {
-        for r in self.residuals.iter_mut() {
-            // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
-            let ctx = if prev.is_some() {
-                r.get(1).copied().unwrap_or(0)
-            } else {
-                0
-            };
-            if let Some(slot) = r.first_mut() {
-                *slot = ctx;
-            }
+        // Pixel 0's context: 0 on the first row, else pixel 0 of the row above.
+        let ctx = match prev {
+            Some(_) => self.residuals.get(1).copied().unwrap_or([0; N]),
+            None => [0; N],
+        };
+        if let Some(slot) = self.residuals.first_mut() {
+            *slot = ctx;
         }
         let width = cur.len();
         let mut pos = 0usize;
@@ -103,10 +133,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 let cur = &mut cur[..end];
                 match prev {
                     None => self.segment::<true>(bits, &[], cur, pos)?,
-                    Some(prev) => {
-                        let prev = prev.get(..end).ok_or(bits.error("QUIC row too short"))?;
-                        self.segment::<false>(bits, prev, cur, pos)?
-                    }
+                    Some(prev) => self.segment::<false>(bits, prev, cur, pos)?,
                 }
             }
             self.schedule.segment_done(end - pos, last);
@@ -136,122 +163,167 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let family = Self::family();
         let shifts = Self::SHIFTS;
         let owned = Self::OWNED;
-        let channel = |p: u32, c: usize| (p >> shifts[c]) & Self::MASK;
         let same = |p: u32, q: u32| (p ^ q) & owned == 0;
         let Pass {
             residuals,
             models,
             schedule,
-            ..
         } = self;
-        // Residual slots 0..=end; slot i is the context of pixel i.
-        let res: [&mut [u8]; N] = residuals.each_mut().map(|r| {
-            let len = r.len().min(end + 1);
-            &mut r[..len]
-        });
-        if res.iter().any(|r| r.len() != end + 1) {
+        // Residual slots 0..=end; slot i is the context of pixel i. All the
+        // slices are cut to the segment so that `i < end` bounds them all.
+        let Some(res) = residuals.get_mut(..=end) else {
             return Err(bits.error("QUIC row too long"));
-        }
-        if !FIRST && prev.len() < end {
-            return Err(bits.error("QUIC row too short"));
-        }
+        };
+        let prev = if FIRST {
+            prev
+        } else {
+            prev.get(..end).ok_or(bits.error("QUIC row too short"))?
+        };
         let mut b = *bits;
 
-        // Decode pixel `i` given per-channel predictions; returns the pixel
-        // written. `ctx` holds each channel's context (the previous residual).
+        // Decode pixel `i` given the prediction of all its channels (a
+        // pixel holding only this pass's bits); returns the pixel written.
+        // The contexts are the residuals of the pixel on the left (slot
+        // `i`); this pixel's go to slot `i + 1`.
+        //
+        // One window per pixel: it holds at least 33 stream bits, and a
+        // codeword from the short table takes at most 8 of them, so every
+        // channel's lookup sees 8 valid bits; a longer codeword reads a
+        // fresh window for itself and the channels after it.
         macro_rules! pixel {
-            ($i:expr, $ctx:ident, $predict:expr) => {{
-                let predict: [u32; N] = $predict;
-                let mut vals = [0u32; N];
+            ($i:expr, $predict:expr) => {{
+                let predict: u32 = $predict;
+                let mut window = b.window();
+                let ctx = res[$i];
+                let mut value = [0u8; N];
+                let mut residual = 0u32;
                 for c in 0..N {
-                    let code = models[c].code(family, $ctx[c]);
-                    let (value, len) = family.decode(code, b.peek64());
-                    b.eat(len);
-                    res[c][$i + 1] = value;
-                    $ctx[c] = value;
-                    vals[c] = (u32::from(family.unfold[value as usize]) + predict[c]) & Self::MASK;
+                    let row = models[c].short_row(ctx[c]);
+                    let v = match family.decode_short_row(row, window) {
+                        Some((v, len)) => {
+                            window <<= len;
+                            b.eat(len);
+                            v
+                        }
+                        None => {
+                            // Rare (a codeword longer than 8 bits): keep
+                            // the short path straight.
+                            core::hint::cold_path();
+                            let code = Family::code_of_row(row);
+                            let (v, len) = family.decode_long(code, b.window());
+                            b.eat(len);
+                            window = b.window();
+                            v
+                        }
+                    };
+                    value[c] = v;
+                    let unfolded = u32::from(family.unfold[usize::from(v)]);
+                    residual |= unfolded << shifts[c];
                 }
-                let mut px = if MERGE { cur[$i] & !owned } else { 0 };
-                for c in 0..N {
-                    px |= vals[c] << shifts[c];
+                let mut px = Self::add(predict, residual);
+                if MERGE {
+                    px |= cur[$i] & !owned;
                 }
+                res[$i + 1] = value;
                 cur[$i] = px;
                 px
             }};
         }
 
         let mut i = start;
-        let mut ctx: [u8; N] = core::array::from_fn(|c| res[c][i]);
         if i == 0 {
             let up = if FIRST { 0 } else { prev[0] };
-            pixel!(
-                0,
-                ctx,
-                core::array::from_fn(|c| if FIRST { 0 } else { channel(up, c) })
-            );
+            pixel!(0, if FIRST { 0 } else { up & owned });
             if schedule.wait > 0 {
                 schedule.wait -= 1;
             } else {
                 schedule.wait = schedule.next_wait();
-                update_models::<N, BPC, _>(models, &res, 0, schedule.trigger);
+                update_pixel::<N, BPC>(models, res[0], res[1], schedule.trigger);
             }
             i = 1;
         }
         // The pixel on the left of `i` (one register, not one per channel).
         let mut left = cur[i - 1];
         let mut stop = i + schedule.wait as usize;
-        let mut run_at = 0usize;
-        // The pixel above-left of `i` (carried along so each pixel of the
-        // row above is loaded once).
+        // A run may start only past this pixel: a run needs two pixels on
+        // its left, and none starts where an empty one just ended (a run
+        // leaves `i` at or past its start, so one comparison covers both).
+        let mut run_after = 2usize;
+        // The pixel above `left` (so each pixel of the row above is loaded
+        // once).
         let mut up_left = if FIRST { 0 } else { prev[i - 1] };
-        while i < end {
-            let up = if FIRST { 0 } else { prev[i] };
-            if !FIRST && same(up_left, up) && i > 2 && run_at != i && same(cur[i - 1], cur[i - 2]) {
-                schedule.wait = (stop - i) as u32;
-                run_at = i;
-                let run = match read_run(&mut schedule.run_state, &mut b, end - i) {
-                    Ok(run) => run,
-                    Err(e) => {
-                        *bits = b;
-                        return Err(e);
+        'segment: while i < end {
+            // The pixels up to the next model update (after pixel `stop`)
+            // or the end of the segment, whichever comes first.
+            let limit = end.min(stop + 1);
+            while i < limit {
+                let up = if FIRST { 0 } else { prev[i] };
+                if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
+                    schedule.wait = (stop - i) as u32;
+                    run_after = i;
+                    // The run repeats the pixel on its left; `left` stays valid.
+                    match Self::run(&mut schedule.run_state, b, cur, i, left) {
+                        Ok((after, next)) => {
+                            b = after;
+                            i = next;
+                        }
+                        Err((after, e)) => {
+                            *bits = after;
+                            return Err(e);
+                        }
                     }
+                    if i >= end {
+                        *bits = b;
+                        return Ok(());
+                    }
+                    // Run pixels do not count towards the next update.
+                    stop = i + schedule.wait as usize;
+                    up_left = prev[i - 1];
+                    continue 'segment;
+                }
+                left = if FIRST {
+                    pixel!(i, left & owned)
+                } else {
+                    up_left = up;
+                    pixel!(i, Self::mean(left, up))
                 };
-                // The run repeats the pixel on its left; `left` stays valid.
-                let fill = cur[i - 1] & owned;
-                for p in cur[i..i + run].iter_mut() {
-                    *p = if MERGE { (*p & !owned) | fill } else { fill };
-                }
-                i += run;
-                if i == end {
-                    *bits = b;
-                    return Ok(());
-                }
-                // Residual slots under the run were not rewritten: the next
-                // context is whatever they hold.
-                ctx = core::array::from_fn(|c| res[c][i]);
-                stop = i + schedule.wait as usize;
-                up_left = prev[i - 1];
-                continue;
+                i += 1;
             }
-            left = if FIRST {
-                pixel!(i, ctx, core::array::from_fn(|c| channel(left, c)))
-            } else {
-                up_left = up;
-                pixel!(
-                    i,
-                    ctx,
-                    core::array::from_fn(|c| (channel(left, c) + channel(up, c)) >> 1)
-                )
-            };
-            if i == stop {
-                update_models::<N, BPC, _>(models, &res, i, schedule.trigger);
-                stop = i + 1 + schedule.next_wait() as usize;
+            if i == stop + 1 {
+                update_pixel::<N, BPC>(models, res[stop], res[i], schedule.trigger);
+                stop = i + schedule.next_wait() as usize;
             }
-            i += 1;
         }
         schedule.wait = (stop - end) as u32;
         *bits = b;
         Ok(())
+    }
+
+    /// Read a run starting at pixel `i` of `cur` and fill it with the
+    /// channels of `left` (the pixel before it); the index after the run.
+    /// Out of line: runs are rare, and their fill loop would otherwise
+    /// take registers from the pixel loop.
+    #[cold]
+    #[inline(never)]
+    fn run<'a>(
+        state: &mut usize,
+        bits: Bits<'a>,
+        cur: &mut [u32],
+        i: usize,
+        left: u32,
+    ) -> Result<(Bits<'a>, usize), (Bits<'a>, WireError)> {
+        let owned = Self::OWNED;
+        let mut bits = bits;
+        let run = match read_run(state, &mut bits, cur.len().saturating_sub(i)) {
+            Ok(run) => run,
+            Err(e) => return Err((bits, e)),
+        };
+        let fill = left & owned;
+        let end = i.saturating_add(run);
+        for p in cur.get_mut(i..end).unwrap_or(&mut []) {
+            *p = if MERGE { (*p & !owned) | fill } else { fill };
+        }
+        Ok((bits, end))
     }
 }
 
@@ -259,21 +331,24 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
 /// order adapting upwards after each), then a zero and the remainder in
 /// `order` bits; the order then steps back down once. Fails if the run would
 /// pass `max` pixels.
+#[inline(always)]
 fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
+    const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
-        let ones = bits.peek().leading_ones();
-        for _ in 0..ones {
-            run += 1 << RUN_ORDER[*state % RUN_ORDER.len()];
-            if run > max {
-                return Err(bits.error("QUIC run passes the end of the row"));
-            }
-            if *state < RUN_ORDER.len() - 1 {
-                *state += 1;
-            }
+        let ones = bits.peek().leading_ones() as usize;
+        // The states the ones pass through count their own lengths; ones
+        // beyond the last state count its length each.
+        let from = (*state).min(LAST);
+        let to = (from + ones).min(LAST);
+        let stepped = RUN_LENGTH_BEFORE[to] - RUN_LENGTH_BEFORE[from];
+        run += stepped as usize + ((ones - (to - from)) << RUN_ORDER[LAST]);
+        *state = to;
+        if run > max {
+            return Err(bits.error("QUIC run passes the end of the row"));
         }
         if ones < 32 {
-            bits.eat(ones + 1);
+            bits.eat(ones as u32 + 1);
             break;
         }
         bits.eat(32);
