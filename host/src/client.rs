@@ -251,7 +251,7 @@ impl Client {
                 .and_then(TlsClient::version)
                 .unwrap_or("TLS");
             if self.args.log {
-                eprintln!(
+                crate::log!(
                     "barespice-host: {} channel {id}: {v} handshake {} ms",
                     channel_name(t),
                     d.as_millis()
@@ -292,7 +292,7 @@ impl Client {
             Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
         let main = self.session.main_handle();
         if self.args.log {
-            eprintln!(
+            crate::log!(
                 "barespice-host: main channel: server requires TLS, reconnecting on tls-port"
             );
         }
@@ -370,7 +370,7 @@ impl Client {
         if self.fatal_channel(t) {
             Err(msg)
         } else {
-            eprintln!(
+            crate::log!(
                 "barespice-host: warning: {what}: {}",
                 match msg {
                     Exit::Failure(f) => f.to_string(),
@@ -408,7 +408,7 @@ impl Client {
                     channel_id,
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: skipping {} channel {channel_id}",
                             channel_name(channel_type)
                         );
@@ -420,7 +420,7 @@ impl Client {
                     ..
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: {} channel {channel_id} linked",
                             channel_name(channel_type)
                         );
@@ -444,7 +444,7 @@ impl Client {
                             let _ = c.stream.shutdown(Shutdown::Both);
                         }
                         if self.args.log {
-                            eprintln!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
+                            crate::log!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
                         }
                         let h = self
                             .session
@@ -464,7 +464,7 @@ impl Client {
                     if self.fatal_channel(channel_type) {
                         return Err(msg);
                     }
-                    eprintln!(
+                    crate::log!(
                         "barespice-host: warning: {}",
                         match msg {
                             Exit::Failure(f) => f.to_string(),
@@ -478,7 +478,7 @@ impl Client {
                     height,
                 } => {
                     if self.args.log {
-                        eprintln!("barespice-host: display {channel_id} surface {width}x{height}");
+                        crate::log!("barespice-host: display {channel_id} surface {width}x{height}");
                     }
                     if channel_id == 0 {
                         self.last_change = Instant::now();
@@ -491,7 +491,7 @@ impl Client {
                     ..
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: server notice on {} channel {channel_id}: {text}",
                             channel_name(channel_type)
                         );
@@ -499,7 +499,7 @@ impl Client {
                 }
                 Event::MouseMode { supported, current } => {
                     if self.args.log {
-                        eprintln!("barespice-host: mouse mode {current} (supported {supported})");
+                        crate::log!("barespice-host: mouse mode {current} (supported {supported})");
                     }
                 }
                 Event::Agent(_) | Event::FromAgent(_) | Event::Name(_) | Event::Uuid(_) => {}
@@ -578,7 +578,7 @@ impl Client {
             self.flush()?;
             if let Some(r) = self.session.take_dirty() {
                 if self.args.log {
-                    eprintln!(
+                    crate::log!(
                         "barespice-host: {:>6} ms dirty {r:?}",
                         start.elapsed().as_millis()
                     );
@@ -600,7 +600,7 @@ impl Client {
                             .type_text(c.encode_utf8(&mut [0; 4]))
                             .map_err(|e| e.to_string())?;
                         if skipped > 0 {
-                            eprintln!("barespice-host: warning: no US key for {c:?}; skipped");
+                            crate::log!("barespice-host: warning: no US key for {c:?}; skipped");
                         }
                         self.flush()?;
                         self.next_key = Instant::now() + KEY_INTERVAL;
@@ -642,7 +642,7 @@ impl Client {
         let path = &self.args.snapshot;
         crate::snapshot::write_png(path, s).map_err(Exit::Other)?;
         if self.args.log {
-            eprintln!(
+            crate::log!(
                 "barespice-host: wrote {}x{} snapshot to {} after {} frames",
                 s.width,
                 s.height,
@@ -656,7 +656,7 @@ impl Client {
     fn print_summary(&self) {
         let budget = self.session.budget();
         let glz_pixels = SessionConfig::default().glz_window_pixels;
-        eprintln!(
+        crate::log!(
             "barespice-host: memory: budget high-water {} bytes (GLZ window {} pixels = {} bytes), \
              peak RSS {} kB",
             budget.high_water(),
@@ -675,14 +675,14 @@ impl Client {
                     .collect::<Vec<_>>()
                     .join(" ")
             });
-            eprintln!(
+            crate::log!(
                 "barespice-host: {} channel {id}: {bytes} bytes; messages {}",
                 channel_name(*t),
                 msgs.unwrap_or_default()
             );
         }
         if let Some(c) = self.session.cursor() {
-            eprintln!(
+            crate::log!(
                 "barespice-host: cursor at ({}, {}) visible {} shape {:?}",
                 c.x,
                 c.y,
@@ -692,12 +692,12 @@ impl Client {
         }
         if let Some(d) = self.session.display(0) {
             if let Some(s) = d.primary() {
-                eprintln!(
+                crate::log!(
                     "barespice-host: display 0: primary {}x{} format {}",
                     s.width, s.height, s.format
                 );
             }
-            eprintln!("barespice-host: display 0: {:?}", d.stats());
+            crate::log!("barespice-host: display 0: {:?}", d.stats());
             let st = d.stats();
             let images: Vec<String> = COUNTED_IMAGE_TYPES
                 .iter()
@@ -705,7 +705,7 @@ impl Client {
                 .filter(|(_, n)| *n > 0)
                 .map(|((_, name), n)| format!("{name}={n}"))
                 .collect();
-            eprintln!(
+            crate::log!(
                 "barespice-host: display 0: images {}; stream frames {} dropped {}",
                 if images.is_empty() {
                     "none".to_string()
