@@ -125,17 +125,40 @@ fn link_failure(error: &LinkError, what: String) -> Failure {
 /// TLS: its serial is no longer the channel's), or when the run is over.
 fn spawn_reader(shared: Arc<Shared>, serial: u64, h: ChannelHandle, mut stream: TcpStream) {
     std::thread::spawn(move || {
-        let mut buf = vec![0u8; READ_BUFFER];
+        let mut buf = Vec::new();
         loop {
-            let n = stream.read(&mut buf).unwrap_or(0);
+            // A linked plain channel lends its receive buffer: the read goes
+            // straight where the message is reassembled. Otherwise (link
+            // stage, TLS ciphertext, no room in the budget) the reader's own
+            // buffer is used.
+            let lent = {
+                let mut c = shared.lock();
+                if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
+                    return;
+                }
+                let plain = c.conns.get(&h).is_some_and(|c| c.tls.is_none());
+                if plain {
+                    c.session.lend(h, READ_BUFFER)
+                } else {
+                    None
+                }
+            };
+            let (n, lent) = match lent {
+                Some(mut lent) => (stream.read(lent.spare()).unwrap_or(0), Some(lent)),
+                None => {
+                    buf.resize(READ_BUFFER, 0);
+                    (stream.read(&mut buf).unwrap_or(0), None)
+                }
+            };
             let mut c = shared.lock();
             if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
                 return;
             }
             let before = c.frames;
-            let r = match buf.get(..n) {
-                Some(data) if n > 0 => c.on_data(&shared, h, data),
-                _ => {
+            let r = match (lent, buf.get(..n)) {
+                (Some(lent), _) => c.on_lent(&shared, h, lent, n),
+                (None, Some(data)) if n > 0 => c.on_data(&shared, h, data),
+                (None, _) => {
                     c.session.closed(h);
                     Ok(())
                 }
@@ -529,7 +552,9 @@ impl Client {
                     height,
                 } => {
                     if self.args.log {
-                        crate::log!("barespice-host: display {channel_id} surface {width}x{height}");
+                        crate::log!(
+                            "barespice-host: display {channel_id} surface {width}x{height}"
+                        );
                     }
                     if channel_id == 0 {
                         self.last_change = Instant::now();
@@ -557,6 +582,33 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// `n` bytes read into a lent receive buffer of channel `h` (0: the
+    /// connection ended).
+    fn on_lent(
+        &mut self,
+        shared: &Arc<Shared>,
+        h: ChannelHandle,
+        lent: spice_core::channel::Lent,
+        n: usize,
+    ) -> Result<(), Exit> {
+        if let Some((t, id)) = self.session.channel_of(h) {
+            *self.stats.bytes.entry((t, id)).or_insert(0) += n as u64;
+        }
+        let r = self.session.receive_lent(h, lent, n);
+        if n == 0 {
+            self.session.closed(h);
+        }
+        if let Some(rec) = self.recorders.get_mut(&h) {
+            let framed = self.session.take_recorded(h);
+            rec.append(&framed)
+                .map_err(|e| format!("recording failed: {e}"))?;
+        }
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => self.on_receive_error(shared, h, e),
+        }
     }
 
     fn on_data(&mut self, shared: &Arc<Shared>, h: ChannelHandle, data: &[u8]) -> Result<(), Exit> {
@@ -737,7 +789,9 @@ impl Client {
             if let Some(s) = d.primary() {
                 crate::log!(
                     "barespice-host: display 0: primary {}x{} format {}",
-                    s.width, s.height, s.format
+                    s.width,
+                    s.height,
+                    s.format
                 );
             }
             crate::log!("barespice-host: display 0: {:?}", d.stats());
