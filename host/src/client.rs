@@ -2,10 +2,16 @@
 //!
 //! Owns the connections (one per channel, plain or TLS via
 //! barespice-transport, see `endpoint`), a reader thread per connection
-//! feeding one queue (ciphertext on TLS channels; decrypted here), the snapshot policy (first frame, then
-//! `--idle-ms` of display quiet), `--type`, `--record` and the `--log`
-//! summary. All protocol work is done by spice-core; this file only moves
-//! bytes and decides when to stop.
+//! that feeds what it reads (ciphertext on TLS channels; decrypted here)
+//! straight into the session under one lock, the snapshot policy (first
+//! frame, then `--idle-ms` of display quiet), `--type`, `--record` and the
+//! `--log` summary. All protocol work is done by spice-core; this file only
+//! moves bytes and decides when to stop.
+//!
+//! Readers do the protocol work themselves rather than queueing bytes to the
+//! main thread: a queue woke two threads per `read` (the reader, then the
+//! main loop), the lock wakes one. The main thread only keeps time (typing,
+//! idle snapshot, deadline) and learns of the end through [`Notice`]s.
 
 use crate::args::Args;
 use crate::endpoint::Endpoint;
@@ -23,7 +29,8 @@ use spice_core::session::{
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Pause between typed characters (`--type`).
@@ -33,41 +40,31 @@ const KEY_INTERVAL: Duration = Duration::from_millis(25);
 /// when it next has something to do, see `Client::next_wake`).
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
-/// Size of each reader buffer (one `read` at most).
+/// Size of each reader's buffer (one `read` at most; allocated once per
+/// connection and reused, so steady-state reads touch no fresh pages).
 const READ_BUFFER: usize = 256 * 1024;
 
-/// Reads queued to the main loop at most, per client: a reader that gets
-/// this far ahead blocks, and TCP flow control holds the server back, so
-/// what the queue holds is bounded (`READ_QUEUE` × [`READ_BUFFER`]).
-const READ_QUEUE: usize = 16;
-
-/// What a reader thread reports.
-/// Readers carry their connection's serial number so that input from a
-/// connection already replaced (NEED_SECURED → TLS) is ignored.
-enum Input {
-    Data(u64, ChannelHandle, Received),
-    Closed(u64, ChannelHandle),
+/// What reader threads tell the main thread.
+enum Notice {
+    /// Something the main loop times changed (the first frame arrived):
+    /// compute the next wake-up again.
+    Wake,
+    /// The run is over with this result.
+    Stop(Exit),
 }
 
-/// The bytes one `read` returned (`buf[..len]`). The buffer goes back to
-/// its reader's pool when this is dropped, so steady-state reads allocate
-/// nothing and touch no fresh pages.
-struct Received {
-    buf: Vec<u8>,
-    len: usize,
-    pool: Sender<Vec<u8>>,
+/// The client and what its threads share: the client behind one lock, and
+/// the way to the main thread.
+struct Shared {
+    client: Mutex<Client>,
+    notices: Sender<Notice>,
 }
 
-impl Received {
-    fn bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl Drop for Received {
-    fn drop(&mut self) {
-        // The reader may be gone (connection closed): then the buffer is freed.
-        let _ = self.pool.send(std::mem::take(&mut self.buf));
+impl Shared {
+    /// The client, locked (a thread that panicked while holding it left
+    /// nothing half-done that matters more than ending the run cleanly).
+    fn lock(&self) -> MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -122,28 +119,65 @@ fn link_failure(error: &LinkError, what: String) -> Failure {
     }
 }
 
-fn spawn_reader(serial: u64, h: ChannelHandle, mut stream: TcpStream, tx: SyncSender<Input>) {
+/// Start the reader of connection `serial` (channel `h`): it reads and
+/// hands each chunk to the session itself, under the lock. It ends when
+/// the connection does, when the connection was replaced (NEED_SECURED →
+/// TLS: its serial is no longer the channel's), or when the run is over.
+fn spawn_reader(shared: Arc<Shared>, serial: u64, h: ChannelHandle, mut stream: TcpStream) {
     std::thread::spawn(move || {
-        let (pool, returned) = channel::<Vec<u8>>();
+        let mut buf = Vec::new();
         loop {
-            let mut buf = returned
-                .try_recv()
-                .unwrap_or_else(|_| vec![0u8; READ_BUFFER]);
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(Input::Closed(serial, h));
+            // A linked plain channel lends its receive buffer: the read goes
+            // straight where the message is reassembled. Otherwise (link
+            // stage, TLS ciphertext, no room in the budget) the reader's own
+            // buffer is used.
+            let lent = {
+                let mut c = shared.lock();
+                if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
                     return;
                 }
-                Ok(len) => {
-                    let data = Received {
-                        buf,
-                        len,
-                        pool: pool.clone(),
-                    };
-                    if tx.send(Input::Data(serial, h, data)).is_err() {
-                        return;
-                    }
+                let plain = c.conns.get(&h).is_some_and(|c| c.tls.is_none());
+                if plain {
+                    c.session.lend(h, READ_BUFFER)
+                } else {
+                    None
                 }
+            };
+            let (n, lent) = match lent {
+                Some(mut lent) => (stream.read(lent.spare()).unwrap_or(0), Some(lent)),
+                None => {
+                    buf.resize(READ_BUFFER, 0);
+                    (stream.read(&mut buf).unwrap_or(0), None)
+                }
+            };
+            let mut c = shared.lock();
+            if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
+                return;
+            }
+            let before = c.frames;
+            let r = match (lent, buf.get(..n)) {
+                (Some(lent), _) => c.on_lent(&shared, h, lent, n),
+                (None, Some(data)) if n > 0 => c.on_data(&shared, h, data),
+                (None, _) => {
+                    c.session.closed(h);
+                    Ok(())
+                }
+            };
+            let r = r.and_then(|()| c.after_input(&shared));
+            let notice = match r {
+                Err(e) => {
+                    c.done = true;
+                    Some(Notice::Stop(e))
+                }
+                Ok(()) if before == 0 && c.frames > 0 => Some(Notice::Wake),
+                Ok(()) => None,
+            };
+            drop(c);
+            if let Some(notice) = notice {
+                let _ = shared.notices.send(notice);
+            }
+            if n == 0 {
+                return;
             }
         }
     });
@@ -160,7 +194,6 @@ struct Client {
     args: Args,
     session: Session,
     conns: HashMap<ChannelHandle, Conn>,
-    tx: SyncSender<Input>,
     recorders: HashMap<ChannelHandle, Recorder>,
     endpoint: Endpoint,
     serial: u64,
@@ -170,6 +203,9 @@ struct Client {
     typed: bool,
     to_type: VecDeque<char>,
     next_key: Instant,
+    start: Instant,
+    /// The run is over: readers stop touching the session.
+    done: bool,
 }
 
 fn read_password(args: &Args) -> Result<Vec<u8>, String> {
@@ -206,12 +242,10 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
     };
     let session =
         Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
-    let (tx, rx) = sync_channel(READ_QUEUE);
     let mut c = Client {
         args,
         session,
         conns: HashMap::new(),
-        tx,
         recorders: HashMap::new(),
         endpoint,
         serial: 0,
@@ -221,15 +255,27 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
         typed: false,
         to_type: VecDeque::new(),
         next_key: Instant::now(),
+        start: Instant::now(),
+        done: false,
     };
     if let Some(t) = &c.args.type_text {
         c.to_type = t.chars().chain(['\n']).collect();
     }
     c.typed = c.to_type.is_empty();
-    let main = c.session.main_handle();
-    let tls = c.endpoint.wants_tls("main");
-    c.attach(main, tls)?;
-    let r = c.run_loop(&rx);
+    let (notices, rx) = channel();
+    let shared = Arc::new(Shared {
+        client: Mutex::new(c),
+        notices,
+    });
+    let r = {
+        let mut c = shared.lock();
+        let main = c.session.main_handle();
+        let tls = c.endpoint.wants_tls("main");
+        c.attach(&shared, main, tls)
+    };
+    let r = r.and_then(|()| run_loop(&shared, &rx));
+    let mut c = shared.lock();
+    c.done = true;
     if c.args.log {
         c.print_summary();
     }
@@ -239,9 +285,32 @@ pub fn run(mut args: Args) -> Result<(), Exit> {
     r
 }
 
+/// The main thread's loop: keep time (typing, idle snapshot, deadline)
+/// while the readers work, and end on the first reader's [`Notice::Stop`].
+fn run_loop(shared: &Arc<Shared>, rx: &Receiver<Notice>) -> Result<(), Exit> {
+    loop {
+        let wait = {
+            let mut c = shared.lock();
+            if let Some(end) = c.tick() {
+                c.done = true;
+                return end;
+            }
+            let now = Instant::now();
+            c.next_wake(now).saturating_duration_since(now)
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Notice::Stop(e)) => return Err(e),
+            Ok(Notice::Wake) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Exit::Other("all connections ended".into()))
+            }
+        }
+    }
+}
+
 impl Client {
     /// Connect a socket for `h` (TLS when `tls`) and start its reader.
-    fn attach(&mut self, h: ChannelHandle, tls: bool) -> Result<(), Exit> {
+    fn attach(&mut self, shared: &Arc<Shared>, h: ChannelHandle, tls: bool) -> Result<(), Exit> {
         let link = self.endpoint.connect(tls)?;
         if let Some(d) = link.handshake {
             let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
@@ -251,7 +320,7 @@ impl Client {
                 .and_then(TlsClient::version)
                 .unwrap_or("TLS");
             if self.args.log {
-                eprintln!(
+                crate::log!(
                     "barespice-host: {} channel {id}: {v} handshake {} ms",
                     channel_name(t),
                     d.as_millis()
@@ -263,7 +332,7 @@ impl Client {
             .try_clone()
             .map_err(|e| format!("socket clone failed: {e}"))?;
         self.serial += 1;
-        spawn_reader(self.serial, h, reader, self.tx.clone());
+        spawn_reader(shared.clone(), self.serial, h, reader);
         self.conns.insert(
             h,
             Conn {
@@ -277,7 +346,7 @@ impl Client {
 
     /// Start a new session whose main channel uses TLS (the server answered
     /// NEED_SECURED on the plain main channel; no ticket was spent).
-    fn restart_main_on_tls(&mut self) -> Result<(), Exit> {
+    fn restart_main_on_tls(&mut self, shared: &Arc<Shared>) -> Result<(), Exit> {
         for conn in self.conns.values() {
             let _ = conn.stream.shutdown(Shutdown::Both);
         }
@@ -292,11 +361,11 @@ impl Client {
             Session::new(config, Box::new(StdRng::from_entropy())).map_err(|e| e.to_string())?;
         let main = self.session.main_handle();
         if self.args.log {
-            eprintln!(
+            crate::log!(
                 "barespice-host: main channel: server requires TLS, reconnecting on tls-port"
             );
         }
-        self.attach(main, true)
+        self.attach(shared, main, true)
     }
 
     /// Write every channel's pending bytes.
@@ -342,7 +411,12 @@ impl Client {
         }
     }
 
-    fn on_receive_error(&mut self, h: ChannelHandle, e: SessionError) -> Result<(), Exit> {
+    fn on_receive_error(
+        &mut self,
+        shared: &Arc<Shared>,
+        h: ChannelHandle,
+        e: SessionError,
+    ) -> Result<(), Exit> {
         let (t, id) = self.session.channel_of(h).unwrap_or((0, 0));
         let what = format!("{} channel {id}", channel_name(t));
         if let SessionError::Link {
@@ -353,7 +427,7 @@ impl Client {
             let plain = self.conns.get(&h).is_some_and(|c| c.tls.is_none());
             if plain && self.endpoint.tls_port.is_some() {
                 if t as u32 == SPICE_CHANNEL_MAIN {
-                    return self.restart_main_on_tls();
+                    return self.restart_main_on_tls(shared);
                 }
                 // Other channels: relinked on TLS at their ChannelClosed event.
                 return Ok(());
@@ -370,7 +444,7 @@ impl Client {
         if self.fatal_channel(t) {
             Err(msg)
         } else {
-            eprintln!(
+            crate::log!(
                 "barespice-host: warning: {what}: {}",
                 match msg {
                     Exit::Failure(f) => f.to_string(),
@@ -381,7 +455,7 @@ impl Client {
         }
     }
 
-    fn handle_events(&mut self) -> Result<(), Exit> {
+    fn handle_events(&mut self, shared: &Arc<Shared>) -> Result<(), Exit> {
         while let Some(ev) = self.session.poll_event() {
             match ev {
                 Event::OpenChannel {
@@ -401,14 +475,14 @@ impl Client {
                         }
                     }
                     let tls = self.endpoint.wants_tls(channel_name(channel_type));
-                    self.attach(h, tls)?;
+                    self.attach(shared, h, tls)?;
                 }
                 Event::ChannelSkipped {
                     channel_type,
                     channel_id,
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: skipping {} channel {channel_id}",
                             channel_name(channel_type)
                         );
@@ -420,7 +494,7 @@ impl Client {
                     ..
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: {} channel {channel_id} linked",
                             channel_name(channel_type)
                         );
@@ -444,13 +518,13 @@ impl Client {
                             let _ = c.stream.shutdown(Shutdown::Both);
                         }
                         if self.args.log {
-                            eprintln!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
+                            crate::log!("barespice-host: {what}: server requires TLS, reconnecting on tls-port");
                         }
                         let h = self
                             .session
                             .open(channel_type, channel_id)
                             .map_err(|e| e.to_string())?;
-                        self.attach(h, true)?;
+                        self.attach(shared, h, true)?;
                         continue;
                     }
                     let msg: Exit = match &reason {
@@ -464,7 +538,7 @@ impl Client {
                     if self.fatal_channel(channel_type) {
                         return Err(msg);
                     }
-                    eprintln!(
+                    crate::log!(
                         "barespice-host: warning: {}",
                         match msg {
                             Exit::Failure(f) => f.to_string(),
@@ -478,7 +552,9 @@ impl Client {
                     height,
                 } => {
                     if self.args.log {
-                        eprintln!("barespice-host: display {channel_id} surface {width}x{height}");
+                        crate::log!(
+                            "barespice-host: display {channel_id} surface {width}x{height}"
+                        );
                     }
                     if channel_id == 0 {
                         self.last_change = Instant::now();
@@ -491,7 +567,7 @@ impl Client {
                     ..
                 } => {
                     if self.args.log {
-                        eprintln!(
+                        crate::log!(
                             "barespice-host: server notice on {} channel {channel_id}: {text}",
                             channel_name(channel_type)
                         );
@@ -499,7 +575,7 @@ impl Client {
                 }
                 Event::MouseMode { supported, current } => {
                     if self.args.log {
-                        eprintln!("barespice-host: mouse mode {current} (supported {supported})");
+                        crate::log!("barespice-host: mouse mode {current} (supported {supported})");
                     }
                 }
                 Event::Agent(_) | Event::FromAgent(_) | Event::Name(_) | Event::Uuid(_) => {}
@@ -508,7 +584,34 @@ impl Client {
         Ok(())
     }
 
-    fn on_data(&mut self, h: ChannelHandle, data: &[u8]) -> Result<(), Exit> {
+    /// `n` bytes read into a lent receive buffer of channel `h` (0: the
+    /// connection ended).
+    fn on_lent(
+        &mut self,
+        shared: &Arc<Shared>,
+        h: ChannelHandle,
+        lent: spice_core::channel::Lent,
+        n: usize,
+    ) -> Result<(), Exit> {
+        if let Some((t, id)) = self.session.channel_of(h) {
+            *self.stats.bytes.entry((t, id)).or_insert(0) += n as u64;
+        }
+        let r = self.session.receive_lent(h, lent, n);
+        if n == 0 {
+            self.session.closed(h);
+        }
+        if let Some(rec) = self.recorders.get_mut(&h) {
+            let framed = self.session.take_recorded(h);
+            rec.append(&framed)
+                .map_err(|e| format!("recording failed: {e}"))?;
+        }
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => self.on_receive_error(shared, h, e),
+        }
+    }
+
+    fn on_data(&mut self, shared: &Arc<Shared>, h: ChannelHandle, data: &[u8]) -> Result<(), Exit> {
         if let Some((t, id)) = self.session.channel_of(h) {
             *self.stats.bytes.entry((t, id)).or_insert(0) += data.len() as u64;
         }
@@ -532,95 +635,87 @@ impl Client {
         }
         match r {
             Ok(()) => Ok(()),
-            Err(e) => self.on_receive_error(h, e),
+            Err(e) => self.on_receive_error(shared, h, e),
         }
     }
 
-    fn run_loop(&mut self, rx: &Receiver<Input>) -> Result<(), Exit> {
-        let start = Instant::now();
-        let deadline = start + self.args.timeout;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Exit::Other(if self.frames == 0 {
-                    format!(
-                        "timeout after {} s: no display frame received",
-                        self.args.timeout.as_secs()
-                    )
-                } else {
-                    format!(
-                        "timeout after {} s: display never became idle",
-                        self.args.timeout.as_secs()
-                    )
-                }));
+    /// After a reader fed the session: open what it asked for, send its
+    /// replies, note a display change.
+    fn after_input(&mut self, shared: &Arc<Shared>) -> Result<(), Exit> {
+        self.handle_events(shared)?;
+        self.flush()?;
+        if let Some(r) = self.session.take_dirty() {
+            if self.args.log {
+                crate::log!(
+                    "barespice-host: {:>6} ms dirty {r:?}",
+                    self.start.elapsed().as_millis()
+                );
             }
-            let wait = self.next_wake(now, deadline).saturating_duration_since(now);
-            let first = match rx.recv_timeout(wait) {
-                Ok(i) => Some(i),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Exit::Other("all connections ended".into()))
-                }
-            };
-            // Take everything already queued before flushing replies.
-            let mut batch: Vec<Input> = first.into_iter().collect();
-            batch.extend(rx.try_iter().take(256));
-            for input in batch {
-                match input {
-                    // Stale readers of connections replaced after NEED_SECURED.
-                    Input::Data(serial, h, _) | Input::Closed(serial, h)
-                        if self.conns.get(&h).map(|c| c.serial) != Some(serial) => {}
-                    Input::Data(_, h, d) => self.on_data(h, d.bytes())?,
-                    Input::Closed(_, h) => self.session.closed(h),
-                }
-                self.handle_events()?;
+            self.frames += 1;
+            self.last_change = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// The main loop's timed duties: the deadline, typing, the idle
+    /// snapshot. `Some` ends the run with that result.
+    fn tick(&mut self) -> Option<Result<(), Exit>> {
+        if Instant::now() >= self.start + self.args.timeout {
+            return Some(Err(Exit::Other(if self.frames == 0 {
+                format!(
+                    "timeout after {} s: no display frame received",
+                    self.args.timeout.as_secs()
+                )
+            } else {
+                format!(
+                    "timeout after {} s: display never became idle",
+                    self.args.timeout.as_secs()
+                )
+            })));
+        }
+        if self.frames > 0
+            && !self.typed
+            && self.session.inputs_ready()
+            && Instant::now() >= self.next_key
+        {
+            if let Err(e) = self.type_next() {
+                return Some(Err(e));
             }
-            self.flush()?;
-            if let Some(r) = self.session.take_dirty() {
-                if self.args.log {
-                    eprintln!(
-                        "barespice-host: {:>6} ms dirty {r:?}",
-                        start.elapsed().as_millis()
-                    );
+        }
+        if self.frames > 0 && self.typed && self.last_change.elapsed() >= self.args.idle {
+            return Some(self.snapshot());
+        }
+        None
+    }
+
+    /// Type the next character of `--type` (one per [`KEY_INTERVAL`]: the
+    /// guest's PS/2 queue is small and silently drops scancodes sent in a
+    /// burst).
+    fn type_next(&mut self) -> Result<(), Exit> {
+        match self.to_type.pop_front() {
+            Some(c) => {
+                let skipped = self
+                    .session
+                    .type_text(c.encode_utf8(&mut [0; 4]))
+                    .map_err(|e| e.to_string())?;
+                if skipped > 0 {
+                    crate::log!("barespice-host: warning: no US key for {c:?}; skipped");
                 }
-                self.frames += 1;
+                self.flush()?;
+                self.next_key = Instant::now() + KEY_INTERVAL;
                 self.last_change = Instant::now();
             }
-            if self.frames > 0
-                && !self.typed
-                && self.session.inputs_ready()
-                && Instant::now() >= self.next_key
-            {
-                // One character per KEY_INTERVAL: the guest's PS/2 queue is
-                // small and silently drops scancodes sent in a burst.
-                match self.to_type.pop_front() {
-                    Some(c) => {
-                        let skipped = self
-                            .session
-                            .type_text(c.encode_utf8(&mut [0; 4]))
-                            .map_err(|e| e.to_string())?;
-                        if skipped > 0 {
-                            eprintln!("barespice-host: warning: no US key for {c:?}; skipped");
-                        }
-                        self.flush()?;
-                        self.next_key = Instant::now() + KEY_INTERVAL;
-                        self.last_change = Instant::now();
-                    }
-                    None => self.typed = true,
-                }
-            }
-            if self.frames > 0 && self.typed && self.last_change.elapsed() >= self.args.idle {
-                return self.snapshot();
-            }
+            None => self.typed = true,
         }
+        Ok(())
     }
 
-    /// When the loop has something to do without input: the next key to
-    /// type, the idle snapshot, the deadline (never more than [`MAX_WAIT`]
-    /// away). Until then it sleeps in the queue, so an idle or busy-reading
-    /// client is not woken for nothing.
-    fn next_wake(&self, now: Instant, deadline: Instant) -> Instant {
-        let mut at = deadline.min(now + MAX_WAIT);
+    /// When the main loop has something to do: the next key to type, the
+    /// idle snapshot, the deadline (never more than [`MAX_WAIT`] away).
+    /// Until then it sleeps, so an idle or busy-reading client is not woken
+    /// for nothing.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut at = (self.start + self.args.timeout).min(now + MAX_WAIT);
         if self.frames > 0 {
             at = at.min(if self.typed {
                 self.last_change + self.args.idle
@@ -642,7 +737,7 @@ impl Client {
         let path = &self.args.snapshot;
         crate::snapshot::write_png(path, s).map_err(Exit::Other)?;
         if self.args.log {
-            eprintln!(
+            crate::log!(
                 "barespice-host: wrote {}x{} snapshot to {} after {} frames",
                 s.width,
                 s.height,
@@ -656,7 +751,7 @@ impl Client {
     fn print_summary(&self) {
         let budget = self.session.budget();
         let glz_pixels = SessionConfig::default().glz_window_pixels;
-        eprintln!(
+        crate::log!(
             "barespice-host: memory: budget high-water {} bytes (GLZ window {} pixels = {} bytes), \
              peak RSS {} kB",
             budget.high_water(),
@@ -675,14 +770,14 @@ impl Client {
                     .collect::<Vec<_>>()
                     .join(" ")
             });
-            eprintln!(
+            crate::log!(
                 "barespice-host: {} channel {id}: {bytes} bytes; messages {}",
                 channel_name(*t),
                 msgs.unwrap_or_default()
             );
         }
         if let Some(c) = self.session.cursor() {
-            eprintln!(
+            crate::log!(
                 "barespice-host: cursor at ({}, {}) visible {} shape {:?}",
                 c.x,
                 c.y,
@@ -692,12 +787,14 @@ impl Client {
         }
         if let Some(d) = self.session.display(0) {
             if let Some(s) = d.primary() {
-                eprintln!(
+                crate::log!(
                     "barespice-host: display 0: primary {}x{} format {}",
-                    s.width, s.height, s.format
+                    s.width,
+                    s.height,
+                    s.format
                 );
             }
-            eprintln!("barespice-host: display 0: {:?}", d.stats());
+            crate::log!("barespice-host: display 0: {:?}", d.stats());
             let st = d.stats();
             let images: Vec<String> = COUNTED_IMAGE_TYPES
                 .iter()
@@ -705,7 +802,7 @@ impl Client {
                 .filter(|(_, n)| *n > 0)
                 .map(|((_, name), n)| format!("{name}={n}"))
                 .collect();
-            eprintln!(
+            crate::log!(
                 "barespice-host: display 0: images {}; stream frames {} dropped {}",
                 if images.is_empty() {
                     "none".to_string()

@@ -48,14 +48,38 @@ pub struct Frame<'a> {
 pub const RETAINED_RECEIVE_BUFFER: usize = 1024 * 1024;
 
 /// Reassembles whole messages from a stream of byte chunks.
+///
+/// The bytes received and not yet returned are `buf[start..end]`; `buf` is
+/// initialised up to its length, which may run past `end`, so that a caller
+/// can read from its socket straight into the buffer ([`Deframer::lend`])
+/// without the buffer being cleared for every read.
 #[derive(Debug)]
 pub struct Deframer {
     buf: Vec<u8>,
     start: usize,
+    end: usize,
+    /// `buf` is out with a caller ([`Deframer::lend`]) until it comes back.
+    lent: bool,
     mini: bool,
     max_size: u32,
     /// The session budget and the charge for `buf`'s capacity, if any.
     budget: Option<(Budget, Charge)>,
+}
+
+/// A deframer's receive buffer lent out for one read ([`Deframer::lend`]):
+/// the read goes into [`Lent::spare`], and [`Deframer::restore`] takes the
+/// buffer back with the number of bytes read.
+#[derive(Debug)]
+pub struct Lent {
+    buf: Vec<u8>,
+    end: usize,
+}
+
+impl Lent {
+    /// Where the next received bytes go (never empty).
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.end..).unwrap_or_default()
+    }
 }
 
 impl Deframer {
@@ -64,6 +88,8 @@ impl Deframer {
         Self {
             buf: Vec::new(),
             start: 0,
+            end: 0,
+            lent: false,
             mini,
             max_size: MAX_MESSAGE_SIZE,
             budget: None,
@@ -84,20 +110,28 @@ impl Deframer {
         self
     }
 
-    /// Append received bytes (failing, with nothing appended, when the
-    /// buffer cannot grow within the memory budget or the heap).
-    pub fn push(&mut self, data: &[u8]) -> Result<(), WireError> {
-        // Drop consumed bytes when they are the larger part of the buffer,
-        // keeping the amortised cost linear.
-        if self.start > 0 && (self.start == self.buf.len() || self.start >= self.buf.len() / 2) {
-            self.buf.drain(..self.start);
+    /// Make room for `n` more bytes after `end` (failing, with nothing
+    /// changed, when the buffer cannot grow within the memory budget or the
+    /// heap). Consumed bytes are dropped first when they are the larger part
+    /// of the buffer, keeping the amortised cost linear.
+    fn reserve(&mut self, n: usize) -> Result<(), WireError> {
+        if self.lent {
+            return Err(WireError::new(0, "receive buffer is lent out"));
+        }
+        if self.start > 0 && (self.start == self.end || self.start >= self.end / 2) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
-            if self.buf.capacity() > 4 * self.buf.len().max(RETAINED_RECEIVE_BUFFER) {
-                self.buf
-                    .shrink_to(self.buf.len().max(RETAINED_RECEIVE_BUFFER));
+            let keep = self.end.max(RETAINED_RECEIVE_BUFFER);
+            if self.buf.capacity() > 4 * keep {
+                self.buf.truncate(keep);
+                self.buf.shrink_to(keep);
+                if let Some((_, charge)) = &mut self.budget {
+                    charge.resize(self.buf.capacity(), Use::Message)?;
+                }
             }
         }
-        let need = self.buf.len().saturating_add(data.len());
+        let need = self.end.saturating_add(n);
         if need > self.buf.capacity() {
             // Grow geometrically, but never past what the budget allows.
             let want = need.max(self.buf.capacity().saturating_mul(2)).max(4096);
@@ -113,23 +147,66 @@ impl Deframer {
             self.buf
                 .try_reserve_exact(more)
                 .map_err(|_| WireError::new(0, "out of memory for a message"))?;
-        }
-        self.buf.extend_from_slice(data);
-        if let Some((_, charge)) = &mut self.budget {
-            charge.resize(self.buf.capacity(), Use::Message)?;
+            if let Some((_, charge)) = &mut self.budget {
+                charge.resize(self.buf.capacity(), Use::Message)?;
+            }
         }
         Ok(())
     }
 
+    /// Append received bytes (failing, with nothing appended, when the
+    /// buffer cannot grow within the memory budget or the heap).
+    pub fn push(&mut self, data: &[u8]) -> Result<(), WireError> {
+        self.reserve(data.len())?;
+        // Overwrite what is initialised past `end`, append the rest.
+        let over = self.buf.len().saturating_sub(self.end).min(data.len());
+        let (head, tail) = data.split_at(over);
+        if let Some(dst) = self.buf.get_mut(self.end..self.end + over) {
+            dst.copy_from_slice(head);
+        }
+        self.buf.extend_from_slice(tail);
+        self.end += data.len();
+        Ok(())
+    }
+
+    /// Lend the receive buffer for one read of up to `n` bytes (at least
+    /// one): the caller reads into [`Lent::spare`] and gives it back with
+    /// [`Deframer::restore`], so the bytes are not copied again. The space is
+    /// made like [`Deframer::push`] makes it (and charged to the budget the
+    /// same way); it is cleared once, when it first becomes part of the
+    /// buffer.
+    pub fn lend(&mut self, n: usize) -> Result<Lent, WireError> {
+        let n = n.max(1);
+        self.reserve(n)?;
+        let need = self.end + n;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        self.lent = true;
+        Ok(Lent {
+            buf: core::mem::take(&mut self.buf),
+            end: self.end,
+        })
+    }
+
+    /// Take back the buffer of [`Deframer::lend`] after `n` bytes were read
+    /// into its spare part (clamped to that part).
+    pub fn restore(&mut self, lent: Lent, n: usize) {
+        let n = n.min(lent.buf.len().saturating_sub(lent.end));
+        self.buf = lent.buf;
+        self.end = lent.end + n;
+        self.lent = false;
+    }
+
     /// Bytes buffered but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     /// The next complete message, if one is buffered. A header announcing a
     /// body larger than the limit is an error (with that header's type).
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, (u16, WireError)> {
-        let avail = &self.buf[self.start..];
+        let avail = self.buf.get(self.start..self.end).unwrap_or_default();
         let hlen = DataHeader::len(self.mini);
         if avail.len() < hlen {
             return Ok(None);
@@ -319,7 +396,7 @@ impl Channel {
         &mut self,
         data: &[u8],
         events: &mut Vec<CommonEvent>,
-        mut handler: F,
+        handler: F,
     ) -> Result<(), ProtocolError>
     where
         F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
@@ -327,6 +404,41 @@ impl Channel {
         if let Err(e) = self.deframer.push(data) {
             return Err(self.error(0, e));
         }
+        self.process(events, handler)
+    }
+
+    /// Lend the receive buffer for one read of up to `n` bytes straight
+    /// from the socket (see [`Deframer::lend`]); [`Channel::receive_lent`]
+    /// gives it back.
+    pub fn lend(&mut self, n: usize) -> Result<Lent, ProtocolError> {
+        self.deframer.lend(n).map_err(|e| self.error(0, e))
+    }
+
+    /// [`Channel::receive`] for `n` bytes read into the spare part of a
+    /// buffer from [`Channel::lend`].
+    pub fn receive_lent<F>(
+        &mut self,
+        lent: Lent,
+        n: usize,
+        events: &mut Vec<CommonEvent>,
+        handler: F,
+    ) -> Result<(), ProtocolError>
+    where
+        F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+    {
+        self.deframer.restore(lent, n);
+        self.process(events, handler)
+    }
+
+    /// Handle every complete message buffered.
+    fn process<F>(
+        &mut self,
+        events: &mut Vec<CommonEvent>,
+        mut handler: F,
+    ) -> Result<(), ProtocolError>
+    where
+        F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+    {
         let mut out = Outbox::new();
         loop {
             let frame = match self.deframer.next_frame() {
@@ -636,6 +748,85 @@ mod tests {
             }
         }
         assert!(errors > 0);
+    }
+
+    /// Deliver `stream` through lent buffers, reads of at most `read` bytes,
+    /// and return the frames in order.
+    fn deframe_lent(d: &mut Deframer, stream: &[u8], read: usize) -> Vec<(u16, Vec<u8>)> {
+        let mut frames = Vec::new();
+        for chunk in stream.chunks(read) {
+            let mut lent = d.lend(read).unwrap();
+            let spare = lent.spare();
+            assert!(spare.len() >= read);
+            spare[..chunk.len()].copy_from_slice(chunk);
+            d.restore(lent, chunk.len());
+            while let Some(f) = d.next_frame().unwrap() {
+                frames.push((f.header.msg_type, f.body.to_vec()));
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn lent_reads_reassemble_like_pushed_ones() {
+        // Messages of many sizes, some far larger than one read, fed in odd
+        // read sizes; a lent stream and a pushed one give the same frames.
+        let mut stream = Vec::new();
+        let mut want = Vec::new();
+        for (i, len) in [0usize, 1, 5000, 3, 70_000, 17, 200_000, 9]
+            .iter()
+            .enumerate()
+        {
+            let body: Vec<u8> = (0..*len).map(|k| (k * 7 + i) as u8).collect();
+            stream.extend(mini(300 + i as u16, &body));
+            want.push((300 + i as u16, body));
+        }
+        for read in [1, 7, 4096, 65_536] {
+            let mut d = Deframer::new(true);
+            assert_eq!(deframe_lent(&mut d, &stream, read), want, "read {read}");
+            assert_eq!(d.buffered(), 0);
+            // Pushed bytes after lent ones (the buffer is initialised past
+            // its end now) and lent ones after pushed ones still line up.
+            d.push(&stream[..10_000]).unwrap();
+            let mut got = Vec::new();
+            while let Some(f) = d.next_frame().unwrap() {
+                got.push((f.header.msg_type, f.body.to_vec()));
+            }
+            got.extend(deframe_lent(&mut d, &stream[10_000..], read.max(1000)));
+            assert_eq!(got, want, "push then lend, read {read}");
+        }
+    }
+
+    #[test]
+    fn lent_buffer_blocks_pushes_and_restore_clamps() {
+        let mut d = Deframer::new(true);
+        let mut lent = d.lend(8).unwrap();
+        assert!(d.push(&[1]).is_err());
+        assert!(d.lend(8).is_err());
+        let m = mini(301, &[9, 9]);
+        lent.spare()[..m.len()].copy_from_slice(&m);
+        let spare = lent.spare().len();
+        // A caller claiming more than the spare part is clamped to it.
+        d.restore(lent, spare + 100);
+        assert_eq!(d.buffered(), spare);
+        let f = d.next_frame().unwrap().unwrap();
+        assert_eq!((f.header.msg_type, f.body), (301, &[9u8, 9][..]));
+        assert!(d.push(&[0]).is_ok());
+    }
+
+    #[test]
+    fn lending_is_charged_to_the_budget() {
+        let budget = Budget::new(64 * 1024);
+        let mut d = Deframer::new(true);
+        d.set_budget(budget.clone()).unwrap();
+        let lent = d.lend(16 * 1024).unwrap();
+        assert!(budget.used() >= 16 * 1024);
+        d.restore(lent, 0);
+        // More than the whole budget cannot be lent; nothing changes.
+        let used = budget.used();
+        assert!(d.lend(128 * 1024).is_err());
+        assert_eq!(budget.used(), used);
+        assert!(d.lend(1024).is_ok());
     }
 
     #[test]

@@ -23,7 +23,7 @@
 
 use crate::budget::Budget;
 use crate::canvas::{Rect, Surface};
-use crate::channel::{Channel, CommonEvent, TxQueue};
+use crate::channel::{Channel, CommonEvent, Lent, TxQueue};
 use crate::cursor::{CursorChannel, CursorState};
 use crate::display::{Display, DisplayConfig};
 use crate::enums::*;
@@ -266,6 +266,13 @@ enum Kind {
     Cursor(CursorChannel),
     Playback(PlaybackChannel),
     Vmc(VmcChannel),
+}
+
+/// What a linked channel is fed: bytes to copy in, or its own receive
+/// buffer back from a read.
+enum Feed<'a> {
+    Bytes(&'a [u8]),
+    Lent(Lent, usize),
 }
 
 #[derive(Debug)]
@@ -606,20 +613,54 @@ impl Session {
                 }
             }
         }
-        let slot = &mut self.slots[i];
-        let Phase::Open(ch) = &mut slot.phase else {
-            return Err(SessionError::Closed);
-        };
         if data.is_empty() {
             return Ok(());
         }
+        self.feed_open(h, Feed::Bytes(data))
+    }
+
+    /// Lend channel `h`'s receive buffer for one read of up to `n` bytes
+    /// straight from its socket, so the bytes are not copied again. `None`
+    /// unless the channel is linked (during the link stage bytes go through
+    /// [`Session::receive`]) and `n` more bytes fit the memory budget; then
+    /// the caller reads into its own buffer and [`Session::receive`] copies
+    /// what really came, failing as it does when that does not fit. Give
+    /// the buffer back with [`Session::receive_lent`].
+    pub fn lend(&mut self, h: ChannelHandle, n: usize) -> Option<Lent> {
+        match &mut self.slots.get_mut(h.0 as usize)?.phase {
+            Phase::Open(ch) => ch.lend(n).ok(),
+            _ => None,
+        }
+    }
+
+    /// [`Session::receive`] for `n` bytes read into the spare part of a
+    /// buffer from [`Session::lend`] on the same channel.
+    pub fn receive_lent(
+        &mut self,
+        h: ChannelHandle,
+        lent: Lent,
+        n: usize,
+    ) -> Result<(), SessionError> {
+        self.feed_open(h, Feed::Lent(lent, n))
+    }
+
+    /// Feed a linked channel and handle what it produced.
+    fn feed_open(&mut self, h: ChannelHandle, feed: Feed<'_>) -> Result<(), SessionError> {
+        let slot = self
+            .slots
+            .get_mut(h.0 as usize)
+            .ok_or(SessionError::UnknownHandle)?;
+        let (channel_type, channel_id) = (slot.channel_type, slot.channel_id);
+        let Phase::Open(ch) = &mut slot.phase else {
+            return Err(SessionError::Closed);
+        };
         let mut common = Vec::new();
         let mut main_events = Vec::new();
         let glz = &mut self.glz;
         let glz_pixels = self.config.glz_window_pixels;
         let budget = &self.budget;
         let kind = &mut slot.kind;
-        let result = ch.receive(data, &mut common, |t, body, out| match kind {
+        let handler = |t, body: &[u8], out: &mut Outbox| match kind {
             Kind::Main(m) => m.handle(t, body, out, &mut main_events),
             Kind::Display(d, _) => {
                 let win = match glz.entry(GLZ_DICTIONARY_ID) {
@@ -632,7 +673,11 @@ impl Session {
             Kind::Cursor(c) => c.handle(t, body, out),
             Kind::Playback(p) => p.handle(t, body, out),
             Kind::Vmc(v) => v.handle(t, body, out),
-        });
+        };
+        let result = match feed {
+            Feed::Bytes(data) => ch.receive(data, &mut common, handler),
+            Feed::Lent(lent, n) => ch.receive_lent(lent, n, &mut common, handler),
+        };
         slot.recorded.extend_from_slice(&ch.take_recorded());
         for ev in common {
             match ev {
