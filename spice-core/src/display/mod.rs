@@ -28,8 +28,8 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
-    MAX_PALETTE_ENTRIES,
+    decode_image, decode_image_into, decode_image_into_with, direct_image, DecodeContext, Decoded,
+    Image, Staging, MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
 use crate::wire::Writer;
@@ -128,6 +128,10 @@ pub struct Display {
     /// Where sources that cannot go straight onto the surface are decoded
     /// or copied, and stream frames decoded, reused from draw to draw.
     scratch: Scratch,
+    /// Where an LZ or LZ4 image drawn straight onto a rectangle narrower
+    /// than its surface is decoded before its rows are put in place,
+    /// reused from draw to draw (charged at its largest size).
+    staging: Staging,
     /// An abbreviated MJPEG frame completed with the standard Huffman
     /// tables, reused from frame to frame (at most a message's size).
     jpeg_spliced: Vec<u8>,
@@ -275,6 +279,7 @@ impl Display {
             _caches: caches,
             pieces: Vec::new(),
             scratch: Scratch::default(),
+            staging: Staging::default(),
             jpeg_spliced: Vec::new(),
             coverage: Vec::new(),
             coverage_charge: Charge::default(),
@@ -789,8 +794,8 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        decode_image_into(body, c.src, &mut ctx, &mut dst)?;
-        if !keeps_alpha {
+        decode_image_into_with(body, c.src, &mut ctx, &mut dst, &mut self.staging)?;
+        if !keeps_alpha && !img.alpha_clear {
             // Store what a blit stores on a surface without alpha.
             for y in 0..dst.height() {
                 for p in dst.row_mut(y) {

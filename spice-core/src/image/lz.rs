@@ -11,6 +11,7 @@
 
 use super::backref::copy_back;
 use super::bitmap::flip_rows;
+use super::dest::staged;
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
@@ -228,15 +229,38 @@ fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
 /// swapped in place); into a strided `dst` they are decoded into a scratch
 /// image and copied row by row. Palette types (whose stream is packed
 /// indices) and alpha planes are decoded into a byte scratch and expanded
-/// row by row into `dst`.
+/// row by row into `dst`. The scratch image is allocated for this call:
+/// [`decode_into_with`] reuses one.
 pub fn decode_into(
     data: &[u8],
     palette: Option<&[u32]>,
     dst: &mut Dest<'_>,
 ) -> Result<(), WireError> {
+    decode_into_with(data, palette, dst, &mut Vec::new())
+}
+
+/// [`decode_into`] with a caller-owned scratch image for a strided `dst`
+/// (see [`Staging`](super::dest::Staging)): grown when too short, never
+/// cleared, so the steady state neither allocates nor zeroes.
+pub fn decode_into_with(
+    data: &[u8],
+    palette: Option<&[u32]>,
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let h = parse_header(data)?;
     dst.check_size(h.width, h.height)?;
-    decode_header_into(data, &h, palette, dst)
+    decode_header_into(data, &h, palette, dst, stage)
+}
+
+/// Whether every pixel [`decode`] gives for an image of LZ type `kind` has
+/// its alpha byte clear (the colour types: literals carry no alpha and
+/// matches copy earlier pixels).
+pub fn leaves_alpha_clear(kind: u32) -> bool {
+    matches!(
+        kind,
+        LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32
+    )
 }
 
 /// Decode an LZ payload (header + stream) into an image.
@@ -249,7 +273,7 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
     let mut pixels = alloc_pixels(h.width, h.height)?;
     let w = h.width as usize;
     let mut dst = Dest::new(&mut pixels, w, h.height as usize, w)?;
-    decode_header_into(data, &h, palette, &mut dst)?;
+    decode_header_into(data, &h, palette, &mut dst, &mut Vec::new())?;
     Ok(Image {
         width: h.width,
         height: h.height,
@@ -264,6 +288,7 @@ fn decode_header_into(
     h: &LzHeader,
     palette: Option<&[u32]>,
     dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
 ) -> Result<(), WireError> {
     check_expansion(h, data.len())?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
@@ -298,11 +323,11 @@ fn decode_header_into(
                 expand_indexed(row, bits, bit_order_be, palette, out);
             }
         }
-        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
             decompress(inp, out, 2, rgb16_literal)
         })?,
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
-            pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+            pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
                 decompress(inp, out, 1, bgr_literal)
             })?;
             if h.kind == LZ_IMAGE_TYPE_RGBA {
@@ -333,11 +358,13 @@ fn decode_header_into(
 
 /// Run a pass that decodes whole pixels (`pass(inp, out)` fills `out`, the
 /// image's pixels in stream order) so that they land in `dst` top row
-/// first: in place when `dst` is contiguous, else through a scratch image.
+/// first: in place when `dst` is contiguous, else through `stage` (the
+/// pass writes every pixel, so `stage`'s old contents never show).
 fn pixels_into(
     inp: &mut Input<'_>,
     top_down: bool,
     dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
     pass: impl FnOnce(&mut Input<'_>, &mut [u32]) -> Result<(), WireError>,
 ) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
@@ -349,8 +376,8 @@ fn pixels_into(
         }
         return Ok(());
     }
-    let mut scratch = alloc_pixels(w as u32, ht as u32)?;
-    pass(inp, &mut scratch)?;
+    let scratch = staged(stage, w * ht)?;
+    pass(inp, scratch)?;
     for (r, row) in scratch.chunks_exact(w).enumerate() {
         dst.row_mut(dest_row(r, ht, top_down)).copy_from_slice(row);
     }

@@ -21,6 +21,7 @@
 
 use super::backref::{copy_back_bytes, CHUNK};
 use super::bitmap::{self, flip_rows};
+use super::dest::staged;
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
     SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
@@ -108,10 +109,30 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// bottom-up image has its rows swapped in place at the end. Into a
 /// strided `dst` they are decoded into a scratch image whose rows are fixed
 /// up as they are copied into place; 16/24-bit formats are decoded into a
-/// byte scratch and their rows converted into `dst`.
+/// byte scratch and their rows converted into `dst`. The scratch image is
+/// allocated for this call: [`decode_into_with`] reuses one.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    decode_into_with(data, dst, &mut Vec::new())
+}
+
+/// [`decode_into`] with a caller-owned scratch image for a strided `dst`
+/// (see [`Staging`](super::dest::Staging)): grown when too short, never
+/// cleared (the stream must fill it exactly, and matches read only what it
+/// wrote), so the steady state neither allocates nor zeroes.
+pub fn decode_into_with(
+    data: &[u8],
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
-    decode_header_into(data, &h, dst)
+    decode_header_into(data, &h, dst, stage)
+}
+
+/// Whether every pixel [`decode`] gives for `SPICE_BITMAP_FMT_*` `format`
+/// has its alpha byte clear: all but RGBA (32BIT's pad byte is cleared,
+/// 16/24-bit rows are widened without alpha).
+pub fn leaves_alpha_clear(format: u32) -> bool {
+    format != SPICE_BITMAP_FMT_RGBA
 }
 
 /// Decode an LZ4 image payload of `width x height` (from the image descriptor).
@@ -120,7 +141,7 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     let mut pixels = alloc_pixels(width, height)?;
     let w = width as usize;
     let mut dst = Dest::new(&mut pixels, w, height as usize, w)?;
-    decode_header_into(data, &h, &mut dst)?;
+    decode_header_into(data, &h, &mut dst, &mut Vec::new())?;
     Ok(Image {
         width,
         height,
@@ -130,16 +151,21 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 }
 
 /// [`decode_into`] once the header is parsed.
-fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<(), WireError> {
+fn decode_header_into(
+    data: &[u8],
+    h: &Lz4Header,
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
     if h.bpp == 4 {
         if dst.is_contiguous() {
             return decode_pixels(data, h, dst.span_mut(), w);
         }
-        // Strided: the stream in a scratch image, then its rows fixed up
+        // Strided: the stream in the staging run, then its rows fixed up
         // on their way into place (bottom-up ones from the last).
-        let mut px = alloc_pixels(w as u32, ht as u32)?;
-        decode_blocks(data, bytemuck::cast_slice_mut(&mut px), |_, _| {})?;
+        let px = staged(stage, w * ht)?;
+        decode_blocks(data, bytemuck::cast_slice_mut(px), |_, _| {})?;
         let keep = pad_mask(h.format);
         for (r, row) in px.chunks_exact(w).enumerate() {
             let y = if h.top_down { r } else { ht - 1 - r };

@@ -9,7 +9,7 @@
 
 use crate::error::WireError;
 use alloc::vec::Vec;
-pub use dest::Dest;
+pub use dest::{Dest, Staging};
 
 mod backref;
 pub mod bitmap;
@@ -386,6 +386,9 @@ pub struct DirectImage {
     pub height: u32,
     /// Whether its pixels carry alpha (as [`Image::has_alpha`] would say).
     pub has_alpha: bool,
+    /// Whether its decoder leaves every pixel's alpha byte clear (what a
+    /// surface without alpha stores), so that need not be done again.
+    pub alpha_clear: bool,
 }
 
 /// The image at body offset `ptr`, when it can be decoded straight into a
@@ -408,12 +411,13 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
     let mut r = Reader::new(body).at(ptr).ok()?;
     let desc = ImageDescriptor::parse(&mut r).ok()?;
     let size = (desc.width, desc.height);
-    let (header, has_alpha) = match desc.kind as u32 {
+    let (header, has_alpha, alpha_clear) = match desc.kind as u32 {
         SPICE_IMAGE_TYPE_QUIC => {
             let h = quic::parse_header(sized_data(&mut r).ok()?.1).ok()?;
             (
                 (h.width, h.height),
                 h.image_type == quic::QuicImageType::Rgba,
+                false,
             )
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
@@ -425,18 +429,27 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
                 }
                 _ => return None,
             };
-            ((h.width, h.height), alpha)
+            ((h.width, h.height), alpha, lz::leaves_alpha_clear(h.kind))
         }
         SPICE_IMAGE_TYPE_LZ4 => {
-            let format = *sized_data(&mut r).ok()?.1.get(1)?;
-            (size, format as u32 == SPICE_BITMAP_FMT_RGBA)
+            let format = *sized_data(&mut r).ok()?.1.get(1)? as u32;
+            (
+                size,
+                format == SPICE_BITMAP_FMT_RGBA,
+                lz4::leaves_alpha_clear(format),
+            )
         }
         SPICE_IMAGE_TYPE_BITMAP => {
-            if r.u8().ok()? as u32 != SPICE_BITMAP_FMT_32BIT {
+            let format = r.u8().ok()? as u32;
+            if format != SPICE_BITMAP_FMT_32BIT {
                 return None;
             }
             r.u8().ok()?;
-            ((r.u32().ok()?, r.u32().ok()?), false)
+            (
+                (r.u32().ok()?, r.u32().ok()?),
+                false,
+                bitmap::leaves_alpha_clear(format),
+            )
         }
         _ => return None,
     };
@@ -446,6 +459,7 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
             width: size.0,
             height: size.1,
             has_alpha,
+            alpha_clear,
         },
     ))
 }
@@ -489,12 +503,27 @@ fn decode_into_spare(
 
 /// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
 /// straight into `dst` (of that size). The budget is asked for the
-/// decoder's working room first, as [`decode_image`] does.
+/// decoder's working room first, as [`decode_image`] does. An LZ or LZ4
+/// image into a strided `dst` is staged in a buffer allocated for this
+/// call: [`decode_image_into_with`] reuses one.
 pub fn decode_image_into(
     body: &[u8],
     ptr: u32,
     ctx: &mut DecodeContext<'_>,
     dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    decode_image_into_with(body, ptr, ctx, dst, &mut Staging::default())
+}
+
+/// [`decode_image_into`] staging an LZ or LZ4 image bound for a strided
+/// `dst` in the caller's `stage` (grown, and charged to the budget, only
+/// when too small).
+pub fn decode_image_into_with(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    dst: &mut Dest<'_>,
+    stage: &mut Staging,
 ) -> Result<(), WireError> {
     let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
@@ -509,7 +538,8 @@ pub fn decode_image_into(
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
-            lz::decode_into(data, None, dst).map_err(|e| e.at_base(at))
+            let run = stage_for(dst, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            lz::decode_into_with(data, None, dst, run).map_err(|e| e.at_base(at))
         }
         SPICE_IMAGE_TYPE_QUIC => {
             let (at, data) = sized_data(&mut r)?;
@@ -517,13 +547,27 @@ pub fn decode_image_into(
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let (at, data) = sized_data(&mut r)?;
-            lz4::decode_into(data, dst).map_err(|e| e.at_base(at))
+            let run = stage_for(dst, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            lz4::decode_into_with(data, dst, run).map_err(|e| e.at_base(at))
         }
         _ => Err(WireError::new(
             ptr as usize + 8,
             "image type cannot be decoded in place",
         )),
     }
+}
+
+/// `stage`'s run, made long enough for `dst`'s image when `dst` is strided
+/// (a contiguous one is decoded in place and needs none).
+fn stage_for<'s>(
+    dst: &Dest<'_>,
+    stage: &'s mut Staging,
+    budget: &Budget,
+) -> Result<&'s mut Vec<u32>, WireError> {
+    if !dst.is_contiguous() {
+        stage.reserve(dst.width().saturating_mul(dst.height()), budget)?;
+    }
+    Ok(stage.pixels_mut())
 }
 
 /// The `SpiceBitmap` fields after the descriptor, and its palette.
