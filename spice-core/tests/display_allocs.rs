@@ -189,7 +189,7 @@ fn narrow_lz4_copy_does_not_allocate() {
     let mut d = display_with_primary(64, 48);
     let (w, h) = (32u32, 40u32);
     let px: Vec<u32> = (0..w * h)
-        .map(|i| ((i % 7) * 0x0102_0304) ^ ((i / 97) * 0x0001_0001) | 0xff00_0000)
+        .map(|i| (((i % 7) * 0x0102_0304) ^ ((i / 97) * 0x0001_0001)) | 0xff00_0000)
         .collect();
     let img = lz4_image(w, h, &px);
     let draw = draw_copy([16, 4, 16 + w as i32, 4 + h as i32], &[], &img);

@@ -719,7 +719,7 @@ fn lz_rgb32(w: u32, h: u32) -> Vec<u8> {
 /// A top-down 32BIT LZ4 payload of `w x h` whose pad bytes are set.
 fn lz4_rgb32(w: u32, h: u32) -> Vec<u8> {
     let raw: Vec<u8> = (0..w * h)
-        .flat_map(|i| ((i % 9) * 0x0304_0506 ^ (i / 50) | 0xa500_0000).to_le_bytes())
+        .flat_map(|i| ((((i % 9) * 0x0304_0506) ^ (i / 50)) | 0xa500_0000).to_le_bytes())
         .collect();
     let block = lz4_flex::block::compress(&raw);
     let mut v = vec![1, SPICE_BITMAP_FMT_32BIT as u8];
