@@ -9,11 +9,12 @@
 //! [`DisplayMsg`] ([`message`], with the layouts of [`wire`]), then applied.
 //! Stream bookkeeping lives in [`stream`], pixel work in `canvas`, image
 //! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
-//! image is decoded straight into its surface; other uncached sources of an
-//! in-place codec, areas of a surface used as a source, and stream frames go
-//! through one reused scratch image; text coverage and stroke paths have
-//! reused buffers too, so that the steady state of a session allocates
-//! nothing per draw (`tests/display_allocs.rs` counts).
+//! image is decoded straight into its surface (an LZ or LZ4 one narrower
+//! than the surface through a reused staging run); other uncached sources
+//! of an in-place codec, areas of a surface used as a source, and stream
+//! frames go through one reused scratch image; text coverage and stroke
+//! paths have reused buffers too, so that the steady state of a session
+//! allocates nothing per draw (`tests/display_allocs.rs` counts).
 
 pub mod message;
 mod polyline;
