@@ -144,6 +144,20 @@ pub fn staged(run: &mut Vec<u32>, n: usize) -> Result<&mut [u32], WireError> {
         .ok_or(WireError::new(0, "out of memory for image"))
 }
 
+/// The first `n` bytes of `run` (grown as by [`staged`] to hold them), for
+/// a decoder that stages bytes rather than pixels; old contents are kept.
+pub fn staged_bytes(run: &mut Vec<u32>, n: usize) -> Result<&mut [u8], WireError> {
+    let px = staged(run, n.div_ceil(4))?;
+    bytemuck::cast_slice_mut::<u32, u8>(px)
+        .get_mut(..n)
+        .ok_or(WireError::new(0, "out of memory for image"))
+}
+
+/// Pixels of staging needed for `bytes` staged bytes.
+pub fn pixels_for_bytes(bytes: usize) -> usize {
+    bytes.div_ceil(4)
+}
+
 /// Lengthen `run` to at least `n` pixels.
 fn grow(run: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
     if n > run.len() {
@@ -219,6 +233,8 @@ mod tests {
         assert_eq!(s.charged(), 64);
         assert_eq!(budget.used(), 64);
         staged(s.pixels_mut(), 16).expect("room").fill(7);
+        let bytes = staged_bytes(s.pixels_mut(), 5).expect("room");
+        assert_eq!((bytes.len(), &bytes[..4]), (5, &7u32.to_ne_bytes()[..]));
         let ptr = s.pixels_mut().as_ptr();
         s.reserve(8, &budget).expect("fits");
         let run = staged(s.pixels_mut(), 8).expect("room");

@@ -11,7 +11,7 @@
 
 use super::backref::copy_back;
 use super::bitmap::flip_rows;
-use super::dest::staged;
+use super::dest::{pixels_for_bytes, staged, staged_bytes};
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
@@ -240,8 +240,10 @@ pub fn decode_into(
 }
 
 /// [`decode_into`] with a caller-owned scratch image for a strided `dst`
-/// (see [`Staging`](super::dest::Staging)): grown when too short, never
-/// cleared, so the steady state neither allocates nor zeroes.
+/// and RGBA's alpha plane (see [`Staging`](super::dest::Staging),
+/// [`staging_pixels`]): grown when too short, never cleared (each pass
+/// writes all of it before reading back), so the steady state neither
+/// allocates nor zeroes.
 pub fn decode_into_with(
     data: &[u8],
     palette: Option<&[u32]>,
@@ -251,6 +253,21 @@ pub fn decode_into_with(
     let h = parse_header(data)?;
     dst.check_size(h.width, h.height)?;
     decode_header_into(data, &h, palette, dst, stage)
+}
+
+/// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: the
+/// image for the colour types into a strided `dst` (none into a contiguous
+/// one, decoded in place), at least the alpha plane's bytes for RGBA; none
+/// for other types (palette and alpha-only types stage bytes of their own)
+/// or a header it refuses.
+pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
+    let n = dst.width().saturating_mul(dst.height());
+    let colour = if dst.is_contiguous() { 0 } else { n };
+    match parse_header(data).map(|h| h.kind) {
+        Ok(LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32) => colour,
+        Ok(LZ_IMAGE_TYPE_RGBA) => colour.max(pixels_for_bytes(n)),
+        _ => 0,
+    }
 }
 
 /// Whether every pixel [`decode`] gives for an image of LZ type `kind` has
@@ -331,8 +348,9 @@ fn decode_header_into(
                 decompress(inp, out, 1, bgr_literal)
             })?;
             if h.kind == LZ_IMAGE_TYPE_RGBA {
-                let mut alpha = alloc_bytes(w * ht)?;
-                decompress(&mut inp, &mut alpha, 3, byte_literal)?;
+                // The colour pass is in place by now: its staging is free.
+                let alpha = staged_bytes(stage, w * ht)?;
+                decompress(&mut inp, alpha, 3, byte_literal)?;
                 for (r, row) in alpha.chunks_exact(w).enumerate() {
                     let out = dst.row_mut(dest_row(r, ht, h.top_down));
                     for (p, &a) in out.iter_mut().zip(row) {
@@ -635,9 +653,23 @@ mod tests {
     }
 
     /// `decode_into` must give `decode`'s rows, strided or not.
+    /// And so must `decode_into_with` a staging run left dirty by an
+    /// earlier use, holding as much as `staging_pixels` asked for.
     fn into_matches_decode(d: &[u8], palette: Option<&[u32]>) {
         let img = decode(d, palette).unwrap();
         crate::image::dest::assert_into_matches(&img, |dst| decode_into(d, palette, dst));
+        let mut stage = vec![0xdead_beef; 3];
+        let mut most = 3;
+        // Twice: the second round's staging is all dirty.
+        for _ in 0..2 {
+            crate::image::dest::assert_into_matches(&img, |dst| {
+                most = most.max(staging_pixels(d, dst));
+                stage.fill(0xdead_beef);
+                decode_into_with(d, palette, dst, &mut stage)?;
+                assert!(stage.len() <= most, "staged {} > {most}", stage.len());
+                Ok(())
+            });
+        }
     }
 
     #[test]

@@ -503,9 +503,9 @@ fn decode_into_spare(
 
 /// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
 /// straight into `dst` (of that size). The budget is asked for the
-/// decoder's working room first, as [`decode_image`] does. An LZ or LZ4
-/// image into a strided `dst` is staged in a buffer allocated for this
-/// call: [`decode_image_into_with`] reuses one.
+/// decoder's working room first, as [`decode_image`] does. What an LZ or
+/// LZ4 decoder stages goes into a buffer allocated for this call:
+/// [`decode_image_into_with`] reuses one.
 pub fn decode_image_into(
     body: &[u8],
     ptr: u32,
@@ -515,9 +515,9 @@ pub fn decode_image_into(
     decode_image_into_with(body, ptr, ctx, dst, &mut Staging::default())
 }
 
-/// [`decode_image_into`] staging an LZ or LZ4 image bound for a strided
-/// `dst` in the caller's `stage` (grown, and charged to the budget, only
-/// when too small).
+/// [`decode_image_into`] staging what an LZ or LZ4 decoder cannot write
+/// straight into `dst` (a strided `dst`'s image, byte rows) in the caller's
+/// `stage` (grown, and charged to the budget, only when too small).
 pub fn decode_image_into_with(
     body: &[u8],
     ptr: u32,
@@ -538,7 +538,8 @@ pub fn decode_image_into_with(
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
-            let run = stage_for(dst, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            let need = lz::staging_pixels(data, dst);
+            let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
             lz::decode_into_with(data, None, dst, run).map_err(|e| e.at_base(at))
         }
         SPICE_IMAGE_TYPE_QUIC => {
@@ -547,7 +548,8 @@ pub fn decode_image_into_with(
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let (at, data) = sized_data(&mut r)?;
-            let run = stage_for(dst, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            let need = lz4::staging_pixels(data, dst);
+            let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
             lz4::decode_into_with(data, dst, run).map_err(|e| e.at_base(at))
         }
         _ => Err(WireError::new(
@@ -557,16 +559,14 @@ pub fn decode_image_into_with(
     }
 }
 
-/// `stage`'s run, made long enough for `dst`'s image when `dst` is strided
-/// (a contiguous one is decoded in place and needs none).
+/// `stage`'s run, made at least `need` pixels long (what the decoder said
+/// it will stage; charged to `budget` before it grows).
 fn stage_for<'s>(
-    dst: &Dest<'_>,
+    need: usize,
     stage: &'s mut Staging,
     budget: &Budget,
 ) -> Result<&'s mut Vec<u32>, WireError> {
-    if !dst.is_contiguous() {
-        stage.reserve(dst.width().saturating_mul(dst.height()), budget)?;
-    }
+    stage.reserve(need, budget)?;
     Ok(stage.pixels_mut())
 }
 
