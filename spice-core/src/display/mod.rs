@@ -129,9 +129,10 @@ pub struct Display {
     /// Where sources that cannot go straight onto the surface are decoded
     /// or copied, and stream frames decoded, reused from draw to draw.
     scratch: Scratch,
-    /// Where an LZ or LZ4 image drawn straight onto a rectangle narrower
-    /// than its surface is decoded before its rows are put in place,
-    /// reused from draw to draw (charged at its largest size).
+    /// What an LZ or LZ4 decoder drawing straight onto a surface cannot
+    /// write in place (the image of a rectangle narrower than the surface,
+    /// 16/24-bit rows, an alpha plane), reused from draw to draw (charged
+    /// at its largest size).
     staging: Staging,
     /// An abbreviated MJPEG frame completed with the standard Huffman
     /// tables, reused from frame to frame (at most a message's size).

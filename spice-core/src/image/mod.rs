@@ -417,6 +417,7 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
             (
                 (h.width, h.height),
                 h.image_type == quic::QuicImageType::Rgba,
+                // Its colour types decode opaque (alpha 0xff).
                 false,
             )
         }
