@@ -5,9 +5,9 @@
 //! move with the machine's load). `scripts/bench-instructions` runs it and
 //! prints the ratios. The sides:
 //!
-//! - `ours`: our decoder straight into the destination (`decode_into` a
-//!   [`Dest`] over a 1920-wide frame buffer, as the client's direct draw
-//!   does); for GLZ, whose decoder keeps its image in the window, the
+//! - `ours`: our decoder straight into the destination (`decode_into_with`
+//!   a [`Dest`] over a 1920-wide frame buffer and one staging run reused
+//!   for strided ones, as the client's direct draw does); for GLZ, whose decoder keeps its image in the window, the
 //!   decode alone (`ours`) and the row copy of the result onto the
 //!   destination (`copy`), which the canvas comparison adds;
 //! - `theirs`: spice-common's decoder alone into a buffer of the image's
@@ -62,9 +62,11 @@ struct Part {
 
 #[inline(never)]
 fn bench_ours_lz(parts: &[Part], fb: &mut [u32]) {
+    let mut stage = Vec::new();
     for p in parts {
         let mut dst = Dest::new(&mut fb[p.at..], p.w, p.h, STRIDE).expect("fits");
-        lz::decode_into(black_box(&p.data), None, &mut dst).expect("our LZ decode");
+        lz::decode_into_with(black_box(&p.data), None, &mut dst, &mut stage)
+            .expect("our LZ decode");
     }
 }
 
@@ -85,9 +87,10 @@ fn bench_canvas_lz(parts: &[Part], codecs: &mut spice_cref::Codecs, fb: &mut [u3
 
 #[inline(never)]
 fn bench_ours_lz4(parts: &[Part], fb: &mut [u32]) {
+    let mut stage = Vec::new();
     for p in parts {
         let mut dst = Dest::new(&mut fb[p.at..], p.w, p.h, STRIDE).expect("fits");
-        lz4::decode_into(black_box(&p.data), &mut dst).expect("our LZ4 decode");
+        lz4::decode_into_with(black_box(&p.data), &mut dst, &mut stage).expect("our LZ4 decode");
     }
 }
 

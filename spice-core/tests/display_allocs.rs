@@ -9,9 +9,10 @@
 //! scratch buffer; a solid FILL, clipped or not; the recorded GLZ session
 //! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full pixmap
 //! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
-//! sources; TEXT; STROKE). MJPEG frames and recorded LZ draws are only
-//! printed: zune-jpeg allocates its own working buffers per frame, and
-//! narrow LZ rects take a scratch inside the LZ decoder.
+//! sources; TEXT; STROKE; the recorded LZ session's DRAW_COPYs, narrow
+//! columns of a wider surface staged in the display's reused staging run;
+//! narrow and full-width 32BIT and 24BIT LZ4 DRAW_COPYs likewise). MJPEG frames are only printed:
+//! zune-jpeg allocates its own working buffers per frame.
 
 mod common;
 
@@ -165,6 +166,71 @@ fn recorded_lz_draws_allocations_per_draw() {
         .collect();
     let n = per_message(&mut d, &copies);
     println!("allocations per recorded LZ_RGB DRAW_COPY: {n:.2}");
+    assert_eq!(n, 0.0);
+}
+
+/// An uncached LZ4 image of `w x h` pixels `px` (top-down) in 32BIT or
+/// 24BIT rows, one block compressed with lz4_flex.
+fn lz4_image(w: u32, h: u32, px: &[u32], format: u32) -> Vec<u8> {
+    let bpp = if format == SPICE_BITMAP_FMT_24BIT {
+        3
+    } else {
+        4
+    };
+    let raw: Vec<u8> = px
+        .iter()
+        .flat_map(|p| p.to_le_bytes()[..bpp].to_vec())
+        .collect();
+    let block = lz4_flex::block::compress(&raw);
+    let mut b = Writer::new();
+    descriptor(&mut b, 1, SPICE_IMAGE_TYPE_LZ4, 0, w, h);
+    b.u32(2 + 4 + block.len() as u32)
+        .u8(1)
+        .u8(format as u8)
+        .bytes(&(block.len() as u32).to_be_bytes())
+        .bytes(&block);
+    b.finish()
+}
+
+#[test]
+fn narrow_lz4_copy_does_not_allocate() {
+    let mut d = display_with_primary(64, 48);
+    let (w, h) = (32u32, 40u32);
+    let px: Vec<u32> = (0..w * h)
+        .map(|i| (((i % 7) * 0x0102_0304) ^ ((i / 97) * 0x0001_0001)) | 0xff00_0000)
+        .collect();
+    for (format, name) in [
+        (SPICE_BITMAP_FMT_32BIT, "32BIT"),
+        (SPICE_BITMAP_FMT_24BIT, "24BIT"),
+    ] {
+        let img = lz4_image(w, h, &px, format);
+        let draw = draw_copy([16, 4, 16 + w as i32, 4 + h as i32], &[], &img);
+        // A full-width one: 24-bit rows are staged even so.
+        let wide = lz4_image(64, 1, &px[..64], format);
+        let full = draw_copy([0, 47, 64, 48], &[], &wide);
+        let n = per_message(
+            &mut d,
+            &[
+                (SPICE_MSG_DISPLAY_DRAW_COPY, &draw),
+                (SPICE_MSG_DISPLAY_DRAW_COPY, &full),
+            ],
+        );
+        println!("allocations per narrow or full-width {name} LZ4 DRAW_COPY: {n:.2}");
+        assert_eq!(n, 0.0);
+        // The rows landed in the box, pad bytes cleared, the rest untouched.
+        let s = d.primary().unwrap();
+        for y in 0..h as usize {
+            let row = &s.pixels[(4 + y) * 64..(5 + y) * 64];
+            let want = &px[y * w as usize..(y + 1) * w as usize];
+            assert!(row[16..48]
+                .iter()
+                .zip(want)
+                .all(|(g, p)| *g == p & 0x00ff_ffff));
+            assert!(row[..16].iter().chain(&row[48..]).all(|&g| g == 0));
+        }
+        let last = &s.pixels[47 * 64..];
+        assert!(last.iter().zip(&px).all(|(g, p)| *g == p & 0x00ff_ffff));
+    }
 }
 
 #[test]

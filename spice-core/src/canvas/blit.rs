@@ -82,8 +82,9 @@ impl Surface {
             return;
         }
         let keep = self.keep();
-        // Masking the alpha away is only needed when the source has alpha.
-        let plain = rop == Rop::Copy && (keep == !0 || !src.image.has_alpha);
+        // A surface without alpha stores none, whatever the source's fourth
+        // byte holds (QUIC's colour types decode opaque without `has_alpha`).
+        let plain = rop == Rop::Copy && keep == !0;
         spans(r, mask, |y, x0, x1| {
             let s = src.row(y, x0, x1);
             let row = self.row_mut(y, x0, x1);

@@ -9,11 +9,12 @@
 //! [`DisplayMsg`] ([`message`], with the layouts of [`wire`]), then applied.
 //! Stream bookkeeping lives in [`stream`], pixel work in `canvas`, image
 //! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
-//! image is decoded straight into its surface; other uncached sources of an
-//! in-place codec, areas of a surface used as a source, and stream frames go
-//! through one reused scratch image; text coverage and stroke paths have
-//! reused buffers too, so that the steady state of a session allocates
-//! nothing per draw (`tests/display_allocs.rs` counts).
+//! image is decoded straight into its surface (an LZ or LZ4 one narrower
+//! than the surface through a reused staging run); other uncached sources
+//! of an in-place codec, areas of a surface used as a source, and stream
+//! frames go through one reused scratch image; text coverage and stroke
+//! paths have reused buffers too, so that the steady state of a session
+//! allocates nothing per draw (`tests/display_allocs.rs` counts).
 
 pub mod message;
 mod polyline;
@@ -28,8 +29,8 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_image, decode_image_into, direct_image, DecodeContext, Decoded, Image,
-    MAX_PALETTE_ENTRIES,
+    decode_image, decode_image_into, decode_image_into_with, direct_image, DecodeContext, Decoded,
+    Image, Staging, MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
 use crate::wire::Writer;
@@ -128,6 +129,11 @@ pub struct Display {
     /// Where sources that cannot go straight onto the surface are decoded
     /// or copied, and stream frames decoded, reused from draw to draw.
     scratch: Scratch,
+    /// What an LZ or LZ4 decoder drawing straight onto a surface cannot
+    /// write in place (the image of a rectangle narrower than the surface,
+    /// 16/24-bit rows, an alpha plane), reused from draw to draw (charged
+    /// at its largest size).
+    staging: Staging,
     /// An abbreviated MJPEG frame completed with the standard Huffman
     /// tables, reused from frame to frame (at most a message's size).
     jpeg_spliced: Vec<u8>,
@@ -275,6 +281,7 @@ impl Display {
             _caches: caches,
             pieces: Vec::new(),
             scratch: Scratch::default(),
+            staging: Staging::default(),
             jpeg_spliced: Vec::new(),
             coverage: Vec::new(),
             coverage_charge: Charge::default(),
@@ -789,8 +796,8 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        decode_image_into(body, c.src, &mut ctx, &mut dst)?;
-        if !keeps_alpha {
+        decode_image_into_with(body, c.src, &mut ctx, &mut dst, &mut self.staging)?;
+        if !keeps_alpha && !img.alpha_clear {
             // Store what a blit stores on a surface without alpha.
             for y in 0..dst.height() {
                 for p in dst.row_mut(y) {

@@ -672,3 +672,151 @@ fn surfaces_are_charged_refused_over_budget_and_given_back() {
     assert_eq!(budget.used(), 0);
     assert_eq!(budget.high_water(), caches + 3 * 64 * 64 * 4);
 }
+
+/// An uncached SpiceImage of `kind` and size with `payload` after its
+/// data size (the LZ, LZ4 and QUIC layouts).
+fn sized_image(kind: u32, w: u32, h: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b = Body::default();
+    b.u64(7).u8(kind as u8).u8(0).u32(w).u32(h);
+    b.u32(payload.len() as u32);
+    b.0.extend_from_slice(payload);
+    b.0
+}
+
+/// A bottom-up LZ RGB32 payload of `w x h` (`w >= 20`): the first row
+/// literal, each later one literals around a 3-pixel match on the row above.
+fn lz_rgb32(w: u32, h: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    for f in [
+        crate::image::lz::LZ_MAGIC,
+        crate::image::lz::LZ_VERSION,
+        crate::image::lz::LZ_IMAGE_TYPE_RGB32,
+        w,
+        h,
+        w * 4,
+        0,
+    ] {
+        v.extend_from_slice(&f.to_be_bytes());
+    }
+    let mut seed = 0x1234_5678u32;
+    let mut literals = |v: &mut Vec<u8>, n: u32| {
+        v.push(n as u8 - 1);
+        for _ in 0..n {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            v.extend_from_slice(&seed.to_le_bytes()[..3]);
+        }
+    };
+    literals(&mut v, w);
+    for _ in 1..h {
+        literals(&mut v, 10);
+        // Length code 2 (+1) pixels from `w` back: the row above.
+        v.extend_from_slice(&[0x60, (w - 1) as u8]);
+        literals(&mut v, w - 13);
+    }
+    v
+}
+
+/// A top-down 32BIT LZ4 payload of `w x h` whose pad bytes are set.
+fn lz4_rgb32(w: u32, h: u32) -> Vec<u8> {
+    let raw: Vec<u8> = (0..w * h)
+        .flat_map(|i| ((((i % 9) * 0x0304_0506) ^ (i / 50)) | 0xa500_0000).to_le_bytes())
+        .collect();
+    let block = lz4_flex::block::compress(&raw);
+    let mut v = vec![1, SPICE_BITMAP_FMT_32BIT as u8];
+    v.extend_from_slice(&(block.len() as u32).to_be_bytes());
+    v.extend_from_slice(&block);
+    v
+}
+
+/// DRAW_COPY `image` (`w x h`, whole) onto a `sw x sh` surface at
+/// (`x`, `y`), once unclipped (decoded straight onto the surface) and once
+/// clipped to two rects tiling the box (decoded into the scratch and
+/// blitted): both must store the same surface bytes. Returns the direct rig.
+fn same_pixels_both_ways(image: &[u8], (w, h): (i32, i32), (sw, sh): (u32, u32), x: i32) -> Rig {
+    let y = 1;
+    let msg = |clip: &[(i32, i32, i32, i32)]| {
+        let mut b = Body::default();
+        b.base(0, (x, y, x + w, y + h), clip);
+        let p = b.ptr();
+        b.rect(0, 0, w, h)
+            .u16(SPICE_ROPD_OP_PUT as u16)
+            .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
+            .no_mask();
+        b.patch(p);
+        b.0.extend_from_slice(image);
+        b.0
+    };
+    let mut direct = Rig::new(sw, sh);
+    direct.send(SPICE_MSG_DISPLAY_DRAW_COPY, &msg(&[])).unwrap();
+    let half = x + w / 2;
+    let mut blitted = Rig::new(sw, sh);
+    blitted
+        .send(
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            &msg(&[(x, y, half, y + h), (half, y, x + w, y + h)]),
+        )
+        .unwrap();
+    let px = direct.px();
+    assert_eq!(px, blitted.px(), "surface {sw}x{sh}");
+    assert!(px.iter().any(|&p| p != 0), "something was drawn");
+    assert!(px.iter().all(|&p| p >> 24 == 0), "no alpha on xRGB");
+    direct
+}
+
+#[test]
+fn direct_and_blitted_copies_store_the_same_pixels() {
+    let (w, h) = (24, 6);
+    let lz = sized_image(SPICE_IMAGE_TYPE_LZ_RGB, w, h, &lz_rgb32(w, h));
+    let lz4 = sized_image(SPICE_IMAGE_TYPE_LZ4, w, h, &lz4_rgb32(w, h));
+    for (image, staged) in [(&lz, true), (&lz4, true)] {
+        // Strided: a column of a wider surface, staged.
+        let r = same_pixels_both_ways(image, (w as i32, h as i32), (64, 9), 5);
+        assert_eq!(r.d.staging.charged() > 0, staged);
+        // Contiguous: decoded in place, nothing staged.
+        let r = same_pixels_both_ways(image, (w as i32, h as i32), (w, h + 1), 0);
+        assert_eq!(r.d.staging.charged(), 0);
+    }
+    let quic: &[u8] = include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic");
+    let q = crate::image::quic::parse_header(quic).unwrap();
+    let image = sized_image(SPICE_IMAGE_TYPE_QUIC, q.width, q.height, quic);
+    let (qw, qh) = (q.width as i32, q.height as i32);
+    same_pixels_both_ways(&image, (qw, qh), (q.width + 9, q.height + 2), 3);
+    same_pixels_both_ways(&image, (qw, qh), (q.width, q.height + 1), 0);
+}
+
+#[test]
+fn decoders_report_the_alpha_they_leave() {
+    use crate::image::{bitmap, lz, lz4};
+    let (w, h) = (24, 6);
+    let img = lz::decode(&lz_rgb32(w, h), None).unwrap();
+    assert!(lz::leaves_alpha_clear(lz::LZ_IMAGE_TYPE_RGB32));
+    assert!(img.pixels.iter().all(|p| p >> 24 == 0));
+    assert!(!lz::leaves_alpha_clear(lz::LZ_IMAGE_TYPE_RGBA));
+    let img = lz4::decode(&lz4_rgb32(w, h), w, h).unwrap();
+    assert!(lz4::leaves_alpha_clear(SPICE_BITMAP_FMT_32BIT));
+    assert!(img.pixels.iter().all(|p| p >> 24 == 0));
+    assert!(!lz4::leaves_alpha_clear(SPICE_BITMAP_FMT_RGBA));
+    let mut out = [0u32; 2];
+    bitmap::convert_row(
+        SPICE_BITMAP_FMT_32BIT,
+        None,
+        &[1, 2, 3, 0xff, 4, 5, 6, 7],
+        &mut out,
+    )
+    .unwrap();
+    assert!(bitmap::leaves_alpha_clear(SPICE_BITMAP_FMT_32BIT));
+    assert_eq!(out, [0x0003_0201, 0x0006_0504]);
+    assert!(!bitmap::leaves_alpha_clear(SPICE_BITMAP_FMT_RGBA));
+    // QUIC's colour types come out opaque: the direct path must clear it.
+    let quic: &[u8] = include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic");
+    let img = crate::image::quic::decode(quic).unwrap();
+    assert!(img.pixels.iter().all(|p| p >> 24 == 0xff));
+    assert!(
+        !crate::image::direct_image(
+            &sized_image(SPICE_IMAGE_TYPE_QUIC, img.width, img.height, quic),
+            0
+        )
+        .unwrap()
+        .alpha_clear
+    );
+}

@@ -113,6 +113,16 @@ pub fn decode_into(
     Ok(())
 }
 
+/// Whether every pixel [`convert_row`] gives for the direct colour
+/// `SPICE_BITMAP_FMT_*` `format` has its alpha byte clear (16, 24 and 32
+/// bits: 32BIT's fourth byte is padding and is dropped).
+pub fn leaves_alpha_clear(format: u32) -> bool {
+    matches!(
+        format,
+        SPICE_BITMAP_FMT_16BIT | SPICE_BITMAP_FMT_24BIT | SPICE_BITMAP_FMT_32BIT
+    )
+}
+
 /// Convert one row of `SPICE_BITMAP_FMT_*` pixels (`fmt`) into `out.len()`
 /// pixels; `src` holds at least the row's bytes (shorter input leaves the
 /// rest of `out` as it was). `palette` is required for the indexed formats.

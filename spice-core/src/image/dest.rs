@@ -2,11 +2,17 @@
 //! writes straight into (a surface region, or a reusable scratch buffer), so
 //! a decoded image need not be copied a second time.
 //!
+//! Also [`Staging`]: the reusable pixel run a decoder whose output cannot
+//! be written row by row into a strided rectangle (LZ and LZ4 matches reach
+//! back across rows) decodes into before copying the rows into place.
+//!
 //! A leaf module: it knows no codec and parses nothing.
 
 #[cfg(test)]
 use super::Image;
+use crate::budget::{Budget, Charge, Use};
 use crate::error::WireError;
+use alloc::vec::Vec;
 
 /// `height` rows of `width` pixels, row `y` starting at `y * stride` in the
 /// backing slice. Constructed only through [`Dest::new`], which checks the
@@ -90,6 +96,78 @@ impl<'a> Dest<'a> {
     }
 }
 
+/// A caller-owned pixel run, reused from decode to decode, for decoders that
+/// cannot write a strided [`Dest`] directly. It keeps its high-water length
+/// (new pixels are zeroed once, when it grows; afterwards a decode gets the
+/// previous decode's leftovers, which the LZ/LZ4 decoders overwrite before
+/// reading) and its charge to the budget is its largest size.
+#[derive(Debug, Default)]
+pub struct Staging {
+    pixels: Vec<u32>,
+    charge: Charge,
+}
+
+impl Staging {
+    /// Make room for `n` pixels, charging `budget` for the growth before
+    /// anything is allocated; a no-op when the run is long enough.
+    pub fn reserve(&mut self, n: usize, budget: &Budget) -> Result<(), WireError> {
+        if n <= self.pixels.len() {
+            return Ok(());
+        }
+        let bytes = n
+            .checked_mul(4)
+            .ok_or(WireError::new(0, "staging size overflows"))?;
+        if self.charge.bytes() == 0 {
+            self.charge = budget.charge(bytes, Use::Image)?;
+        } else {
+            self.charge.resize(bytes, Use::Image)?;
+        }
+        grow(&mut self.pixels, n)
+    }
+
+    /// The reusable run, for a decoder's `decode_into_with`.
+    pub fn pixels_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.pixels
+    }
+
+    /// Bytes charged to the budget (its largest size).
+    pub fn charged(&self) -> usize {
+        self.charge.bytes()
+    }
+}
+
+/// The first `n` pixels of `run`, growing it (zero-filled, once) when it
+/// is shorter; contents left by an earlier use are kept, not cleared.
+pub fn staged(run: &mut Vec<u32>, n: usize) -> Result<&mut [u32], WireError> {
+    grow(run, n)?;
+    run.get_mut(..n)
+        .ok_or(WireError::new(0, "out of memory for image"))
+}
+
+/// The first `n` bytes of `run` (grown as by [`staged`] to hold them), for
+/// a decoder that stages bytes rather than pixels; old contents are kept.
+pub fn staged_bytes(run: &mut Vec<u32>, n: usize) -> Result<&mut [u8], WireError> {
+    let px = staged(run, n.div_ceil(4))?;
+    bytemuck::cast_slice_mut::<u32, u8>(px)
+        .get_mut(..n)
+        .ok_or(WireError::new(0, "out of memory for image"))
+}
+
+/// Pixels of staging needed for `bytes` staged bytes.
+pub fn pixels_for_bytes(bytes: usize) -> usize {
+    bytes.div_ceil(4)
+}
+
+/// Lengthen `run` to at least `n` pixels.
+fn grow(run: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+    if n > run.len() {
+        run.try_reserve_exact(n - run.len())
+            .map_err(|_| WireError::new(0, "out of memory for image"))?;
+        run.resize(n, 0);
+    }
+    Ok(())
+}
+
 /// Test support for the decoders' `decode_into`: decoding into a
 /// destination with 3 spare pixels per row, and into a contiguous one, must
 /// give `expected`'s rows and leave the spare pixels and everything past the
@@ -145,6 +223,28 @@ mod tests {
         assert!(d.row_mut(3).is_empty());
         assert_eq!(d.span_mut().len(), 11);
         assert_eq!(buf, [1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9]);
+    }
+
+    #[test]
+    fn staging_grows_once_keeps_its_contents_and_is_charged() {
+        let budget = Budget::new(1 << 10);
+        let mut s = Staging::default();
+        s.reserve(16, &budget).expect("fits");
+        assert_eq!(s.charged(), 64);
+        assert_eq!(budget.used(), 64);
+        staged(s.pixels_mut(), 16).expect("room").fill(7);
+        let bytes = staged_bytes(s.pixels_mut(), 5).expect("room");
+        assert_eq!((bytes.len(), &bytes[..4]), (5, &7u32.to_ne_bytes()[..]));
+        let ptr = s.pixels_mut().as_ptr();
+        s.reserve(8, &budget).expect("fits");
+        let run = staged(s.pixels_mut(), 8).expect("room");
+        assert_eq!(run, [7; 8], "not cleared");
+        assert_eq!(run.as_ptr(), ptr, "no new buffer");
+        assert_eq!(budget.used(), 64, "charged at its largest");
+        assert!(s.reserve(1 << 10, &budget).is_err(), "over budget");
+        assert_eq!(s.pixels_mut().len(), 16, "left as it was");
+        drop(s);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

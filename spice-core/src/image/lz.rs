@@ -11,6 +11,7 @@
 
 use super::backref::copy_back;
 use super::bitmap::flip_rows;
+use super::dest::{pixels_for_bytes, staged, staged_bytes};
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
@@ -228,15 +229,55 @@ fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
 /// swapped in place); into a strided `dst` they are decoded into a scratch
 /// image and copied row by row. Palette types (whose stream is packed
 /// indices) and alpha planes are decoded into a byte scratch and expanded
-/// row by row into `dst`.
+/// row by row into `dst`. The scratch image is allocated for this call:
+/// [`decode_into_with`] reuses one.
 pub fn decode_into(
     data: &[u8],
     palette: Option<&[u32]>,
     dst: &mut Dest<'_>,
 ) -> Result<(), WireError> {
+    decode_into_with(data, palette, dst, &mut Vec::new())
+}
+
+/// [`decode_into`] with a caller-owned scratch image for a strided `dst`
+/// and RGBA's alpha plane (see [`Staging`](super::dest::Staging),
+/// [`staging_pixels`]): grown when too short, never cleared (each pass
+/// writes all of it before reading back), so the steady state neither
+/// allocates nor zeroes.
+pub fn decode_into_with(
+    data: &[u8],
+    palette: Option<&[u32]>,
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let h = parse_header(data)?;
     dst.check_size(h.width, h.height)?;
-    decode_header_into(data, &h, palette, dst)
+    decode_header_into(data, &h, palette, dst, stage)
+}
+
+/// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: the
+/// image for the colour types into a strided `dst` (none into a contiguous
+/// one, decoded in place), at least the alpha plane's bytes for RGBA; none
+/// for other types (palette and alpha-only types stage bytes of their own)
+/// or a header it refuses.
+pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
+    let n = dst.width().saturating_mul(dst.height());
+    let colour = if dst.is_contiguous() { 0 } else { n };
+    match parse_header(data).map(|h| h.kind) {
+        Ok(LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32) => colour,
+        Ok(LZ_IMAGE_TYPE_RGBA) => colour.max(pixels_for_bytes(n)),
+        _ => 0,
+    }
+}
+
+/// Whether every pixel [`decode`] gives for an image of LZ type `kind` has
+/// its alpha byte clear (the colour types: literals carry no alpha and
+/// matches copy earlier pixels).
+pub fn leaves_alpha_clear(kind: u32) -> bool {
+    matches!(
+        kind,
+        LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32
+    )
 }
 
 /// Decode an LZ payload (header + stream) into an image.
@@ -249,7 +290,7 @@ pub fn decode(data: &[u8], palette: Option<&[u32]>) -> Result<Image, WireError> 
     let mut pixels = alloc_pixels(h.width, h.height)?;
     let w = h.width as usize;
     let mut dst = Dest::new(&mut pixels, w, h.height as usize, w)?;
-    decode_header_into(data, &h, palette, &mut dst)?;
+    decode_header_into(data, &h, palette, &mut dst, &mut Vec::new())?;
     Ok(Image {
         width: h.width,
         height: h.height,
@@ -264,6 +305,7 @@ fn decode_header_into(
     h: &LzHeader,
     palette: Option<&[u32]>,
     dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
 ) -> Result<(), WireError> {
     check_expansion(h, data.len())?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
@@ -298,16 +340,17 @@ fn decode_header_into(
                 expand_indexed(row, bits, bit_order_be, palette, out);
             }
         }
-        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
             decompress(inp, out, 2, rgb16_literal)
         })?,
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
-            pixels_into(&mut inp, h.top_down, dst, |inp, out| {
+            pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
                 decompress(inp, out, 1, bgr_literal)
             })?;
             if h.kind == LZ_IMAGE_TYPE_RGBA {
-                let mut alpha = alloc_bytes(w * ht)?;
-                decompress(&mut inp, &mut alpha, 3, byte_literal)?;
+                // The colour pass is in place by now: its staging is free.
+                let alpha = staged_bytes(stage, w * ht)?;
+                decompress(&mut inp, alpha, 3, byte_literal)?;
                 for (r, row) in alpha.chunks_exact(w).enumerate() {
                     let out = dst.row_mut(dest_row(r, ht, h.top_down));
                     for (p, &a) in out.iter_mut().zip(row) {
@@ -333,11 +376,13 @@ fn decode_header_into(
 
 /// Run a pass that decodes whole pixels (`pass(inp, out)` fills `out`, the
 /// image's pixels in stream order) so that they land in `dst` top row
-/// first: in place when `dst` is contiguous, else through a scratch image.
+/// first: in place when `dst` is contiguous, else through `stage` (the
+/// pass writes every pixel, so `stage`'s old contents never show).
 fn pixels_into(
     inp: &mut Input<'_>,
     top_down: bool,
     dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
     pass: impl FnOnce(&mut Input<'_>, &mut [u32]) -> Result<(), WireError>,
 ) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
@@ -349,8 +394,8 @@ fn pixels_into(
         }
         return Ok(());
     }
-    let mut scratch = alloc_pixels(w as u32, ht as u32)?;
-    pass(inp, &mut scratch)?;
+    let scratch = staged(stage, w * ht)?;
+    pass(inp, scratch)?;
     for (r, row) in scratch.chunks_exact(w).enumerate() {
         dst.row_mut(dest_row(r, ht, top_down)).copy_from_slice(row);
     }
@@ -608,9 +653,23 @@ mod tests {
     }
 
     /// `decode_into` must give `decode`'s rows, strided or not.
+    /// And so must `decode_into_with` a staging run left dirty by an
+    /// earlier use, holding as much as `staging_pixels` asked for.
     fn into_matches_decode(d: &[u8], palette: Option<&[u32]>) {
         let img = decode(d, palette).unwrap();
         crate::image::dest::assert_into_matches(&img, |dst| decode_into(d, palette, dst));
+        let mut stage = vec![0xdead_beef; 3];
+        let mut most = 3;
+        // Twice: the second round's staging is all dirty.
+        for _ in 0..2 {
+            crate::image::dest::assert_into_matches(&img, |dst| {
+                most = most.max(staging_pixels(d, dst));
+                stage.fill(0xdead_beef);
+                decode_into_with(d, palette, dst, &mut stage)?;
+                assert!(stage.len() <= most, "staged {} > {most}", stage.len());
+                Ok(())
+            });
+        }
     }
 
     #[test]

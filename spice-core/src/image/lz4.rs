@@ -21,6 +21,7 @@
 
 use super::backref::{copy_back_bytes, CHUNK};
 use super::bitmap::{self, flip_rows};
+use super::dest::{pixels_for_bytes, staged, staged_bytes};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::enums::{
     SPICE_BITMAP_FMT_16BIT, SPICE_BITMAP_FMT_24BIT, SPICE_BITMAP_FMT_32BIT, SPICE_BITMAP_FMT_RGBA,
@@ -108,10 +109,45 @@ fn parse_header(data: &[u8], width: u32, height: u32) -> Result<Lz4Header, WireE
 /// bottom-up image has its rows swapped in place at the end. Into a
 /// strided `dst` they are decoded into a scratch image whose rows are fixed
 /// up as they are copied into place; 16/24-bit formats are decoded into a
-/// byte scratch and their rows converted into `dst`.
+/// byte scratch and their rows converted into `dst`. The scratch is
+/// allocated for this call: [`decode_into_with`] reuses one.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    decode_into_with(data, dst, &mut Vec::new())
+}
+
+/// [`decode_into`] with a caller-owned scratch image for a strided `dst`
+/// and the rows of 16/24-bit formats (see [`Staging`](super::dest::Staging),
+/// [`staging_pixels`]): grown when too short, never cleared (the stream
+/// must fill it exactly, and matches read only what it wrote), so the
+/// steady state neither allocates nor zeroes.
+pub fn decode_into_with(
+    data: &[u8],
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let h = parse_header(data, dst.width() as u32, dst.height() as u32)?;
-    decode_header_into(data, &h, dst)
+    decode_header_into(data, &h, dst, stage)
+}
+
+/// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: none
+/// for 32-bit rows into a contiguous `dst` (decoded in place), the image
+/// for 32-bit rows into a strided one, the stream's bytes for 16/24-bit
+/// rows; none for a format it refuses.
+pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
+    let n = dst.width().saturating_mul(dst.height());
+    match data.get(1).map(|&f| f as u32) {
+        Some(SPICE_BITMAP_FMT_32BIT | SPICE_BITMAP_FMT_RGBA) if !dst.is_contiguous() => n,
+        Some(SPICE_BITMAP_FMT_16BIT) => pixels_for_bytes(n.saturating_mul(2)),
+        Some(SPICE_BITMAP_FMT_24BIT) => pixels_for_bytes(n.saturating_mul(3)),
+        _ => 0,
+    }
+}
+
+/// Whether every pixel [`decode`] gives for `SPICE_BITMAP_FMT_*` `format`
+/// has its alpha byte clear: all but RGBA (32BIT's pad byte is cleared,
+/// 16/24-bit rows are widened without alpha).
+pub fn leaves_alpha_clear(format: u32) -> bool {
+    format != SPICE_BITMAP_FMT_RGBA
 }
 
 /// Decode an LZ4 image payload of `width x height` (from the image descriptor).
@@ -120,7 +156,7 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
     let mut pixels = alloc_pixels(width, height)?;
     let w = width as usize;
     let mut dst = Dest::new(&mut pixels, w, height as usize, w)?;
-    decode_header_into(data, &h, &mut dst)?;
+    decode_header_into(data, &h, &mut dst, &mut Vec::new())?;
     Ok(Image {
         width,
         height,
@@ -130,16 +166,21 @@ pub fn decode(data: &[u8], width: u32, height: u32) -> Result<Image, WireError> 
 }
 
 /// [`decode_into`] once the header is parsed.
-fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<(), WireError> {
+fn decode_header_into(
+    data: &[u8],
+    h: &Lz4Header,
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let (w, ht) = (dst.width(), dst.height());
     if h.bpp == 4 {
         if dst.is_contiguous() {
             return decode_pixels(data, h, dst.span_mut(), w);
         }
-        // Strided: the stream in a scratch image, then its rows fixed up
+        // Strided: the stream in the staging run, then its rows fixed up
         // on their way into place (bottom-up ones from the last).
-        let mut px = alloc_pixels(w as u32, ht as u32)?;
-        decode_blocks(data, bytemuck::cast_slice_mut(&mut px), |_, _| {})?;
+        let px = staged(stage, w * ht)?;
+        decode_blocks(data, bytemuck::cast_slice_mut(px), |_, _| {})?;
         let keep = pad_mask(h.format);
         for (r, row) in px.chunks_exact(w).enumerate() {
             let y = if h.top_down { r } else { ht - 1 - r };
@@ -149,14 +190,10 @@ fn decode_header_into(data: &[u8], h: &Lz4Header, dst: &mut Dest<'_>) -> Result<
         }
         return Ok(());
     }
-    // Scratch: the stream's rows, converted row by row into `dst`.
+    // Staged: the stream's rows, converted row by row into `dst`.
     let row_bytes = w * h.bpp;
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(row_bytes * ht)
-        .map_err(|_| WireError::new(0, "LZ4: out of memory for image"))?;
-    bytes.resize(row_bytes * ht, 0);
-    decode_blocks(data, &mut bytes, |_, _| {})?;
+    let bytes = staged_bytes(stage, row_bytes * ht)?;
+    decode_blocks(data, bytes, |_, _| {})?;
     for (r, src) in bytes.chunks_exact(row_bytes).enumerate() {
         let y = if h.top_down { r } else { ht - 1 - r };
         bitmap::convert_row(h.format, None, src, dst.row_mut(y))?;
@@ -457,9 +494,23 @@ mod tests {
     }
 
     /// `decode_into` must give `decode`'s rows, strided or not.
+    /// And so must `decode_into_with` a staging run left dirty by an
+    /// earlier use, holding as much as `staging_pixels` asked for.
     fn into_matches_decode(d: &[u8], w: usize, h: usize) {
         let img = decode(d, w as u32, h as u32).unwrap();
         crate::image::dest::assert_into_matches(&img, |dst| decode_into(d, dst));
+        let mut stage = vec![0xdead_beef; 3];
+        let mut most = 3;
+        // Twice: the second round's staging is all dirty.
+        for _ in 0..2 {
+            crate::image::dest::assert_into_matches(&img, |dst| {
+                most = most.max(staging_pixels(d, dst));
+                stage.fill(0xdead_beef);
+                decode_into_with(d, dst, &mut stage)?;
+                assert!(stage.len() <= most, "staged {} > {most}", stage.len());
+                Ok(())
+            });
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::error::WireError;
 use alloc::vec::Vec;
-pub use dest::Dest;
+pub use dest::{Dest, Staging};
 
 mod backref;
 pub mod bitmap;
@@ -386,6 +386,9 @@ pub struct DirectImage {
     pub height: u32,
     /// Whether its pixels carry alpha (as [`Image::has_alpha`] would say).
     pub has_alpha: bool,
+    /// Whether its decoder leaves every pixel's alpha byte clear (what a
+    /// surface without alpha stores), so that need not be done again.
+    pub alpha_clear: bool,
 }
 
 /// The image at body offset `ptr`, when it can be decoded straight into a
@@ -408,12 +411,14 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
     let mut r = Reader::new(body).at(ptr).ok()?;
     let desc = ImageDescriptor::parse(&mut r).ok()?;
     let size = (desc.width, desc.height);
-    let (header, has_alpha) = match desc.kind as u32 {
+    let (header, has_alpha, alpha_clear) = match desc.kind as u32 {
         SPICE_IMAGE_TYPE_QUIC => {
             let h = quic::parse_header(sized_data(&mut r).ok()?.1).ok()?;
             (
                 (h.width, h.height),
                 h.image_type == quic::QuicImageType::Rgba,
+                // Its colour types decode opaque (alpha 0xff).
+                false,
             )
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
@@ -425,18 +430,27 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
                 }
                 _ => return None,
             };
-            ((h.width, h.height), alpha)
+            ((h.width, h.height), alpha, lz::leaves_alpha_clear(h.kind))
         }
         SPICE_IMAGE_TYPE_LZ4 => {
-            let format = *sized_data(&mut r).ok()?.1.get(1)?;
-            (size, format as u32 == SPICE_BITMAP_FMT_RGBA)
+            let format = *sized_data(&mut r).ok()?.1.get(1)? as u32;
+            (
+                size,
+                format == SPICE_BITMAP_FMT_RGBA,
+                lz4::leaves_alpha_clear(format),
+            )
         }
         SPICE_IMAGE_TYPE_BITMAP => {
-            if r.u8().ok()? as u32 != SPICE_BITMAP_FMT_32BIT {
+            let format = r.u8().ok()? as u32;
+            if format != SPICE_BITMAP_FMT_32BIT {
                 return None;
             }
             r.u8().ok()?;
-            ((r.u32().ok()?, r.u32().ok()?), false)
+            (
+                (r.u32().ok()?, r.u32().ok()?),
+                false,
+                bitmap::leaves_alpha_clear(format),
+            )
         }
         _ => return None,
     };
@@ -446,6 +460,7 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
             width: size.0,
             height: size.1,
             has_alpha,
+            alpha_clear,
         },
     ))
 }
@@ -489,12 +504,27 @@ fn decode_into_spare(
 
 /// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
 /// straight into `dst` (of that size). The budget is asked for the
-/// decoder's working room first, as [`decode_image`] does.
+/// decoder's working room first, as [`decode_image`] does. What an LZ or
+/// LZ4 decoder stages goes into a buffer allocated for this call:
+/// [`decode_image_into_with`] reuses one.
 pub fn decode_image_into(
     body: &[u8],
     ptr: u32,
     ctx: &mut DecodeContext<'_>,
     dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    decode_image_into_with(body, ptr, ctx, dst, &mut Staging::default())
+}
+
+/// [`decode_image_into`] staging what an LZ or LZ4 decoder cannot write
+/// straight into `dst` (a strided `dst`'s image, byte rows) in the caller's
+/// `stage` (grown, and charged to the budget, only when too small).
+pub fn decode_image_into_with(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    dst: &mut Dest<'_>,
+    stage: &mut Staging,
 ) -> Result<(), WireError> {
     let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
@@ -509,7 +539,9 @@ pub fn decode_image_into(
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
-            lz::decode_into(data, None, dst).map_err(|e| e.at_base(at))
+            let need = lz::staging_pixels(data, dst);
+            let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            lz::decode_into_with(data, None, dst, run).map_err(|e| e.at_base(at))
         }
         SPICE_IMAGE_TYPE_QUIC => {
             let (at, data) = sized_data(&mut r)?;
@@ -517,13 +549,26 @@ pub fn decode_image_into(
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let (at, data) = sized_data(&mut r)?;
-            lz4::decode_into(data, dst).map_err(|e| e.at_base(at))
+            let need = lz4::staging_pixels(data, dst);
+            let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            lz4::decode_into_with(data, dst, run).map_err(|e| e.at_base(at))
         }
         _ => Err(WireError::new(
             ptr as usize + 8,
             "image type cannot be decoded in place",
         )),
     }
+}
+
+/// `stage`'s run, made at least `need` pixels long (what the decoder said
+/// it will stage; charged to `budget` before it grows).
+fn stage_for<'s>(
+    need: usize,
+    stage: &'s mut Staging,
+    budget: &Budget,
+) -> Result<&'s mut Vec<u32>, WireError> {
+    stage.reserve(need, budget)?;
+    Ok(stage.pixels_mut())
 }
 
 /// The `SpiceBitmap` fields after the descriptor, and its palette.
