@@ -274,7 +274,7 @@ fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
 
 /// Update every channel's model with one pixel's residuals `value`, coded
 /// in contexts `ctx`.
-#[inline]
+#[inline(always)]
 pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     models: &mut [Model; N],
     ctx: [u8; N],
