@@ -47,6 +47,10 @@ pub(super) struct Family {
     pub(super) unfold: [u8; 256],
     /// Context bucket of a (masked) previous code value.
     pub(super) bucket: [u8; 256],
+    /// First context value of each bucket (buckets are contiguous ranges
+    /// of `0..2^bpc`, growing with the value); `2^bpc` for the buckets
+    /// after the last one, so bucket `b` is `bucket_start[b]..bucket_start[b + 1]`.
+    pub(super) bucket_start: [u16; MAX_CODES + 1],
 }
 
 const fn low_mask(bits: u32) -> u32 {
@@ -78,6 +82,7 @@ impl Family {
             fast: [0; MAX_CODES << FAST_BITS],
             unfold: [0; 256],
             bucket: [0; 256],
+            bucket_start: [0; MAX_CODES + 1],
         };
         let levels = 1u32 << bpc;
         let mut l = 0;
@@ -136,12 +141,18 @@ impl Family {
             if end + size >= levels {
                 end = top;
             }
+            f.bucket_start[index as usize] = start as u16;
             let mut v = start;
             while v <= end {
                 map[v as usize] = index;
                 v += 1;
             }
             if end >= top {
+                let mut b = index as usize + 1;
+                while b <= MAX_CODES {
+                    f.bucket_start[b] = levels as u16;
+                    b += 1;
+                }
                 break;
             }
             index += 1;

@@ -144,9 +144,6 @@ pub(super) struct Model {
     /// does one load instead of two dependent ones. Filled for every byte value
     /// (the bucket table repeats every `2^bpc`), so no masking is needed.
     code_of: [u16; 256],
-    /// First context value of each bucket (contexts are `0..2^bpc`, and a
-    /// bucket is a contiguous range of them), then `2^bpc`.
-    bucket_start: [u16; BUCKETS + 1],
     /// `2^bpc - 1`: the family's bucket table repeats with this period.
     ctx_mask: u8,
 }
@@ -159,7 +156,6 @@ impl Model {
             counters: [[0; LANE_WORDS]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
             code_of: [Family::short_row(bpc - 1) as u16; 256],
-            bucket_start: bucket_starts(family(bpc), bpc),
             ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
@@ -240,8 +236,9 @@ impl Model {
         if let Some(slot) = self.best.get_mut(b) {
             *slot = best as u8;
         }
-        let from = usize::from(self.bucket_start.get(b).copied().unwrap_or(0));
-        let to = usize::from(self.bucket_start.get(b + 1).copied().unwrap_or(0));
+        let starts = &family(BPC).bucket_start;
+        let from = usize::from(starts.get(b).copied().unwrap_or(0));
+        let to = usize::from(starts.get(b + 1).copied().unwrap_or(0));
         let period = usize::from(self.ctx_mask) + 1;
         for contexts in self.code_of.chunks_exact_mut(period) {
             if let Some(codes) = contexts.get_mut(from..to) {
@@ -256,20 +253,6 @@ impl Model {
 #[inline(always)]
 fn lane(words: &[u64; LANE_WORDS], l: usize) -> u32 {
     (words[(l / 2) % LANE_WORDS] >> (32 * (l % 2))) as u32
-}
-
-/// Where each bucket's contexts start in `0..2^bpc` (buckets grow with the
-/// context value); an unused bucket starts where the next one does.
-fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
-    let top = 1usize << bpc;
-    let mut start = [top as u16; BUCKETS + 1];
-    for b in (0..BUCKETS).rev() {
-        start[b] = start[b + 1];
-        if let Some(first) = (0..top).find(|&v| family.bucket[v] as usize % BUCKETS == b) {
-            start[b] = first as u16;
-        }
-    }
-    start
 }
 
 /// Update every channel's model with one pixel's residuals `value`, coded
