@@ -29,7 +29,13 @@
 //! `scripts/bench-decoders` records from the lab server), in order, each
 //! drawn where the server drew it.
 //!
-//! usage: instructions [lz|lz4|glz] [desktop|photo|columns|recorded]
+//! QUIC (frame `recorded` only; the generated frames are the
+//! `quic_instructions` bench's): every QUIC image of `quic.spicerec`,
+//! `ours` and `theirs` (`quic_decode`) each into a buffer of the image's
+//! size, compared image by image; spice-common's canvas side is not built
+//! for QUIC.
+//!
+//! usage: instructions [lz|lz4|glz|quic] [desktop|photo|columns|recorded]
 
 mod codecs_common;
 mod glz_support;
@@ -40,7 +46,7 @@ use codecs_common::{columns, desktop, COLUMN, H, W};
 use quic_support::photo;
 use spice_core::enums::SPICE_BITMAP_FMT_32BIT;
 use spice_core::image::glz::GlzWindow;
-use spice_core::image::{lz, lz4, Dest, Image};
+use spice_core::image::{lz, lz4, quic, Dest, Image};
 use spice_cref::Rect;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -109,6 +115,21 @@ fn bench_canvas_lz4(parts: &[Part], fb: &mut [u32]) {
             &mut fb[p.at..],
             rect(p)
         ));
+    }
+}
+
+#[inline(never)]
+fn bench_ours_quic(parts: &[Part], outs: &mut [Vec<u32>]) {
+    for (p, out) in parts.iter().zip(outs) {
+        let mut dst = Dest::new(out, p.w, p.h, p.w).expect("fits");
+        quic::decode_into(black_box(&p.data), &mut dst).expect("our QUIC decode");
+    }
+}
+
+#[inline(never)]
+fn bench_theirs_quic(parts: &[Part], codecs: &mut spice_cref::Codecs, outs: &mut [Vec<u32>]) {
+    for (p, out) in parts.iter().zip(outs) {
+        assert!(codecs.quic_decode(black_box(&p.data), out, p.w, p.h));
     }
 }
 
@@ -211,6 +232,7 @@ fn recorded(codec: &str) -> Vec<Part> {
     let want = match codec {
         "lz" => recording_support::Codec::Lz,
         "lz4" => recording_support::Codec::Lz4,
+        "quic" => recording_support::Codec::Quic,
         _ => recording_support::Codec::Glz,
     };
     let rec = recording_support::load(std::path::Path::new(&dir))
@@ -279,6 +301,19 @@ fn run(codec: &str, frame: &str) {
     let n = STRIDE * h;
     let (mut fb_ours, mut fb_canvas) = (vec![0u32; n], vec![0u32; n]);
     let mut outs: Vec<Vec<u32>> = parts.iter().map(|p| vec![0u32; p.w * p.h]).collect();
+    if codec == "quic" {
+        let mut ours: Vec<Vec<u32>> = parts.iter().map(|p| vec![0u32; p.w * p.h]).collect();
+        bench_ours_quic(&parts, &mut ours);
+        bench_theirs_quic(&parts, &mut codecs, &mut outs);
+        for (k, (a, b)) in ours.iter().zip(&outs).enumerate() {
+            assert!(
+                same_colours(a, b),
+                "quic {frame}: image {k}: ours and theirs differ"
+            );
+        }
+        report(codec, frame, &parts);
+        return;
+    }
     match codec {
         "lz" => {
             bench_ours_lz(&parts, &mut fb_ours);
@@ -312,6 +347,11 @@ fn run(codec: &str, frame: &str) {
             );
         }
     }
+    report(codec, frame, &parts);
+}
+
+/// Print what a run decoded (its outputs were found equal).
+fn report(codec: &str, frame: &str, parts: &[Part]) {
     let px: usize = parts.iter().map(|p| p.w * p.h).sum();
     let bytes: usize = parts.iter().map(|p| p.data.len()).sum();
     println!(

@@ -431,4 +431,27 @@ mod tests {
         assert_eq!(FAMILY_8BPC.decode(0, 0x8000_0000 << 32), (0, 1));
         assert_eq!(FAMILY_8BPC.decode(2, 0b0110_0000 << 56), (6, 4));
     }
+
+    #[test]
+    fn bucket_starts_bound_each_bucket_and_lanes_hold_lengths() {
+        for (fam, levels) in [(&FAMILY_8BPC, 256usize), (&FAMILY_5BPC, 32)] {
+            for v in 0..levels {
+                let b = usize::from(fam.bucket[v]);
+                let (from, to) = (fam.bucket_start[b], fam.bucket_start[b + 1]);
+                assert!(
+                    usize::from(from) <= v && v < usize::from(to),
+                    "value {v} bucket {b}"
+                );
+            }
+            assert_eq!(fam.bucket_start[0], 0);
+            assert_eq!(*fam.bucket_start.last().unwrap(), levels as u16);
+            for (lens, lanes) in fam.code_len.iter().zip(&fam.code_len_lanes) {
+                for (l, &len) in lens.iter().enumerate() {
+                    assert_eq!((lanes[l / 2] >> (32 * (l % 2))) as u8, len);
+                }
+            }
+        }
+        // 8 bpc: 0 | 1-2 | 3-6 | 7-14 | 15-30 | 31-62 | 63-126 | 127-255.
+        assert_eq!(FAMILY_8BPC.bucket_start, [0, 1, 3, 7, 15, 31, 63, 127, 256]);
+    }
 }

@@ -10,6 +10,8 @@ const CODEWORD_LIMIT: u32 = 26;
 
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
+/// 64-bit words holding the [`MAX_CODES`] 32-bit counter lanes of a bucket.
+pub(super) const LANE_WORDS: usize = MAX_CODES / 2;
 
 /// Window bits looked up at once by the decoder's table of short codewords.
 const FAST_BITS: u32 = 8;
@@ -31,6 +33,10 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
+    /// `code_len` as counter lanes: code `l`'s length of value `n` in bits
+    /// `32 * (l % 2)` of `code_len_lanes[n][l / 2]`, so that two counters
+    /// are added with one 64-bit add.
+    pub(super) code_len_lanes: [[u64; LANE_WORDS]; 256],
     /// `fast[l << FAST_BITS | w]`: the plain codeword of code `l` that a
     /// window starting with the `FAST_BITS` bits `w` holds, if it is no
     /// longer than that, as `len << 8 | value`; 0 if it is longer (or an
@@ -41,6 +47,10 @@ pub(super) struct Family {
     pub(super) unfold: [u8; 256],
     /// Context bucket of a (masked) previous code value.
     pub(super) bucket: [u8; 256],
+    /// First context value of each bucket (buckets are contiguous ranges
+    /// of `0..2^bpc`, growing with the value); `2^bpc` for the buckets
+    /// after the last one, so bucket `b` is `bucket_start[b]..bucket_start[b + 1]`.
+    pub(super) bucket_start: [u16; MAX_CODES + 1],
 }
 
 const fn low_mask(bits: u32) -> u32 {
@@ -68,9 +78,11 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
+            code_len_lanes: [[0; LANE_WORDS]; 256],
             fast: [0; MAX_CODES << FAST_BITS],
             unfold: [0; 256],
             bucket: [0; 256],
+            bucket_start: [0; MAX_CODES + 1],
         };
         let levels = 1u32 << bpc;
         let mut l = 0;
@@ -98,11 +110,13 @@ impl Family {
             }
             let mut n = 0u32;
             while n < 256 {
-                f.code_len[n as usize][li] = if n < gr {
+                let len = if n < gr {
                     (n >> l) + l + 1
                 } else {
                     prefix + suffix
-                } as u8;
+                };
+                f.code_len[n as usize][li] = len as u8;
+                f.code_len_lanes[n as usize][li / 2] |= (len as u64) << (32 * (li % 2));
                 n += 1;
             }
             l += 1;
@@ -127,12 +141,18 @@ impl Family {
             if end + size >= levels {
                 end = top;
             }
+            f.bucket_start[index as usize] = start as u16;
             let mut v = start;
             while v <= end {
                 map[v as usize] = index;
                 v += 1;
             }
             if end >= top {
+                let mut b = index as usize + 1;
+                while b <= MAX_CODES {
+                    f.bucket_start[b] = levels as u16;
+                    b += 1;
+                }
                 break;
             }
             index += 1;

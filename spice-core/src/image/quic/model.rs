@@ -7,7 +7,9 @@
 //! anything outside `family`, so that the reference-checked test encoder can
 //! share it.
 
-use super::family::{Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, MAX_CODES, WAIT_CHAOS};
+use super::family::{
+    Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, LANE_WORDS, MAX_CODES, WAIT_CHAOS,
+};
 
 /// Pixels coded with one wait mask before the next (larger) one is used.
 const WAIT_STEP_PIXELS: u32 = 2048;
@@ -93,10 +95,47 @@ impl Schedule {
     }
 }
 
+/// The top bit of each 32-bit counter lane of a word.
+const LANE_HIGH: u64 = 0x8000_0000_8000_0000;
+/// The lowest bit of each counter lane.
+const LANE_LOW: u64 = 0x0000_0001_0000_0001;
+
+/// Per code `b`, a one in the lane of each code above `b` that a family of
+/// `bpc` codes has (what a larger code's sum must exceed `b`'s by to win
+/// from it), and per code the lanes the family has at all (`MAX_CODES`
+/// row).
+const fn lanes_above(bpc: usize) -> [[u64; LANE_WORDS]; MAX_CODES + 1] {
+    let mut t = [[0u64; LANE_WORDS]; MAX_CODES + 1];
+    let mut b = 0;
+    while b <= MAX_CODES {
+        let mut l = 0;
+        while l < bpc {
+            if l > b || b == MAX_CODES {
+                t[b][l / 2] |= 1 << (32 * (l % 2));
+            }
+            l += 1;
+        }
+        b += 1;
+    }
+    t
+}
+
+const LANES_ABOVE_8BPC: [[u64; LANE_WORDS]; MAX_CODES + 1] = lanes_above(8);
+const LANES_ABOVE_5BPC: [[u64; LANE_WORDS]; MAX_CODES + 1] = lanes_above(5);
+
 /// Context model of one channel: per bucket, the accumulated code lengths
 /// each Golomb code would have produced, and the best code so far.
+///
+/// The counters of a bucket sit two to a 64-bit word (code `l` in bits
+/// `32 * (l % 2)` of word `l / 2`). They stay far below `2^31`: the
+/// smallest grows by at least 1 per update and all are halved once it
+/// passes the trigger (at most 900), so between halvings there are at most
+/// 901 updates of at most [`CODEWORD_LIMIT`](super::family) (26) bits each,
+/// and a counter never reaches `2 * 26 * 901`. So a 64-bit add never
+/// carries from one lane into the next, and the lane comparisons below
+/// never borrow across lanes.
 pub(super) struct Model {
-    counters: [[u32; MAX_CODES]; BUCKETS],
+    counters: [[u64; LANE_WORDS]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
     /// The code to use for each context value, as its row of the family's
@@ -105,9 +144,6 @@ pub(super) struct Model {
     /// does one load instead of two dependent ones. Filled for every byte value
     /// (the bucket table repeats every `2^bpc`), so no masking is needed.
     code_of: [u16; 256],
-    /// First context value of each bucket (contexts are `0..2^bpc`, and a
-    /// bucket is a contiguous range of them), then `2^bpc`.
-    bucket_start: [u16; BUCKETS + 1],
     /// `2^bpc - 1`: the family's bucket table repeats with this period.
     ctx_mask: u8,
 }
@@ -117,10 +153,9 @@ impl Model {
     /// largest code).
     pub(super) fn new(bpc: usize) -> Self {
         Model {
-            counters: [[0; MAX_CODES]; BUCKETS],
+            counters: [[0; LANE_WORDS]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
             code_of: [Family::short_row(bpc - 1) as u16; 256],
-            bucket_start: bucket_starts(family(bpc), bpc),
             ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
@@ -136,6 +171,11 @@ impl Model {
     /// codeword length to the bucket's counters, pick the code with the
     /// smallest sum (ties keep the larger code), and halve the counters once
     /// that sum passes `trigger`.
+    ///
+    /// The common case (the bucket's code stays) is settled by comparing
+    /// all lanes against the current code's sum at once; only when some
+    /// code catches up is the minimum searched.
+    #[inline(always)]
     pub(super) fn update<const BPC: usize>(
         &mut self,
         family: &Family,
@@ -143,57 +183,81 @@ impl Model {
         value: u8,
         trigger: u32,
     ) {
-        let b = family.bucket[ctx as usize] as usize % BUCKETS;
-        let counters = &mut self.counters[b];
-        let lens = &family.code_len[value as usize];
-        // Branch-free minimum search (which code wins is data-dependent and
-        // mispredicts a lot): scanning down, a strictly smaller sum wins, so
-        // ties keep the larger code.
-        let mut best = BPC - 1;
-        counters[best] = counters[best].wrapping_add(u32::from(lens[best]));
-        let mut best_sum = counters[best];
-        for l in (0..BPC - 1).rev() {
-            let sum = counters[l].wrapping_add(u32::from(lens[l]));
-            counters[l] = sum;
-            let smaller = sum < best_sum;
-            best = if smaller { l } else { best };
-            best_sum = best_sum.min(sum);
+        let b = usize::from(family.bucket[usize::from(ctx)]) % BUCKETS;
+        let lens = &family.code_len_lanes[usize::from(value)];
+        let mut sums = [0u64; LANE_WORDS];
+        for ((sum, &n), &len) in sums.iter_mut().zip(&self.counters[b]).zip(lens) {
+            *sum = n + len;
         }
-        if self.best[b] != best as u8 {
-            self.best[b] = best as u8;
-            let (from, to) = (self.bucket_start[b], self.bucket_start[b + 1]);
-            let period = usize::from(self.ctx_mask) + 1;
-            for contexts in self.code_of.chunks_exact_mut(period) {
-                if let Some(codes) = contexts.get_mut(from as usize..to as usize) {
-                    codes.fill(Family::short_row(best) as u16);
-                }
-            }
+        let above: &[[u64; LANE_WORDS]; MAX_CODES + 1] = if BPC == 8 {
+            &LANES_ABOVE_8BPC
+        } else {
+            &LANES_ABOVE_5BPC
+        };
+        let cur = usize::from(self.best[b]) % BPC;
+        let cur_sum = lane(&sums, cur);
+        // The current code stays if every code's sum is at least its own
+        // (a larger code's at least one more): per lane, with the lane's
+        // top bit set first, the subtraction leaves it set exactly then.
+        // Lanes of codes the family lacks subtract 0 and always pass.
+        let floor = u64::from(cur_sum) * LANE_LOW;
+        let mut pass = LANE_HIGH;
+        for ((&sum, &has), &step) in sums.iter().zip(&above[MAX_CODES]).zip(&above[cur]) {
+            let need = (floor & (has * 0xffff_ffff)) + step;
+            pass &= ((sum | LANE_HIGH) - need) & LANE_HIGH;
         }
+        let best_sum = if pass == LANE_HIGH {
+            cur_sum
+        } else {
+            self.switch::<BPC>(b, &sums)
+        };
         if best_sum > trigger {
-            for n in counters[..BPC].iter_mut() {
-                *n >>= 1;
+            for sum in sums.iter_mut() {
+                *sum = (*sum >> 1) & !LANE_HIGH;
             }
         }
+        self.counters[b] = sums;
+    }
+
+    /// Make the code with the smallest of `sums` (ties keep the larger
+    /// code) bucket `b`'s, refilling its contexts' rows; that sum.
+    #[cold]
+    #[inline(never)]
+    fn switch<const BPC: usize>(&mut self, b: usize, sums: &[u64; LANE_WORDS]) -> u32 {
+        let mut best = BPC - 1;
+        let mut best_sum = lane(sums, best);
+        for l in (0..BPC - 1).rev() {
+            let sum = lane(sums, l);
+            if sum < best_sum {
+                best = l;
+                best_sum = sum;
+            }
+        }
+        if let Some(slot) = self.best.get_mut(b) {
+            *slot = best as u8;
+        }
+        let starts = &family(BPC).bucket_start;
+        let from = usize::from(starts.get(b).copied().unwrap_or(0));
+        let to = usize::from(starts.get(b + 1).copied().unwrap_or(0));
+        let period = usize::from(self.ctx_mask) + 1;
+        for contexts in self.code_of.chunks_exact_mut(period) {
+            if let Some(codes) = contexts.get_mut(from..to) {
+                codes.fill(Family::short_row(best) as u16);
+            }
+        }
+        best_sum
     }
 }
 
-/// Where each bucket's contexts start in `0..2^bpc` (buckets grow with the
-/// context value); an unused bucket starts where the next one does.
-fn bucket_starts(family: &Family, bpc: usize) -> [u16; BUCKETS + 1] {
-    let top = 1usize << bpc;
-    let mut start = [top as u16; BUCKETS + 1];
-    for b in (0..BUCKETS).rev() {
-        start[b] = start[b + 1];
-        if let Some(first) = (0..top).find(|&v| family.bucket[v] as usize % BUCKETS == b) {
-            start[b] = first as u16;
-        }
-    }
-    start
+/// Counter lane `l` of a bucket's words.
+#[inline(always)]
+fn lane(words: &[u64; LANE_WORDS], l: usize) -> u32 {
+    (words[(l / 2) % LANE_WORDS] >> (32 * (l % 2))) as u32
 }
 
 /// Update every channel's model with one pixel's residuals `value`, coded
 /// in contexts `ctx`.
-#[inline]
+#[inline(always)]
 pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     models: &mut [Model; N],
     ctx: [u8; N],
