@@ -600,6 +600,17 @@ impl Client {
         if n == 0 {
             self.session.closed(h);
         }
+        self.after_receive(shared, h, r)
+    }
+
+    /// What follows feeding channel `h`: the recorder gets the messages
+    /// just framed, and a receive error is handled.
+    fn after_receive(
+        &mut self,
+        shared: &Arc<Shared>,
+        h: ChannelHandle,
+        r: Result<(), SessionError>,
+    ) -> Result<(), Exit> {
         if let Some(rec) = self.recorders.get_mut(&h) {
             let framed = self.session.take_recorded(h);
             rec.append(&framed)
@@ -628,15 +639,7 @@ impl Client {
             return Ok(());
         }
         let r = self.session.receive(h, data);
-        if let Some(rec) = self.recorders.get_mut(&h) {
-            let framed = self.session.take_recorded(h);
-            rec.append(&framed)
-                .map_err(|e| format!("recording failed: {e}"))?;
-        }
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => self.on_receive_error(shared, h, e),
-        }
+        self.after_receive(shared, h, r)
     }
 
     /// After a reader fed the session: open what it asked for, send its

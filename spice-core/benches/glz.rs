@@ -16,31 +16,15 @@
 
 mod codecs_common;
 mod glz_support;
+#[path = "../tests/common/zlib.rs"]
+mod zlib;
 
 use codecs_common::{best, columns, desktop, memcpy_time, report, COLUMN, H, W};
 use criterion::{Criterion, Throughput};
 use glz_support::encode;
 use spice_core::image::glz::GlzWindow;
 use std::hint::black_box;
-
-/// A zlib stream (stored blocks) around `data`, as ZLIB_GLZ carries.
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x78, 0x01];
-    let chunks: Vec<&[u8]> = data.chunks(65535).collect();
-    for (k, c) in chunks.iter().enumerate() {
-        v.push((k + 1 == chunks.len()) as u8);
-        v.extend_from_slice(&(c.len() as u16).to_le_bytes());
-        v.extend_from_slice(&(!(c.len() as u16)).to_le_bytes());
-        v.extend_from_slice(c);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + x as u32) % 65521;
-        b = (b + a) % 65521;
-    }
-    v.extend_from_slice(&(b << 16 | a).to_be_bytes());
-    v
-}
+use zlib::zlib_stored;
 
 struct Inputs {
     first: Vec<u8>,

@@ -33,7 +33,7 @@
 
 mod common;
 
-use common::{draws, psnr, screendump as expected, Draw};
+use common::{draws, psnr, screendump as expected, strip_dht, Draw};
 use spice_core::enums::*;
 use spice_core::image::glz::GlzWindow;
 use spice_core::image::{jpeg, lz4, Image};
@@ -315,22 +315,6 @@ fn jpeg_frame_larger_than_the_limit_is_refused() {
         big[sof + 7..sof + 9].copy_from_slice(&wi.to_be_bytes());
         assert!(jpeg::decode(&big).is_err(), "{hi}x{wi}");
     }
-}
-
-/// `jpeg` without its DHT segments (as libjpeg writes MJPEG frames after the
-/// first when the tables have not changed).
-fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
-    let mut out = jpeg[..2].to_vec();
-    let mut p = 2;
-    while jpeg[p] == 0xff && jpeg[p + 1] != 0xda {
-        let end = p + 2 + u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
-        if jpeg[p + 1] != 0xc4 {
-            out.extend_from_slice(&jpeg[p..end]);
-        }
-        p = end;
-    }
-    out.extend_from_slice(&jpeg[p..]);
-    out
 }
 
 /// The server's MJPEG encoder reuses one libjpeg compressor and requests

@@ -346,26 +346,6 @@ fn glz_renumbered(data: &[u8], by: u64) -> Vec<u8> {
     v
 }
 
-/// A zlib stream (RFC 1950) holding `data` in stored deflate blocks (RFC 1951).
-fn zlib_stored(data: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x78, 0x01];
-    let mut chunks = data.chunks(0xffff).peekable();
-    while let Some(c) = chunks.next() {
-        v.push(u8::from(chunks.peek().is_none()));
-        let n = c.len() as u16;
-        v.extend_from_slice(&n.to_le_bytes());
-        v.extend_from_slice(&(!n).to_le_bytes());
-        v.extend_from_slice(c);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + x as u32) % 65521;
-        b = (b + a) % 65521;
-    }
-    v.extend_from_slice(&(b << 16 | a).to_be_bytes());
-    v
-}
-
 /// The recorded GLZ session's draws as DRAW_COPY messages, `rounds` times
 /// over with the image ids moved on each round (so each round continues
 /// the dictionary of the one before), `zlib` wrapping each payload as
@@ -394,7 +374,7 @@ fn glz_rounds(rounds: u64, zlib: bool) -> (u32, u32, Vec<Messages>) {
                             d.width,
                             d.height,
                         );
-                        let z = zlib_stored(&data);
+                        let z = common::zlib::zlib_stored(&data);
                         img.u32(data.len() as u32).u32(z.len() as u32).bytes(&z);
                     } else {
                         descriptor(&mut img, 0, SPICE_IMAGE_TYPE_GLZ_RGB, 0, d.width, d.height);
@@ -526,22 +506,6 @@ fn stream_data(id: u32, mm: u32, frame: &[u8]) -> Vec<u8> {
     b.finish()
 }
 
-/// `jpeg` without its DHT segments (as libjpeg writes MJPEG frames after the
-/// first when the tables have not changed).
-fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
-    let mut out = jpeg[..2].to_vec();
-    let mut p = 2;
-    while jpeg[p] == 0xff && jpeg[p + 1] != 0xda {
-        let end = p + 2 + u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
-        if jpeg[p + 1] != 0xc4 {
-            out.extend_from_slice(&jpeg[p..end]);
-        }
-        p = end;
-    }
-    out.extend_from_slice(&jpeg[p..]);
-    out
-}
-
 #[test]
 fn mjpeg_stream_frames_steady_state() {
     // Real JPEGs of the QEMU server's encoder, sent as frames of one stream.
@@ -567,7 +531,7 @@ fn mjpeg_stream_frames_steady_state() {
             .enumerate()
             .map(|(i, f)| {
                 let jpeg = if abbreviated {
-                    strip_dht(&f.data)
+                    common::strip_dht(&f.data)
                 } else {
                     f.data.clone()
                 };

@@ -130,27 +130,31 @@ int cref_lz_decode(CrefCodecs *c, const uint8_t *data, unsigned len, uint32_t *d
 
 /* SPICE LZ4 payload (top_down u8, format u8, then big-endian u32 size +
  * block, repeated) decoded as canvas_get_lz4 does; 0 on success. */
-int cref_lz4_decode(const uint8_t *data, unsigned len, uint32_t *dest, int w, int h)
+/* The SPICE LZ4 blocks from `data` to `end` (big-endian u32 size + block,
+ * repeated) decoded with liblz4's streaming decoder as canvas_get_lz4 does,
+ * into `dst` of `room` bytes; the bytes left over, or -1 on an error. */
+static int lz4_blocks(const uint8_t *data, const uint8_t *end, char *dst, int room)
 {
-    const uint8_t *end = data + len;
-    char *dst = (char *)dest;
-    int left = w * h * 4;
-    if (len < 2) return -1;
-    data += 2;
     LZ4_streamDecode_t *stream = LZ4_createStreamDecode();
-    int ok = 0;
-    while (data + 4 <= end && left > 0) {
+    int left = room;
+    while (data + 4 <= end) {
         uint32_t enc = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
         data += 4;
-        if (enc > (uint32_t)(end - data)) { ok = -1; break; }
+        if (enc > (uint32_t)(end - data)) { left = -1; break; }
         int n = LZ4_decompress_safe_continue(stream, (const char *)data, dst, enc, left);
-        if (n <= 0) { ok = -1; break; }
+        if (n <= 0) { left = -1; break; }
         dst += n;
         left -= n;
         data += enc;
     }
     LZ4_freeStreamDecode(stream);
-    return ok == 0 && left == 0 ? 0 : -1;
+    return left;
+}
+
+int cref_lz4_decode(const uint8_t *data, unsigned len, uint32_t *dest, int w, int h)
+{
+    if (len < 2) return -1;
+    return lz4_blocks(data + 2, data + len, (char *)dest, w * h * 4) == 0 ? 0 : -1;
 }
 
 /* The destination of a draw as spice-gtk's software canvas holds it: a
@@ -183,7 +187,6 @@ static int canvas_draw(pixman_image_t *src, uint32_t *dest, int w, int h, int de
 int cref_lz4_draw_canvas(const uint8_t *data, unsigned len, uint32_t *dest, int w, int h,
                          int dest_stride)
 {
-    const uint8_t *end = data + len;
     if (len < 2) return -1;
     int top_down = !!data[0];
     pixman_image_t *surface = surface_create(PIXMAN_LE_x8r8g8b8, w, h, top_down);
@@ -191,22 +194,7 @@ int cref_lz4_draw_canvas(const uint8_t *data, unsigned len, uint32_t *dest, int 
     int stride = abs(pixman_image_get_stride(surface));
     char *dst = (char *)pixman_image_get_data(surface);
     if (!top_down) dst -= stride * (h - 1);
-    int left = h * stride;
-    data += 2;
-    LZ4_streamDecode_t *stream = LZ4_createStreamDecode();
-    int ok = 0;
-    while (data + 4 <= end) {
-        uint32_t enc = (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
-        data += 4;
-        if (enc > (uint32_t)(end - data)) { ok = -1; break; }
-        int n = LZ4_decompress_safe_continue(stream, (const char *)data, dst, enc, left);
-        if (n <= 0) { ok = -1; break; }
-        dst += n;
-        left -= n;
-        data += enc;
-    }
-    LZ4_freeStreamDecode(stream);
-    if (ok != 0) {
+    if (lz4_blocks(data + 2, data + len, dst, h * stride) < 0) {
         pixman_image_unref(surface);
         return -1;
     }

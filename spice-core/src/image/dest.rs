@@ -195,6 +195,30 @@ pub(crate) fn assert_into_matches(
     }
 }
 
+/// Test support for the decoders' `decode_into_with`: [`assert_into_matches`]
+/// twice more through one staging buffer left dirty between uses (the
+/// second round's is all dirty), which must never hold more than
+/// `staging_pixels` asked for.
+#[cfg(test)]
+pub(crate) fn assert_staged_into_matches(
+    expected: &Image,
+    staging_pixels: impl Fn(&Dest<'_>) -> usize,
+    mut decode_into_with: impl FnMut(&mut Dest<'_>, &mut Vec<u32>) -> Result<(), WireError>,
+) {
+    use alloc::vec;
+    let mut stage = vec![0xdead_beef; 3];
+    let mut most = 3;
+    for _ in 0..2 {
+        assert_into_matches(expected, |dst| {
+            most = most.max(staging_pixels(dst));
+            stage.fill(0xdead_beef);
+            decode_into_with(dst, &mut stage)?;
+            assert!(stage.len() <= most, "staged {} > {most}", stage.len());
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

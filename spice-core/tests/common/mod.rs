@@ -10,6 +10,8 @@
 
 use std::path::PathBuf;
 
+pub mod zlib;
+
 /// The bytes of `tests/data/PATH`; panics naming the file when it is missing.
 pub fn read(path: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -100,5 +102,21 @@ pub fn messages(rec: &[u8]) -> Vec<(u16, &[u8])> {
         out.push((t, &rec[p + 6..p + 6 + n]));
         p += 6 + n;
     }
+    out
+}
+
+/// `jpeg` without its DHT segments (as libjpeg writes MJPEG frames after the
+/// first when the tables have not changed).
+pub fn strip_dht(jpeg: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    let mut p = 2;
+    while jpeg[p] == 0xff && jpeg[p + 1] != 0xda {
+        let end = p + 2 + u16::from_be_bytes([jpeg[p + 2], jpeg[p + 3]]) as usize;
+        if jpeg[p + 1] != 0xc4 {
+            out.extend_from_slice(&jpeg[p..end]);
+        }
+        p = end;
+    }
+    out.extend_from_slice(&jpeg[p..]);
     out
 }
