@@ -1057,6 +1057,8 @@ impl Display {
             let (budget, pixels) = (&self.budget, &mut *scratch);
             let (working_slot, refused_slot) = (&mut working, &mut refused);
             let room = move |w: u32, h: u32| {
+                // Moved in for good: the decoder calls this once, and the
+                // slice it returns borrows `pixels`.
                 let (pixels, refused_slot) = (pixels, refused_slot);
                 let got = budget.charge(pixel_bytes(w, h), Use::Image).and_then(|c| {
                     *working_slot = c;
