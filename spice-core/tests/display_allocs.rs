@@ -742,3 +742,679 @@ fn stream_frame_buffer_is_charged_and_refused_over_budget() {
     );
     assert_eq!(budget.used(), before);
 }
+
+// ---------------------------------------------------------------------------
+// Masks, pattern brushes, scaled sources, JPEG, LZ palette and alpha images,
+// cached or clipped 16/24-bit LZ4 images.
+
+/// A `Copy` (DRAW_COPY body) laid out field by field.
+struct CopyMsg<'a> {
+    bbox: [i32; 4],
+    clip: &'a [[i32; 4]],
+    src_area: [i32; 4],
+    scale_mode: u32,
+    /// A mask image and where the box sits within it.
+    mask: Option<(&'a [u8], i32, i32)>,
+    image: &'a [u8],
+}
+
+impl CopyMsg<'_> {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        base_clipped(&mut w, self.bbox, self.clip);
+        let copy_len = 4 + 16 + 2 + 1 + 13;
+        let src = w.buf.len() as u32 + copy_len;
+        let mask_at = src + self.image.len() as u32;
+        let [l, t, r, b] = self.src_area;
+        w.u32(src).i32(t).i32(l).i32(b).i32(r);
+        w.u16(SPICE_ROPD_OP_PUT as u16).u8(self.scale_mode as u8);
+        match self.mask {
+            Some((_, x, y)) => w.u8(0).i32(x).i32(y).u32(mask_at),
+            None => w.u8(0).i32(0).i32(0).u32(0),
+        };
+        assert_eq!(w.buf.len() as u32, src);
+        w.bytes(self.image);
+        if let Some((m, _, _)) = self.mask {
+            w.bytes(m);
+        }
+        w.finish()
+    }
+}
+
+/// A `DisplayBase` for surface 0 with the given clip rects (none: no clip).
+fn base_clipped(w: &mut Writer, [l, t, r, b]: [i32; 4], clip: &[[i32; 4]]) {
+    w.u32(0).i32(t).i32(l).i32(b).i32(r);
+    if clip.is_empty() {
+        w.u8(SPICE_CLIP_TYPE_NONE as u8);
+    } else {
+        w.u8(SPICE_CLIP_TYPE_RECTS as u8).u32(clip.len() as u32);
+        for [l, t, r, b] in clip {
+            w.i32(*t).i32(*l).i32(*b).i32(*r);
+        }
+    }
+}
+
+/// A 1-bit (big-endian bit order) top-down BITMAP of `w x h`, not cached,
+/// with no palette, set where `set(x, y)`.
+fn mask_bitmap(w: u32, h: u32, set: impl Fn(u32, u32) -> bool) -> Vec<u8> {
+    let stride = w.div_ceil(8);
+    let mut b = Writer::new();
+    descriptor(&mut b, 0, SPICE_IMAGE_TYPE_BITMAP, 0, w, h);
+    b.u8(SPICE_BITMAP_FMT_1BIT_BE as u8)
+        .u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8)
+        .u32(w)
+        .u32(h)
+        .u32(stride)
+        .u32(0);
+    for y in 0..h {
+        for byte in 0..stride {
+            let mut v = 0u8;
+            for bit in 0..8 {
+                let x = byte * 8 + bit;
+                if x < w && set(x, y) {
+                    v |= 0x80 >> bit;
+                }
+            }
+            b.u8(v);
+        }
+    }
+    b.finish()
+}
+
+/// An 8-bit BITMAP of `w x h` (not cached, top-down) with an inline
+/// palette placed after its rows, index `(x + 3 * y) % 4`.
+fn bitmap8(w: u32, h: u32, palette: &[u32; 4]) -> Vec<u8> {
+    let mut b = Writer::new();
+    descriptor(&mut b, 0, SPICE_IMAGE_TYPE_BITMAP, 0, w, h);
+    b.u8(SPICE_BITMAP_FMT_8BIT as u8)
+        .u8(SPICE_BITMAP_FLAGS_TOP_DOWN as u8)
+        .u32(w)
+        .u32(h)
+        .u32(w);
+    let ptr_at = b.buf.len();
+    b.u32(0);
+    for y in 0..h {
+        for x in 0..w {
+            b.u8(((x + 3 * y) % 4) as u8);
+        }
+    }
+    // Palette pointers count from the start of the message: patched by
+    // `place` once the image's offset is known.
+    let pal_at = b.buf.len() as u32;
+    b.u64(0x77).u16(4);
+    for p in palette {
+        b.u32(*p);
+    }
+    let mut v = b.finish();
+    v[ptr_at..ptr_at + 4].copy_from_slice(&pal_at.to_le_bytes());
+    v
+}
+
+/// `image` (whose inline palette pointer at `ptr_at`, if any, is relative
+/// to the image) moved to message offset `at`: the pointer made absolute.
+fn place(mut image: Vec<u8>, ptr_at: Option<usize>, at: u32) -> Vec<u8> {
+    if let Some(p) = ptr_at {
+        let rel = u32::from_le_bytes(image[p..p + 4].try_into().unwrap());
+        image[p..p + 4].copy_from_slice(&(rel + at).to_le_bytes());
+    }
+    image
+}
+
+/// Offset of the palette pointer inside a [`bitmap8`] image.
+const BITMAP_PALETTE_PTR: usize = 18 + 1 + 1 + 12;
+
+#[test]
+fn masked_draws_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let mask = mask_bitmap(24, 12, |x, y| (x + y) % 3 != 0);
+    let img = bitmap32(16, 8);
+    let copy = CopyMsg {
+        bbox: [4, 4, 20, 12],
+        clip: &[],
+        src_area: [0, 0, 16, 8],
+        scale_mode: SPICE_IMAGE_SCALE_MODE_NEAREST,
+        mask: Some((&mask, 2, 1)),
+        image: &img,
+    }
+    .body();
+    // A solid FILL through the same kind of mask.
+    let mut fill = Writer::new();
+    base_clipped(&mut fill, [30, 10, 54, 22], &[]);
+    let mask_at = fill.buf.len() as u32 + 5 + 2 + 13;
+    fill.u8(SPICE_BRUSH_TYPE_SOLID as u8).u32(0x00ab_cdef);
+    fill.u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(0)
+        .i32(0)
+        .i32(0)
+        .u32(mask_at);
+    assert_eq!(fill.buf.len() as u32, mask_at);
+    fill.bytes(&mask);
+    let fill = fill.finish();
+    let round = vec![
+        (SPICE_MSG_DISPLAY_DRAW_COPY, copy),
+        (SPICE_MSG_DISPLAY_DRAW_FILL, fill),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per masked DRAW_COPY / DRAW_FILL (1-bit BITMAP mask): {n:.2}");
+    let s = d.primary().unwrap();
+    // Box pixel (x, y) reads mask pixel (x - left + pos.x, y - top + pos.y).
+    for y in 10..22 {
+        for x in 30..54 {
+            let (mx, my) = ((x - 30) as u32, (y - 10) as u32);
+            let want = if (mx + my) % 3 != 0 { 0x00ab_cdef } else { 0 };
+            assert_eq!(s.pixels[y * 64 + x], want, "fill at {x},{y}");
+        }
+    }
+    for y in 4..12 {
+        for x in 4..20 {
+            let (mx, my) = ((x - 4 + 2) as u32, (y - 4 + 1) as u32);
+            let i = ((y - 4) * 16 + (x - 4)) as u32;
+            let want = if (mx + my) % 3 != 0 {
+                (i.wrapping_mul(2_654_435_761) >> 8) & 0xffffff
+            } else {
+                0
+            };
+            assert_eq!(s.pixels[y * 64 + x], want, "copy at {x},{y}");
+        }
+    }
+    assert_eq!(n, 0.0);
+}
+
+/// A DRAW_FILL of `bbox` with a pattern brush `image` (placed right after
+/// the fill; `ptr_at` its inline palette pointer, relative to the image).
+fn pattern_fill(bbox: [i32; 4], image: Vec<u8>, ptr_at: Option<usize>) -> Vec<u8> {
+    let mut w = Writer::new();
+    base_clipped(&mut w, bbox, &[]);
+    let at = w.buf.len() as u32 + 13 + 2 + 13;
+    w.u8(SPICE_BRUSH_TYPE_PATTERN as u8).u32(at).i32(1).i32(2);
+    w.u16(SPICE_ROPD_OP_PUT as u16).u8(0).i32(0).i32(0).u32(0);
+    assert_eq!(w.buf.len() as u32, at);
+    w.bytes(&place(image, ptr_at, at));
+    w.finish()
+}
+
+#[test]
+fn pattern_fills_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let palette = [0x0011_2233, 0x0044_5566, 0x0077_8899, 0x00aa_bbcc];
+    let true_colour = pattern_fill([0, 0, 20, 20], bitmap32(8, 8), None);
+    let indexed = pattern_fill(
+        [20, 20, 60, 40],
+        bitmap8(8, 8, &palette),
+        Some(BITMAP_PALETTE_PTR),
+    );
+    let round = vec![
+        (SPICE_MSG_DISPLAY_DRAW_FILL, true_colour),
+        (SPICE_MSG_DISPLAY_DRAW_FILL, indexed),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per pattern-brush DRAW_FILL (32-bit and 8-bit BITMAP tile): {n:.2}");
+    let s = d.primary().unwrap();
+    // The tile's origin is at (1, 2): pixel (x, y) shows tile ((x-1) mod 8, (y-2) mod 8).
+    for y in 20..40usize {
+        for x in 20..60usize {
+            let (tx, ty) = ((x - 1) % 8, (y - 2) % 8);
+            assert_eq!(s.pixels[y * 64 + x], palette[(tx + 3 * ty) % 4], "{x},{y}");
+        }
+    }
+    // The 32-bit tile at (13, 7): tile pixel (4, 5).
+    let i = 5 * 8 + 4u32;
+    assert_eq!(
+        s.pixels[7 * 64 + 13],
+        (i.wrapping_mul(2_654_435_761) >> 8) & 0xffffff
+    );
+    assert_eq!(n, 0.0);
+}
+
+#[test]
+fn scaled_copies_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let img = bitmap32(16, 8);
+    let scaled = |bbox, clip, mode| {
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            CopyMsg {
+                bbox,
+                clip,
+                src_area: [0, 0, 16, 8],
+                scale_mode: mode,
+                mask: None,
+                image: &img,
+            }
+            .body(),
+        )
+    };
+    let round = vec![
+        scaled([0, 0, 32, 16], &[], SPICE_IMAGE_SCALE_MODE_NEAREST),
+        scaled(
+            [0, 16, 40, 36],
+            &[[0, 16, 20, 36], [20, 16, 40, 30]],
+            SPICE_IMAGE_SCALE_MODE_INTERPOLATE,
+        ),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per scaled DRAW_COPY (nearest, clipped bilinear): {n:.2}");
+    // Nearest doubling: (2x+1, 2y+1) shows source (x, y).
+    let doubled = |d: &Display, left: u32, top: u32| {
+        let s = d.primary().unwrap();
+        for (x, y) in [(0u32, 0u32), (7, 3), (15, 7)] {
+            let i = y * 16 + x;
+            let want = (i.wrapping_mul(2_654_435_761) >> 8) & 0xffffff;
+            let at = ((top + 2 * y + 1) * 64 + left + 2 * x + 1) as usize;
+            assert_eq!(s.pixels[at], want, "{x},{y} at {left},{top}");
+        }
+    };
+    doubled(&d, 0, 0);
+    assert_eq!(n, 0.0);
+
+    // The ops without a scaled primitive: TRANSPARENT (a key no pixel has)
+    // and ROP3 (SRCCOPY, with a pattern brush and a mask that lets all
+    // through), each doubling the 16x8 image.
+    let mut t = Writer::new();
+    base_clipped(&mut t, [32, 32, 64, 48], &[]);
+    let at = t.buf.len() as u32 + 4 + 16 + 8;
+    t.u32(at).i32(0).i32(0).i32(8).i32(16);
+    t.u32(0x0102_0304).u32(0x0102_0304);
+    assert_eq!(t.buf.len() as u32, at);
+    t.bytes(&img);
+    let transparent = t.finish();
+    let mut r = Writer::new();
+    base_clipped(&mut r, [32, 0, 64, 16], &[]);
+    let src_at = r.buf.len() as u32 + 4 + 16 + 13 + 2 + 13;
+    let tile = bitmap8(4, 4, &[1, 2, 3, 4]);
+    let tile_at = src_at + img.len() as u32;
+    let mask = mask_bitmap(32, 16, |_, _| true);
+    let mask_at = tile_at + tile.len() as u32;
+    r.u32(src_at).i32(0).i32(0).i32(8).i32(16);
+    r.u8(SPICE_BRUSH_TYPE_PATTERN as u8)
+        .u32(tile_at)
+        .i32(0)
+        .i32(0);
+    r.u8(0xcc).u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8);
+    r.u8(0).i32(0).i32(0).u32(mask_at);
+    assert_eq!(r.buf.len() as u32, src_at);
+    r.bytes(&img)
+        .bytes(&place(tile, Some(BITMAP_PALETTE_PTR), tile_at))
+        .bytes(&mask);
+    let rop3 = r.finish();
+    let round = vec![
+        (SPICE_MSG_DISPLAY_DRAW_TRANSPARENT, transparent),
+        (SPICE_MSG_DISPLAY_DRAW_ROP3, rop3),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per scaled DRAW_TRANSPARENT / DRAW_ROP3 (pattern brush, mask): {n:.2}");
+    doubled(&d, 32, 32);
+    doubled(&d, 32, 0);
+    assert_eq!(d.stats().unsupported, 0);
+    assert_eq!(n, 0.0);
+}
+
+/// An uncached JPEG image (descriptor, data_size, the JFIF bytes).
+fn jpeg_image(w: u32, h: u32, jpeg: &[u8]) -> Vec<u8> {
+    let mut b = Writer::new();
+    descriptor(&mut b, 0, SPICE_IMAGE_TYPE_JPEG, 0, w, h);
+    b.u32(jpeg.len() as u32).bytes(jpeg);
+    b.finish()
+}
+
+/// An LZ payload of `kind` (header, then literal runs only) over `units`,
+/// `unit` bytes each, `stride` in the header.
+fn lz_literals(kind: u32, w: u32, h: u32, stride: u32, unit: usize, units: &[u8]) -> Vec<u8> {
+    use spice_core::image::lz::{LZ_MAGIC, LZ_VERSION};
+    let mut v = Vec::new();
+    for word in [LZ_MAGIC, LZ_VERSION, kind, w, h, stride, 1] {
+        v.extend_from_slice(&word.to_be_bytes());
+    }
+    for run in units.chunks(32 * unit) {
+        v.push((run.len() / unit - 1) as u8);
+        v.extend_from_slice(run);
+    }
+    v
+}
+
+#[test]
+fn jpeg_copies_steady_state() {
+    let frames: Vec<_> = common::draws("jpeg/panel.draws")
+        .into_iter()
+        .filter(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
+        .collect();
+    let (w, h) = (frames[0].width, frames[0].height);
+    let mut d = display_with_primary(w + 8, h + 8);
+    let mut glz = GlzWindow::new(0);
+    let bbox = [4, 4, 4 + w as i32, 4 + h as i32];
+    let round: Vec<_> = frames
+        .iter()
+        .filter(|f| (f.width, f.height) == (w, h))
+        .map(|f| {
+            let img = jpeg_image(w, h, &f.data);
+            (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(bbox, &[], &img))
+        })
+        .collect();
+    let n = steady(
+        &mut d,
+        &mut glz,
+        std::slice::from_ref(&round),
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per JPEG DRAW_COPY {w}x{h} (steady state): {n:.2}");
+    assert_eq!(
+        d.stats().image_count(SPICE_IMAGE_TYPE_JPEG),
+        3 * round.len() as u64
+    );
+
+    // JPEG_ALPHA: the same colour part with an XXXA alpha plane, on an
+    // ARGB off-screen surface, drawn onto the primary through ALPHA_BLEND
+    // would need more; a DRAW_COPY onto a 32_ARGB surface keeps the alpha.
+    let mut off = Writer::new();
+    off.u32(2)
+        .u32(w)
+        .u32(h)
+        .u32(SPICE_SURFACE_FMT_32_ARGB)
+        .u32(0);
+    let alpha: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+    let plane = lz_literals(
+        spice_core::image::lz::LZ_IMAGE_TYPE_XXXA,
+        w,
+        h,
+        w,
+        1,
+        &alpha,
+    );
+    let jpeg_alpha = |jpeg: &[u8]| {
+        let mut b = Writer::new();
+        descriptor(&mut b, 0, SPICE_IMAGE_TYPE_JPEG_ALPHA, 0, w, h);
+        b.u8(SPICE_JPEG_ALPHA_FLAGS_TOP_DOWN as u8)
+            .u32(jpeg.len() as u32)
+            .u32((jpeg.len() + plane.len()) as u32)
+            .bytes(jpeg)
+            .bytes(&plane);
+        b.finish()
+    };
+    let to_off = |img: &[u8]| {
+        let mut m = draw_copy([0, 0, w as i32, h as i32], &[], img);
+        m[..4].copy_from_slice(&2u32.to_le_bytes());
+        m
+    };
+    let round: Vec<_> = frames
+        .iter()
+        .filter(|f| (f.width, f.height) == (w, h))
+        .map(|f| (SPICE_MSG_DISPLAY_DRAW_COPY, to_off(&jpeg_alpha(&f.data))))
+        .collect();
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[
+            vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())],
+            round.clone(),
+        ],
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per JPEG_ALPHA DRAW_COPY {w}x{h} (steady state): {n:.2}");
+    let s = d.canvas().surface(2).unwrap();
+    assert!(s
+        .pixels
+        .iter()
+        .zip(&alpha)
+        .all(|(p, a)| (p >> 24) as u8 == *a));
+    assert_eq!(
+        d.stats().image_count(SPICE_IMAGE_TYPE_JPEG_ALPHA),
+        3 * round.len() as u64
+    );
+}
+
+/// An uncached LZ_PLT image of a PLT8 payload, its palette inline (placed
+/// after the payload) or, with `from_cache`, by id from the palette cache;
+/// `cache_me` asks for the inline one to be cached.
+fn lz_plt_image(w: u32, h: u32, idx: &[u8], palette: &[u32], how: u32) -> (Vec<u8>, Option<usize>) {
+    let lz = lz_literals(spice_core::image::lz::LZ_IMAGE_TYPE_PLT8, w, h, w, 1, idx);
+    let mut b = Writer::new();
+    descriptor(&mut b, 0, SPICE_IMAGE_TYPE_LZ_PLT, 0, w, h);
+    b.u8(how as u8).u32(lz.len() as u32);
+    if how & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE != 0 {
+        b.u64(0x99).bytes(&lz);
+        return (b.finish(), None);
+    }
+    let ptr_at = b.buf.len();
+    b.u32(0).bytes(&lz);
+    let pal_at = b.buf.len() as u32;
+    b.u64(0x99).u16(palette.len() as u16);
+    for p in palette {
+        b.u32(*p);
+    }
+    let mut v = b.finish();
+    v[ptr_at..ptr_at + 4].copy_from_slice(&pal_at.to_le_bytes());
+    (v, Some(ptr_at))
+}
+
+/// A DRAW_COPY of `image` (palette pointer at `ptr_at`, relative to it)
+/// onto `bbox`, clipped to `clip`.
+fn placed_copy(
+    bbox: [i32; 4],
+    clip: &[[i32; 4]],
+    image: Vec<u8>,
+    ptr_at: Option<usize>,
+) -> Vec<u8> {
+    // The image starts right after the DisplayBase and the Copy.
+    let base = 4
+        + 16
+        + 1
+        + if clip.is_empty() {
+            0
+        } else {
+            4 + 16 * clip.len()
+        };
+    let at = (base + 4 + 16 + 2 + 1 + 13) as u32;
+    let m = draw_copy(bbox, clip, &place(image, ptr_at, at));
+    assert_eq!(
+        u32::from_le_bytes(m[base..base + 4].try_into().unwrap()),
+        at
+    );
+    m
+}
+
+#[test]
+fn lz_palette_and_alpha_images_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let palette: Vec<u32> = (0..16)
+        .map(|i| 0x0010_0000 * i + 0x0000_0f0f * (15 - i))
+        .collect();
+    let (w, h) = (20u32, 10u32);
+    let idx: Vec<u8> = (0..w * h).map(|i| (i * 7 % 16) as u8).collect();
+    let bbox = [2, 2, 2 + w as i32, 2 + h as i32];
+    let (inline, ptr_at) = lz_plt_image(w, h, &idx, &palette, SPICE_BITMAP_FLAGS_TOP_DOWN);
+    let (cache_me, cptr_at) = lz_plt_image(
+        w,
+        h,
+        &idx,
+        &palette,
+        SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_CACHE_ME,
+    );
+    let (from_cache, _) = lz_plt_image(
+        w,
+        h,
+        &idx,
+        &palette,
+        SPICE_BITMAP_FLAGS_TOP_DOWN | SPICE_BITMAP_FLAGS_PAL_FROM_CACHE,
+    );
+    let warm = vec![(
+        SPICE_MSG_DISPLAY_DRAW_COPY,
+        placed_copy(bbox, &[], cache_me, cptr_at),
+    )];
+    let clip = [[2, 2, 10, 12], [10, 2, 22, 6]];
+    let round = vec![
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            placed_copy(bbox, &[], inline.clone(), ptr_at),
+        ),
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            placed_copy(bbox, &clip, inline, ptr_at),
+        ),
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            placed_copy(bbox, &[], from_cache, None),
+        ),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[warm, round.clone()],
+        &[round.clone(), round.clone()],
+    );
+    println!(
+        "allocations per LZ_PLT (PLT8) DRAW_COPY, inline or cached palette, clipped or not: {n:.2}"
+    );
+    let s = d.primary().unwrap();
+    for y in 0..h as usize {
+        for x in 0..w as usize {
+            let want = palette[idx[y * w as usize + x] as usize];
+            assert_eq!(s.pixels[(2 + y) * 64 + 2 + x], want, "{x},{y}");
+        }
+    }
+    assert_eq!(n, 0.0);
+
+    // An A8 LZ_RGB image onto an ARGB off-screen surface.
+    let mut off = Writer::new();
+    off.u32(2)
+        .u32(w)
+        .u32(h)
+        .u32(SPICE_SURFACE_FMT_32_ARGB)
+        .u32(0);
+    let lz = lz_literals(spice_core::image::lz::LZ_IMAGE_TYPE_A8, w, h, w, 1, &idx);
+    let mut img = Writer::new();
+    descriptor(&mut img, 0, SPICE_IMAGE_TYPE_LZ_RGB, 0, w, h);
+    img.u32(lz.len() as u32).bytes(&lz);
+    let img = img.finish();
+    let mut a8 = draw_copy([0, 0, w as i32, h as i32], &[], &img);
+    a8[..4].copy_from_slice(&2u32.to_le_bytes());
+    let mut a8_clipped = draw_copy([0, 0, w as i32, h as i32], &[[0, 0, 5, 10]], &img);
+    a8_clipped[..4].copy_from_slice(&2u32.to_le_bytes());
+    let round = vec![
+        (SPICE_MSG_DISPLAY_DRAW_COPY, a8),
+        (SPICE_MSG_DISPLAY_DRAW_COPY, a8_clipped),
+    ];
+    let n = steady(
+        &mut d,
+        &mut glz,
+        &[
+            vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())],
+            round.clone(),
+        ],
+        &[round.clone(), round.clone()],
+    );
+    println!("allocations per A8 LZ_RGB DRAW_COPY (ARGB surface, clipped or not): {n:.2}");
+    let s = d.canvas().surface(2).unwrap();
+    assert!(s
+        .pixels
+        .iter()
+        .zip(&idx)
+        .all(|(p, a)| *p == (*a as u32) << 24));
+    assert_eq!(n, 0.0);
+}
+
+#[test]
+fn cached_and_clipped_lz4_steady_state() {
+    let mut d = display_with_primary(64, 48);
+    let mut glz = GlzWindow::new(0);
+    let (w, h) = (16u32, 8u32);
+    let px: Vec<u32> = (0..w * h)
+        .map(|i| i.wrapping_mul(0x0103_0507) & 0x00ff_ffff)
+        .collect();
+    for (format, name) in [
+        (SPICE_BITMAP_FMT_24BIT, "24BIT"),
+        (SPICE_BITMAP_FMT_16BIT, "16BIT"),
+    ] {
+        let want: Vec<u32> = if format == SPICE_BITMAP_FMT_16BIT {
+            // What 16-bit x555 keeps of each pixel, expanded again.
+            px.iter()
+                .map(|p| {
+                    let v = (*p & 0x7fff) as u16;
+                    let c = |s: u32| {
+                        let f = ((v >> s) & 0x1f) as u32;
+                        (f << 3) | (f >> 2)
+                    };
+                    (c(10) << 16) | (c(5) << 8) | c(0)
+                })
+                .collect()
+        } else {
+            px.clone()
+        };
+        let raw_px: Vec<u32> = if format == SPICE_BITMAP_FMT_16BIT {
+            px.iter().map(|p| p & 0x7fff).collect()
+        } else {
+            px.clone()
+        };
+        let bpp16 = format == SPICE_BITMAP_FMT_16BIT;
+        let image = |id: u64, flags: u32| {
+            let raw: Vec<u8> = raw_px
+                .iter()
+                .flat_map(|p| p.to_le_bytes()[..if bpp16 { 2 } else { 3 }].to_vec())
+                .collect();
+            let block = lz4_flex::block::compress(&raw);
+            let mut b = Writer::new();
+            descriptor(&mut b, id, SPICE_IMAGE_TYPE_LZ4, flags, w, h);
+            b.u32(2 + 4 + block.len() as u32)
+                .u8(1)
+                .u8(format as u8)
+                .bytes(&(block.len() as u32).to_be_bytes())
+                .bytes(&block);
+            b.finish()
+        };
+        let round = |id: u64| {
+            vec![
+                (
+                    SPICE_MSG_DISPLAY_INVAL_LIST,
+                    inval_pixmap(id.wrapping_sub(4)),
+                ),
+                (
+                    SPICE_MSG_DISPLAY_DRAW_COPY,
+                    draw_copy([0, 0, 16, 8], &[], &image(id, SPICE_IMAGE_FLAGS_CACHE_ME)),
+                ),
+                (
+                    SPICE_MSG_DISPLAY_DRAW_COPY,
+                    draw_copy(
+                        [20, 10, 36, 18],
+                        &[[20, 10, 28, 18], [28, 10, 36, 14]],
+                        &image(0, 0),
+                    ),
+                ),
+            ]
+        };
+        let rounds: Vec<_> = (100..140).map(round).collect();
+        let n = steady(&mut d, &mut glz, &rounds[..20], &rounds[20..]);
+        println!(
+            "allocations per {name} LZ4 round (INVAL_LIST + CACHE_ME DRAW_COPY + clipped DRAW_COPY): {:.2}",
+            n * 3.0
+        );
+        let s = d.primary().unwrap();
+        for y in 0..8usize {
+            assert_eq!(&s.pixels[y * 64..y * 64 + 16], &want[y * 16..(y + 1) * 16]);
+        }
+        assert_eq!(&s.pixels[11 * 64 + 20..11 * 64 + 36], &want[16..32]);
+        assert_eq!(n, 0.0);
+    }
+}

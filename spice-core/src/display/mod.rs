@@ -23,14 +23,14 @@ pub mod stream;
 pub mod wire;
 
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
-use crate::canvas::{scale_image, Canvas, Mask, Paint, Rect, Rop, RopInput, ScaleMode, Surface};
+use crate::canvas::{Canvas, Mask, Paint, Rect, Rop, RopInput, ScaleMode, Surface};
 use crate::enums::*;
 use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_image, decode_image_into, decode_image_into_with, direct_image, DecodeContext, Decoded,
-    Image, Staging, MAX_PALETTE_ENTRIES,
+    decode_image_into_with, decode_image_with, decode_jpeg_into, decode_mask_into, direct_image,
+    direct_jpeg, direct_mask, DecodeContext, Decoded, Image, Staging, MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
 use crate::wire::Writer;
@@ -39,7 +39,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use message::{DisplayMsg, MaskOp};
 use polyline::Polylines;
-use scratch::Scratch;
+use scratch::{Resampled, Scratch, Scratches};
 use stream::Stream;
 use wire::{Brush, ClipRects, DisplayBase, Head, QMask};
 
@@ -127,8 +127,9 @@ pub struct Display {
     /// COPY_BITS's clip pieces, kept to be reused.
     pieces: Vec<Rect>,
     /// Where sources that cannot go straight onto the surface are decoded
-    /// or copied, and stream frames decoded, reused from draw to draw.
-    scratch: Scratch,
+    /// or copied, and stream frames decoded; masks, brush tiles and
+    /// resampled sources likewise: reused from draw to draw.
+    scratch: Scratches,
     /// What an LZ or LZ4 decoder drawing straight onto a surface cannot
     /// write in place (the image of a rectangle narrower than the surface,
     /// 16/24-bit rows, an alpha plane), reused from draw to draw (charged
@@ -210,14 +211,14 @@ struct Source<'s> {
 }
 
 /// A decoded mask and where its origin lands on the destination.
-struct LoadedMask {
-    image: Arc<Image>,
+struct LoadedMask<'s> {
+    image: Pixels<'s>,
     x: i32,
     y: i32,
     invert: bool,
 }
 
-impl LoadedMask {
+impl LoadedMask<'_> {
     fn as_mask(&self) -> Mask<'_> {
         Mask {
             image: &self.image,
@@ -280,7 +281,7 @@ impl Display {
             budget,
             _caches: caches,
             pieces: Vec::new(),
-            scratch: Scratch::default(),
+            scratch: Scratches::default(),
             staging: Staging::default(),
             jpeg_spliced: Vec::new(),
             coverage: Vec::new(),
@@ -385,14 +386,14 @@ impl Display {
         res
     }
 
-    /// [`apply`](Self::apply) with the scratch buffer held apart.
+    /// [`apply`](Self::apply) with the scratch buffers held apart.
     fn apply_with(
         &mut self,
         msg: DisplayMsg<'_>,
         body: &[u8],
         glz: &mut GlzWindow,
         out: &mut Outbox,
-        scratch: &mut Scratch,
+        scratch: &mut Scratches,
     ) -> Result<(), WireError> {
         match msg {
             DisplayMsg::Mode | DisplayMsg::Mark | DisplayMsg::Ignored => {}
@@ -430,7 +431,7 @@ impl Display {
                 }
                 self.streams.insert(c.id, Stream::new(c));
             }
-            DisplayMsg::StreamData(d) => self.stream_frame(d, out, scratch)?,
+            DisplayMsg::StreamData(d) => self.stream_frame(d, out, &mut scratch.source)?,
             DisplayMsg::StreamClip(id, clip) => {
                 if let Some(s) = self.streams.get_mut(&id) {
                     s.clip = clip;
@@ -445,7 +446,7 @@ impl Display {
                     s.activate_report(&a);
                 }
             }
-            DisplayMsg::Fill(base, f) => self.draw_fill(body, &base, &f, glz)?,
+            DisplayMsg::Fill(base, f) => self.draw_fill(body, &base, &f, glz, scratch)?,
             DisplayMsg::Copy(base, c) => self.draw_copy(body, &base, &c, glz, scratch)?,
             DisplayMsg::Opaque(base, o) => self.draw_opaque(body, &base, &o, glz, scratch)?,
             DisplayMsg::MaskOp(base, op, m) => {
@@ -454,7 +455,7 @@ impl Display {
                     MaskOp::Whiteness => (0xffff_ffff, Rop::Copy),
                     MaskOp::Invers => (0, Rop::Invert),
                 };
-                let mask = self.load_mask(body, &m, base.bbox, glz)?;
+                let mask = self.load_mask(body, &m, base.bbox, glz, &mut scratch.mask)?;
                 self.paint(&base, |s, piece| {
                     s.fill(
                         piece,
@@ -473,7 +474,7 @@ impl Display {
                     base.bbox,
                     ScaleMode::Nearest,
                     glz,
-                    scratch,
+                    (&mut scratch.source, &mut scratch.scaled),
                 )?;
                 let (dx, dy) = offset(base.bbox, src.area);
                 let key = t.true_color;
@@ -489,7 +490,7 @@ impl Display {
                     base.bbox,
                     ScaleMode::Nearest,
                     glz,
-                    scratch,
+                    (&mut scratch.source, &mut scratch.scaled),
                 )?;
                 if a.alpha == 0 {
                     return Ok(());
@@ -504,8 +505,13 @@ impl Display {
                     s.blit_alpha(piece, &src.image, dx, dy, a.alpha, src_alpha)
                 });
             }
-            DisplayMsg::Text(base, t) => self.draw_text(body, &base, &t, glz)?,
-            DisplayMsg::Stroke(base, st) => self.draw_stroke(body, &base, &st, glz)?,
+            DisplayMsg::Text(base, t) => {
+                self.draw_text(body, &base, &t, glz, &mut scratch.tiles)?
+            }
+            DisplayMsg::Stroke(base, st) => {
+                let [tile, _] = &mut scratch.tiles;
+                self.draw_stroke(body, &base, &st, glz, tile)?
+            }
             DisplayMsg::Unsupported(msg_type) => {
                 self.stats.unsupported += 1;
                 self.stats.last_unsupported = msg_type;
@@ -529,7 +535,7 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        let decoded = decode_image(body, ptr, &mut ctx, as_mask)?;
+        let decoded = decode_image_with(body, ptr, &mut ctx, as_mask, &mut self.staging)?;
         self.count_image(body, ptr);
         Ok(decoded)
     }
@@ -547,66 +553,64 @@ impl Display {
         }
     }
 
-    /// The source image of a draw, with `area` in the image's coordinates.
-    /// With a `scratch` buffer, an uncached image of an in-place codec is
-    /// decoded into it and a surface's area copied into it (no allocation
-    /// once it is large enough); without, each gets a buffer of its own.
+    /// The source image of a draw, with `area` in the image's coordinates:
+    /// an uncached image of an in-place codec (or a JPEG) is decoded into
+    /// `scratch` and a surface's area copied into it (no allocation once it
+    /// is large enough); a cached image is shared with the cache.
     fn load_source<'s>(
         &mut self,
         body: &[u8],
         ptr: u32,
         area: Rect,
         glz: &mut GlzWindow,
-        scratch: Option<&'s mut Scratch>,
+        scratch: &'s mut Scratch,
     ) -> Result<Source<'s>, WireError> {
         if ptr == 0 {
             return Err(WireError::new(0, "draw without source image"));
         }
-        let direct = scratch.as_ref().and(direct_image(body, ptr));
-        let (id, scratch) = match (scratch, direct) {
-            (Some(scratch), Some(img)) => {
-                self.decode_into_scratch(body, ptr, img, scratch, glz)?;
+        if let Some(img) = direct_image(body, ptr) {
+            self.decode_into_scratch(body, ptr, img, scratch, glz)?;
+            return Ok(Source {
+                image: Pixels::Scratch(scratch.image()),
+                area,
+                from_surface: false,
+            });
+        }
+        if direct_jpeg(body, ptr) {
+            self.jpeg_into_scratch(body, ptr, scratch)?;
+            return Ok(Source {
+                image: Pixels::Scratch(scratch.image()),
+                area,
+                from_surface: false,
+            });
+        }
+        let id = match self.decode(body, ptr, glz, false)? {
+            Decoded::Image(image) => {
                 return Ok(Source {
-                    image: Pixels::Scratch(scratch.image()),
+                    image: Pixels::Shared(image),
                     area,
                     from_surface: false,
-                });
+                })
             }
-            (scratch, _) => match self.decode(body, ptr, glz, false)? {
-                Decoded::Image(image) => {
-                    return Ok(Source {
-                        image: Pixels::Shared(image),
-                        area,
-                        from_surface: false,
-                    })
-                }
-                Decoded::Surface(id) => (id, scratch),
-            },
+            Decoded::Surface(id) => id,
         };
         let s = self.canvas.surface(id).ok_or(WireError::new(
             ptr as usize,
             "source surface does not exist",
         ))?;
-        let (image, got) = match scratch {
-            Some(scratch) => {
-                let got = scratch.copy_from(s, area, &self.budget);
-                (Pixels::Scratch(scratch.image()), got)
-            }
-            None => {
-                let (img, got) = s.extract(area).map_err(|e| e.at_base(ptr as usize))?;
-                (Pixels::Shared(Arc::new(img)), Ok(got))
-            }
-        };
-        let got = got.map_err(|e| e.at_base(ptr as usize))?;
+        let got = scratch
+            .copy_from(s, area, &self.budget)
+            .map_err(|e| e.at_base(ptr as usize))?;
         Ok(Source {
-            image,
+            image: Pixels::Scratch(scratch.image()),
             area: area.translate(-got.left, -got.top),
             from_surface: true,
         })
     }
 
     /// Like [`load_source`](Self::load_source), resampled to the size of
-    /// `bbox` when the sizes differ (for ops without a scaled primitive).
+    /// `bbox` when the sizes differ (for ops without a scaled primitive),
+    /// into the reused [`Resampled`] buffer.
     #[allow(clippy::too_many_arguments)]
     fn load_scaled_source<'s>(
         &mut self,
@@ -616,40 +620,60 @@ impl Display {
         bbox: Rect,
         mode: ScaleMode,
         glz: &mut GlzWindow,
-        scratch: &'s mut Scratch,
+        (source, scaled): (&'s mut Scratch, &'s mut Resampled),
     ) -> Result<Source<'s>, WireError> {
-        let src = self.load_source(body, ptr, area, glz, Some(scratch))?;
+        let src = self.load_source(body, ptr, area, glz, source)?;
         if src.area.same_size(&bbox) || bbox.is_empty() {
             return Ok(src);
         }
         let (w, h) = (bbox.width() as u32, bbox.height() as u32);
-        let img =
-            scale_image(&src.image, src.area, w, h, mode).map_err(|e| e.at_base(ptr as usize))?;
+        let img = scaled
+            .resample(&src.image, src.area, (w, h), mode, &self.budget)
+            .map_err(|e| e.at_base(ptr as usize))?;
         Ok(Source {
-            image: Pixels::Shared(Arc::new(img)),
+            image: Pixels::Scratch(img),
             area: Rect::of_size(w, h),
             from_surface: src.from_surface,
         })
     }
 
-    fn load_mask(
+    /// The mask of a draw, if it has one: an uncached 1-bit BITMAP decoded
+    /// into `scratch`, a surface copied into it, a cached one shared.
+    fn load_mask<'s>(
         &mut self,
         body: &[u8],
         m: &QMask,
         bbox: Rect,
         glz: &mut GlzWindow,
-    ) -> Result<Option<LoadedMask>, WireError> {
+        scratch: &'s mut Scratch,
+    ) -> Result<Option<LoadedMask<'s>>, WireError> {
         if m.bitmap == 0 {
             return Ok(None);
         }
-        let image = match self.decode(body, m.bitmap, glz, true)? {
-            Decoded::Image(i) => i,
-            Decoded::Surface(id) => {
-                let s = self.canvas.surface(id).ok_or(WireError::new(
-                    m.bitmap as usize,
-                    "mask surface does not exist",
-                ))?;
-                Arc::new(s.extract(s.bounds())?.0)
+        let image = if let Some((w, h)) = direct_mask(body, m.bitmap) {
+            let mut dst = scratch
+                .prepare(w, h, false, &self.budget)
+                .map_err(|e| e.at_base(m.bitmap as usize))?;
+            let mut ctx = DecodeContext {
+                pixmaps: &mut self.pixmaps,
+                palettes: &mut self.palettes,
+                glz,
+                budget: &self.budget,
+            };
+            decode_mask_into(body, m.bitmap, &mut ctx, &mut dst)?;
+            self.count_image(body, m.bitmap);
+            Pixels::Scratch(scratch.image())
+        } else {
+            match self.decode(body, m.bitmap, glz, true)? {
+                Decoded::Image(i) => Pixels::Shared(i),
+                Decoded::Surface(id) => {
+                    let s = self.canvas.surface(id).ok_or(WireError::new(
+                        m.bitmap as usize,
+                        "mask surface does not exist",
+                    ))?;
+                    scratch.copy_from(s, s.bounds(), &self.budget)?;
+                    Pixels::Scratch(scratch.image())
+                }
             }
         };
         Ok(Some(LoadedMask {
@@ -684,19 +708,19 @@ impl Display {
         self.canvas.mark_dirty(surface_id, bbox);
     }
 
-    fn brush_image(
+    /// A pattern brush's tile, decoded or copied into `tile` as a source
+    /// is (`None` for other brushes).
+    fn brush_image<'s>(
         &mut self,
         body: &[u8],
         b: &Brush,
         glz: &mut GlzWindow,
-    ) -> Result<Option<Arc<Image>>, WireError> {
+        tile: &'s mut Scratch,
+    ) -> Result<Option<Pixels<'s>>, WireError> {
         match *b {
             Brush::Pattern { image, .. } => {
                 let all = Rect::new(0, 0, i32::MAX, i32::MAX);
-                match self.load_source(body, image, all, glz, None)?.image {
-                    Pixels::Shared(image) => Ok(Some(image)),
-                    Pixels::Scratch(image) => Ok(Some(Arc::new(image.clone()))),
-                }
+                Ok(Some(self.load_source(body, image, all, glz, tile)?.image))
             }
             _ => Ok(None),
         }
@@ -708,9 +732,11 @@ impl Display {
         base: &DisplayBase<'_>,
         f: &wire::FillData,
         glz: &mut GlzWindow,
+        scratch: &mut Scratches,
     ) -> Result<(), WireError> {
-        let mask = self.load_mask(body, &f.mask, base.bbox, glz)?;
-        let tile = self.brush_image(body, &f.brush, glz)?;
+        let Scratches { mask, tiles, .. } = scratch;
+        let mask = self.load_mask(body, &f.mask, base.bbox, glz, mask)?;
+        let tile = self.brush_image(body, &f.brush, glz, &mut tiles[0])?;
         let rop = Rop::from_descriptor(f.rop, RopInput::Brush, RopInput::Dest);
         if rop == Rop::Noop {
             return Ok(());
@@ -729,18 +755,19 @@ impl Display {
         base: &DisplayBase<'_>,
         c: &wire::CopyData,
         glz: &mut GlzWindow,
-        scratch: &mut Scratch,
+        scratch: &mut Scratches,
     ) -> Result<(), WireError> {
         let rop = Rop::from_descriptor(c.rop, RopInput::Src, RopInput::Dest);
         if rop == Rop::Copy && c.mask.bitmap == 0 && self.copy_direct(body, base, c, glz)? {
             return Ok(());
         }
-        let mask = self.load_mask(body, &c.mask, base.bbox, glz)?;
+        let Scratches { source, mask, .. } = scratch;
+        let mask = self.load_mask(body, &c.mask, base.bbox, glz, mask)?;
         let m = mask.as_ref().map(|m| m.as_mask());
         let mode = ScaleMode::from_wire(c.scale_mode);
         let bbox = base.bbox;
         // Decode even for a no-op: the image may carry CACHE_ME.
-        let src = self.load_source(body, c.src, c.src_area, glz, Some(scratch))?;
+        let src = self.load_source(body, c.src, c.src_area, glz, source)?;
         if rop == Rop::Noop {
             return Ok(());
         }
@@ -830,7 +857,33 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        decode_image_into(body, ptr, &mut ctx, &mut dst)?;
+        decode_image_into_with(body, ptr, &mut ctx, &mut dst, &mut self.staging)?;
+        self.count_image(body, ptr);
+        Ok(())
+    }
+
+    /// Decode the JPEG or JPEG_ALPHA image at `ptr` (which [`direct_jpeg`]
+    /// admitted) into `scratch`.
+    fn jpeg_into_scratch(
+        &mut self,
+        body: &[u8],
+        ptr: u32,
+        scratch: &mut Scratch,
+    ) -> Result<(), WireError> {
+        let budget = &self.budget;
+        let room = |w: u32, h: u32, alpha: bool| {
+            // Moved in: the slice it returns borrows `scratch`.
+            let scratch = scratch;
+            scratch.prepare_pixels(w, h, alpha, budget)
+        };
+        decode_jpeg_into(
+            body,
+            ptr,
+            budget,
+            &mut self.jpeg_spliced,
+            &mut self.staging,
+            room,
+        )?;
         self.count_image(body, ptr);
         Ok(())
     }
@@ -841,11 +894,17 @@ impl Display {
         base: &DisplayBase<'_>,
         o: &wire::OpaqueData,
         glz: &mut GlzWindow,
-        scratch: &mut Scratch,
+        scratch: &mut Scratches,
     ) -> Result<(), WireError> {
-        let mask = self.load_mask(body, &o.mask, base.bbox, glz)?;
-        let src = self.load_source(body, o.src, o.src_area, glz, Some(scratch))?;
-        let tile = self.brush_image(body, &o.brush, glz)?;
+        let Scratches {
+            source,
+            mask,
+            tiles,
+            ..
+        } = scratch;
+        let mask = self.load_mask(body, &o.mask, base.bbox, glz, mask)?;
+        let src = self.load_source(body, o.src, o.src_area, glz, source)?;
+        let tile = self.brush_image(body, &o.brush, glz, &mut tiles[0])?;
         // The brush is combined with the freshly copied source.
         let rop = Rop::from_descriptor(o.rop, RopInput::Brush, RopInput::Src);
         if rop == Rop::Noop {
@@ -875,13 +934,19 @@ impl Display {
         base: &DisplayBase<'_>,
         d: &wire::Rop3Data,
         glz: &mut GlzWindow,
-        scratch: &mut Scratch,
+        scratch: &mut Scratches,
     ) -> Result<(), WireError> {
-        let mask = self.load_mask(body, &d.mask, base.bbox, glz)?;
+        let Scratches {
+            source,
+            mask,
+            tiles,
+            scaled,
+        } = scratch;
+        let mask = self.load_mask(body, &d.mask, base.bbox, glz, mask)?;
         let mode = ScaleMode::from_wire(d.scale_mode);
-        let src =
-            self.load_scaled_source(body, d.src, d.src_area, base.bbox, mode, glz, scratch)?;
-        let tile = self.brush_image(body, &d.brush, glz)?;
+        let (area, bbox) = (d.src_area, base.bbox);
+        let src = self.load_scaled_source(body, d.src, area, bbox, mode, glz, (source, scaled))?;
+        let tile = self.brush_image(body, &d.brush, glz, &mut tiles[0])?;
         let paint = brush_paint(&d.brush, tile.as_deref());
         let m = mask.as_ref().map(|m| m.as_mask());
         let (dx, dy) = offset(base.bbox, src.area);
@@ -898,11 +963,13 @@ impl Display {
         base: &DisplayBase<'_>,
         t: &wire::TextData,
         glz: &mut GlzWindow,
+        tiles: &mut [Scratch; 2],
     ) -> Result<(), WireError> {
         let glyphs = wire::glyph_string(body, t.str_ptr)?;
         let (bpp, top_down) = (glyphs.bpp, glyphs.top_down);
-        let fore_tile = self.brush_image(body, &t.fore_brush, glz)?;
-        let back_tile = self.brush_image(body, &t.back_brush, glz)?;
+        let [fore, back] = tiles;
+        let fore_tile = self.brush_image(body, &t.fore_brush, glz, fore)?;
+        let back_tile = self.brush_image(body, &t.back_brush, glz, back)?;
         let Some(bounds) = self.canvas.surface(base.surface_id).map(|s| s.bounds()) else {
             self.stats.missing_surface += 1;
             return Ok(());
@@ -978,9 +1045,10 @@ impl Display {
         base: &DisplayBase<'_>,
         st: &wire::StrokeData,
         glz: &mut GlzWindow,
+        tile: &mut Scratch,
     ) -> Result<(), WireError> {
         let path = wire::path(body, st.path_ptr)?;
-        let tile = self.brush_image(body, &st.brush, glz)?;
+        let tile = self.brush_image(body, &st.brush, glz, tile)?;
         let rop = Rop::from_descriptor(st.fore_mode, RopInput::Brush, RopInput::Dest);
         let paint = brush_paint(&st.brush, tile.as_deref());
         let mut polylines = core::mem::take(&mut self.polylines);

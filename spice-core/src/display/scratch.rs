@@ -5,15 +5,37 @@
 //! copied here and blitted from here, and the buffer stays for the next such
 //! draw instead of being allocated per draw.
 //!
-//! Owns the buffer and its charge to the session budget (the largest image it
-//! has held; it never shrinks while the channel lives). Must not decode or
-//! draw.
+//! [`Scratches`] holds one such buffer per operand a draw may need at once
+//! (source, mask, two brush tiles) and [`Resampled`], where a source is
+//! stretched to its box for the operations without a scaled primitive.
+//!
+//! Owns the buffers and their charges to the session budget (each the
+//! largest image it has held, at most [`MAX_IMAGE_PIXELS`] pixels; they
+//! never shrink while the channel lives, so a channel holds at most five
+//! such images here, all charged). Must not decode or draw (the resampling
+//! itself is the canvas's).
 
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
-use crate::canvas::{Rect, Surface};
+use crate::canvas::{Rect, Rop, ScaleMode, Scaled, Surface};
+use crate::enums::SPICE_SURFACE_FMT_32_ARGB;
 use crate::error::WireError;
+#[cfg(doc)]
+use crate::image::MAX_IMAGE_PIXELS;
 use crate::image::{pixel_count, Dest, Image};
 use alloc::vec::Vec;
+
+/// The display's reused buffers, lent to a draw together.
+#[derive(Debug, Default)]
+pub struct Scratches {
+    /// The source image (and stream frames).
+    pub source: Scratch,
+    /// The mask.
+    pub mask: Scratch,
+    /// Pattern brush tiles: DRAW_TEXT has two brushes, others one.
+    pub tiles: [Scratch; 2],
+    /// The source resampled to its box.
+    pub scaled: Resampled,
+}
 
 /// The buffer and what it costs the budget.
 #[derive(Debug)]
@@ -115,6 +137,75 @@ impl Scratch {
     /// Reverse the row order of the image last prepared (bottom-up frames).
     pub fn flip_rows(&mut self) {
         self.image.flip_rows();
+    }
+}
+
+/// A source area resampled to a given size: the canvas's scaler draws it
+/// onto a surface kept for the purpose (so its per-column taps are reused
+/// too), whose pixels are then lent out as an image, and taken back for
+/// the next draw.
+#[derive(Debug, Default)]
+pub struct Resampled {
+    /// The surface drawn on (its pixels are in `image` between draws).
+    surface: Option<Surface>,
+    image: Image,
+    charge: Charge,
+}
+
+impl Resampled {
+    /// `area` of `src` stretched to `width x height` with `mode`, as
+    /// [`scale_image`](crate::canvas::scale_image) gives it; the buffer
+    /// grows (and its charge to `budget`) only when too small. Refuses
+    /// empty, overflowing or over-limit sizes.
+    pub fn resample(
+        &mut self,
+        src: &Image,
+        area: Rect,
+        (width, height): (u32, u32),
+        mode: ScaleMode,
+        budget: &Budget,
+    ) -> Result<&Image, WireError> {
+        let n = pixel_count(width, height)?;
+        let mut pixels = core::mem::take(&mut self.image.pixels);
+        if n > pixels.capacity() {
+            // Give the old buffer back before asking for the bigger one.
+            pixels = Vec::new();
+            self.charge = Charge::default();
+            self.charge = budget.charge(pixel_bytes(width, height), Use::Image)?;
+            pixels
+                .try_reserve_exact(n)
+                .map_err(|_| WireError::new(0, "out of memory for image"))?;
+        }
+        // Black where the scaler draws nothing, as on a new surface.
+        pixels.clear();
+        pixels.resize(n, 0);
+        let surface = match self.surface.as_mut() {
+            Some(s) => {
+                s.pixels = pixels;
+                s.width = width;
+                s.height = height;
+                s
+            }
+            None => self.surface.insert(
+                Surface::from_pixels(width, height, SPICE_SURFACE_FMT_32_ARGB, pixels)
+                    .ok_or(WireError::new(0, "image size overflows"))?,
+            ),
+        };
+        let dst_box = surface.bounds();
+        let scaled = Scaled {
+            image: src,
+            area,
+            dst_box,
+            mode,
+        };
+        surface.draw_scaled(dst_box, scaled, Rop::Copy, None);
+        self.image = Image {
+            width,
+            height,
+            pixels: core::mem::take(&mut surface.pixels),
+            has_alpha: src.has_alpha,
+        };
+        Ok(&self.image)
     }
 }
 

@@ -48,16 +48,21 @@ pub fn decode(info: &BitmapInfo, data: &[u8], palette: Option<&[u32]>) -> Result
     let w = info.width as usize;
     let mut dst = Dest::new(&mut pixels, w, info.height as usize, w)?;
     decode_into(info, data, palette, &mut dst)?;
-    let has_alpha = matches!(
-        info.format as u32,
-        SPICE_BITMAP_FMT_RGBA | SPICE_BITMAP_FMT_8BIT_A
-    );
     Ok(Image {
         width: info.width,
         height: info.height,
         pixels,
-        has_alpha,
+        has_alpha: has_alpha(info.format),
     })
+}
+
+/// Whether pixels of `SPICE_BITMAP_FMT_*` `format` carry alpha (as
+/// [`Image::has_alpha`] says of a decoded bitmap).
+pub fn has_alpha(format: u8) -> bool {
+    matches!(
+        format as u32,
+        SPICE_BITMAP_FMT_RGBA | SPICE_BITMAP_FMT_8BIT_A
+    )
 }
 
 /// Refuse an unknown format, an empty size, a stride narrower than a row or
@@ -181,12 +186,30 @@ pub(crate) fn flip_rows(px: &mut [u32], width: usize) {
 /// Decode a 1-bit bitmap as a mask: one `bool` per pixel, `true` where the
 /// bit is set (the palette is ignored, as masks are used by `canvas_base.c`).
 pub fn decode_mask(info: &BitmapInfo, data: &[u8]) -> Result<Image, WireError> {
+    check_mask(info)?;
+    decode(info, data, Some(&MASK_PALETTE))
+}
+
+/// [`decode_mask`] straight into `dst`, which must have the bitmap's size.
+pub fn decode_mask_into(
+    info: &BitmapInfo,
+    data: &[u8],
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    check_mask(info)?;
+    decode_into(info, data, Some(&MASK_PALETTE), dst)
+}
+
+/// A two-entry palette 0 / all-ones: turns mask bits into "set" pixels.
+const MASK_PALETTE: [u32; 2] = [0, 0x00ff_ffff];
+
+/// Refuse a mask bitmap that is not 1 bit per pixel.
+fn check_mask(info: &BitmapInfo) -> Result<(), WireError> {
     let fmt = info.format as u32;
     if fmt != SPICE_BITMAP_FMT_1BIT_LE && fmt != SPICE_BITMAP_FMT_1BIT_BE {
         return Err(WireError::new(0, "mask bitmap is not 1 bit per pixel"));
     }
-    // A two-entry palette 0 / all-ones turns bits into "set" pixels.
-    decode(info, data, Some(&[0, 0x00ff_ffff]))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -62,6 +62,16 @@ pub fn decode_with<'d>(
     spliced: &mut Vec<u8>,
     dest: impl FnOnce(u32, u32) -> Result<&'d mut [u32], WireError>,
 ) -> Result<(u32, u32), WireError> {
+    decode_lent(data, spliced, dest).map(|(w, h, _)| (w, h))
+}
+
+/// [`decode_with`], handing back the pixels `dest` lent as well (to add an
+/// alpha plane to them, say).
+pub fn decode_lent<'d>(
+    data: &[u8],
+    spliced: &mut Vec<u8>,
+    dest: impl FnOnce(u32, u32) -> Result<&'d mut [u32], WireError>,
+) -> Result<(u32, u32, &'d mut [u32]), WireError> {
     if has_huffman_tables(data) {
         return decode_complete(data, dest);
     }
@@ -192,11 +202,11 @@ pub fn frame_size(data: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// Decode a JPEG that carries its Huffman tables into the pixels `dest`
-/// hands out (see [`decode_with`]).
+/// hands out (see [`decode_lent`]).
 fn decode_complete<'d>(
     data: &[u8],
     dest: impl FnOnce(u32, u32) -> Result<&'d mut [u32], WireError>,
-) -> Result<(u32, u32), WireError> {
+) -> Result<(u32, u32, &'d mut [u32]), WireError> {
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::BGRA)
         .set_max_width(MAX_JPEG_SIDE)
@@ -224,7 +234,7 @@ fn decode_complete<'d>(
     for p in pixels.iter_mut() {
         *p = p.swap_bytes();
     }
-    Ok((width, height))
+    Ok((width, height, pixels))
 }
 
 #[cfg(test)]

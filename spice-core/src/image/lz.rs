@@ -187,17 +187,6 @@ fn dest_row(r: usize, height: usize, top_down: bool) -> usize {
     }
 }
 
-fn alloc_bytes(n: usize) -> Result<Vec<u8>, WireError> {
-    if n > MAX_IMAGE_PIXELS * 4 {
-        return Err(WireError::new(0, "image too large"));
-    }
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| WireError::new(0, "out of memory for image"))?;
-    v.resize(n, 0);
-    Ok(v)
-}
-
 /// Most output units one input byte can stand for: a match's length grows
 /// by at most 255 per extension byte (plus the few of its control byte).
 const MAX_UNITS_PER_BYTE: u64 = 264;
@@ -257,15 +246,27 @@ pub fn decode_into_with(
 
 /// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: the
 /// image for the colour types into a strided `dst` (none into a contiguous
-/// one, decoded in place), at least the alpha plane's bytes for RGBA; none
-/// for other types (palette and alpha-only types stage bytes of their own)
-/// or a header it refuses.
+/// one, decoded in place), at least the alpha plane's bytes for RGBA and
+/// A8, the packed index rows' bytes for the palette types; none for other
+/// types or a header it refuses (also one whose size its data could never
+/// produce, so a short payload cannot make the caller stage much).
 pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
     let n = dst.width().saturating_mul(dst.height());
     let colour = if dst.is_contiguous() { 0 } else { n };
-    match parse_header(data).map(|h| h.kind) {
-        Ok(LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32) => colour,
-        Ok(LZ_IMAGE_TYPE_RGBA) => colour.max(pixels_for_bytes(n)),
+    let Ok(h) = parse_header(data) else {
+        return 0;
+    };
+    if check_expansion(&h, data.len()).is_err() {
+        return 0;
+    }
+    match h.kind {
+        LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => colour,
+        LZ_IMAGE_TYPE_RGBA => colour.max(pixels_for_bytes(n)),
+        LZ_IMAGE_TYPE_A8 => pixels_for_bytes(n),
+        k if is_plt(k) => {
+            let bytes = (h.stride as usize).saturating_mul(dst.height());
+            pixels_for_bytes(bytes.min(MAX_IMAGE_PIXELS * 4))
+        }
         _ => 0,
     }
 }
@@ -332,8 +333,12 @@ fn decode_header_into(
             let total = stride
                 .checked_mul(ht)
                 .ok_or(WireError::new(20, "LZ size overflows"))?;
-            let mut bytes = alloc_bytes(total)?;
-            decompress(&mut inp, &mut bytes, 3, byte_literal)?;
+            if total > MAX_IMAGE_PIXELS * 4 {
+                return Err(WireError::new(20, "image too large"));
+            }
+            // Every byte is written before it is read: old contents never show.
+            let bytes = staged_bytes(stage, total)?;
+            decompress(&mut inp, bytes, 3, byte_literal)?;
             let bit_order_be = matches!(h.kind, LZ_IMAGE_TYPE_PLT1_BE | LZ_IMAGE_TYPE_PLT4_BE);
             for (r, row) in bytes.chunks_exact(stride).enumerate() {
                 let out = dst.row_mut(dest_row(r, ht, h.top_down));
@@ -360,8 +365,8 @@ fn decode_header_into(
             }
         }
         LZ_IMAGE_TYPE_A8 => {
-            let mut alpha = alloc_bytes(w * ht)?;
-            decompress(&mut inp, &mut alpha, 3, byte_literal)?;
+            let alpha = staged_bytes(stage, w * ht)?;
+            decompress(&mut inp, alpha, 3, byte_literal)?;
             for (r, row) in alpha.chunks_exact(w).enumerate() {
                 let out = dst.row_mut(dest_row(r, ht, h.top_down));
                 for (p, &a) in out.iter_mut().zip(row) {
@@ -402,37 +407,58 @@ fn pixels_into(
     Ok(())
 }
 
-fn is_plt(kind: u32) -> bool {
+/// Whether LZ type `kind` is one of the palette (PLT) types.
+pub fn is_plt(kind: u32) -> bool {
     (LZ_IMAGE_TYPE_PLT1_LE..=LZ_IMAGE_TYPE_PLT8).contains(&kind)
 }
 
 /// Decode an `XXXA` (alpha-only) LZ payload into the alpha bytes of `image`
 /// (used for `JPEG_ALPHA`). The header's size must match the image.
 pub fn decode_alpha(data: &[u8], image: &mut Image) -> Result<(), WireError> {
+    let (w, h) = (image.width as usize, image.height as usize);
+    if w.checked_mul(h) != Some(image.pixels.len()) {
+        return Err(WireError::new(12, "LZ alpha plane size differs from image"));
+    }
+    let mut dst = Dest::new(&mut image.pixels, w, h, w)
+        .map_err(|_| WireError::new(12, "LZ alpha plane size differs from image"))?;
+    decode_alpha_into(data, &mut dst, &mut Vec::new())?;
+    image.has_alpha = true;
+    Ok(())
+}
+
+/// [`decode_alpha`] into the pixels of `dst` (of the plane's size), the
+/// plane's bytes staged in `stage` (grown when shorter than
+/// [`alpha_staging_pixels`], never cleared: every byte is written first).
+pub fn decode_alpha_into(
+    data: &[u8],
+    dst: &mut Dest<'_>,
+    stage: &mut Vec<u32>,
+) -> Result<(), WireError> {
     let h = parse_header(data)?;
     if h.kind != LZ_IMAGE_TYPE_XXXA && h.kind != LZ_IMAGE_TYPE_A8 {
         return Err(WireError::new(8, "LZ alpha plane has wrong type"));
     }
-    if h.width != image.width || h.height != image.height {
+    if dst.check_size(h.width, h.height).is_err() {
         return Err(WireError::new(12, "LZ alpha plane size differs from image"));
     }
-    let w = h.width as usize;
-    let n = image.pixels.len();
-    if w == 0 || n != w * h.height as usize {
-        return Err(WireError::new(12, "LZ alpha plane size differs from image"));
-    }
-    let mut alpha = alloc_bytes(n)?;
+    check_expansion(&h, data.len())?;
+    let (w, ht) = (dst.width(), dst.height());
+    let alpha = staged_bytes(stage, w * ht)?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
-    decompress(&mut inp, &mut alpha, 3, byte_literal)?;
-    let ht = h.height as usize;
+    decompress(&mut inp, alpha, 3, byte_literal)?;
     for (r, row) in alpha.chunks_exact(w).enumerate() {
-        let d = dest_row(r, ht, h.top_down) * w;
-        for (p, &a) in image.pixels[d..d + w].iter_mut().zip(row) {
+        let out = dst.row_mut(dest_row(r, ht, h.top_down));
+        for (p, &a) in out.iter_mut().zip(row) {
             *p = (*p & 0x00ff_ffff) | ((a as u32) << 24);
         }
     }
-    image.has_alpha = true;
     Ok(())
+}
+
+/// Pixels of staging [`decode_alpha_into`] uses for an alpha plane of
+/// `width x height`.
+pub fn alpha_staging_pixels(width: u32, height: u32) -> usize {
+    pixels_for_bytes((width as usize).saturating_mul(height as usize))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub const MAX_IMAGE_PIXELS: usize = 4096 * 4096;
 
 /// A decoded image: `width * height` pixels, row-major, top row first,
 /// each pixel `0xAARRGGBB` (alpha meaningful only when `has_alpha`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Image {
     /// Width in pixels.
     pub width: u32,
@@ -180,8 +180,36 @@ fn claimed_size(kind: u32, data: &[u8], desc: &ImageDescriptor) -> (u32, u32) {
 /// pixel) can address 256.
 pub const MAX_PALETTE_ENTRIES: usize = 256;
 
-/// Read a `SpicePalette` at body offset `ptr`.
-fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Vec<u32>), WireError> {
+/// A palette as one image uses it: the palette cache's entry, or one read
+/// from the message into a fixed array (no allocation per image).
+// Large on purpose: an inline palette lives on the stack for one decode
+// (1 KiB) instead of on the heap.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Palette {
+    /// Shared with the palette cache.
+    Cached(Arc<Vec<u32>>),
+    /// Read from the message: the first `len` entries of `ents`.
+    Inline {
+        /// Entries (only the first `len` are the palette's).
+        ents: [u32; MAX_PALETTE_ENTRIES],
+        /// How many entries the palette has.
+        len: usize,
+    },
+}
+
+impl Palette {
+    /// The palette's entries.
+    pub fn entries(&self) -> &[u32] {
+        match self {
+            Palette::Cached(v) => v,
+            Palette::Inline { ents, len } => ents.get(..*len).unwrap_or(ents),
+        }
+    }
+}
+
+/// Read a `SpicePalette` at body offset `ptr`: its unique id and entries.
+fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Palette), WireError> {
     let mut r = body.at(ptr)?;
     let unique = r.u64()?;
     let at = r.pos();
@@ -192,42 +220,60 @@ fn read_palette(body: &Reader<'_>, ptr: u32) -> Result<(u64, Vec<u32>), WireErro
     if n * 4 > r.remaining() {
         return Err(r.error("palette truncated"));
     }
-    let mut ents = Vec::new();
-    ents.try_reserve_exact(n)
-        .map_err(|_| r.error("out of memory for palette"))?;
-    for _ in 0..n {
-        ents.push(r.u32()?);
+    let mut ents = [0u32; MAX_PALETTE_ENTRIES];
+    for e in ents.iter_mut().take(n) {
+        *e = r.u32()?;
     }
-    Ok((unique, ents))
+    Ok((unique, Palette::Inline { ents, len: n }))
 }
 
 /// The palette of a BITMAP or LZ_PLT image: either from the cache
 /// (`PAL_FROM_CACHE`, reading the u64 id) or behind a u32 pointer (cached
-/// when `PAL_CACHE_ME`). A null pointer means "no palette".
+/// when `PAL_CACHE_ME`, the only case that allocates). A null pointer
+/// means "no palette".
 fn palette_field(
     r: &mut Reader<'_>,
     bitmap_flags: u8,
     palettes: &mut PaletteCache,
-) -> Result<Option<Arc<Vec<u32>>>, WireError> {
+) -> Result<Option<Palette>, WireError> {
     let flags = bitmap_flags as u32;
     if flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE != 0 {
         let at = r.pos();
         let id = r.u64()?;
         return palettes
             .get(id)
-            .map(Some)
+            .map(|p| Some(Palette::Cached(p)))
             .ok_or(WireError::new(at, "palette not in cache"));
     }
     let ptr = r.u32()?;
     if ptr == 0 {
         return Ok(None);
     }
-    let (unique, ents) = read_palette(r, ptr)?;
-    let ents = Arc::new(ents);
-    if flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME != 0 {
-        palettes.insert(unique, ents.clone());
+    let (unique, palette) = read_palette(r, ptr)?;
+    if flags & SPICE_BITMAP_FLAGS_PAL_CACHE_ME == 0 {
+        return Ok(Some(palette));
     }
-    Ok(Some(ents))
+    let ents = palette.entries();
+    let mut v = Vec::new();
+    v.try_reserve_exact(ents.len())
+        .map_err(|_| r.error("out of memory for palette"))?;
+    v.extend_from_slice(ents);
+    let shared = Arc::new(v);
+    palettes.insert(unique, shared.clone());
+    Ok(Some(Palette::Cached(shared)))
+}
+
+/// The fields of an `LZPLTData` after the descriptor: the payload's body
+/// offset and bytes, and its palette.
+fn lz_plt_fields<'a>(
+    r: &mut Reader<'a>,
+    palettes: &mut PaletteCache,
+) -> Result<(usize, &'a [u8], Option<Palette>), WireError> {
+    let flags = r.u8()?;
+    let size = r.u32()? as usize;
+    let palette = palette_field(r, flags, palettes)?;
+    let at = r.pos();
+    Ok((at, r.bytes(size)?, palette))
 }
 
 /// The codec payload of a `kind` image whose descriptor `r` has just read,
@@ -288,8 +334,22 @@ pub fn decode_image(
     ctx: &mut DecodeContext<'_>,
     as_mask: bool,
 ) -> Result<Decoded, WireError> {
+    decode_image_with(body, ptr, ctx, as_mask, &mut Staging::default())
+}
+
+/// [`decode_image`] staging what an LZ or LZ4 decoder writing into a
+/// pixmap cache's spare buffer cannot write in place (16/24-bit LZ4 rows,
+/// LZ palette indices) in the caller's `stage` (grown, and charged to the
+/// budget, only when too small).
+pub fn decode_image_with(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    as_mask: bool,
+    stage: &mut Staging,
+) -> Result<Decoded, WireError> {
     if !as_mask {
-        if let Some(image) = decode_into_spare(body, ptr, ctx)? {
+        if let Some(image) = decode_into_spare(body, ptr, ctx, stage)? {
             return Ok(Decoded::Image(image));
         }
     }
@@ -312,7 +372,7 @@ pub fn decode_image(
             let res = if as_mask {
                 bitmap::decode_mask(&info, data)
             } else {
-                bitmap::decode(&info, data, palette.as_deref().map(|v| v.as_slice()))
+                bitmap::decode(&info, data, palette.as_ref().map(Palette::entries))
             };
             Arc::new(res.map_err(|e| e.at_base(at))?)
         }
@@ -321,13 +381,9 @@ pub fn decode_image(
             Arc::new(lz::decode(data, None).map_err(|e| e.at_base(at))?)
         }
         SPICE_IMAGE_TYPE_LZ_PLT => {
-            let flags = r.u8()?;
-            let size = r.u32()? as usize;
-            let palette = palette_field(&mut r, flags, ctx.palettes)?;
-            let at = r.pos();
-            let data = r.bytes(size)?;
+            let (at, data, palette) = lz_plt_fields(&mut r, ctx.palettes)?;
             Arc::new(
-                lz::decode(data, palette.as_deref().map(|v| v.as_slice()))
+                lz::decode(data, palette.as_ref().map(Palette::entries))
                     .map_err(|e| e.at_base(at))?,
             )
         }
@@ -424,13 +480,30 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let h = lz::parse_header(sized_data(&mut r).ok()?.1).ok()?;
             let alpha = match h.kind {
-                lz::LZ_IMAGE_TYPE_RGBA => true,
+                lz::LZ_IMAGE_TYPE_RGBA | lz::LZ_IMAGE_TYPE_A8 => true,
                 lz::LZ_IMAGE_TYPE_RGB16 | lz::LZ_IMAGE_TYPE_RGB24 | lz::LZ_IMAGE_TYPE_RGB32 => {
                     false
                 }
                 _ => return None,
             };
             ((h.width, h.height), alpha, lz::leaves_alpha_clear(h.kind))
+        }
+        SPICE_IMAGE_TYPE_LZ_PLT => {
+            let flags = r.u8().ok()? as u32;
+            let size = r.u32().ok()? as usize;
+            // The palette field: a u64 cache id or a u32 pointer.
+            let field = if flags & SPICE_BITMAP_FLAGS_PAL_FROM_CACHE != 0 {
+                8
+            } else {
+                4
+            };
+            r.bytes(field).ok()?;
+            let h = lz::parse_header(r.bytes(size).ok()?).ok()?;
+            if !lz::is_plt(h.kind) {
+                return None;
+            }
+            // Palette entries are taken as they come, high byte included.
+            ((h.width, h.height), false, false)
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let format = *sized_data(&mut r).ok()?.1.get(1)? as u32;
@@ -441,15 +514,13 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
             )
         }
         SPICE_IMAGE_TYPE_BITMAP => {
-            let format = r.u8().ok()? as u32;
-            if format != SPICE_BITMAP_FMT_32BIT {
-                return None;
-            }
+            let format = r.u8().ok()?;
+            bitmap::bits_per_pixel(format)?;
             r.u8().ok()?;
             (
                 (r.u32().ok()?, r.u32().ok()?),
-                false,
-                bitmap::leaves_alpha_clear(format),
+                bitmap::has_alpha(format),
+                bitmap::leaves_alpha_clear(format as u32),
             )
         }
         _ => return None,
@@ -473,6 +544,7 @@ fn decode_into_spare(
     body: &[u8],
     ptr: u32,
     ctx: &mut DecodeContext<'_>,
+    stage: &mut Staging,
 ) -> Result<Option<Arc<Image>>, WireError> {
     let Some((desc, img)) = in_place(body, ptr) else {
         return Ok(None);
@@ -488,7 +560,7 @@ fn decode_into_spare(
     pixels.resize(n, 0);
     let (w, h) = (img.width as usize, img.height as usize);
     let mut dst = Dest::new(&mut pixels, w, h, w).map_err(|e| e.at_base(ptr as usize))?;
-    decode_image_into(body, ptr, ctx, &mut dst)?;
+    decode_image_into_with(body, ptr, ctx, &mut dst, stage)?;
     let image = Image {
         width: img.width,
         height: img.height,
@@ -534,8 +606,15 @@ pub fn decode_image_into_with(
         SPICE_IMAGE_TYPE_BITMAP => {
             let (info, palette) = bitmap_header(&mut r, ctx.palettes)?;
             let at = r.pos();
-            let palette = palette.as_deref().map(|v| v.as_slice());
+            let palette = palette.as_ref().map(Palette::entries);
             bitmap::decode_into(&info, r.rest(), palette, dst).map_err(|e| e.at_base(at))
+        }
+        SPICE_IMAGE_TYPE_LZ_PLT => {
+            let (at, data, palette) = lz_plt_fields(&mut r, ctx.palettes)?;
+            let need = lz::staging_pixels(data, dst);
+            let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
+            let palette = palette.as_ref().map(Palette::entries);
+            lz::decode_into_with(data, palette, dst, run).map_err(|e| e.at_base(at))
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
             let (at, data) = sized_data(&mut r)?;
@@ -560,6 +639,102 @@ pub fn decode_image_into_with(
     }
 }
 
+/// The size of the mask image at body offset `ptr` when
+/// [`decode_mask_into`] can decode it into a caller's buffer: a 1-bit
+/// BITMAP not to be cached (its bitmap header's size).
+pub fn direct_mask(body: &[u8], ptr: u32) -> Option<(u32, u32)> {
+    let mut r = Reader::new(body).at(ptr).ok()?;
+    let desc = ImageDescriptor::parse(&mut r).ok()?;
+    let format = r.u8().ok()? as u32;
+    let one_bit = matches!(format, SPICE_BITMAP_FMT_1BIT_LE | SPICE_BITMAP_FMT_1BIT_BE);
+    if desc.kind as u32 != SPICE_IMAGE_TYPE_BITMAP || !one_bit || to_be_cached(&desc) {
+        return None;
+    }
+    r.u8().ok()?;
+    let size = (r.u32().ok()?, r.u32().ok()?);
+    (size.0 > 0 && size.1 > 0).then_some(size)
+}
+
+/// Decode the mask at body offset `ptr`, which [`direct_mask`] admitted,
+/// into `dst` (of that size) as [`decode_image`] does with `as_mask`.
+pub fn decode_mask_into(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    dst: &mut Dest<'_>,
+) -> Result<(), WireError> {
+    let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
+    if desc.kind as u32 != SPICE_IMAGE_TYPE_BITMAP {
+        return Err(WireError::new(ptr as usize + 8, "mask is not a BITMAP"));
+    }
+    let (info, _palette) = bitmap_header(&mut r, ctx.palettes)?;
+    let at = r.pos();
+    bitmap::decode_mask_into(&info, r.rest(), dst).map_err(|e| e.at_base(at))
+}
+
+/// Whether the image at body offset `ptr` is a JPEG or JPEG_ALPHA image
+/// not to be cached, which [`decode_jpeg_into`] decodes into a caller's
+/// buffer.
+pub fn direct_jpeg(body: &[u8], ptr: u32) -> bool {
+    let mut r = match Reader::new(body).at(ptr) {
+        Ok(r) => r,
+        Err(_) => return false,
+    };
+    ImageDescriptor::parse(&mut r).is_ok_and(|d| {
+        let kind = d.kind as u32;
+        (kind == SPICE_IMAGE_TYPE_JPEG || kind == SPICE_IMAGE_TYPE_JPEG_ALPHA) && !to_be_cached(&d)
+    })
+}
+
+/// Decode the JPEG or JPEG_ALPHA image at body offset `ptr` (which
+/// [`direct_jpeg`] admitted) into the pixels `room(width, height,
+/// has_alpha)` lends once the frame header is read and checked (exactly
+/// `width * height` of them, rows `width` apart); returns the frame size
+/// and whether it has alpha. The decoder's working room is charged to
+/// `budget` while it runs, a JPEG_ALPHA's alpha plane is staged in
+/// `stage`, and an abbreviated JPEG is completed in `spliced` (both
+/// kept by the caller for the next image).
+pub fn decode_jpeg_into<'d>(
+    body: &[u8],
+    ptr: u32,
+    budget: &Budget,
+    spliced: &mut Vec<u8>,
+    stage: &mut Staging,
+    room: impl FnOnce(u32, u32, bool) -> Result<&'d mut [u32], WireError>,
+) -> Result<(u32, u32, bool), WireError> {
+    let mut r = Reader::new(body).at(ptr)?;
+    let desc = ImageDescriptor::parse(&mut r)?;
+    let alpha = desc.kind as u32 == SPICE_IMAGE_TYPE_JPEG_ALPHA;
+    let (at, jpeg, plane) = if alpha {
+        let _flags = r.u8()?;
+        let jpeg_size = r.u32()? as usize;
+        let (at, data) = sized_data(&mut r)?;
+        if jpeg_size > data.len() {
+            return Err(WireError::new(at, "JPEG_ALPHA jpeg_size beyond data"));
+        }
+        let (jpeg, plane) = data.split_at(jpeg_size);
+        (at, jpeg, Some((at + jpeg_size, plane)))
+    } else {
+        let (at, data) = sized_data(&mut r)?;
+        (at, data, None)
+    };
+    let mut working = Charge::default();
+    let room = |w: u32, h: u32| {
+        working = budget.charge(pixel_bytes(w, h), Use::Image)?;
+        room(w, h, alpha)
+    };
+    let (w, h, pixels) = jpeg::decode_lent(jpeg, spliced, room).map_err(|e| e.at_base(at))?;
+    drop(working);
+    if let Some((at, plane)) = plane {
+        let (wu, hu) = (w as usize, h as usize);
+        let mut dst = Dest::new(pixels, wu, hu, wu).map_err(|e| e.at_base(at))?;
+        let run =
+            stage_for(lz::alpha_staging_pixels(w, h), stage, budget).map_err(|e| e.at_base(at))?;
+        lz::decode_alpha_into(plane, &mut dst, run).map_err(|e| e.at_base(at))?;
+    }
+    Ok((w, h, alpha))
+}
+
 /// `stage`'s run, made at least `need` pixels long (what the decoder said
 /// it will stage; charged to `budget` before it grows).
 fn stage_for<'s>(
@@ -572,7 +747,7 @@ fn stage_for<'s>(
 }
 
 /// The `SpiceBitmap` fields after the descriptor, and its palette.
-type BitmapHeader = (bitmap::BitmapInfo, Option<Arc<Vec<u32>>>);
+type BitmapHeader = (bitmap::BitmapInfo, Option<Palette>);
 
 /// Read a `SpiceBitmap` header and its palette field.
 fn bitmap_header(
