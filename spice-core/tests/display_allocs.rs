@@ -11,8 +11,12 @@
 //! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
 //! sources; TEXT; STROKE; the recorded LZ session's DRAW_COPYs, narrow
 //! columns of a wider surface staged in the display's reused staging run;
-//! narrow and full-width 32BIT and 24BIT LZ4 DRAW_COPYs likewise). MJPEG frames are only printed:
-//! zune-jpeg allocates its own working buffers per frame.
+//! narrow and full-width 32BIT and 24BIT LZ4 DRAW_COPYs likewise; masked
+//! DRAW_COPY and DRAW_FILL; pattern-brush DRAW_FILLs; scaled DRAW_COPY,
+//! DRAW_TRANSPARENT and DRAW_ROP3; LZ_PLT with an inline or cached palette
+//! and A8 LZ_RGB; 24BIT and 16BIT LZ4 with CACHE_ME or clipped). MJPEG
+//! frames and JPEG / JPEG_ALPHA DRAW_COPYs are only printed: zune-jpeg
+//! allocates its own working buffers per decode (all that is left).
 
 mod common;
 

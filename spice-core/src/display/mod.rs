@@ -11,10 +11,14 @@
 //! decoding in `image`. An unmasked OP_PUT DRAW_COPY of a whole uncached
 //! image is decoded straight into its surface (an LZ or LZ4 one narrower
 //! than the surface through a reused staging run); other uncached sources
-//! of an in-place codec, areas of a surface used as a source, and stream
-//! frames go through one reused scratch image; text coverage and stroke
+//! of an in-place codec or JPEG, areas of a surface used as a source, and
+//! stream frames go through one reused scratch image, masks and pattern
+//! brush tiles through scratch images of their own, sources resampled for
+//! ops without a scaled primitive through a reused resampling buffer
+//! (all in `scratch`, charged to the budget); text coverage and stroke
 //! paths have reused buffers too, so that the steady state of a session
-//! allocates nothing per draw (`tests/display_allocs.rs` counts).
+//! allocates nothing per draw beyond what zune-jpeg allocates inside a
+//! JPEG decode (`tests/display_allocs.rs` counts).
 
 pub mod message;
 mod polyline;

@@ -448,9 +448,10 @@ pub struct DirectImage {
 }
 
 /// The image at body offset `ptr`, when it can be decoded straight into a
-/// destination rectangle with [`decode_image_into`]: a QUIC, LZ_RGB, LZ4 or
-/// 32-bit BITMAP image, not to be cached (a cache holds the decoded image
-/// itself), whose codec header agrees with its descriptor.
+/// destination rectangle with [`decode_image_into`]: a QUIC, LZ_RGB (colour
+/// or A8), LZ_PLT, LZ4 or BITMAP (any format) image, not to be cached (a
+/// cache holds the decoded image itself), whose codec header agrees with
+/// its descriptor.
 pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
     let (desc, img) = in_place(body, ptr)?;
     (!to_be_cached(&desc)).then_some(img)
