@@ -1128,6 +1128,18 @@ fn jpeg_copies_steady_state() {
         d.stats().image_count(SPICE_IMAGE_TYPE_JPEG),
         3 * round.len() as u64
     );
+    // The last frame landed as the image decoder alone gives it.
+    let last = frames
+        .iter()
+        .rfind(|f| (f.width, f.height) == (w, h))
+        .unwrap();
+    let want = spice_core::image::jpeg::decode(&last.data).unwrap();
+    let s = d.primary().unwrap();
+    for y in 0..h as usize {
+        let row = &s.pixels[(4 + y) * (w as usize + 8) + 4..][..w as usize];
+        let want = &want.pixels[y * w as usize..][..w as usize];
+        assert!(row.iter().zip(want).all(|(g, p)| *g == p & 0x00ff_ffff));
+    }
 
     // JPEG_ALPHA: the same colour part with an XXXA alpha plane, on an
     // ARGB off-screen surface, drawn onto the primary through ALPHA_BLEND

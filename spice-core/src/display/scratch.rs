@@ -237,6 +237,48 @@ mod tests {
     }
 
     #[test]
+    fn resamples_as_scale_image_does_and_reuses_its_buffer() {
+        use crate::canvas::scale_image;
+        let budget = Budget::new(1 << 20);
+        let src = Image {
+            width: 3,
+            height: 2,
+            pixels: alloc::vec![1, 2, 3, 0x40, 0x50, 0x60],
+            has_alpha: true,
+        };
+        let area = Rect::new(0, 0, 3, 2);
+        let mut r = Resampled::default();
+        for (w, h, mode) in [
+            (7, 5, ScaleMode::Interpolate),
+            (2, 3, ScaleMode::Nearest),
+            (7, 4, ScaleMode::Nearest),
+        ] {
+            let want = scale_image(&src, area, w, h, mode).unwrap();
+            let got = r.resample(&src, area, (w, h), mode, &budget).unwrap();
+            assert_eq!(*got, want, "{w}x{h} {mode:?}");
+        }
+        let ptr = r.image.pixels.as_ptr();
+        // Asked again, a size that fits is drawn in the same buffer, and
+        // a bogus area leaves it black, as on a new surface.
+        let got = r
+            .resample(
+                &src,
+                Rect::new(5, 5, 9, 9),
+                (6, 5),
+                ScaleMode::Nearest,
+                &budget,
+            )
+            .unwrap();
+        assert!(got.pixels.iter().all(|&p| p == 0));
+        assert_eq!(r.image.pixels.as_ptr(), ptr, "no new buffer");
+        assert_eq!(budget.used(), 7 * 5 * 4, "charged at its largest");
+        assert!(r
+            .resample(&src, area, (1024, 1024), ScaleMode::Nearest, &budget)
+            .is_err());
+        assert_eq!(budget.used(), 0, "the old buffer was given back");
+    }
+
+    #[test]
     fn copies_the_part_of_an_area_inside_the_surface() {
         let budget = Budget::new(1 << 20);
         let mut surface = Surface::new(4, 3, crate::enums::SPICE_SURFACE_FMT_32_xRGB).unwrap();
