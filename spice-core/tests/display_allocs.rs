@@ -15,8 +15,9 @@
 //! DRAW_COPY and DRAW_FILL; pattern-brush DRAW_FILLs; scaled DRAW_COPY,
 //! DRAW_TRANSPARENT and DRAW_ROP3; LZ_PLT with an inline or cached palette
 //! and A8 LZ_RGB; 24BIT and 16BIT LZ4 with CACHE_ME or clipped). MJPEG
-//! frames and JPEG / JPEG_ALPHA DRAW_COPYs are only printed: zune-jpeg
-//! allocates its own working buffers per decode (all that is left).
+//! frames and JPEG / JPEG_ALPHA DRAW_COPYs (uncached, or cached into an
+//! evicted image's buffer) are only printed: zune-jpeg allocates its own
+//! working buffers per decode (all that is left).
 
 mod common;
 
@@ -1134,6 +1135,86 @@ fn jpeg_copies_steady_state() {
         .rfind(|f| (f.width, f.height) == (w, h))
         .unwrap();
     let want = spice_core::image::jpeg::decode(&last.data).unwrap();
+    let s = d.primary().unwrap();
+    for y in 0..h as usize {
+        let row = &s.pixels[(4 + y) * (w as usize + 8) + 4..][..w as usize];
+        let want = &want.pixels[y * w as usize..][..w as usize];
+        assert!(row.iter().zip(want).all(|(g, p)| *g == p & 0x00ff_ffff));
+    }
+
+    // The server's steady state with a full cache, as for BITMAPs above:
+    // INVAL_LIST, a JPEG with CACHE_ME, the same again FROM_CACHE.
+    let same: Vec<_> = frames
+        .iter()
+        .filter(|f| (f.width, f.height) == (w, h))
+        .collect();
+    let cached = |id: u64| {
+        let f = same[id as usize % same.len()];
+        let mut b = Writer::new();
+        descriptor(
+            &mut b,
+            id,
+            SPICE_IMAGE_TYPE_JPEG,
+            SPICE_IMAGE_FLAGS_CACHE_ME,
+            f.width,
+            f.height,
+        );
+        b.u32(f.data.len() as u32).bytes(&f.data);
+        let fb = [4, 4, 4 + f.width as i32, 4 + f.height as i32];
+        vec![
+            (
+                SPICE_MSG_DISPLAY_INVAL_LIST,
+                inval_pixmap(id.wrapping_sub(4)),
+            ),
+            (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(fb, &[], &b.finish())),
+            (
+                SPICE_MSG_DISPLAY_DRAW_COPY,
+                draw_copy(fb, &[], &from_cache(id, f.width, f.height)),
+            ),
+        ]
+    };
+    let rounds: Vec<_> = (100..140).map(cached).collect();
+    let n = steady(&mut d, &mut glz, &rounds[..20], &rounds[20..]);
+    println!(
+        "allocations per CACHE_ME JPEG round {w}x{h} (INVAL_LIST + JPEG CACHE_ME + FROM_CACHE): {:.2}",
+        n * 3.0
+    );
+
+    // A JPEG whose descriptor claims another size than its frame, given a
+    // spare of the claimed size (left by an evicted BITMAP): cached at the
+    // frame's size all the same.
+    let f = same[0];
+    let claimed = |b: &mut Writer| {
+        descriptor(
+            b,
+            900,
+            SPICE_IMAGE_TYPE_JPEG,
+            SPICE_IMAGE_FLAGS_CACHE_ME,
+            w + 1,
+            h,
+        );
+        b.u32(f.data.len() as u32).bytes(&f.data);
+    };
+    let mut odd = Writer::new();
+    claimed(&mut odd);
+    let odd = odd.finish();
+    let bb = [4, 4, 4 + w as i32, 4 + h as i32];
+    for (t, body) in [
+        (SPICE_MSG_DISPLAY_INVAL_ALL_PIXMAPS, vec![0]),
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            draw_copy([0, 0, 1, 1], &[], &cached_bitmap32(899, w + 1, h, 0)),
+        ),
+        (SPICE_MSG_DISPLAY_INVAL_LIST, inval_pixmap(899)),
+        (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(bb, &[], &odd)),
+        (
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            draw_copy(bb, &[], &from_cache(900, w, h)),
+        ),
+    ] {
+        d.handle(t, &body, &mut glz, &mut Outbox::new()).unwrap();
+    }
+    let want = spice_core::image::jpeg::decode(&f.data).unwrap();
     let s = d.primary().unwrap();
     for y in 0..h as usize {
         let row = &s.pixels[(4 + y) * (w as usize + 8) + 4..][..w as usize];

@@ -537,10 +537,10 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
     ))
 }
 
-/// Decode a `CACHE_ME` image of an in-place codec into a spare of the
-/// pixmap cache (an evicted image's buffer of exactly its size) and cache
-/// it; `None` when there is no such spare or it is not such an image (then
-/// nothing was done).
+/// Decode a `CACHE_ME` image of an in-place codec, or a JPEG, into a
+/// spare of the pixmap cache (an evicted image's buffer of exactly its
+/// size) and cache it; `None` when there is no such spare or it is not
+/// such an image (then nothing was done).
 fn decode_into_spare(
     body: &[u8],
     ptr: u32,
@@ -548,7 +548,7 @@ fn decode_into_spare(
     stage: &mut Staging,
 ) -> Result<Option<Arc<Image>>, WireError> {
     let Some((desc, img)) = in_place(body, ptr) else {
-        return Ok(None);
+        return jpeg_into_spare(body, ptr, ctx, stage);
     };
     if !to_be_cached(&desc) {
         return Ok(None);
@@ -571,6 +571,66 @@ fn decode_into_spare(
     let image = spares::refill(Some(spare), image);
     ctx.pixmaps
         .insert(desc.id, image.clone(), false)
+        .map_err(|e| e.at_base(ptr as usize))?;
+    Ok(Some(image))
+}
+
+/// [`decode_into_spare`] for a `CACHE_ME` JPEG or JPEG_ALPHA image, with
+/// a spare of its descriptor's size (a frame of another size, which the
+/// server does not send, is decoded into a buffer of its own).
+fn jpeg_into_spare(
+    body: &[u8],
+    ptr: u32,
+    ctx: &mut DecodeContext<'_>,
+    stage: &mut Staging,
+) -> Result<Option<Arc<Image>>, WireError> {
+    let Ok(desc) = Reader::new(body)
+        .at(ptr)
+        .and_then(|mut r| ImageDescriptor::parse(&mut r))
+    else {
+        return Ok(None);
+    };
+    let kind = desc.kind as u32;
+    if !matches!(kind, SPICE_IMAGE_TYPE_JPEG | SPICE_IMAGE_TYPE_JPEG_ALPHA) || !to_be_cached(&desc)
+    {
+        return Ok(None);
+    }
+    let Ok(n) = pixel_count(desc.width, desc.height) else {
+        return Ok(None);
+    };
+    let Some((mut pixels, spare)) = ctx.pixmaps.take_spare(n) else {
+        return Ok(None);
+    };
+    // Within the spare's capacity: no allocation.
+    pixels.resize(n, 0);
+    let mut own = Vec::new();
+    let (spare_px, own_px) = (&mut pixels, &mut own);
+    let room = move |w: u32, h: u32, _alpha: bool| {
+        // Moved into the body: the slice it returns borrows one of them.
+        let (spare_px, own_px) = (spare_px, own_px);
+        if (w, h) == (desc.width, desc.height) {
+            Ok(spare_px.as_mut_slice())
+        } else {
+            *own_px = alloc_pixels(w, h)?;
+            Ok(own_px.as_mut_slice())
+        }
+    };
+    let (width, height, has_alpha) =
+        decode_jpeg_into(body, ptr, ctx.budget, &mut Vec::new(), stage, room)?;
+    let (image, spare) = if own.is_empty() {
+        (pixels, Some(spare))
+    } else {
+        (own, None)
+    };
+    let image = Image {
+        width,
+        height,
+        pixels: image,
+        has_alpha,
+    };
+    let image = spares::refill(spare, image);
+    ctx.pixmaps
+        .insert(desc.id, image.clone(), true)
         .map_err(|e| e.at_base(ptr as usize))?;
     Ok(Some(image))
 }
