@@ -1515,3 +1515,55 @@ fn cached_and_clipped_lz4_steady_state() {
         assert_eq!(n, 0.0);
     }
 }
+
+#[test]
+fn jpeg_copy_scratch_is_charged_and_refused_over_budget() {
+    use spice_core::budget::Budget;
+    let f = common::draws("jpeg/panel.draws")
+        .into_iter()
+        .find(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
+        .unwrap();
+    let px = (f.width * f.height * 4) as usize;
+    let config = DisplayConfig {
+        preferred_compression: None,
+        glz_window_pixels: 0,
+        pixmap_cache_pixels: 1 << 10,
+        glz_dictionary_id: 0,
+        pixmap_cache_id: 0,
+    };
+    let run = |limit: usize| {
+        let budget = Budget::new(limit);
+        let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
+        let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+        let create = surface_create(f.width, f.height);
+        d.handle(
+            SPICE_MSG_DISPLAY_SURFACE_CREATE,
+            &create,
+            &mut glz,
+            &mut out,
+        )
+        .unwrap();
+        let before = budget.used();
+        let img = jpeg_image(f.width, f.height, &f.data);
+        let bbox = [0, 0, f.width as i32, f.height as i32];
+        let res = d.handle(
+            SPICE_MSG_DISPLAY_DRAW_COPY,
+            &draw_copy(bbox, &[], &img),
+            &mut glz,
+            &mut out,
+        );
+        (res, before, budget, d)
+    };
+    let (res, before, budget, _d) = run(usize::MAX);
+    res.unwrap();
+    // The scratch stays charged; the decoder's room (twice the pixels,
+    // as for any image) was given back.
+    assert_eq!(budget.used(), before + px);
+    assert_eq!(budget.high_water(), before + 3 * px);
+    let (res, _, budget, _d) = run(before + 3 * px - 1);
+    assert_eq!(
+        res.unwrap_err().reason,
+        "memory budget exceeded by an image"
+    );
+    assert_eq!(budget.used(), before);
+}

@@ -751,8 +751,8 @@ pub fn direct_jpeg(body: &[u8], ptr: u32) -> bool {
 /// [`direct_jpeg`] admitted) into the pixels `room(width, height,
 /// has_alpha)` lends once the frame header is read and checked (exactly
 /// `width * height` of them, rows `width` apart); returns the frame size
-/// and whether it has alpha. The decoder's working room is charged to
-/// `budget` while it runs, a JPEG_ALPHA's alpha plane is staged in
+/// and whether it has alpha. The decoder's working room
+/// ([`decode_bytes`]) is charged to `budget` while it runs, a JPEG_ALPHA's alpha plane is staged in
 /// `stage`, and an abbreviated JPEG is completed in `spliced` (both
 /// kept by the caller for the next image).
 pub fn decode_jpeg_into<'d>(
@@ -779,9 +779,10 @@ pub fn decode_jpeg_into<'d>(
         let (at, data) = sized_data(&mut r)?;
         (at, data, None)
     };
+    // What `begin` asks for any other image: its pixels and as much again.
     let mut working = Charge::default();
     let room = |w: u32, h: u32| {
-        working = budget.charge(pixel_bytes(w, h), Use::Image)?;
+        working = budget.charge(decode_bytes(w, h), Use::Image)?;
         room(w, h, alpha)
     };
     let (w, h, pixels) = jpeg::decode_lent(jpeg, spliced, room).map_err(|e| e.at_base(at))?;
