@@ -326,37 +326,17 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         ip += 1;
         let mut lit = (token >> 4) as usize;
         let short_match = (token & 0x0f) as usize;
-        if token < 0xf0 && short_match < 15 {
+        if lit < 15 && short_match < 15 && op + SHORTCUT_OUT <= limit {
             // Shortcut for the common short sequence far from both ends:
             // fixed-size copies of 16 literal bytes and 32 match bytes
             // (what they copy past the sequence is rewritten later), from
-            // a fixed-size view of the input and into a fixed-size view of
-            // the output (no per-byte bounds checks).
+            // a fixed-size view of the input (no per-byte bounds checks).
             let inp = block
                 .get(ip..ip + SHORTCUT_IN)
                 .and_then(|s| <&[u8; SHORTCUT_IN]>::try_from(s).ok());
-            let (done, rest) = out.split_at_mut(op);
-            if let (Some(inp), Some(o)) = (inp, rest.first_chunk_mut::<SHORTCUT_OUT>()) {
-                o[..CHUNK].copy_from_slice(&inp[..CHUNK]);
+            if let Some(inp) = inp {
+                out[op..op + CHUNK].copy_from_slice(&inp[..CHUNK]);
                 let offset = u16::from_le_bytes([inp[lit], inp[lit + 1]]) as usize;
-                let len = short_match + MIN_MATCH;
-                // How far the match source starts before this sequence
-                // (`offset` back from the end of its literals).
-                let back = offset.wrapping_sub(lit);
-                let far = if (2 * CHUNK..=op).contains(&back) {
-                    done.get(op - back..)
-                        .and_then(|s| s.first_chunk::<{ 2 * CHUNK }>())
-                } else {
-                    None
-                };
-                if let Some(far) = far {
-                    // The source ends before this sequence: one copy from
-                    // the earlier output.
-                    o[lit..lit + 2 * CHUNK].copy_from_slice(far);
-                    ip += lit + 2;
-                    op += lit + len;
-                    continue;
-                }
                 ip += lit;
                 op += lit;
                 if (CHUNK..=op).contains(&offset) {
@@ -367,7 +347,7 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
                     let win = &mut out[op - offset..op + 2 * CHUNK];
                     win.copy_within(..CHUNK, offset);
                     win.copy_within(CHUNK..2 * CHUNK, offset + CHUNK);
-                    op += len;
+                    op += short_match + MIN_MATCH;
                     continue;
                 }
                 if (SHORT_STEP..=op).contains(&offset) {
@@ -378,7 +358,7 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
                     win.copy_within(..SHORT_STEP, offset);
                     win.copy_within(SHORT_STEP..2 * SHORT_STEP, offset + SHORT_STEP);
                     win.copy_within(2 * SHORT_STEP..3 * SHORT_STEP, offset + 2 * SHORT_STEP);
-                    op += len;
+                    op += short_match + MIN_MATCH;
                     continue;
                 }
                 // A close or bad offset: the general match path below.
@@ -396,11 +376,11 @@ pub fn decode_block(block: &[u8], out: &mut [u8], mut op: usize) -> Result<usize
         }
         let chunked = lit.next_multiple_of(CHUNK);
         if lit <= CHUNKED_LITERALS && ip + chunked <= block.len() && op + chunked <= limit {
-            // Whole chunks (the bytes past the run are rewritten later),
-            // between views bounded once.
-            let dst = out[op..op + chunked].chunks_exact_mut(CHUNK);
-            for (d, s) in dst.zip(block[ip..ip + chunked].chunks_exact(CHUNK)) {
-                d.copy_from_slice(s);
+            // Whole chunks (the bytes past the run are rewritten later).
+            let mut k = 0;
+            while k < chunked {
+                out[op + k..op + k + CHUNK].copy_from_slice(&block[ip + k..ip + k + CHUNK]);
+                k += CHUNK;
             }
         } else {
             let src = block.get(ip..ip.saturating_add(lit)).ok_or(WireError::new(
