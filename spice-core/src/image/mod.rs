@@ -597,6 +597,15 @@ mod tests {
     use crate::wire::Writer;
     use alloc::vec;
 
+    /// The allocator's zeroed buffer holds exactly the image, all zero;
+    /// sizes out of range are refused before allocating.
+    #[test]
+    fn alloc_pixels_zeroed_and_bounded() {
+        assert_eq!(alloc_pixels(3, 2).unwrap(), vec![0u32; 6]);
+        assert!(alloc_pixels(0, 5).is_err());
+        assert!(alloc_pixels(u32::MAX, u32::MAX).is_err());
+    }
+
     struct Caches {
         pixmaps: PixmapCache,
         palettes: PaletteCache,
