@@ -72,11 +72,10 @@ pub fn pixel_count(width: u32, height: u32) -> Result<usize, WireError> {
 /// empty, overflowing or over-limit sizes.
 pub fn alloc_pixels(width: u32, height: u32) -> Result<Vec<u32>, WireError> {
     let n = pixel_count(width, height)?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| WireError::new(0, "out of memory for image"))?;
-    v.resize(n, 0);
-    Ok(v)
+    // One zeroed allocation (calloc on a host: fresh pages come zeroed, no
+    // second pass over the image before the decoder writes it).
+    bytemuck::allocation::try_zeroed_vec(n)
+        .map_err(|_| WireError::new(0, "out of memory for image"))
 }
 
 // ---------------------------------------------------------------------------
@@ -834,6 +833,15 @@ mod tests {
     use super::*;
     use crate::wire::Writer;
     use alloc::vec;
+
+    /// The allocator's zeroed buffer holds exactly the image, all zero;
+    /// sizes out of range are refused before allocating.
+    #[test]
+    fn alloc_pixels_zeroed_and_bounded() {
+        assert_eq!(alloc_pixels(3, 2).unwrap(), vec![0u32; 6]);
+        assert!(alloc_pixels(0, 5).is_err());
+        assert!(alloc_pixels(u32::MAX, u32::MAX).is_err());
+    }
 
     struct Caches {
         pixmaps: PixmapCache,
