@@ -384,9 +384,9 @@ mod tests {
 
     #[test]
     fn unfold_alternates_signs() {
-        let u = &FAMILY_8BPC.unfold;
+        let u = &FAMILY_8BPC.short.unfold;
         assert_eq!(&u[..5], &[0, 255, 1, 254, 2]);
-        let u = &FAMILY_5BPC.unfold;
+        let u = &FAMILY_5BPC.short.unfold;
         assert_eq!((u[0], u[1], u[2], u[31], u[32]), (0, 31, 1, 16, 0));
     }
 

@@ -13,7 +13,7 @@
 //! job).
 
 use super::bits::Bits;
-use super::family::{Family, RUN_LENGTH_BEFORE, RUN_ORDER};
+use super::family::{Family, ShortCodes, RUN_LENGTH_BEFORE, RUN_ORDER};
 use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -30,6 +30,9 @@ pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, cons
     /// those skipped by runs) keep older values, which the format relies on.
     residuals: Vec<[u8; N]>,
     models: [Model; N],
+    /// This pass's copy of its family's codeword tables (next to the
+    /// models, so the pixel loop needs one base address for both).
+    short: ShortCodes,
     schedule: Schedule,
 }
 
@@ -105,6 +108,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         Ok(Pass {
             residuals,
             models: core::array::from_fn(|_| Model::new(BPC)),
+            short: Self::family().short.clone(),
             schedule: Schedule::new(),
         })
     }
@@ -167,6 +171,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let Pass {
             residuals,
             models,
+            short,
             schedule,
         } = self;
         // Residual slots 0..=end; slot i is the context of pixel i. All the
@@ -195,11 +200,10 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 let predict: u32 = $predict;
                 let mut window = b.window();
                 let ctx = res[$i];
-                let mut value = [0u8; N];
                 let mut residual = 0u32;
                 for c in 0..N {
                     let row = models[c].short_row(ctx[c]);
-                    let v = match family.decode_short_row(row, window) {
+                    let v = match short.decode_short_row(row, window) {
                         Some((v, len)) => {
                             window <<= len;
                             b.eat(len);
@@ -216,15 +220,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             v
                         }
                     };
-                    value[c] = v;
-                    let unfolded = u32::from(family.unfold[usize::from(v)]);
+                    // Stored at once, so the codeword is done with.
+                    res[$i + 1][c] = v;
+                    let unfolded = u32::from(short.unfold[usize::from(v)]);
                     residual |= unfolded << shifts[c];
                 }
                 let mut px = Self::add(predict, residual);
                 if MERGE {
                     px |= cur[$i] & !owned;
                 }
-                res[$i + 1] = value;
                 cur[$i] = px;
                 px
             }};
