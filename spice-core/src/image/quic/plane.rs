@@ -262,7 +262,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             let limit = end.min(stop + 1);
             while i < limit {
                 let up = if FIRST { 0 } else { prev[i] };
-                if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
+                if !FIRST
+                    && same(up_left, up)
+                    && cur.get(i.wrapping_sub(2)).is_some_and(|&p| same(left, p))
+                    && i > run_after
+                {
                     schedule.wait = (stop - i) as u32;
                     run_after = i;
                     // The run repeats the pixel on its left; `left` stays valid.
