@@ -10,8 +10,6 @@ const CODEWORD_LIMIT: u32 = 26;
 
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
-/// 64-bit words holding the [`MAX_CODES`] 32-bit counter lanes of a bucket.
-pub(super) const LANE_WORDS: usize = MAX_CODES / 2;
 
 /// Window bits looked up at once by the decoder's table of short codewords.
 const FAST_BITS: u32 = 8;
@@ -33,10 +31,10 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
-    /// `code_len` as counter lanes: code `l`'s length of value `n` in bits
-    /// `32 * (l % 2)` of `code_len_lanes[n][l / 2]`, so that two counters
-    /// are added with one 64-bit add.
-    pub(super) code_len_lanes: [[u64; LANE_WORDS]; 256],
+    /// `code_len` widened to the models' 32-bit counters (zero for the
+    /// codes a family lacks), so that all counters of a bucket are added
+    /// at once (vector adds).
+    pub(super) code_len_wide: [[u32; MAX_CODES]; 256],
     /// The tables the decoder reads for every codeword.
     pub(super) short: ShortCodes,
     /// Context bucket of a (masked) previous code value.
@@ -72,7 +70,7 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
-            code_len_lanes: [[0; LANE_WORDS]; 256],
+            code_len_wide: [[0; MAX_CODES]; 256],
             short: ShortCodes {
                 fast: [0; MAX_CODES << FAST_BITS],
                 unfold: [0; 256],
@@ -112,7 +110,7 @@ impl Family {
                     prefix + suffix
                 };
                 f.code_len[n as usize][li] = len as u8;
-                f.code_len_lanes[n as usize][li / 2] |= (len as u64) << (32 * (li % 2));
+                f.code_len_wide[n as usize][li] = len;
                 n += 1;
             }
             l += 1;
