@@ -270,16 +270,13 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     schedule.wait = (stop - i) as u32;
                     run_after = i;
                     // The run repeats the pixel on its left; `left` stays valid.
-                    match Self::run(&mut schedule.run_state, b, cur, i, left) {
-                        Ok((after, next)) => {
-                            b = after;
-                            i = next;
-                        }
-                        Err((after, e)) => {
-                            *bits = after;
-                            return Err(e);
-                        }
+                    let (pos, next) = Self::run(&mut schedule.run_state, &b, cur, i, left);
+                    b.seek(pos);
+                    if next == RUN_FAILED {
+                        *bits = b;
+                        return Err(b.error("QUIC run passes the end of the row"));
                     }
+                    i = next;
                     if i >= end {
                         *bits = b;
                         return Ok(());
@@ -308,39 +305,44 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
     }
 
     /// Read a run starting at pixel `i` of `cur` and fill it with the
-    /// channels of `left` (the pixel before it); the index after the run.
-    /// Out of line: runs are rare, and their fill loop would otherwise
-    /// take registers from the pixel loop.
+    /// channels of `left` (the pixel before it): the stream position after
+    /// it and the index after the run, or [`RUN_FAILED`] if the run would
+    /// leave the row (the position is then where that was found). Out of
+    /// line: runs are rare, and their fill loop would otherwise take
+    /// registers from the pixel loop; the answer is two words, so it comes
+    /// back in registers.
     #[cold]
     #[inline(never)]
-    fn run<'a>(
+    fn run(
         state: &mut usize,
-        bits: Bits<'a>,
+        bits: &Bits<'_>,
         cur: &mut [u32],
         i: usize,
         left: u32,
-    ) -> Result<(Bits<'a>, usize), (Bits<'a>, WireError)> {
+    ) -> (usize, usize) {
         let owned = Self::OWNED;
-        let mut bits = bits;
-        let run = match read_run(state, &mut bits, cur.len().saturating_sub(i)) {
-            Ok(run) => run,
-            Err(e) => return Err((bits, e)),
+        let mut bits = *bits;
+        let Some(run) = read_run(state, &mut bits, cur.len().saturating_sub(i)) else {
+            return (bits.pos(), RUN_FAILED);
         };
         let fill = left & owned;
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
             *p = if MERGE { (*p & !owned) | fill } else { fill };
         }
-        Ok((bits, end))
+        (bits.pos(), end)
     }
 }
 
+/// [`Pass::run`]'s index for a run that would leave its row.
+const RUN_FAILED: usize = usize::MAX;
+
 /// Read a run length (MELCODE): a one per run of `2^order` pixels (the
 /// order adapting upwards after each), then a zero and the remainder in
-/// `order` bits; the order then steps back down once. Fails if the run would
-/// pass `max` pixels.
+/// `order` bits; the order then steps back down once. `None` if the run
+/// would pass `max` pixels.
 #[inline(always)]
-fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
+fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Option<usize> {
     const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
@@ -353,7 +355,7 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize,
         run += stepped as usize + ((ones - (to - from)) << RUN_ORDER[LAST]);
         *state = to;
         if run > max {
-            return Err(bits.error("QUIC run passes the end of the row"));
+            return None;
         }
         if ones < 32 {
             bits.eat(ones as u32 + 1);
@@ -368,7 +370,7 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize,
     }
     *state = state.saturating_sub(1);
     if run > max {
-        return Err(bits.error("QUIC run passes the end of the row"));
+        return None;
     }
-    Ok(run)
+    Some(run)
 }
