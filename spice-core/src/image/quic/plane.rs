@@ -193,8 +193,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         //
         // One window per pixel: it holds at least 33 stream bits, and a
         // codeword from the short table takes at most 8 of them, so every
-        // channel's lookup sees 8 valid bits; a longer codeword reads a
-        // fresh window for itself and the channels after it.
+        // channel's lookup sees 8 valid bits. A longer codeword needs 32
+        // valid bits: the first channel's has them in the pixel's window,
+        // later ones read a fresh window; what the long codeword leaves of
+        // its window serves the channels after it if it holds 8 bits for
+        // each, else they get a fresh window too.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
                 let predict: u32 = $predict;
@@ -214,9 +217,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             // the short path straight.
                             core::hint::cold_path();
                             let code = Family::code_of_row(row);
-                            let (v, len) = family.decode_long(code, b.window());
+                            let long = if c == 0 { window } else { b.window() };
+                            let (v, len) = family.decode_long(code, long);
                             b.eat(len);
-                            window = b.window();
+                            let later = 8 * (N - 1 - c) as u32;
+                            window = if len + later <= 33 {
+                                long << len
+                            } else {
+                                b.window()
+                            };
                             v
                         }
                     };
