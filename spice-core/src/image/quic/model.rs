@@ -255,12 +255,12 @@ impl Model {
 #[inline(always)]
 pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     models: &mut [Model; N],
-    ctx: [u8; N],
-    value: [u8; N],
+    ctx: &[u8; N],
+    value: &[u8; N],
     trigger: u32,
 ) {
     let family = family(BPC);
-    for ((model, ctx), value) in models.iter_mut().zip(ctx).zip(value) {
+    for ((model, &ctx), &value) in models.iter_mut().zip(ctx).zip(value) {
         model.update::<BPC>(family, ctx, value, trigger);
     }
 }

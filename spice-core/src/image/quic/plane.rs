@@ -251,7 +251,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 schedule.wait -= 1;
             } else {
                 schedule.wait = schedule.next_wait();
-                update_pixel::<N, BPC>(models, res[0], res[1], schedule.trigger);
+                update_pixel::<N, BPC>(models, &res[0], &res[1], schedule.trigger);
             }
             i = 1;
         }
@@ -304,7 +304,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 i += 1;
             }
             if i == stop + 1 {
-                update_pixel::<N, BPC>(models, res[stop], res[i], schedule.trigger);
+                update_pixel::<N, BPC>(models, &res[stop], &res[i], schedule.trigger);
                 stop = i + schedule.next_wait() as usize;
             }
         }
