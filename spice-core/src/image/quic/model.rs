@@ -33,6 +33,9 @@ pub(super) struct Schedule {
     seed: u8,
     /// Current wait-mask index (0..=[`WAIT_INDEX_MAX`]).
     wait_index: u32,
+    /// Largest wait between two model updates in the current segment:
+    /// `2^wait_index - 1`.
+    wait_mask: u32,
     /// Pixels left before the wait-mask index grows.
     wait_left: u32,
     /// Counter sum above which bucket counters are halved.
@@ -48,6 +51,7 @@ impl Schedule {
             wait: 0,
             seed: 0xff,
             wait_index: 0,
+            wait_mask: 0,
             wait_left: WAIT_STEP_PIXELS,
             trigger: HALVING_TRIGGER[0],
             run_state: 0,
@@ -58,12 +62,7 @@ impl Schedule {
     #[inline]
     pub(super) fn next_wait(&mut self) -> u32 {
         self.seed = self.seed.wrapping_add(1);
-        WAIT_CHAOS[self.seed as usize] & self.wait_mask()
-    }
-
-    /// Largest wait between two model updates in the current segment.
-    pub(super) fn wait_mask(&self) -> u32 {
-        (1u32 << self.wait_index) - 1
+        WAIT_CHAOS[self.seed as usize] & self.wait_mask
     }
 
     /// Where the segment starting at `pos` of a `width`-pixel row ends, and
@@ -83,6 +82,7 @@ impl Schedule {
     pub(super) fn segment_done(&mut self, len: usize, last: bool) {
         if !last {
             self.wait_index += 1;
+            self.wait_mask = (1 << self.wait_index) - 1;
             self.trigger =
                 HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
             self.wait_left = WAIT_STEP_PIXELS;
