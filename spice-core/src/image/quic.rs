@@ -384,9 +384,9 @@ mod tests {
 
     #[test]
     fn unfold_alternates_signs() {
-        let u = &FAMILY_8BPC.unfold;
+        let u = &FAMILY_8BPC.short.unfold;
         assert_eq!(&u[..5], &[0, 255, 1, 254, 2]);
-        let u = &FAMILY_5BPC.unfold;
+        let u = &FAMILY_5BPC.short.unfold;
         assert_eq!((u[0], u[1], u[2], u[31], u[32]), (0, 31, 1, 16, 0));
     }
 
@@ -445,9 +445,9 @@ mod tests {
             }
             assert_eq!(fam.bucket_start[0], 0);
             assert_eq!(*fam.bucket_start.last().unwrap(), levels as u16);
-            for (lens, lanes) in fam.code_len.iter().zip(&fam.code_len_lanes) {
-                for (l, &len) in lens.iter().enumerate() {
-                    assert_eq!((lanes[l / 2] >> (32 * (l % 2))) as u8, len);
+            for (lens, wide) in fam.code_len.iter().zip(&fam.code_len_wide) {
+                for (&len, &w) in lens.iter().zip(wide) {
+                    assert_eq!(u32::from(len), w);
                 }
             }
         }

@@ -74,6 +74,18 @@ impl<'a> Bits<'a> {
         self.pos = self.pos.wrapping_add(n as usize);
     }
 
+    /// The stream position: bits consumed so far.
+    #[inline(always)]
+    pub(super) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Move to stream position `pos` (as [`Self::pos`] gave it).
+    #[inline(always)]
+    pub(super) fn seek(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
     /// Bits consumed so far.
     fn consumed(&self) -> u64 {
         self.pos as u64

@@ -10,8 +10,6 @@ const CODEWORD_LIMIT: u32 = 26;
 
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
-/// 64-bit words holding the [`MAX_CODES`] 32-bit counter lanes of a bucket.
-pub(super) const LANE_WORDS: usize = MAX_CODES / 2;
 
 /// Window bits looked up at once by the decoder's table of short codewords.
 const FAST_BITS: u32 = 8;
@@ -33,18 +31,12 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
-    /// `code_len` as counter lanes: code `l`'s length of value `n` in bits
-    /// `32 * (l % 2)` of `code_len_lanes[n][l / 2]`, so that two counters
-    /// are added with one 64-bit add.
-    pub(super) code_len_lanes: [[u64; LANE_WORDS]; 256],
-    /// `fast[l << FAST_BITS | w]`: the plain codeword of code `l` that a
-    /// window starting with the `FAST_BITS` bits `w` holds, if it is no
-    /// longer than that, as `len << 8 | value`; 0 if it is longer (or an
-    /// escape).
-    fast: [u16; MAX_CODES << FAST_BITS],
-    /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
-    /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
-    pub(super) unfold: [u8; 256],
+    /// `code_len` widened to the models' 32-bit counters (zero for the
+    /// codes a family lacks), so that all counters of a bucket are added
+    /// at once (vector adds).
+    pub(super) code_len_wide: [[u32; MAX_CODES]; 256],
+    /// The tables the decoder reads for every codeword.
+    pub(super) short: ShortCodes,
     /// Context bucket of a (masked) previous code value.
     pub(super) bucket: [u8; 256],
     /// First context value of each bucket (buckets are contiguous ranges
@@ -78,9 +70,11 @@ impl Family {
             escape_len: [0; MAX_CODES],
             escape_suffix_mask: [0; MAX_CODES],
             code_len: [[0; MAX_CODES]; 256],
-            code_len_lanes: [[0; LANE_WORDS]; 256],
-            fast: [0; MAX_CODES << FAST_BITS],
-            unfold: [0; 256],
+            code_len_wide: [[0; MAX_CODES]; 256],
+            short: ShortCodes {
+                fast: [0; MAX_CODES << FAST_BITS],
+                unfold: [0; 256],
+            },
             bucket: [0; 256],
             bucket_start: [0; MAX_CODES + 1],
         };
@@ -104,7 +98,7 @@ impl Family {
                 let len = zeros + 1 + l;
                 if zeros < prefix && len <= FAST_BITS {
                     let v = (zeros << l) | ((w >> (FAST_BITS - len)) & low_mask(l));
-                    f.fast[(li << FAST_BITS) | w as usize] = ((len << 8) | (v & 0xff)) as u16;
+                    f.short.fast[(li << FAST_BITS) | w as usize] = ((len << 8) | (v & 0xff)) as u16;
                 }
                 w += 1;
             }
@@ -116,7 +110,7 @@ impl Family {
                     prefix + suffix
                 };
                 f.code_len[n as usize][li] = len as u8;
-                f.code_len_lanes[n as usize][li / 2] |= (len as u64) << (32 * (li % 2));
+                f.code_len_wide[n as usize][li] = len;
                 n += 1;
             }
             l += 1;
@@ -125,7 +119,7 @@ impl Family {
         let top = levels - 1;
         let mut s = 0u32;
         while s < levels {
-            f.unfold[s as usize] = if s & 1 == 1 { top - (s >> 1) } else { s >> 1 } as u8;
+            f.short.unfold[s as usize] = if s & 1 == 1 { top - (s >> 1) } else { s >> 1 } as u8;
             s += 1;
         }
 
@@ -186,7 +180,7 @@ impl Family {
     #[cfg_attr(not(test), allow(dead_code))]
     #[inline(always)]
     pub(super) fn decode_short(&self, l: usize, bits: u64) -> Option<(u8, u32)> {
-        self.decode_short_row(Self::short_row(l), bits)
+        self.short.decode_short_row(Self::short_row(l), bits)
     }
 
     /// Where code `l`'s part of the short-codeword table starts: what
@@ -198,19 +192,6 @@ impl Family {
     /// The code whose [`Self::short_row`] is `row`.
     pub(super) const fn code_of_row(row: usize) -> usize {
         (row >> FAST_BITS) % MAX_CODES
-    }
-
-    /// [`Self::decode_short`] for the code whose [`Self::short_row`] is
-    /// `row`.
-    #[inline(always)]
-    pub(super) fn decode_short_row(&self, row: usize, bits: u64) -> Option<(u8, u32)> {
-        let at = (row | (bits >> (64 - FAST_BITS)) as usize) % self.fast.len();
-        let short = self.fast[at];
-        if short != 0 {
-            Some((short as u8, u32::from(short >> 8)))
-        } else {
-            None
-        }
     }
 
     /// Decode any codeword of code `l` from the window `bits` (of which the
@@ -230,6 +211,37 @@ impl Family {
             let len = self.escape_len[l];
             let v = self.gr_count[l] + ((bits >> (64 - len)) as u32 & self.escape_suffix_mask[l]);
             (v as u8, len)
+        }
+    }
+}
+
+/// The tables the decoder reads for every codeword: the short codewords
+/// and the residual mapping. Small enough (4.3 KB) for each decoding pass
+/// to keep its own copy beside its models, so that the pixel loop reaches
+/// both from one base address.
+#[derive(Clone)]
+pub(super) struct ShortCodes {
+    /// `fast[l << FAST_BITS | w]`: the plain codeword of code `l` that a
+    /// window starting with the `FAST_BITS` bits `w` holds, if it is no
+    /// longer than that, as `len << 8 | value`; 0 if it is longer (or an
+    /// escape).
+    fast: [u16; MAX_CODES << FAST_BITS],
+    /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
+    /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
+    pub(super) unfold: [u8; 256],
+}
+
+impl ShortCodes {
+    /// [`Family::decode_short`] for the code whose [`Family::short_row`]
+    /// is `row`.
+    #[inline(always)]
+    pub(super) fn decode_short_row(&self, row: usize, bits: u64) -> Option<(u8, u32)> {
+        let at = (row | (bits >> (64 - FAST_BITS)) as usize) % self.fast.len();
+        let short = self.fast[at];
+        if short != 0 {
+            Some((short as u8, u32::from(short >> 8)))
+        } else {
+            None
         }
     }
 }

@@ -7,9 +7,7 @@
 //! anything outside `family`, so that the reference-checked test encoder can
 //! share it.
 
-use super::family::{
-    Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, LANE_WORDS, MAX_CODES, WAIT_CHAOS,
-};
+use super::family::{Family, FAMILY_5BPC, FAMILY_8BPC, HALVING_TRIGGER, MAX_CODES, WAIT_CHAOS};
 
 /// Pixels coded with one wait mask before the next (larger) one is used.
 const WAIT_STEP_PIXELS: u32 = 2048;
@@ -35,6 +33,9 @@ pub(super) struct Schedule {
     seed: u8,
     /// Current wait-mask index (0..=[`WAIT_INDEX_MAX`]).
     wait_index: u32,
+    /// Largest wait between two model updates in the current segment:
+    /// `2^wait_index - 1`.
+    wait_mask: u32,
     /// Pixels left before the wait-mask index grows.
     wait_left: u32,
     /// Counter sum above which bucket counters are halved.
@@ -50,6 +51,7 @@ impl Schedule {
             wait: 0,
             seed: 0xff,
             wait_index: 0,
+            wait_mask: 0,
             wait_left: WAIT_STEP_PIXELS,
             trigger: HALVING_TRIGGER[0],
             run_state: 0,
@@ -60,12 +62,7 @@ impl Schedule {
     #[inline]
     pub(super) fn next_wait(&mut self) -> u32 {
         self.seed = self.seed.wrapping_add(1);
-        WAIT_CHAOS[self.seed as usize] & self.wait_mask()
-    }
-
-    /// Largest wait between two model updates in the current segment.
-    pub(super) fn wait_mask(&self) -> u32 {
-        (1u32 << self.wait_index) - 1
+        WAIT_CHAOS[self.seed as usize] & self.wait_mask
     }
 
     /// Where the segment starting at `pos` of a `width`-pixel row ends, and
@@ -85,6 +82,7 @@ impl Schedule {
     pub(super) fn segment_done(&mut self, len: usize, last: bool) {
         if !last {
             self.wait_index += 1;
+            self.wait_mask = (1 << self.wait_index) - 1;
             self.trigger =
                 HALVING_TRIGGER[(self.wait_index as usize).min(HALVING_TRIGGER.len() - 1)];
             self.wait_left = WAIT_STEP_PIXELS;
@@ -95,47 +93,47 @@ impl Schedule {
     }
 }
 
-/// The top bit of each 32-bit counter lane of a word.
-const LANE_HIGH: u64 = 0x8000_0000_8000_0000;
-/// The lowest bit of each counter lane.
-const LANE_LOW: u64 = 0x0000_0001_0000_0001;
+/// The sign bit of a counter: set in a difference of two counters exactly
+/// when the first is the smaller (counters stay below `2^31`, see [`Model`]).
+const COUNTER_SIGN: u32 = 1 << 31;
 
-/// Per code `b`, a one in the lane of each code above `b` that a family of
-/// `bpc` codes has (what a larger code's sum must exceed `b`'s by to win
-/// from it), and per code the lanes the family has at all (`MAX_CODES`
-/// row).
-const fn lanes_above(bpc: usize) -> [[u64; LANE_WORDS]; MAX_CODES + 1] {
-    let mut t = [[0u64; LANE_WORDS]; MAX_CODES + 1];
+/// Per code `b`, a one for each code above `b` that a family of `bpc` codes
+/// has (what a larger code's sum must exceed `b`'s by to win from it), and
+/// in the last row (`MAX_CODES`) all ones for the codes the family has at
+/// all (the codes whose sums are compared).
+const fn codes_above(bpc: usize) -> [[u32; MAX_CODES]; MAX_CODES + 1] {
+    let mut t = [[0u32; MAX_CODES]; MAX_CODES + 1];
     let mut b = 0;
-    while b <= MAX_CODES {
-        let mut l = 0;
+    while b < MAX_CODES {
+        let mut l = b + 1;
         while l < bpc {
-            if l > b || b == MAX_CODES {
-                t[b][l / 2] |= 1 << (32 * (l % 2));
-            }
+            t[b][l] = 1;
             l += 1;
         }
         b += 1;
     }
+    let mut l = 0;
+    while l < bpc {
+        t[MAX_CODES][l] = u32::MAX;
+        l += 1;
+    }
     t
 }
 
-const LANES_ABOVE_8BPC: [[u64; LANE_WORDS]; MAX_CODES + 1] = lanes_above(8);
-const LANES_ABOVE_5BPC: [[u64; LANE_WORDS]; MAX_CODES + 1] = lanes_above(5);
+const CODES_ABOVE_8BPC: [[u32; MAX_CODES]; MAX_CODES + 1] = codes_above(8);
+const CODES_ABOVE_5BPC: [[u32; MAX_CODES]; MAX_CODES + 1] = codes_above(5);
 
 /// Context model of one channel: per bucket, the accumulated code lengths
 /// each Golomb code would have produced, and the best code so far.
 ///
-/// The counters of a bucket sit two to a 64-bit word (code `l` in bits
-/// `32 * (l % 2)` of word `l / 2`). They stay far below `2^31`: the
-/// smallest grows by at least 1 per update and all are halved once it
-/// passes the trigger (at most 900), so between halvings there are at most
-/// 901 updates of at most [`CODEWORD_LIMIT`](super::family) (26) bits each,
-/// and a counter never reaches `2 * 26 * 901`. So a 64-bit add never
-/// carries from one lane into the next, and the lane comparisons below
-/// never borrow across lanes.
+/// Counters stay far below `2^31`: the smallest grows by at least 1 per
+/// update and all are halved once it passes the trigger (at most 900), so
+/// between halvings there are at most 901 updates of at most
+/// [`CODEWORD_LIMIT`](super::family) (26) bits each, and a counter never
+/// reaches `2 * 26 * 901`. So the sign bit of a difference of two counters
+/// tells which is smaller, which the update compares all codes with.
 pub(super) struct Model {
-    counters: [[u64; LANE_WORDS]; BUCKETS],
+    counters: [[u32; MAX_CODES]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
     /// The code to use for each context value, as its row of the family's
@@ -153,7 +151,7 @@ impl Model {
     /// largest code).
     pub(super) fn new(bpc: usize) -> Self {
         Model {
-            counters: [[0; LANE_WORDS]; BUCKETS],
+            counters: [[0; MAX_CODES]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
             code_of: [Family::short_row(bpc - 1) as u16; 256],
             ctx_mask: ((1u32 << bpc) - 1) as u8,
@@ -184,50 +182,53 @@ impl Model {
         trigger: u32,
     ) {
         let b = usize::from(family.bucket[usize::from(ctx)]) % BUCKETS;
-        let lens = &family.code_len_lanes[usize::from(value)];
-        let mut sums = [0u64; LANE_WORDS];
-        for ((sum, &n), &len) in sums.iter_mut().zip(&self.counters[b]).zip(lens) {
-            *sum = n + len;
-        }
-        let above: &[[u64; LANE_WORDS]; MAX_CODES + 1] = if BPC == 8 {
-            &LANES_ABOVE_8BPC
+        let lens = &family.code_len_wide[usize::from(value)];
+        let above: &[[u32; MAX_CODES]; MAX_CODES + 1] = if BPC == 8 {
+            &CODES_ABOVE_8BPC
         } else {
-            &LANES_ABOVE_5BPC
+            &CODES_ABOVE_5BPC
         };
         let cur = usize::from(self.best[b]) % BPC;
-        let cur_sum = lane(&sums, cur);
+        let counts = &self.counters[b];
+        // The current code's new sum, read on its own (not out of the
+        // vector of sums below).
+        let cur_sum = counts[cur] + lens[cur];
+        let mut sums = [0u32; MAX_CODES];
         // The current code stays if every code's sum is at least its own
-        // (a larger code's at least one more): per lane, with the lane's
-        // top bit set first, the subtraction leaves it set exactly then.
-        // Lanes of codes the family lacks subtract 0 and always pass.
-        let floor = u64::from(cur_sum) * LANE_LOW;
-        let mut pass = LANE_HIGH;
-        for ((&sum, &has), &step) in sums.iter().zip(&above[MAX_CODES]).zip(&above[cur]) {
-            let need = (floor & (has * 0xffff_ffff)) + step;
-            pass &= ((sum | LANE_HIGH) - need) & LANE_HIGH;
+        // (a larger code's at least one more): no difference below has its
+        // sign bit set. Codes the family lacks compare 0 with 0.
+        let mut below = 0u32;
+        for l in 0..MAX_CODES {
+            sums[l] = counts[l] + lens[l];
+            let need = (cur_sum & above[MAX_CODES][l]) + above[cur][l];
+            below |= sums[l].wrapping_sub(need);
         }
-        let best_sum = if pass == LANE_HIGH {
+        let best_sum = if below & COUNTER_SIGN == 0 {
             cur_sum
         } else {
-            self.switch::<BPC>(b, &sums)
+            self.switch::<BPC>(b, lens)
         };
         if best_sum > trigger {
             for sum in sums.iter_mut() {
-                *sum = (*sum >> 1) & !LANE_HIGH;
+                *sum >>= 1;
             }
         }
         self.counters[b] = sums;
     }
 
-    /// Make the code with the smallest of `sums` (ties keep the larger
-    /// code) bucket `b`'s, refilling its contexts' rows; that sum.
+    /// Make the code with the smallest sum of bucket `b`'s counters and
+    /// `lens` (ties keep the larger code) the bucket's, refilling its
+    /// contexts' rows; that sum. (The sums are added again here rather
+    /// than passed in, so the common path keeps them in registers.)
     #[cold]
     #[inline(never)]
-    fn switch<const BPC: usize>(&mut self, b: usize, sums: &[u64; LANE_WORDS]) -> u32 {
+    fn switch<const BPC: usize>(&mut self, b: usize, lens: &[u32; MAX_CODES]) -> u32 {
+        let counts = self.counters.get(b).copied().unwrap_or_default();
+        let sum = |l: usize| counts[l % MAX_CODES] + lens[l % MAX_CODES];
         let mut best = BPC - 1;
-        let mut best_sum = lane(sums, best);
+        let mut best_sum = sum(best);
         for l in (0..BPC - 1).rev() {
-            let sum = lane(sums, l);
+            let sum = sum(l);
             if sum < best_sum {
                 best = l;
                 best_sum = sum;
@@ -249,23 +250,17 @@ impl Model {
     }
 }
 
-/// Counter lane `l` of a bucket's words.
-#[inline(always)]
-fn lane(words: &[u64; LANE_WORDS], l: usize) -> u32 {
-    (words[(l / 2) % LANE_WORDS] >> (32 * (l % 2))) as u32
-}
-
 /// Update every channel's model with one pixel's residuals `value`, coded
 /// in contexts `ctx`.
 #[inline(always)]
 pub(super) fn update_pixel<const N: usize, const BPC: usize>(
     models: &mut [Model; N],
-    ctx: [u8; N],
-    value: [u8; N],
+    ctx: &[u8; N],
+    value: &[u8; N],
     trigger: u32,
 ) {
     let family = family(BPC);
-    for ((model, ctx), value) in models.iter_mut().zip(ctx).zip(value) {
+    for ((model, &ctx), &value) in models.iter_mut().zip(ctx).zip(value) {
         model.update::<BPC>(family, ctx, value, trigger);
     }
 }

@@ -13,7 +13,7 @@
 //! job).
 
 use super::bits::Bits;
-use super::family::{Family, RUN_LENGTH_BEFORE, RUN_ORDER};
+use super::family::{Family, ShortCodes, RUN_LENGTH_BEFORE, RUN_ORDER};
 use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -30,6 +30,9 @@ pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, cons
     /// those skipped by runs) keep older values, which the format relies on.
     residuals: Vec<[u8; N]>,
     models: [Model; N],
+    /// This pass's copy of its family's codeword tables (next to the
+    /// models, so the pixel loop needs one base address for both).
+    short: ShortCodes,
     schedule: Schedule,
 }
 
@@ -105,6 +108,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         Ok(Pass {
             residuals,
             models: core::array::from_fn(|_| Model::new(BPC)),
+            short: Self::family().short.clone(),
             schedule: Schedule::new(),
         })
     }
@@ -167,6 +171,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let Pass {
             residuals,
             models,
+            short,
             schedule,
         } = self;
         // Residual slots 0..=end; slot i is the context of pixel i. All the
@@ -188,18 +193,20 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         //
         // One window per pixel: it holds at least 33 stream bits, and a
         // codeword from the short table takes at most 8 of them, so every
-        // channel's lookup sees 8 valid bits; a longer codeword reads a
-        // fresh window for itself and the channels after it.
+        // channel's lookup sees 8 valid bits. A longer codeword needs 32
+        // valid bits: the first channel's has them in the pixel's window,
+        // later ones read a fresh window; what the long codeword leaves of
+        // its window serves the channels after it if it holds 8 bits for
+        // each, else they get a fresh window too.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
                 let predict: u32 = $predict;
                 let mut window = b.window();
                 let ctx = res[$i];
-                let mut value = [0u8; N];
                 let mut residual = 0u32;
                 for c in 0..N {
                     let row = models[c].short_row(ctx[c]);
-                    let v = match family.decode_short_row(row, window) {
+                    let v = match short.decode_short_row(row, window) {
                         Some((v, len)) => {
                             window <<= len;
                             b.eat(len);
@@ -210,21 +217,27 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             // the short path straight.
                             core::hint::cold_path();
                             let code = Family::code_of_row(row);
-                            let (v, len) = family.decode_long(code, b.window());
+                            let long = if c == 0 { window } else { b.window() };
+                            let (v, len) = family.decode_long(code, long);
                             b.eat(len);
-                            window = b.window();
+                            let later = 8 * (N - 1 - c) as u32;
+                            window = if len + later <= 33 {
+                                long << len
+                            } else {
+                                b.window()
+                            };
                             v
                         }
                     };
-                    value[c] = v;
-                    let unfolded = u32::from(family.unfold[usize::from(v)]);
+                    // Stored at once, so the codeword is done with.
+                    res[$i + 1][c] = v;
+                    let unfolded = u32::from(short.unfold[usize::from(v)]);
                     residual |= unfolded << shifts[c];
                 }
                 let mut px = Self::add(predict, residual);
                 if MERGE {
                     px |= cur[$i] & !owned;
                 }
-                res[$i + 1] = value;
                 cur[$i] = px;
                 px
             }};
@@ -238,7 +251,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 schedule.wait -= 1;
             } else {
                 schedule.wait = schedule.next_wait();
-                update_pixel::<N, BPC>(models, res[0], res[1], schedule.trigger);
+                update_pixel::<N, BPC>(models, &res[0], &res[1], schedule.trigger);
             }
             i = 1;
         }
@@ -258,20 +271,21 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             let limit = end.min(stop + 1);
             while i < limit {
                 let up = if FIRST { 0 } else { prev[i] };
-                if !FIRST && same(up_left, up) && i > run_after && same(left, cur[i - 2]) {
+                if !FIRST
+                    && same(up_left, up)
+                    && cur.get(i.wrapping_sub(2)).is_some_and(|&p| same(left, p))
+                    && i > run_after
+                {
                     schedule.wait = (stop - i) as u32;
                     run_after = i;
                     // The run repeats the pixel on its left; `left` stays valid.
-                    match Self::run(&mut schedule.run_state, b, cur, i, left) {
-                        Ok((after, next)) => {
-                            b = after;
-                            i = next;
-                        }
-                        Err((after, e)) => {
-                            *bits = after;
-                            return Err(e);
-                        }
+                    let (pos, next) = Self::run(&mut schedule.run_state, &b, cur, i, left);
+                    b.seek(pos);
+                    if next == RUN_FAILED {
+                        *bits = b;
+                        return Err(b.error("QUIC run passes the end of the row"));
                     }
+                    i = next;
                     if i >= end {
                         *bits = b;
                         return Ok(());
@@ -290,7 +304,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 i += 1;
             }
             if i == stop + 1 {
-                update_pixel::<N, BPC>(models, res[stop], res[i], schedule.trigger);
+                update_pixel::<N, BPC>(models, &res[stop], &res[i], schedule.trigger);
                 stop = i + schedule.next_wait() as usize;
             }
         }
@@ -300,39 +314,44 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
     }
 
     /// Read a run starting at pixel `i` of `cur` and fill it with the
-    /// channels of `left` (the pixel before it); the index after the run.
-    /// Out of line: runs are rare, and their fill loop would otherwise
-    /// take registers from the pixel loop.
+    /// channels of `left` (the pixel before it): the stream position after
+    /// it and the index after the run, or [`RUN_FAILED`] if the run would
+    /// leave the row (the position is then where that was found). Out of
+    /// line: runs are rare, and their fill loop would otherwise take
+    /// registers from the pixel loop; the answer is two words, so it comes
+    /// back in registers.
     #[cold]
     #[inline(never)]
-    fn run<'a>(
+    fn run(
         state: &mut usize,
-        bits: Bits<'a>,
+        bits: &Bits<'_>,
         cur: &mut [u32],
         i: usize,
         left: u32,
-    ) -> Result<(Bits<'a>, usize), (Bits<'a>, WireError)> {
+    ) -> (usize, usize) {
         let owned = Self::OWNED;
-        let mut bits = bits;
-        let run = match read_run(state, &mut bits, cur.len().saturating_sub(i)) {
-            Ok(run) => run,
-            Err(e) => return Err((bits, e)),
+        let mut bits = *bits;
+        let Some(run) = read_run(state, &mut bits, cur.len().saturating_sub(i)) else {
+            return (bits.pos(), RUN_FAILED);
         };
         let fill = left & owned;
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
             *p = if MERGE { (*p & !owned) | fill } else { fill };
         }
-        Ok((bits, end))
+        (bits.pos(), end)
     }
 }
 
+/// [`Pass::run`]'s index for a run that would leave its row.
+const RUN_FAILED: usize = usize::MAX;
+
 /// Read a run length (MELCODE): a one per run of `2^order` pixels (the
 /// order adapting upwards after each), then a zero and the remainder in
-/// `order` bits; the order then steps back down once. Fails if the run would
-/// pass `max` pixels.
+/// `order` bits; the order then steps back down once. `None` if the run
+/// would pass `max` pixels.
 #[inline(always)]
-fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize, WireError> {
+fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Option<usize> {
     const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
@@ -345,7 +364,7 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize,
         run += stepped as usize + ((ones - (to - from)) << RUN_ORDER[LAST]);
         *state = to;
         if run > max {
-            return Err(bits.error("QUIC run passes the end of the row"));
+            return None;
         }
         if ones < 32 {
             bits.eat(ones as u32 + 1);
@@ -360,7 +379,7 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Result<usize,
     }
     *state = state.saturating_sub(1);
     if run > max {
-        return Err(bits.error("QUIC run passes the end of the row"));
+        return None;
     }
-    Ok(run)
+    Some(run)
 }
