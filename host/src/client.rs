@@ -37,8 +37,10 @@ use std::time::{Duration, Instant};
 const KEY_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Longest sleep of the main loop without input (a safety net: it computes
-/// when it next has something to do, see `Client::next_wake`).
-const MAX_WAIT: Duration = Duration::from_millis(250);
+/// when it next has something to do, see `Client::next_wake`). Every wake
+/// is a context switch and a turn of the client lock taken from a busy
+/// reader, so it is kept long.
+const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Size of each reader's buffer (one `read` at most; allocated once per
 /// connection and reused, so steady-state reads touch no fresh pages).
@@ -123,40 +125,34 @@ fn link_failure(error: &LinkError, what: String) -> Failure {
 /// hands each chunk to the session itself, under the lock. It ends when
 /// the connection does, when the connection was replaced (NEED_SECURED →
 /// TLS: its serial is no longer the channel's), or when the run is over.
+///
+/// The lock is taken once per read: the buffer for the next read is lent
+/// before the lock that fed the last one is released.
 fn spawn_reader(shared: Arc<Shared>, serial: u64, h: ChannelHandle, mut stream: TcpStream) {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
+        let mut lent = {
+            let mut c = shared.lock();
+            if !c.reads(h, serial) {
+                return;
+            }
+            c.lend(h)
+        };
         loop {
-            // A linked plain channel lends its receive buffer: the read goes
-            // straight where the message is reassembled. Otherwise (link
-            // stage, TLS ciphertext, no room in the budget) the reader's own
-            // buffer is used.
-            let lent = {
-                let mut c = shared.lock();
-                if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
-                    return;
-                }
-                let plain = c.conns.get(&h).is_some_and(|c| c.tls.is_none());
-                if plain {
-                    c.session.lend(h, READ_BUFFER)
-                } else {
-                    None
-                }
-            };
-            let (n, lent) = match lent {
-                Some(mut lent) => (stream.read(lent.spare()).unwrap_or(0), Some(lent)),
+            let (n, got) = match lent {
+                Some(mut l) => (stream.read(l.spare()).unwrap_or(0), Some(l)),
                 None => {
                     buf.resize(READ_BUFFER, 0);
                     (stream.read(&mut buf).unwrap_or(0), None)
                 }
             };
             let mut c = shared.lock();
-            if c.done || c.conns.get(&h).map(|c| c.serial) != Some(serial) {
+            if !c.reads(h, serial) {
                 return;
             }
             let before = c.frames;
-            let r = match (lent, buf.get(..n)) {
-                (Some(lent), _) => c.on_lent(&shared, h, lent, n),
+            let r = match (got, buf.get(..n)) {
+                (Some(l), _) => c.on_lent(&shared, h, l, n),
                 (None, Some(data)) if n > 0 => c.on_data(&shared, h, data),
                 (None, _) => {
                     c.session.closed(h);
@@ -172,11 +168,13 @@ fn spawn_reader(shared: Arc<Shared>, serial: u64, h: ChannelHandle, mut stream: 
                 Ok(()) if before == 0 && c.frames > 0 => Some(Notice::Wake),
                 Ok(()) => None,
             };
+            let go_on = n > 0 && c.reads(h, serial);
+            lent = if go_on { c.lend(h) } else { None };
             drop(c);
             if let Some(notice) = notice {
                 let _ = shared.notices.send(notice);
             }
-            if n == 0 {
+            if !go_on {
                 return;
             }
         }
@@ -584,6 +582,25 @@ impl Client {
         Ok(())
     }
 
+    /// Whether the reader of connection `serial` for channel `h` should
+    /// go on: the run is not over and the connection was not replaced.
+    fn reads(&self, h: ChannelHandle, serial: u64) -> bool {
+        !self.done && self.conns.get(&h).map(|c| c.serial) == Some(serial)
+    }
+
+    /// The receive buffer of channel `h` for the reader's next read when
+    /// it is a linked plain channel: the read goes straight where the
+    /// message is reassembled. `None` (link stage, TLS ciphertext, no room
+    /// in the budget): the reader reads into its own buffer.
+    fn lend(&mut self, h: ChannelHandle) -> Option<spice_core::channel::Lent> {
+        let plain = self.conns.get(&h).is_some_and(|c| c.tls.is_none());
+        if plain {
+            self.session.lend(h, READ_BUFFER)
+        } else {
+            None
+        }
+    }
+
     /// `n` bytes read into a lent receive buffer of channel `h` (0: the
     /// connection ended).
     fn on_lent(
@@ -649,10 +666,9 @@ impl Client {
         self.flush()?;
         if let Some(r) = self.session.take_dirty() {
             if self.args.log {
-                crate::log!(
-                    "barespice-host: {:>6} ms dirty {r:?}",
-                    self.start.elapsed().as_millis()
-                );
+                // u64, not as_millis()'s u128: its formatting is the slow part of this line.
+                let ms = self.start.elapsed().as_millis() as u64;
+                crate::log!("barespice-host: {ms:>6} ms dirty {r:?}");
             }
             self.frames += 1;
             self.last_change = Instant::now();
