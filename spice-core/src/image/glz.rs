@@ -580,8 +580,8 @@ impl Units {
 /// A released top-down colour image nobody else holds (no pixmap cache
 /// entry, no draw in progress) is kept as a spare while the memory of the
 /// images held and the spares together stays within `window_pixels` and an
-/// eighth more, and a later image its buffer fits (the smallest such) is
-/// decoded into it: in a session's steady state, with the window full and
+/// eighth more, and a later image its buffer fits (the smallest such, at
+/// most twice the image's size) is decoded into it: in a session's steady state, with the window full and
 /// each new image pushing the oldest out, images come and go without
 /// allocating. The buffers' unused ends come out of the same eighth.
 #[derive(Debug, Default)]
@@ -670,14 +670,14 @@ impl GlzWindow {
     }
 
     /// An empty pixel buffer for `n` units and the image to put it back in:
-    /// the smallest spare's that holds them with no more slack than the
-    /// images held leave of [`SPARE_SHARE`], or a new one (no image).
+    /// the smallest spare's that holds them, at most twice as large and with
+    /// no more slack than the images held leave of [`SPARE_SHARE`], or a
+    /// new one (no image).
     fn units_for(&mut self, n: usize) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
-        let slack = (self.window_pixels / SPARE_SHARE).saturating_sub(self.held_slack);
-        match self
-            .spares
-            .take(n, usize::try_from(slack).unwrap_or(usize::MAX))
-        {
+        let room = (self.window_pixels / SPARE_SHARE).saturating_sub(self.held_slack);
+        // At most twice its size: small images leave the large buffers.
+        let slack = usize::try_from(room).unwrap_or(usize::MAX).min(n);
+        match self.spares.take(n, slack) {
             Some((units, spare)) => Ok((units, Some(spare))),
             None => Ok((units_vec(n)?, None)),
         }

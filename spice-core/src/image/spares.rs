@@ -24,13 +24,29 @@ pub struct Spares {
 
 impl Spares {
     /// Keep `image` if nobody else holds it and its buffer fits in `room`
-    /// pixels beside the spares already kept; drop it otherwise.
+    /// pixels beside the spares already kept; drop it otherwise. With
+    /// [`MAX_SPARES`] kept, it takes the place of the smallest when larger
+    /// (small buffers are cheap to allocate again, large ones are not).
     pub fn offer(&mut self, mut image: Arc<Image>, room: u64) {
         let Some(img) = Arc::get_mut(&mut image) else {
             return;
         };
         let cap = img.pixels.capacity() as u64;
-        if self.images.len() < MAX_SPARES && self.pixels.saturating_add(cap) <= room {
+        if self.images.len() >= MAX_SPARES {
+            let smallest = self
+                .images
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, s)| s.pixels.capacity());
+            match smallest {
+                Some((i, s)) if (s.pixels.capacity() as u64) < cap => {
+                    self.pixels -= s.pixels.capacity() as u64;
+                    self.images.swap_remove(i);
+                }
+                _ => return,
+            }
+        }
+        if self.pixels.saturating_add(cap) <= room {
             self.pixels += cap;
             self.images.push(image);
         }
@@ -140,9 +156,14 @@ mod tests {
         for _ in 0..MAX_SPARES + 3 {
             s.offer(img(1), 1000);
         }
-        assert_eq!(s.len(), MAX_SPARES);
+        assert_eq!((s.len(), s.pixels()), (MAX_SPARES, MAX_SPARES as u64));
+        // Full: a larger one takes the smallest one's place, no smaller one.
+        s.offer(img(9), 1000);
+        s.offer(img(1), 1000);
+        assert_eq!((s.len(), s.pixels()), (MAX_SPARES, MAX_SPARES as u64 + 8));
         s.trim(5);
         assert_eq!(s.pixels(), 5);
+        assert!(s.take(9, 0).is_none(), "trimmed");
         s.clear();
         assert!(s.is_empty());
     }
