@@ -581,9 +581,10 @@ impl Units {
 /// entry, no draw in progress) is kept as a spare while the memory of the
 /// images held and the spares together stays within `window_pixels` and an
 /// eighth more, and a later image its buffer fits (the smallest such, at
-/// most twice the image's size) is decoded into it: in a session's steady state, with the window full and
-/// each new image pushing the oldest out, images come and go without
-/// allocating. The buffers' unused ends come out of the same eighth.
+/// most twice the image's size) is decoded into it: in a session's steady
+/// state, with the window full and each new image pushing the oldest out,
+/// images come and go without allocating. The buffers' unused ends come out
+/// of the same eighth.
 #[derive(Debug, Default)]
 pub struct GlzWindow {
     window_pixels: u64,
@@ -1345,7 +1346,8 @@ mod tests {
 
     #[test]
     fn released_images_are_decoded_into_again_within_the_window() {
-        // 64 pixels: spares may use 8 more, and a buffer 1/8 larger fits.
+        // 64 pixels: spares and the unused ends of reused buffers may use 8
+        // more.
         let mut w = GlzWindow::new(64);
         let decode = |w: &mut GlzWindow, n: usize, id: u64, px: [u8; 3]| {
             // Each image says the server's window holds only itself.
@@ -1359,7 +1361,7 @@ mod tests {
         let ptr2 = decode(&mut w, 17, 2, A_BGR).pixels.as_ptr();
         assert_ne!(ptr2, ptr0);
         assert_eq!((w.spares.len(), w.spares.pixels()), (2, 16 + 18));
-        // 16 pixels with up to 2 to spare: the smallest buffer that fits.
+        // 16 pixels: the smallest buffer that fits.
         let img = decode(&mut w, 16, 3, B_BGR);
         assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr0, 16));
         assert_eq!(img.pixels, vec![B; 16]);
