@@ -475,7 +475,9 @@ const SPARE_SHARE: u64 = 8;
 /// and release the oldest first, so images join at the back and leave at
 /// the front; a ring buffer does both without allocating once it has grown
 /// to the window's image count (a B-tree allocates and frees nodes as they
-/// fill and empty).
+/// fill and empty). An image may arrive late (display channels sharing the
+/// dictionary interleave), at most [`MAX_LATE_IMAGES`] behind the newest,
+/// which bounds the entries an insertion moves.
 #[derive(Debug, Default)]
 struct Held(VecDeque<(u64, WindowImage)>);
 
@@ -497,6 +499,12 @@ impl Held {
     /// Whether image `id` is held.
     fn contains(&self, id: u64) -> bool {
         self.find(id).is_ok()
+    }
+
+    /// How many images held have an id above `id`.
+    fn newer_than(&self, id: u64) -> usize {
+        let i = self.find(id).map_or_else(|i| i, |i| i + 1);
+        self.0.len() - i
     }
 
     /// Add image `id`, returning the image it replaces.
@@ -545,6 +553,12 @@ impl Held {
         self.0.clear();
     }
 }
+
+/// The most images held with a higher id than an arriving image's: a later
+/// one is refused (display channels sharing a dictionary interleave their
+/// images far less; inserting further from the newest would let a server
+/// make every image move most of the entries).
+const MAX_LATE_IMAGES: usize = 1024;
 
 /// Where a window image's units live.
 #[derive(Debug)]
@@ -722,6 +736,12 @@ impl GlzWindow {
         }
         if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
+        }
+        if self.images.newer_than(h.id) > MAX_LATE_IMAGES {
+            return Err(WireError::new(
+                21,
+                "GLZ: image id too far behind the newest",
+            ));
         }
         let colour_top_down = plt_pixels_per_byte(h.image_type).is_none() && h.top_down;
         let (mut units, shell) = if colour_top_down {
@@ -1458,6 +1478,37 @@ mod tests {
             .decode(&rgb32(1, u64::MAX - 1, 0, &lit(&[B_BGR])), None)
             .unwrap();
         assert_eq!(img.pixels, vec![B]);
+    }
+
+    #[test]
+    fn late_images_are_taken_within_a_bound() {
+        let late = MAX_LATE_IMAGES as u64;
+        let mut w = GlzWindow::new(1 << 20);
+        // Even ids 0 ..= 2 * (late + 10), one pixel each.
+        for id in (0..=2 * (late + 10)).step_by(2) {
+            w.decode(&rgb32(1, id, 1 << 30, &lit(&[A_BGR])), None)
+                .unwrap();
+        }
+        // 21 has exactly `late` newer images (22 ..= the newest): taken,
+        // between its neighbours.
+        w.decode(&rgb32(1, 21, 1 << 30, &lit(&[B_BGR])), None)
+            .unwrap();
+        assert!(w.contains(20) && w.contains(21) && w.contains(22));
+        // One more newer than 19, and more still than 1: refused.
+        for id in [19, 1] {
+            let e = w.decode(&rgb32(1, id, 1 << 30, &lit(&[B_BGR])), None);
+            assert_eq!(
+                e.unwrap_err().reason,
+                "GLZ: image id too far behind the newest"
+            );
+            assert!(!w.contains(id));
+        }
+        // The newest image again (none newer): replaced.
+        let img = w
+            .decode(&rgb32(1, 2 * (late + 10), 1 << 30, &lit(&[B_BGR])), None)
+            .unwrap();
+        assert_eq!(img.pixels, vec![B]);
+        assert_eq!(w.len() as u64, late + 11 + 1);
     }
 
     /// Found by fuzz/glz: with ids arriving in decreasing order the newest
