@@ -7,8 +7,9 @@
 //! allocate at all in the steady state (a DRAW_COPY of a 32-bit BITMAP
 //! decoded straight into the surface or, clipped, into the display's reused
 //! scratch buffer; a solid FILL, clipped or not; the recorded GLZ session
-//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full pixmap
-//! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
+//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full GLZ
+//! window taking images of varying heights, each pushing the oldest out; a
+//! full pixmap cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
 //! sources; TEXT; STROKE; the recorded LZ session's DRAW_COPYs, narrow
 //! columns of a wider surface staged in the display's reused staging run;
 //! narrow and full-width 32BIT and 24BIT LZ4 DRAW_COPYs likewise). MJPEG frames are only printed:
