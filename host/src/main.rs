@@ -18,10 +18,39 @@ use barespice_host::{args, client};
 #[global_allocator]
 static HEAP: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's setting, read from the environment when the process loads,
+/// of how long (ms) freed memory stays in the process before it is handed
+/// back to the OS; -1 keeps it. Its default (1 s) handed back the buffers of
+/// released GLZ images between two redraws, and faulting fresh pages in for
+/// the next redraw's images cost about 7 % of a glz redraw's CPU
+/// (`scripts/bench-clients`, issue 14). The session's memory is bounded by
+/// its budget anyway.
+const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
+
+/// Run this program again with [`PURGE_DELAY_VAR`] set to -1 when the
+/// environment does not set it (mimalloc reads it only at load, and
+/// setting it through mimalloc's C API takes `unsafe`). Carries on as it
+/// is when that fails.
+fn keep_freed_memory() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(PURGE_DELAY_VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    // exec returns only when it failed.
+    let _ = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(PURGE_DELAY_VAR, "-1")
+        .exec();
+}
+
 /// Exit code when the server made the session exceed its memory budget.
 const EXIT_OVER_BUDGET: i32 = 12;
 
 fn main() {
+    keep_freed_memory();
     let a = match args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {

@@ -7,8 +7,9 @@
 //! allocate at all in the steady state (a DRAW_COPY of a 32-bit BITMAP
 //! decoded straight into the surface or, clipped, into the display's reused
 //! scratch buffer; a solid FILL, clipped or not; the recorded GLZ session
-//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full pixmap
-//! cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
+//! continued with renumbered ids, also wrapped as ZLIB_GLZ; a full GLZ
+//! window taking images of varying heights, each pushing the oldest out; a
+//! full pixmap cache's INVAL_LIST + CACHE_ME + FROM_CACHE round; COPY_BITS; surface
 //! sources; TEXT; STROKE; the recorded LZ session's DRAW_COPYs, narrow
 //! columns of a wider surface staged in the display's reused staging run;
 //! narrow and full-width 32BIT and 24BIT LZ4 DRAW_COPYs likewise; masked
@@ -413,6 +414,59 @@ fn recorded_glz_draws_steady_state() {
             4 * rounds[0].len() as u64
         );
     }
+}
+
+/// A GLZ_RGB image `w` pixels wide (at most 32) and `rows` high, top-down
+/// RGB32, all literals, with image id `id`; the server's window reaches back
+/// to image 0 (so only the window's size releases images).
+fn glz_literal_image(id: u64, w: u32, rows: u32) -> Vec<u8> {
+    use spice_core::image::lz::{LZ_IMAGE_TYPE_RGB32, LZ_MAGIC, LZ_VERSION};
+    let mut glz = Vec::new();
+    glz.extend_from_slice(&LZ_MAGIC.to_be_bytes());
+    glz.extend_from_slice(&LZ_VERSION.to_be_bytes());
+    glz.push(1 << 4 | LZ_IMAGE_TYPE_RGB32 as u8);
+    for v in [w, rows, w * 4] {
+        glz.extend_from_slice(&v.to_be_bytes());
+    }
+    glz.extend_from_slice(&id.to_be_bytes());
+    glz.extend_from_slice(&(id as u32).to_be_bytes());
+    for y in 0..rows {
+        glz.push(w as u8 - 1);
+        for x in 0..w {
+            glz.extend_from_slice(&[x as u8, y as u8, id as u8]);
+        }
+    }
+    let mut img = Writer::new();
+    descriptor(&mut img, 0, SPICE_IMAGE_TYPE_GLZ_RGB, 0, w, rows);
+    img.u32(glz.len() as u32).bytes(&glz);
+    img.finish()
+}
+
+#[test]
+fn full_glz_window_steady_state() {
+    // The window holds about 32 columns; each new one pushes the oldest
+    // out, their heights varying by a few rows as QEMU's do.
+    let (w, h) = (32, 48);
+    let mut d = display_with_primary(w, h);
+    let mut glz = GlzWindow::new(w * 40 * 32);
+    let rounds: Vec<Messages> = (0..8u64)
+        .map(|r| {
+            (0..40u64)
+                .map(|i| {
+                    let id = r * 40 + i;
+                    let rows = [40, 39, 41, 38, 36][id as usize % 5];
+                    let bbox = [0, 0, w as i32, rows as i32];
+                    let img = glz_literal_image(id, w, rows);
+                    (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(bbox, &[], &img))
+                })
+                .collect()
+        })
+        .collect();
+    let n = steady(&mut d, &mut glz, &rounds[..6], &rounds[6..]);
+    println!("allocations per GLZ_RGB DRAW_COPY with the window full: {n:.2}");
+    assert_eq!(n, 0.0);
+    let last = d.primary().unwrap().pixels[(36 - 1) * w as usize + 5];
+    assert_eq!(last, (319 & 0xff) << 16 | 35 << 8 | 5);
 }
 
 /// A 32-bit BITMAP with `CACHE_ME` as id `id`.

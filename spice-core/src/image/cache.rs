@@ -116,7 +116,10 @@ impl PixmapCache {
     /// spare, with the image it came in, to decode a new image into (and
     /// [`insert`](Self::insert) it).
     pub fn take_spare(&mut self, pixels: usize) -> Option<(Vec<u32>, Arc<Image>)> {
-        self.spares.take(pixels)
+        // Exact fits only: the cache counts its images' pixels as the
+        // server does (width x height), so a larger buffer would hold more
+        // than the announced size charges for.
+        self.spares.take(pixels, 0)
     }
 
     /// Shrink the bookkeeping charge to the entries held now.

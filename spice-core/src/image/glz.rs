@@ -36,7 +36,7 @@ use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::error::WireError;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use miniz_oxide::inflate::core::DecompressorOxide;
@@ -214,7 +214,7 @@ fn next_op(inp: &mut Input, len_bias: usize) -> Result<Op, WireError> {
 /// `last` caches the previous lookup (streams refer to few images).
 #[inline(always)]
 fn window_units<'w>(
-    window: &'w BTreeMap<u64, WindowImage>,
+    window: &'w Held,
     last: &mut Option<(u64, &'w WindowImage)>,
     h: &GlzHeader,
     image_dist: u64,
@@ -228,7 +228,7 @@ fn window_units<'w>(
     let img = match *last {
         Some((id, img)) if id == ref_id => img,
         _ => {
-            let img = window.get(&ref_id).ok_or(WireError::new(
+            let img = window.get(ref_id).ok_or(WireError::new(
                 at,
                 "GLZ: referenced image not in the window",
             ))?;
@@ -262,14 +262,34 @@ fn bgr(b: u8, g: u8, r: u8) -> u32 {
     (r as u32) << 16 | (g as u32) << 8 | b as u32
 }
 
+/// Four 0x00RRGGBB pixels from 12 bytes of (b, g, r), read as three
+/// little-endian words.
+#[inline(always)]
+fn bgr4(q: &[u8; 12]) -> [u32; 4] {
+    let w = |i: usize| u32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]]);
+    let (w0, w1, w2) = (w(0), w(4), w(8));
+    [
+        w0 & 0x00ff_ffff,
+        w0 >> 24 | (w1 & 0xffff) << 8,
+        w1 >> 16 | (w2 & 0xff) << 16,
+        w2 >> 8,
+    ]
+}
+
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
 struct Rgb32;
 impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
     fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
-        let src = inp.take(n * 3)?;
-        out.extend(src.chunks_exact(3).map(|c| bgr(c[0], c[1], c[2])));
+        let (quads, rest) = inp.take(n * 3)?.as_chunks::<12>();
+        out.extend(quads.iter().flat_map(bgr4));
+        out.extend(
+            rest.as_chunks::<3>()
+                .0
+                .iter()
+                .map(|&[b, g, r]| bgr(b, g, r)),
+        );
         Ok(())
     }
 }
@@ -307,7 +327,7 @@ fn decode_colour<L: Literals>(
     out: &mut Vec<u32>,
     end: usize,
     h: &GlzHeader,
-    window: &BTreeMap<u64, WindowImage>,
+    window: &Held,
 ) -> Result<(), WireError> {
     let mut last = None;
     while out.len() < end {
@@ -358,7 +378,7 @@ fn decode_alpha(
     inp: &mut Input,
     out: &mut [u32],
     h: &GlzHeader,
-    window: &BTreeMap<u64, WindowImage>,
+    window: &Held,
 ) -> Result<(), WireError> {
     const ALPHA_LEN_BIAS: usize = 2;
     let set = |o: &mut u32, a: u32| *o = (*o & 0x00ff_ffff) | (a & 0xff00_0000);
@@ -423,6 +443,123 @@ struct WindowImage {
     win_head_dist: u32,
 }
 
+impl WindowImage {
+    /// Units the image's buffer has room for (its memory, in pixels).
+    fn capacity(&self) -> u64 {
+        match &self.units {
+            Units::Own(u) => u.len() as u64,
+            Units::Shared(img) => img.pixels.capacity() as u64,
+        }
+    }
+
+    /// Units of its buffer the image does not use (it was a larger spare's).
+    fn slack(&self) -> u64 {
+        match &self.units {
+            Units::Own(_) => 0,
+            Units::Shared(img) => (img.pixels.capacity() - img.pixels.len()) as u64,
+        }
+    }
+}
+
+/// The window's memory beyond its size, as a share of it: `window_pixels /
+/// SPARE_SHARE` more pixels, for the spares and for the unused ends of the
+/// larger spares' buffers the images held were decoded into. The units of
+/// the images held are at most their gross pixels plus that slack, and
+/// spares are kept only within what the images held leave, so the images
+/// and the spares together never take more than `window_pixels * (1 + 1 /
+/// SPARE_SHARE)` pixels of memory, which is what
+/// [`GlzWindow::with_budget`] charges.
+const SPARE_SHARE: u64 = 8;
+
+/// The window's images in id order. Servers send ids in increasing order
+/// and release the oldest first, so images join at the back and leave at
+/// the front; a ring buffer does both without allocating once it has grown
+/// to the window's image count (a B-tree allocates and frees nodes as they
+/// fill and empty). An image may arrive late (display channels sharing the
+/// dictionary interleave), at most [`MAX_LATE_IMAGES`] behind the newest,
+/// which bounds the entries an insertion moves.
+#[derive(Debug, Default)]
+struct Held(VecDeque<(u64, WindowImage)>);
+
+impl Held {
+    /// Where image `id` is (`Ok`) or would go (`Err`).
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        match self.0.back() {
+            Some(&(last, _)) if last < id => Err(self.0.len()),
+            _ => self.0.binary_search_by_key(&id, |&(k, _)| k),
+        }
+    }
+
+    /// Image `id`.
+    fn get(&self, id: u64) -> Option<&WindowImage> {
+        let i = self.find(id).ok()?;
+        self.0.get(i).map(|(_, img)| img)
+    }
+
+    /// Whether image `id` is held.
+    fn contains(&self, id: u64) -> bool {
+        self.find(id).is_ok()
+    }
+
+    /// How many images held have an id above `id`.
+    fn newer_than(&self, id: u64) -> usize {
+        let i = self.find(id).map_or_else(|i| i, |i| i + 1);
+        self.0.len() - i
+    }
+
+    /// Add image `id`, returning the image it replaces.
+    fn insert(&mut self, id: u64, img: WindowImage) -> Option<WindowImage> {
+        match self.find(id) {
+            Ok(i) => self
+                .0
+                .get_mut(i)
+                .map(|slot| core::mem::replace(&mut slot.1, img)),
+            Err(i) => {
+                self.0.insert(i, (id, img));
+                None
+            }
+        }
+    }
+
+    /// Remove the oldest image if its id is below `id`.
+    fn pop_below(&mut self, id: u64) -> Option<WindowImage> {
+        match self.0.front() {
+            Some(&(k, _)) if k < id => self.0.pop_front().map(|(_, img)| img),
+            _ => None,
+        }
+    }
+
+    /// Remove the image with the lowest id other than `keep`.
+    fn remove_oldest_but(&mut self, keep: u64) -> Option<WindowImage> {
+        let i = match self.0.front() {
+            Some(&(k, _)) if k == keep => 1,
+            _ => 0,
+        };
+        self.0.remove(i).map(|(_, img)| img)
+    }
+
+    /// Number of images.
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no image is held.
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Drop every image.
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The most images held with a higher id than an arriving image's: a later
+/// one is refused (display channels sharing a dictionary interleave their
+/// images far less; inserting further from the newest would let a server
+/// make every image move most of the entries).
+const MAX_LATE_IMAGES: usize = 1024;
+
 /// Where a window image's units live.
 #[derive(Debug)]
 enum Units {
@@ -455,15 +592,22 @@ impl Units {
 /// so give the same number that was advertised in DISPLAY_INIT).
 ///
 /// A released top-down colour image nobody else holds (no pixmap cache
-/// entry, no draw in progress) is kept as a spare while the images held and
-/// the spares together stay within `window_pixels`, and a later image of
-/// exactly its size is decoded into it: in a session's steady state, images
-/// come and go without allocating.
+/// entry, no draw in progress) is kept as a spare while the memory of the
+/// images held and the spares together stays within `window_pixels` and an
+/// eighth more, and a later image its buffer fits (the smallest such, at
+/// most twice the image's size) is decoded into it: in a session's steady
+/// state, with the window full and each new image pushing the oldest out,
+/// images come and go without allocating. The buffers' unused ends come out
+/// of the same eighth.
 #[derive(Debug, Default)]
 pub struct GlzWindow {
     window_pixels: u64,
-    images: BTreeMap<u64, WindowImage>,
+    images: Held,
     total_pixels: u64,
+    /// The memory of the images held: their buffers' capacities, in pixels.
+    held_units: u64,
+    /// The part of `held_units` the images do not use (see [`SPARE_SHARE`]).
+    held_slack: u64,
     /// The lowest id not yet received in the run of consecutive ids that
     /// started with the first image seen (spice-gtk's "tail gap").
     tail_gap: Option<u64>,
@@ -497,11 +641,13 @@ impl GlzWindow {
         }
     }
 
-    /// Like [`new`](Self::new), with the window's full size (one 32-bit
-    /// unit per pixel) charged to `budget` now, so the window can never push
-    /// the session over it later.
+    /// Like [`new`](Self::new), with the window's full memory (one 32-bit
+    /// unit per pixel, and the spares' eighth more) charged to `budget`
+    /// now, so the window can never push the session over it later.
     pub fn with_budget(window_pixels: u32, budget: &Budget) -> Result<Self, WireError> {
-        let charge = budget.charge(pixel_bytes(window_pixels, 1), Use::GlzWindow)?;
+        let bytes = pixel_bytes(window_pixels, 1)
+            .saturating_add(pixel_bytes(window_pixels / SPARE_SHARE as u32, 1));
+        let charge = budget.charge(bytes, Use::GlzWindow)?;
         Ok(Self {
             _charge: charge,
             inflated_charge: budget.charge(0, Use::GlzWindow)?,
@@ -513,24 +659,40 @@ impl GlzWindow {
     pub fn clear(&mut self) {
         self.images.clear();
         self.total_pixels = 0;
+        self.held_units = 0;
+        self.held_slack = 0;
         self.tail_gap = None;
         self.spares.clear();
     }
 
-    /// Offer a released image to the spares when it is top-down colour
-    /// (its pixels are its units), with the room the images held leave in
-    /// the window.
+    /// Pixels of memory the spares may take: what the images held leave of
+    /// the window and its share more.
+    fn spare_room(&self) -> u64 {
+        let most = self.window_pixels + self.window_pixels / SPARE_SHARE;
+        most.saturating_sub(self.held_units)
+    }
+
+    /// Take a released image out of the counts and offer it to the spares
+    /// when it is top-down colour (its pixels are its units).
     fn release(&mut self, old: WindowImage) {
+        self.total_pixels -= old.gross_pixels;
+        self.held_units -= old.capacity();
+        self.held_slack -= old.slack();
         if let Units::Shared(image) = old.units {
-            let room = self.window_pixels.saturating_sub(self.total_pixels);
+            let room = self.spare_room();
             self.spares.offer(image, room);
         }
     }
 
     /// An empty pixel buffer for `n` units and the image to put it back in:
-    /// a spare's of exactly that capacity, or a new one (no image).
+    /// the smallest spare's that holds them, at most twice as large and with
+    /// no more slack than the images held leave of [`SPARE_SHARE`], or a
+    /// new one (no image).
     fn units_for(&mut self, n: usize) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
-        match self.spares.take(n) {
+        let room = (self.window_pixels / SPARE_SHARE).saturating_sub(self.held_slack);
+        // At most twice its size: small images leave the large buffers.
+        let slack = usize::try_from(room).unwrap_or(usize::MAX).min(n);
+        match self.spares.take(n, slack) {
             Some((units, spare)) => Ok((units, Some(spare))),
             None => Ok((units_vec(n)?, None)),
         }
@@ -548,7 +710,7 @@ impl GlzWindow {
 
     /// Whether the image with server id `id` is held.
     pub fn contains(&self, id: u64) -> bool {
-        self.images.contains_key(&id)
+        self.images.contains(id)
     }
 
     /// Pixels held, as the server's dictionary counts them.
@@ -574,6 +736,12 @@ impl GlzWindow {
         }
         if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
             return Err(WireError::new(8, "GLZ: palette image without a palette"));
+        }
+        if self.images.newer_than(h.id) > MAX_LATE_IMAGES {
+            return Err(WireError::new(
+                21,
+                "GLZ: image id too far behind the newest",
+            ));
         }
         let colour_top_down = plt_pixels_per_byte(h.image_type).is_none() && h.top_down;
         let (mut units, shell) = if colour_top_down {
@@ -664,30 +832,24 @@ impl GlzWindow {
     /// Add a decoded image, then release what the server no longer uses.
     fn insert(&mut self, id: u64, img: WindowImage) {
         self.total_pixels += img.gross_pixels;
+        self.held_units += img.capacity();
+        self.held_slack += img.slack();
         if let Some(old) = self.images.insert(id, img) {
-            self.total_pixels -= old.gross_pixels;
             self.release(old);
         }
-        self.spares
-            .trim(self.window_pixels.saturating_sub(self.total_pixels));
         // Advance the tail over consecutive ids; the newest image of that
         // run tells where the server's window head is.
         let mut gap = *self.tail_gap.get_or_insert(id);
-        while self.images.contains_key(&gap) {
+        while self.images.contains(gap) {
             match gap.checked_add(1) {
                 Some(next) => gap = next,
                 None => break, // id u64::MAX: no later id exists
             }
         }
         self.tail_gap = Some(gap);
-        if let Some(newest) = gap.checked_sub(1).and_then(|n| self.images.get(&n)) {
+        if let Some(newest) = gap.checked_sub(1).and_then(|n| self.images.get(n)) {
             let oldest_used = (gap - 1).saturating_sub(newest.win_head_dist as u64);
-            while let Some(entry) = self.images.first_entry() {
-                if *entry.key() >= oldest_used {
-                    break;
-                }
-                let old = entry.remove();
-                self.total_pixels -= old.gross_pixels;
+            while let Some(old) = self.images.pop_below(oldest_used) {
                 self.release(old);
             }
         }
@@ -695,14 +857,13 @@ impl GlzWindow {
         // the lowest ids except the image just added (which may itself have
         // the lowest id when a server sends ids out of order).
         while self.total_pixels > self.window_pixels {
-            let Some(&victim) = self.images.keys().find(|&&k| k != id) else {
+            let Some(old) = self.images.remove_oldest_but(id) else {
                 break;
             };
-            if let Some(old) = self.images.remove(&victim) {
-                self.total_pixels -= old.gross_pixels;
-                self.release(old);
-            }
+            self.release(old);
         }
+        // The new image came first: spares that no longer fit go.
+        self.spares.trim(self.spare_room());
     }
 }
 
@@ -1205,40 +1366,49 @@ mod tests {
 
     #[test]
     fn released_images_are_decoded_into_again_within_the_window() {
-        let mut w = GlzWindow::new(10);
-        // Each image says the server's window holds only itself.
-        let first = w.decode(&rgb32(4, 0, 0, &lit(&[A_BGR; 4])), None).unwrap();
-        let ptr = first.pixels.as_ptr();
-        drop(first);
-        w.decode(&rgb32(4, 1, 0, &lit(&[B_BGR; 4])), None).unwrap();
-        assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 4));
-        // Image 2 has image 0's size: decoded into its buffer.
-        let img = w
-            .decode(&rgb32(4, 2, 0, &lit(&[B_BGR, A_BGR, A_BGR, B_BGR])), None)
-            .unwrap();
-        assert_eq!(img.pixels, vec![B, A, A, B]);
-        assert_eq!(img.pixels.as_ptr(), ptr);
+        // 64 pixels: spares and the unused ends of reused buffers may use 8
+        // more.
+        let mut w = GlzWindow::new(64);
+        let decode = |w: &mut GlzWindow, n: usize, id: u64, px: [u8; 3]| {
+            // Each image says the server's window holds only itself.
+            w.decode(&rgb32(n as u32, id, 0, &lit(&vec![px; n])), None)
+                .unwrap()
+        };
+        let ptr0 = decode(&mut w, 16, 0, A_BGR).pixels.as_ptr();
+        decode(&mut w, 18, 1, B_BGR);
+        assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 16));
+        // 17 pixels: the spare of 16 is too small.
+        let ptr2 = decode(&mut w, 17, 2, A_BGR).pixels.as_ptr();
+        assert_ne!(ptr2, ptr0);
+        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 16 + 18));
+        // 16 pixels: the smallest buffer that fits.
+        let img = decode(&mut w, 16, 3, B_BGR);
+        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr0, 16));
+        assert_eq!(img.pixels, vec![B; 16]);
+        drop(img);
+        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 17));
+        let img = decode(&mut w, 16, 4, A_BGR);
+        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr2, 16));
+        assert_eq!(img.pixels, vec![A; 16]);
         // Held elsewhere (as a pixmap cache entry would): not a spare.
         let held = img.clone();
-        w.decode(&rgb32(3, 3, 0, &lit(&[A_BGR; 3])), None).unwrap();
-        assert_eq!(
-            w.spares.len(),
-            0,
-            "image 1 too large for the room left, 2 held"
-        );
-        assert_eq!(held.pixels, vec![B, A, A, B]);
-        // Images held and spares never exceed the window.
-        for id in 4..40 {
-            let n = 1 + (id as usize * 7) % 9;
-            w.decode(
-                &rgb32(n as u32, id, id as u32 % 3, &lit(&vec![A_BGR; n])),
-                None,
-            )
-            .unwrap();
-            assert!(w.pixels() + w.spares.pixels() <= 10, "id {id}");
+        decode(&mut w, 3, 5, B_BGR);
+        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 16));
+        assert_eq!(held.pixels, vec![A; 16]);
+        // The memory of the images held and the spares never exceeds the
+        // window and its eighth, whatever the sizes and ids.
+        for id in 6..200 {
+            let n = 1 + (id as usize * 7) % 31;
+            let whd = if id % 5 == 0 { 100 } else { id as u32 % 3 };
+            w.decode(&rgb32(n as u32, id, whd, &lit(&vec![A_BGR; n])), None)
+                .unwrap();
+            assert!(w.pixels() <= 64, "id {id}");
+            assert!(w.held_units + w.spares.pixels() <= 64 + 8, "id {id}");
+            assert!(w.held_slack <= 8, "id {id}");
         }
         w.clear();
         assert!(w.spares.is_empty());
+        assert_eq!((w.held_units, w.held_slack), (0, 0));
     }
 
     /// A zlib stream (RFC 1950) holding `data` in one stored deflate block (RFC 1951).
@@ -1308,6 +1478,37 @@ mod tests {
             .decode(&rgb32(1, u64::MAX - 1, 0, &lit(&[B_BGR])), None)
             .unwrap();
         assert_eq!(img.pixels, vec![B]);
+    }
+
+    #[test]
+    fn late_images_are_taken_within_a_bound() {
+        let late = MAX_LATE_IMAGES as u64;
+        let mut w = GlzWindow::new(1 << 20);
+        // Even ids 0 ..= 2 * (late + 10), one pixel each.
+        for id in (0..=2 * (late + 10)).step_by(2) {
+            w.decode(&rgb32(1, id, 1 << 30, &lit(&[A_BGR])), None)
+                .unwrap();
+        }
+        // 21 has exactly `late` newer images (22 ..= the newest): taken,
+        // between its neighbours.
+        w.decode(&rgb32(1, 21, 1 << 30, &lit(&[B_BGR])), None)
+            .unwrap();
+        assert!(w.contains(20) && w.contains(21) && w.contains(22));
+        // One more newer than 19, and more still than 1: refused.
+        for id in [19, 1] {
+            let e = w.decode(&rgb32(1, id, 1 << 30, &lit(&[B_BGR])), None);
+            assert_eq!(
+                e.unwrap_err().reason,
+                "GLZ: image id too far behind the newest"
+            );
+            assert!(!w.contains(id));
+        }
+        // The newest image again (none newer): replaced.
+        let img = w
+            .decode(&rgb32(1, 2 * (late + 10), 1 << 30, &lit(&[B_BGR])), None)
+            .unwrap();
+        assert_eq!(img.pixels, vec![B]);
+        assert_eq!(w.len() as u64, late + 11 + 1);
     }
 
     /// Found by fuzz/glz: with ids arriving in decreasing order the newest
