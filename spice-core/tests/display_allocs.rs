@@ -748,14 +748,30 @@ fn text_and_stroke_steady_state() {
     assert_eq!(d.stats().unsupported, 0);
 }
 
-#[test]
-fn stream_frame_buffer_is_charged_and_refused_over_budget() {
-    use spice_core::budget::Budget;
+/// The first JPEG frame of the recorded panel stream and its size in bytes.
+fn panel_jpeg() -> (common::Draw, usize) {
     let f = common::draws("jpeg/panel.draws")
         .into_iter()
         .find(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
         .unwrap();
     let px = (f.width * f.height * 4) as usize;
+    (f, px)
+}
+
+/// Run `setup` then `draw` on a display whose budget is `limit`: the
+/// draw's result, the budget used before it, the budget, and the display
+/// (alive: it holds the charges).
+fn under_budget(
+    limit: usize,
+    setup: &[(u16, Vec<u8>)],
+    draw: (u16, Vec<u8>),
+) -> (
+    Result<(), spice_core::error::WireError>,
+    usize,
+    spice_core::budget::Budget,
+    Display,
+) {
+    use spice_core::budget::Budget;
     let config = DisplayConfig {
         preferred_compression: None,
         glz_window_pixels: 0,
@@ -763,43 +779,50 @@ fn stream_frame_buffer_is_charged_and_refused_over_budget() {
         glz_dictionary_id: 0,
         pixmap_cache_id: 0,
     };
-    let run = |limit: usize| {
-        let budget = Budget::new(limit);
-        let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
-        let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
-        let dest = [0, 0, f.width as i32, f.height as i32];
-        for (t, body) in [
-            (
-                SPICE_MSG_DISPLAY_SURFACE_CREATE,
-                surface_create(f.width, f.height),
-            ),
-            (
-                SPICE_MSG_DISPLAY_STREAM_CREATE,
-                stream_create(1, f.width, f.height, dest),
-            ),
-        ] {
-            d.handle(t, &body, &mut glz, &mut out).unwrap();
-        }
-        let before = budget.used();
-        let res = d.handle(
-            SPICE_MSG_DISPLAY_STREAM_DATA,
-            &stream_data(1, 0, &f.data),
-            &mut glz,
-            &mut out,
-        );
-        (res, before, budget, d)
-    };
-    let (res, before, budget, _d) = run(usize::MAX);
+    let budget = Budget::new(limit);
+    let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
+    let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
+    for (t, body) in setup {
+        d.handle(*t, body, &mut glz, &mut out).unwrap();
+    }
+    let before = budget.used();
+    let res = d.handle(draw.0, &draw.1, &mut glz, &mut out);
+    (res, before, budget, d)
+}
+
+/// `setup` + `draw` keep `kept` bytes charged after the draw, peak at
+/// `peak` more than before it, and are refused one byte short of that
+/// peak with the budget back where it was.
+fn charged_and_refused(setup: &[(u16, Vec<u8>)], draw: (u16, Vec<u8>), kept: usize, peak: usize) {
+    let (res, before, budget, _d) = under_budget(usize::MAX, setup, draw.clone());
     res.unwrap();
-    // The frame buffer stays charged; the decoder's working room was given back.
-    assert_eq!(budget.used(), before + px);
-    assert_eq!(budget.high_water(), before + 2 * px);
-    let (res, _, budget, _d) = run(before + 2 * px - 1);
+    assert_eq!(budget.used(), before + kept);
+    assert_eq!(budget.high_water(), before + peak);
+    let (res, _, budget, _d) = under_budget(before + peak - 1, setup, draw);
     assert_eq!(
         res.unwrap_err().reason,
         "memory budget exceeded by an image"
     );
     assert_eq!(budget.used(), before);
+}
+
+#[test]
+fn stream_frame_buffer_is_charged_and_refused_over_budget() {
+    let (f, px) = panel_jpeg();
+    let dest = [0, 0, f.width as i32, f.height as i32];
+    let setup = [
+        (
+            SPICE_MSG_DISPLAY_SURFACE_CREATE,
+            surface_create(f.width, f.height),
+        ),
+        (
+            SPICE_MSG_DISPLAY_STREAM_CREATE,
+            stream_create(1, f.width, f.height, dest),
+        ),
+    ];
+    let draw = (SPICE_MSG_DISPLAY_STREAM_DATA, stream_data(1, 0, &f.data));
+    // The frame buffer stays charged; the decoder's working room was given back.
+    charged_and_refused(&setup, draw, px, 2 * px);
 }
 
 // ---------------------------------------------------------------------------
@@ -1572,52 +1595,15 @@ fn cached_and_clipped_lz4_steady_state() {
 
 #[test]
 fn jpeg_copy_scratch_is_charged_and_refused_over_budget() {
-    use spice_core::budget::Budget;
-    let f = common::draws("jpeg/panel.draws")
-        .into_iter()
-        .find(|d| d.image_type == SPICE_IMAGE_TYPE_JPEG && !d.data.is_empty())
-        .unwrap();
-    let px = (f.width * f.height * 4) as usize;
-    let config = DisplayConfig {
-        preferred_compression: None,
-        glz_window_pixels: 0,
-        pixmap_cache_pixels: 1 << 10,
-        glz_dictionary_id: 0,
-        pixmap_cache_id: 0,
-    };
-    let run = |limit: usize| {
-        let budget = Budget::new(limit);
-        let mut d = Display::with_budget(0, config, budget.clone()).unwrap();
-        let (mut glz, mut out) = (GlzWindow::new(0), Outbox::new());
-        let create = surface_create(f.width, f.height);
-        d.handle(
-            SPICE_MSG_DISPLAY_SURFACE_CREATE,
-            &create,
-            &mut glz,
-            &mut out,
-        )
-        .unwrap();
-        let before = budget.used();
-        let img = jpeg_image(f.width, f.height, &f.data);
-        let bbox = [0, 0, f.width as i32, f.height as i32];
-        let res = d.handle(
-            SPICE_MSG_DISPLAY_DRAW_COPY,
-            &draw_copy(bbox, &[], &img),
-            &mut glz,
-            &mut out,
-        );
-        (res, before, budget, d)
-    };
-    let (res, before, budget, _d) = run(usize::MAX);
-    res.unwrap();
-    // The scratch stays charged; the decoder's room (twice the pixels,
-    // as for any image) was given back.
-    assert_eq!(budget.used(), before + px);
-    assert_eq!(budget.high_water(), before + 3 * px);
-    let (res, _, budget, _d) = run(before + 3 * px - 1);
-    assert_eq!(
-        res.unwrap_err().reason,
-        "memory budget exceeded by an image"
-    );
-    assert_eq!(budget.used(), before);
+    let (f, px) = panel_jpeg();
+    let setup = [(
+        SPICE_MSG_DISPLAY_SURFACE_CREATE,
+        surface_create(f.width, f.height),
+    )];
+    let img = jpeg_image(f.width, f.height, &f.data);
+    let bbox = [0, 0, f.width as i32, f.height as i32];
+    let draw = (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(bbox, &[], &img));
+    // The scratch stays charged; the decoder's room (twice the pixels, as
+    // for any image) was given back.
+    charged_and_refused(&setup, draw, px, 3 * px);
 }
