@@ -320,6 +320,17 @@ fn steady(d: &mut Display, glz: &mut GlzWindow, warm: &[Messages], counted: &[Me
     (allocs() - before) as f64 / n as f64
 }
 
+/// [`steady`] over one `round` of messages: `setup`, then the round once to
+/// warm up, then two rounds counted.
+fn steady_rounds(d: &mut Display, glz: &mut GlzWindow, setup: Messages, round: &Messages) -> f64 {
+    steady(
+        d,
+        glz,
+        &[setup, round.clone()],
+        &[round.clone(), round.clone()],
+    )
+}
+
 /// A `SpiceImageDescriptor`.
 fn descriptor(w: &mut Writer, id: u64, kind: u32, flags: u32, width: u32, height: u32) {
     w.u64(id)
@@ -674,12 +685,7 @@ fn copy_bits_and_surface_sources_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_COPY, own),
         (SPICE_MSG_DISPLAY_DRAW_COPY, other),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per surface-sourced DRAW_COPY: {n:.2}");
     assert_eq!(n, 0.0);
 }
@@ -977,12 +983,7 @@ fn masked_draws_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_COPY, copy),
         (SPICE_MSG_DISPLAY_DRAW_FILL, fill),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per masked DRAW_COPY / DRAW_FILL (1-bit BITMAP mask): {n:.2}");
     let s = d.primary().unwrap();
     // Box pixel (x, y) reads mask pixel (x - left + pos.x, y - top + pos.y).
@@ -1036,12 +1037,7 @@ fn pattern_fills_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_FILL, true_colour),
         (SPICE_MSG_DISPLAY_DRAW_FILL, indexed),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per pattern-brush DRAW_FILL (32-bit and 8-bit BITMAP tile): {n:.2}");
     let s = d.primary().unwrap();
     // The tile's origin is at (1, 2): pixel (x, y) shows tile ((x-1) mod 8, (y-2) mod 8).
@@ -1087,12 +1083,7 @@ fn scaled_copies_steady_state() {
             SPICE_IMAGE_SCALE_MODE_INTERPOLATE,
         ),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per scaled DRAW_COPY (nearest, clipped bilinear): {n:.2}");
     // Nearest doubling: (2x+1, 2y+1) shows source (x, y).
     let doubled = |d: &Display, left: u32, top: u32| {
@@ -1141,12 +1132,7 @@ fn scaled_copies_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_TRANSPARENT, transparent),
         (SPICE_MSG_DISPLAY_DRAW_ROP3, rop3),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per scaled DRAW_TRANSPARENT / DRAW_ROP3 (pattern brush, mask): {n:.2}");
     doubled(&d, 32, 32);
     doubled(&d, 32, 0);
@@ -1195,12 +1181,7 @@ fn jpeg_copies_steady_state() {
             (SPICE_MSG_DISPLAY_DRAW_COPY, draw_copy(bbox, &[], &img))
         })
         .collect();
-    let n = steady(
-        &mut d,
-        &mut glz,
-        std::slice::from_ref(&round),
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, Vec::new(), &round);
     println!("allocations per JPEG DRAW_COPY {w}x{h} (steady state): {n:.2}");
     assert_eq!(
         d.stats().image_count(SPICE_IMAGE_TYPE_JPEG),
@@ -1337,15 +1318,8 @@ fn jpeg_copies_steady_state() {
         .filter(|f| (f.width, f.height) == (w, h))
         .map(|f| (SPICE_MSG_DISPLAY_DRAW_COPY, to_off(&jpeg_alpha(&f.data))))
         .collect();
-    let n = steady(
-        &mut d,
-        &mut glz,
-        &[
-            vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())],
-            round.clone(),
-        ],
-        &[round.clone(), round.clone()],
-    );
+    let setup = vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())];
+    let n = steady_rounds(&mut d, &mut glz, setup, &round);
     println!("allocations per JPEG_ALPHA DRAW_COPY {w}x{h} (steady state): {n:.2}");
     let s = d.canvas().surface(2).unwrap();
     assert!(s
@@ -1453,12 +1427,7 @@ fn lz_palette_and_alpha_images_steady_state() {
             placed_copy(bbox, &[], from_cache, None),
         ),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        &[warm, round.clone()],
-        &[round.clone(), round.clone()],
-    );
+    let n = steady_rounds(&mut d, &mut glz, warm, &round);
     println!(
         "allocations per LZ_PLT (PLT8) DRAW_COPY, inline or cached palette, clipped or not: {n:.2}"
     );
@@ -1491,15 +1460,8 @@ fn lz_palette_and_alpha_images_steady_state() {
         (SPICE_MSG_DISPLAY_DRAW_COPY, a8),
         (SPICE_MSG_DISPLAY_DRAW_COPY, a8_clipped),
     ];
-    let n = steady(
-        &mut d,
-        &mut glz,
-        &[
-            vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())],
-            round.clone(),
-        ],
-        &[round.clone(), round.clone()],
-    );
+    let setup = vec![(SPICE_MSG_DISPLAY_SURFACE_CREATE, off.finish())];
+    let n = steady_rounds(&mut d, &mut glz, setup, &round);
     println!("allocations per A8 LZ_RGB DRAW_COPY (ARGB surface, clipped or not): {n:.2}");
     let s = d.canvas().surface(2).unwrap();
     assert!(s
