@@ -232,6 +232,28 @@ fn decompress_rows<const UNIT: usize>(
                 }
                 op += count;
             }
+            Step::Match { back: 1, len } => {
+                // A run of the last pixel: a fill of each row piece.
+                let v = if c > 0 {
+                    px[base + c - 1]
+                } else {
+                    px[row_at(r - 1) + w - 1]
+                };
+                let mut left = len;
+                while left > 0 {
+                    let k = left.min(w - c);
+                    px[base + c..base + c + k].fill(v);
+                    left -= k;
+                    c += k;
+                    if c == w {
+                        (r, c) = (r + 1, 0);
+                        if r < ht {
+                            base = row_at(r);
+                        }
+                    }
+                }
+                op += len;
+            }
             Step::Match { back, len } => {
                 let s = op - back;
                 let (mut sr, mut sc) = (s / w, s % w);
