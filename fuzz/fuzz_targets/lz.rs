@@ -3,7 +3,9 @@
 //! Input: one mode byte, then the payload as it sits in the image's data.
 //! Mode bit 0 hands the decoder a 256-entry palette (palette types need one);
 //! bit 1 also runs the alpha-plane decoder (JPEG_ALPHA's LZ part) over the
-//! same payload on an image of the header's size.
+//! same payload on an image of the header's size; bit 2 also decodes an
+//! image `decode` accepted into a strided destination (a column of a wider
+//! surface, as QEMU sends LZ images), whose rows must equal `decode`'s.
 //! It must return `Ok` or `Err`, never panic; an `Ok` image has exactly
 //! `width * height` pixels.
 //!
@@ -12,7 +14,7 @@
 
 use barespice_fuzz::palette;
 use libfuzzer_sys::fuzz_target;
-use spice_core::image::{alloc_pixels, lz, Image};
+use spice_core::image::{alloc_pixels, lz, Dest, Image};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, payload)) = data.split_first() else { return };
@@ -20,6 +22,17 @@ fuzz_target!(|data: &[u8]| {
     let result = lz::decode(payload, (mode & 1 == 1).then_some(&pal[..]));
     if let Ok(img) = &result {
         assert_eq!(img.pixels.len(), img.width as usize * img.height as usize);
+        if mode & 4 == 4 {
+            let (w, h) = (img.width as usize, img.height as usize);
+            let stride = w + 3;
+            let mut surface = vec![0u32; stride * h];
+            let mut dst = Dest::new(&mut surface, w, h, stride).expect("fits");
+            lz::decode_into(payload, (mode & 1 == 1).then_some(&pal[..]), &mut dst)
+                .expect("decode accepted it");
+            for (y, row) in surface.chunks(stride).enumerate() {
+                assert_eq!(&row[..w], &img.pixels[y * w..(y + 1) * w], "row {y}");
+            }
+        }
     }
     if mode & 2 == 2 {
         // The alpha plane lands on an image of the header's size (capped so

@@ -3,8 +3,9 @@
 //! a decoded image need not be copied a second time.
 //!
 //! Also [`Staging`]: the reusable pixel run a decoder whose output cannot
-//! be written row by row into a strided rectangle (LZ and LZ4 matches reach
-//! back across rows) decodes into before copying the rows into place.
+//! be written row by row into a strided rectangle (LZ4 matches reach back
+//! across rows; LZ's byte planes) decodes into before copying the rows into
+//! place.
 //!
 //! A leaf module: it knows no codec and parses nothing.
 

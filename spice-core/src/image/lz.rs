@@ -11,7 +11,7 @@
 
 use super::backref::copy_back;
 use super::bitmap::flip_rows;
-use super::dest::{pixels_for_bytes, staged, staged_bytes};
+use super::dest::{pixels_for_bytes, staged_bytes};
 use super::input::Input;
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
@@ -96,12 +96,65 @@ pub fn parse_header(data: &[u8]) -> Result<LzHeader, WireError> {
     })
 }
 
+/// One step of an LZ stream: a run of literals or a back-reference.
+enum Step {
+    /// `count` literal units follow in the stream.
+    Literals(usize),
+    /// Copy `len` units from `back` units before the write position.
+    Match { back: usize, len: usize },
+}
+
+/// Read the next control byte (and a match's length and distance bytes)
+/// and check the step against `op` units written out of `n`: a literal run
+/// or match must fit in what is left, a match must reach back no further
+/// than the start of the image. `len_bias` is what the format adds to a
+/// coded match length (3 for 1-byte units, 2 for 16-bit pixels, 1 for
+/// 24/32-bit pixels).
+#[inline(always)]
+fn next_step(inp: &mut Input<'_>, op: usize, n: usize, len_bias: usize) -> Result<Step, WireError> {
+    let at = inp.pos;
+    let ctrl = inp.byte()? as u32;
+    if ctrl < MAX_COPY {
+        let count = ctrl as usize + 1;
+        if count > n - op {
+            return Err(WireError::new(at, "LZ literal run overruns image"));
+        }
+        return Ok(Step::Literals(count));
+    }
+    let mut len = (ctrl >> 5) as usize - 1;
+    let mut ofs = ((ctrl & 31) as usize) << 8;
+    if len == 6 {
+        loop {
+            let code = inp.byte()?;
+            len = len.saturating_add(code as usize);
+            if code != 255 {
+                break;
+            }
+        }
+    }
+    let code = inp.byte()? as usize;
+    ofs += code;
+    if code == 255 && ofs - code == 31 << 8 {
+        let hi = inp.byte()? as usize;
+        let lo = inp.byte()? as usize;
+        ofs = (hi << 8) + lo + MAX_DISTANCE;
+    }
+    let len = len.saturating_add(len_bias);
+    let back = ofs + 1;
+    if back > op {
+        return Err(WireError::new(at, "LZ reference before start of image"));
+    }
+    if len > n - op {
+        return Err(WireError::new(at, "LZ match overruns image"));
+    }
+    Ok(Step::Match { back, len })
+}
+
 /// Decode one LZ pass into all of `out`.
 ///
-/// `len_bias` is what the format adds to a coded match length (3 for 1-byte
-/// units, 2 for 16-bit pixels, 1 for 24/32-bit pixels); a literal unit is
-/// `UNIT` stream bytes, turned into an output unit by `literal`. Matches
-/// are block copies ([`copy_back`]).
+/// `len_bias` is as for [`next_step`]; a literal unit is `UNIT` stream
+/// bytes, turned into an output unit by `literal`. Matches are block copies
+/// ([`copy_back`]).
 fn decompress<P: Copy, const UNIT: usize>(
     inp: &mut Input<'_>,
     out: &mut [P],
@@ -111,49 +164,126 @@ fn decompress<P: Copy, const UNIT: usize>(
     let n = out.len();
     let mut op = 0usize;
     while op < n {
-        let at = inp.pos;
-        let ctrl = inp.byte()? as u32;
-        if ctrl >= MAX_COPY {
-            let mut len = (ctrl >> 5) as usize - 1;
-            let mut ofs = ((ctrl & 31) as usize) << 8;
-            if len == 6 {
-                loop {
-                    let code = inp.byte()?;
-                    len = len.saturating_add(code as usize);
-                    if code != 255 {
-                        break;
+        match next_step(inp, op, n, len_bias)? {
+            Step::Match { back, len } => {
+                copy_back(out, op, back, len);
+                op += len;
+            }
+            Step::Literals(count) => {
+                let src = inp.take(count * UNIT)?;
+                for (slot, c) in out[op..op + count].iter_mut().zip(src.chunks_exact(UNIT)) {
+                    let mut unit = [0u8; UNIT];
+                    unit.copy_from_slice(c);
+                    *slot = literal(unit);
+                }
+                op += count;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decode one LZ pass of whole pixels straight into a strided `dst`: image
+/// pixel `i` (stream order) is column `i % width` of row
+/// `dest_row(i / width)`. Literal runs and matches are split where the
+/// write position or a match's source crosses a row end; a piece whose
+/// source is on the row being written may overlap it and is copied with
+/// LZ semantics ([`copy_back`] within that row), a piece from an earlier
+/// row cannot overlap and is one `copy_within`.
+fn decompress_rows<const UNIT: usize>(
+    inp: &mut Input<'_>,
+    dst: &mut Dest<'_>,
+    top_down: bool,
+    len_bias: usize,
+    literal: impl Fn([u8; UNIT]) -> u32,
+) -> Result<(), WireError> {
+    let (w, ht, stride) = (dst.width(), dst.height(), dst.stride());
+    let px = dst.span_mut();
+    let row_at = |r: usize| dest_row(r, ht, top_down) * stride;
+    let n = w * ht;
+    let mut op = 0usize;
+    // Write cursor: row `r` starting at `base` in `px`, column `c`.
+    let (mut r, mut c, mut base) = (0usize, 0usize, row_at(0));
+    while op < n {
+        match next_step(inp, op, n, len_bias)? {
+            Step::Literals(count) => {
+                let mut src = inp.take(count * UNIT)?;
+                let mut left = count;
+                while left > 0 {
+                    let k = left.min(w - c);
+                    let (now, rest) = src.split_at(k * UNIT);
+                    for (slot, u) in px[base + c..base + c + k]
+                        .iter_mut()
+                        .zip(now.chunks_exact(UNIT))
+                    {
+                        let mut unit = [0u8; UNIT];
+                        unit.copy_from_slice(u);
+                        *slot = literal(unit);
+                    }
+                    src = rest;
+                    left -= k;
+                    c += k;
+                    if c == w {
+                        (r, c) = (r + 1, 0);
+                        if r < ht {
+                            base = row_at(r);
+                        }
                     }
                 }
+                op += count;
             }
-            let code = inp.byte()? as usize;
-            ofs += code;
-            if code == 255 && ofs - code == 31 << 8 {
-                let hi = inp.byte()? as usize;
-                let lo = inp.byte()? as usize;
-                ofs = (hi << 8) + lo + MAX_DISTANCE;
+            Step::Match { back: 1, len } => {
+                // A run of the last pixel: a fill of each row piece.
+                let v = if c > 0 {
+                    px[base + c - 1]
+                } else {
+                    px[row_at(r - 1) + w - 1]
+                };
+                let mut left = len;
+                while left > 0 {
+                    let k = left.min(w - c);
+                    px[base + c..base + c + k].fill(v);
+                    left -= k;
+                    c += k;
+                    if c == w {
+                        (r, c) = (r + 1, 0);
+                        if r < ht {
+                            base = row_at(r);
+                        }
+                    }
+                }
+                op += len;
             }
-            let len = len.saturating_add(len_bias);
-            let ofs = ofs + 1;
-            if ofs > op {
-                return Err(WireError::new(at, "LZ reference before start of image"));
+            Step::Match { back, len } => {
+                let s = op - back;
+                let (mut sr, mut sc) = (s / w, s % w);
+                let mut sbase = row_at(sr);
+                let mut left = len;
+                while left > 0 {
+                    let k = left.min(w - c).min(w - sc);
+                    if sr == r {
+                        copy_back(&mut px[base..base + w], c, c - sc, k);
+                    } else {
+                        px.copy_within(sbase + sc..sbase + sc + k, base + c);
+                    }
+                    left -= k;
+                    c += k;
+                    sc += k;
+                    if c == w {
+                        (r, c) = (r + 1, 0);
+                        if r < ht {
+                            base = row_at(r);
+                        }
+                    }
+                    if sc == w {
+                        (sr, sc) = (sr + 1, 0);
+                        if sr < ht {
+                            sbase = row_at(sr);
+                        }
+                    }
+                }
+                op += len;
             }
-            if len > n - op {
-                return Err(WireError::new(at, "LZ match overruns image"));
-            }
-            copy_back(out, op, ofs, len);
-            op += len;
-        } else {
-            let count = ctrl as usize + 1;
-            if count > n - op {
-                return Err(WireError::new(at, "LZ literal run overruns image"));
-            }
-            let src = inp.take(count * UNIT)?;
-            for (slot, c) in out[op..op + count].iter_mut().zip(src.chunks_exact(UNIT)) {
-                let mut unit = [0u8; UNIT];
-                unit.copy_from_slice(c);
-                *slot = literal(unit);
-            }
-            op += count;
         }
     }
     Ok(())
@@ -215,11 +345,12 @@ fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
 /// LZ back-references are linear in the image's pixel stream, so RGB16,
 /// RGB24/32 and the colour pass of RGBA are decoded in place when `dst` is
 /// contiguous (`stride == width`; a bottom-up image then has its rows
-/// swapped in place); into a strided `dst` they are decoded into a scratch
-/// image and copied row by row. Palette types (whose stream is packed
-/// indices) and alpha planes are decoded into a byte scratch and expanded
-/// row by row into `dst`. The scratch image is allocated for this call:
-/// [`decode_into_with`] reuses one.
+/// swapped in place), and straight into the rows of a strided `dst`, literal
+/// runs and matches split at row ends (QEMU sends LZ images as narrow
+/// columns of the surface: no staged copy then). Palette types (whose
+/// stream is packed indices) and alpha planes are decoded into a byte
+/// scratch and expanded row by row into `dst`. The scratch is allocated
+/// for this call: [`decode_into_with`] reuses one.
 pub fn decode_into(
     data: &[u8],
     palette: Option<&[u32]>,
@@ -228,8 +359,8 @@ pub fn decode_into(
     decode_into_with(data, palette, dst, &mut Vec::new())
 }
 
-/// [`decode_into`] with a caller-owned scratch image for a strided `dst`
-/// and RGBA's alpha plane (see [`Staging`](super::dest::Staging),
+/// [`decode_into`] with a caller-owned scratch for the byte planes (palette
+/// indices, RGBA's and A8's alpha; see [`Staging`](super::dest::Staging),
 /// [`staging_pixels`]): grown when too short, never cleared (each pass
 /// writes all of it before reading back), so the steady state neither
 /// allocates nor zeroes.
@@ -244,15 +375,14 @@ pub fn decode_into_with(
     decode_header_into(data, &h, palette, dst, stage)
 }
 
-/// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: the
-/// image for the colour types into a strided `dst` (none into a contiguous
-/// one, decoded in place), at least the alpha plane's bytes for RGBA and
-/// A8, the packed index rows' bytes for the palette types; none for other
-/// types or a header it refuses (also one whose size its data could never
-/// produce, so a short payload cannot make the caller stage much).
+/// Pixels of staging [`decode_into_with`] uses for `data` into `dst`: none
+/// for the colour types (decoded straight into `dst`), the alpha plane's
+/// bytes for RGBA and A8, the packed index rows' bytes for the palette
+/// types; none for other types or a header it refuses (also one whose size
+/// its data could never produce, so a short payload cannot make the caller
+/// stage much).
 pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
     let n = dst.width().saturating_mul(dst.height());
-    let colour = if dst.is_contiguous() { 0 } else { n };
     let Ok(h) = parse_header(data) else {
         return 0;
     };
@@ -260,9 +390,7 @@ pub fn staging_pixels(data: &[u8], dst: &Dest<'_>) -> usize {
         return 0;
     }
     match h.kind {
-        LZ_IMAGE_TYPE_RGB16 | LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => colour,
-        LZ_IMAGE_TYPE_RGBA => colour.max(pixels_for_bytes(n)),
-        LZ_IMAGE_TYPE_A8 => pixels_for_bytes(n),
+        LZ_IMAGE_TYPE_RGBA | LZ_IMAGE_TYPE_A8 => pixels_for_bytes(n),
         k if is_plt(k) => {
             let bytes = (h.stride as usize).saturating_mul(dst.height());
             pixels_for_bytes(bytes.min(MAX_IMAGE_PIXELS * 4))
@@ -345,15 +473,10 @@ fn decode_header_into(
                 expand_indexed(row, bits, bit_order_be, palette, out);
             }
         }
-        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
-            decompress(inp, out, 2, rgb16_literal)
-        })?,
+        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, 2, rgb16_literal)?,
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
-            pixels_into(&mut inp, h.top_down, dst, stage, |inp, out| {
-                decompress(inp, out, 1, bgr_literal)
-            })?;
+            pixels_into(&mut inp, h.top_down, dst, 1, bgr_literal)?;
             if h.kind == LZ_IMAGE_TYPE_RGBA {
-                // The colour pass is in place by now: its staging is free.
                 let alpha = staged_bytes(stage, w * ht)?;
                 decompress(&mut inp, alpha, 3, byte_literal)?;
                 for (r, row) in alpha.chunks_exact(w).enumerate() {
@@ -379,30 +502,25 @@ fn decode_header_into(
     Ok(())
 }
 
-/// Run a pass that decodes whole pixels (`pass(inp, out)` fills `out`, the
-/// image's pixels in stream order) so that they land in `dst` top row
-/// first: in place when `dst` is contiguous, else through `stage` (the
-/// pass writes every pixel, so `stage`'s old contents never show).
-fn pixels_into(
+/// Decode a pass of whole pixels so that they land in `dst` top row
+/// first: in place when `dst` is contiguous (a bottom-up image then has its
+/// rows swapped in place), else straight into the strided rows
+/// ([`decompress_rows`]).
+fn pixels_into<const UNIT: usize>(
     inp: &mut Input<'_>,
     top_down: bool,
     dst: &mut Dest<'_>,
-    stage: &mut Vec<u32>,
-    pass: impl FnOnce(&mut Input<'_>, &mut [u32]) -> Result<(), WireError>,
+    len_bias: usize,
+    literal: impl Fn([u8; UNIT]) -> u32,
 ) -> Result<(), WireError> {
-    let (w, ht) = (dst.width(), dst.height());
-    if dst.is_contiguous() {
-        let px = dst.span_mut();
-        pass(inp, px)?;
-        if !top_down {
-            flip_rows(px, w);
-        }
-        return Ok(());
+    if !dst.is_contiguous() {
+        return decompress_rows(inp, dst, top_down, len_bias, literal);
     }
-    let scratch = staged(stage, w * ht)?;
-    pass(inp, scratch)?;
-    for (r, row) in scratch.chunks_exact(w).enumerate() {
-        dst.row_mut(dest_row(r, ht, top_down)).copy_from_slice(row);
+    let w = dst.width();
+    let px = dst.span_mut();
+    decompress(inp, px, len_bias, literal)?;
+    if !top_down {
+        flip_rows(px, w);
     }
     Ok(())
 }
@@ -725,6 +843,85 @@ mod tests {
         assert!(decode_into(&d, None, &mut dst).is_err());
     }
 
+    /// A valid LZ RGB32 stream of `w x h` pixels made of random literal
+    /// runs and back-references (short and long, overlapping, reaching
+    /// across rows), for checking strided decoding against the linear one.
+    fn random_rgb32(rng: &mut impl rand::Rng, w: u32, h: u32, top_down: u32) -> Vec<u8> {
+        let n = (w * h) as usize;
+        let mut d = header(LZ_IMAGE_TYPE_RGB32, w, h, w * 4, top_down);
+        let mut op = 0usize;
+        while op < n {
+            let left = n - op;
+            if op == 0 || rng.gen_bool(0.4) {
+                let count = rng.gen_range(1..=32usize.min(left));
+                d.push(count as u8 - 1);
+                for _ in 0..count {
+                    d.extend_from_slice(&[rng.gen(), rng.gen(), rng.gen()]);
+                }
+                op += count;
+                continue;
+            }
+            let back = match rng.gen_range(0..4) {
+                0 => 1,
+                1 => rng.gen_range(1..=op.min(4)),
+                2 => (w as usize).min(op),
+                _ => rng.gen_range(1..=op.min(8191 + 600)),
+            };
+            let len = rng.gen_range(1..=left.min(300));
+            let ofs = back - 1;
+            let code = len - 1;
+            let (ctrl_len, ext) = if code < 6 {
+                (code + 1, None)
+            } else {
+                (7, Some(code - 6))
+            };
+            if ofs < 8191 {
+                d.push(((ctrl_len as u8) << 5) | (ofs >> 8) as u8);
+                if let Some(mut e) = ext {
+                    while e >= 255 {
+                        d.push(255);
+                        e -= 255;
+                    }
+                    d.push(e as u8);
+                }
+                d.push(ofs as u8);
+            } else {
+                let far = ofs - 8191;
+                d.push(((ctrl_len as u8) << 5) | 31);
+                if let Some(mut e) = ext {
+                    while e >= 255 {
+                        d.push(255);
+                        e -= 255;
+                    }
+                    d.push(e as u8);
+                }
+                d.extend_from_slice(&[255, (far >> 8) as u8, far as u8]);
+            }
+            op += len;
+        }
+        d
+    }
+
+    #[test]
+    fn strided_decoding_matches_the_linear_stream() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        for (w, h) in [
+            (1, 40),
+            (2, 17),
+            (3, 50),
+            (7, 9),
+            (32, 300),
+            (33, 5),
+            (100, 3),
+        ] {
+            for top_down in [0, 1] {
+                let d = random_rgb32(&mut rng, w, h, top_down);
+                into_matches_decode(&d, None);
+            }
+        }
+    }
+
     #[test]
     fn random_input_never_panics() {
         use rand::{Rng, SeedableRng};
@@ -743,6 +940,14 @@ mod tests {
             d.extend((0..n).map(|_| rng.gen::<u8>()));
             if decode(&d, Some(&[1, 2, 3])).is_err() {
                 refused += 1;
+            }
+            // And into a strided destination of the header's size.
+            if let Ok(h) = parse_header(&d) {
+                let (w, ht) = (h.width as usize, h.height as usize);
+                let mut buf = vec![0u32; (w + 3) * ht];
+                if let Ok(mut dst) = Dest::new(&mut buf, w, ht, w + 3) {
+                    let _ = decode_into(&d, Some(&[1, 2, 3]), &mut dst);
+                }
             }
             let mut img = Image {
                 width: 3,

@@ -649,7 +649,7 @@ pub fn decode_image_into(
 }
 
 /// [`decode_image_into`] staging what an LZ or LZ4 decoder cannot write
-/// straight into `dst` (a strided `dst`'s image, byte rows) in the caller's
+/// straight into `dst` (an LZ4 image into a strided `dst`, byte rows) in the caller's
 /// `stage` (grown, and charged to the budget, only when too small).
 pub fn decode_image_into_with(
     body: &[u8],
