@@ -197,22 +197,26 @@ fn decompress_rows<const UNIT: usize>(
     len_bias: usize,
     literal: impl Fn([u8; UNIT]) -> u32,
 ) -> Result<(), WireError> {
-    let (w, ht, stride) = (dst.width(), dst.height(), dst.stride());
+    let rows = Rows {
+        width: dst.width(),
+        height: dst.height(),
+        stride: dst.stride(),
+        top_down,
+    };
+    let w = rows.width;
     let px = dst.span_mut();
-    let row_at = |r: usize| dest_row(r, ht, top_down) * stride;
-    let n = w * ht;
+    let n = w * rows.height;
     let mut op = 0usize;
-    // Write cursor: row `r` starting at `base` in `px`, column `c`.
-    let (mut r, mut c, mut base) = (0usize, 0usize, row_at(0));
+    let mut at = rows.cursor(0);
     while op < n {
         match next_step(inp, op, n, len_bias)? {
             Step::Literals(count) => {
                 let mut src = inp.take(count * UNIT)?;
                 let mut left = count;
                 while left > 0 {
-                    let k = left.min(w - c);
+                    let k = left.min(w - at.c);
                     let (now, rest) = src.split_at(k * UNIT);
-                    for (slot, u) in px[base + c..base + c + k]
+                    for (slot, u) in px[at.base + at.c..at.base + at.c + k]
                         .iter_mut()
                         .zip(now.chunks_exact(UNIT))
                     {
@@ -222,71 +226,93 @@ fn decompress_rows<const UNIT: usize>(
                     }
                     src = rest;
                     left -= k;
-                    c += k;
-                    if c == w {
-                        (r, c) = (r + 1, 0);
-                        if r < ht {
-                            base = row_at(r);
-                        }
-                    }
+                    rows.advance(&mut at, k);
                 }
                 op += count;
             }
             Step::Match { back: 1, len } => {
                 // A run of the last pixel: a fill of each row piece.
-                let v = if c > 0 {
-                    px[base + c - 1]
+                let v = if at.c > 0 {
+                    px[at.base + at.c - 1]
                 } else {
-                    px[row_at(r - 1) + w - 1]
+                    px[rows.row_at(at.r - 1) + w - 1]
                 };
                 let mut left = len;
                 while left > 0 {
-                    let k = left.min(w - c);
-                    px[base + c..base + c + k].fill(v);
+                    let k = left.min(w - at.c);
+                    px[at.base + at.c..at.base + at.c + k].fill(v);
                     left -= k;
-                    c += k;
-                    if c == w {
-                        (r, c) = (r + 1, 0);
-                        if r < ht {
-                            base = row_at(r);
-                        }
-                    }
+                    rows.advance(&mut at, k);
                 }
                 op += len;
             }
             Step::Match { back, len } => {
-                let s = op - back;
-                let (mut sr, mut sc) = (s / w, s % w);
-                let mut sbase = row_at(sr);
+                let mut from = rows.cursor(op - back);
                 let mut left = len;
                 while left > 0 {
-                    let k = left.min(w - c).min(w - sc);
-                    if sr == r {
-                        copy_back(&mut px[base..base + w], c, c - sc, k);
+                    let k = left.min(w - at.c).min(w - from.c);
+                    if from.r == at.r {
+                        copy_back(&mut px[at.base..at.base + w], at.c, at.c - from.c, k);
                     } else {
-                        px.copy_within(sbase + sc..sbase + sc + k, base + c);
+                        px.copy_within(from.base + from.c..from.base + from.c + k, at.base + at.c);
                     }
                     left -= k;
-                    c += k;
-                    sc += k;
-                    if c == w {
-                        (r, c) = (r + 1, 0);
-                        if r < ht {
-                            base = row_at(r);
-                        }
-                    }
-                    if sc == w {
-                        (sr, sc) = (sr + 1, 0);
-                        if sr < ht {
-                            sbase = row_at(sr);
-                        }
-                    }
+                    rows.advance(&mut at, k);
+                    rows.advance(&mut from, k);
                 }
                 op += len;
             }
         }
     }
     Ok(())
+}
+
+/// The rows of a strided destination an LZ pass writes, in stream order.
+struct Rows {
+    width: usize,
+    height: usize,
+    stride: usize,
+    top_down: bool,
+}
+
+/// A position in [`Rows`]: row `r` (stream order), which starts at `base`
+/// in the destination's span, column `c`.
+struct RowCursor {
+    r: usize,
+    c: usize,
+    base: usize,
+}
+
+impl Rows {
+    /// Where row `r` (stream order) starts in the span.
+    #[inline(always)]
+    fn row_at(&self, r: usize) -> usize {
+        dest_row(r, self.height, self.top_down) * self.stride
+    }
+
+    /// The position of image pixel `i` (stream order).
+    #[inline(always)]
+    fn cursor(&self, i: usize) -> RowCursor {
+        let r = i / self.width;
+        RowCursor {
+            r,
+            c: i % self.width,
+            base: self.row_at(r),
+        }
+    }
+
+    /// Move `at` on by `k` pixels, which end at or before its row's end.
+    #[inline(always)]
+    fn advance(&self, at: &mut RowCursor, k: usize) {
+        at.c += k;
+        if at.c == self.width {
+            at.r += 1;
+            at.c = 0;
+            if at.r < self.height {
+                at.base = self.row_at(at.r);
+            }
+        }
+    }
 }
 
 /// A 24/32-bit literal (b, g, r bytes) as `0x00RRGGBB`.
