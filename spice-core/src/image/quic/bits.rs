@@ -108,6 +108,102 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// A [`Bits`] cursor turned into a buffer for the pixel loop: the upcoming
+/// stream bits sit in one register that is shifted as codewords are eaten
+/// and topped up from the next word, which was loaded ahead. So the next
+/// pixel's bits do not wait for a load whose address depends on the
+/// lengths just decoded (as [`Bits::window`] does), only for a shift.
+#[derive(Clone, Copy)]
+pub(super) struct Buffered<'a> {
+    /// The stream's whole words, as in [`Bits`].
+    words: &'a [[u8; 4]],
+    /// Upcoming stream bits, first one in the MSB: `valid` of them, then
+    /// more stream bits or zeros.
+    buf: u64,
+    /// How many of `buf`'s top bits are known to be stream bits (at most
+    /// 63 before a [`Self::refill`], at least 32 after one).
+    valid: u32,
+    /// Index of the word holding the stream bits right after the valid
+    /// ones (the stream position is `32 * next - valid`).
+    next: usize,
+    /// Word `next` (zero past the end of the stream), loaded ahead.
+    word: u64,
+    /// As in [`Bits`].
+    base: usize,
+}
+
+impl<'a> Buffered<'a> {
+    /// A buffer at the position of `bits`.
+    #[inline(always)]
+    pub(super) fn at(bits: &Bits<'a>) -> Self {
+        let pos = bits.pos;
+        // The window holds `64 - pos % 32` stream bits; claim 32 of them
+        // when that is 64, so that a refill never shifts by 64.
+        let valid = match 64 - (pos & 31) as u32 {
+            64 => 32,
+            n => n,
+        };
+        let next = (pos >> 5).wrapping_add(if valid == 32 { 1 } else { 2 });
+        let mut b = Buffered {
+            words: bits.words,
+            buf: bits.window(),
+            valid,
+            next,
+            word: 0,
+            base: bits.base,
+        };
+        b.word = b.load(next);
+        b
+    }
+
+    /// Word `at` of the stream, zero past its end.
+    #[inline(always)]
+    fn load(&self, at: usize) -> u64 {
+        match self.words.get(at) {
+            Some(&word) => u64::from(u32::from_le_bytes(word)),
+            None => 0,
+        }
+    }
+
+    /// Make at least 32 of the buffer's top bits stream bits. Branch-free:
+    /// the word loaded ahead is always merged in behind the valid bits (a
+    /// word already merged is merged again to no effect, as the bits it
+    /// covers are either its own or zeros), and the buffer only counts it,
+    /// and loads the next, when it fits whole.
+    #[inline(always)]
+    pub(super) fn refill(&mut self) {
+        self.buf |= (self.word << 32) >> (self.valid & 63);
+        let whole = self.valid <= 32;
+        self.next = self.next.wrapping_add(usize::from(whole));
+        self.valid += u32::from(whole) << 5;
+        self.word = self.load(self.next);
+    }
+
+    /// The upcoming bits, first one in the MSB (see [`Self::refill`] for
+    /// how many are valid).
+    #[inline(always)]
+    pub(super) fn peek(&self) -> u64 {
+        self.buf
+    }
+
+    /// Consume `n` bits, at most as many as are valid.
+    #[inline(always)]
+    pub(super) fn eat(&mut self, n: u32) {
+        self.buf <<= n & 63;
+        self.valid = self.valid.wrapping_sub(n);
+    }
+
+    /// The cursor at this buffer's position.
+    #[inline(always)]
+    pub(super) fn bits(&self) -> Bits<'a> {
+        Bits {
+            words: self.words,
+            pos: self.next.wrapping_mul(32).wrapping_sub(self.valid as usize),
+            base: self.base,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

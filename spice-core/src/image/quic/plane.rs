@@ -12,7 +12,7 @@
 //! know about image types or output formats (that is the parent module's
 //! job).
 
-use super::bits::Bits;
+use super::bits::{Bits, Buffered};
 use super::family::{Family, ShortCodes, RUN_LENGTH_BEFORE, RUN_ORDER};
 use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
@@ -184,31 +184,29 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         } else {
             prev.get(..end).ok_or(bits.error("QUIC row too short"))?
         };
-        let mut b = *bits;
+        let mut b = Buffered::at(bits);
 
         // Decode pixel `i` given the prediction of all its channels (a
         // pixel holding only this pass's bits); returns the pixel written.
         // The contexts are the residuals of the pixel on the left (slot
         // `i`); this pixel's go to slot `i + 1`.
         //
-        // One window per pixel: it holds at least 33 stream bits, and a
-        // codeword from the short table takes at most 8 of them, so every
-        // channel's lookup sees 8 valid bits. A longer codeword needs 32
-        // valid bits: the first channel's has them in the pixel's window,
-        // later ones read a fresh window; what the long codeword leaves of
-        // its window serves the channels after it if it holds 8 bits for
-        // each, else they get a fresh window too.
+        // The buffer is topped up once per pixel to at least 32 valid bits,
+        // and a codeword from the short table takes at most 8 of them, so
+        // every channel's lookup sees 8 valid bits. A longer codeword is
+        // decoded from a fresh window at its position (which holds at
+        // least 33 bits), and the buffer restarts after it, again with at
+        // least 32 valid bits.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
                 let predict: u32 = $predict;
-                let mut window = b.window();
+                b.refill();
                 let ctx = res[$i];
                 let mut residual = 0u32;
                 for c in 0..N {
                     let row = models[c].short_row(ctx[c]);
-                    let v = match short.decode_short_row(row, window) {
+                    let v = match short.decode_short_row(row, b.peek()) {
                         Some((v, len)) => {
-                            window <<= len;
                             b.eat(len);
                             v
                         }
@@ -216,16 +214,11 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             // Rare (a codeword longer than 8 bits): keep
                             // the short path straight.
                             core::hint::cold_path();
+                            let mut long = b.bits();
                             let code = Family::code_of_row(row);
-                            let long = if c == 0 { window } else { b.window() };
-                            let (v, len) = family.decode_long(code, long);
-                            b.eat(len);
-                            let later = 8 * (N - 1 - c) as u32;
-                            window = if len + later <= 33 {
-                                long << len
-                            } else {
-                                b.window()
-                            };
+                            let (v, len) = family.decode_long(code, long.window());
+                            long.eat(len);
+                            b = Buffered::at(&long);
                             v
                         }
                     };
@@ -279,15 +272,17 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     schedule.wait = (stop - i) as u32;
                     run_after = i;
                     // The run repeats the pixel on its left; `left` stays valid.
-                    let (pos, next) = Self::run(&mut schedule.run_state, &b, cur, i, left);
-                    b.seek(pos);
+                    let mut at = b.bits();
+                    let (pos, next) = Self::run(&mut schedule.run_state, &at, cur, i, left);
+                    at.seek(pos);
                     if next == RUN_FAILED {
-                        *bits = b;
-                        return Err(b.error("QUIC run passes the end of the row"));
+                        *bits = at;
+                        return Err(at.error("QUIC run passes the end of the row"));
                     }
+                    b = Buffered::at(&at);
                     i = next;
                     if i >= end {
-                        *bits = b;
+                        *bits = at;
                         return Ok(());
                     }
                     // Run pixels do not count towards the next update.
@@ -309,7 +304,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             }
         }
         schedule.wait = (stop - end) as u32;
-        *bits = b;
+        *bits = b.bits();
         Ok(())
     }
 
