@@ -124,7 +124,7 @@ impl<const N: usize, const BPC: usize> Pass<N, BPC> {
             } else {
                 ((Self::MASK - diff) << 1) + 1
             } as u8;
-            let code = Family::code_of_row(self.models[c].short_row(self.residuals[c][i]));
+            let code = self.models[c].code(self.residuals[c][i]);
             let (bits, len) = fam.codeword(code, folded);
             w.put(bits, len);
             self.residuals[c][i + 1] = folded;

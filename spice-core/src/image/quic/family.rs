@@ -11,7 +11,8 @@ const CODEWORD_LIMIT: u32 = 26;
 /// Largest code parameter count (= bits per channel) of any family.
 pub(super) const MAX_CODES: usize = 8;
 
-/// Window bits looked up at once by the decoder's table of short codewords.
+/// Window bits looked up at once by the decoder's table of short codewords:
+/// one byte, so that any byte indexes a row of the table.
 const FAST_BITS: u32 = 8;
 
 /// A family of Golomb-Rice codes, limited to [`CODEWORD_LIMIT`] bits, for
@@ -72,7 +73,7 @@ impl Family {
             code_len: [[0; MAX_CODES]; 256],
             code_len_wide: [[0; MAX_CODES]; 256],
             short: ShortCodes {
-                fast: [0; MAX_CODES << FAST_BITS],
+                fast: [[0; 1 << FAST_BITS]; MAX_CODES],
                 unfold: [0; 256],
             },
             bucket: [0; 256],
@@ -98,7 +99,7 @@ impl Family {
                 let len = zeros + 1 + l;
                 if zeros < prefix && len <= FAST_BITS {
                     let v = (zeros << l) | ((w >> (FAST_BITS - len)) & low_mask(l));
-                    f.short.fast[(li << FAST_BITS) | w as usize] = ((len << 8) | (v & 0xff)) as u16;
+                    f.short.fast[li][w as usize] = (((v & 0xff) << 8) | len) as u16;
                 }
                 w += 1;
             }
@@ -180,18 +181,7 @@ impl Family {
     #[cfg_attr(not(test), allow(dead_code))]
     #[inline(always)]
     pub(super) fn decode_short(&self, l: usize, bits: u64) -> Option<(u8, u32)> {
-        self.short.decode_short_row(Self::short_row(l), bits)
-    }
-
-    /// Where code `l`'s part of the short-codeword table starts: what
-    /// [`Self::decode_short_row`] takes (models keep it per context).
-    pub(super) const fn short_row(l: usize) -> usize {
-        (l % MAX_CODES) << FAST_BITS
-    }
-
-    /// The code whose [`Self::short_row`] is `row`.
-    pub(super) const fn code_of_row(row: usize) -> usize {
-        (row >> FAST_BITS) % MAX_CODES
+        self.short.decode_short(l, bits)
     }
 
     /// Decode any codeword of code `l` from the window `bits` (of which the
@@ -221,25 +211,27 @@ impl Family {
 /// both from one base address.
 #[derive(Clone)]
 pub(super) struct ShortCodes {
-    /// `fast[l << FAST_BITS | w]`: the plain codeword of code `l` that a
-    /// window starting with the `FAST_BITS` bits `w` holds, if it is no
-    /// longer than that, as `len << 8 | value`; 0 if it is longer (or an
-    /// escape).
-    fast: [u16; MAX_CODES << FAST_BITS],
+    /// `fast[l][w]`: the plain codeword of code `l` that a window
+    /// starting with the `FAST_BITS` bits `w` holds, if it is no longer
+    /// than that, as `value << 8 | len`; 0 if it is longer (or an escape).
+    /// The length is in the low bits so that it can shift the window as
+    /// loaded (x86 shifts take their count from the low byte of a
+    /// register), and a row is indexed by a byte, with no check.
+    fast: [[u16; 1 << FAST_BITS]; MAX_CODES],
     /// Residual mapping: folded code value (0, 1, 2, ...) to a signed
     /// difference modulo `2^bpc` (0, -1, +1, -2, ...). Zero above `2^bpc`.
     pub(super) unfold: [u8; 256],
 }
 
 impl ShortCodes {
-    /// [`Family::decode_short`] for the code whose [`Family::short_row`]
-    /// is `row`.
+    /// [`Family::decode_short`]: the codeword of code `l` at the top of
+    /// `bits`, if it is no longer than `FAST_BITS`.
     #[inline(always)]
-    pub(super) fn decode_short_row(&self, row: usize, bits: u64) -> Option<(u8, u32)> {
-        let at = (row | (bits >> (64 - FAST_BITS)) as usize) % self.fast.len();
-        let short = self.fast[at];
+    pub(super) fn decode_short(&self, l: usize, bits: u64) -> Option<(u8, u32)> {
+        let row = &self.fast[l % MAX_CODES];
+        let short = row[(bits >> (64 - FAST_BITS)) as usize];
         if short != 0 {
-            Some((short as u8, u32::from(short >> 8)))
+            Some(((short >> 8) as u8, u32::from(short & 0xff)))
         } else {
             None
         }

@@ -136,12 +136,12 @@ pub(super) struct Model {
     counters: [[u32; MAX_CODES]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
-    /// The code to use for each context value, as its row of the family's
-    /// short-codeword table ([`Family::short_row`]): `best` looked up through
+    /// The code to use for each context value: `best` looked up through
     /// the family's bucket table ahead of time, so the decoder's hot loop
-    /// does one load instead of two dependent ones. Filled for every byte value
-    /// (the bucket table repeats every `2^bpc`), so no masking is needed.
-    code_of: [u16; 256],
+    /// does one load instead of two dependent ones. Filled for every byte
+    /// value (the bucket table repeats every `2^bpc`), so no masking is
+    /// needed.
+    code_of: [u8; 256],
     /// `2^bpc - 1`: the family's bucket table repeats with this period.
     ctx_mask: u8,
 }
@@ -153,15 +153,14 @@ impl Model {
         Model {
             counters: [[0; MAX_CODES]; BUCKETS],
             best: [(bpc - 1) as u8; BUCKETS],
-            code_of: [Family::short_row(bpc - 1) as u16; 256],
+            code_of: [(bpc - 1) as u8; 256],
             ctx_mask: ((1u32 << bpc) - 1) as u8,
         }
     }
 
-    /// The code for context `ctx` as its row of the family's short-codeword
-    /// table.
+    /// The code for context `ctx`.
     #[inline(always)]
-    pub(super) fn short_row(&self, ctx: u8) -> usize {
+    pub(super) fn code(&self, ctx: u8) -> usize {
         usize::from(self.code_of[usize::from(ctx)])
     }
 
@@ -243,7 +242,7 @@ impl Model {
         let period = usize::from(self.ctx_mask) + 1;
         for contexts in self.code_of.chunks_exact_mut(period) {
             if let Some(codes) = contexts.get_mut(from..to) {
-                codes.fill(Family::short_row(best) as u16);
+                codes.fill(best as u8);
             }
         }
         best_sum

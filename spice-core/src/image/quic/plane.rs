@@ -204,8 +204,8 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                 let ctx = res[$i];
                 let mut residual = 0u32;
                 for c in 0..N {
-                    let row = models[c].short_row(ctx[c]);
-                    let v = match short.decode_short_row(row, b.peek()) {
+                    let code = models[c].code(ctx[c]);
+                    let v = match short.decode_short(code, b.peek()) {
                         Some((v, len)) => {
                             b.eat(len);
                             v
@@ -215,7 +215,6 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                             // the short path straight.
                             core::hint::cold_path();
                             let mut long = b.bits();
-                            let code = Family::code_of_row(row);
                             let (v, len) = family.decode_long(code, long.window());
                             long.eat(len);
                             b = Buffered::at(&long);
