@@ -1,5 +1,5 @@
 //! Pixel-format conversions shared by the image decoders: packed palette
-//! indices to `0x00RRGGBB` and 16-bit x555 to `0x00RRGGBB`.
+//! indices, 16-bit x555 and runs of (b, g, r) byte triples to `0x00RRGGBB`.
 //!
 //! A leaf module: it imports no other decoder, so `bitmap`, `lz` and `glz`
 //! can all use it without importing each other. It must not parse any image
@@ -34,6 +34,38 @@ pub fn expand_indexed(row: &[u8], bits: u32, msb_first: bool, palette: &[u32], o
             }
         }
     }
+}
+
+/// Convert (b, g, r) byte triples into `0x00RRGGBB` pixels: `out[i]` from
+/// `src[3 * i..3 * i + 3]`, `src` holding three bytes per pixel of `out`
+/// (with any other length the pixels past the shorter one are left as
+/// they are, and a length not a multiple of 12 skews the last few). Four
+/// pixels at a time come from three little-endian words of their twelve
+/// bytes (no byte-by-byte assembly).
+#[inline(always)]
+pub fn bgr_to_xrgb(src: &[u8], out: &mut [u32]) {
+    let (quads, rest) = src.as_chunks::<12>();
+    let (out4, out_rest) = out.as_chunks_mut::<4>();
+    for (o, q) in out4.iter_mut().zip(quads) {
+        *o = bgr4(q);
+    }
+    for (o, &[b, g, r]) in out_rest.iter_mut().zip(rest.as_chunks::<3>().0) {
+        *o = u32::from_le_bytes([b, g, r, 0]);
+    }
+}
+
+/// Four `0x00RRGGBB` pixels from twelve bytes of (b, g, r), read as three
+/// little-endian words.
+#[inline(always)]
+fn bgr4(q: &[u8; 12]) -> [u32; 4] {
+    let word = |i: usize| u32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]]);
+    let (w0, w1, w2) = (word(0), word(4), word(8));
+    [
+        w0 & 0x00ff_ffff,
+        w0 >> 24 | (w1 & 0xffff) << 8,
+        w1 >> 16 | (w2 & 0xff) << 16,
+        w2 >> 8,
+    ]
 }
 
 /// Expand a 5-bit channel to 8 bits.
