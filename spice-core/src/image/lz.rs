@@ -9,7 +9,7 @@
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 
-use super::backref::copy_back;
+use super::backref::{copy_apart, copy_back};
 use super::bitmap::flip_rows;
 use super::dest::{pixels_for_bytes, staged_bytes};
 use super::input::Input;
@@ -184,9 +184,9 @@ fn decompress<P: Copy, const UNIT: usize>(
 /// pixel `i` (stream order) is column `i % width` of row
 /// `dest_row(i / width)`. Literal runs and matches are split where the
 /// write position or a match's source crosses a row end; a piece whose
-/// source is on the row being written may overlap it and is copied with
-/// LZ semantics ([`copy_back`] within that row), a piece from an earlier
-/// row cannot overlap and is one `copy_within`. The write position is a
+/// source overlaps it (on the row being written) is copied with LZ
+/// semantics ([`copy_back`] within that row), any other piece as block
+/// copies that stay on the row being written ([`copy_apart`]). The write position is a
 /// [`RowCursor`] stepped a row at a time; only a match reaching back past
 /// the start of the row being written locates its source by division.
 fn decompress_rows<const UNIT: usize>(
@@ -247,10 +247,10 @@ fn decompress_rows<const UNIT: usize>(
                 let mut left = len;
                 while left > 0 {
                     let k = left.min(at.room()).min(from.room());
-                    if from.r == at.r {
-                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
+                    if from.r != at.r || at.pos - from.pos >= k {
+                        copy_apart(px, from.pos, at.pos, k, at.end);
                     } else {
-                        px.copy_within(from.pos..from.pos + k, at.pos);
+                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
                     }
                     left -= k;
                     rows.advance(&mut at, k);
