@@ -191,7 +191,10 @@ mod tests {
                         let end = buf.len() - room.min(7);
                         copy_apart(&mut buf, seed.len() - back, seed.len(), len, end);
                         assert_eq!(&buf[..want.len()], &want[..], "apart back {back} len {len}");
-                        assert!(buf[end..].iter().all(|&b| b == 0xee), "apart wrote past end");
+                        assert!(
+                            buf[end..].iter().all(|&b| b == 0xee),
+                            "apart wrote past end"
+                        );
                     }
                 }
             }
