@@ -186,9 +186,10 @@ fn decompress<P: Copy, const UNIT: usize>(
 /// write position or a match's source crosses a row end; a piece whose
 /// source overlaps it (on the row being written) is copied with LZ
 /// semantics ([`copy_back`] within that row), any other piece as block
-/// copies that stay on the row being written ([`copy_apart`]). The write position is a
-/// [`RowCursor`] stepped a row at a time; only a match reaching back past
-/// the start of the row being written locates its source by division.
+/// copies that stay on the row being written ([`copy_apart`]). The write
+/// position is a [`RowCursor`] stepped a row at a time; only a match
+/// reaching back past the start of the row being written locates its
+/// source by division.
 fn decompress_rows<const UNIT: usize>(
     inp: &mut Input<'_>,
     dst: &mut Dest<'_>,
