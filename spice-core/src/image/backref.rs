@@ -120,8 +120,8 @@ pub(crate) fn copy_back_bytes(out: &mut [u8], pos: usize, back: usize, len: usiz
     copy_back(out, pos, back, len);
 }
 
-/// Units per block copy of [`copy_apart`] (16 bytes of `u32` pixels).
-const APART_STEP: usize = 4;
+/// Units per block copy of [`copy_apart`] (32 bytes of `u32` pixels).
+const APART_STEP: usize = 8;
 
 /// Copy `len` units from `from` to `to` in `out` when the writes cannot
 /// touch the source: `to + len <= end <= out.len()`, and no unit of
