@@ -120,6 +120,30 @@ pub(crate) fn copy_back_bytes(out: &mut [u8], pos: usize, back: usize, len: usiz
     copy_back(out, pos, back, len);
 }
 
+/// Units per block copy of [`copy_apart`] (32 bytes of `u32` pixels).
+const APART_STEP: usize = 8;
+
+/// Copy `len` units from `from` to `to` in `out` when the writes cannot
+/// touch the source: `to + len <= end <= out.len()`, and no unit of
+/// `from..from + len` lies in `to..end` (a source on an earlier row of a
+/// strided image, or one ending before `to`). Done as [`APART_STEP`]-unit
+/// block copies (no call) when they stay below `end` and inside `out`
+/// (units of `to + len..end` may then be overwritten: the caller writes
+/// them later), else one `copy_within`.
+#[inline(always)]
+pub(crate) fn copy_apart<T: Copy>(out: &mut [T], from: usize, to: usize, len: usize, end: usize) {
+    let span = len.next_multiple_of(APART_STEP);
+    if len <= CHUNKED_MAX && to + span <= end && from + span <= out.len() {
+        let mut d = 0;
+        while d < len {
+            out.copy_within(from + d..from + d + APART_STEP, to + d);
+            d += APART_STEP;
+        }
+    } else {
+        out.copy_within(from..from + len, to);
+    }
+}
+
 /// Copy `STEP`-unit chunks from `back` units behind `*d` to `*d` until
 /// `*d >= end` (`STEP <= back`, room checked by the caller).
 #[inline(always)]
@@ -160,6 +184,18 @@ mod tests {
                     buf.resize(seed.len() + len + room, 0xee);
                     copy_back_bytes(&mut buf, seed.len(), back, len);
                     assert_eq!(&buf[..want.len()], &want[..], "bytes back {back} len {len}");
+                    if back >= len {
+                        // Writes up to `end` stay clear of the source.
+                        let mut buf = seed.clone();
+                        buf.resize(seed.len() + len + room, 0xee);
+                        let end = buf.len() - room.min(7);
+                        copy_apart(&mut buf, seed.len() - back, seed.len(), len, end);
+                        assert_eq!(&buf[..want.len()], &want[..], "apart back {back} len {len}");
+                        assert!(
+                            buf[end..].iter().all(|&b| b == 0xee),
+                            "apart wrote past end"
+                        );
+                    }
                 }
             }
         }

@@ -9,11 +9,11 @@
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 
-use super::backref::copy_back;
+use super::backref::{copy_apart, copy_back};
 use super::bitmap::flip_rows;
 use super::dest::{pixels_for_bytes, staged_bytes};
 use super::input::Input;
-use super::pixel::{expand_indexed, rgb555_to_xrgb};
+use super::pixel::{bgr_to_xrgb, expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::vec::Vec;
@@ -153,13 +153,14 @@ fn next_step(inp: &mut Input<'_>, op: usize, n: usize, len_bias: usize) -> Resul
 /// Decode one LZ pass into all of `out`.
 ///
 /// `len_bias` is as for [`next_step`]; a literal unit is `UNIT` stream
-/// bytes, turned into an output unit by `literal`. Matches are block copies
+/// bytes, and `literals` turns a run of them into output units (a slice of
+/// `out` and its `UNIT` bytes per unit). Matches are block copies
 /// ([`copy_back`]).
 fn decompress<P: Copy, const UNIT: usize>(
     inp: &mut Input<'_>,
     out: &mut [P],
     len_bias: usize,
-    literal: impl Fn([u8; UNIT]) -> P,
+    literals: impl Fn(&[u8], &mut [P]),
 ) -> Result<(), WireError> {
     let n = out.len();
     let mut op = 0usize;
@@ -171,11 +172,7 @@ fn decompress<P: Copy, const UNIT: usize>(
             }
             Step::Literals(count) => {
                 let src = inp.take(count * UNIT)?;
-                for (slot, c) in out[op..op + count].iter_mut().zip(src.chunks_exact(UNIT)) {
-                    let mut unit = [0u8; UNIT];
-                    unit.copy_from_slice(c);
-                    *slot = literal(unit);
-                }
+                literals(src, &mut out[op..op + count]);
                 op += count;
             }
         }
@@ -187,25 +184,22 @@ fn decompress<P: Copy, const UNIT: usize>(
 /// pixel `i` (stream order) is column `i % width` of row
 /// `dest_row(i / width)`. Literal runs and matches are split where the
 /// write position or a match's source crosses a row end; a piece whose
-/// source is on the row being written may overlap it and is copied with
-/// LZ semantics ([`copy_back`] within that row), a piece from an earlier
-/// row cannot overlap and is one `copy_within`.
+/// source overlaps it (on the row being written) is copied with LZ
+/// semantics ([`copy_back`] within that row), any other piece as block
+/// copies that stay on the row being written ([`copy_apart`]). The write
+/// position is a [`RowCursor`] stepped a row at a time; only a match
+/// reaching back past the start of the row being written locates its
+/// source by division.
 fn decompress_rows<const UNIT: usize>(
     inp: &mut Input<'_>,
     dst: &mut Dest<'_>,
     top_down: bool,
     len_bias: usize,
-    literal: impl Fn([u8; UNIT]) -> u32,
+    literals: impl Fn(&[u8], &mut [u32]),
 ) -> Result<(), WireError> {
-    let rows = Rows {
-        width: dst.width(),
-        height: dst.height(),
-        stride: dst.stride(),
-        top_down,
-    };
-    let w = rows.width;
+    let rows = Rows::new(dst.width(), dst.height(), dst.stride(), top_down);
     let px = dst.span_mut();
-    let n = w * rows.height;
+    let n = rows.width * rows.height;
     let mut op = 0usize;
     let mut at = rows.cursor(0);
     while op < n {
@@ -213,48 +207,51 @@ fn decompress_rows<const UNIT: usize>(
             Step::Literals(count) => {
                 let mut src = inp.take(count * UNIT)?;
                 let mut left = count;
-                while left > 0 {
-                    let k = left.min(w - at.c);
+                // Usually the run fits on the row: one piece, no split.
+                while left > at.room() {
+                    let k = at.room();
                     let (now, rest) = src.split_at(k * UNIT);
-                    for (slot, u) in px[at.base + at.c..at.base + at.c + k]
-                        .iter_mut()
-                        .zip(now.chunks_exact(UNIT))
-                    {
-                        let mut unit = [0u8; UNIT];
-                        unit.copy_from_slice(u);
-                        *slot = literal(unit);
-                    }
+                    literals(now, &mut px[at.pos..at.end]);
                     src = rest;
                     left -= k;
                     rows.advance(&mut at, k);
                 }
+                literals(src, &mut px[at.pos..at.pos + left]);
+                rows.advance(&mut at, left);
                 op += count;
             }
             Step::Match { back: 1, len } => {
                 // A run of the last pixel: a fill of each row piece.
-                let v = if at.c > 0 {
-                    px[at.base + at.c - 1]
+                let v = if at.column() > 0 {
+                    px[at.pos - 1]
                 } else {
-                    px[rows.row_at(at.r - 1) + w - 1]
+                    px[rows.cursor(op - 1).pos]
                 };
                 let mut left = len;
                 while left > 0 {
-                    let k = left.min(w - at.c);
-                    px[at.base + at.c..at.base + at.c + k].fill(v);
+                    let k = left.min(at.room());
+                    px[at.pos..at.pos + k].fill(v);
                     left -= k;
                     rows.advance(&mut at, k);
                 }
                 op += len;
             }
             Step::Match { back, len } => {
-                let mut from = rows.cursor(op - back);
+                let mut from = if back <= at.column() {
+                    RowCursor {
+                        pos: at.pos - back,
+                        ..at
+                    }
+                } else {
+                    rows.cursor(op - back)
+                };
                 let mut left = len;
                 while left > 0 {
-                    let k = left.min(w - at.c).min(w - from.c);
-                    if from.r == at.r {
-                        copy_back(&mut px[at.base..at.base + w], at.c, at.c - from.c, k);
+                    let k = left.min(at.room()).min(from.room());
+                    if from.r != at.r || at.pos - from.pos >= k {
+                        copy_apart(px, from.pos, at.pos, k, at.end);
                     } else {
-                        px.copy_within(from.base + from.c..from.base + from.c + k, at.base + at.c);
+                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
                     }
                     left -= k;
                     rows.advance(&mut at, k);
@@ -275,62 +272,87 @@ struct Rows {
     top_down: bool,
 }
 
-/// A position in [`Rows`]: row `r` (stream order), which starts at `base`
-/// in the destination's span, column `c`.
+/// A position in [`Rows`]: span index `pos` on row `r` (stream order),
+/// which starts at span index `start` and ends (one past its last pixel)
+/// at `end`.
+#[derive(Clone, Copy)]
 struct RowCursor {
     r: usize,
-    c: usize,
-    base: usize,
+    start: usize,
+    pos: usize,
+    end: usize,
+}
+
+impl RowCursor {
+    /// The column of `pos` on its row.
+    #[inline(always)]
+    fn column(&self) -> usize {
+        self.pos - self.start
+    }
+
+    /// Pixels left on the row.
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.end - self.pos
+    }
 }
 
 impl Rows {
-    /// Where row `r` (stream order) starts in the span.
-    #[inline(always)]
-    fn row_at(&self, r: usize) -> usize {
-        dest_row(r, self.height, self.top_down) * self.stride
+    /// The rows of a `width x height` destination `stride` apart.
+    fn new(width: usize, height: usize, stride: usize, top_down: bool) -> Self {
+        Self {
+            width,
+            height,
+            stride,
+            top_down,
+        }
     }
 
     /// The position of image pixel `i` (stream order).
     #[inline(always)]
     fn cursor(&self, i: usize) -> RowCursor {
         let r = i / self.width;
+        let start = dest_row(r, self.height, self.top_down) * self.stride;
         RowCursor {
             r,
-            c: i % self.width,
-            base: self.row_at(r),
+            start,
+            pos: start + i % self.width,
+            end: start + self.width,
         }
     }
 
-    /// Move `at` on by `k` pixels, which end at or before its row's end.
+    /// Move `at` on by `k` pixels, which end at or before its row's end;
+    /// at the row's end it moves to the start of the next row (the last
+    /// row's cursor stays at its end).
     #[inline(always)]
     fn advance(&self, at: &mut RowCursor, k: usize) {
-        at.c += k;
-        if at.c == self.width {
+        at.pos += k;
+        if at.pos == at.end && at.r + 1 < self.height {
             at.r += 1;
-            at.c = 0;
-            if at.r < self.height {
-                at.base = self.row_at(at.r);
-            }
+            at.start = if self.top_down {
+                at.start + self.stride
+            } else {
+                at.start - self.stride
+            };
+            at.pos = at.start;
+            at.end = at.start + self.width;
         }
     }
 }
 
-/// A 24/32-bit literal (b, g, r bytes) as `0x00RRGGBB`.
+/// A 16-bit literal run (x555, high byte first) as `0x00RRGGBB`.
 #[inline(always)]
-fn bgr_literal([b, g, r]: [u8; 3]) -> u32 {
-    u32::from_le_bytes([b, g, r, 0])
+fn rgb16_literals(src: &[u8], out: &mut [u32]) {
+    for (o, &p) in out.iter_mut().zip(src.as_chunks::<2>().0) {
+        *o = rgb555_to_xrgb(u16::from_be_bytes(p));
+    }
 }
 
-/// A 16-bit literal (x555, high byte first) as `0x00RRGGBB`.
+/// A one-byte literal run (palette indices, alpha).
 #[inline(always)]
-fn rgb16_literal(p: [u8; 2]) -> u32 {
-    rgb555_to_xrgb(u16::from_be_bytes(p))
-}
-
-/// A one-byte literal (palette indices, alpha).
-#[inline(always)]
-fn byte_literal([b]: [u8; 1]) -> u8 {
-    b
+fn byte_literals(src: &[u8], out: &mut [u8]) {
+    let k = out.len().min(src.len());
+    out[..k].copy_from_slice(&src[..k]);
 }
 
 /// Put row `r` of a decoded buffer where it belongs (`top_down` or not).
@@ -492,19 +514,19 @@ fn decode_header_into(
             }
             // Every byte is written before it is read: old contents never show.
             let bytes = staged_bytes(stage, total)?;
-            decompress(&mut inp, bytes, 3, byte_literal)?;
+            decompress::<u8, 1>(&mut inp, bytes, 3, byte_literals)?;
             let bit_order_be = matches!(h.kind, LZ_IMAGE_TYPE_PLT1_BE | LZ_IMAGE_TYPE_PLT4_BE);
             for (r, row) in bytes.chunks_exact(stride).enumerate() {
                 let out = dst.row_mut(dest_row(r, ht, h.top_down));
                 expand_indexed(row, bits, bit_order_be, palette, out);
             }
         }
-        LZ_IMAGE_TYPE_RGB16 => pixels_into(&mut inp, h.top_down, dst, 2, rgb16_literal)?,
+        LZ_IMAGE_TYPE_RGB16 => pixels_into::<2>(&mut inp, h.top_down, dst, 2, rgb16_literals)?,
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 | LZ_IMAGE_TYPE_RGBA => {
-            pixels_into(&mut inp, h.top_down, dst, 1, bgr_literal)?;
+            pixels_into::<3>(&mut inp, h.top_down, dst, 1, bgr_to_xrgb)?;
             if h.kind == LZ_IMAGE_TYPE_RGBA {
                 let alpha = staged_bytes(stage, w * ht)?;
-                decompress(&mut inp, alpha, 3, byte_literal)?;
+                decompress::<u8, 1>(&mut inp, alpha, 3, byte_literals)?;
                 for (r, row) in alpha.chunks_exact(w).enumerate() {
                     let out = dst.row_mut(dest_row(r, ht, h.top_down));
                     for (p, &a) in out.iter_mut().zip(row) {
@@ -515,7 +537,7 @@ fn decode_header_into(
         }
         LZ_IMAGE_TYPE_A8 => {
             let alpha = staged_bytes(stage, w * ht)?;
-            decompress(&mut inp, alpha, 3, byte_literal)?;
+            decompress::<u8, 1>(&mut inp, alpha, 3, byte_literals)?;
             for (r, row) in alpha.chunks_exact(w).enumerate() {
                 let out = dst.row_mut(dest_row(r, ht, h.top_down));
                 for (p, &a) in out.iter_mut().zip(row) {
@@ -537,14 +559,14 @@ fn pixels_into<const UNIT: usize>(
     top_down: bool,
     dst: &mut Dest<'_>,
     len_bias: usize,
-    literal: impl Fn([u8; UNIT]) -> u32,
+    literals: impl Fn(&[u8], &mut [u32]),
 ) -> Result<(), WireError> {
     if !dst.is_contiguous() {
-        return decompress_rows(inp, dst, top_down, len_bias, literal);
+        return decompress_rows::<UNIT>(inp, dst, top_down, len_bias, literals);
     }
     let w = dst.width();
     let px = dst.span_mut();
-    decompress(inp, px, len_bias, literal)?;
+    decompress::<u32, UNIT>(inp, px, len_bias, literals)?;
     if !top_down {
         flip_rows(px, w);
     }
@@ -589,7 +611,7 @@ pub fn decode_alpha_into(
     let (w, ht) = (dst.width(), dst.height());
     let alpha = staged_bytes(stage, w * ht)?;
     let mut inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
-    decompress(&mut inp, alpha, 3, byte_literal)?;
+    decompress::<u8, 1>(&mut inp, alpha, 3, byte_literals)?;
     for (r, row) in alpha.chunks_exact(w).enumerate() {
         let out = dst.row_mut(dest_row(r, ht, h.top_down));
         for (p, &a) in out.iter_mut().zip(row) {
