@@ -1,0 +1,139 @@
+//! Rows handed on while a decoder fills a linear pixel run: [`Rows`] is
+//! told how far the run has grown, and [`RowCopy`] copies each row into a
+//! [`Dest`] as soon as it is complete, while it is still in the cache, so a
+//! decoder that must keep its own copy of the image (GLZ's window) writes
+//! the destination in the same pass instead of a second one over the whole
+//! image.
+//!
+//! A leaf module: it knows no codec and parses nothing; it never reads
+//! outside the run or writes outside the destination.
+
+use super::dest::Dest;
+
+/// Told, after each step of a decoder, the run decoded so far.
+pub trait Rows {
+    /// `run` is everything decoded so far (it only grows).
+    fn advance(&mut self, run: &[u32]);
+}
+
+/// Rows that go nowhere (the decoder's run is the only output).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRows;
+
+impl Rows for NoRows {
+    #[inline(always)]
+    fn advance(&mut self, _run: &[u32]) {}
+}
+
+/// Copies the run's rows (`dst`'s width each) into `dst` as they complete,
+/// top row first, or flipped (the run's first row is `dst`'s last).
+#[derive(Debug)]
+pub struct RowCopy<'d, 'a> {
+    dst: &'d mut Dest<'a>,
+    flip: bool,
+    /// Rows copied so far.
+    done: usize,
+    /// Run length at which the next row is complete.
+    next: usize,
+}
+
+impl<'d, 'a> RowCopy<'d, 'a> {
+    /// A copier into `dst`, flipped when `flip`.
+    pub fn new(dst: &'d mut Dest<'a>, flip: bool) -> Self {
+        let next = dst.width();
+        Self {
+            dst,
+            flip,
+            done: 0,
+            next,
+        }
+    }
+
+    /// Rows copied so far.
+    #[cfg(test)]
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
+    /// Copy every complete row of `run` not yet copied.
+    #[inline(never)]
+    fn copy_rows(&mut self, run: &[u32]) {
+        let (w, h) = (self.dst.width(), self.dst.height());
+        while self.done < h && self.next <= run.len() {
+            let y = if self.flip {
+                h - 1 - self.done
+            } else {
+                self.done
+            };
+            if let Some(src) = run.get(self.next - w..self.next) {
+                let row = self.dst.row_mut(y);
+                if row.len() == src.len() {
+                    row.copy_from_slice(src);
+                }
+            }
+            self.done += 1;
+            self.next += w;
+        }
+    }
+}
+
+impl Rows for RowCopy<'_, '_> {
+    #[inline(always)]
+    fn advance(&mut self, run: &[u32]) {
+        if run.len() >= self.next {
+            self.copy_rows(run);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// A 3x2 rectangle at (1, 1) of a 5-wide buffer of 4 rows.
+    fn fill(flip: bool, steps: &[usize]) -> (Vec<u32>, Vec<usize>) {
+        let mut buf = vec![0u32; 20];
+        let mut dst = Dest::new(&mut buf[6..], 3, 2, 5).unwrap();
+        let run: Vec<u32> = (1..=6).collect();
+        let mut rows = RowCopy::new(&mut dst, flip);
+        let mut done = Vec::new();
+        for &n in steps {
+            rows.advance(&run[..n]);
+            done.push(rows.done());
+        }
+        (buf, done)
+    }
+
+    #[test]
+    fn rows_land_as_they_complete() {
+        let (buf, done) = fill(false, &[2, 3, 5, 6]);
+        assert_eq!(done, vec![0, 1, 1, 2]);
+        let mut want = vec![0u32; 20];
+        want[6..9].copy_from_slice(&[1, 2, 3]);
+        want[11..14].copy_from_slice(&[4, 5, 6]);
+        assert_eq!(buf, want);
+    }
+
+    #[test]
+    fn flipped_rows_land_bottom_up() {
+        let (buf, done) = fill(true, &[6]);
+        assert_eq!(done, vec![2]);
+        let mut want = vec![0u32; 20];
+        want[6..9].copy_from_slice(&[4, 5, 6]);
+        want[11..14].copy_from_slice(&[1, 2, 3]);
+        assert_eq!(buf, want);
+    }
+
+    #[test]
+    fn a_run_longer_than_the_rectangle_writes_no_more() {
+        let mut buf = vec![0u32; 4];
+        let mut dst = Dest::new(&mut buf, 2, 2, 2).unwrap();
+        let run: Vec<u32> = (1..=8).collect();
+        let mut rows = RowCopy::new(&mut dst, false);
+        rows.advance(&run);
+        assert_eq!(rows.done(), 2);
+        assert_eq!(buf, vec![1, 2, 3, 4]);
+    }
+}
