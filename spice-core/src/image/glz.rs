@@ -323,8 +323,8 @@ impl Literals for Plt {
 }
 
 /// Decode the colour pass into `out` (empty, with capacity for `end`
-/// units), resolving references into `window`; `rows` is told after each
-/// step how far `out` has grown.
+/// units), resolving references into `window`; `rows` is handed the units
+/// decoded so far whenever they reach the length it asked for.
 fn decode_colour<L: Literals, R: Rows>(
     inp: &mut Input,
     out: &mut Vec<u32>,
@@ -335,7 +335,28 @@ fn decode_colour<L: Literals, R: Rows>(
 ) -> Result<(), WireError> {
     let mut last = None;
     while out.len() < end {
+        // Always past what is decoded: every call makes progress.
+        let stop = rows.stop(out.len(), end).max(out.len() + 1);
+        colour_steps::<L>(inp, out, (stop, end), h, window, &mut last)?;
         rows.advance(out);
+    }
+    Ok(())
+}
+
+/// Decode colour-pass steps into `out` until it holds at least `stop`
+/// units (the last step may go past it, never past `end`); `last` is
+/// [`window_units`]' cache, kept from call to call. Not inlined: one
+/// copy per literal type, whatever the caller does with the rows.
+#[inline(never)]
+fn colour_steps<'w, L: Literals>(
+    inp: &mut Input,
+    out: &mut Vec<u32>,
+    (stop, end): (usize, usize),
+    h: &GlzHeader,
+    window: &'w Held,
+    last: &mut Option<(u64, &'w WindowImage)>,
+) -> Result<(), WireError> {
+    while out.len() < stop {
         let at = inp.pos;
         match next_op(inp, L::LEN_BIAS)? {
             Op::Literals(n) => {
@@ -367,9 +388,7 @@ fn decode_colour<L: Literals, R: Rows>(
                     }
                     extend_from_back(out, ofs, len);
                 } else {
-                    out.extend_from_slice(window_units(
-                        window, &mut last, h, image_dist, ofs, len, at,
-                    )?);
+                    out.extend_from_slice(window_units(window, last, h, image_dist, ofs, len, at)?);
                 }
             }
         }

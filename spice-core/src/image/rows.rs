@@ -10,8 +10,12 @@
 
 use super::dest::Dest;
 
-/// Told, after each step of a decoder, the run decoded so far.
+/// Handed the run a decoder has decoded so far whenever it reaches the
+/// length asked for.
 pub trait Rows {
+    /// The run length (above `len`, at most `end`, the run's full length)
+    /// at which the decoder should next call [`advance`](Self::advance).
+    fn stop(&self, len: usize, end: usize) -> usize;
     /// `run` is everything decoded so far (it only grows).
     fn advance(&mut self, run: &[u32]);
 }
@@ -22,8 +26,16 @@ pub struct NoRows;
 
 impl Rows for NoRows {
     #[inline(always)]
+    fn stop(&self, _len: usize, end: usize) -> usize {
+        end
+    }
+    #[inline(always)]
     fn advance(&mut self, _run: &[u32]) {}
 }
+
+/// Units [`RowCopy`] lets a decoder run on before it copies rows: 16 KiB,
+/// well inside a first-level data cache.
+const CHUNK: usize = 4096;
 
 /// Copies the run's rows (`dst`'s width each) into `dst` as they complete,
 /// top row first, or flipped (the run's first row is `dst`'s last).
@@ -78,6 +90,16 @@ impl<'d, 'a> RowCopy<'d, 'a> {
 }
 
 impl Rows for RowCopy<'_, '_> {
+    /// Whole rows, at least [`CHUNK`] units past the last row copied
+    /// (rows are handed on while they are in the first-level cache, and
+    /// narrow images are not stopped for every row).
+    fn stop(&self, len: usize, end: usize) -> usize {
+        let w = self.dst.width().max(1);
+        let copied = self.next.saturating_sub(w);
+        let want = copied.saturating_add(CHUNK).max(len.saturating_add(1));
+        want.div_ceil(w).saturating_mul(w).min(end)
+    }
+
     #[inline(always)]
     fn advance(&mut self, run: &[u32]) {
         if run.len() >= self.next {
@@ -124,6 +146,26 @@ mod tests {
         want[6..9].copy_from_slice(&[4, 5, 6]);
         want[11..14].copy_from_slice(&[1, 2, 3]);
         assert_eq!(buf, want);
+    }
+
+    #[test]
+    fn stops_fall_on_row_ends_a_chunk_apart() {
+        let mut buf = vec![0u32; 3000 * 4];
+        let mut dst = Dest::new(&mut buf, 3000, 4, 3000).unwrap();
+        let mut rows = RowCopy::new(&mut dst, false);
+        // Two 3000-pixel rows hold the first 4096-unit chunk; never past the end.
+        assert_eq!(rows.stop(0, 12000), 6000);
+        assert_eq!(rows.stop(6500, 12000), 9000);
+        assert_eq!(rows.stop(0, 5000), 5000);
+        let run = vec![1u32; 6000];
+        rows.advance(&run);
+        assert_eq!(rows.stop(6000, 12000), 12000);
+        // Narrow rows: many to a chunk.
+        let mut buf = vec![0u32; 32 * 1000];
+        let mut dst = Dest::new(&mut buf, 32, 1000, 32).unwrap();
+        let rows = RowCopy::new(&mut dst, false);
+        assert_eq!(rows.stop(0, 32000), 4096);
+        assert_eq!(NoRows.stop(7, 100), 100);
     }
 
     #[test]
