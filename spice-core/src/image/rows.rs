@@ -70,22 +70,20 @@ impl<'d, 'a> RowCopy<'d, 'a> {
     /// Copy every complete row of `run` not yet copied.
     #[inline(never)]
     fn copy_rows(&mut self, run: &[u32]) {
-        let (w, h) = (self.dst.width(), self.dst.height());
-        while self.done < h && self.next <= run.len() {
-            let y = if self.flip {
-                h - 1 - self.done
-            } else {
-                self.done
-            };
-            if let Some(src) = run.get(self.next - w..self.next) {
-                let row = self.dst.row_mut(y);
-                if row.len() == src.len() {
-                    row.copy_from_slice(src);
-                }
+        let (w, h, stride) = (self.dst.width(), self.dst.height(), self.dst.stride());
+        let rows = (run.len() / w.max(1)).min(h);
+        let Some(src) = run.get(self.done * w..rows * w) else {
+            return;
+        };
+        let span = self.dst.span_mut();
+        for (k, row) in (self.done..).zip(src.chunks_exact(w.max(1))) {
+            let y = if self.flip { h - 1 - k } else { k };
+            if let Some(d) = span.get_mut(y * stride..y * stride + w) {
+                d.copy_from_slice(row);
             }
-            self.done += 1;
-            self.next += w;
         }
+        self.done = rows;
+        self.next = (rows + 1) * w;
     }
 }
 
