@@ -7,9 +7,8 @@
 //!
 //! - `ours`: our decoder straight into the destination (`decode_into_with`
 //!   a [`Dest`] over a 1920-wide frame buffer and one staging run reused
-//!   for strided ones, as the client's direct draw does); for GLZ, whose decoder keeps its image in the window, the
-//!   decode alone (`ours`) and the row copy of the result onto the
-//!   destination (`copy`), which the canvas comparison adds;
+//!   for strided ones, as the client's direct draw does; GLZ into its
+//!   window and, row by row as it decodes, into the destination);
 //! - `theirs`: spice-common's decoder alone into a buffer of the image's
 //!   size (for LZ4, liblz4 driven as `canvas_get_lz4` drives it; for GLZ,
 //!   spice-gtk's decoder, whose output is a new pixman surface);
@@ -46,10 +45,9 @@ use codecs_common::{columns, desktop, COLUMN, H, W};
 use quic_support::photo;
 use spice_core::enums::SPICE_BITMAP_FMT_32BIT;
 use spice_core::image::glz::GlzWindow;
-use spice_core::image::{lz, lz4, quic, Dest, Image};
+use spice_core::image::{lz, lz4, quic, Dest};
 use spice_cref::Rect;
 use std::hint::black_box;
-use std::sync::Arc;
 
 /// GLZ window (pixels) of our decoder, as the client advertises it.
 const GLZ_WINDOW: u32 = 1 << 23;
@@ -133,28 +131,15 @@ fn bench_theirs_quic(parts: &[Part], codecs: &mut spice_cref::Codecs, outs: &mut
     }
 }
 
-/// Our GLZ decode of each image (its pixels stay in the window).
+/// Our GLZ decode of each image into its window and, row by row as it
+/// is decoded, onto the destination (as the client's direct draw does).
 #[inline(never)]
-fn bench_ours_glz(parts: &[Part]) -> Vec<Arc<Image>> {
+fn bench_ours_glz(parts: &[Part], fb: &mut [u32]) {
     let mut win = GlzWindow::new(GLZ_WINDOW);
-    parts
-        .iter()
-        .map(|p| {
-            win.decode(black_box(&p.data), None)
-                .expect("our GLZ decode")
-        })
-        .collect()
-}
-
-/// The rows of our decoded GLZ images copied onto the destination (what
-/// the draw adds to the decode).
-#[inline(never)]
-fn bench_copy_glz(parts: &[Part], imgs: &[Arc<Image>], fb: &mut [u32]) {
-    for (p, img) in parts.iter().zip(imgs) {
-        for (y, row) in img.pixels.chunks_exact(p.w).enumerate() {
-            let at = p.at + y * STRIDE;
-            fb[at..at + p.w].copy_from_slice(row);
-        }
+    for p in parts {
+        let mut dst = Dest::new(&mut fb[p.at..], p.w, p.h, STRIDE).expect("fits");
+        win.decode_into(black_box(&p.data), &mut dst)
+            .expect("our GLZ decode");
     }
 }
 
@@ -326,8 +311,7 @@ fn run(codec: &str, frame: &str) {
             bench_canvas_lz4(&parts, &mut fb_canvas);
         }
         _ => {
-            let imgs = bench_ours_glz(&parts);
-            bench_copy_glz(&parts, &imgs, &mut fb_ours);
+            bench_ours_glz(&parts, &mut fb_ours);
             bench_theirs_glz(&parts);
             bench_canvas_glz(&parts, &mut fb_canvas);
         }

@@ -33,8 +33,9 @@ use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
-    decode_image_into_with, decode_image_with, decode_jpeg_into, decode_mask_into, direct_image,
-    direct_jpeg, direct_mask, DecodeContext, Decoded, Image, Staging, MAX_PALETTE_ENTRIES,
+    decode_image_into_with, decode_image_with, decode_jpeg_into, decode_mask_into, direct_glz,
+    direct_image, direct_jpeg, direct_mask, DecodeContext, Decoded, Image, Staging,
+    MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
 use crate::wire::Writer;
@@ -792,8 +793,9 @@ impl Display {
     /// A plain unmasked copy decoded straight onto its surface, when nothing
     /// stands between the decoder and the surface: the whole image, unscaled,
     /// wholly inside the surface, unclipped (or clipped to a rectangle that
-    /// covers the box), of a codec that decodes in place and not to be
-    /// cached. `Ok(false)`: not such a draw (nothing was done).
+    /// covers the box), of a codec that decodes in place (GLZ: into its
+    /// window and the surface in one pass) and not to be cached.
+    /// `Ok(false)`: not such a draw (nothing was done).
     fn copy_direct(
         &mut self,
         body: &[u8],
@@ -808,7 +810,8 @@ impl Display {
         let Some(surface) = self.canvas.surface_mut(base.surface_id) else {
             return Ok(false);
         };
-        let Some(img) = direct_image(body, c.src) else {
+        let direct = direct_image(body, c.src).or_else(|| direct_glz(body, c.src));
+        let Some(img) = direct else {
             return Ok(false);
         };
         if (img.has_alpha && !surface.keeps_alpha())

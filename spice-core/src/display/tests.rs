@@ -716,6 +716,28 @@ fn lz_rgb32(w: u32, h: u32) -> Vec<u8> {
     v
 }
 
+/// A GLZ RGB32 payload of `w x h` (`w <= 32`), image id 0: each row one
+/// literal run (GLZ's header is big-endian, like LZ's).
+fn glz_rgb32(w: u32, h: u32, top_down: bool) -> Vec<u8> {
+    let lz = crate::image::lz::LZ_IMAGE_TYPE_RGB32 as u8;
+    let mut v = Vec::new();
+    v.extend_from_slice(&crate::image::lz::LZ_MAGIC.to_be_bytes());
+    v.extend_from_slice(&crate::image::lz::LZ_VERSION.to_be_bytes());
+    v.push(lz | if top_down { 0x10 } else { 0 });
+    for f in [w, h, w * 4] {
+        v.extend_from_slice(&f.to_be_bytes());
+    }
+    v.extend_from_slice(&0u64.to_be_bytes());
+    v.extend_from_slice(&0u32.to_be_bytes());
+    for i in 0..w * h {
+        if i % w == 0 {
+            v.push(w as u8 - 1);
+        }
+        v.extend_from_slice(&(i.wrapping_mul(0x0009_0507) | 1).to_le_bytes()[..3]);
+    }
+    v
+}
+
 /// A top-down 32BIT LZ4 payload of `w x h` whose pad bytes are set.
 fn lz4_rgb32(w: u32, h: u32) -> Vec<u8> {
     let raw: Vec<u8> = (0..w * h)
@@ -776,6 +798,13 @@ fn direct_and_blitted_copies_store_the_same_pixels() {
         // Contiguous: decoded in place, nothing staged.
         let r = same_pixels_both_ways(image, (w as i32, h as i32), (w, h + 1), 0);
         assert_eq!(r.d.staging.charged(), 0);
+    }
+    // GLZ: into its window and the surface in one pass, either row order.
+    for top_down in [true, false] {
+        let glz = sized_image(SPICE_IMAGE_TYPE_GLZ_RGB, w, h, &glz_rgb32(w, h, top_down));
+        assert!(crate::image::direct_glz(&glz, 0).is_some());
+        same_pixels_both_ways(&glz, (w as i32, h as i32), (64, 9), 5);
+        same_pixels_both_ways(&glz, (w as i32, h as i32), (w, h + 1), 0);
     }
     let quic: &[u8] = include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic");
     let q = crate::image::quic::parse_header(quic).unwrap();

@@ -24,6 +24,7 @@
 //! only matches images of the same LZ type.
 
 use super::backref::extend_from_back;
+use super::dest::Dest;
 use super::input::Input;
 use super::lz::{
     LZ_IMAGE_TYPE_PLT1_BE, LZ_IMAGE_TYPE_PLT1_LE, LZ_IMAGE_TYPE_PLT4_BE, LZ_IMAGE_TYPE_PLT4_LE,
@@ -31,6 +32,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
 use super::pixel::{expand_indexed, rgb555_to_xrgb};
+use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
@@ -321,16 +323,40 @@ impl Literals for Plt {
 }
 
 /// Decode the colour pass into `out` (empty, with capacity for `end`
-/// units), resolving references into `window`.
-fn decode_colour<L: Literals>(
+/// units), resolving references into `window`; `rows` is handed the units
+/// decoded so far whenever they reach the length it asked for.
+fn decode_colour<L: Literals, R: Rows>(
     inp: &mut Input,
     out: &mut Vec<u32>,
     end: usize,
     h: &GlzHeader,
     window: &Held,
+    rows: &mut R,
 ) -> Result<(), WireError> {
     let mut last = None;
     while out.len() < end {
+        // Always past what is decoded: every call makes progress.
+        let stop = rows.stop(out.len(), end).max(out.len() + 1);
+        colour_steps::<L>(inp, out, (stop, end), h, window, &mut last)?;
+        rows.advance(out);
+    }
+    Ok(())
+}
+
+/// Decode colour-pass steps into `out` until it holds at least `stop`
+/// units (the last step may go past it, never past `end`); `last` is
+/// [`window_units`]' cache, kept from call to call. Not inlined: one
+/// copy per literal type, whatever the caller does with the rows.
+#[inline(never)]
+fn colour_steps<'w, L: Literals>(
+    inp: &mut Input,
+    out: &mut Vec<u32>,
+    (stop, end): (usize, usize),
+    h: &GlzHeader,
+    window: &'w Held,
+    last: &mut Option<(u64, &'w WindowImage)>,
+) -> Result<(), WireError> {
+    while out.len() < stop {
         let at = inp.pos;
         match next_op(inp, L::LEN_BIAS)? {
             Op::Literals(n) => {
@@ -362,9 +388,7 @@ fn decode_colour<L: Literals>(
                     }
                     extend_from_back(out, ofs, len);
                 } else {
-                    out.extend_from_slice(window_units(
-                        window, &mut last, h, image_dist, ofs, len, at,
-                    )?);
+                    out.extend_from_slice(window_units(window, last, h, image_dist, ofs, len, at)?);
                 }
             }
         }
@@ -726,6 +750,76 @@ impl GlzWindow {
         palette: Option<&[u32]>,
     ) -> Result<Arc<Image>, WireError> {
         let h = GlzHeader::parse(data)?;
+        if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
+            return Err(WireError::new(8, "GLZ: palette image without a palette"));
+        }
+        let (units, shell) = self.decode_units(data, &h, &mut NoRows)?;
+        let has_alpha = h.image_type == LZ_IMAGE_TYPE_RGBA;
+        let (image, units) = match plt_pixels_per_byte(h.image_type) {
+            Some(_) => {
+                let image = expand_palette(&units, &h, palette.unwrap_or(&[]))?;
+                (Arc::new(image), Units::Own(units.into_boxed_slice()))
+            }
+            None if h.top_down => {
+                // The units are the image: no second buffer, no copy.
+                let image = shared_units(&h, units, shell);
+                (image.clone(), Units::Shared(image))
+            }
+            None => {
+                let mut pixels = units_vec(units.len())?;
+                for row in units.chunks_exact(h.width as usize).rev() {
+                    pixels.extend_from_slice(row);
+                }
+                let image = Image {
+                    width: h.width,
+                    height: h.height,
+                    pixels,
+                    has_alpha,
+                };
+                (Arc::new(image), Units::Own(units.into_boxed_slice()))
+            }
+        };
+        self.keep(&h, units);
+        Ok(image)
+    }
+
+    /// Decode a GLZ_RGB payload of a colour type into `dst` (of the image's
+    /// size), each row copied there as soon as it is decoded; the image
+    /// joins the window as [`decode`](Self::decode) would have it, but no
+    /// image of its own is made (a bottom-up image is not flipped twice).
+    /// On error `dst` may hold some rows of the image.
+    pub fn decode_into(&mut self, data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+        let h = GlzHeader::parse(data)?;
+        if plt_pixels_per_byte(h.image_type).is_some() {
+            return Err(WireError::new(8, "GLZ: palette image without a palette"));
+        }
+        dst.check_size(h.width, h.height)?;
+        let mut rows = RowCopy::new(dst, !h.top_down);
+        let (units, shell) = if h.image_type == LZ_IMAGE_TYPE_RGBA {
+            // Rows are complete only after the alpha pass.
+            self.decode_units(data, &h, &mut NoRows)?
+        } else {
+            self.decode_units(data, &h, &mut rows)?
+        };
+        rows.advance(&units);
+        let units = if h.top_down {
+            Units::Shared(shared_units(&h, units, shell))
+        } else {
+            Units::Own(units.into_boxed_slice())
+        };
+        self.keep(&h, units);
+        Ok(())
+    }
+
+    /// Check a payload against the window and decode its LZ passes into a
+    /// unit buffer (a spare's, returned with the image to put it back in,
+    /// for top-down colour), telling `rows` how far the colour pass got.
+    fn decode_units<R: Rows>(
+        &mut self,
+        data: &[u8],
+        h: &GlzHeader,
+        rows: &mut R,
+    ) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
         let body = data.get(GLZ_HEADER_LEN..).unwrap_or(&[]);
         let units_n = h.units();
         if units_n > body.len().saturating_mul(MAX_UNITS_PER_BYTE) {
@@ -733,9 +827,6 @@ impl GlzWindow {
                 GLZ_HEADER_LEN,
                 "GLZ: image larger than its data can encode",
             ));
-        }
-        if plt_pixels_per_byte(h.image_type).is_some() && palette.is_none() {
-            return Err(WireError::new(8, "GLZ: palette image without a palette"));
         }
         if self.images.newer_than(h.id) > MAX_LATE_IMAGES {
             return Err(WireError::new(
@@ -750,51 +841,25 @@ impl GlzWindow {
             (units_vec(units_n)?, None)
         };
         let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
-        let images = &self.images;
+        let (images, out) = (&self.images, &mut units);
         match h.image_type {
             LZ_IMAGE_TYPE_RGB16 => {
-                decode_colour::<Rgb16>(&mut inp, &mut units, units_n, &h, images)?
+                decode_colour::<Rgb16, R>(&mut inp, out, units_n, h, images, rows)?
             }
             LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
-                decode_colour::<Rgb32>(&mut inp, &mut units, units_n, &h, images)?
+                decode_colour::<Rgb32, R>(&mut inp, out, units_n, h, images, rows)?
             }
             LZ_IMAGE_TYPE_RGBA => {
-                decode_colour::<Rgb32>(&mut inp, &mut units, units_n, &h, images)?;
-                decode_alpha(&mut inp, &mut units, &h, images)?;
+                decode_colour::<Rgb32, R>(&mut inp, out, units_n, h, images, rows)?;
+                decode_alpha(&mut inp, out, h, images)?;
             }
-            _ => decode_colour::<Plt>(&mut inp, &mut units, units_n, &h, images)?,
+            _ => decode_colour::<Plt, R>(&mut inp, out, units_n, h, images, rows)?,
         }
-        let has_alpha = h.image_type == LZ_IMAGE_TYPE_RGBA;
-        let (image, units) = match plt_pixels_per_byte(h.image_type) {
-            Some(_) => {
-                let image = expand_palette(&units, &h, palette.unwrap_or(&[]))?;
-                (Arc::new(image), Units::Own(units.into_boxed_slice()))
-            }
-            None if h.top_down => {
-                // The units are the image: no second buffer, no copy.
-                let fresh = Image {
-                    width: h.width,
-                    height: h.height,
-                    pixels: units,
-                    has_alpha,
-                };
-                let image = refill(shell, fresh);
-                (image.clone(), Units::Shared(image))
-            }
-            None => {
-                let mut pixels = units_vec(units_n)?;
-                for row in units.chunks_exact(h.width as usize).rev() {
-                    pixels.extend_from_slice(row);
-                }
-                let image = Image {
-                    width: h.width,
-                    height: h.height,
-                    pixels,
-                    has_alpha,
-                };
-                (Arc::new(image), Units::Own(units.into_boxed_slice()))
-            }
-        };
+        Ok((units, shell))
+    }
+
+    /// Add the image `h` describes, with its decoded `units`, to the window.
+    fn keep(&mut self, h: &GlzHeader, units: Units) {
         self.insert(
             h.id,
             WindowImage {
@@ -804,7 +869,6 @@ impl GlzWindow {
                 win_head_dist: h.win_head_dist,
             },
         );
-        Ok(image)
     }
 
     /// Decode a ZLIB_GLZ_RGB payload (`glz_data_size` = inflated size): the
@@ -865,6 +929,18 @@ impl GlzWindow {
         // The new image came first: spares that no longer fit go.
         self.spares.trim(self.spare_room());
     }
+}
+
+/// The top-down colour image whose pixels are `units`, in the spare image
+/// `shell` when the units came from one.
+fn shared_units(h: &GlzHeader, units: Vec<u32>, shell: Option<Arc<Image>>) -> Arc<Image> {
+    let fresh = Image {
+        width: h.width,
+        height: h.height,
+        pixels: units,
+        has_alpha: h.image_type == LZ_IMAGE_TYPE_RGBA,
+    };
+    refill(shell, fresh)
 }
 
 /// An empty unit buffer with room for exactly `n` units (`n` was checked
@@ -1272,6 +1348,68 @@ mod tests {
         let mut v = header(LZ_IMAGE_TYPE_RGBA, true, 3, 1, 12, 1, 1);
         v.extend_from_slice(&[3 << 5 | 1, 0x00, 0x01, 1 << 5 | 1, 0x00, 0x01]);
         assert_eq!(w.decode(&v, None).unwrap().pixels, vec![b, a, b]);
+    }
+
+    /// `payload` decoded by `into` straight into a 2-pixel-inset rectangle
+    /// of a wider buffer, and by `whole` as an image: the rectangle's rows
+    /// and the image's must be the same, and nothing else written.
+    fn same_into_as_whole(whole: &mut GlzWindow, into: &mut GlzWindow, payload: &[u8]) -> Vec<u32> {
+        let img = whole.decode(payload, None).unwrap();
+        let (w, h) = (img.width as usize, img.height as usize);
+        let stride = w + 4;
+        let mut buf = vec![0xdead_beef_u32; stride * (h + 1)];
+        let mut dst = Dest::new(&mut buf[2..], w, h, stride).unwrap();
+        into.decode_into(payload, &mut dst).unwrap();
+        for (y, row) in img.pixels.chunks_exact(w).enumerate() {
+            assert_eq!(&buf[2 + y * stride..2 + y * stride + w], row, "row {y}");
+            assert_eq!(buf[y * stride..y * stride + 2], [0xdead_beef; 2]);
+        }
+        assert_eq!(buf[2 + h * stride..], vec![0xdead_beef; stride - 2]);
+        img.pixels.clone()
+    }
+
+    #[test]
+    fn decode_into_matches_decode_and_keeps_the_same_window() {
+        let (mut whole, mut into) = (GlzWindow::new(1 << 20), GlzWindow::new(1 << 20));
+        // Image 0: top-down 3x2 of literals, a row per step.
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 3, 2, 12, 0, 0);
+        v.extend_from_slice(&lit(&[A_BGR, B_BGR, A_BGR]));
+        v.extend_from_slice(&lit(&[B_BGR, B_BGR, B_BGR]));
+        let px = same_into_as_whole(&mut whole, &mut into, &v);
+        assert_eq!(px, vec![A, B, A, B, B, B]);
+        // Image 1: bottom-up 3x2, all six units from image 0 (distance 1).
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, false, 3, 2, 12, 1, 1);
+        v.extend_from_slice(&[6 << 5, 0x00, 0x01]);
+        let px = same_into_as_whole(&mut whole, &mut into, &v);
+        assert_eq!(px, vec![B, B, B, A, B, A]);
+        // Image 2: RGBA 3x1, colour and alpha literals.
+        let mut v = header(LZ_IMAGE_TYPE_RGBA, true, 3, 1, 12, 2, 2);
+        v.extend_from_slice(&lit(&[A_BGR, B_BGR, A_BGR]));
+        v.extend_from_slice(&[2, 0x10, 0x80, 0x10]);
+        let px = same_into_as_whole(&mut whole, &mut into, &v);
+        assert_eq!(px, vec![0x1011_2233, 0x8044_5566, 0x1011_2233]);
+        // Image 3: units 2.. of the bottom-up image 1 (its stream order), 4 wide.
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 4, 1, 16, 3, 3);
+        v.extend_from_slice(&[4 << 5 | 2, 0x00, 0x02]);
+        let px = same_into_as_whole(&mut whole, &mut into, &v);
+        assert_eq!(px, vec![A, B, B, B]);
+        assert_eq!(whole.len(), into.len());
+        assert_eq!(whole.pixels(), into.pixels());
+    }
+
+    #[test]
+    fn decode_into_refuses_palettes_and_other_sizes() {
+        let mut w = GlzWindow::new(1 << 20);
+        let mut buf = vec![0u32; 8];
+        let mut dst = Dest::new(&mut buf, 2, 2, 2).unwrap();
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 3, 1, 12, 0, 0);
+        v.extend_from_slice(&lit(&[A_BGR, B_BGR, A_BGR]));
+        assert!(w.decode_into(&v, &mut dst).is_err());
+        let mut v = header(LZ_IMAGE_TYPE_PLT8, true, 2, 2, 2, 0, 0);
+        v.extend_from_slice(&[3, 0, 1, 1, 0]);
+        assert!(w.decode_into(&v, &mut dst).is_err());
+        assert!(w.is_empty());
+        assert_eq!(buf, vec![0; 8]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod lz;
 pub mod lz4;
 pub mod pixel;
 pub mod quic;
+mod rows;
 pub mod spares;
 
 /// Largest image (in pixels) any decoder will allocate: 4096 x 4096.
@@ -456,6 +457,32 @@ pub fn direct_image(body: &[u8], ptr: u32) -> Option<DirectImage> {
     (!to_be_cached(&desc)).then_some(img)
 }
 
+/// The image at body offset `ptr`, when it is a GLZ_RGB image of a colour
+/// type, not to be cached, whose header agrees with its descriptor:
+/// [`decode_image_into`] then decodes it into the window and a destination
+/// rectangle in one pass. Kept apart from [`direct_image`]: a GLZ image
+/// drawn any other way is shared with the window, not copied.
+pub fn direct_glz(body: &[u8], ptr: u32) -> Option<DirectImage> {
+    let mut r = Reader::new(body).at(ptr).ok()?;
+    let desc = ImageDescriptor::parse(&mut r).ok()?;
+    if desc.kind as u32 != SPICE_IMAGE_TYPE_GLZ_RGB || to_be_cached(&desc) {
+        return None;
+    }
+    let h = glz::GlzHeader::parse(sized_data(&mut r).ok()?.1).ok()?;
+    let alpha = match h.image_type {
+        lz::LZ_IMAGE_TYPE_RGBA => true,
+        lz::LZ_IMAGE_TYPE_RGB16 | lz::LZ_IMAGE_TYPE_RGB24 | lz::LZ_IMAGE_TYPE_RGB32 => false,
+        _ => return None,
+    };
+    ((h.width, h.height) == (desc.width, desc.height)).then_some(DirectImage {
+        width: h.width,
+        height: h.height,
+        has_alpha: alpha,
+        // Its colour pass leaves the alpha byte clear.
+        alpha_clear: !alpha,
+    })
+}
+
 /// Whether an image carries `CACHE_ME` or `CACHE_REPLACE_ME`.
 fn to_be_cached(desc: &ImageDescriptor) -> bool {
     desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0
@@ -634,8 +661,8 @@ fn jpeg_into_spare(
     Ok(Some(image))
 }
 
-/// Decode the image at body offset `ptr`, which [`direct_image`] admitted,
-/// straight into `dst` (of that size). The budget is asked for the
+/// Decode the image at body offset `ptr`, which [`direct_image`] or
+/// [`direct_glz`] admitted, straight into `dst` (of that size). The budget is asked for the
 /// decoder's working room first, as [`decode_image`] does. What an LZ or
 /// LZ4 decoder stages goes into a buffer allocated for this call:
 /// [`decode_image_into_with`] reuses one.
@@ -691,6 +718,10 @@ pub fn decode_image_into_with(
             let need = lz4::staging_pixels(data, dst);
             let run = stage_for(need, stage, ctx.budget).map_err(|e| e.at_base(at))?;
             lz4::decode_into_with(data, dst, run).map_err(|e| e.at_base(at))
+        }
+        SPICE_IMAGE_TYPE_GLZ_RGB => {
+            let (at, data) = sized_data(&mut r)?;
+            ctx.glz.decode_into(data, dst).map_err(|e| e.at_base(at))
         }
         _ => Err(WireError::new(
             ptr as usize + 8,
