@@ -63,8 +63,8 @@ impl<'a> Bits<'a> {
     }
 
     /// The next 32 bits of the stream (not consumed).
-    #[inline(always)]
-    pub(super) fn peek(&self) -> u32 {
+    #[cfg(test)]
+    fn peek(&self) -> u32 {
         (self.window() >> 32) as u32
     }
 
@@ -72,18 +72,6 @@ impl<'a> Bits<'a> {
     #[inline(always)]
     pub(super) fn eat(&mut self, n: u32) {
         self.pos = self.pos.wrapping_add(n as usize);
-    }
-
-    /// The stream position: bits consumed so far.
-    #[inline(always)]
-    pub(super) fn pos(&self) -> usize {
-        self.pos
-    }
-
-    /// Move to stream position `pos` (as [`Self::pos`] gave it).
-    #[inline(always)]
-    pub(super) fn seek(&mut self, pos: usize) {
-        self.pos = pos;
     }
 
     /// Bits consumed so far.

@@ -271,17 +271,14 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     schedule.wait = (stop - i) as u32;
                     run_after = i;
                     // The run repeats the pixel on its left; `left` stays valid.
-                    let mut at = b.bits();
-                    let (pos, next) = Self::run(&mut schedule.run_state, &at, cur, i, left);
-                    at.seek(pos);
+                    let next = Self::run(&mut schedule.run_state, &mut b, cur, i, left);
                     if next == RUN_FAILED {
-                        *bits = at;
-                        return Err(at.error("QUIC run passes the end of the row"));
+                        *bits = b.bits();
+                        return Err(bits.error("QUIC run passes the end of the row"));
                     }
-                    b = Buffered::at(&at);
                     i = next;
                     if i >= end {
-                        *bits = at;
+                        *bits = b.bits();
                         return Ok(());
                     }
                     // Run pixels do not count towards the next update.
@@ -308,32 +305,29 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
     }
 
     /// Read a run starting at pixel `i` of `cur` and fill it with the
-    /// channels of `left` (the pixel before it): the stream position after
-    /// it and the index after the run, or [`RUN_FAILED`] if the run would
-    /// leave the row (the position is then where that was found). Out of
-    /// line: runs are rare, and their fill loop would otherwise take
-    /// registers from the pixel loop; the answer is two words, so it comes
-    /// back in registers.
+    /// channels of `left` (the pixel before it): the index after the run,
+    /// or [`RUN_FAILED`] if the run would leave the row (the buffer is then
+    /// where that was found). Out of line: runs are rare, and their fill
+    /// loop would otherwise take registers from the pixel loop.
     #[cold]
     #[inline(never)]
     fn run(
         state: &mut usize,
-        bits: &Bits<'_>,
+        bits: &mut Buffered<'_>,
         cur: &mut [u32],
         i: usize,
         left: u32,
-    ) -> (usize, usize) {
+    ) -> usize {
         let owned = Self::OWNED;
-        let mut bits = *bits;
-        let Some(run) = read_run(state, &mut bits, cur.len().saturating_sub(i)) else {
-            return (bits.pos(), RUN_FAILED);
+        let Some(run) = read_run(state, bits, cur.len().saturating_sub(i)) else {
+            return RUN_FAILED;
         };
         let fill = left & owned;
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
             *p = if MERGE { (*p & !owned) | fill } else { fill };
         }
-        (bits.pos(), end)
+        end
     }
 }
 
@@ -345,11 +339,13 @@ const RUN_FAILED: usize = usize::MAX;
 /// `order` bits; the order then steps back down once. `None` if the run
 /// would pass `max` pixels.
 #[inline(always)]
-fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Option<usize> {
+fn read_run(state: &mut usize, bits: &mut Buffered<'_>, max: usize) -> Option<usize> {
     const LAST: usize = RUN_ORDER.len() - 1;
     let mut run = 0usize;
     loop {
-        let ones = bits.peek().leading_ones() as usize;
+        // Each read takes at most 32 bits, so a refill before it suffices.
+        bits.refill();
+        let ones = ((bits.peek() >> 32) as u32).leading_ones() as usize;
         // The states the ones pass through count their own lengths; ones
         // beyond the last state count its length each.
         let from = (*state).min(LAST);
@@ -368,7 +364,8 @@ fn read_run(state: &mut usize, bits: &mut Bits<'_>, max: usize) -> Option<usize>
     }
     let order = RUN_ORDER[*state % RUN_ORDER.len()];
     if order > 0 {
-        run += (bits.peek() >> (32 - order)) as usize;
+        bits.refill();
+        run += (bits.peek() >> (64 - order)) as usize;
         bits.eat(order);
     }
     *state = state.saturating_sub(1);
