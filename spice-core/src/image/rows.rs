@@ -127,23 +127,20 @@ mod tests {
     }
 
     #[test]
-    fn rows_land_as_they_complete() {
-        let (buf, done) = fill(false, &[2, 3, 5, 6]);
-        assert_eq!(done, vec![0, 1, 1, 2]);
-        let mut want = vec![0u32; 20];
-        want[6..9].copy_from_slice(&[1, 2, 3]);
-        want[11..14].copy_from_slice(&[4, 5, 6]);
-        assert_eq!(buf, want);
-    }
-
-    #[test]
-    fn flipped_rows_land_bottom_up() {
-        let (buf, done) = fill(true, &[6]);
-        assert_eq!(done, vec![2]);
-        let mut want = vec![0u32; 20];
-        want[6..9].copy_from_slice(&[4, 5, 6]);
-        want[11..14].copy_from_slice(&[1, 2, 3]);
-        assert_eq!(buf, want);
+    fn rows_land_as_they_complete_top_down_or_flipped() {
+        // (flip, run steps, rows done after each step, rows 1 and 2 of the 5-wide buffer)
+        let cases: [(bool, &[usize], &[usize], [u32; 3], [u32; 3]); 2] = [
+            (false, &[2, 3, 5, 6], &[0, 1, 1, 2], [1, 2, 3], [4, 5, 6]),
+            (true, &[6], &[2], [4, 5, 6], [1, 2, 3]),
+        ];
+        for (flip, steps, want_done, row1, row2) in cases {
+            let (buf, done) = fill(flip, steps);
+            assert_eq!(done, want_done, "flip {flip}");
+            let mut want = vec![0u32; 20];
+            want[6..9].copy_from_slice(&row1);
+            want[11..14].copy_from_slice(&row2);
+            assert_eq!(buf, want, "flip {flip}");
+        }
     }
 
     #[test]
