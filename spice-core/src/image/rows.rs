@@ -129,7 +129,8 @@ mod tests {
     #[test]
     fn rows_land_as_they_complete_top_down_or_flipped() {
         // (flip, run steps, rows done after each step, rows 1 and 2 of the 5-wide buffer)
-        let cases: [(bool, &[usize], &[usize], [u32; 3], [u32; 3]); 2] = [
+        type Case = (bool, &'static [usize], &'static [usize], [u32; 3], [u32; 3]);
+        let cases: [Case; 2] = [
             (false, &[2, 3, 5, 6], &[0, 1, 1, 2], [1, 2, 3], [4, 5, 6]),
             (true, &[6], &[2], [4, 5, 6], [1, 2, 3]),
         ];
