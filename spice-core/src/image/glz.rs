@@ -31,7 +31,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
-use super::pixel::{expand_indexed, rgb555_to_xrgb};
+use super::pixel::{expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
 use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
@@ -258,40 +258,13 @@ trait Literals {
     fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
 }
 
-/// 0x00RRGGBB from b, g, r.
-#[inline(always)]
-fn bgr(b: u8, g: u8, r: u8) -> u32 {
-    (r as u32) << 16 | (g as u32) << 8 | b as u32
-}
-
-/// Four 0x00RRGGBB pixels from 12 bytes of (b, g, r), read as three
-/// little-endian words.
-#[inline(always)]
-fn bgr4(q: &[u8; 12]) -> [u32; 4] {
-    let w = |i: usize| u32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]]);
-    let (w0, w1, w2) = (w(0), w(4), w(8));
-    [
-        w0 & 0x00ff_ffff,
-        w0 >> 24 | (w1 & 0xffff) << 8,
-        w1 >> 16 | (w2 & 0xff) << 16,
-        w2 >> 8,
-    ]
-}
-
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
 struct Rgb32;
 impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
     fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
-        let (quads, rest) = inp.take(n * 3)?.as_chunks::<12>();
-        out.extend(quads.iter().flat_map(bgr4));
-        out.extend(
-            rest.as_chunks::<3>()
-                .0
-                .iter()
-                .map(|&[b, g, r]| bgr(b, g, r)),
-        );
+        extend_bgr_to_xrgb(inp.take(n * 3)?, out);
         Ok(())
     }
 }

@@ -54,6 +54,21 @@ pub fn bgr_to_xrgb(src: &[u8], out: &mut [u32]) {
     }
 }
 
+/// Append the `0x00RRGGBB` pixels of the (b, g, r) byte triples in `src`
+/// to `out` (a trailing partial triple is ignored): [`bgr_to_xrgb`] for a
+/// growing buffer.
+#[inline(always)]
+pub fn extend_bgr_to_xrgb(src: &[u8], out: &mut alloc::vec::Vec<u32>) {
+    let (quads, rest) = src.as_chunks::<12>();
+    out.extend(quads.iter().flat_map(bgr4));
+    out.extend(
+        rest.as_chunks::<3>()
+            .0
+            .iter()
+            .map(|&[b, g, r]| u32::from_le_bytes([b, g, r, 0])),
+    );
+}
+
 /// Four `0x00RRGGBB` pixels from twelve bytes of (b, g, r): two
 /// little-endian 64-bit words (bytes 0..8 and 4..12) hold two pixels each,
 /// assembled as two pixel pairs so that they are stored as two 8-byte words
