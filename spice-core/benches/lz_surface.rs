@@ -1,19 +1,25 @@
 //! Wall clock of our LZ decoder on a recording of the lab server (the
 //! `lz.spicerec` that `scripts/bench-decoders` records, under
-//! `$BARESPICE_BENCH_RECORDING`), written two ways into 1920x1080 frame
+//! `$BARESPICE_BENCH_RECORDING`), written three ways into 1920x1080 frame
 //! buffers (issue 14):
-//!   surface  each image at its place in the frame buffer, as the client
-//!            draws (QEMU sends 32-pixel-wide columns: every 128-byte row
-//!            of a column lies on its own 4 KiB page)
-//!   packed   the same images one after another in the same buffer (the
-//!            same bytes written, in long runs)
+//!   surface   each image decoded straight into its place in the frame
+//!             buffer, as the client draws (QEMU sends 32-pixel-wide
+//!             columns: every 128-byte row of a column lies on its own
+//!             4 KiB page)
+//!   packed    the same images decoded one after another into the same
+//!             buffer (the same bytes written, in long runs; not a picture,
+//!             the floor for the decode)
+//!   gathered  each run of adjacent columns of one update (same top and
+//!             height, each starting where the last ended) decoded packed
+//!             into a reused buffer, then copied into place a surface row
+//!             at a time across the whole run (what batching the columns
+//!             of an update before drawing them would cost)
 //! each with the frame buffer warm (one buffer, written pass after pass)
 //! and cold (a pass writes one of 12 buffers in turn, 96 MiB, so its lines
 //! were last touched eleven passes earlier, as the client's surface is
-//! between redraws). The four are run in turn, round after round (load
-//! drifts hit them alike); prints each one's median pass time and range and
-//! the ratio surface / packed at each temperature, the cost of the
-//! column pattern itself.
+//! between redraws). All are run in turn, round after round (load drifts
+//! hit them alike); prints each one's median pass time and range and the
+//! ratios to `surface` at each temperature.
 //!
 //! Run: `BARESPICE_BENCH_RECORDING=.cache/bench-rec cargo bench -p
 //! spice-core --bench lz_surface [-- ROUNDS]`.
@@ -33,31 +39,94 @@ const COLD_BUFFERS: usize = 12;
 /// Passes per mode per round (the median of them is the round's figure).
 const PASSES: usize = 5;
 
-/// Where each image goes in a `W x H` buffer: its draw position, or
-/// packed one after another (starting again at 0 when the buffer is full).
-fn places(images: &[Drawn], packed: bool) -> Vec<(usize, usize)> {
-    let mut next = 0;
-    images
-        .iter()
-        .map(|d| {
-            if !packed {
-                return (d.top * W + d.left, W);
-            }
-            if next + d.w * d.h > W * H {
-                next = 0;
-            }
-            next += d.w * d.h;
-            (next - d.w * d.h, d.w)
-        })
-        .collect()
+/// How a pass writes the images.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Surface,
+    Packed,
+    Gathered,
 }
 
-/// One pass: decode every image into `fb` at its place; milliseconds.
-fn pass(images: &[Drawn], at: &[(usize, usize)], fb: &mut [u32], stage: &mut Vec<u32>) -> f64 {
+const MODES: [(&str, Mode); 3] = [
+    ("surface", Mode::Surface),
+    ("packed", Mode::Packed),
+    ("gathered", Mode::Gathered),
+];
+
+/// Decode `d` into `buf` at `start`, rows `stride` apart.
+fn decode(d: &Drawn, buf: &mut [u32], start: usize, stride: usize, stage: &mut Vec<u32>) {
+    let mut dst = Dest::new(&mut buf[start..], d.w, d.h, stride).expect("image fits");
+    lz::decode_into_with(black_box(&d.data), None, &mut dst, stage).expect("our LZ decode");
+}
+
+/// The images from `i` on that continue the column run `images[i]` starts.
+fn run_len(images: &[Drawn], i: usize) -> usize {
+    let first = &images[i];
+    let mut right = first.left + first.w;
+    let mut n = 1;
+    for d in &images[i + 1..] {
+        if d.top != first.top || d.h != first.h || d.left != right {
+            break;
+        }
+        right += d.w;
+        n += 1;
+    }
+    n
+}
+
+/// Decode the run `run` packed into `buf`, then copy it into `fb` a row
+/// at a time across the run.
+fn gather(run: &[Drawn], fb: &mut [u32], buf: &mut Vec<u32>, stage: &mut Vec<u32>) {
+    let total: usize = run.iter().map(|d| d.w * d.h).sum();
+    if buf.len() < total {
+        buf.resize(total, 0);
+    }
+    let mut off = 0;
+    for d in run {
+        decode(d, buf, off, d.w, stage);
+        off += d.w * d.h;
+    }
+    let (top, left, h) = (run[0].top, run[0].left, run[0].h);
+    for r in 0..h {
+        let (mut off, mut at) = (0, (top + r) * W + left);
+        for d in run {
+            fb[at..at + d.w].copy_from_slice(&buf[off + r * d.w..off + (r + 1) * d.w]);
+            at += d.w;
+            off += d.w * d.h;
+        }
+    }
+}
+
+/// One pass of `mode` into `fb`; milliseconds.
+fn pass(
+    images: &[Drawn],
+    mode: Mode,
+    fb: &mut [u32],
+    buf: &mut Vec<u32>,
+    stage: &mut Vec<u32>,
+) -> f64 {
     let t = Instant::now();
-    for (d, &(start, stride)) in images.iter().zip(at) {
-        let mut dst = Dest::new(&mut fb[start..], d.w, d.h, stride).expect("image fits");
-        lz::decode_into_with(black_box(&d.data), None, &mut dst, stage).expect("our LZ decode");
+    let mut next = 0;
+    let mut i = 0;
+    while i < images.len() {
+        let d = &images[i];
+        match mode {
+            Mode::Surface => decode(d, fb, d.top * W + d.left, W, stage),
+            Mode::Packed => {
+                if next + d.w * d.h > W * H {
+                    next = 0;
+                }
+                decode(d, fb, next, d.w, stage);
+                next += d.w * d.h;
+            }
+            Mode::Gathered => {
+                let n = run_len(images, i);
+                gather(&images[i..i + n], fb, buf, stage);
+                i += n;
+                continue;
+            }
+        }
+        i += 1;
     }
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -85,24 +154,18 @@ fn main() {
         .unwrap_or(7);
     let pixels: usize = images.iter().map(|d| d.w * d.h).sum();
     let mut fbs = vec![vec![0u32; W * H]; COLD_BUFFERS];
-    let mut stage = Vec::new();
-    let modes = [("surface", false), ("packed", true)];
-    // [mode][warm, cold] -> one median per round
-    let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let (mut buf, mut stage) = (Vec::new(), Vec::new());
+    // [mode][warm, cold]: one median per round.
+    let mut times = vec![[Vec::new(), Vec::new()]; MODES.len()];
     let mut turn = 0;
     for _ in 0..rounds {
-        for (m, &(_, packed)) in modes.iter().enumerate() {
-            let at = places(&images, packed);
+        for (m, &(_, mode)) in MODES.iter().enumerate() {
             for (c, cold) in [false, true].into_iter().enumerate() {
                 let mut round: Vec<f64> = (0..PASSES)
                     .map(|_| {
-                        let fb = if cold {
-                            turn += 1;
-                            &mut fbs[turn % COLD_BUFFERS]
-                        } else {
-                            &mut fbs[0]
-                        };
-                        pass(&images, &at, fb, &mut stage)
+                        turn += 1;
+                        let fb = &mut fbs[if cold { turn % COLD_BUFFERS } else { 0 }];
+                        pass(&images, mode, fb, &mut buf, &mut stage)
                     })
                     .collect();
                 times[m][c].push(median(&mut round));
@@ -114,23 +177,18 @@ fn main() {
         images.len(),
         pixels as f64 / 1e6
     );
-    let mut med = [[0.0; 2]; 2];
-    for (m, (name, _)) in modes.iter().enumerate() {
+    let mut med = vec![[0.0; 2]; MODES.len()];
+    for (m, (name, _)) in MODES.iter().enumerate() {
         for (c, temp) in ["warm", "cold"].iter().enumerate() {
             let v = &mut times[m][c];
             med[m][c] = median(v);
             println!(
-                "  {name:<8} {temp}  {:7.2} ms per pass (rounds {:.2}-{:.2})",
+                "  {name:<8} {temp}  {:7.2} ms per pass (rounds {:.2}-{:.2})  / surface {:.2}",
                 med[m][c],
                 v[0],
-                v[v.len() - 1]
+                v[v.len() - 1],
+                med[m][c] / med[0][c]
             );
         }
-    }
-    for (c, temp) in ["warm", "cold"].iter().enumerate() {
-        println!(
-            "  surface / packed, {temp}: {:.2}",
-            med[0][c] / med[1][c]
-        );
     }
 }
