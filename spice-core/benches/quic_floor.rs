@@ -1,0 +1,148 @@
+//! How fast a QUIC-shaped bit stream can be walked at all on this machine:
+//! the floor under any QUIC decoder, beside our decoder and a memcpy in the
+//! same run (issue 14's "QUIC within 10× memcpy").
+//!
+//! A QUIC pixel is three Golomb codewords read one after another from one
+//! bit stream, and the code of each depends on the previous value of the
+//! same channel. So where a codeword starts is known only once the one
+//! before it is decoded: one chain of dependent steps per codeword, each a
+//! table load and a shift. The walk here keeps only that: a synthetic
+//! stream of three Rice codewords per pixel (none longer than 8 bits),
+//! read through the decoder's mechanism (a 64-bit register buffer topped
+//! up once per pixel from a word loaded ahead, a 256-entry `value << 8 |
+//! length` row per code, the code looked up from the channel's previous
+//! value), and nothing else: no model updates, no prediction, no runs, no
+//! pixel stores. Its time over a 1920x1080 frame's worth of codewords is a
+//! lower bound for a decoder that must also do all of those.
+//!
+//! Run: `cargo bench -p spice-core --bench quic_floor`.
+
+mod codecs_common;
+mod quic_support;
+
+use codecs_common::{best, memcpy_time, report, Rng, H, W};
+use quic_support::{encode, photo, QUIC_IMAGE_TYPE_RGB32};
+use spice_core::image::quic;
+use std::hint::black_box;
+
+/// Largest Rice parameter the walk uses (QUIC's 8-bit family has 0..=7).
+const CODES: usize = 8;
+
+/// Per code `k`, indexed by the stream's next 8 bits: the codeword's value
+/// in the high byte and its length in the low one (0 = longer than 8).
+fn tables() -> Vec<[u16; 256]> {
+    (0..CODES)
+        .map(|k| {
+            core::array::from_fn(|top| {
+                let zeros = (top as u8).leading_zeros();
+                let len = zeros + 1 + k as u32;
+                if len > 8 {
+                    return 0;
+                }
+                let low = (top as u32 >> (8 - len)) & ((1 << k) - 1);
+                (((zeros << k) | low) as u16) << 8 | len as u16
+            })
+        })
+        .collect()
+}
+
+/// The code a channel uses after a value: small values, small codes (a
+/// photo's residuals keep codes 2..4 busy).
+fn code_after(value: u8) -> u8 {
+    match value {
+        0..=3 => 2,
+        4..=11 => 3,
+        _ => 4,
+    }
+}
+
+/// `pixels` pixels of three Rice codewords each, packed MSB first into
+/// little-endian 32-bit words as QUIC packs them, plus zero padding.
+fn stream(pixels: usize) -> Vec<u32> {
+    let mut rng = Rng::new(0x0f10_0a11);
+    let mut words = Vec::new();
+    let (mut acc, mut held) = (0u64, 0u32);
+    let mut prev = [0u8; 3];
+    for _ in 0..pixels {
+        for p in prev.iter_mut() {
+            let k = u32::from(code_after(*p));
+            // At most two zeros before the one: every codeword fits 8 bits.
+            let v = rng.below(3 << k);
+            let len = (v >> k) + 1 + k;
+            let bits = (1 << k) | (v & ((1 << k) - 1));
+            acc = acc << len | u64::from(bits);
+            held += len;
+            if held >= 32 {
+                held -= 32;
+                words.push((acc >> held) as u32);
+            }
+            *p = v as u8;
+        }
+    }
+    words.push(((acc << (32 - held)) & 0xffff_ffff) as u32);
+    words.extend([0; 4]);
+    words
+}
+
+/// Walk `pixels` pixels of `words`; returns the sum of the values (so
+/// nothing can be skipped).
+fn walk(words: &[u32], tables: &[[u16; 256]], pixels: usize) -> u64 {
+    let load = |i: usize| u64::from(words.get(i).copied().unwrap_or(0));
+    let (mut buf, mut valid, mut next) = (load(0) << 32 | load(1), 64u32, 2usize);
+    let mut word = load(next);
+    let mut prev = [0u8; 3];
+    let mut sum = 0u64;
+    for _ in 0..pixels {
+        buf |= (word << 32) >> (valid & 63);
+        let whole = valid <= 32;
+        next += usize::from(whole);
+        valid += u32::from(whole) << 5;
+        word = load(next);
+        for p in prev.iter_mut() {
+            let row = &tables[usize::from(code_after(*p)) % CODES];
+            let entry = row[(buf >> 56) as usize];
+            let len = u32::from(entry & 0xff);
+            buf <<= len & 63;
+            valid = valid.wrapping_sub(len);
+            *p = (entry >> 8) as u8;
+            sum += u64::from(*p);
+        }
+    }
+    sum
+}
+
+fn main() {
+    let (w, h) = (W as usize, H as usize);
+    let pixels = w * h;
+    let tables = tables();
+    let words = stream(pixels);
+    let photo_px = photo(w, h, 1);
+    let photo_quic = encode(QUIC_IMAGE_TYPE_RGB32, w, h, &photo_px);
+    let px = pixels as f64;
+    let memcpy = memcpy_time(W, H);
+    // Alternate the two so load from other processes hits both alike.
+    let (mut t_walk, mut t_photo) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..5 {
+        t_walk = t_walk.min(best(3, || {
+            black_box(walk(black_box(&words), &tables, pixels));
+        }));
+        t_photo = t_photo.min(best(3, || {
+            black_box(quic::decode(black_box(&photo_quic)).unwrap());
+        }));
+    }
+    println!(
+        "quic floor, {W}x{H}: walk of {} codewords ({:.2} bits each) vs quic::decode of the photo ({:.2} bits per codeword); ratio = memcpy time / op time",
+        3 * pixels,
+        words.len() as f64 * 32.0 / (3 * pixels) as f64,
+        photo_quic.len() as f64 * 8.0 / (3 * pixels) as f64,
+    );
+    report("memcpy (baseline)", px, memcpy, memcpy);
+    report("codeword walk alone (the floor)", px, t_walk, memcpy);
+    report("quic::decode photo", px, t_photo, memcpy);
+    println!(
+        "  memcpy multiples: walk {:.1}x, decode {:.1}x; decode / walk {:.2}",
+        t_walk / memcpy,
+        t_photo / memcpy,
+        t_photo / t_walk
+    );
+}
