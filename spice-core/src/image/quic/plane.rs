@@ -227,16 +227,22 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Fin
         // every channel's lookup sees 8 valid bits. A longer codeword is
         // decoded from a fresh window at its position (which holds at
         // least 33 bits), and the buffer restarts after it, again with at
-        // least 32 valid bits.
+        // least 32 valid bits. So a pixel starts with at least 8 valid bits
+        // (32 less the at most 24 of the pixel before, or a run's 8, see
+        // `run`): the first channel looks its codeword up in the buffer as
+        // it was before the top-up, so that the top-up is done while that
+        // lookup's load is under way instead of before it.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
                 let predict: u32 = $predict;
+                let ahead = b.peek();
                 b.refill();
                 let ctx = res[$i];
                 let mut residual = 0u32;
                 for c in 0..N {
                     let code = models[c].code(ctx[c]);
-                    let v = match short.decode_short(code, b.peek()) {
+                    let window = if c == 0 { ahead } else { b.peek() };
+                    let v = match short.decode_short(code, window) {
                         Some((v, len)) => {
                             b.eat(len);
                             v
@@ -353,6 +359,9 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Fin
         let Some(run) = read_run(state, bits, cur.len().saturating_sub(i)) else {
             return RUN_FAILED;
         };
+        // The pixel after the run looks up its first codeword before it
+        // tops the buffer up: leave it at least 8 valid bits.
+        bits.refill_below(8);
         let fill = F::finish(left & owned);
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
