@@ -488,7 +488,7 @@ mod tests {
             assert_eq!(*fam.bucket_start.last().unwrap(), levels as u16);
             for (lens, wide) in fam.code_len.iter().zip(&fam.code_len_wide) {
                 for (&len, &w) in lens.iter().zip(wide) {
-                    assert_eq!(u32::from(len), w);
+                    assert_eq!(u16::from(len), w);
                 }
             }
         }
