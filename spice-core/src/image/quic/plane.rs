@@ -228,8 +228,8 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Fin
         // decoded from a fresh window at its position (which holds at
         // least 33 bits), and the buffer restarts after it, again with at
         // least 32 valid bits. So a pixel starts with at least 8 valid bits
-        // (32 less the at most 24 of the pixel before, or a run's 8, see
-        // `run`): the first channel looks its codeword up in the buffer as
+        // (32 less the at most 24 of the pixel before, a run's 8, see
+        // `run`, or a segment's fresh 32): the first channel looks its codeword up in the buffer as
         // it was before the top-up, so that the top-up is done while that
         // lookup's load is under way instead of before it.
         macro_rules! pixel {
