@@ -396,18 +396,18 @@ mod tests {
         // Every value of the pass's channels (RGB: each channel through all
         // values with the others at a pattern), as the pass writes them.
         for v in 0..=255u32 {
-            for px in [v << 16 | 0x5a3c, v << 8 | 0xa50003, v | 0xc3_7e00] {
+            for px in [(v << 16) | 0x5a3c, (v << 8) | 0xa50003, v | 0xc3_7e00] {
                 assert_eq!(Opaque::finish(px), px | OPAQUE);
             }
-            assert_eq!(GrayToRgb::finish(v), v * 0x0001_0101 | OPAQUE);
+            assert_eq!(GrayToRgb::finish(v), (v * 0x0001_0101) | OPAQUE);
         }
         for rgb in 0..1u32 << 15 {
             let (r, g, b) = (rgb >> 10, (rgb >> 5) & 31, rgb & 31);
-            let px = r << 19 | g << 11 | b << 3;
-            let widen = |c: u32| c << 3 | c >> 2;
+            let px = (r << 19) | (g << 11) | (b << 3);
+            let widen = |c: u32| (c << 3) | (c >> 2);
             assert_eq!(
                 Widen5::finish(px),
-                OPAQUE | widen(r) << 16 | widen(g) << 8 | widen(b)
+                OPAQUE | (widen(r) << 16) | (widen(g) << 8) | widen(b)
             );
         }
     }
