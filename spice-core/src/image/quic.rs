@@ -22,7 +22,7 @@ use super::{alloc_pixels, Dest, Image};
 use crate::error::WireError;
 use crate::wire::Reader;
 use bits::Bits;
-use plane::Pass;
+use plane::{Finish, Pass};
 
 /// `"QUIC"` read as a little-endian word.
 pub const QUIC_MAGIC: u32 = 0x4349_5551;
@@ -149,6 +149,40 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
     })
 }
 
+/// Alpha of the pixels of an image without an alpha plane.
+const OPAQUE: u32 = 0xff00_0000;
+
+/// RGB24/RGB32: the three 8-bit channels, opaque.
+struct Opaque;
+
+impl Finish for Opaque {
+    #[inline(always)]
+    fn finish(px: u32) -> u32 {
+        px | OPAQUE
+    }
+}
+
+/// RGB16: each 5-bit value sits in the top of its byte; the low three bits
+/// get its top three bits (as the SPICE canvas widens them), opaque.
+struct Widen5;
+
+impl Finish for Widen5 {
+    #[inline(always)]
+    fn finish(px: u32) -> u32 {
+        px | ((px >> 5) & 0x0007_0707) | OPAQUE
+    }
+}
+
+/// GRAY: the one channel (the lowest byte) in all three, opaque.
+struct GrayToRgb;
+
+impl Finish for GrayToRgb {
+    #[inline(always)]
+    fn finish(px: u32) -> u32 {
+        px.wrapping_mul(0x0001_0101) | OPAQUE
+    }
+}
+
 /// Decode the stream of a payload whose header has been checked (type
 /// `image_type`, the size of `dst`).
 fn decode_checked(
@@ -158,30 +192,23 @@ fn decode_checked(
 ) -> Result<(), WireError> {
     let w = dst.width();
     let mut bits = Bits::new(data.get(HEADER_LEN..).unwrap_or(&[]), HEADER_LEN);
-    const OPAQUE: u32 = 0xff00_0000;
     match image_type {
         QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
-            let mut rgb = Pass::<3, 8, false, 16>::new(w)?;
-            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| p | OPAQUE)
+            let mut rgb = Pass::<3, 8, false, 16, Opaque>::new(w)?;
+            decode_rows(&mut bits, dst, &mut [&mut rgb])
         }
         QuicImageType::Rgb16 => {
-            // Each 5-bit value sits in the top of its byte; the low three bits
-            // get its top three bits.
-            let mut rgb = Pass::<3, 5, false, 19>::new(w)?;
-            decode_rows(&mut bits, dst, &mut [&mut rgb], |p| {
-                p | ((p >> 5) & 0x0007_0707) | OPAQUE
-            })
+            let mut rgb = Pass::<3, 5, false, 19, Widen5>::new(w)?;
+            decode_rows(&mut bits, dst, &mut [&mut rgb])
         }
         QuicImageType::Rgba => {
             let mut rgb = Pass::<3, 8, false, 16>::new(w)?;
             let mut alpha = Pass::<1, 8, true, 24>::new(w)?;
-            decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha], |p| p)
+            decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha])
         }
         QuicImageType::Gray => {
-            let mut gray = Pass::<1, 8, false, 0>::new(w)?;
-            decode_rows(&mut bits, dst, &mut [&mut gray], |p| {
-                p.wrapping_mul(0x0001_0101) | OPAQUE
-            })
+            let mut gray = Pass::<1, 8, false, 0, GrayToRgb>::new(w)?;
+            decode_rows(&mut bits, dst, &mut [&mut gray])
         }
     }
 }
@@ -196,8 +223,8 @@ trait RowPass {
     ) -> Result<(), WireError>;
 }
 
-impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> RowPass
-    for Pass<N, BPC, MERGE, TOP>
+impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Finish> RowPass
+    for Pass<N, BPC, MERGE, TOP, F>
 {
     fn row(
         &mut self,
@@ -210,15 +237,12 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> RowPas
 }
 
 /// Run the passes over every row of `dst` in place, giving them the row
-/// above (`None` for the first), check the stream after each row, then map
-/// the row's pixels through `finish` (which must keep every pass's channel
-/// bits, since the next row predicts from them). The first pass writes
-/// whole pixels, so nothing of the old contents survives.
+/// above (`None` for the first), and check the stream after each row. The
+/// first pass writes whole pixels, so nothing of the old contents survives.
 fn decode_rows(
     bits: &mut Bits<'_>,
     dst: &mut Dest<'_>,
     passes: &mut [&mut dyn RowPass],
-    finish: impl Fn(u32) -> u32,
 ) -> Result<(), WireError> {
     let (width, height, stride) = (dst.width(), dst.height(), dst.stride());
     let span = dst.span_mut();
@@ -227,11 +251,7 @@ fn decode_rows(
         for pass in passes.iter_mut() {
             pass.row(bits, prev, cur)?;
         }
-        bits.check()?;
-        for p in cur.iter_mut() {
-            *p = finish(*p);
-        }
-        Ok::<(), WireError>(())
+        bits.check()
     };
     let (first, mut rest) = span.split_at_mut(width.min(span.len()));
     row(bits, None, first)?;
@@ -372,6 +392,27 @@ mod tests {
     }
 
     #[test]
+    fn finishes_keep_their_pass_channels_and_fill_the_rest() {
+        // Every value of the pass's channels (RGB: each channel through all
+        // values with the others at a pattern), as the pass writes them.
+        for v in 0..=255u32 {
+            for px in [(v << 16) | 0x5a3c, (v << 8) | 0xa50003, v | 0xc3_7e00] {
+                assert_eq!(Opaque::finish(px), px | OPAQUE);
+            }
+            assert_eq!(GrayToRgb::finish(v), (v * 0x0001_0101) | OPAQUE);
+        }
+        for rgb in 0..1u32 << 15 {
+            let (r, g, b) = (rgb >> 10, (rgb >> 5) & 31, rgb & 31);
+            let px = (r << 19) | (g << 11) | (b << 3);
+            let widen = |c: u32| (c << 3) | (c >> 2);
+            assert_eq!(
+                Widen5::finish(px),
+                OPAQUE | (widen(r) << 16) | (widen(g) << 8) | widen(b)
+            );
+        }
+    }
+
+    #[test]
     fn buckets_follow_doubling_sizes() {
         // 8 bpc: 0 | 1-2 | 3-6 | 7-14 | 15-30 | 31-62 | 63-126 | 127-255
         let b = &FAMILY_8BPC.bucket;
@@ -447,7 +488,7 @@ mod tests {
             assert_eq!(*fam.bucket_start.last().unwrap(), levels as u16);
             for (lens, wide) in fam.code_len.iter().zip(&fam.code_len_wide) {
                 for (&len, &w) in lens.iter().zip(wide) {
-                    assert_eq!(u32::from(len), w);
+                    assert_eq!(u16::from(len), w);
                 }
             }
         }

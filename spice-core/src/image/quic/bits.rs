@@ -167,6 +167,15 @@ impl<'a> Buffered<'a> {
         self.word = self.load(self.next);
     }
 
+    /// [`Self::refill`] if fewer than `n` (at most 32) bits are valid, so
+    /// that at least `n` are, and the next refill still sees at most 63.
+    #[inline(always)]
+    pub(super) fn refill_below(&mut self, n: u32) {
+        if self.valid < n {
+            self.refill();
+        }
+    }
+
     /// The upcoming bits, first one in the MSB (see [`Self::refill`] for
     /// how many are valid).
     #[inline(always)]

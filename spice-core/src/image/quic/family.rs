@@ -32,10 +32,10 @@ pub(super) struct Family {
     escape_suffix_mask: [u32; MAX_CODES],
     /// `code_len[n][l]`: codeword length of value `n` under code `l`.
     pub(super) code_len: [[u8; MAX_CODES]; 256],
-    /// `code_len` widened to the models' 32-bit counters (zero for the
+    /// `code_len` widened to the models' 16-bit counters (zero for the
     /// codes a family lacks), so that all counters of a bucket are added
-    /// at once (vector adds).
-    pub(super) code_len_wide: [[u32; MAX_CODES]; 256],
+    /// at once (one vector add).
+    pub(super) code_len_wide: [[u16; MAX_CODES]; 256],
     /// The tables the decoder reads for every codeword.
     pub(super) short: ShortCodes,
     /// Context bucket of a (masked) previous code value.
@@ -111,7 +111,7 @@ impl Family {
                     prefix + suffix
                 };
                 f.code_len[n as usize][li] = len as u8;
-                f.code_len_wide[n as usize][li] = len;
+                f.code_len_wide[n as usize][li] = len as u16;
                 n += 1;
             }
             l += 1;

@@ -93,16 +93,12 @@ impl Schedule {
     }
 }
 
-/// The sign bit of a counter: set in a difference of two counters exactly
-/// when the first is the smaller (counters stay below `2^31`, see [`Model`]).
-const COUNTER_SIGN: u32 = 1 << 31;
-
 /// Per code `b`, a one for each code above `b` that a family of `bpc` codes
 /// has (what a larger code's sum must exceed `b`'s by to win from it), and
 /// in the last row (`MAX_CODES`) all ones for the codes the family has at
 /// all (the codes whose sums are compared).
-const fn codes_above(bpc: usize) -> [[u32; MAX_CODES]; MAX_CODES + 1] {
-    let mut t = [[0u32; MAX_CODES]; MAX_CODES + 1];
+const fn codes_above(bpc: usize) -> [[u16; MAX_CODES]; MAX_CODES + 1] {
+    let mut t = [[0u16; MAX_CODES]; MAX_CODES + 1];
     let mut b = 0;
     while b < MAX_CODES {
         let mut l = b + 1;
@@ -114,26 +110,26 @@ const fn codes_above(bpc: usize) -> [[u32; MAX_CODES]; MAX_CODES + 1] {
     }
     let mut l = 0;
     while l < bpc {
-        t[MAX_CODES][l] = u32::MAX;
+        t[MAX_CODES][l] = u16::MAX;
         l += 1;
     }
     t
 }
 
-const CODES_ABOVE_8BPC: [[u32; MAX_CODES]; MAX_CODES + 1] = codes_above(8);
-const CODES_ABOVE_5BPC: [[u32; MAX_CODES]; MAX_CODES + 1] = codes_above(5);
+const CODES_ABOVE_8BPC: [[u16; MAX_CODES]; MAX_CODES + 1] = codes_above(8);
+const CODES_ABOVE_5BPC: [[u16; MAX_CODES]; MAX_CODES + 1] = codes_above(5);
 
 /// Context model of one channel: per bucket, the accumulated code lengths
 /// each Golomb code would have produced, and the best code so far.
 ///
-/// Counters stay far below `2^31`: the smallest grows by at least 1 per
-/// update and all are halved once it passes the trigger (at most 900), so
-/// between halvings there are at most 901 updates of at most
-/// [`CODEWORD_LIMIT`](super::family) (26) bits each, and a counter never
-/// reaches `2 * 26 * 901`. So the sign bit of a difference of two counters
-/// tells which is smaller, which the update compares all codes with.
+/// Counters fit 16 bits: the smallest grows by at least 1 per update and
+/// all are halved once it passes the trigger (at most 900), so between
+/// halvings there are at most 901 updates of at most
+/// [`CODEWORD_LIMIT`](super::family) (26) bits each, and a counter (or a
+/// counter plus one) never reaches `2 * 26 * 901 < 2^16`. So all codes of
+/// a bucket are added and compared in one 128-bit vector.
 pub(super) struct Model {
-    counters: [[u32; MAX_CODES]; BUCKETS],
+    counters: [[u16; MAX_CODES]; BUCKETS],
     /// The code to use in each bucket.
     pub(super) best: [u8; BUCKETS],
     /// The code to use for each context value: `best` looked up through
@@ -182,7 +178,7 @@ impl Model {
     ) {
         let b = usize::from(family.bucket[usize::from(ctx)]) % BUCKETS;
         let lens = &family.code_len_wide[usize::from(value)];
-        let above: &[[u32; MAX_CODES]; MAX_CODES + 1] = if BPC == 8 {
+        let above: &[[u16; MAX_CODES]; MAX_CODES + 1] = if BPC == 8 {
             &CODES_ABOVE_8BPC
         } else {
             &CODES_ABOVE_5BPC
@@ -191,19 +187,20 @@ impl Model {
         let counts = &self.counters[b];
         // The current code's new sum, read on its own (not out of the
         // vector of sums below).
-        let cur_sum = counts[cur] + lens[cur];
-        let mut sums = [0u32; MAX_CODES];
+        let cur_sum = counts[cur].wrapping_add(lens[cur]);
+        let mut sums = [0u16; MAX_CODES];
         // The current code stays if every code's sum is at least its own
-        // (a larger code's at least one more): no difference below has its
-        // sign bit set. Codes the family lacks compare 0 with 0.
-        let mut below = 0u32;
+        // (a larger code's at least one more): no lane of `need` less the
+        // sum (saturating) is above zero. Codes the family lacks compare 0
+        // with 0.
+        let mut below = 0u16;
         for l in 0..MAX_CODES {
-            sums[l] = counts[l] + lens[l];
-            let need = (cur_sum & above[MAX_CODES][l]) + above[cur][l];
-            below |= sums[l].wrapping_sub(need);
+            sums[l] = counts[l].wrapping_add(lens[l]);
+            let need = (cur_sum & above[MAX_CODES][l]).wrapping_add(above[cur][l]);
+            below |= need.saturating_sub(sums[l]);
         }
-        let best_sum = if below & COUNTER_SIGN == 0 {
-            cur_sum
+        let best_sum = if below == 0 {
+            u32::from(cur_sum)
         } else {
             self.switch::<BPC>(b, lens)
         };
@@ -221,9 +218,9 @@ impl Model {
     /// than passed in, so the common path keeps them in registers.)
     #[cold]
     #[inline(never)]
-    fn switch<const BPC: usize>(&mut self, b: usize, lens: &[u32; MAX_CODES]) -> u32 {
+    fn switch<const BPC: usize>(&mut self, b: usize, lens: &[u16; MAX_CODES]) -> u32 {
         let counts = self.counters.get(b).copied().unwrap_or_default();
-        let sum = |l: usize| counts[l % MAX_CODES] + lens[l % MAX_CODES];
+        let sum = |l: usize| u32::from(counts[l % MAX_CODES]) + u32::from(lens[l % MAX_CODES]);
         let mut best = BPC - 1;
         let mut best_sum = sum(best);
         for l in (0..BPC - 1).rev() {

@@ -17,13 +17,39 @@ use super::family::{Family, ShortCodes, RUN_LENGTH_BEFORE, RUN_ORDER};
 use super::model::{family, update_pixel, Model, Schedule};
 use crate::error::WireError;
 use alloc::vec::Vec;
+use core::marker::PhantomData;
+
+/// What a pass makes of each pixel it writes: a map of the pixel (its
+/// channels, zero elsewhere) that may set other bits but keeps the pass's
+/// own as they are (the next pixel and row predict from them). Done as
+/// each pixel is stored, so no second pass over the row is needed.
+pub(super) trait Finish {
+    /// The pixel to store for a pixel holding only the pass's channels.
+    fn finish(px: u32) -> u32;
+}
+
+/// A [`Finish`] that stores the pass's channels as they are.
+pub(super) struct Keep;
+
+impl Finish for Keep {
+    #[inline(always)]
+    fn finish(px: u32) -> u32 {
+        px
+    }
+}
 
 /// A decoding pass over `N` channels of `BPC` bits each; channel `c` sits
 /// at bit `TOP - 8 * c` of a pixel. With `MERGE` the pass keeps the other
 /// bits of each destination pixel (a later pass, such as RGBA's alpha
-/// plane); without it the pass writes whole pixels (its channels, zero
-/// elsewhere), whatever the destination held before.
-pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> {
+/// plane); without it the pass writes whole pixels (its channels mapped
+/// through `F`), whatever the destination held before.
+pub(super) struct Pass<
+    const N: usize,
+    const BPC: usize,
+    const MERGE: bool,
+    const TOP: u32,
+    F: Finish = Keep,
+> {
     /// The folded residuals of the row being decoded, all channels of a
     /// pixel side by side; slot 0 is the context for pixel 0, slot `i + 1`
     /// holds pixel `i`. Slots not yet rewritten in the current row (and
@@ -34,9 +60,12 @@ pub(super) struct Pass<const N: usize, const BPC: usize, const MERGE: bool, cons
     /// models, so the pixel loop needs one base address for both).
     short: ShortCodes,
     schedule: Schedule,
+    finish: PhantomData<F>,
 }
 
-impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N, BPC, MERGE, TOP> {
+impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Finish>
+    Pass<N, BPC, MERGE, TOP, F>
+{
     const MASK: u32 = (1 << BPC) - 1;
     /// Bit position of each channel in a pixel.
     const SHIFTS: [u32; N] = {
@@ -110,6 +139,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             models: core::array::from_fn(|_| Model::new(BPC)),
             short: Self::family().short.clone(),
             schedule: Schedule::new(),
+            finish: PhantomData,
         })
     }
 
@@ -173,6 +203,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
             models,
             short,
             schedule,
+            finish: _,
         } = self;
         // Residual slots 0..=end; slot i is the context of pixel i. All the
         // slices are cut to the segment so that `i < end` bounds them all.
@@ -196,16 +227,22 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         // every channel's lookup sees 8 valid bits. A longer codeword is
         // decoded from a fresh window at its position (which holds at
         // least 33 bits), and the buffer restarts after it, again with at
-        // least 32 valid bits.
+        // least 32 valid bits. So a pixel starts with at least 8 valid bits
+        // (32 less the at most 24 of the pixel before, a run's 8, see
+        // `run`, or a segment's fresh 32): the first channel looks its codeword up in the buffer as
+        // it was before the top-up, so that the top-up is done while that
+        // lookup's load is under way instead of before it.
         macro_rules! pixel {
             ($i:expr, $predict:expr) => {{
                 let predict: u32 = $predict;
+                let ahead = b.peek();
                 b.refill();
                 let ctx = res[$i];
                 let mut residual = 0u32;
                 for c in 0..N {
                     let code = models[c].code(ctx[c]);
-                    let v = match short.decode_short(code, b.peek()) {
+                    let window = if c == 0 { ahead } else { b.peek() };
+                    let v = match short.decode_short(code, window) {
                         Some((v, len)) => {
                             b.eat(len);
                             v
@@ -226,7 +263,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
                     let unfolded = u32::from(short.unfold[usize::from(v)]);
                     residual |= unfolded << shifts[c];
                 }
-                let mut px = Self::add(predict, residual);
+                let mut px = F::finish(Self::add(predict, residual));
                 if MERGE {
                     px |= cur[$i] & !owned;
                 }
@@ -322,7 +359,10 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32> Pass<N
         let Some(run) = read_run(state, bits, cur.len().saturating_sub(i)) else {
             return RUN_FAILED;
         };
-        let fill = left & owned;
+        // The pixel after the run looks up its first codeword before it
+        // tops the buffer up: leave it at least 8 valid bits.
+        bits.refill_below(8);
+        let fill = F::finish(left & owned);
         let end = i.saturating_add(run);
         for p in cur.get_mut(i..end).unwrap_or(&mut []) {
             *p = if MERGE { (*p & !owned) | fill } else { fill };
