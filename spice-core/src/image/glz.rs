@@ -1622,6 +1622,38 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_goes_round_the_ring_without_growing_it() {
+        // A 16-pixel window: an 18-unit ring. Image k (3 to 8 pixels, rows
+        // top-down or not) says the server's window holds it and image
+        // k - 1, copies two units from that one, has one literal, then
+        // repeats its last two units.
+        let (mut whole, mut into) = (GlzWindow::new(16), GlzWindow::new(16));
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 2, 1, 8, 0, 0);
+        v.extend_from_slice(&lit(&[A_BGR, B_BGR]));
+        same_into_as_whole(&mut whole, &mut into, &v);
+        let mut in_ring = 0;
+        for id in 1..60u64 {
+            let n = 3 + (id as usize * 5) % 6;
+            let mut v = header(LZ_IMAGE_TYPE_RGB32, id % 3 != 0, n as u32, 1, 4 * n as u32, id, 1);
+            v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
+            v.extend_from_slice(&lit(&[B_BGR]));
+            if n > 3 {
+                v.extend_from_slice(&[((n - 3) << 5 | 1) as u8, 0x00, 0x00]);
+            }
+            let px = same_into_as_whole(&mut whole, &mut into, &v);
+            assert_eq!(px.len(), n, "id {id}");
+            assert_eq!((whole.len(), whole.pixels()), (into.len(), into.pixels()));
+            assert!(into.ring.touched() <= 18, "id {id}");
+            let newest = into.images.get(id).map(|img| &img.units);
+            in_ring += usize::from(matches!(newest, Some(Units::Ring(_))));
+        }
+        // A few find no free run long enough and are kept on their own.
+        assert!(in_ring > 40, "{in_ring} of 59 in the ring");
+        into.clear();
+        assert_eq!(into.ring.alloc(18).map(|s| s.len()), Some(18), "all given back");
+    }
+
+    #[test]
     fn decode_into_refuses_palettes_and_other_sizes() {
         let mut w = GlzWindow::new(1 << 20);
         let mut buf = vec![0u32; 8];
