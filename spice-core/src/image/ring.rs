@@ -5,10 +5,10 @@
 //! that has already been written instead of in fresh pages.
 //!
 //! Owns the buffer and which of its slots are in use; knows no codec and
-//! decides nothing about which image is released. The buffer grows (and
-//! its pages are first written) only up to the highest slot ever handed
-//! out, never past the capacity; a slot that does not fit in the free part
-//! is refused (the caller keeps that image elsewhere).
+//! decides nothing about which image is released. The buffer is allocated
+//! (zeroed, not cleared: its pages are first written by the decoder) at
+//! the first slot, at its full capacity; a slot that does not fit in the
+//! free part is refused (the caller keeps that image elsewhere).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -89,13 +89,10 @@ impl Ring {
             return None;
         }
         let start = self.place(n)?;
-        let end = start + n;
-        if end > self.buf.len() {
-            if self.buf.capacity() < self.cap {
-                self.buf.try_reserve_exact(self.cap - self.buf.len()).ok()?;
-            }
-            // First write of these pages, once per session.
-            self.buf.resize(end, 0);
+        if self.buf.len() < self.cap {
+            // One zeroed allocation: on a host, fresh pages come zeroed
+            // and are first written by the decoder, not by a clearing pass.
+            self.buf = bytemuck::allocation::try_zeroed_vec(self.cap).ok()?;
         }
         let seq = self.first + self.spans.len() as u64;
         self.spans.push_back(Span {
@@ -127,7 +124,7 @@ impl Ring {
         self.spans.clear();
     }
 
-    /// Units the buffer holds (its memory, once written).
+    /// Units the buffer holds (its memory, once allocated).
     #[cfg(test)]
     pub fn touched(&self) -> usize {
         self.buf.len()
@@ -195,7 +192,7 @@ mod tests {
         assert!(r.alloc(11).is_none(), "larger than the ring");
         let a = r.alloc(4).unwrap();
         let b = r.alloc(4).unwrap();
-        assert_eq!((a.start, b.start, r.touched()), (0, 4, 8));
+        assert_eq!((a.start, b.start, r.touched()), (0, 4, 10));
         assert!(r.alloc(3).is_none(), "2 left at the end, none before a");
         let c = r.alloc(2).unwrap();
         assert_eq!(c.start, 8);
@@ -209,7 +206,7 @@ mod tests {
         // Wrapped: 5..8 free.
         assert!(r.alloc(4).is_none());
         let e = r.alloc(3).unwrap();
-        assert_eq!((e.start, r.touched()), (5, 10));
+        assert_eq!(e.start, 5);
         r.free(c);
         r.free(d);
         r.free(e);
