@@ -1136,7 +1136,9 @@ fn decode_passes<O: Out, R: Rows>(
 ) -> Result<(), WireError> {
     let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
     match h.image_type {
-        LZ_IMAGE_TYPE_RGB16 => decode_colour::<Rgb16, O, R>(&mut inp, out, units_n, h, window, rows),
+        LZ_IMAGE_TYPE_RGB16 => {
+            decode_colour::<Rgb16, O, R>(&mut inp, out, units_n, h, window, rows)
+        }
         LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
             decode_colour::<Rgb32, O, R>(&mut inp, out, units_n, h, window, rows)
         }
@@ -1634,7 +1636,15 @@ mod tests {
         let mut in_ring = 0;
         for id in 1..60u64 {
             let n = 3 + (id as usize * 5) % 6;
-            let mut v = header(LZ_IMAGE_TYPE_RGB32, id % 3 != 0, n as u32, 1, 4 * n as u32, id, 1);
+            let mut v = header(
+                LZ_IMAGE_TYPE_RGB32,
+                id % 3 != 0,
+                n as u32,
+                1,
+                4 * n as u32,
+                id,
+                1,
+            );
             v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
             v.extend_from_slice(&lit(&[B_BGR]));
             if n > 3 {
@@ -1650,7 +1660,11 @@ mod tests {
         // A few find no free run long enough and are kept on their own.
         assert!(in_ring > 40, "{in_ring} of 59 in the ring");
         into.clear();
-        assert_eq!(into.ring.alloc(18).map(|s| s.len()), Some(18), "all given back");
+        assert_eq!(
+            into.ring.alloc(18).map(|s| s.len()),
+            Some(18),
+            "all given back"
+        );
     }
 
     #[test]

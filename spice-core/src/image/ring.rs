@@ -147,14 +147,7 @@ impl Ring {
         }
         let (lo, rest) = self.buf.split_at_mut(slot.start);
         let (out, hi) = rest.split_at_mut(slot.len);
-        Some((
-            out,
-            RingView {
-                lo,
-                hi,
-                hi_at: end,
-            },
-        ))
+        Some((out, RingView { lo, hi, hi_at: end }))
     }
 }
 
