@@ -834,7 +834,10 @@ impl GlzWindow {
     /// Release, before image `h` is decoded, the images its window head
     /// says the server no longer refers to, when it is the next image of
     /// the run of consecutive ids (what [`insert`](Self::insert) would
-    /// release once it joins), so that their ring slots can take it.
+    /// release once it joins), so that their memory (ring slots, spares)
+    /// can take it. Those are images the server no longer refers to: an
+    /// image that refers to one is an error, decoded into the window or
+    /// not, and so is one that fails after this.
     fn release_unused(&mut self, h: &GlzHeader) {
         if self.tail_gap != Some(h.id) {
             return;
@@ -933,11 +936,7 @@ impl GlzWindow {
         dst.check_size(h.width, h.height)?;
         let mut rows = RowCopy::new(dst, !h.top_down);
         let n = self.admit(data, &h)?;
-        let slot = self.ring.alloc(n).or_else(|| {
-            self.release_unused(&h);
-            self.ring.alloc(n)
-        });
-        if let Some(slot) = slot {
+        if let Some(slot) = self.ring.alloc(n) {
             return match self.fill_slot(data, &h, slot, &mut rows) {
                 Ok(()) => {
                     self.keep(&h, Units::Ring(slot));
@@ -1008,7 +1007,8 @@ impl GlzWindow {
     }
 
     /// Check payload `h` against the window (its size against its data,
-    /// its id against the newest); its unit count.
+    /// its id against the newest) and release the images it says the
+    /// server no longer uses; its unit count.
     fn admit(&mut self, data: &[u8], h: &GlzHeader) -> Result<usize, WireError> {
         let body = data.get(GLZ_HEADER_LEN..).unwrap_or(&[]);
         let units_n = h.units();
@@ -1024,6 +1024,7 @@ impl GlzWindow {
                 "GLZ: image id too far behind the newest",
             ));
         }
+        self.release_unused(h);
         Ok(units_n)
     }
 
@@ -1408,39 +1409,39 @@ mod tests {
         let mut w = GlzWindow::new(1 << 20);
         w.decode(&rgb32(2, 5, 0, &lit(&[A_BGR, B_BGR])), None)
             .unwrap();
-        // Image 4 is not in the window.
+        // Image 4 is not in the window (the server's holds 5 and 6).
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x02]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5, 0x00, 0x02]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: referenced image not in the window");
         assert_eq!(e.offset, GLZ_HEADER_LEN);
         // Past the end of image 5.
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5 | 1, 0x00, 0x01]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5 | 1, 0x00, 0x01]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference outside the referenced image");
         // Distance larger than the id.
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x07]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5, 0x00, 0x07]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference before the first image");
         // Within the image, before its start.
         let mut s = lit(&[A_BGR]);
         s.extend_from_slice(&[1 << 5 | 1, 0x00, 0x00]);
-        let e = w.decode(&rgb32(2, 6, 0, &s), None).unwrap_err();
+        let e = w.decode(&rgb32(2, 6, 1, &s), None).unwrap_err();
         assert_eq!(e.reason, "GLZ: match before the start of the image");
         // A match longer than the image.
         let mut s = lit(&[A_BGR]);
         s.extend_from_slice(&[3 << 5, 0x00, 0x00]);
-        let e = w.decode(&rgb32(3, 6, 0, &s), None).unwrap_err();
+        let e = w.decode(&rgb32(3, 6, 1, &s), None).unwrap_err();
         assert_eq!(e.reason, "GLZ: match runs past the end of the image");
         // More literals than pixels.
         let e = w
-            .decode(&rgb32(1, 6, 0, &lit(&[A_BGR, B_BGR])), None)
+            .decode(&rgb32(1, 6, 1, &lit(&[A_BGR, B_BGR])), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: literals run past the end of the image");
         // Referenced image of another type (RGB24 referring to RGB32 image 5).
-        let mut v = header(LZ_IMAGE_TYPE_RGB24, true, 2, 1, 6, 6, 0);
+        let mut v = header(LZ_IMAGE_TYPE_RGB24, true, 2, 1, 6, 6, 1);
         v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
         assert_eq!(
             w.decode(&v, None).unwrap_err().reason,
@@ -1448,6 +1449,13 @@ mod tests {
         );
         // None of the failures entered the window.
         assert_eq!(w.len(), 1);
+        // Image 6 says the server's window holds only itself: image 5 is
+        // released before it is decoded, and a reference to it is an error.
+        let e = w
+            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x01]), None)
+            .unwrap_err();
+        assert_eq!(e.reason, "GLZ: referenced image not in the window");
+        assert!(w.is_empty());
     }
 
     #[test]
@@ -1783,25 +1791,29 @@ mod tests {
                 .unwrap()
         };
         let ptr0 = decode(&mut w, 16, 0, A_BGR).pixels.as_ptr();
-        decode(&mut w, 18, 1, B_BGR);
+        // Image 0 is released before image 1 is decoded; its buffer is too
+        // small for it.
+        let ptr1 = decode(&mut w, 18, 1, B_BGR).pixels.as_ptr();
         assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 16));
-        // 17 pixels: the spare of 16 is too small.
+        // 17 pixels: the spare of 16 is too small, image 1's 18 fits.
         let ptr2 = decode(&mut w, 17, 2, A_BGR).pixels.as_ptr();
-        assert_ne!(ptr2, ptr0);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 16 + 18));
+        assert_eq!(ptr2, ptr1);
+        assert_eq!((w.spares.len(), w.spares.pixels()), (1, 16));
         // 16 pixels: the smallest buffer that fits.
         let img = decode(&mut w, 16, 3, B_BGR);
         assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr0, 16));
         assert_eq!(img.pixels, vec![B; 16]);
-        drop(img);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 17));
+        assert_eq!((w.spares.len(), w.spares.pixels()), (1, 18));
+        // Image 3, still held by the caller when it is released, is no
+        // spare: 18 is taken.
         let img = decode(&mut w, 16, 4, A_BGR);
-        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr2, 16));
+        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr1, 16));
         assert_eq!(img.pixels, vec![A; 16]);
+        assert!(w.spares.is_empty());
         // Held elsewhere (as a pixmap cache entry would): not a spare.
         let held = img.clone();
         decode(&mut w, 3, 5, B_BGR);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 16));
+        assert!(w.spares.is_empty());
         assert_eq!(held.pixels, vec![A; 16]);
         // The memory of the images held and the spares never exceeds the
         // window and its eighth, whatever the sizes and ids.
