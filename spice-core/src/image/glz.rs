@@ -356,7 +356,7 @@ impl Out for Fill<'_> {
     #[inline(always)]
     fn put_back(&mut self, back: usize, len: usize) {
         let pos = self.len;
-        if back != 0 && back <= pos && len <= self.buf.len() - pos {
+        if back != 0 && back <= pos && len <= self.buf.len().saturating_sub(pos) {
             copy_back(self.buf, pos, back, len);
         }
         self.len += len;
