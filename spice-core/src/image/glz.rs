@@ -716,7 +716,8 @@ impl Units {
 /// Holds the decoded images later GLZ images may reference, keyed by the
 /// server's image id. An image is released once the newest image that has
 /// all its predecessors present says (through `win_head_dist`) that the
-/// server's window starts after it, or when the images held exceed
+/// server's window starts after it (before that image is decoded, so that
+/// it can take the memory), or when the images held exceed
 /// `window_pixels` (oldest first; the server's own window never holds more,
 /// so give the same number that was advertised in DISPLAY_INIT).
 ///
