@@ -23,7 +23,7 @@
 //! Units are pixels for RGB types and bytes for palette types. The server
 //! only matches images of the same LZ type.
 
-use super::backref::extend_from_back;
+use super::backref::{copy_back, extend_from_back};
 use super::dest::Dest;
 use super::input::Input;
 use super::lz::{
@@ -31,7 +31,8 @@ use super::lz::{
     LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
-use super::pixel::{expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
+use super::pixel::{bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
+use super::ring::{Ring, RingView, Slot};
 use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
 use super::{alloc_pixels, Image, MAX_IMAGE_PIXELS};
@@ -216,7 +217,7 @@ fn next_op(inp: &mut Input, len_bias: usize) -> Result<Op, WireError> {
 /// `last` caches the previous lookup (streams refer to few images).
 #[inline(always)]
 fn window_units<'w>(
-    window: &'w Held,
+    window: &Window<'w>,
     last: &mut Option<(u64, &'w WindowImage)>,
     h: &GlzHeader,
     image_dist: u64,
@@ -230,7 +231,7 @@ fn window_units<'w>(
     let img = match *last {
         Some((id, img)) if id == ref_id => img,
         _ => {
-            let img = window.get(ref_id).ok_or(WireError::new(
+            let img = window.held.get(ref_id).ok_or(WireError::new(
                 at,
                 "GLZ: referenced image not in the window",
             ))?;
@@ -241,8 +242,11 @@ fn window_units<'w>(
     if img.image_type != h.image_type {
         return Err(WireError::new(at, "GLZ: referenced image has another type"));
     }
-    img.units
-        .as_slice()
+    let units = match &img.units {
+        Units::Ring(slot) => window.ring.get(*slot).unwrap_or(&[]),
+        units => units.as_slice(),
+    };
+    units
         .get(ofs..ofs.saturating_add(len))
         .ok_or(WireError::new(
             at,
@@ -250,12 +254,135 @@ fn window_units<'w>(
         ))
 }
 
+/// What a pass may reference: the window's images, those in the ring seen
+/// through `ring` (which leaves out the slot being written).
+struct Window<'w> {
+    held: &'w Held,
+    ring: RingView<'w>,
+}
+
+/// Where a colour pass writes its units, front to back: a growing buffer
+/// or a ring slot of the image's size. Callers check that every write
+/// stays within the image's units and that a back-reference starts inside
+/// what is written.
+trait Out {
+    /// Units written so far.
+    fn len(&self) -> usize;
+    /// The units written so far.
+    fn run(&self) -> &[u32];
+    /// The units written so far, to change in place (the alpha pass).
+    fn run_mut(&mut self) -> &mut [u32];
+    /// Append `src`.
+    fn put(&mut self, src: &[u32]);
+    /// Append the `len` units that start `back` units before the end.
+    fn put_back(&mut self, back: usize, len: usize);
+    /// Append the pixels of (b, g, r) byte triples.
+    fn put_bgr(&mut self, src: &[u8]);
+    /// Append every unit of `units`.
+    fn put_map(&mut self, units: impl Iterator<Item = u32>);
+}
+
+impl Out for Vec<u32> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    #[inline(always)]
+    fn run(&self) -> &[u32] {
+        self
+    }
+    #[inline(always)]
+    fn run_mut(&mut self) -> &mut [u32] {
+        self
+    }
+    #[inline(always)]
+    fn put(&mut self, src: &[u32]) {
+        self.extend_from_slice(src);
+    }
+    #[inline(always)]
+    fn put_back(&mut self, back: usize, len: usize) {
+        extend_from_back(self, back, len);
+    }
+    #[inline(always)]
+    fn put_bgr(&mut self, src: &[u8]) {
+        extend_bgr_to_xrgb(src, self);
+    }
+    #[inline(always)]
+    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
+        self.extend(units);
+    }
+}
+
+/// A ring slot being filled: `buf` is the whole slot, `len` units of it
+/// are written.
+struct Fill<'a> {
+    buf: &'a mut [u32],
+    len: usize,
+}
+
+impl Fill<'_> {
+    /// The next `n` units to write (empty when the caller's check failed,
+    /// so nothing is written).
+    #[inline(always)]
+    fn next(&mut self, n: usize) -> &mut [u32] {
+        let at = self.len;
+        self.len += n;
+        self.buf
+            .get_mut(at..at.saturating_add(n))
+            .unwrap_or_default()
+    }
+}
+
+impl Out for Fill<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline(always)]
+    fn run(&self) -> &[u32] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+    #[inline(always)]
+    fn run_mut(&mut self) -> &mut [u32] {
+        self.buf.get_mut(..self.len).unwrap_or_default()
+    }
+    #[inline(always)]
+    fn put(&mut self, src: &[u32]) {
+        let dst = self.next(src.len());
+        if dst.len() == src.len() {
+            dst.copy_from_slice(src);
+        }
+    }
+    #[inline(always)]
+    fn put_back(&mut self, back: usize, len: usize) {
+        let pos = self.len;
+        if back != 0 && back <= pos && len <= self.buf.len().saturating_sub(pos) {
+            copy_back(self.buf, pos, back, len);
+        }
+        self.len += len;
+    }
+    #[inline(always)]
+    fn put_bgr(&mut self, src: &[u8]) {
+        bgr_to_xrgb(src, self.next(src.len() / 3));
+    }
+    #[inline(always)]
+    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
+        let rest = self.buf.get_mut(self.len..).unwrap_or_default();
+        let mut n = 0;
+        for (d, u) in rest.iter_mut().zip(units) {
+            *d = u;
+            n += 1;
+        }
+        self.len += n;
+    }
+}
+
 /// How a colour pass (RGB16, RGB24/32, palette) reads literal units.
 trait Literals {
     /// Added to a coded match length.
     const LEN_BIAS: usize;
     /// Append `n` literal units read from `inp`.
-    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
+    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError>;
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
@@ -263,8 +390,8 @@ struct Rgb32;
 impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
-    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
-        extend_bgr_to_xrgb(inp.take(n * 3)?, out);
+    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
+        out.put_bgr(inp.take(n * 3)?);
         Ok(())
     }
 }
@@ -274,9 +401,9 @@ struct Rgb16;
 impl Literals for Rgb16 {
     const LEN_BIAS: usize = 1;
     #[inline(always)]
-    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
         let src = inp.take(n * 2)?;
-        out.extend(
+        out.put_map(
             src.chunks_exact(2)
                 .map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))),
         );
@@ -289,8 +416,8 @@ struct Plt;
 impl Literals for Plt {
     const LEN_BIAS: usize = 2;
     #[inline(always)]
-    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
-        out.extend(inp.take(n)?.iter().map(|&b| b as u32));
+    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
+        out.put_map(inp.take(n)?.iter().map(|&b| b as u32));
         Ok(())
     }
 }
@@ -298,20 +425,20 @@ impl Literals for Plt {
 /// Decode the colour pass into `out` (empty, with capacity for `end`
 /// units), resolving references into `window`; `rows` is handed the units
 /// decoded so far whenever they reach the length it asked for.
-fn decode_colour<L: Literals, R: Rows>(
+fn decode_colour<L: Literals, O: Out, R: Rows>(
     inp: &mut Input,
-    out: &mut Vec<u32>,
+    out: &mut O,
     end: usize,
     h: &GlzHeader,
-    window: &Held,
+    window: &Window<'_>,
     rows: &mut R,
 ) -> Result<(), WireError> {
     let mut last = None;
     while out.len() < end {
         // Always past what is decoded: every call makes progress.
         let stop = rows.stop(out.len(), end).max(out.len() + 1);
-        colour_steps::<L>(inp, out, (stop, end), h, window, &mut last)?;
-        rows.advance(out);
+        colour_steps::<L, O>(inp, out, (stop, end), h, window, &mut last)?;
+        rows.advance(out.run());
     }
     Ok(())
 }
@@ -321,12 +448,12 @@ fn decode_colour<L: Literals, R: Rows>(
 /// [`window_units`]' cache, kept from call to call. Not inlined: one
 /// copy per literal type, whatever the caller does with the rows.
 #[inline(never)]
-fn colour_steps<'w, L: Literals>(
+fn colour_steps<'w, L: Literals, O: Out>(
     inp: &mut Input,
-    out: &mut Vec<u32>,
+    out: &mut O,
     (stop, end): (usize, usize),
     h: &GlzHeader,
-    window: &'w Held,
+    window: &Window<'w>,
     last: &mut Option<(u64, &'w WindowImage)>,
 ) -> Result<(), WireError> {
     while out.len() < stop {
@@ -359,9 +486,9 @@ fn colour_steps<'w, L: Literals>(
                             "GLZ: match before the start of the image",
                         ));
                     }
-                    extend_from_back(out, ofs, len);
+                    out.put_back(ofs, len);
                 } else {
-                    out.extend_from_slice(window_units(window, last, h, image_dist, ofs, len, at)?);
+                    out.put(window_units(window, last, h, image_dist, ofs, len, at)?);
                 }
             }
         }
@@ -375,7 +502,7 @@ fn decode_alpha(
     inp: &mut Input,
     out: &mut [u32],
     h: &GlzHeader,
-    window: &Held,
+    window: &Window<'_>,
 ) -> Result<(), WireError> {
     const ALPHA_LEN_BIAS: usize = 2;
     let set = |o: &mut u32, a: u32| *o = (*o & 0x00ff_ffff) | (a & 0xff00_0000);
@@ -446,13 +573,14 @@ impl WindowImage {
         match &self.units {
             Units::Own(u) => u.len() as u64,
             Units::Shared(img) => img.pixels.capacity() as u64,
+            Units::Ring(_) => 0,
         }
     }
 
     /// Units of its buffer the image does not use (it was a larger spare's).
     fn slack(&self) -> u64 {
         match &self.units {
-            Units::Own(_) => 0,
+            Units::Own(_) | Units::Ring(_) => 0,
             Units::Shared(img) => (img.pixels.capacity() - img.pixels.len()) as u64,
         }
     }
@@ -566,14 +694,18 @@ enum Units {
     /// The decoded image itself (top-down colour: the image's pixels are
     /// the units, so the window and the draw share one buffer).
     Shared(Arc<Image>),
+    /// A slot of the window's ring (decoded straight onto a surface: no
+    /// image is handed out).
+    Ring(Slot),
 }
 
 impl Units {
-    /// The units in stream order.
+    /// The units in stream order, when not in the ring.
     fn as_slice(&self) -> &[u32] {
         match self {
             Units::Own(u) => u,
             Units::Shared(img) => &img.pixels,
+            Units::Ring(_) => &[],
         }
     }
 }
@@ -584,7 +716,8 @@ impl Units {
 /// Holds the decoded images later GLZ images may reference, keyed by the
 /// server's image id. An image is released once the newest image that has
 /// all its predecessors present says (through `win_head_dist`) that the
-/// server's window starts after it, or when the images held exceed
+/// server's window starts after it (before that image is decoded, so that
+/// it can take the memory), or when the images held exceed
 /// `window_pixels` (oldest first; the server's own window never holds more,
 /// so give the same number that was advertised in DISPLAY_INIT).
 ///
@@ -596,6 +729,13 @@ impl Units {
 /// state, with the window full and each new image pushing the oldest out,
 /// images come and go without allocating. The buffers' unused ends come out
 /// of the same eighth.
+///
+/// An image decoded straight onto a surface (no image handed out) is kept
+/// in a slot of the window's ring instead, one buffer of the window's size
+/// and an eighth more that such images take in turn, as the server's
+/// dictionary does: once the ring has gone round, they land in memory
+/// already written (no fresh pages, no allocation). One that finds no free
+/// run in the ring long enough is kept as above.
 #[derive(Debug, Default)]
 pub struct GlzWindow {
     window_pixels: u64,
@@ -610,6 +750,8 @@ pub struct GlzWindow {
     tail_gap: Option<u64>,
     /// Released images kept to be decoded into again (see above).
     spares: Spares,
+    /// Where images decoded straight onto a surface are kept (see above).
+    ring: Ring,
     /// ZLIB_GLZ's inflated payload and inflater, reused from image to image.
     inflated: Vec<u8>,
     inflater: Inflater,
@@ -634,16 +776,20 @@ impl GlzWindow {
     pub fn new(window_pixels: u32) -> Self {
         Self {
             window_pixels: window_pixels as u64,
+            ring: Ring::new(ring_units(window_pixels)),
             ..Self::default()
         }
     }
 
     /// Like [`new`](Self::new), with the window's full memory (one 32-bit
-    /// unit per pixel, and the spares' eighth more) charged to `budget`
-    /// now, so the window can never push the session over it later.
+    /// unit per pixel, and the spares' eighth more, and the ring) charged
+    /// to `budget` now, so the window can never push the session over it
+    /// later.
     pub fn with_budget(window_pixels: u32, budget: &Budget) -> Result<Self, WireError> {
+        let ring = u32::try_from(ring_units(window_pixels)).unwrap_or(u32::MAX);
         let bytes = pixel_bytes(window_pixels, 1)
-            .saturating_add(pixel_bytes(window_pixels / SPARE_SHARE as u32, 1));
+            .saturating_add(pixel_bytes(window_pixels / SPARE_SHARE as u32, 1))
+            .saturating_add(pixel_bytes(ring, 1));
         let charge = budget.charge(bytes, Use::GlzWindow)?;
         Ok(Self {
             _charge: charge,
@@ -660,6 +806,7 @@ impl GlzWindow {
         self.held_slack = 0;
         self.tail_gap = None;
         self.spares.clear();
+        self.ring.clear();
     }
 
     /// Pixels of memory the spares may take: what the images held leave of
@@ -675,9 +822,30 @@ impl GlzWindow {
         self.total_pixels -= old.gross_pixels;
         self.held_units -= old.capacity();
         self.held_slack -= old.slack();
-        if let Units::Shared(image) = old.units {
-            let room = self.spare_room();
-            self.spares.offer(image, room);
+        match old.units {
+            Units::Shared(image) => {
+                let room = self.spare_room();
+                self.spares.offer(image, room);
+            }
+            Units::Ring(slot) => self.ring.free(slot),
+            Units::Own(_) => {}
+        }
+    }
+
+    /// Release, before image `h` is decoded, the images its window head
+    /// says the server no longer refers to, when it is the next image of
+    /// the run of consecutive ids (what [`insert`](Self::insert) would
+    /// release once it joins), so that their memory (ring slots, spares)
+    /// can take it. Those are images the server no longer refers to: an
+    /// image that refers to one is an error, decoded into the window or
+    /// not, and so is one that fails after this.
+    fn release_unused(&mut self, h: &GlzHeader) {
+        if self.tail_gap != Some(h.id) {
+            return;
+        }
+        let oldest_used = h.id.saturating_sub(h.win_head_dist as u64);
+        while let Some(old) = self.images.pop_below(oldest_used) {
+            self.release(old);
         }
     }
 
@@ -768,11 +936,24 @@ impl GlzWindow {
         }
         dst.check_size(h.width, h.height)?;
         let mut rows = RowCopy::new(dst, !h.top_down);
+        let n = self.admit(data, &h)?;
+        if let Some(slot) = self.ring.alloc(n) {
+            return match self.fill_slot(data, &h, slot, &mut rows) {
+                Ok(()) => {
+                    self.keep(&h, Units::Ring(slot));
+                    Ok(())
+                }
+                Err(e) => {
+                    self.ring.free(slot);
+                    Err(e)
+                }
+            };
+        }
         let (units, shell) = if h.image_type == LZ_IMAGE_TYPE_RGBA {
             // Rows are complete only after the alpha pass.
-            self.decode_units(data, &h, &mut NoRows)?
+            self.decode_vec(data, &h, &mut NoRows)?
         } else {
-            self.decode_units(data, &h, &mut rows)?
+            self.decode_vec(data, &h, &mut rows)?
         };
         rows.advance(&units);
         let units = if h.top_down {
@@ -781,6 +962,35 @@ impl GlzWindow {
             Units::Own(units.into_boxed_slice())
         };
         self.keep(&h, units);
+        Ok(())
+    }
+
+    /// Decode the colour image `h` (admitted) into the ring's `slot`,
+    /// handing its rows to `rows` (all at the end for RGBA: rows are
+    /// complete only after the alpha pass).
+    fn fill_slot<R: Rows>(
+        &mut self,
+        data: &[u8],
+        h: &GlzHeader,
+        slot: Slot,
+        rows: &mut R,
+    ) -> Result<(), WireError> {
+        let (buf, ring) = self
+            .ring
+            .split(slot)
+            .ok_or(WireError::new(0, "GLZ: ring slot outside the ring"))?;
+        let window = Window {
+            held: &self.images,
+            ring,
+        };
+        let mut out = Fill { buf, len: 0 };
+        let n = slot.len();
+        if h.image_type == LZ_IMAGE_TYPE_RGBA {
+            decode_passes(data, h, &mut out, n, &window, &mut NoRows)?;
+        } else {
+            decode_passes(data, h, &mut out, n, &window, rows)?;
+        }
+        rows.advance(out.run());
         Ok(())
     }
 
@@ -793,6 +1003,14 @@ impl GlzWindow {
         h: &GlzHeader,
         rows: &mut R,
     ) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
+        self.admit(data, h)?;
+        self.decode_vec(data, h, rows)
+    }
+
+    /// Check payload `h` against the window (its size against its data,
+    /// its id against the newest) and release the images it says the
+    /// server no longer uses; its unit count.
+    fn admit(&mut self, data: &[u8], h: &GlzHeader) -> Result<usize, WireError> {
         let body = data.get(GLZ_HEADER_LEN..).unwrap_or(&[]);
         let units_n = h.units();
         if units_n > body.len().saturating_mul(MAX_UNITS_PER_BYTE) {
@@ -807,27 +1025,30 @@ impl GlzWindow {
                 "GLZ: image id too far behind the newest",
             ));
         }
+        self.release_unused(h);
+        Ok(units_n)
+    }
+
+    /// Decode the admitted payload `h` into a unit buffer of its own (see
+    /// [`decode_units`](Self::decode_units)).
+    fn decode_vec<R: Rows>(
+        &mut self,
+        data: &[u8],
+        h: &GlzHeader,
+        rows: &mut R,
+    ) -> Result<(Vec<u32>, Option<Arc<Image>>), WireError> {
+        let units_n = h.units();
         let colour_top_down = plt_pixels_per_byte(h.image_type).is_none() && h.top_down;
         let (mut units, shell) = if colour_top_down {
             self.units_for(units_n)?
         } else {
             (units_vec(units_n)?, None)
         };
-        let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
-        let (images, out) = (&self.images, &mut units);
-        match h.image_type {
-            LZ_IMAGE_TYPE_RGB16 => {
-                decode_colour::<Rgb16, R>(&mut inp, out, units_n, h, images, rows)?
-            }
-            LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
-                decode_colour::<Rgb32, R>(&mut inp, out, units_n, h, images, rows)?
-            }
-            LZ_IMAGE_TYPE_RGBA => {
-                decode_colour::<Rgb32, R>(&mut inp, out, units_n, h, images, rows)?;
-                decode_alpha(&mut inp, out, h, images)?;
-            }
-            _ => decode_colour::<Plt, R>(&mut inp, out, units_n, h, images, rows)?,
-        }
+        let window = Window {
+            held: &self.images,
+            ring: self.ring.view(),
+        };
+        decode_passes(data, h, &mut units, units_n, &window, rows)?;
         Ok((units, shell))
     }
 
@@ -902,6 +1123,40 @@ impl GlzWindow {
         // The new image came first: spares that no longer fit go.
         self.spares.trim(self.spare_room());
     }
+}
+
+/// Decode the LZ passes of payload `h` (`units_n` units) into `out`,
+/// resolving references into `window`, telling `rows` how far the colour
+/// pass got.
+fn decode_passes<O: Out, R: Rows>(
+    data: &[u8],
+    h: &GlzHeader,
+    out: &mut O,
+    units_n: usize,
+    window: &Window<'_>,
+    rows: &mut R,
+) -> Result<(), WireError> {
+    let mut inp = Input::new(data, GLZ_HEADER_LEN, "GLZ: truncated");
+    match h.image_type {
+        LZ_IMAGE_TYPE_RGB16 => {
+            decode_colour::<Rgb16, O, R>(&mut inp, out, units_n, h, window, rows)
+        }
+        LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => {
+            decode_colour::<Rgb32, O, R>(&mut inp, out, units_n, h, window, rows)
+        }
+        LZ_IMAGE_TYPE_RGBA => {
+            decode_colour::<Rgb32, O, R>(&mut inp, out, units_n, h, window, rows)?;
+            decode_alpha(&mut inp, out.run_mut(), h, window)
+        }
+        _ => decode_colour::<Plt, O, R>(&mut inp, out, units_n, h, window, rows),
+    }
+}
+
+/// Units of the window's ring for a window of `window_pixels`: the window
+/// and an eighth more (room lost where a slot did not fit before the end).
+fn ring_units(window_pixels: u32) -> usize {
+    let w = window_pixels as usize;
+    w.saturating_add(w / SPARE_SHARE as usize)
 }
 
 /// The top-down colour image whose pixels are `units`, in the spare image
@@ -1155,39 +1410,39 @@ mod tests {
         let mut w = GlzWindow::new(1 << 20);
         w.decode(&rgb32(2, 5, 0, &lit(&[A_BGR, B_BGR])), None)
             .unwrap();
-        // Image 4 is not in the window.
+        // Image 4 is not in the window (the server's holds 5 and 6).
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x02]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5, 0x00, 0x02]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: referenced image not in the window");
         assert_eq!(e.offset, GLZ_HEADER_LEN);
         // Past the end of image 5.
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5 | 1, 0x00, 0x01]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5 | 1, 0x00, 0x01]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference outside the referenced image");
         // Distance larger than the id.
         let e = w
-            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x07]), None)
+            .decode(&rgb32(2, 6, 1, &[2 << 5, 0x00, 0x07]), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: reference before the first image");
         // Within the image, before its start.
         let mut s = lit(&[A_BGR]);
         s.extend_from_slice(&[1 << 5 | 1, 0x00, 0x00]);
-        let e = w.decode(&rgb32(2, 6, 0, &s), None).unwrap_err();
+        let e = w.decode(&rgb32(2, 6, 1, &s), None).unwrap_err();
         assert_eq!(e.reason, "GLZ: match before the start of the image");
         // A match longer than the image.
         let mut s = lit(&[A_BGR]);
         s.extend_from_slice(&[3 << 5, 0x00, 0x00]);
-        let e = w.decode(&rgb32(3, 6, 0, &s), None).unwrap_err();
+        let e = w.decode(&rgb32(3, 6, 1, &s), None).unwrap_err();
         assert_eq!(e.reason, "GLZ: match runs past the end of the image");
         // More literals than pixels.
         let e = w
-            .decode(&rgb32(1, 6, 0, &lit(&[A_BGR, B_BGR])), None)
+            .decode(&rgb32(1, 6, 1, &lit(&[A_BGR, B_BGR])), None)
             .unwrap_err();
         assert_eq!(e.reason, "GLZ: literals run past the end of the image");
         // Referenced image of another type (RGB24 referring to RGB32 image 5).
-        let mut v = header(LZ_IMAGE_TYPE_RGB24, true, 2, 1, 6, 6, 0);
+        let mut v = header(LZ_IMAGE_TYPE_RGB24, true, 2, 1, 6, 6, 1);
         v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
         assert_eq!(
             w.decode(&v, None).unwrap_err().reason,
@@ -1195,6 +1450,13 @@ mod tests {
         );
         // None of the failures entered the window.
         assert_eq!(w.len(), 1);
+        // Image 6 says the server's window holds only itself: image 5 is
+        // released before it is decoded, and a reference to it is an error.
+        let e = w
+            .decode(&rgb32(2, 6, 0, &[2 << 5, 0x00, 0x01]), None)
+            .unwrap_err();
+        assert_eq!(e.reason, "GLZ: referenced image not in the window");
+        assert!(w.is_empty());
     }
 
     #[test]
@@ -1371,6 +1633,50 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_goes_round_the_ring_without_growing_it() {
+        // A 16-pixel window: an 18-unit ring. Image k (3 to 8 pixels, rows
+        // top-down or not) says the server's window holds it and image
+        // k - 1, copies two units from that one, has one literal, then
+        // repeats its last two units.
+        let (mut whole, mut into) = (GlzWindow::new(16), GlzWindow::new(16));
+        let mut v = header(LZ_IMAGE_TYPE_RGB32, true, 2, 1, 8, 0, 0);
+        v.extend_from_slice(&lit(&[A_BGR, B_BGR]));
+        same_into_as_whole(&mut whole, &mut into, &v);
+        let mut in_ring = 0;
+        for id in 1..60u64 {
+            let n = 3 + (id as usize * 5) % 6;
+            let mut v = header(
+                LZ_IMAGE_TYPE_RGB32,
+                id % 3 != 0,
+                n as u32,
+                1,
+                4 * n as u32,
+                id,
+                1,
+            );
+            v.extend_from_slice(&[2 << 5, 0x00, 0x01]);
+            v.extend_from_slice(&lit(&[B_BGR]));
+            if n > 3 {
+                v.extend_from_slice(&[((n - 3) << 5 | 1) as u8, 0x00, 0x00]);
+            }
+            let px = same_into_as_whole(&mut whole, &mut into, &v);
+            assert_eq!(px.len(), n, "id {id}");
+            assert_eq!((whole.len(), whole.pixels()), (into.len(), into.pixels()));
+            assert!(into.ring.touched() <= 18, "id {id}");
+            let newest = into.images.get(id).map(|img| &img.units);
+            in_ring += usize::from(matches!(newest, Some(Units::Ring(_))));
+        }
+        // A few find no free run long enough and are kept on their own.
+        assert!(in_ring > 40, "{in_ring} of 59 in the ring");
+        into.clear();
+        assert_eq!(
+            into.ring.alloc(18).map(|s| s.len()),
+            Some(18),
+            "all given back"
+        );
+    }
+
+    #[test]
     fn decode_into_refuses_palettes_and_other_sizes() {
         let mut w = GlzWindow::new(1 << 20);
         let mut buf = vec![0u32; 8];
@@ -1486,25 +1792,29 @@ mod tests {
                 .unwrap()
         };
         let ptr0 = decode(&mut w, 16, 0, A_BGR).pixels.as_ptr();
-        decode(&mut w, 18, 1, B_BGR);
+        // Image 0 is released before image 1 is decoded; its buffer is too
+        // small for it.
+        let ptr1 = decode(&mut w, 18, 1, B_BGR).pixels.as_ptr();
         assert_eq!((w.len(), w.spares.len(), w.spares.pixels()), (1, 1, 16));
-        // 17 pixels: the spare of 16 is too small.
+        // 17 pixels: the spare of 16 is too small, image 1's 18 fits.
         let ptr2 = decode(&mut w, 17, 2, A_BGR).pixels.as_ptr();
-        assert_ne!(ptr2, ptr0);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 16 + 18));
+        assert_eq!(ptr2, ptr1);
+        assert_eq!((w.spares.len(), w.spares.pixels()), (1, 16));
         // 16 pixels: the smallest buffer that fits.
         let img = decode(&mut w, 16, 3, B_BGR);
         assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr0, 16));
         assert_eq!(img.pixels, vec![B; 16]);
-        drop(img);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 17));
+        assert_eq!((w.spares.len(), w.spares.pixels()), (1, 18));
+        // Image 3, still held by the caller when it is released, is no
+        // spare: 18 is taken.
         let img = decode(&mut w, 16, 4, A_BGR);
-        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr2, 16));
+        assert_eq!((img.pixels.as_ptr(), img.pixels.len()), (ptr1, 16));
         assert_eq!(img.pixels, vec![A; 16]);
+        assert!(w.spares.is_empty());
         // Held elsewhere (as a pixmap cache entry would): not a spare.
         let held = img.clone();
         decode(&mut w, 3, 5, B_BGR);
-        assert_eq!((w.spares.len(), w.spares.pixels()), (2, 18 + 16));
+        assert!(w.spares.is_empty());
         assert_eq!(held.pixels, vec![A; 16]);
         // The memory of the images held and the spares never exceeds the
         // window and its eighth, whatever the sizes and ids.

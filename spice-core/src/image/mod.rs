@@ -22,6 +22,7 @@ pub mod lz;
 pub mod lz4;
 pub mod pixel;
 pub mod quic;
+mod ring;
 mod rows;
 pub mod spares;
 
