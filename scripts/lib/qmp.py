@@ -61,6 +61,12 @@ class QMP:
         self.buf = b""
         self.events = []
         greeting = self._read()
+        # An event QEMU had queued for the previous client can come out on
+        # this connection ahead of the greeting (seen with SPICE_DISCONNECTED
+        # right after a client left): keep it and read on.
+        while "event" in greeting:
+            self.events.append(greeting)
+            greeting = self._read()
         if "QMP" not in greeting:
             raise QMPError("not a QMP greeting: %r" % greeting)
         self.cmd("qmp_capabilities")
