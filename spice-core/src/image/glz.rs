@@ -262,9 +262,7 @@ struct Window<'w> {
 }
 
 /// Where a colour pass writes its units, front to back: a growing buffer
-/// or a ring slot of the image's size. Callers check that every write
-/// stays within the image's units and that a back-reference starts inside
-/// what is written.
+/// or a ring slot of the image's size.
 trait Out {
     /// Units written so far.
     fn len(&self) -> usize;
@@ -272,14 +270,17 @@ trait Out {
     fn run(&self) -> &[u32];
     /// The units written so far, to change in place (the alpha pass).
     fn run_mut(&mut self) -> &mut [u32];
-    /// Append `src`.
-    fn put(&mut self, src: &[u32]);
-    /// Append the `len` units that start `back` units before the end.
-    fn put_back(&mut self, back: usize, len: usize);
-    /// Append the pixels of (b, g, r) byte triples.
-    fn put_bgr(&mut self, src: &[u8]);
-    /// Append every unit of `units`.
-    fn put_map(&mut self, units: impl Iterator<Item = u32>);
+    /// Decode colour-pass steps until at least `stop` units are written
+    /// (the last step may go past it, never past `end`); `last` is
+    /// [`window_units`]' cache, kept from call to call.
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        stop_end: (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError>;
 }
 
 impl Out for Vec<u32> {
@@ -296,41 +297,23 @@ impl Out for Vec<u32> {
         self
     }
     #[inline(always)]
-    fn put(&mut self, src: &[u32]) {
-        self.extend_from_slice(src);
-    }
-    #[inline(always)]
-    fn put_back(&mut self, back: usize, len: usize) {
-        extend_from_back(self, back, len);
-    }
-    #[inline(always)]
-    fn put_bgr(&mut self, src: &[u8]) {
-        extend_bgr_to_xrgb(src, self);
-    }
-    #[inline(always)]
-    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
-        self.extend(units);
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        stop_end: (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError> {
+        colour_steps::<L>(inp, self, stop_end, h, window, last)
     }
 }
 
-/// A ring slot being filled: `buf` is the whole slot, `len` units of it
-/// are written.
+/// A ring slot being filled: `buf` is the whole slot (the image's units),
+/// `len` units of it are written.
 struct Fill<'a> {
     buf: &'a mut [u32],
     len: usize,
-}
-
-impl Fill<'_> {
-    /// The next `n` units to write (empty when the caller's check failed,
-    /// so nothing is written).
-    #[inline(always)]
-    fn next(&mut self, n: usize) -> &mut [u32] {
-        let at = self.len;
-        self.len += n;
-        self.buf
-            .get_mut(at..at.saturating_add(n))
-            .unwrap_or_default()
-    }
 }
 
 impl Out for Fill<'_> {
@@ -347,33 +330,15 @@ impl Out for Fill<'_> {
         self.buf.get_mut(..self.len).unwrap_or_default()
     }
     #[inline(always)]
-    fn put(&mut self, src: &[u32]) {
-        let dst = self.next(src.len());
-        if dst.len() == src.len() {
-            dst.copy_from_slice(src);
-        }
-    }
-    #[inline(always)]
-    fn put_back(&mut self, back: usize, len: usize) {
-        let pos = self.len;
-        if back != 0 && back <= pos && len <= self.buf.len().saturating_sub(pos) {
-            copy_back(self.buf, pos, back, len);
-        }
-        self.len += len;
-    }
-    #[inline(always)]
-    fn put_bgr(&mut self, src: &[u8]) {
-        bgr_to_xrgb(src, self.next(src.len() / 3));
-    }
-    #[inline(always)]
-    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
-        let rest = self.buf.get_mut(self.len..).unwrap_or_default();
-        let mut n = 0;
-        for (d, u) in rest.iter_mut().zip(units) {
-            *d = u;
-            n += 1;
-        }
-        self.len += n;
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        (stop, _end): (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError> {
+        slot_steps::<L>(inp, self.buf, &mut self.len, stop, h, window, last)
     }
 }
 
@@ -382,7 +347,9 @@ trait Literals {
     /// Added to a coded match length.
     const LEN_BIAS: usize;
     /// Append `n` literal units read from `inp`.
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError>;
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
+    /// Fill `dst` with literal units read from `inp`.
+    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError>;
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
@@ -390,10 +357,21 @@ struct Rgb32;
 impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        out.put_bgr(inp.take(n * 3)?);
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        extend_bgr_to_xrgb(inp.take(n * 3)?, out);
         Ok(())
     }
+    #[inline(always)]
+    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
+        bgr_to_xrgb(inp.take(dst.len() * 3)?, dst);
+        Ok(())
+    }
+}
+
+/// An RGB16 literal: the x1r5g5b5 pixel, big-endian.
+#[inline(always)]
+fn rgb16_unit(c: &[u8; 2]) -> u32 {
+    rgb555_to_xrgb(u16::from_be_bytes(*c))
 }
 
 /// RGB16: 2 bytes per literal, the x1r5g5b5 pixel big-endian.
@@ -401,12 +379,16 @@ struct Rgb16;
 impl Literals for Rgb16 {
     const LEN_BIAS: usize = 1;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        let src = inp.take(n * 2)?;
-        out.put_map(
-            src.chunks_exact(2)
-                .map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))),
-        );
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        out.extend(inp.take(n * 2)?.as_chunks::<2>().0.iter().map(rgb16_unit));
+        Ok(())
+    }
+    #[inline(always)]
+    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
+        let src = inp.take(dst.len() * 2)?.as_chunks::<2>().0;
+        for (d, c) in dst.iter_mut().zip(src) {
+            *d = rgb16_unit(c);
+        }
         Ok(())
     }
 }
@@ -416,8 +398,16 @@ struct Plt;
 impl Literals for Plt {
     const LEN_BIAS: usize = 2;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        out.put_map(inp.take(n)?.iter().map(|&b| b as u32));
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        out.extend(inp.take(n)?.iter().map(|&b| b as u32));
+        Ok(())
+    }
+    #[inline(always)]
+    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
+        let src = inp.take(dst.len())?;
+        for (d, &b) in dst.iter_mut().zip(src) {
+            *d = b as u32;
+        }
         Ok(())
     }
 }
@@ -437,20 +427,20 @@ fn decode_colour<L: Literals, O: Out, R: Rows>(
     while out.len() < end {
         // Always past what is decoded: every call makes progress.
         let stop = rows.stop(out.len(), end).max(out.len() + 1);
-        colour_steps::<L, O>(inp, out, (stop, end), h, window, &mut last)?;
+        out.steps::<L>(inp, (stop, end), h, window, &mut last)?;
         rows.advance(out.run());
     }
     Ok(())
 }
 
-/// Decode colour-pass steps into `out` until it holds at least `stop`
-/// units (the last step may go past it, never past `end`); `last` is
-/// [`window_units`]' cache, kept from call to call. Not inlined: one
-/// copy per literal type, whatever the caller does with the rows.
+/// Decode colour-pass steps into the growing `out` until it holds at
+/// least `stop` units (the last step may go past it, never past `end`);
+/// `last` is [`window_units`]' cache, kept from call to call. Not inlined:
+/// one copy per literal type, whatever the caller does with the rows.
 #[inline(never)]
-fn colour_steps<'w, L: Literals, O: Out>(
+fn colour_steps<'w, L: Literals>(
     inp: &mut Input,
-    out: &mut O,
+    out: &mut Vec<u32>,
     (stop, end): (usize, usize),
     h: &GlzHeader,
     window: &Window<'w>,
@@ -461,10 +451,7 @@ fn colour_steps<'w, L: Literals, O: Out>(
         match next_op(inp, L::LEN_BIAS)? {
             Op::Literals(n) => {
                 if n > end - out.len() {
-                    return Err(WireError::new(
-                        at,
-                        "GLZ: literals run past the end of the image",
-                    ));
+                    return Err(literals_past_end(at));
                 }
                 L::push(inp, out, n)?;
             }
@@ -474,26 +461,94 @@ fn colour_steps<'w, L: Literals, O: Out>(
                 ofs,
             } => {
                 if len > end - out.len() {
-                    return Err(WireError::new(
-                        at,
-                        "GLZ: match runs past the end of the image",
-                    ));
+                    return Err(match_past_end(at));
                 }
                 if image_dist == 0 {
                     if ofs > out.len() {
-                        return Err(WireError::new(
-                            at,
-                            "GLZ: match before the start of the image",
-                        ));
+                        return Err(match_before_start(at));
                     }
-                    out.put_back(ofs, len);
+                    extend_from_back(out, ofs, len);
                 } else {
-                    out.put(window_units(window, last, h, image_dist, ofs, len, at)?);
+                    out.extend_from_slice(window_units(window, last, h, image_dist, ofs, len, at)?);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// [`colour_steps`] into a ring slot: `buf` is the whole slot (the image's
+/// units), `*pos` of them are written. The write position is a plain
+/// index and each step takes its destination as one sub-slice of `buf`
+/// (one bounds check per step, none per unit).
+#[inline(never)]
+fn slot_steps<'w, L: Literals>(
+    inp: &mut Input,
+    buf: &mut [u32],
+    pos: &mut usize,
+    stop: usize,
+    h: &GlzHeader,
+    window: &Window<'w>,
+    last: &mut Option<(u64, &'w WindowImage)>,
+) -> Result<(), WireError> {
+    let mut op = *pos;
+    let res = loop {
+        if op >= stop {
+            break Ok(());
+        }
+        let at = inp.pos;
+        let step = match next_op(inp, L::LEN_BIAS) {
+            Ok(Op::Literals(n)) => match buf.get_mut(op..op.saturating_add(n)) {
+                Some(dst) => L::write(inp, dst).map(|()| n),
+                None => Err(literals_past_end(at)),
+            },
+            Ok(Op::Match { len, .. }) if len > buf.len() - op => Err(match_past_end(at)),
+            Ok(Op::Match {
+                len,
+                image_dist: 0,
+                ofs,
+            }) => {
+                if ofs > op || ofs == 0 {
+                    Err(match_before_start(at))
+                } else {
+                    copy_back(buf, op, ofs, len);
+                    Ok(len)
+                }
+            }
+            Ok(Op::Match {
+                len,
+                image_dist,
+                ofs,
+            }) => window_units(window, last, h, image_dist, ofs, len, at).map(|src| {
+                if let Some(dst) = buf.get_mut(op..op + src.len()) {
+                    dst.copy_from_slice(src);
+                }
+                src.len()
+            }),
+            Err(e) => Err(e),
+        };
+        match step {
+            Ok(n) => op += n,
+            Err(e) => break Err(e),
+        }
+    };
+    *pos = op;
+    res
+}
+
+/// The error of a literal run that goes past the image's end.
+fn literals_past_end(at: usize) -> WireError {
+    WireError::new(at, "GLZ: literals run past the end of the image")
+}
+
+/// The error of a match that goes past the image's end.
+fn match_past_end(at: usize) -> WireError {
+    WireError::new(at, "GLZ: match runs past the end of the image")
+}
+
+/// The error of a match that starts before the image.
+fn match_before_start(at: usize) -> WireError {
+    WireError::new(at, "GLZ: match before the start of the image")
 }
 
 /// Decode the alpha pass of RGBA over the colour pass's `out`: literals
