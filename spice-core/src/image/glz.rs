@@ -31,7 +31,7 @@ use super::lz::{
     LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
-use super::pixel::{bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
+use super::pixel::{bgr_quads_to_xrgb, bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
 use super::ring::{Ring, RingView, Slot};
 use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
@@ -348,8 +348,10 @@ trait Literals {
     const LEN_BIAS: usize;
     /// Append `n` literal units read from `inp`.
     fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
-    /// Fill `dst` with literal units read from `inp`.
-    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError>;
+    /// Write `n` literal units read from `inp` into `buf` at `at` (the
+    /// caller checked that they fit); units of `buf` past them may be
+    /// overwritten (the pass writes them later).
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError>;
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
@@ -362,8 +364,19 @@ impl Literals for Rgb32 {
         Ok(())
     }
     #[inline(always)]
-    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
-        bgr_to_xrgb(inp.take(dst.len() * 3)?, dst);
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        // Whole groups of four when the input and the slot have room past
+        // the run: no loop for its last pixels.
+        let quads = n.div_ceil(4);
+        let src = inp.data.get(inp.pos..).unwrap_or_default().as_chunks::<12>().0;
+        let dst = buf.get_mut(at..).unwrap_or_default().as_chunks_mut::<4>().0;
+        if let (Some(src), Some(dst)) = (src.get(..quads), dst.get_mut(..quads)) {
+            bgr_quads_to_xrgb(src, dst);
+            inp.pos += n * 3;
+            return Ok(());
+        }
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
+        bgr_to_xrgb(inp.take(n * 3)?, dst);
         Ok(())
     }
 }
@@ -384,8 +397,9 @@ impl Literals for Rgb16 {
         Ok(())
     }
     #[inline(always)]
-    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(dst.len() * 2)?.as_chunks::<2>().0;
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n * 2)?.as_chunks::<2>().0;
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
         for (d, c) in dst.iter_mut().zip(src) {
             *d = rgb16_unit(c);
         }
@@ -403,8 +417,9 @@ impl Literals for Plt {
         Ok(())
     }
     #[inline(always)]
-    fn write(inp: &mut Input, dst: &mut [u32]) -> Result<(), WireError> {
-        let src = inp.take(dst.len())?;
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n)?;
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
         for (d, &b) in dst.iter_mut().zip(src) {
             *d = b as u32;
         }
@@ -498,10 +513,8 @@ fn slot_steps<'w, L: Literals>(
         }
         let at = inp.pos;
         let step = match next_op(inp, L::LEN_BIAS) {
-            Ok(Op::Literals(n)) => match buf.get_mut(op..op.saturating_add(n)) {
-                Some(dst) => L::write(inp, dst).map(|()| n),
-                None => Err(literals_past_end(at)),
-            },
+            Ok(Op::Literals(n)) if n > buf.len() - op => Err(literals_past_end(at)),
+            Ok(Op::Literals(n)) => L::write(inp, buf, op, n).map(|()| n),
             Ok(Op::Match { len, .. }) if len > buf.len() - op => Err(match_past_end(at)),
             Ok(Op::Match {
                 len,
@@ -511,7 +524,12 @@ fn slot_steps<'w, L: Literals>(
                 if ofs > op || ofs == 0 {
                     Err(match_before_start(at))
                 } else {
-                    copy_back(buf, op, ofs, len);
+                    if ofs >= len {
+                        // The source ends where the copy starts: one copy.
+                        buf.copy_within(op - ofs..op - ofs + len, op);
+                    } else {
+                        copy_back(buf, op, ofs, len);
+                    }
                     Ok(len)
                 }
             }
