@@ -31,7 +31,9 @@ use super::lz::{
     LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
-use super::pixel::{bgr_quads_to_xrgb, bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
+use super::pixel::{
+    bgr_quads_to_xrgb, bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb,
+};
 use super::ring::{Ring, RingView, Slot};
 use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
@@ -368,7 +370,12 @@ impl Literals for Rgb32 {
         // Whole groups of four when the input and the slot have room past
         // the run: no loop for its last pixels.
         let quads = n.div_ceil(4);
-        let src = inp.data.get(inp.pos..).unwrap_or_default().as_chunks::<12>().0;
+        let src = inp
+            .data
+            .get(inp.pos..)
+            .unwrap_or_default()
+            .as_chunks::<12>()
+            .0;
         let dst = buf.get_mut(at..).unwrap_or_default().as_chunks_mut::<4>().0;
         if let (Some(src), Some(dst)) = (src.get(..quads), dst.get_mut(..quads)) {
             bgr_quads_to_xrgb(src, dst);
