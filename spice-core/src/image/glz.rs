@@ -1712,6 +1712,93 @@ mod tests {
         assert_eq!(whole.pixels(), into.pixels());
     }
 
+    /// Decode `payload` both ways into windows holding the same 8-pixel
+    /// image 0 (`whole` by `decode`, `into` by `decode_into`, so into its
+    /// ring); both must refuse it with the same error or give the same
+    /// pixels. Whether it was decoded.
+    fn both_ways_agree(payload: &[u8], w: usize, h: usize) -> bool {
+        let seed = rgb32(
+            8,
+            0,
+            0,
+            &lit(&[A_BGR, B_BGR, A_BGR, B_BGR, B_BGR, A_BGR, A_BGR, B_BGR]),
+        );
+        let (mut whole, mut into) = (GlzWindow::new(1 << 16), GlzWindow::new(1 << 16));
+        whole.decode(&seed, None).unwrap();
+        let mut buf = vec![0u32; 8];
+        into.decode_into(&seed, &mut Dest::new(&mut buf, 8, 1, 8).unwrap())
+            .unwrap();
+        let mut buf = vec![0xdead_beef_u32; w * h + 1];
+        let got = into.decode_into(payload, &mut Dest::new(&mut buf, w, h, w).unwrap());
+        match (whole.decode(payload, None), got) {
+            (Ok(img), Ok(())) => {
+                assert_eq!(img.pixels, buf[..w * h], "pixels");
+                assert_eq!(buf[w * h], 0xdead_beef, "wrote past the image");
+                true
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b, "errors");
+                false
+            }
+            (a, b) => panic!("decode {:?}, decode_into {b:?}", a.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn decode_into_agrees_with_decode_on_damaged_streams() {
+        use rand::{Rng, SeedableRng};
+        // 8x6 (48 units): literal runs of several lengths, overlapping and
+        // apart back-references, a reference into image 0.
+        let px = |n: usize, k: usize| -> Vec<[u8; 3]> {
+            (0..n)
+                .map(|i| [(i * 7 + k) as u8, (i * 13) as u8, (k * 29 + i) as u8])
+                .collect()
+        };
+        let back = |len: u8, dist: usize| {
+            [
+                len << 5 | ((dist - 1) & 0xf) as u8,
+                ((dist - 1) >> 4) as u8,
+                0,
+            ]
+        };
+        let mut s = lit(&px(5, 1));
+        s.extend_from_slice(&lit(&px(1, 2)));
+        s.extend_from_slice(&back(5, 1));
+        s.extend_from_slice(&lit(&px(3, 3)));
+        s.extend_from_slice(&back(6, 3));
+        s.extend_from_slice(&back(4, 12));
+        s.extend_from_slice(&[6 << 5 | 2, 0x00, 0x01]);
+        s.extend_from_slice(&lit(&px(9, 4)));
+        s.extend_from_slice(&lit(&px(2, 5)));
+        s.extend_from_slice(&back(6, 20));
+        s.extend_from_slice(&lit(&px(1, 6)));
+        let mut base = header(LZ_IMAGE_TYPE_RGB32, true, 8, 6, 32, 1, 1);
+        base.extend_from_slice(&s);
+        assert!(both_ways_agree(&base, 8, 6));
+        for n in GLZ_HEADER_LEN..base.len() {
+            assert!(!both_ways_agree(&base[..n], 8, 6), "prefix {n}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let mut decoded = 0;
+        for _ in 0..3_000 {
+            let mut d = base.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let i = rng.gen_range(GLZ_HEADER_LEN - 12..d.len());
+                d[i] = rng.gen();
+            }
+            if both_ways_agree(&d, 8, 6) {
+                decoded += 1;
+            }
+        }
+        assert!(decoded > 0 && decoded < 3_000, "{decoded} of 3000 decoded");
+        // RGB16: literals and a biased overlapping match.
+        let mut v = header(LZ_IMAGE_TYPE_RGB16, true, 6, 1, 12, 1, 1);
+        v.extend_from_slice(&[2, 0x7c, 0x00, 0x03, 0xe0, 0x42, 0x10]);
+        v.extend_from_slice(&[2 << 5, 0x00, 0x00]);
+        assert!(both_ways_agree(&v, 6, 1));
+        assert!(!both_ways_agree(&v[..v.len() - 1], 6, 1));
+    }
+
     #[test]
     fn decode_into_goes_round_the_ring_without_growing_it() {
         // A 16-pixel window: an 18-unit ring. Image k (3 to 8 pixels, rows
