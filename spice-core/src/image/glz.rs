@@ -31,7 +31,9 @@ use super::lz::{
     LZ_IMAGE_TYPE_PLT8, LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
     LZ_IMAGE_TYPE_RGBA, LZ_MAGIC, LZ_VERSION,
 };
-use super::pixel::{bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb};
+use super::pixel::{
+    bgr_quads_to_xrgb, bgr_to_xrgb, expand_indexed, extend_bgr_to_xrgb, rgb555_to_xrgb,
+};
 use super::ring::{Ring, RingView, Slot};
 use super::rows::{NoRows, RowCopy, Rows};
 use super::spares::{refill, Spares};
@@ -262,9 +264,7 @@ struct Window<'w> {
 }
 
 /// Where a colour pass writes its units, front to back: a growing buffer
-/// or a ring slot of the image's size. Callers check that every write
-/// stays within the image's units and that a back-reference starts inside
-/// what is written.
+/// or a ring slot of the image's size.
 trait Out {
     /// Units written so far.
     fn len(&self) -> usize;
@@ -272,14 +272,17 @@ trait Out {
     fn run(&self) -> &[u32];
     /// The units written so far, to change in place (the alpha pass).
     fn run_mut(&mut self) -> &mut [u32];
-    /// Append `src`.
-    fn put(&mut self, src: &[u32]);
-    /// Append the `len` units that start `back` units before the end.
-    fn put_back(&mut self, back: usize, len: usize);
-    /// Append the pixels of (b, g, r) byte triples.
-    fn put_bgr(&mut self, src: &[u8]);
-    /// Append every unit of `units`.
-    fn put_map(&mut self, units: impl Iterator<Item = u32>);
+    /// Decode colour-pass steps until at least `stop` units are written
+    /// (the last step may go past it, never past `end`); `last` is
+    /// [`window_units`]' cache, kept from call to call.
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        stop_end: (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError>;
 }
 
 impl Out for Vec<u32> {
@@ -296,41 +299,23 @@ impl Out for Vec<u32> {
         self
     }
     #[inline(always)]
-    fn put(&mut self, src: &[u32]) {
-        self.extend_from_slice(src);
-    }
-    #[inline(always)]
-    fn put_back(&mut self, back: usize, len: usize) {
-        extend_from_back(self, back, len);
-    }
-    #[inline(always)]
-    fn put_bgr(&mut self, src: &[u8]) {
-        extend_bgr_to_xrgb(src, self);
-    }
-    #[inline(always)]
-    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
-        self.extend(units);
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        stop_end: (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError> {
+        colour_steps::<L>(inp, self, stop_end, h, window, last)
     }
 }
 
-/// A ring slot being filled: `buf` is the whole slot, `len` units of it
-/// are written.
+/// A ring slot being filled: `buf` is the whole slot (the image's units),
+/// `len` units of it are written.
 struct Fill<'a> {
     buf: &'a mut [u32],
     len: usize,
-}
-
-impl Fill<'_> {
-    /// The next `n` units to write (empty when the caller's check failed,
-    /// so nothing is written).
-    #[inline(always)]
-    fn next(&mut self, n: usize) -> &mut [u32] {
-        let at = self.len;
-        self.len += n;
-        self.buf
-            .get_mut(at..at.saturating_add(n))
-            .unwrap_or_default()
-    }
 }
 
 impl Out for Fill<'_> {
@@ -347,33 +332,15 @@ impl Out for Fill<'_> {
         self.buf.get_mut(..self.len).unwrap_or_default()
     }
     #[inline(always)]
-    fn put(&mut self, src: &[u32]) {
-        let dst = self.next(src.len());
-        if dst.len() == src.len() {
-            dst.copy_from_slice(src);
-        }
-    }
-    #[inline(always)]
-    fn put_back(&mut self, back: usize, len: usize) {
-        let pos = self.len;
-        if back != 0 && back <= pos && len <= self.buf.len().saturating_sub(pos) {
-            copy_back(self.buf, pos, back, len);
-        }
-        self.len += len;
-    }
-    #[inline(always)]
-    fn put_bgr(&mut self, src: &[u8]) {
-        bgr_to_xrgb(src, self.next(src.len() / 3));
-    }
-    #[inline(always)]
-    fn put_map(&mut self, units: impl Iterator<Item = u32>) {
-        let rest = self.buf.get_mut(self.len..).unwrap_or_default();
-        let mut n = 0;
-        for (d, u) in rest.iter_mut().zip(units) {
-            *d = u;
-            n += 1;
-        }
-        self.len += n;
+    fn steps<'w, L: Literals>(
+        &mut self,
+        inp: &mut Input,
+        (stop, _end): (usize, usize),
+        h: &GlzHeader,
+        window: &Window<'w>,
+        last: &mut Option<(u64, &'w WindowImage)>,
+    ) -> Result<(), WireError> {
+        slot_steps::<L>(inp, self.buf, &mut self.len, stop, h, window, last)
     }
 }
 
@@ -382,7 +349,11 @@ trait Literals {
     /// Added to a coded match length.
     const LEN_BIAS: usize;
     /// Append `n` literal units read from `inp`.
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError>;
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError>;
+    /// Write `n` literal units read from `inp` into `buf` at `at` (the
+    /// caller checked that they fit); units of `buf` past them may be
+    /// overwritten (the pass writes them later).
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError>;
 }
 
 /// RGB24, RGB32 and the colour pass of RGBA: 3 bytes (b, g, r) per literal.
@@ -390,10 +361,37 @@ struct Rgb32;
 impl Literals for Rgb32 {
     const LEN_BIAS: usize = 0;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        out.put_bgr(inp.take(n * 3)?);
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        extend_bgr_to_xrgb(inp.take(n * 3)?, out);
         Ok(())
     }
+    #[inline(always)]
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        // Whole groups of four when the input and the slot have room past
+        // the run: no loop for its last pixels.
+        let quads = n.div_ceil(4);
+        let src = inp
+            .data
+            .get(inp.pos..)
+            .unwrap_or_default()
+            .as_chunks::<12>()
+            .0;
+        let dst = buf.get_mut(at..).unwrap_or_default().as_chunks_mut::<4>().0;
+        if let (Some(src), Some(dst)) = (src.get(..quads), dst.get_mut(..quads)) {
+            bgr_quads_to_xrgb(src, dst);
+            inp.pos += n * 3;
+            return Ok(());
+        }
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
+        bgr_to_xrgb(inp.take(n * 3)?, dst);
+        Ok(())
+    }
+}
+
+/// An RGB16 literal: the x1r5g5b5 pixel, big-endian.
+#[inline(always)]
+fn rgb16_unit(c: &[u8; 2]) -> u32 {
+    rgb555_to_xrgb(u16::from_be_bytes(*c))
 }
 
 /// RGB16: 2 bytes per literal, the x1r5g5b5 pixel big-endian.
@@ -401,12 +399,17 @@ struct Rgb16;
 impl Literals for Rgb16 {
     const LEN_BIAS: usize = 1;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        let src = inp.take(n * 2)?;
-        out.put_map(
-            src.chunks_exact(2)
-                .map(|c| rgb555_to_xrgb(u16::from_be_bytes([c[0], c[1]]))),
-        );
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        out.extend(inp.take(n * 2)?.as_chunks::<2>().0.iter().map(rgb16_unit));
+        Ok(())
+    }
+    #[inline(always)]
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n * 2)?.as_chunks::<2>().0;
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
+        for (d, c) in dst.iter_mut().zip(src) {
+            *d = rgb16_unit(c);
+        }
         Ok(())
     }
 }
@@ -416,8 +419,17 @@ struct Plt;
 impl Literals for Plt {
     const LEN_BIAS: usize = 2;
     #[inline(always)]
-    fn push<O: Out>(inp: &mut Input, out: &mut O, n: usize) -> Result<(), WireError> {
-        out.put_map(inp.take(n)?.iter().map(|&b| b as u32));
+    fn push(inp: &mut Input, out: &mut Vec<u32>, n: usize) -> Result<(), WireError> {
+        out.extend(inp.take(n)?.iter().map(|&b| b as u32));
+        Ok(())
+    }
+    #[inline(always)]
+    fn write(inp: &mut Input, buf: &mut [u32], at: usize, n: usize) -> Result<(), WireError> {
+        let src = inp.take(n)?;
+        let dst = buf.get_mut(at..at + n).unwrap_or_default();
+        for (d, &b) in dst.iter_mut().zip(src) {
+            *d = b as u32;
+        }
         Ok(())
     }
 }
@@ -437,20 +449,20 @@ fn decode_colour<L: Literals, O: Out, R: Rows>(
     while out.len() < end {
         // Always past what is decoded: every call makes progress.
         let stop = rows.stop(out.len(), end).max(out.len() + 1);
-        colour_steps::<L, O>(inp, out, (stop, end), h, window, &mut last)?;
+        out.steps::<L>(inp, (stop, end), h, window, &mut last)?;
         rows.advance(out.run());
     }
     Ok(())
 }
 
-/// Decode colour-pass steps into `out` until it holds at least `stop`
-/// units (the last step may go past it, never past `end`); `last` is
-/// [`window_units`]' cache, kept from call to call. Not inlined: one
-/// copy per literal type, whatever the caller does with the rows.
+/// Decode colour-pass steps into the growing `out` until it holds at
+/// least `stop` units (the last step may go past it, never past `end`);
+/// `last` is [`window_units`]' cache, kept from call to call. Not inlined:
+/// one copy per literal type, whatever the caller does with the rows.
 #[inline(never)]
-fn colour_steps<'w, L: Literals, O: Out>(
+fn colour_steps<'w, L: Literals>(
     inp: &mut Input,
-    out: &mut O,
+    out: &mut Vec<u32>,
     (stop, end): (usize, usize),
     h: &GlzHeader,
     window: &Window<'w>,
@@ -461,10 +473,7 @@ fn colour_steps<'w, L: Literals, O: Out>(
         match next_op(inp, L::LEN_BIAS)? {
             Op::Literals(n) => {
                 if n > end - out.len() {
-                    return Err(WireError::new(
-                        at,
-                        "GLZ: literals run past the end of the image",
-                    ));
+                    return Err(literals_past_end(at));
                 }
                 L::push(inp, out, n)?;
             }
@@ -474,26 +483,97 @@ fn colour_steps<'w, L: Literals, O: Out>(
                 ofs,
             } => {
                 if len > end - out.len() {
-                    return Err(WireError::new(
-                        at,
-                        "GLZ: match runs past the end of the image",
-                    ));
+                    return Err(match_past_end(at));
                 }
                 if image_dist == 0 {
                     if ofs > out.len() {
-                        return Err(WireError::new(
-                            at,
-                            "GLZ: match before the start of the image",
-                        ));
+                        return Err(match_before_start(at));
                     }
-                    out.put_back(ofs, len);
+                    extend_from_back(out, ofs, len);
                 } else {
-                    out.put(window_units(window, last, h, image_dist, ofs, len, at)?);
+                    out.extend_from_slice(window_units(window, last, h, image_dist, ofs, len, at)?);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// [`colour_steps`] into a ring slot: `buf` is the whole slot (the image's
+/// units), `*pos` of them are written. The write position is a plain
+/// index and each step takes its destination as one sub-slice of `buf`
+/// (one bounds check per step, none per unit).
+#[inline(never)]
+fn slot_steps<'w, L: Literals>(
+    inp: &mut Input,
+    buf: &mut [u32],
+    pos: &mut usize,
+    stop: usize,
+    h: &GlzHeader,
+    window: &Window<'w>,
+    last: &mut Option<(u64, &'w WindowImage)>,
+) -> Result<(), WireError> {
+    let mut op = *pos;
+    let res = loop {
+        if op >= stop {
+            break Ok(());
+        }
+        let at = inp.pos;
+        let step = match next_op(inp, L::LEN_BIAS) {
+            Ok(Op::Literals(n)) if n > buf.len() - op => Err(literals_past_end(at)),
+            Ok(Op::Literals(n)) => L::write(inp, buf, op, n).map(|()| n),
+            Ok(Op::Match { len, .. }) if len > buf.len() - op => Err(match_past_end(at)),
+            Ok(Op::Match {
+                len,
+                image_dist: 0,
+                ofs,
+            }) => {
+                if ofs > op || ofs == 0 {
+                    Err(match_before_start(at))
+                } else {
+                    if ofs >= len {
+                        // The source ends where the copy starts: one copy.
+                        buf.copy_within(op - ofs..op - ofs + len, op);
+                    } else {
+                        copy_back(buf, op, ofs, len);
+                    }
+                    Ok(len)
+                }
+            }
+            Ok(Op::Match {
+                len,
+                image_dist,
+                ofs,
+            }) => window_units(window, last, h, image_dist, ofs, len, at).map(|src| {
+                if let Some(dst) = buf.get_mut(op..op + src.len()) {
+                    dst.copy_from_slice(src);
+                }
+                src.len()
+            }),
+            Err(e) => Err(e),
+        };
+        match step {
+            Ok(n) => op += n,
+            Err(e) => break Err(e),
+        }
+    };
+    *pos = op;
+    res
+}
+
+/// The error of a literal run that goes past the image's end.
+fn literals_past_end(at: usize) -> WireError {
+    WireError::new(at, "GLZ: literals run past the end of the image")
+}
+
+/// The error of a match that goes past the image's end.
+fn match_past_end(at: usize) -> WireError {
+    WireError::new(at, "GLZ: match runs past the end of the image")
+}
+
+/// The error of a match that starts before the image.
+fn match_before_start(at: usize) -> WireError {
+    WireError::new(at, "GLZ: match before the start of the image")
 }
 
 /// Decode the alpha pass of RGBA over the colour pass's `out`: literals
@@ -1630,6 +1710,93 @@ mod tests {
         assert_eq!(px, vec![A, B, B, B]);
         assert_eq!(whole.len(), into.len());
         assert_eq!(whole.pixels(), into.pixels());
+    }
+
+    /// Decode `payload` both ways into windows holding the same 8-pixel
+    /// image 0 (`whole` by `decode`, `into` by `decode_into`, so into its
+    /// ring); both must refuse it with the same error or give the same
+    /// pixels. Whether it was decoded.
+    fn both_ways_agree(payload: &[u8], w: usize, h: usize) -> bool {
+        let seed = rgb32(
+            8,
+            0,
+            0,
+            &lit(&[A_BGR, B_BGR, A_BGR, B_BGR, B_BGR, A_BGR, A_BGR, B_BGR]),
+        );
+        let (mut whole, mut into) = (GlzWindow::new(1 << 16), GlzWindow::new(1 << 16));
+        whole.decode(&seed, None).unwrap();
+        let mut buf = vec![0u32; 8];
+        into.decode_into(&seed, &mut Dest::new(&mut buf, 8, 1, 8).unwrap())
+            .unwrap();
+        let mut buf = vec![0xdead_beef_u32; w * h + 1];
+        let got = into.decode_into(payload, &mut Dest::new(&mut buf, w, h, w).unwrap());
+        match (whole.decode(payload, None), got) {
+            (Ok(img), Ok(())) => {
+                assert_eq!(img.pixels, buf[..w * h], "pixels");
+                assert_eq!(buf[w * h], 0xdead_beef, "wrote past the image");
+                true
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b, "errors");
+                false
+            }
+            (a, b) => panic!("decode {:?}, decode_into {b:?}", a.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn decode_into_agrees_with_decode_on_damaged_streams() {
+        use rand::{Rng, SeedableRng};
+        // 8x6 (48 units): literal runs of several lengths, overlapping and
+        // apart back-references, a reference into image 0.
+        let px = |n: usize, k: usize| -> Vec<[u8; 3]> {
+            (0..n)
+                .map(|i| [(i * 7 + k) as u8, (i * 13) as u8, (k * 29 + i) as u8])
+                .collect()
+        };
+        let back = |len: u8, dist: usize| {
+            [
+                len << 5 | ((dist - 1) & 0xf) as u8,
+                ((dist - 1) >> 4) as u8,
+                0,
+            ]
+        };
+        let mut s = lit(&px(5, 1));
+        s.extend_from_slice(&lit(&px(1, 2)));
+        s.extend_from_slice(&back(5, 1));
+        s.extend_from_slice(&lit(&px(3, 3)));
+        s.extend_from_slice(&back(6, 3));
+        s.extend_from_slice(&back(4, 12));
+        s.extend_from_slice(&[6 << 5 | 2, 0x00, 0x01]);
+        s.extend_from_slice(&lit(&px(9, 4)));
+        s.extend_from_slice(&lit(&px(2, 5)));
+        s.extend_from_slice(&back(6, 20));
+        s.extend_from_slice(&lit(&px(1, 6)));
+        let mut base = header(LZ_IMAGE_TYPE_RGB32, true, 8, 6, 32, 1, 1);
+        base.extend_from_slice(&s);
+        assert!(both_ways_agree(&base, 8, 6));
+        for n in GLZ_HEADER_LEN..base.len() {
+            assert!(!both_ways_agree(&base[..n], 8, 6), "prefix {n}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let mut decoded = 0;
+        for _ in 0..3_000 {
+            let mut d = base.clone();
+            for _ in 0..rng.gen_range(1..4) {
+                let i = rng.gen_range(GLZ_HEADER_LEN - 12..d.len());
+                d[i] = rng.gen();
+            }
+            if both_ways_agree(&d, 8, 6) {
+                decoded += 1;
+            }
+        }
+        assert!(decoded > 0 && decoded < 3_000, "{decoded} of 3000 decoded");
+        // RGB16: literals and a biased overlapping match.
+        let mut v = header(LZ_IMAGE_TYPE_RGB16, true, 6, 1, 12, 1, 1);
+        v.extend_from_slice(&[2, 0x7c, 0x00, 0x03, 0xe0, 0x42, 0x10]);
+        v.extend_from_slice(&[2 << 5, 0x00, 0x00]);
+        assert!(both_ways_agree(&v, 6, 1));
+        assert!(!both_ways_agree(&v[..v.len() - 1], 6, 1));
     }
 
     #[test]

@@ -46,11 +46,19 @@ pub fn expand_indexed(row: &[u8], bits: u32, msb_first: bool, palette: &[u32], o
 pub fn bgr_to_xrgb(src: &[u8], out: &mut [u32]) {
     let (quads, rest) = src.as_chunks::<12>();
     let (out4, out_rest) = out.as_chunks_mut::<4>();
-    for (o, q) in out4.iter_mut().zip(quads) {
-        *o = bgr4(q);
-    }
+    bgr_quads_to_xrgb(quads, out4);
     for (o, &[b, g, r]) in out_rest.iter_mut().zip(rest.as_chunks::<3>().0) {
         *o = u32::from_le_bytes([b, g, r, 0]);
+    }
+}
+
+/// [`bgr_to_xrgb`] by groups of four pixels: `out[i]` from `src[i]` (the
+/// shorter of the two decides how many). For callers that may write and
+/// read a few units past a run, and so need no loop for its tail.
+#[inline(always)]
+pub fn bgr_quads_to_xrgb(src: &[[u8; 12]], out: &mut [[u32; 4]]) {
+    for (o, q) in out.iter_mut().zip(src) {
+        *o = bgr4(q);
     }
 }
 
