@@ -593,10 +593,7 @@ fn decode_alpha(
         let at = inp.pos;
         match next_op(inp, ALPHA_LEN_BIAS)? {
             Op::Literals(n) => {
-                let dst = out.get_mut(op..op + n).ok_or(WireError::new(
-                    at,
-                    "GLZ: literals run past the end of the image",
-                ))?;
+                let dst = out.get_mut(op..op + n).ok_or(literals_past_end(at))?;
                 for (o, &a) in dst.iter_mut().zip(inp.take(n)?) {
                     set(o, (a as u32) << 24);
                 }
@@ -608,17 +605,11 @@ fn decode_alpha(
                 ofs,
             } => {
                 if len > end - op {
-                    return Err(WireError::new(
-                        at,
-                        "GLZ: match runs past the end of the image",
-                    ));
+                    return Err(match_past_end(at));
                 }
                 if image_dist == 0 {
                     if ofs > op {
-                        return Err(WireError::new(
-                            at,
-                            "GLZ: match before the start of the image",
-                        ));
+                        return Err(match_before_start(at));
                     }
                     for i in op..op + len {
                         let a = out[i - ofs];
