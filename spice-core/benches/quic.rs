@@ -6,16 +6,49 @@
 //! a grainy photo-like picture, QUIC's intended content, and the desktop-like
 //! frame the other codec benches use.
 //!
+//! With a recording of the lab server (`quic.spicerec` under
+//! `$BARESPICE_BENCH_RECORDING`, default `.cache/bench-rec` of the
+//! workspace, which `scripts/bench-decoders` records), also every recorded
+//! QUIC image decoded as the client draws it: straight into its place in
+//! one 1920x1080 frame buffer (QEMU's 32-pixel-wide columns, rows 7.5 KiB
+//! apart), the ratio against a memcpy of as many pixels. This is the case
+//! the client's CPU follows.
+//!
 //! Run: `cargo bench -p spice-core --bench quic`.
 
 mod codecs_common;
 mod quic_support;
+mod recording_support;
 
 use codecs_common::{best, desktop, memcpy_time, report, H, W};
 use criterion::{Criterion, Throughput};
 use quic_support::{encode, photo, QUIC_IMAGE_TYPE_RGB32};
-use spice_core::image::quic;
+use recording_support::{Codec, Drawn};
+use spice_core::image::{quic, Dest};
 use std::hint::black_box;
+use std::path::PathBuf;
+
+/// The recorded QUIC images, if a recording is there.
+fn recorded() -> Option<Vec<Drawn>> {
+    let dir = std::env::var_os("BARESPICE_BENCH_RECORDING")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/bench-rec"));
+    let images = recording_support::load(&dir)
+        .into_iter()
+        .find(|r| r.label == "quic" && r.codec == Codec::Quic)?
+        .images;
+    let fits = |d: &Drawn| d.left + d.w <= W as usize && d.top + d.h <= H as usize;
+    images.iter().all(fits).then_some(images)
+}
+
+/// Decode every image of `images` into its place in `fb` (a `W`-wide frame).
+fn draw_all(images: &[Drawn], fb: &mut [u32]) {
+    for d in images {
+        let start = d.top * W as usize + d.left;
+        let mut dst = Dest::new(&mut fb[start..], d.w, d.h, W as usize).expect("image fits");
+        quic::decode_into(black_box(&d.data), &mut dst).expect("recorded QUIC decodes");
+    }
+}
 
 fn main() {
     let (w, h) = (W as usize, H as usize);
@@ -45,6 +78,26 @@ fn main() {
     report("memcpy (baseline)", px, memcpy, memcpy);
     report("quic::decode photo (to Image)", px, t_photo, memcpy);
     report("quic::decode desktop (to Image)", px, t_desk, memcpy);
+    if let Some(images) = recorded() {
+        let pixels: usize = images.iter().map(|d| d.w * d.h).sum();
+        let mut fb = vec![0u32; w * h];
+        let t_rec = best(15, || draw_all(&images, &mut fb));
+        // memcpy of as many pixels as the images hold.
+        let memcpy_rec = memcpy * pixels as f64 / px;
+        report(
+            &format!("recorded: {} images into place", images.len()),
+            pixels as f64,
+            t_rec,
+            memcpy_rec,
+        );
+        println!(
+            "  recorded: {:.2} ms per pass of {:.1} Mpixel",
+            t_rec * 1e3,
+            pixels as f64 / 1e6
+        );
+    } else {
+        println!("  (no quic.spicerec: set BARESPICE_BENCH_RECORDING for the recorded case)");
+    }
 
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group("quic_1080p");
