@@ -15,12 +15,20 @@
 //! pixel stores. Its time over a 1920x1080 frame's worth of codewords is a
 //! lower bound for a decoder that must also do all of those.
 //!
-//! Run: `cargo bench -p spice-core --bench quic_floor`.
+//! With the `cref-bench` feature (spice-common's source unpacked, see
+//! `scripts/spice-common-src`), spice-common's own `quic_decode` of the
+//! same photo and desktop frames is timed in the same rounds, so the
+//! floor's share of spice-common's time comes out of one process: whether
+//! a decoder at half of spice-common's time is above the floor at all.
+//!
+//! Run: `cargo bench -p spice-core --bench quic_floor [--features cref-bench]`.
 
 mod codecs_common;
 mod quic_support;
+#[cfg(feature = "cref-bench")]
+mod recording_support;
 
-use codecs_common::{best, memcpy_time, report, Rng, H, W};
+use codecs_common::{best, desktop, memcpy_time, report, Rng, H, W};
 use quic_support::{encode, photo, QUIC_IMAGE_TYPE_RGB32};
 use spice_core::image::quic;
 use std::hint::black_box;
@@ -118,10 +126,14 @@ fn main() {
     let words = stream(pixels);
     let photo_px = photo(w, h, 1);
     let photo_quic = encode(QUIC_IMAGE_TYPE_RGB32, w, h, &photo_px);
+    let desk_px: Vec<u32> = desktop(W, H, 0).iter().map(|p| p | 0xff00_0000).collect();
+    let desk_quic = encode(QUIC_IMAGE_TYPE_RGB32, w, h, &desk_px);
     let px = pixels as f64;
     let memcpy = memcpy_time(W, H);
-    // Alternate the two so load from other processes hits both alike.
-    let (mut t_walk, mut t_photo) = (f64::INFINITY, f64::INFINITY);
+    let mut theirs = Theirs::new(w, h, [&photo_quic, &desk_quic]);
+    // Alternate them all so load from other processes hits each alike.
+    let (mut t_walk, mut t_photo, mut t_desk) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut t_theirs = [f64::INFINITY; 2];
     for _ in 0..5 {
         t_walk = t_walk.min(best(3, || {
             black_box(walk(black_box(&words), &tables, pixels));
@@ -129,6 +141,12 @@ fn main() {
         t_photo = t_photo.min(best(3, || {
             black_box(quic::decode(black_box(&photo_quic)).unwrap());
         }));
+        t_desk = t_desk.min(best(3, || {
+            black_box(quic::decode(black_box(&desk_quic)).unwrap());
+        }));
+        for (f, t) in t_theirs.iter_mut().enumerate() {
+            *t = t.min(theirs.time(f));
+        }
     }
     println!(
         "quic floor, {W}x{H}: walk of {} codewords ({:.2} bits each) vs quic::decode of the photo ({:.2} bits per codeword); ratio = memcpy time / op time",
@@ -139,10 +157,94 @@ fn main() {
     report("memcpy (baseline)", px, memcpy, memcpy);
     report("codeword walk alone (the floor)", px, t_walk, memcpy);
     report("quic::decode photo", px, t_photo, memcpy);
+    report("quic::decode desktop", px, t_desk, memcpy);
     println!(
         "  memcpy multiples: walk {:.1}x, decode {:.1}x; decode / walk {:.2}",
         t_walk / memcpy,
         t_photo / memcpy,
         t_photo / t_walk
     );
+    if t_theirs.iter().all(|t| t.is_finite()) {
+        let [photo, desk] = t_theirs;
+        report("spice-common quic_decode photo", px, photo, memcpy);
+        report("spice-common quic_decode desktop", px, desk, memcpy);
+        // The walk is the photo's floor only (the desktop's runs skip
+        // codewords the walk reads).
+        println!(
+            "  / spice-common's time: walk {:.2} of its photo; ours {:.2} (photo) {:.2} (desktop)",
+            t_walk / photo,
+            t_photo / photo,
+            t_desk / desk
+        );
+    } else {
+        println!(
+            "  (spice-common not built: --features cref-bench after scripts/spice-common-src)"
+        );
+    }
+}
+
+/// spice-common's decoder on the bench's frames (photo, desktop), when the
+/// `cref-bench` feature builds it.
+#[cfg(feature = "cref-bench")]
+struct Theirs {
+    codecs: spice_cref::Codecs,
+    frames: [Vec<u8>; 2],
+    out: Vec<u32>,
+    w: usize,
+    h: usize,
+}
+
+#[cfg(feature = "cref-bench")]
+impl Theirs {
+    fn new(w: usize, h: usize, frames: [&[u8]; 2]) -> Self {
+        assert!(spice_cref::available(), "spice-common source not unpacked");
+        let mut theirs = Theirs {
+            codecs: spice_cref::Codecs::new(),
+            frames: frames.map(recording_support::aligned),
+            out: vec![0; w * h],
+            w,
+            h,
+        };
+        for f in 0..2 {
+            let data = &theirs.frames[f];
+            assert!(theirs.codecs.quic_decode(data, &mut theirs.out, w, h));
+            let ours = quic::decode(data).unwrap().pixels;
+            // spice-common leaves the alpha byte as it decodes it (zero).
+            let same = ours
+                .iter()
+                .zip(&theirs.out)
+                .all(|(a, b)| a & 0xff_ffff == b & 0xff_ffff);
+            assert!(same, "spice-common decodes frame {f} differently");
+        }
+        theirs
+    }
+
+    /// Best of 3 decodes of frame `f`, seconds.
+    fn time(&mut self, f: usize) -> f64 {
+        let Theirs {
+            codecs,
+            frames,
+            out,
+            w,
+            h,
+        } = self;
+        best(3, || {
+            black_box(codecs.quic_decode(black_box(&frames[f]), out, *w, *h));
+        })
+    }
+}
+
+/// Without `cref-bench`: no spice-common, no times.
+#[cfg(not(feature = "cref-bench"))]
+struct Theirs;
+
+#[cfg(not(feature = "cref-bench"))]
+impl Theirs {
+    fn new(_: usize, _: usize, _: [&[u8]; 2]) -> Self {
+        Theirs
+    }
+
+    fn time(&mut self, _: usize) -> f64 {
+        f64::INFINITY
+    }
 }
