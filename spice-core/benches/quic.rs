@@ -14,6 +14,9 @@
 //! apart), the ratio against a memcpy of as many pixels. This is the case
 //! the client's CPU follows.
 //!
+//! `BARESPICE_QUIC_RECORDED_PASSES=N` runs only N passes of the recorded
+//! case and exits (for `perf record` or `valgrind` on the bench binary).
+//!
 //! Run: `cargo bench -p spice-core --bench quic`.
 
 mod codecs_common;
@@ -52,6 +55,17 @@ fn draw_all(images: &[Drawn], fb: &mut [u32]) {
 
 fn main() {
     let (w, h) = (W as usize, H as usize);
+    if let Some(passes) = std::env::var("BARESPICE_QUIC_RECORDED_PASSES")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        let images = recorded().expect("no quic.spicerec under BARESPICE_BENCH_RECORDING");
+        let mut fb = vec![0u32; w * h];
+        for _ in 0..passes {
+            draw_all(&images, &mut fb);
+        }
+        return;
+    }
     let photo_px = photo(w, h, 1);
     let photo_quic = encode(QUIC_IMAGE_TYPE_RGB32, w, h, &photo_px);
     assert_eq!(quic::decode(&photo_quic).unwrap().pixels, photo_px);
