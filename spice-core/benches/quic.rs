@@ -6,6 +6,10 @@
 //! a grainy photo-like picture, QUIC's intended content, and the desktop-like
 //! frame the other codec benches use.
 //!
+//! The photo is also cut into QEMU's 32-pixel columns (each its own QUIC
+//! image) and decoded into place, beside the whole frame: the cost of
+//! narrow images alone, on the same content.
+//!
 //! With a recording of the lab server (`quic.spicerec` under
 //! `$BARESPICE_BENCH_RECORDING`, default `.cache/bench-rec` of the
 //! workspace, which `scripts/bench-decoders` records), also every recorded
@@ -23,7 +27,7 @@ mod codecs_common;
 mod quic_support;
 mod recording_support;
 
-use codecs_common::{best, desktop, memcpy_time, report, H, W};
+use codecs_common::{best, columns, desktop, memcpy_time, report, COLUMN, H, W};
 use criterion::{Criterion, Throughput};
 use quic_support::{encode, photo, QUIC_IMAGE_TYPE_RGB32};
 use recording_support::{Codec, Drawn};
@@ -92,6 +96,26 @@ fn main() {
     report("memcpy (baseline)", px, memcpy, memcpy);
     report("quic::decode photo (to Image)", px, t_photo, memcpy);
     report("quic::decode desktop (to Image)", px, t_desk, memcpy);
+    // The same photo as QEMU sends a full-screen update: 32-pixel columns,
+    // each its own QUIC image, decoded into its place in the frame. Beside
+    // the whole frame, this is what narrow images cost by themselves.
+    let photo_columns: Vec<Drawn> = columns(&photo_px, W, H)
+        .iter()
+        .enumerate()
+        .map(|(c, col)| Drawn {
+            data: encode(QUIC_IMAGE_TYPE_RGB32, COLUMN as usize, h, col),
+            w: COLUMN as usize,
+            h,
+            left: c * COLUMN as usize,
+            top: 0,
+        })
+        .collect();
+    let mut fb = vec![0u32; w * h];
+    draw_all(&photo_columns, &mut fb);
+    assert_eq!(fb, photo_px);
+    let t_cols = best(15, || draw_all(&photo_columns, &mut fb));
+    report("photo in 32-px columns into place", px, t_cols, memcpy);
+    println!("  columns / whole frame time: {:.2}", t_cols / t_photo);
     if let Some(images) = recorded() {
         let pixels: usize = images.iter().map(|d| d.w * d.h).sum();
         let mut fb = vec![0u32; w * h];
