@@ -14,6 +14,15 @@
 //!             into a reused buffer, then copied into place a surface row
 //!             at a time across the whole run (what batching the columns
 //!             of an update before drawing them would cost)
+//!   st-cols   no decode: each image's pixels, decoded once before the
+//!             rounds, copied into place column after column (the store
+//!             pattern of `surface` alone)
+//!   st-rows   the same pixels copied a surface row at a time across each
+//!             run of adjacent columns (the store pattern of interleaved
+//!             decoding of a run: the ceiling of what it can save)
+//!   rowsnear  as packed, but rows `width + 1` apart: the strided row
+//!             stepping of `surface` (the same instructions) with nearly
+//!             the store pattern of `packed`
 //! each with the frame buffer warm (one buffer, written pass after pass)
 //! and cold (a pass writes one of 12 buffers in turn, 96 MiB, so its lines
 //! were last touched eleven passes earlier, as the client's surface is
@@ -45,12 +54,18 @@ enum Mode {
     Surface,
     Packed,
     Gathered,
+    StoreColumns,
+    StoreRows,
+    RowsPacked,
 }
 
-const MODES: [(&str, Mode); 3] = [
+const MODES: [(&str, Mode); 6] = [
     ("surface", Mode::Surface),
     ("packed", Mode::Packed),
     ("gathered", Mode::Gathered),
+    ("st-cols", Mode::StoreColumns),
+    ("st-rows", Mode::StoreRows),
+    ("rowsnear", Mode::RowsPacked),
 ];
 
 /// Decode `d` into `buf` at `start`, rows `stride` apart.
@@ -97,9 +112,33 @@ fn gather(run: &[Drawn], fb: &mut [u32], buf: &mut Vec<u32>, stage: &mut Vec<u32
     }
 }
 
+/// Copy the already-decoded pixels of `run` (`pixels[k]` packed, one per
+/// image) into their places in `fb`: column by column (as drawing each
+/// image straight into place stores) or a surface row at a time across
+/// the whole run (as interleaved decoding of the run would store).
+fn store(run: &[Drawn], pixels: &[Vec<u32>], fb: &mut [u32], rows: bool) {
+    let (top, h) = (run[0].top, run[0].h);
+    if rows {
+        for r in 0..h {
+            for (d, p) in run.iter().zip(pixels) {
+                let at = (top + r) * W + d.left;
+                fb[at..at + d.w].copy_from_slice(black_box(&p[r * d.w..(r + 1) * d.w]));
+            }
+        }
+    } else {
+        for (d, p) in run.iter().zip(pixels) {
+            for r in 0..h {
+                let at = (top + r) * W + d.left;
+                fb[at..at + d.w].copy_from_slice(black_box(&p[r * d.w..(r + 1) * d.w]));
+            }
+        }
+    }
+}
+
 /// One pass of `mode` into `fb`; milliseconds.
 fn pass(
     images: &[Drawn],
+    decoded: &[Vec<u32>],
     mode: Mode,
     fb: &mut [u32],
     buf: &mut Vec<u32>,
@@ -119,9 +158,30 @@ fn pass(
                 decode(d, fb, next, d.w, stage);
                 next += d.w * d.h;
             }
+            Mode::RowsPacked => {
+                let span = d.h * (d.w + 1);
+                if span > W * H {
+                    // A full-surface image: as `surface`.
+                    decode(d, fb, d.top * W + d.left, W, stage);
+                    i += 1;
+                    continue;
+                }
+                if next + span > W * H {
+                    next = 0;
+                }
+                decode(d, fb, next, d.w + 1, stage);
+                next += span;
+            }
             Mode::Gathered => {
                 let n = run_len(images, i);
                 gather(&images[i..i + n], fb, buf, stage);
+                i += n;
+                continue;
+            }
+            Mode::StoreColumns | Mode::StoreRows => {
+                let n = run_len(images, i);
+                let rows = mode == Mode::StoreRows;
+                store(&images[i..i + n], &decoded[i..i + n], fb, rows);
                 i += n;
                 continue;
             }
@@ -155,6 +215,25 @@ fn main() {
     let pixels: usize = images.iter().map(|d| d.w * d.h).sum();
     let mut fbs = vec![vec![0u32; W * H]; COLD_BUFFERS];
     let (mut buf, mut stage) = (Vec::new(), Vec::new());
+    // Each image decoded once, packed, for the store-only modes.
+    let decoded: Vec<Vec<u32>> = images
+        .iter()
+        .map(|d| {
+            let mut p = vec![0u32; d.w * d.h];
+            decode(d, &mut p, 0, d.w, &mut stage);
+            p
+        })
+        .collect();
+    let runs = (0..images.len())
+        .scan(0, |next, i| {
+            let start = *next == i;
+            if start {
+                *next = i + run_len(&images, i);
+            }
+            Some(start)
+        })
+        .filter(|&s| s)
+        .count();
     // [mode][warm, cold]: one median per round.
     let mut times = vec![[Vec::new(), Vec::new()]; MODES.len()];
     let mut turn = 0;
@@ -165,7 +244,7 @@ fn main() {
                     .map(|_| {
                         turn += 1;
                         let fb = &mut fbs[if cold { turn % COLD_BUFFERS } else { 0 }];
-                        pass(&images, mode, fb, &mut buf, &mut stage)
+                        pass(&images, &decoded, mode, fb, &mut buf, &mut stage)
                     })
                     .collect();
                 times[m][c].push(median(&mut round));
@@ -173,7 +252,7 @@ fn main() {
         }
     }
     println!(
-        "{} LZ images, {:.1} Mpixel per pass, {rounds} rounds of {PASSES} passes each",
+        "{} LZ images in {runs} column runs, {:.1} Mpixel per pass, {rounds} rounds of {PASSES} passes each",
         images.len(),
         pixels as f64 / 1e6
     );
