@@ -1,0 +1,326 @@
+//! The LZ colour pass (RGB16, RGB24/32 and the colour pass of RGBA)
+//! decoded straight into the rows of a strided destination, resumable at
+//! row boundaries.
+//!
+//! Owns the stepping loop of a strided pass ([`RowPass`]): literal runs and
+//! matches are split where the write position or a match's source crosses
+//! a row end, and the pass can stop when it reaches a given row and go on
+//! later from there (its state between calls: input position, write
+//! position, the step in progress). The whole-image decode is one pass run
+//! to the end; [`LzRows`] lets a caller run the passes of several images
+//! side by side a band of rows at a time (QEMU sends each screen update as
+//! 32-pixel-wide columns: decoding them in bands walks every surface row
+//! left to right instead of touching a new page per row).
+
+use super::super::backref::{copy_apart, copy_back};
+use super::super::input::Input;
+use super::super::pixel::bgr_to_xrgb;
+use super::super::Dest;
+use super::{
+    check_expansion, dest_row, next_step, parse_header, rgb16_literals, Step, LZ_HEADER_SIZE,
+    LZ_IMAGE_TYPE_RGB16, LZ_IMAGE_TYPE_RGB24, LZ_IMAGE_TYPE_RGB32,
+};
+use crate::error::WireError;
+
+/// The rows of a strided destination an LZ pass writes, in stream order.
+#[derive(Clone, Copy)]
+struct Rows {
+    width: usize,
+    height: usize,
+    stride: usize,
+    top_down: bool,
+}
+
+/// A position in [`Rows`]: span index `pos` on row `r` (stream order),
+/// which starts at span index `start` and ends (one past its last pixel)
+/// at `end`.
+#[derive(Clone, Copy)]
+struct RowCursor {
+    r: usize,
+    start: usize,
+    pos: usize,
+    end: usize,
+}
+
+impl RowCursor {
+    /// The column of `pos` on its row.
+    #[inline(always)]
+    fn column(&self) -> usize {
+        self.pos - self.start
+    }
+
+    /// Pixels left on the row.
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.end - self.pos
+    }
+}
+
+impl Rows {
+    /// The position of image pixel `i` (stream order).
+    #[inline(always)]
+    fn cursor(&self, i: usize) -> RowCursor {
+        let r = i / self.width;
+        let start = dest_row(r, self.height, self.top_down) * self.stride;
+        RowCursor {
+            r,
+            start,
+            pos: start + i % self.width,
+            end: start + self.width,
+        }
+    }
+
+    /// Move `at` on by `k` pixels, which end at or before its row's end;
+    /// at the row's end it moves to the start of the next row (the last
+    /// row's cursor stays at its end).
+    #[inline(always)]
+    fn advance(&self, at: &mut RowCursor, k: usize) {
+        at.pos += k;
+        if at.pos == at.end && at.r + 1 < self.height {
+            at.r += 1;
+            at.start = if self.top_down {
+                at.start + self.stride
+            } else {
+                at.start - self.stride
+            };
+            at.pos = at.start;
+            at.end = at.start + self.width;
+        }
+    }
+}
+
+/// The step a pass is in the middle of (when it stopped at a row end).
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    /// Between steps: the next one is read from the stream.
+    Idle,
+    /// The coded literal units still to be written.
+    Literals(&'a [u8]),
+    /// `left` more copies of the pixel `v` (a match one pixel back).
+    Fill { v: u32, left: usize },
+    /// `left` more units copied from `from` on.
+    Match { from: RowCursor, left: usize },
+}
+
+/// One LZ pass of whole pixels into strided rows: image pixel `i` (stream
+/// order) is column `i % width` of row `dest_row(i / width)`. A piece
+/// (literal run or match, cut at row ends) whose source overlaps it on the
+/// row being written is copied with LZ semantics ([`copy_back`] within that
+/// row), any other piece as block copies that stay on the row being written
+/// ([`copy_apart`]); only a match reaching back past the start of the row
+/// being written locates its source by division. Nothing is written
+/// outside the image's own row spans.
+pub(super) struct RowPass<'a> {
+    inp: Input<'a>,
+    rows: Rows,
+    /// Pixels written so far (stream order).
+    op: usize,
+    at: RowCursor,
+    piece: Piece<'a>,
+}
+
+impl<'a> RowPass<'a> {
+    /// A pass reading `inp` into a `width x height` destination whose rows
+    /// are `stride` apart.
+    pub(super) fn new(
+        inp: Input<'a>,
+        width: usize,
+        height: usize,
+        stride: usize,
+        top_down: bool,
+    ) -> Self {
+        let rows = Rows {
+            width,
+            height,
+            stride,
+            top_down,
+        };
+        Self {
+            inp,
+            rows,
+            op: 0,
+            at: rows.cursor(0),
+            piece: Piece::Idle,
+        }
+    }
+
+    /// Whether every pixel has been written.
+    pub(super) fn done(&self) -> bool {
+        self.op == self.rows.width * self.rows.height
+    }
+
+    /// The input, where the pass stands in it.
+    pub(super) fn input(&mut self) -> &mut Input<'a> {
+        &mut self.inp
+    }
+
+    /// Decode into `px` (the destination's span) until the first `stop`
+    /// rows (stream order) are written or the image is. `len_bias` is as
+    /// for [`next_step`]; a literal unit is `UNIT` stream bytes, which
+    /// `literals` turns into pixels.
+    #[inline(always)]
+    pub(super) fn run<const UNIT: usize>(
+        &mut self,
+        px: &mut [u32],
+        stop: usize,
+        len_bias: usize,
+        literals: impl Fn(&[u8], &mut [u32]),
+    ) -> Result<(), WireError> {
+        let rows = self.rows;
+        let n = rows.width * rows.height;
+        let (mut op, mut at, mut piece) = (self.op, self.at, self.piece);
+        let inp = &mut self.inp;
+        let result = loop {
+            if op >= n || at.r >= stop {
+                break Ok(());
+            }
+            if let Piece::Idle = piece {
+                piece = match next_step(inp, op, n, len_bias) {
+                    Ok(Step::Literals(count)) => match inp.take(count * UNIT) {
+                        Ok(src) => Piece::Literals(src),
+                        Err(e) => break Err(e),
+                    },
+                    Ok(Step::Match { back: 1, len }) => {
+                        // A run of the last pixel: a fill of each row piece.
+                        let v = if at.column() > 0 {
+                            px[at.pos - 1]
+                        } else {
+                            px[rows.cursor(op - 1).pos]
+                        };
+                        Piece::Fill { v, left: len }
+                    }
+                    Ok(Step::Match { back, len }) => {
+                        let from = if back <= at.column() {
+                            RowCursor {
+                                pos: at.pos - back,
+                                ..at
+                            }
+                        } else {
+                            rows.cursor(op - back)
+                        };
+                        Piece::Match { from, left: len }
+                    }
+                    Err(e) => break Err(e),
+                };
+            }
+            piece = match piece {
+                Piece::Idle => Piece::Idle,
+                Piece::Literals(mut src) => loop {
+                    // Usually the run fits on the row: one piece, no split.
+                    let k = (src.len() / UNIT).min(at.room());
+                    let (now, rest) = src.split_at(k * UNIT);
+                    literals(now, &mut px[at.pos..at.pos + k]);
+                    src = rest;
+                    op += k;
+                    rows.advance(&mut at, k);
+                    if src.is_empty() {
+                        break Piece::Idle;
+                    }
+                    if at.r >= stop {
+                        break Piece::Literals(src);
+                    }
+                },
+                Piece::Fill { v, mut left } => loop {
+                    let k = left.min(at.room());
+                    px[at.pos..at.pos + k].fill(v);
+                    left -= k;
+                    op += k;
+                    rows.advance(&mut at, k);
+                    if left == 0 {
+                        break Piece::Idle;
+                    }
+                    if at.r >= stop {
+                        break Piece::Fill { v, left };
+                    }
+                },
+                Piece::Match { mut from, mut left } => loop {
+                    let k = left.min(at.room()).min(from.room());
+                    if from.r != at.r || at.pos - from.pos >= k {
+                        copy_apart(px, from.pos, at.pos, k, at.end);
+                    } else {
+                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
+                    }
+                    left -= k;
+                    op += k;
+                    rows.advance(&mut at, k);
+                    rows.advance(&mut from, k);
+                    if left == 0 {
+                        break Piece::Idle;
+                    }
+                    if at.r >= stop {
+                        break Piece::Match { from, left };
+                    }
+                },
+            };
+        };
+        (self.op, self.at, self.piece) = (op, at, piece);
+        result
+    }
+}
+
+/// How an [`LzRows`] image's literals are coded.
+#[derive(Clone, Copy)]
+enum Coding {
+    /// RGB16: x555, two bytes a pixel.
+    Rgb16,
+    /// RGB24/32: b, g, r bytes.
+    Bgr,
+}
+
+/// An LZ colour image (RGB16, RGB24 or RGB32: no alpha, no palette) being
+/// decoded into a strided destination a band of rows at a time: each
+/// [`LzRows::run`] goes on from where the last stopped. Run to the end in
+/// one call it writes what [`decode_into`](super::decode_into) writes (and
+/// fails where it fails); stopped and resumed it writes the same pixels.
+pub struct LzRows<'a> {
+    pass: RowPass<'a>,
+    coding: Coding,
+    width: usize,
+    height: usize,
+    stride: usize,
+}
+
+impl<'a> LzRows<'a> {
+    /// Start decoding `data` (an LZ payload) into `dst`'s geometry.
+    /// `Ok(None)`: not a colour type this decodes (use
+    /// [`decode_into`](super::decode_into)); an error: what
+    /// [`decode_into`](super::decode_into) would report before writing
+    /// anything (bad header, wrong size, too little data for the size).
+    pub fn new(data: &'a [u8], dst: &Dest<'_>) -> Result<Option<Self>, WireError> {
+        let h = parse_header(data)?;
+        dst.check_size(h.width, h.height)?;
+        let coding = match h.kind {
+            LZ_IMAGE_TYPE_RGB16 => Coding::Rgb16,
+            LZ_IMAGE_TYPE_RGB24 | LZ_IMAGE_TYPE_RGB32 => Coding::Bgr,
+            _ => return Ok(None),
+        };
+        check_expansion(&h, data.len())?;
+        let (width, height, stride) = (dst.width(), dst.height(), dst.stride());
+        let inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
+        Ok(Some(Self {
+            pass: RowPass::new(inp, width, height, stride, h.top_down),
+            coding,
+            width,
+            height,
+            stride,
+        }))
+    }
+
+    /// Whether every row has been written.
+    pub fn done(&self) -> bool {
+        self.pass.done()
+    }
+
+    /// Decode into `dst` (the same rectangle as at [`LzRows::new`]) until
+    /// the first `rows` rows of the stream are written, or all of them.
+    pub fn run(&mut self, dst: &mut Dest<'_>, rows: usize) -> Result<(), WireError> {
+        if (dst.width(), dst.height(), dst.stride()) != (self.width, self.height, self.stride) {
+            return Err(WireError::new(0, "destination rectangle out of bounds"));
+        }
+        let px = dst.span_mut();
+        match self.coding {
+            Coding::Rgb16 => self.pass.run::<2>(px, rows, 2, rgb16_literals),
+            Coding::Bgr => self.pass.run::<3>(px, rows, 1, bgr_to_xrgb),
+        }
+    }
+}
