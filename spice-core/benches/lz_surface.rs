@@ -23,6 +23,7 @@
 //!   bandN     each run of adjacent columns decoded straight into place,
 //!             N rows of each column in turn ([`lz::LzRows`]: the
 //!             interleaved decoding a client could do)
+//!   b16xK     band16 with at most K columns decoded side by side
 //!   rowsnear  as packed, but rows `width + 1` apart: the strided row
 //!             stepping of `surface` (the same instructions) with nearly
 //!             the store pattern of `packed`
@@ -64,19 +65,21 @@ enum Mode {
     StoreColumns,
     StoreRows,
     RowsPacked,
-    Banded(usize),
+    Banded(usize, usize),
 }
 
-const MODES: [(&str, Mode); 9] = [
+const MODES: [(&str, Mode); 11] = [
     ("surface", Mode::Surface),
     ("packed", Mode::Packed),
     ("gathered", Mode::Gathered),
     ("st-cols", Mode::StoreColumns),
     ("st-rows", Mode::StoreRows),
     ("rowsnear", Mode::RowsPacked),
-    ("band4", Mode::Banded(4)),
-    ("band16", Mode::Banded(16)),
-    ("band64", Mode::Banded(64)),
+    ("band4", Mode::Banded(4, usize::MAX)),
+    ("band16", Mode::Banded(16, usize::MAX)),
+    ("band64", Mode::Banded(64, usize::MAX)),
+    ("b16x8", Mode::Banded(16, 8)),
+    ("b16x16", Mode::Banded(16, 16)),
 ];
 
 /// Decode `d` into `buf` at `start`, rows `stride` apart.
@@ -217,8 +220,8 @@ fn pass(
                 i += n;
                 continue;
             }
-            Mode::Banded(band) => {
-                let n = run_len(images, i);
+            Mode::Banded(band, most) => {
+                let n = run_len(images, i).min(most);
                 banded(&images[i..i + n], band, fb, stage);
                 i += n;
                 continue;

@@ -481,7 +481,7 @@ pub fn alpha_staging_pixels(width: u32, height: u32) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #[test]
     fn a_28_byte_header_cannot_claim_a_large_image() {
         let mut d = Vec::new();
@@ -747,7 +747,7 @@ mod tests {
     /// A valid LZ RGB32 stream of `w x h` pixels made of random literal
     /// runs and back-references (short and long, overlapping, reaching
     /// across rows), for checking strided decoding against the linear one.
-    fn random_rgb32(rng: &mut impl rand::Rng, w: u32, h: u32, top_down: u32) -> Vec<u8> {
+    pub(crate) fn random_rgb32(rng: &mut impl rand::Rng, w: u32, h: u32, top_down: u32) -> Vec<u8> {
         let n = (w * h) as usize;
         let mut d = header(LZ_IMAGE_TYPE_RGB32, w, h, w * 4, top_down);
         let mut op = 0usize;

@@ -166,95 +166,145 @@ impl<'a> RowPass<'a> {
         len_bias: usize,
         literals: impl Fn(&[u8], &mut [u32]),
     ) -> Result<(), WireError> {
-        let rows = self.rows;
-        let n = rows.width * rows.height;
-        let (mut op, mut at, mut piece) = (self.op, self.at, self.piece);
-        let inp = &mut self.inp;
-        let result = loop {
-            if op >= n || at.r >= stop {
-                break Ok(());
-            }
-            if let Piece::Idle = piece {
-                piece = match next_step(inp, op, n, len_bias) {
-                    Ok(Step::Literals(count)) => match inp.take(count * UNIT) {
-                        Ok(src) => Piece::Literals(src),
-                        Err(e) => break Err(e),
-                    },
-                    Ok(Step::Match { back: 1, len }) => {
-                        // A run of the last pixel: a fill of each row piece.
-                        let v = if at.column() > 0 {
-                            px[at.pos - 1]
-                        } else {
-                            px[rows.cursor(op - 1).pos]
-                        };
-                        Piece::Fill { v, left: len }
-                    }
-                    Ok(Step::Match { back, len }) => {
-                        let from = if back <= at.column() {
-                            RowCursor {
-                                pos: at.pos - back,
-                                ..at
-                            }
-                        } else {
-                            rows.cursor(op - back)
-                        };
-                        Piece::Match { from, left: len }
-                    }
-                    Err(e) => break Err(e),
-                };
-            }
-            piece = match piece {
-                Piece::Idle => Piece::Idle,
-                Piece::Literals(mut src) => loop {
-                    // Usually the run fits on the row: one piece, no split.
-                    let k = (src.len() / UNIT).min(at.room());
-                    let (now, rest) = src.split_at(k * UNIT);
-                    literals(now, &mut px[at.pos..at.pos + k]);
-                    src = rest;
-                    op += k;
-                    rows.advance(&mut at, k);
-                    if src.is_empty() {
-                        break Piece::Idle;
-                    }
-                    if at.r >= stop {
-                        break Piece::Literals(src);
-                    }
-                },
-                Piece::Fill { v, mut left } => loop {
-                    let k = left.min(at.room());
-                    px[at.pos..at.pos + k].fill(v);
-                    left -= k;
-                    op += k;
-                    rows.advance(&mut at, k);
-                    if left == 0 {
-                        break Piece::Idle;
-                    }
-                    if at.r >= stop {
-                        break Piece::Fill { v, left };
-                    }
-                },
-                Piece::Match { mut from, mut left } => loop {
-                    let k = left.min(at.room()).min(from.room());
-                    if from.r != at.r || at.pos - from.pos >= k {
-                        copy_apart(px, from.pos, at.pos, k, at.end);
-                    } else {
-                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
-                    }
-                    left -= k;
-                    op += k;
-                    rows.advance(&mut at, k);
-                    rows.advance(&mut from, k);
-                    if left == 0 {
-                        break Piece::Idle;
-                    }
-                    if at.r >= stop {
-                        break Piece::Match { from, left };
-                    }
-                },
-            };
+        let mut w = Writer {
+            px,
+            rows: self.rows,
+            op: self.op,
+            at: self.at,
+            stop,
         };
-        (self.op, self.at, self.piece) = (op, at, piece);
+        let n = w.rows.width * w.rows.height;
+        // First the rest of the step the last call stopped in.
+        let mut piece = match self.piece {
+            Piece::Idle => Piece::Idle,
+            Piece::Literals(src) => w.literals::<UNIT>(src, &literals),
+            Piece::Fill { v, left } => w.fill(v, left),
+            Piece::Match { from, left } => w.copy(from, left),
+        };
+        let inp = &mut self.inp;
+        let mut result = Ok(());
+        // A step cut short leaves the write position on row `stop`.
+        while w.op < n && w.at.r < stop {
+            piece = match next_step(inp, w.op, n, len_bias) {
+                Ok(Step::Literals(count)) => match inp.take(count * UNIT) {
+                    Ok(src) => w.literals::<UNIT>(src, &literals),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                },
+                Ok(Step::Match { back: 1, len }) => {
+                    // A run of the last pixel: a fill of each row piece.
+                    let v = if w.at.column() > 0 {
+                        w.px[w.at.pos - 1]
+                    } else {
+                        w.px[w.rows.cursor(w.op - 1).pos]
+                    };
+                    w.fill(v, len)
+                }
+                Ok(Step::Match { back, len }) => {
+                    let from = if back <= w.at.column() {
+                        RowCursor {
+                            pos: w.at.pos - back,
+                            ..w.at
+                        }
+                    } else {
+                        w.rows.cursor(w.op - back)
+                    };
+                    w.copy(from, len)
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+        }
+        (self.op, self.at, self.piece) = (w.op, w.at, piece);
         result
+    }
+}
+
+/// The write side of a [`RowPass`] call: the span, where the pass writes
+/// next and the row it stops at.
+struct Writer<'p> {
+    px: &'p mut [u32],
+    rows: Rows,
+    op: usize,
+    at: RowCursor,
+    stop: usize,
+}
+
+impl Writer<'_> {
+    /// Write the literal units `src`, cut at row ends; what is left of
+    /// them if row `stop` is reached first.
+    #[inline(always)]
+    fn literals<'a, const UNIT: usize>(
+        &mut self,
+        mut src: &'a [u8],
+        literals: &impl Fn(&[u8], &mut [u32]),
+    ) -> Piece<'a> {
+        let mut left = src.len() / UNIT;
+        // Usually the run fits on the row: one piece, no split.
+        while left > self.at.room() {
+            let k = self.at.room();
+            let (now, rest) = src.split_at(k * UNIT);
+            literals(now, &mut self.px[self.at.pos..self.at.end]);
+            src = rest;
+            left -= k;
+            self.op += k;
+            self.rows.advance(&mut self.at, k);
+            if self.at.r >= self.stop {
+                return Piece::Literals(src);
+            }
+        }
+        literals(src, &mut self.px[self.at.pos..self.at.pos + left]);
+        self.op += left;
+        self.rows.advance(&mut self.at, left);
+        Piece::Idle
+    }
+
+    /// Write `left` copies of `v`, cut at row ends; what is left of them if
+    /// row `stop` is reached first.
+    #[inline(always)]
+    fn fill(&mut self, v: u32, mut left: usize) -> Piece<'static> {
+        loop {
+            let k = left.min(self.at.room());
+            self.px[self.at.pos..self.at.pos + k].fill(v);
+            left -= k;
+            self.op += k;
+            self.rows.advance(&mut self.at, k);
+            if left == 0 {
+                return Piece::Idle;
+            }
+            if self.at.r >= self.stop {
+                return Piece::Fill { v, left };
+            }
+        }
+    }
+
+    /// Copy `left` units from `from` on, cut where either side crosses a
+    /// row end; what is left of them if row `stop` is reached first.
+    #[inline(always)]
+    fn copy(&mut self, mut from: RowCursor, mut left: usize) -> Piece<'static> {
+        let at = &mut self.at;
+        loop {
+            let k = left.min(at.room()).min(from.room());
+            if from.r != at.r || at.pos - from.pos >= k {
+                copy_apart(self.px, from.pos, at.pos, k, at.end);
+            } else {
+                copy_back(&mut self.px[..at.end], at.pos, at.pos - from.pos, k);
+            }
+            left -= k;
+            self.op += k;
+            self.rows.advance(at, k);
+            self.rows.advance(&mut from, k);
+            if left == 0 {
+                return Piece::Idle;
+            }
+            if at.r >= self.stop {
+                return Piece::Match { from, left };
+            }
+        }
     }
 }
 
@@ -269,9 +319,10 @@ enum Coding {
 
 /// An LZ colour image (RGB16, RGB24 or RGB32: no alpha, no palette) being
 /// decoded into a strided destination a band of rows at a time: each
-/// [`LzRows::run`] goes on from where the last stopped. Run to the end in
-/// one call it writes what [`decode_into`](super::decode_into) writes (and
-/// fails where it fails); stopped and resumed it writes the same pixels.
+/// [`LzRows::run`] goes on from where the last stopped. Stopped and resumed
+/// or not, it writes what [`decode_into`](super::decode_into) writes into
+/// a destination whose rows are not contiguous (the same pass), and fails
+/// where it fails.
 pub struct LzRows<'a> {
     pass: RowPass<'a>,
     coding: Coding,
@@ -321,6 +372,81 @@ impl<'a> LzRows<'a> {
         match self.coding {
             Coding::Rgb16 => self.pass.run::<2>(px, rows, 2, rgb16_literals),
             Coding::Bgr => self.pass.run::<3>(px, rows, 1, bgr_to_xrgb),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::random_rgb32;
+    use super::super::{decode_into, LZ_HEADER_SIZE};
+    use super::LzRows;
+    use crate::image::Dest;
+    use alloc::vec;
+    use rand::{Rng, SeedableRng};
+
+    /// Decode `data` (`w x h`) into a `stride`-wide buffer whole, and with
+    /// [`LzRows`] in bands of random heights: the same pixels and the same
+    /// error.
+    fn same_both_ways(rng: &mut impl Rng, data: &[u8], w: usize, h: usize, stride: usize) {
+        let len = (h - 1) * stride + w;
+        let mut whole = vec![0u32; len];
+        let want = decode_into(
+            data,
+            None,
+            &mut Dest::new(&mut whole, w, h, stride).unwrap(),
+        );
+        let mut banded = vec![0u32; len];
+        let mut dst = Dest::new(&mut banded, w, h, stride).unwrap();
+        let got = match LzRows::new(data, &dst) {
+            Err(e) => Err(e),
+            Ok(None) => panic!("a colour image"),
+            Ok(Some(mut rows)) => {
+                let mut stop = 0;
+                loop {
+                    stop = (stop + rng.gen_range(1..=h.min(20))).min(h);
+                    let r = rows.run(&mut dst, stop);
+                    if r.is_err() || stop == h {
+                        assert!(r.is_err() || rows.done());
+                        break r;
+                    }
+                }
+            }
+        };
+        assert_eq!(got, want, "{w}x{h}");
+        if let Some(i) = (0..len).find(|&i| banded[i] != whole[i]) {
+            panic!(
+                "{w}x{h} stride {stride}: pixel {} of row {} {:08x} whole, {:08x} banded ({want:?})",
+                i % stride,
+                i / stride,
+                whole[i],
+                banded[i]
+            );
+        }
+    }
+
+    #[test]
+    fn banded_decoding_matches_whole_decoding() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for round in 0..400 {
+            let w = rng.gen_range(1..=40);
+            let h = rng.gen_range(1..=50);
+            let top_down = rng.gen_range(0..2);
+            let mut data = random_rgb32(&mut rng, w as u32, h as u32, top_down);
+            match round % 3 {
+                1 => data.truncate(rng.gen_range(LZ_HEADER_SIZE..=data.len())),
+                2 => {
+                    for _ in 0..rng.gen_range(1..4) {
+                        let at = rng.gen_range(LZ_HEADER_SIZE..data.len());
+                        data[at] ^= rng.gen_range(1..=255u8);
+                    }
+                }
+                _ => {}
+            }
+            // Strided, as columns of a surface (a contiguous bottom-up image
+            // that fails is left unflipped by `decode_into`).
+            let stride = w + rng.gen_range(1..30);
+            same_both_ways(&mut rng, &data, w, h, stride);
         }
     }
 }
