@@ -1,7 +1,7 @@
 //! Wall clock of our LZ decoder on a recording of the lab server (the
 //! `lz.spicerec` that `scripts/bench-decoders` records, under
-//! `$BARESPICE_BENCH_RECORDING`), written three ways into 1920x1080 frame
-//! buffers (issue 14):
+//! `$BARESPICE_BENCH_RECORDING`), written several ways into 1920x1080
+//! frame buffers (issue 14):
 //!   surface   each image decoded straight into its place in the frame
 //!             buffer, as the client draws (QEMU sends 32-pixel-wide
 //!             columns: every 128-byte row of a column lies on its own
@@ -23,14 +23,16 @@
 //!   bandN     each run of adjacent columns decoded straight into place,
 //!             N rows of each column in turn ([`lz::LzRows`]: the
 //!             interleaved decoding a client could do)
-//!   b16xK     band16 with at most K columns decoded side by side
+//!   b16xK     band16 with at most K columns decoded side by side (the
+//!             client's display decodes runs of up to 16, 16 rows a band)
 //!   rowsnear  as packed, but rows `width + 1` apart: the strided row
 //!             stepping of `surface` (the same instructions) with nearly
 //!             the store pattern of `packed`
 //! each with the frame buffer warm (one buffer, written pass after pass)
-//! and cold (a pass writes one of 12 buffers in turn, 96 MiB, so its lines
-//! were last touched eleven passes earlier, as the client's surface is
-//! between redraws). All are run in turn, round after round (load drifts
+//! and cold (a pass writes one of 12 buffers in turn, so its lines were
+//! last touched eleven passes earlier, as the client's surface is between
+//! redraws; each buffer has room for a whole pass packed, so `packed` and
+//! `rowsnear` never come back to lines they wrote in the same pass). All are run in turn, round after round (load drifts
 //! hit them alike); prints each one's median pass time and range and the
 //! ratios to `surface` at each temperature.
 //!

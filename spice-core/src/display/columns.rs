@@ -178,6 +178,7 @@ impl Display {
         }
         let failed = self.decode_run(&mut run[..n], (bottom - top) as usize);
         self.stats.column_runs += 1;
+        self.stats.run_columns += n as u64;
         let mut cols = run.into_iter().take(failed.map_or(n, |f| f + 1)).flatten();
         let first = cols.next()?;
         for col in cols {

@@ -105,6 +105,8 @@ pub struct DisplayStats {
     /// Runs of adjacent LZ columns decoded side by side (each of their
     /// draws is also counted in `draws` at its own turn).
     pub column_runs: u64,
+    /// The columns of those runs.
+    pub run_columns: u64,
 }
 
 impl DisplayStats {

@@ -55,9 +55,10 @@ fn run(bytes: &[u8], (w, h): (u32, u32), chunk: usize, batched: bool) -> Outcome
     }
     let mut stats = rig.d.stats();
     if !batched {
-        assert_eq!(stats.column_runs, 0);
+        assert_eq!((stats.column_runs, stats.run_columns), (0, 0));
     }
-    stats.column_runs = 0;
+    assert!(stats.run_columns >= 2 * stats.column_runs);
+    (stats.column_runs, stats.run_columns) = (0, 0);
     Outcome {
         pixels: rig.px(),
         stats,
