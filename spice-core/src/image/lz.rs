@@ -101,7 +101,7 @@ pub fn parse_header(data: &[u8]) -> Result<LzHeader, WireError> {
 }
 
 /// One step of an LZ stream: a run of literals or a back-reference.
-pub(super) enum Step {
+enum Step {
     /// `count` literal units follow in the stream.
     Literals(usize),
     /// Copy `len` units from `back` units before the write position.
@@ -115,12 +115,7 @@ pub(super) enum Step {
 /// coded match length (3 for 1-byte units, 2 for 16-bit pixels, 1 for
 /// 24/32-bit pixels).
 #[inline(always)]
-pub(super) fn next_step(
-    inp: &mut Input<'_>,
-    op: usize,
-    n: usize,
-    len_bias: usize,
-) -> Result<Step, WireError> {
+fn next_step(inp: &mut Input<'_>, op: usize, n: usize, len_bias: usize) -> Result<Step, WireError> {
     let at = inp.pos;
     let ctrl = inp.byte()? as u32;
     if ctrl < MAX_COPY {
@@ -191,7 +186,7 @@ fn decompress<P: Copy, const UNIT: usize>(
 
 /// A 16-bit literal run (x555, high byte first) as `0x00RRGGBB`.
 #[inline(always)]
-pub(super) fn rgb16_literals(src: &[u8], out: &mut [u32]) {
+fn rgb16_literals(src: &[u8], out: &mut [u32]) {
     for (o, &p) in out.iter_mut().zip(src.as_chunks::<2>().0) {
         *o = rgb555_to_xrgb(u16::from_be_bytes(p));
     }
@@ -206,7 +201,7 @@ fn byte_literals(src: &[u8], out: &mut [u8]) {
 
 /// Put row `r` of a decoded buffer where it belongs (`top_down` or not).
 #[inline]
-pub(super) fn dest_row(r: usize, height: usize, top_down: bool) -> usize {
+fn dest_row(r: usize, height: usize, top_down: bool) -> usize {
     if top_down {
         r
     } else {
@@ -220,7 +215,7 @@ const MAX_UNITS_PER_BYTE: u64 = 264;
 
 /// Refuse a header whose size its data could never produce, before anything
 /// is allocated for it (28 bytes must not buy a 64 MiB buffer).
-pub(super) fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
+fn check_expansion(h: &LzHeader, data_len: usize) -> Result<(), WireError> {
     let units = if is_plt(h.kind) {
         h.stride as u64 * h.height as u64
     } else {

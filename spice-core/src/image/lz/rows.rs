@@ -177,7 +177,7 @@ impl<'a> RowPass<'a> {
         // First the rest of the step the last call stopped in.
         let mut piece = match self.piece {
             Piece::Idle => Piece::Idle,
-            Piece::Literals(src) => w.literals::<UNIT>(src, &literals),
+            Piece::Literals(src) => w.literals::<UNIT>(src, src.len() / UNIT, &literals),
             Piece::Fill { v, left } => w.fill(v, left),
             Piece::Match { from, left } => w.copy(from, left),
         };
@@ -187,7 +187,7 @@ impl<'a> RowPass<'a> {
         while w.op < n && w.at.r < stop {
             piece = match next_step(inp, w.op, n, len_bias) {
                 Ok(Step::Literals(count)) => match inp.take(count * UNIT) {
-                    Ok(src) => w.literals::<UNIT>(src, &literals),
+                    Ok(src) => w.literals::<UNIT>(src, count, &literals),
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -235,15 +235,15 @@ struct Writer<'p> {
 }
 
 impl Writer<'_> {
-    /// Write the literal units `src`, cut at row ends; what is left of
-    /// them if row `stop` is reached first.
+    /// Write the `left` literal units `src`, cut at row ends; what is left
+    /// of them if row `stop` is reached first.
     #[inline(always)]
     fn literals<'a, const UNIT: usize>(
         &mut self,
         mut src: &'a [u8],
+        mut left: usize,
         literals: &impl Fn(&[u8], &mut [u32]),
     ) -> Piece<'a> {
-        let mut left = src.len() / UNIT;
         // Usually the run fits on the row: one piece, no split.
         while left > self.at.room() {
             let k = self.at.room();
