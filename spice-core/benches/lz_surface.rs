@@ -25,6 +25,9 @@
 //!             interleaved decoding a client could do)
 //!   b16xK     band16 with at most K columns decoded side by side (the
 //!             client's display decodes runs of up to 16, 16 rows a band)
+//!   rdN       b16x16 as the stream arrives in reads of N bytes: a run
+//!             holds only the columns complete in the read that completes
+//!             its first (the client reads about 130 KB per wakeup)
 //!   rowsnear  as packed, but rows `width + 1` apart: the strided row
 //!             stepping of `surface` (the same instructions) with nearly
 //!             the store pattern of `packed`
@@ -68,9 +71,10 @@ enum Mode {
     StoreRows,
     RowsPacked,
     Banded(usize, usize),
+    Reads(usize),
 }
 
-const MODES: [(&str, Mode); 11] = [
+const MODES: [(&str, Mode); 13] = [
     ("surface", Mode::Surface),
     ("packed", Mode::Packed),
     ("gathered", Mode::Gathered),
@@ -82,6 +86,8 @@ const MODES: [(&str, Mode); 11] = [
     ("band64", Mode::Banded(64, usize::MAX)),
     ("b16x8", Mode::Banded(16, 8)),
     ("b16x16", Mode::Banded(16, 16)),
+    ("rd64k", Mode::Reads(64 * 1024)),
+    ("rd130k", Mode::Reads(130 * 1024)),
 ];
 
 /// Decode `d` into `buf` at `start`, rows `stride` apart.
@@ -182,6 +188,7 @@ fn banded(run: &[Drawn], band: usize, fb: &mut [u32], stage: &mut Vec<u32>) {
 /// One pass of `mode` into `fb`; milliseconds.
 fn pass(
     images: &[Drawn],
+    read_of: &[usize],
     decoded: &[Vec<u32>],
     mode: Mode,
     fb: &mut [u32],
@@ -228,6 +235,20 @@ fn pass(
                 i += n;
                 continue;
             }
+            Mode::Reads(read) => {
+                // The columns complete in the read that completes image i
+                // (`read_of`: where each message ends in the stream).
+                let last = read_of[i].div_ceil(read);
+                let n = run_len(images, i).min(16).min(
+                    read_of[i..]
+                        .iter()
+                        .take_while(|&&e| e.div_ceil(read) == last)
+                        .count(),
+                );
+                banded(&images[i..i + n], 16, fb, stage);
+                i += n;
+                continue;
+            }
             Mode::StoreColumns | Mode::StoreRows => {
                 let n = run_len(images, i);
                 let rows = mode == Mode::StoreRows;
@@ -265,6 +286,15 @@ fn main() {
     let pixels: usize = images.iter().map(|d| d.w * d.h).sum();
     let mut fbs = vec![vec![0u32; ROOM]; COLD_BUFFERS];
     let (mut buf, mut stage) = (Vec::new(), Vec::new());
+    // Where each image's message ends in the stream (a message is its
+    // payload and about 100 bytes of header and draw).
+    let read_of: Vec<usize> = images
+        .iter()
+        .scan(0, |end, d| {
+            *end += d.data.len() + 100;
+            Some(*end)
+        })
+        .collect();
     // Each image decoded once, packed, for the store-only modes.
     let decoded: Vec<Vec<u32>> = images
         .iter()
@@ -294,7 +324,7 @@ fn main() {
                     .map(|_| {
                         turn += 1;
                         let fb = &mut fbs[if cold { turn % COLD_BUFFERS } else { 0 }];
-                        pass(&images, &decoded, mode, fb, &mut buf, &mut stage)
+                        pass(&images, &read_of, &decoded, mode, fb, &mut buf, &mut stage)
                     })
                     .collect();
                 times[m][c].push(median(&mut round));
