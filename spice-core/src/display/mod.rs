@@ -393,7 +393,7 @@ impl Display {
     /// this one in view: a direct LZ DRAW_COPY that starts a run of
     /// adjacent LZ columns there is drawn with the whole run, each later
     /// column's turn then doing the rest of what it owes
-    /// ([`columns`]). Each message must be handed over in turn, from the
+    /// (the `columns` module). Each message must be handed over in turn, from the
     /// same unmoved buffer `ahead` looked into.
     pub fn handle_ahead(
         &mut self,

@@ -9,7 +9,7 @@
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
 //! The colour pass into a strided destination (a column of a surface) is
-//! `rows`' [`RowPass`], resumable at row ends ([`LzRows`]).
+//! `rows`' `RowPass`, resumable at row ends ([`LzRows`]).
 
 use super::backref::copy_back;
 use super::bitmap::flip_rows;
