@@ -1,9 +1,10 @@
-//! Fuzz the display message parser and renderer (`Display::handle`).
+//! Fuzz the display message parser and renderer (`Display::handle_ahead`).
 //!
 //! Input: records (`u16 msg_type`, `u32 size`, body) — exactly the body of a
-//! barespice-host `--record` file — handed to one display handler in order,
-//! as the channel engine would, stopping at the first error (the session
-//! closes the channel there). Nothing may panic; the dirty rectangle stays
+//! barespice-host `--record` file, and the mini-header framing — handed to
+//! one display handler in order, each with the records after it in view
+//! (runs of LZ columns are drawn together), as the channel engine would,
+//! stopping at the first error (the session closes the channel there). Nothing may panic; the dirty rectangle stays
 //! inside the primary surface.
 //!
 //! Seeds: fuzz/seeds/display (slices of recordings made against the lab
@@ -12,6 +13,7 @@
 
 use barespice_fuzz::{display_config, records};
 use libfuzzer_sys::fuzz_target;
+use spice_core::channel::{Ahead, MAX_MESSAGE_SIZE};
 use spice_core::display::Display;
 use spice_core::image::glz::GlzWindow;
 use spice_core::outbox::Outbox;
@@ -23,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Outbox::new();
     display.on_linked(&[], &mut out);
     for (msg_type, body) in records(data) {
-        let result = display.handle(msg_type, body, &mut glz, &mut out);
+        // The records after this one: where its body ends in `data`.
+        let end = body.as_ptr() as usize - data.as_ptr() as usize + body.len();
+        let ahead = Ahead::new(&data[end..], true, MAX_MESSAGE_SIZE);
+        let result = display.handle_ahead(msg_type, body, ahead, &mut glz, &mut out);
         out.drain().for_each(drop);
         if let (Some(dirty), Some(s)) = (display.take_dirty(), display.primary()) {
             assert!(dirty.left >= 0 && dirty.top >= 0, "dirty rectangle {dirty:?} starts outside");

@@ -39,8 +39,8 @@ fn main() {
     // The recording is a mini-header stream: the channel engine reads it as is.
     let mut ch = Channel::new(SPICE_CHANNEL_DISPLAY as u8, 0, true, TxQueue::default());
     let mut events = Vec::new();
-    if let Err(e) = ch.receive(stream, &mut events, |t, body, out| {
-        display.handle(t, body, &mut glz, out)
+    if let Err(e) = ch.receive(stream, &mut events, |t, body, ahead, out| {
+        display.handle_ahead(t, body, ahead, &mut glz, out)
     }) {
         eprintln!(
             "replay: message {} offset {}: {}",

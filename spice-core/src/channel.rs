@@ -26,6 +26,9 @@ use crate::wire::Writer;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+mod ahead;
+pub use ahead::Ahead;
+
 /// Largest message body accepted: one 4096 x 4096 32-bit raw image
 /// (64 MiB) plus room for its draw header. Bytes are only buffered as they
 /// arrive, so a lying header costs nothing until the data is really sent.
@@ -38,6 +41,9 @@ pub struct Frame<'a> {
     pub header: DataHeader,
     /// The message body.
     pub body: &'a [u8],
+    /// The bytes buffered after it (complete messages and the start of
+    /// an incomplete one).
+    pub rest: &'a [u8],
 }
 
 /// Receive-buffer capacity a [`Deframer`] keeps once its messages are
@@ -237,6 +243,7 @@ impl Deframer {
         Ok(Some(Frame {
             header,
             body: &self.buf[start..start + header.size as usize],
+            rest: &self.buf[self.start..self.end],
         }))
     }
 }
@@ -390,7 +397,10 @@ impl Channel {
     }
 
     /// Feed received bytes. Common messages are answered here; others go to
-    /// `handler(type, body, outbox)`, whose queued replies are framed and sent.
+    /// `handler(type, body, ahead, outbox)`, whose queued replies are framed
+    /// and sent; `ahead` holds the complete top-level messages buffered
+    /// behind this one (none for a LIST's sub-messages), each of which is
+    /// still handed over in turn.
     /// Stops at the first malformed message.
     pub fn receive<F>(
         &mut self,
@@ -399,7 +409,7 @@ impl Channel {
         handler: F,
     ) -> Result<(), ProtocolError>
     where
-        F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+        F: FnMut(u16, &[u8], Ahead<'_>, &mut Outbox) -> Result<(), WireError>,
     {
         if let Err(e) = self.deframer.push(data) {
             return Err(self.error(0, e));
@@ -424,7 +434,7 @@ impl Channel {
         handler: F,
     ) -> Result<(), ProtocolError>
     where
-        F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+        F: FnMut(u16, &[u8], Ahead<'_>, &mut Outbox) -> Result<(), WireError>,
     {
         self.deframer.restore(lent, n);
         self.process(events, handler)
@@ -437,9 +447,10 @@ impl Channel {
         mut handler: F,
     ) -> Result<(), ProtocolError>
     where
-        F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+        F: FnMut(u16, &[u8], Ahead<'_>, &mut Outbox) -> Result<(), WireError>,
     {
         let mut out = Outbox::new();
+        let (mini, max_size) = (self.mini, self.deframer.max_size);
         loop {
             let frame = match self.deframer.next_frame() {
                 Ok(Some(f)) => f,
@@ -454,7 +465,7 @@ impl Channel {
                     });
                 }
             };
-            let Frame { header, body } = frame;
+            let Frame { header, body, rest } = frame;
             if let Some(rec) = self.record.as_mut() {
                 rec.extend_from_slice(&header.msg_type.to_le_bytes());
                 rec.extend_from_slice(&header.size.to_le_bytes());
@@ -482,6 +493,7 @@ impl Channel {
                             let r = dispatch(
                                 s.msg_type,
                                 sub_body,
+                                Ahead::NONE,
                                 &mut out,
                                 events,
                                 &mut ack,
@@ -501,6 +513,7 @@ impl Channel {
                 result = dispatch(
                     header.msg_type,
                     body,
+                    Ahead::new(rest, mini, max_size),
                     &mut out,
                     events,
                     &mut ack,
@@ -526,16 +539,17 @@ impl Channel {
 fn dispatch<F>(
     msg_type: u16,
     body: &[u8],
+    ahead: Ahead<'_>,
     out: &mut Outbox,
     events: &mut Vec<CommonEvent>,
     ack: &mut Option<SetAck>,
     handler: &mut F,
 ) -> Result<(), WireError>
 where
-    F: FnMut(u16, &[u8], &mut Outbox) -> Result<(), WireError>,
+    F: FnMut(u16, &[u8], Ahead<'_>, &mut Outbox) -> Result<(), WireError>,
 {
     if msg_type > SPICE_MSG_BASE_LAST {
-        return handler(msg_type, body, out);
+        return handler(msg_type, body, ahead, out);
     }
     match msg_type {
         SPICE_MSG_SET_ACK => {
@@ -591,7 +605,7 @@ mod tests {
         v
     }
 
-    fn no_handler(_: u16, _: &[u8], _: &mut Outbox) -> Result<(), WireError> {
+    fn no_handler(_: u16, _: &[u8], _: Ahead<'_>, _: &mut Outbox) -> Result<(), WireError> {
         Ok(())
     }
 
@@ -667,7 +681,7 @@ mod tests {
         // second offset points at the 105 message (after the 7-byte first one + 2 padding)
         let mut seen = Vec::new();
         let mut ev = Vec::new();
-        c.receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |t, b, _| {
+        c.receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |t, b, _, _| {
             seen.push((t, b.to_vec()));
             Ok(())
         })
@@ -675,7 +689,7 @@ mod tests {
         assert_eq!(seen, [(105, alloc::vec![1, 2, 3])]);
         // a handler error in a sub-message reports the sub type and the offset in the LIST body
         let err = c
-            .receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |_, _, _| {
+            .receive(&mini(SPICE_MSG_LIST, &list), &mut ev, |_, _, _, _| {
                 Err(WireError::new(1, "bad"))
             })
             .unwrap_err();

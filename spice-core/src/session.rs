@@ -23,7 +23,7 @@
 
 use crate::budget::Budget;
 use crate::canvas::{Rect, Surface};
-use crate::channel::{Channel, CommonEvent, Lent, TxQueue};
+use crate::channel::{Ahead, Channel, CommonEvent, Lent, TxQueue};
 use crate::cursor::{CursorChannel, CursorState};
 use crate::display::{Display, DisplayConfig};
 use crate::enums::*;
@@ -660,14 +660,14 @@ impl Session {
         let glz_pixels = self.config.glz_window_pixels;
         let budget = &self.budget;
         let kind = &mut slot.kind;
-        let handler = |t, body: &[u8], out: &mut Outbox| match kind {
+        let handler = |t, body: &[u8], ahead: Ahead<'_>, out: &mut Outbox| match kind {
             Kind::Main(m) => m.handle(t, body, out, &mut main_events),
             Kind::Display(d, _) => {
                 let win = match glz.entry(GLZ_DICTIONARY_ID) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => e.insert(GlzWindow::with_budget(glz_pixels, budget)?),
                 };
-                d.handle(t, body, win, out)
+                d.handle_ahead(t, body, ahead, win, out)
             }
             Kind::Inputs(inp) => inp.handle(t, body, out),
             Kind::Cursor(c) => c.handle(t, body, out),

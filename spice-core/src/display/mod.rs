@@ -20,6 +20,7 @@
 //! allocates nothing per draw beyond what zune-jpeg allocates inside a
 //! JPEG decode (`tests/display_allocs.rs` counts).
 
+mod columns;
 pub mod message;
 mod polyline;
 mod scratch;
@@ -28,6 +29,7 @@ pub mod wire;
 
 use crate::budget::{pixel_bytes, Budget, Charge, Use};
 use crate::canvas::{Canvas, Mask, Paint, Rect, Rop, RopInput, ScaleMode, Surface};
+use crate::channel::Ahead;
 use crate::enums::*;
 use crate::error::WireError;
 use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
@@ -100,6 +102,11 @@ pub struct DisplayStats {
     /// Images decoded without error, per type (sources, brushes and masks),
     /// indexed like [`COUNTED_IMAGE_TYPES`].
     pub images: [u64; COUNTED_IMAGE_TYPES.len()],
+    /// Runs of adjacent LZ columns decoded side by side (each of their
+    /// draws is also counted in `draws` at its own turn).
+    pub column_runs: u64,
+    /// The columns of those runs.
+    pub run_columns: u64,
 }
 
 impl DisplayStats {
@@ -149,6 +156,11 @@ pub struct Display {
     coverage_charge: Charge,
     /// DRAW_STROKE's flattened path, reused from draw to draw.
     polylines: Polylines,
+    /// DRAW_COPYs drawn ahead of their turn with the run of LZ columns
+    /// they belong to, in message order ([`columns`]); kept to be reused.
+    predrawn: Vec<columns::Predrawn>,
+    /// The first of `predrawn` whose turn has not come.
+    predrawn_next: usize,
 }
 
 fn set_cap(words: &mut Vec<u32>, cap: u32) {
@@ -292,6 +304,8 @@ impl Display {
             coverage: Vec::new(),
             coverage_charge: Charge::default(),
             polylines: Polylines::default(),
+            predrawn: Vec::new(),
+            predrawn_next: 0,
         }
     }
 
@@ -372,7 +386,32 @@ impl Display {
         glz: &mut GlzWindow,
         out: &mut Outbox,
     ) -> Result<(), WireError> {
+        self.handle_ahead(msg_type, body, Ahead::NONE, glz, out)
+    }
+
+    /// [`handle`](Self::handle) with the complete messages buffered behind
+    /// this one in view: a direct LZ DRAW_COPY that starts a run of
+    /// adjacent LZ columns there is drawn with the whole run, each later
+    /// column's turn then doing the rest of what it owes
+    /// (the `columns` module). Each message must be handed over in turn, from the
+    /// same unmoved buffer `ahead` looked into.
+    pub fn handle_ahead(
+        &mut self,
+        msg_type: u16,
+        body: &[u8],
+        ahead: Ahead<'_>,
+        glz: &mut GlzWindow,
+        out: &mut Outbox,
+    ) -> Result<(), WireError> {
+        if let Some(result) = self.take_predrawn(body) {
+            return result;
+        }
         let msg = message::parse(msg_type, body)?;
+        if let DisplayMsg::Copy(base, c) = &msg {
+            if let Some(result) = self.copy_column_run(body, base, c, ahead) {
+                return result;
+            }
+        }
         self.apply(msg, body, glz, out)
     }
 
@@ -839,9 +878,7 @@ impl Display {
                 }
             }
         }
-        self.count_image(body, c.src);
-        self.stats.draws += 1;
-        self.canvas.mark_dirty(base.surface_id, bbox);
+        self.drawn_direct(body, c.src, base.surface_id, bbox);
         Ok(true)
     }
 

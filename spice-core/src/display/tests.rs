@@ -850,3 +850,5 @@ fn decoders_report_the_alpha_they_leave() {
         .alpha_clear
     );
 }
+
+mod columns;

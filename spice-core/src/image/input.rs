@@ -7,6 +7,7 @@
 use crate::error::WireError;
 
 /// A cursor over a compressed stream.
+#[derive(Clone)]
 pub(crate) struct Input<'a> {
     /// The whole compressed payload.
     pub(crate) data: &'a [u8],

@@ -8,8 +8,10 @@
 //! the payload (and a palette for the paletted types). Every back-reference
 //! is checked against the output produced so far and output never grows past
 //! the size the header announced (itself bounded by [`alloc_pixels`]).
+//! The colour pass into a strided destination (a column of a surface) is
+//! `rows`' `RowPass`, resumable at row ends ([`LzRows`]).
 
-use super::backref::{copy_apart, copy_back};
+use super::backref::copy_back;
 use super::bitmap::flip_rows;
 use super::dest::{pixels_for_bytes, staged_bytes};
 use super::input::Input;
@@ -17,6 +19,10 @@ use super::pixel::{bgr_to_xrgb, expand_indexed, rgb555_to_xrgb};
 use super::{alloc_pixels, Dest, Image, MAX_IMAGE_PIXELS};
 use crate::error::WireError;
 use alloc::vec::Vec;
+
+mod rows;
+pub use rows::LzRows;
+use rows::RowPass;
 
 /// `LZ_MAGIC` of `lz_common.h`: ASCII "LZ  " read as a big-endian u32.
 pub const LZ_MAGIC: u32 = 0x2020_5a4c;
@@ -178,166 +184,6 @@ fn decompress<P: Copy, const UNIT: usize>(
         }
     }
     Ok(())
-}
-
-/// Decode one LZ pass of whole pixels straight into a strided `dst`: image
-/// pixel `i` (stream order) is column `i % width` of row
-/// `dest_row(i / width)`. Literal runs and matches are split where the
-/// write position or a match's source crosses a row end; a piece whose
-/// source overlaps it (on the row being written) is copied with LZ
-/// semantics ([`copy_back`] within that row), any other piece as block
-/// copies that stay on the row being written ([`copy_apart`]). The write
-/// position is a [`RowCursor`] stepped a row at a time; only a match
-/// reaching back past the start of the row being written locates its
-/// source by division.
-fn decompress_rows<const UNIT: usize>(
-    inp: &mut Input<'_>,
-    dst: &mut Dest<'_>,
-    top_down: bool,
-    len_bias: usize,
-    literals: impl Fn(&[u8], &mut [u32]),
-) -> Result<(), WireError> {
-    let rows = Rows::new(dst.width(), dst.height(), dst.stride(), top_down);
-    let px = dst.span_mut();
-    let n = rows.width * rows.height;
-    let mut op = 0usize;
-    let mut at = rows.cursor(0);
-    while op < n {
-        match next_step(inp, op, n, len_bias)? {
-            Step::Literals(count) => {
-                let mut src = inp.take(count * UNIT)?;
-                let mut left = count;
-                // Usually the run fits on the row: one piece, no split.
-                while left > at.room() {
-                    let k = at.room();
-                    let (now, rest) = src.split_at(k * UNIT);
-                    literals(now, &mut px[at.pos..at.end]);
-                    src = rest;
-                    left -= k;
-                    rows.advance(&mut at, k);
-                }
-                literals(src, &mut px[at.pos..at.pos + left]);
-                rows.advance(&mut at, left);
-                op += count;
-            }
-            Step::Match { back: 1, len } => {
-                // A run of the last pixel: a fill of each row piece.
-                let v = if at.column() > 0 {
-                    px[at.pos - 1]
-                } else {
-                    px[rows.cursor(op - 1).pos]
-                };
-                let mut left = len;
-                while left > 0 {
-                    let k = left.min(at.room());
-                    px[at.pos..at.pos + k].fill(v);
-                    left -= k;
-                    rows.advance(&mut at, k);
-                }
-                op += len;
-            }
-            Step::Match { back, len } => {
-                let mut from = if back <= at.column() {
-                    RowCursor {
-                        pos: at.pos - back,
-                        ..at
-                    }
-                } else {
-                    rows.cursor(op - back)
-                };
-                let mut left = len;
-                while left > 0 {
-                    let k = left.min(at.room()).min(from.room());
-                    if from.r != at.r || at.pos - from.pos >= k {
-                        copy_apart(px, from.pos, at.pos, k, at.end);
-                    } else {
-                        copy_back(&mut px[..at.end], at.pos, at.pos - from.pos, k);
-                    }
-                    left -= k;
-                    rows.advance(&mut at, k);
-                    rows.advance(&mut from, k);
-                }
-                op += len;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The rows of a strided destination an LZ pass writes, in stream order.
-struct Rows {
-    width: usize,
-    height: usize,
-    stride: usize,
-    top_down: bool,
-}
-
-/// A position in [`Rows`]: span index `pos` on row `r` (stream order),
-/// which starts at span index `start` and ends (one past its last pixel)
-/// at `end`.
-#[derive(Clone, Copy)]
-struct RowCursor {
-    r: usize,
-    start: usize,
-    pos: usize,
-    end: usize,
-}
-
-impl RowCursor {
-    /// The column of `pos` on its row.
-    #[inline(always)]
-    fn column(&self) -> usize {
-        self.pos - self.start
-    }
-
-    /// Pixels left on the row.
-    #[inline(always)]
-    fn room(&self) -> usize {
-        self.end - self.pos
-    }
-}
-
-impl Rows {
-    /// The rows of a `width x height` destination `stride` apart.
-    fn new(width: usize, height: usize, stride: usize, top_down: bool) -> Self {
-        Self {
-            width,
-            height,
-            stride,
-            top_down,
-        }
-    }
-
-    /// The position of image pixel `i` (stream order).
-    #[inline(always)]
-    fn cursor(&self, i: usize) -> RowCursor {
-        let r = i / self.width;
-        let start = dest_row(r, self.height, self.top_down) * self.stride;
-        RowCursor {
-            r,
-            start,
-            pos: start + i % self.width,
-            end: start + self.width,
-        }
-    }
-
-    /// Move `at` on by `k` pixels, which end at or before its row's end;
-    /// at the row's end it moves to the start of the next row (the last
-    /// row's cursor stays at its end).
-    #[inline(always)]
-    fn advance(&self, at: &mut RowCursor, k: usize) {
-        at.pos += k;
-        if at.pos == at.end && at.r + 1 < self.height {
-            at.r += 1;
-            at.start = if self.top_down {
-                at.start + self.stride
-            } else {
-                at.start - self.stride
-            };
-            at.pos = at.start;
-            at.end = at.start + self.width;
-        }
-    }
 }
 
 /// A 16-bit literal run (x555, high byte first) as `0x00RRGGBB`.
@@ -553,7 +399,7 @@ fn decode_header_into(
 /// Decode a pass of whole pixels so that they land in `dst` top row
 /// first: in place when `dst` is contiguous (a bottom-up image then has its
 /// rows swapped in place), else straight into the strided rows
-/// ([`decompress_rows`]).
+/// ([`RowPass`]).
 fn pixels_into<const UNIT: usize>(
     inp: &mut Input<'_>,
     top_down: bool,
@@ -562,7 +408,11 @@ fn pixels_into<const UNIT: usize>(
     literals: impl Fn(&[u8], &mut [u32]),
 ) -> Result<(), WireError> {
     if !dst.is_contiguous() {
-        return decompress_rows::<UNIT>(inp, dst, top_down, len_bias, literals);
+        let (w, h, stride) = (dst.width(), dst.height(), dst.stride());
+        let mut pass = RowPass::new(inp.clone(), w, h, stride, top_down);
+        pass.run::<UNIT>(dst.span_mut(), h, len_bias, literals)?;
+        *inp = pass.input().clone();
+        return Ok(());
     }
     let w = dst.width();
     let px = dst.span_mut();
@@ -628,7 +478,7 @@ pub fn alpha_staging_pixels(width: u32, height: u32) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #[test]
     fn a_28_byte_header_cannot_claim_a_large_image() {
         let mut d = Vec::new();
@@ -894,7 +744,7 @@ mod tests {
     /// A valid LZ RGB32 stream of `w x h` pixels made of random literal
     /// runs and back-references (short and long, overlapping, reaching
     /// across rows), for checking strided decoding against the linear one.
-    fn random_rgb32(rng: &mut impl rand::Rng, w: u32, h: u32, top_down: u32) -> Vec<u8> {
+    pub(crate) fn random_rgb32(rng: &mut impl rand::Rng, w: u32, h: u32, top_down: u32) -> Vec<u8> {
         let n = (w * h) as usize;
         let mut d = header(LZ_IMAGE_TYPE_RGB32, w, h, w * 4, top_down);
         let mut op = 0usize;

@@ -484,6 +484,26 @@ pub fn direct_glz(body: &[u8], ptr: u32) -> Option<DirectImage> {
     })
 }
 
+/// The LZ payload of the image at body offset `ptr` and its offset in
+/// `body`, when [`decode_image_into`] would decode it straight into a
+/// destination through [`lz::decode_into`]: an LZ_RGB image not to be
+/// cached (what [`direct_image`] admits of LZ_RGB), whose decode the
+/// budget can hold now (the charge [`decode_image_into`] takes for the
+/// decode, taken and given back here). For a caller that decodes such
+/// images itself, resumably ([`lz::LzRows`]).
+pub fn lz_direct_payload<'a>(
+    body: &'a [u8],
+    ptr: u32,
+    budget: &Budget,
+) -> Option<(usize, &'a [u8])> {
+    direct_image(body, ptr)?;
+    let (mut r, desc, _charge) = begin(body, ptr, budget).ok()?;
+    if desc.kind as u32 != SPICE_IMAGE_TYPE_LZ_RGB {
+        return None;
+    }
+    sized_data(&mut r).ok()
+}
+
 /// Whether an image carries `CACHE_ME` or `CACHE_REPLACE_ME`.
 fn to_be_cached(desc: &ImageDescriptor) -> bool {
     desc.flags as u32 & (SPICE_IMAGE_FLAGS_CACHE_ME | SPICE_IMAGE_FLAGS_CACHE_REPLACE_ME) != 0
