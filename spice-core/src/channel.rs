@@ -582,10 +582,11 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn mini(t: u16, body: &[u8]) -> Vec<u8> {
+    /// `body` framed as message `t` with the mini header.
+    pub(crate) fn mini(t: u16, body: &[u8]) -> Vec<u8> {
         let mut v = t.to_le_bytes().to_vec();
         v.extend_from_slice(&(body.len() as u32).to_le_bytes());
         v.extend_from_slice(body);

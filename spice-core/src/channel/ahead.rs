@@ -61,15 +61,9 @@ impl<'a> Iterator for Ahead<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::tests::mini;
     use alloc::vec;
     use alloc::vec::Vec;
-
-    fn mini(t: u16, body: &[u8]) -> Vec<u8> {
-        let mut v = t.to_le_bytes().to_vec();
-        v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        v.extend_from_slice(body);
-        v
-    }
 
     #[test]
     fn yields_complete_messages_and_stops_at_the_first_partial_one() {

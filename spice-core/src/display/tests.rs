@@ -750,24 +750,32 @@ fn lz4_rgb32(w: u32, h: u32) -> Vec<u8> {
     v
 }
 
+/// An OP_PUT, unmasked DRAW_COPY of the whole `image` (its encoded bytes,
+/// `w x h`) at (`x`, `y`), clipped by the rects `clip` (none: no clip).
+fn whole_copy(
+    image: &[u8],
+    (x, y, w, h): (i32, i32, i32, i32),
+    clip: &[(i32, i32, i32, i32)],
+) -> Vec<u8> {
+    let mut b = Body::default();
+    b.base(0, (x, y, x + w, y + h), clip);
+    let p = b.ptr();
+    b.rect(0, 0, w, h)
+        .u16(SPICE_ROPD_OP_PUT as u16)
+        .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
+        .no_mask();
+    b.patch(p);
+    b.0.extend_from_slice(image);
+    b.0
+}
+
 /// DRAW_COPY `image` (`w x h`, whole) onto a `sw x sh` surface at
 /// (`x`, `y`), once unclipped (decoded straight onto the surface) and once
 /// clipped to two rects tiling the box (decoded into the scratch and
 /// blitted): both must store the same surface bytes. Returns the direct rig.
 fn same_pixels_both_ways(image: &[u8], (w, h): (i32, i32), (sw, sh): (u32, u32), x: i32) -> Rig {
     let y = 1;
-    let msg = |clip: &[(i32, i32, i32, i32)]| {
-        let mut b = Body::default();
-        b.base(0, (x, y, x + w, y + h), clip);
-        let p = b.ptr();
-        b.rect(0, 0, w, h)
-            .u16(SPICE_ROPD_OP_PUT as u16)
-            .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
-            .no_mask();
-        b.patch(p);
-        b.0.extend_from_slice(image);
-        b.0
-    };
+    let msg = |clip: &[(i32, i32, i32, i32)]| whole_copy(image, (x, y, w, h), clip);
     let mut direct = Rig::new(sw, sh);
     direct.send(SPICE_MSG_DISPLAY_DRAW_COPY, &msg(&[])).unwrap();
     let half = x + w / 2;

@@ -4,6 +4,7 @@
 //! column streams, whole, truncated and damaged.
 
 use super::*;
+use crate::channel::tests::mini;
 use crate::channel::{Channel, TxQueue};
 use crate::error::ProtocolError;
 use crate::image::lz::tests::random_rgb32;
@@ -11,13 +12,7 @@ use rand::{Rng, SeedableRng};
 
 /// The messages of `bodies` framed with the mini header.
 fn stream(msgs: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for (t, body) in msgs {
-        v.extend_from_slice(&t.to_le_bytes());
-        v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        v.extend_from_slice(body);
-    }
-    v
+    msgs.iter().flat_map(|(t, body)| mini(*t, body)).collect()
 }
 
 /// What a display ends with after `bytes` went through a channel engine.
@@ -130,16 +125,8 @@ fn agree(msgs: &[(u16, Vec<u8>)], boxes: &[Option<Rect>], size: (u32, u32), chun
 
 /// A DRAW_COPY of the whole `image` (`w x h`, of `kind`) at (`x`, `y`).
 fn copy_msg(kind: u32, payload: &[u8], (x, y, w, h): (i32, i32, i32, i32)) -> Vec<u8> {
-    let mut b = Body::default();
-    b.base(0, (x, y, x + w, y + h), &[]);
-    let p = b.ptr();
-    b.rect(0, 0, w, h)
-        .u16(SPICE_ROPD_OP_PUT as u16)
-        .u8(SPICE_IMAGE_SCALE_MODE_NEAREST as u8)
-        .no_mask();
-    b.patch(p);
-    b.0.extend_from_slice(&sized_image(kind, w as u32, h as u32, payload));
-    b.0
+    let image = sized_image(kind, w as u32, h as u32, payload);
+    whole_copy(&image, (x, y, w, h), &[])
 }
 
 #[test]
