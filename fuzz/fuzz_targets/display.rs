@@ -4,8 +4,8 @@
 //! barespice-host `--record` file, and the mini-header framing — handed to
 //! one display handler in order, each with the records after it in view
 //! (runs of LZ columns are drawn together), as the channel engine would,
-//! stopping at the first error (the session closes the channel there). Nothing may panic; the dirty rectangle stays
-//! inside the primary surface.
+//! stopping at the first error (the session closes the channel there).
+//! Nothing may panic; the dirty rectangle stays inside the primary surface.
 //!
 //! Seeds: fuzz/seeds/display (slices of recordings made against the lab
 //! server with every image compression).
