@@ -326,9 +326,6 @@ enum Coding {
 pub struct LzRows<'a> {
     pass: RowPass<'a>,
     coding: Coding,
-    width: usize,
-    height: usize,
-    stride: usize,
 }
 
 impl<'a> LzRows<'a> {
@@ -346,15 +343,9 @@ impl<'a> LzRows<'a> {
             _ => return Ok(None),
         };
         check_expansion(&h, data.len())?;
-        let (width, height, stride) = (dst.width(), dst.height(), dst.stride());
         let inp = Input::new(data, LZ_HEADER_SIZE, "LZ stream truncated");
-        Ok(Some(Self {
-            pass: RowPass::new(inp, width, height, stride, h.top_down),
-            coding,
-            width,
-            height,
-            stride,
-        }))
+        let pass = RowPass::new(inp, dst.width(), dst.height(), dst.stride(), h.top_down);
+        Ok(Some(Self { pass, coding }))
     }
 
     /// Whether every row has been written.
@@ -365,7 +356,13 @@ impl<'a> LzRows<'a> {
     /// Decode into `dst` (the same rectangle as at [`LzRows::new`]) until
     /// the first `rows` rows of the stream are written, or all of them.
     pub fn run(&mut self, dst: &mut Dest<'_>, rows: usize) -> Result<(), WireError> {
-        if (dst.width(), dst.height(), dst.stride()) != (self.width, self.height, self.stride) {
+        let Rows {
+            width,
+            height,
+            stride,
+            ..
+        } = self.pass.rows;
+        if (dst.width(), dst.height(), dst.stride()) != (width, height, stride) {
             return Err(WireError::new(0, "destination rectangle out of bounds"));
         }
         let px = dst.span_mut();
