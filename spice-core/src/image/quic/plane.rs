@@ -273,19 +273,15 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Fin
         }
 
         let mut i = start;
-        if i == 0 {
-            let up = if FIRST { 0 } else { prev[0] };
-            pixel!(0, if FIRST { 0 } else { up & owned });
-            if schedule.wait > 0 {
-                schedule.wait -= 1;
-            } else {
-                schedule.wait = schedule.next_wait();
-                update_pixel::<N, BPC>(models, &res[0], &res[1], schedule.trigger);
-            }
-            i = 1;
-        }
         // The pixel on the left of `i` (one register, not one per channel).
-        let mut left = cur[i - 1];
+        // Pixel 0 has none: it is predicted from the pixel above alone (0
+        // on the first row), which is what the mean of that pixel with
+        // itself gives, so it takes the pixel above as its left.
+        let mut left = match i.checked_sub(1) {
+            Some(l) => cur[l],
+            None if FIRST => 0,
+            None => prev[0],
+        };
         let mut stop = i + schedule.wait as usize;
         // A run may start only past this pixel: a run needs two pixels on
         // its left, and none starts where an empty one just ended (a run
@@ -293,7 +289,7 @@ impl<const N: usize, const BPC: usize, const MERGE: bool, const TOP: u32, F: Fin
         let mut run_after = 2usize;
         // The pixel above `left` (so each pixel of the row above is loaded
         // once).
-        let mut up_left = if FIRST { 0 } else { prev[i - 1] };
+        let mut up_left = if FIRST { 0 } else { prev[i.saturating_sub(1)] };
         'segment: while i < end {
             // The pixels up to the next model update (after pixel `stop`)
             // or the end of the segment, whichever comes first.
