@@ -36,7 +36,7 @@ use crate::image::cache::{PaletteCache, PixmapCache, MAX_PALETTES};
 use crate::image::glz::GlzWindow;
 use crate::image::{
     decode_image_into_with, decode_image_with, decode_jpeg_into, decode_mask_into, direct_glz,
-    direct_image, direct_jpeg, direct_mask, DecodeContext, Decoded, Image, Staging,
+    direct_image, direct_jpeg, direct_mask, DecodeContext, Decoded, Image, NoAlpha, Staging,
     MAX_PALETTE_ENTRIES,
 };
 use crate::outbox::Outbox;
@@ -869,7 +869,12 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        decode_image_into_with(body, c.src, &mut ctx, &mut dst, &mut self.staging)?;
+        let alpha = if keeps_alpha {
+            NoAlpha::Opaque
+        } else {
+            NoAlpha::Clear
+        };
+        decode_image_into_with(body, c.src, &mut ctx, &mut dst, &mut self.staging, alpha)?;
         if !keeps_alpha && !img.alpha_clear {
             // Store what a blit stores on a surface without alpha.
             for y in 0..dst.height() {
@@ -901,7 +906,14 @@ impl Display {
             glz,
             budget: &self.budget,
         };
-        decode_image_into_with(body, ptr, &mut ctx, &mut dst, &mut self.staging)?;
+        decode_image_into_with(
+            body,
+            ptr,
+            &mut ctx,
+            &mut dst,
+            &mut self.staging,
+            NoAlpha::Opaque,
+        )?;
         self.count_image(body, ptr);
         Ok(())
     }

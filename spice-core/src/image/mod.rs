@@ -434,6 +434,18 @@ pub fn decode_image_with(
     Ok(Decoded::Image(image))
 }
 
+/// What an image without alpha should store in its pixels' alpha byte
+/// when decoded in place ([`decode_image_into_with`]). Only QUIC, whose
+/// decoder would otherwise store it opaque, does as asked; every other
+/// codec stores what [`DirectImage::alpha_clear`] says either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAlpha {
+    /// Opaque (0xff), as [`decode_image`] gives such an image.
+    Opaque,
+    /// Clear, as a surface without alpha holds its pixels.
+    Clear,
+}
+
 /// An image [`decode_image_into`] can decode into a destination rectangle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirectImage {
@@ -443,8 +455,9 @@ pub struct DirectImage {
     pub height: u32,
     /// Whether its pixels carry alpha (as [`Image::has_alpha`] would say).
     pub has_alpha: bool,
-    /// Whether its decoder leaves every pixel's alpha byte clear (what a
-    /// surface without alpha stores), so that need not be done again.
+    /// Whether its decoder, asked for [`NoAlpha::Clear`], leaves every
+    /// pixel's alpha byte clear (what a surface without alpha stores), so
+    /// that need not be done again.
     pub alpha_clear: bool,
 }
 
@@ -521,8 +534,9 @@ fn in_place(body: &[u8], ptr: u32) -> Option<(ImageDescriptor, DirectImage)> {
             (
                 (h.width, h.height),
                 h.image_type == quic::QuicImageType::Rgba,
-                // Its colour types decode opaque (alpha 0xff).
-                false,
+                // Its types without an alpha plane store the alpha byte
+                // asked for (`NoAlpha`).
+                h.image_type != quic::QuicImageType::Rgba,
             )
         }
         SPICE_IMAGE_TYPE_LZ_RGB => {
@@ -608,7 +622,7 @@ fn decode_into_spare(
     pixels.resize(n, 0);
     let (w, h) = (img.width as usize, img.height as usize);
     let mut dst = Dest::new(&mut pixels, w, h, w).map_err(|e| e.at_base(ptr as usize))?;
-    decode_image_into_with(body, ptr, ctx, &mut dst, stage)?;
+    decode_image_into_with(body, ptr, ctx, &mut dst, stage, NoAlpha::Opaque)?;
     let image = Image {
         width: img.width,
         height: img.height,
@@ -693,18 +707,27 @@ pub fn decode_image_into(
     ctx: &mut DecodeContext<'_>,
     dst: &mut Dest<'_>,
 ) -> Result<(), WireError> {
-    decode_image_into_with(body, ptr, ctx, dst, &mut Staging::default())
+    decode_image_into_with(
+        body,
+        ptr,
+        ctx,
+        dst,
+        &mut Staging::default(),
+        NoAlpha::Opaque,
+    )
 }
 
 /// [`decode_image_into`] staging what an LZ or LZ4 decoder cannot write
 /// straight into `dst` (an LZ4 image into a strided `dst`, byte rows) in the caller's
-/// `stage` (grown, and charged to the budget, only when too small).
+/// `stage` (grown, and charged to the budget, only when too small), and
+/// asking for `alpha` in the alpha byte of an image without alpha.
 pub fn decode_image_into_with(
     body: &[u8],
     ptr: u32,
     ctx: &mut DecodeContext<'_>,
     dst: &mut Dest<'_>,
     stage: &mut Staging,
+    alpha: NoAlpha,
 ) -> Result<(), WireError> {
     let (mut r, desc, _decoding) = begin(body, ptr, ctx.budget)?;
     let kind = desc.kind as u32;
@@ -732,7 +755,11 @@ pub fn decode_image_into_with(
         }
         SPICE_IMAGE_TYPE_QUIC => {
             let (at, data) = sized_data(&mut r)?;
-            quic::decode_into(data, dst).map_err(|e| e.at_base(at))
+            match alpha {
+                NoAlpha::Opaque => quic::decode_into(data, dst),
+                NoAlpha::Clear => quic::decode_into_clear(data, dst),
+            }
+            .map_err(|e| e.at_base(at))
         }
         SPICE_IMAGE_TYPE_LZ4 => {
             let (at, data) = sized_data(&mut r)?;

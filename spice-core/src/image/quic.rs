@@ -125,9 +125,23 @@ pub fn parse_header(data: &[u8]) -> Result<QuicHeader, WireError> {
 /// one are decoded, the bad one is partly written and later rows keep
 /// their old contents.
 pub fn decode_into(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    decode_into_with::<OPAQUE>(data, dst)
+}
+
+/// [`decode_into`] for a destination without alpha: the types without an
+/// alpha plane store their alpha byte clear, as a surface without alpha
+/// holds its pixels, instead of opaque, so nobody clears it in a second
+/// pass over the rectangle. RGBA keeps its alpha plane.
+pub fn decode_into_clear(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
+    decode_into_with::<0>(data, dst)
+}
+
+/// [`decode_into`] storing alpha byte `A` (in place) for the types
+/// without an alpha plane.
+fn decode_into_with<const A: u32>(data: &[u8], dst: &mut Dest<'_>) -> Result<(), WireError> {
     let header = parse_header(data)?;
     dst.check_size(header.width, header.height)?;
-    decode_checked(data, header.image_type, dst)
+    decode_checked::<A>(data, header.image_type, dst)
 }
 
 /// Decode a QUIC payload (the bytes after `SpiceQUICData.data_size`).
@@ -140,7 +154,7 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
     let (width, height) = (header.width, header.height);
     let mut pixels = alloc_pixels(width, height)?;
     let mut dst = Dest::new(&mut pixels, width as usize, height as usize, width as usize)?;
-    decode_checked(data, header.image_type, &mut dst)?;
+    decode_checked::<OPAQUE>(data, header.image_type, &mut dst)?;
     Ok(Image {
         width,
         height,
@@ -149,43 +163,45 @@ pub fn decode(data: &[u8]) -> Result<Image, WireError> {
     })
 }
 
-/// Alpha of the pixels of an image without an alpha plane.
+/// Alpha of the pixels of an image without an alpha plane, as [`decode`]
+/// gives them.
 const OPAQUE: u32 = 0xff00_0000;
 
-/// RGB24/RGB32: the three 8-bit channels, opaque.
-struct Opaque;
+/// RGB24/RGB32: the three 8-bit channels, alpha byte `A`.
+struct Rgb8<const A: u32>;
 
-impl Finish for Opaque {
+impl<const A: u32> Finish for Rgb8<A> {
     #[inline(always)]
     fn finish(px: u32) -> u32 {
-        px | OPAQUE
+        px | A
     }
 }
 
 /// RGB16: each 5-bit value sits in the top of its byte; the low three bits
-/// get its top three bits (as the SPICE canvas widens them), opaque.
-struct Widen5;
+/// get its top three bits (as the SPICE canvas widens them), alpha byte `A`.
+struct Widen5<const A: u32>;
 
-impl Finish for Widen5 {
+impl<const A: u32> Finish for Widen5<A> {
     #[inline(always)]
     fn finish(px: u32) -> u32 {
-        px | ((px >> 5) & 0x0007_0707) | OPAQUE
+        px | ((px >> 5) & 0x0007_0707) | A
     }
 }
 
-/// GRAY: the one channel (the lowest byte) in all three, opaque.
-struct GrayToRgb;
+/// GRAY: the one channel (the lowest byte) in all three, alpha byte `A`.
+struct GrayToRgb<const A: u32>;
 
-impl Finish for GrayToRgb {
+impl<const A: u32> Finish for GrayToRgb<A> {
     #[inline(always)]
     fn finish(px: u32) -> u32 {
-        px.wrapping_mul(0x0001_0101) | OPAQUE
+        px.wrapping_mul(0x0001_0101) | A
     }
 }
 
 /// Decode the stream of a payload whose header has been checked (type
-/// `image_type`, the size of `dst`).
-fn decode_checked(
+/// `image_type`, the size of `dst`); the types without an alpha plane
+/// store alpha byte `A`.
+fn decode_checked<const A: u32>(
     data: &[u8],
     image_type: QuicImageType,
     dst: &mut Dest<'_>,
@@ -194,11 +210,11 @@ fn decode_checked(
     let mut bits = Bits::new(data.get(HEADER_LEN..).unwrap_or(&[]), HEADER_LEN);
     match image_type {
         QuicImageType::Rgb32 | QuicImageType::Rgb24 => {
-            let mut rgb = Pass::<3, 8, false, 16, Opaque>::new(w)?;
+            let mut rgb = Pass::<3, 8, false, 16, Rgb8<A>>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut rgb])
         }
         QuicImageType::Rgb16 => {
-            let mut rgb = Pass::<3, 5, false, 19, Widen5>::new(w)?;
+            let mut rgb = Pass::<3, 5, false, 19, Widen5<A>>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut rgb])
         }
         QuicImageType::Rgba => {
@@ -207,7 +223,7 @@ fn decode_checked(
             decode_rows(&mut bits, dst, &mut [&mut rgb, &mut alpha])
         }
         QuicImageType::Gray => {
-            let mut gray = Pass::<1, 8, false, 0, GrayToRgb>::new(w)?;
+            let mut gray = Pass::<1, 8, false, 0, GrayToRgb<A>>::new(w)?;
             decode_rows(&mut bits, dst, &mut [&mut gray])
         }
     }
@@ -378,6 +394,32 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_clear_stores_the_alpha_byte_clear_but_keeps_an_alpha_plane() {
+        let files: [&[u8]; 5] = [
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb24.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color.rgb16.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/gray-wide.gray.quic"),
+            include_bytes!("../../tests/data/quic/synthetic/color-alpha.rgba.quic"),
+        ];
+        for data in files {
+            let img = decode(data).unwrap();
+            let (w, h) = (img.width as usize, img.height as usize);
+            // Strided, over a destination that held something else.
+            let mut surface = alloc::vec![0xa5a5_a5a5u32; (w + 3) * h];
+            let mut dst = Dest::new(&mut surface, w, h, w + 3).unwrap();
+            decode_into_clear(data, &mut dst).unwrap();
+            let mask = if img.has_alpha { u32::MAX } else { 0x00ff_ffff };
+            for (row, want) in surface.chunks(w + 3).zip(img.pixels.chunks(w)) {
+                let got = &row[..w];
+                let want: alloc::vec::Vec<u32> = want.iter().map(|p| p & mask).collect();
+                assert_eq!(got, want);
+                assert!(row[w..].iter().all(|&p| p == 0xa5a5_a5a5));
+            }
+        }
+    }
+
+    #[test]
     fn decode_into_refuses_a_destination_of_another_size() {
         let data = include_bytes!("../../tests/data/quic/synthetic/color.rgb32.quic");
         let img = decode(data).unwrap();
@@ -397,17 +439,23 @@ mod tests {
         // values with the others at a pattern), as the pass writes them.
         for v in 0..=255u32 {
             for px in [(v << 16) | 0x5a3c, (v << 8) | 0xa50003, v | 0xc3_7e00] {
-                assert_eq!(Opaque::finish(px), px | OPAQUE);
+                assert_eq!(Rgb8::<OPAQUE>::finish(px), px | OPAQUE);
+                assert_eq!(Rgb8::<0>::finish(px), px);
             }
-            assert_eq!(GrayToRgb::finish(v), (v * 0x0001_0101) | OPAQUE);
+            assert_eq!(GrayToRgb::<OPAQUE>::finish(v), (v * 0x0001_0101) | OPAQUE);
+            assert_eq!(GrayToRgb::<0>::finish(v), v * 0x0001_0101);
         }
         for rgb in 0..1u32 << 15 {
             let (r, g, b) = (rgb >> 10, (rgb >> 5) & 31, rgb & 31);
             let px = (r << 19) | (g << 11) | (b << 3);
             let widen = |c: u32| (c << 3) | (c >> 2);
             assert_eq!(
-                Widen5::finish(px),
+                Widen5::<OPAQUE>::finish(px),
                 OPAQUE | (widen(r) << 16) | (widen(g) << 8) | widen(b)
+            );
+            assert_eq!(
+                Widen5::<0>::finish(px),
+                Widen5::<OPAQUE>::finish(px) & 0x00ff_ffff
             );
         }
     }
