@@ -1,5 +1,8 @@
 //! Fuzz the QUIC decoder: it must return `Ok` or `Err` for any input, never
 //! panic, and an `Ok` image must have exactly `width * height` pixels.
+//! `decode_into_clear` (for a surface without alpha) must agree: the same
+//! pixels with the alpha byte clear unless the image has alpha, or an error
+//! when `decode` fails.
 //!
 //! An input that starts with the QUIC magic is decoded as it is (so recorded
 //! payloads are good seeds); any other input uses bytes 0..3 to choose a
@@ -12,11 +15,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spice_core::image::quic;
+use spice_core::image::{quic, Dest};
 
 fuzz_target!(|data: &[u8]| {
-    let result = if data.starts_with(b"QUIC") || data.len() < 3 {
-        quic::decode(data)
+    let payload = if data.starts_with(b"QUIC") || data.len() < 3 {
+        data.to_vec()
     } else {
         let image_type = 1 + u32::from(data[0]) % 5;
         let width = 1 + u32::from(data[1]) % 96;
@@ -32,9 +35,25 @@ fuzz_target!(|data: &[u8]| {
             payload.extend_from_slice(&word.to_le_bytes());
         }
         payload.extend_from_slice(&data[3..]);
-        quic::decode(&payload)
+        payload
     };
-    if let Ok(img) = result {
-        assert_eq!(img.pixels.len(), img.width as usize * img.height as usize);
-    }
+    let result = quic::decode(&payload);
+    let Ok(img) = result else {
+        if let Ok(h) = quic::parse_header(&payload) {
+            let (w, ht) = (h.width as usize, h.height as usize);
+            if w * ht <= 1 << 16 {
+                let mut px = vec![0u32; w * ht];
+                let mut dst = Dest::new(&mut px, w, ht, w).expect("destination of the header's size");
+                assert!(quic::decode_into_clear(&payload, &mut dst).is_err());
+            }
+        }
+        return;
+    };
+    let (w, h) = (img.width as usize, img.height as usize);
+    assert_eq!(img.pixels.len(), w * h);
+    let mut px = vec![0u32; w * h];
+    let mut dst = Dest::new(&mut px, w, h, w).expect("destination of the image's size");
+    quic::decode_into_clear(&payload, &mut dst).expect("decode_into_clear agrees with decode");
+    let mask = if img.has_alpha { u32::MAX } else { 0x00ff_ffff };
+    assert!(px.iter().zip(&img.pixels).all(|(a, b)| *a == b & mask));
 });
