@@ -320,7 +320,7 @@ nb_pi_layout() {
 nb_ctrl_c() {
   nb_case_env
   "$PY" - "$NB_NS" "$REPO/scripts/netboot-server" "$NB_BR" "$CASE_DIR/tftp" <<'PY'
-import os, pty, re, subprocess, sys, time
+import os, pty, re, select, subprocess, sys, time
 ns, script, iface, root = sys.argv[1:5]
 pid, fd = pty.fork()
 if pid == 0:
@@ -344,10 +344,17 @@ while time.time() < end:
     done, status = os.waitpid(pid, os.WNOHANG)
     if done:
         break
-    time.sleep(0.1)
+    # Keep reading the terminal, as a user's does: dnsmasq logs every DHCP
+    # packet it sees there, and a full terminal buffer would block it in a
+    # write, where it cannot act on the TERM the trap sends.
+    if select.select([fd], [], [], 0.1)[0]:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            pass
 else:
     os.kill(pid, 9)
-    sys.exit("FAIL: netboot-server still runs 15 s after Ctrl-C")
+    sys.exit("FAIL: netboot-server still runs 15 s after Ctrl-C; its last output: " + out.decode(errors="replace")[-400:])
 left = subprocess.run(["pgrep", "-f", "conf-file=" + conf], capture_output=True, text=True).stdout.split()
 if left:
     sys.exit("FAIL: dnsmasq %s still runs after Ctrl-C" % " ".join(left))
