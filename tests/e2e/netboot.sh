@@ -350,8 +350,8 @@ while time.time() < end:
     if select.select([fd], [], [], 0.1)[0]:
         try:
             out += os.read(fd, 4096)
-        except OSError:
-            pass
+        except OSError:  # the terminal was hung up: nothing more to read
+            time.sleep(0.1)
 else:
     os.kill(pid, 9)
     sys.exit("FAIL: netboot-server still runs 15 s after Ctrl-C; its last output: " + out.decode(errors="replace")[-400:])
