@@ -15,6 +15,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use spice_core::error::WireError;
 use spice_core::image::{quic, Dest};
 
 fuzz_target!(|data: &[u8]| {
@@ -37,23 +38,28 @@ fuzz_target!(|data: &[u8]| {
         payload.extend_from_slice(&data[3..]);
         payload
     };
-    let result = quic::decode(&payload);
-    let Ok(img) = result else {
+    let Ok(img) = quic::decode(&payload) else {
         if let Ok(h) = quic::parse_header(&payload) {
             let (w, ht) = (h.width as usize, h.height as usize);
             if w * ht <= 1 << 16 {
-                let mut px = vec![0u32; w * ht];
-                let mut dst = Dest::new(&mut px, w, ht, w).expect("destination of the header's size");
-                assert!(quic::decode_into_clear(&payload, &mut dst).is_err());
+                assert!(decode_clear(&payload, w, ht).0.is_err());
             }
         }
         return;
     };
     let (w, h) = (img.width as usize, img.height as usize);
     assert_eq!(img.pixels.len(), w * h);
-    let mut px = vec![0u32; w * h];
-    let mut dst = Dest::new(&mut px, w, h, w).expect("destination of the image's size");
-    quic::decode_into_clear(&payload, &mut dst).expect("decode_into_clear agrees with decode");
+    let (r, px) = decode_clear(&payload, w, h);
+    r.expect("decode_into_clear agrees with decode");
     let mask = if img.has_alpha { u32::MAX } else { 0x00ff_ffff };
     assert!(px.iter().zip(&img.pixels).all(|(a, b)| *a == b & mask));
 });
+
+/// `quic::decode_into_clear` of `payload` into a fresh `w x h` destination:
+/// its result and the pixels.
+fn decode_clear(payload: &[u8], w: usize, h: usize) -> (Result<(), WireError>, Vec<u32>) {
+    let mut px = vec![0u32; w * h];
+    let mut dst = Dest::new(&mut px, w, h, w).expect("destination of the header's size");
+    let r = quic::decode_into_clear(payload, &mut dst);
+    (r, px)
+}
