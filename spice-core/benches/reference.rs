@@ -185,14 +185,14 @@ fn run(case: &Case) {
 fn timed_faults(f: impl FnMut()) -> (f64, u64) {
     let before = minor_faults();
     let t = best(1, f);
-    (t, minor_faults() - before)
+    (t, minor_faults().saturating_sub(before))
 }
 
 /// Minor page faults of this process so far (field 10 of `/proc/self/stat`;
 /// 0 where there is no such file). A decode pass that writes fresh pages
-/// pays the kernel's first touch of each: allocator behaviour (glibc hands
-/// large freed blocks back to the kernel), not decoder work, so the count
-/// is printed beside the times.
+/// pays the kernel's first touch of each: allocator behaviour (glibc can
+/// hand large freed blocks back to the kernel), not decoder work, so the
+/// count is printed beside the times.
 fn minor_faults() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // The fields after the command name, which ends with the last ')'.
