@@ -320,10 +320,15 @@ nb_pi_layout() {
 nb_ctrl_c() {
   nb_case_env
   "$PY" - "$NB_NS" "$REPO/scripts/netboot-server" "$NB_BR" "$CASE_DIR/tftp" <<'PY'
-import os, pty, re, select, subprocess, sys, time
+import os, pty, re, select, signal, subprocess, sys, time
 ns, script, iface, root = sys.argv[1:5]
 pid, fd = pty.fork()
 if pid == 0:
+    # A user's terminal starts the server with Ctrl-C at its default action.
+    # This test may itself run with SIGINT ignored (a background job of a
+    # non-interactive shell), and a shell started with a signal ignored can
+    # never trap it, so the server's trap would not see the Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execvp("ip", ["ip", "netns", "exec", ns, script, "--interface", iface, "--no-build", "--tftp-root", root])
 out, end = b"", time.time() + 120
 while b"TFTP root is" not in out:
