@@ -23,6 +23,11 @@
 //!
 //! Run: `scripts/bench-decoders` (or `cargo bench -p spice-core --bench reference`
 //! once the source is unpacked).
+//!
+//! With `BARESPICE_BENCH_DUMP` naming a directory, nothing is timed: each
+//! selected case's payloads are written there instead, as
+//! `<codec>/<case>/NNNNN.bin` in decode order (`scripts/bench-quic-history`
+//! feeds the QUIC ones to the decoder as it was before issue 14).
 
 mod codecs_common;
 mod glz_support;
@@ -262,9 +267,14 @@ fn main() {
     // `cargo bench ... -- WORD`: only the cases whose name contains WORD.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |c: &Case| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str()));
+    let dump = std::env::var_os("BARESPICE_BENCH_DUMP").map(std::path::PathBuf::from);
+    let act = |case: &Case| match &dump {
+        Some(dir) => dump_case(dir, case),
+        None => run(case),
+    };
     println!("generated {W}x{H} frames:");
     for case in generated().iter().filter(|c| wanted(c)) {
-        run(case);
+        act(case);
     }
     if let Some(dir) = std::env::var_os("BARESPICE_BENCH_RECORDING") {
         println!("recorded from the lab server ({}):", dir.to_string_lossy());
@@ -272,9 +282,33 @@ fn main() {
             .iter()
             .filter(|c| wanted(c))
         {
-            run(case);
+            act(case);
         }
     }
+}
+
+/// Write `case`'s payloads under `dir` as `<codec>/<case>/NNNNN.bin` (the
+/// case name's words of letters, digits and `-`, joined by `_`).
+fn dump_case(dir: &std::path::Path, case: &Case) {
+    let name = case
+        .name
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let out = dir
+        .join(format!("{:?}", case.codec).to_lowercase())
+        .join(name);
+    std::fs::create_dir_all(&out).expect("create the dump directory");
+    for (k, (d, _, _)) in case.images.iter().enumerate() {
+        std::fs::write(out.join(format!("{k:05}.bin")), d).expect("write a payload");
+    }
+    println!(
+        "  {:<36} {:4} img -> {}",
+        case.name,
+        case.images.len(),
+        out.display()
+    );
 }
 
 mod recording {
