@@ -75,18 +75,16 @@ fn main() {
                 }
             })
         };
-        let (mut t_old, mut t_new) = (f64::INFINITY, f64::INFINITY);
+        // Which side runs first swaps from round to round.
+        let sides: [&dyn Fn() -> f64; 2] = [&old, &new];
+        let mut t = [f64::INFINITY; 2];
         for r in 0..rounds {
-            let (a, b) = if r % 2 == 0 {
-                let a = old();
-                (a, new())
-            } else {
-                let b = new();
-                (old(), b)
-            };
-            t_old = t_old.min(a);
-            t_new = t_new.min(b);
+            for k in 0..2 {
+                let s = (r + k) % 2;
+                t[s] = t[s].min(sides[s]());
+            }
         }
+        let [t_old, t_new] = t;
         let mpix = px as f64 / 1e6;
         println!(
             "  {:<36} {:4} img {:6.2} MPix | before {:8.2} ms {:6.1} MPix/s | today {:8.2} ms {:6.1} MPix/s | today/before {:.2} ({:.2}x faster)",
